@@ -1,0 +1,5 @@
+import sys
+
+from improvesim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,230 @@
+"""The vectorized engine: R runs of one district shape stepped together.
+
+:class:`Engine` holds the state of a batch of runs (replicates and/or
+parameter sets sharing the number of schools, team size and years) and
+advances it one month at a time, calling the submodels in the order of the
+ODD.  :func:`simulate` runs a batch to the end and returns its outcomes.
+The Mesa model (:mod:`sim.model`) is an engine of one run with agents on top.
+
+Random numbers are drawn a year at a time per named stream
+(:mod:`sim.rng`); a run's numbers depend only on its own seed, so a run
+gives the same bytes alone or in any batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim import rng
+from sim.events import Event
+from sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
+from sim.params import Params
+from sim.state import Engagement, ParamVectors, State, initial_state
+from sim.submodels.calendar import calendar_and_shocks, convening_months
+from sim.submodels.central_office import central_office, costs
+from sim.submodels.coaching import coaching
+from sim.submodels.improvement import improvement_work
+from sim.submodels.institutionalization import classify_authenticity, embed, grow_bench, institutionalize
+from sim.submodels.network import network
+from sim.submodels.sensemaking import sensemaking
+from sim.submodels.time_use import stress, time_ratio
+from sim.submodels.turnover import central_office_turnover, coach_turnover, staff_turnover
+
+
+def batch_shape(params: Params) -> tuple[int, int, int]:
+    """Runs can share a batch when these agree: (schools, team size, months)."""
+    return (int(params["district.schools"]), int(params["district.team_size"]), params.months)
+
+
+class Engine:
+    """State and stepping of a batch of runs that share one district shape.
+
+    Args:
+        params: one validated parameter set per run.
+        seeds: one seed per run (non-negative integers below 2**63).
+        record_schools: keep per-school monthly metrics.
+        record_events: keep each run's event log (see :mod:`sim.events`).
+    """
+
+    def __init__(
+        self,
+        params: Sequence[Params],
+        seeds: Sequence[int],
+        *,
+        record_schools: bool = False,
+        record_events: bool = False,
+    ):
+        if len(params) != len(seeds) or not params:
+            raise ValueError("give one seed per parameter set, and at least one run")
+        shapes = {batch_shape(p) for p in params}
+        if len(shapes) > 1:
+            raise ValueError(f"runs in one batch must share schools, team size and years; got {sorted(shapes)}")
+        self.params = tuple(params)
+        self.seeds = tuple(int(s) for s in seeds)
+        self.pv = ParamVectors(self.params)
+        self.st: State = initial_state(self.pv, self.seeds)
+        self.st.events = [[] for _ in self.seeds] if record_events else None
+        self.months = self.params[0].months
+        self.month = 0
+        self._schedule = convening_months(self.pv.col("knowledge.convenings_per_year"))
+        self._draws: dict[str, np.ndarray] = {}
+        self._draws_year: dict[str, int] = {}
+        self.record_schools = record_schools
+        self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
+
+    @property
+    def done(self) -> bool:
+        return self.month >= self.months
+
+    def _month_draws(self, stream: str, shape: tuple[int, ...]) -> np.ndarray:
+        """This month's uniforms for ``stream``, drawn a year at a time."""
+        first = self.month - self.month % 12
+        block = self._draws.get(stream)
+        if block is None or self._draws_year.get(stream) != first:
+            block = rng.uniform_block(self.st.keys, stream, first, 12, shape)
+            self._draws[stream] = block
+            self._draws_year[stream] = first
+        return block[:, self.month - first]
+
+    def step(self) -> None:
+        """Advance every run by one month."""
+        if self.done:
+            raise RuntimeError("the run has reached its last month")
+        st, pv, t = self.st, self.pv, self.month
+        S, K, C = st.schools, st.team_size, st.coach_position.shape[1]
+        st.month = t
+        draw = self._month_draws
+        cal = calendar_and_shocks(st, pv, t)
+        u_staff = np.moveaxis(draw("staff_turnover", (S, K)), -1, 0)  # seat-major (K, R, S)
+        staff_turnover(st, pv, cal, u_staff, draw("succession", (S, 2)))
+        coach_turnover(st, pv, cal, draw("coach_turnover", (C,)))
+        u_office = draw("central_office", (4,))
+        central_office_turnover(st, pv, cal, u_office)
+        u_engage = draw("engagement", (S, 2))
+        central_office(st, pv, cal, u_office, u_engage[:, :, 1], self._schedule)
+        coaching(st, pv, cal, draw("coaching", (S,)))
+        ratio = time_ratio(pv, cal)
+        sensemaking(st, pv, cal, stress(st, cal, ratio), u_engage[:, :, 0])
+        busy = improvement_work(st, pv, cal, ratio, draw("improvement", (S, 2)))
+        grow_bench(st, pv, cal, busy, draw("succession", (S, 2))[:, :, 0])
+        network(st, pv)
+        embed(st, pv, cal, busy)
+        institutionalize(st, pv, t)
+        classify_authenticity(st, pv, t)
+        costs(st, pv)
+        self._observe(cal.summer)
+        self.month += 1
+
+    def _observe(self, summer: bool) -> None:
+        st = self.st
+        participating = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
+        planned = 0.0 if summer else participating.sum(axis=1) * self.pv.col("coaching.visits_per_month")
+        self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned)
+
+    def run(self) -> SimulationResult:
+        """Step to the last month and return the outcomes."""
+        while not self.done:
+            self.step()
+        return self.result()
+
+    def result(self) -> SimulationResult:
+        """Outcomes of the months simulated so far."""
+        T = self.month
+        schools = {k: v[:, :T] for k, v in self.recorder.schools.items()}
+        return SimulationResult(
+            params=self.params,
+            seeds=self.seeds,
+            district=self.recorder.district()[:, :T],
+            schools=schools if self.record_schools else None,
+            first_institutionalized=self.st.first_institutionalized.copy(),
+            invited_month=self.st.invited_month.copy(),
+            events=self.st.events,
+        )
+
+
+@dataclass
+class SimulationResult:
+    """Outcomes of a batch of R runs over T months.
+
+    ``district[r, t, j]`` is district metric ``DISTRICT_METRICS[j]`` of run r
+    at the end of month t; ``schools[name][r, t, s]`` the per-school metric
+    (when recorded).
+    """
+
+    params: tuple[Params, ...]
+    seeds: tuple[int, ...]
+    district: np.ndarray
+    schools: dict[str, np.ndarray] | None
+    first_institutionalized: np.ndarray  # (R, S) month, -1 if never
+    invited_month: np.ndarray  # (R, S) month, -1 if never
+    events: list[list[Event]] | None = field(default=None)
+
+    def metric(self, name: str) -> np.ndarray:
+        """District metric ``name`` as an (R, T) array."""
+        return self.district[:, :, DISTRICT_METRICS.index(name)]
+
+    @property
+    def time_to_first_institutionalization(self) -> np.ndarray:
+        """Months (R,) to the first institutionalized school, NaN if none."""
+        return time_to_first_institutionalization(self.first_institutionalized)
+
+
+def simulate(
+    params: Sequence[Params],
+    seeds: Sequence[int],
+    *,
+    record_schools: bool = False,
+    record_events: bool = False,
+) -> SimulationResult:
+    """Run a batch of runs (sharing schools, team size and years) in one vectorized call."""
+    return Engine(params, seeds, record_schools=record_schools, record_events=record_events).run()
+
+
+#: Runs computed together in one vectorized call by :func:`run_replicates`.
+DEFAULT_BATCH = 128
+
+
+def run_replicates(
+    params: Params,
+    replicates: int | None = None,
+    seed: int | None = None,
+    *,
+    record_schools: bool = False,
+    batch: int = DEFAULT_BATCH,
+) -> SimulationResult:
+    """Run a scenario's replicates, seeds derived from one seed.
+
+    ``replicates`` and ``seed`` default to the scenario's ``run.replicates``
+    and ``run.seed``.  Replicate i's seed depends only on the seed and i
+    (:func:`sim.rng.derive_seeds`), and its outcomes do not depend on
+    ``batch``.
+    """
+    replicates = int(params["run.replicates"]) if replicates is None else replicates
+    seed = int(params["run.seed"]) if seed is None else seed
+    seeds = rng.derive_seeds(seed, replicates)
+    parts = [
+        simulate([params] * len(chunk), chunk, record_schools=record_schools)
+        for chunk in (seeds[i : i + batch] for i in range(0, replicates, batch))
+    ]
+    return concatenate(parts)
+
+
+def concatenate(parts: Sequence[SimulationResult]) -> SimulationResult:
+    """One result from several batches, runs in order."""
+    if len(parts) == 1:
+        return parts[0]
+    schools = None
+    if parts[0].schools is not None:
+        schools = {k: np.concatenate([p.schools[k] for p in parts]) for k in parts[0].schools}
+    return SimulationResult(
+        params=tuple(p for part in parts for p in part.params),
+        seeds=tuple(s for part in parts for s in part.seeds),
+        district=np.concatenate([p.district for p in parts]),
+        schools=schools,
+        first_institutionalized=np.concatenate([p.first_institutionalized for p in parts]),
+        invited_month=np.concatenate([p.invited_month for p in parts]),
+        events=None if parts[0].events is None else [e for p in parts for e in p.events],
+    )

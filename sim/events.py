@@ -1,0 +1,65 @@
+"""The event log: what mattered in each school's life, month by month.
+
+Recording is off in batch runs (``State.events is None``) and costs nothing
+there; a single run or the Mesa model can switch it on to tell a school's
+story (``improvesim explain``, the workshop page).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Event kinds and the sentence each one stands for.
+EVENT_TEXT: dict[str, str] = {
+    "invited": "was invited to join the improvement network",
+    "declined": "declined the invitation (participation was optional)",
+    "principal_left": "lost its principal and no one on the deep bench could step up; the work stalled",
+    "lead_left": "lost its improvement lead and no one on the deep bench could step up; the work stalled",
+    "successor_stepped_up": "lost a leader, but a successor from the deep bench stepped up",
+    "new_principal_dropped_work": "got a new principal who did not continue the work",
+    "bench_grew": "groomed a successor for the deep bench",
+    "coach_left": "lost its coach; visits stop until the position is filled",
+    "grant_ended": "lost coaching when the grant ended and the position was not kept",
+    "cycle_succeeded": "finished a PDSA cycle that succeeded; commitment rose",
+    "cycle_failed": "finished a PDSA cycle that did not succeed",
+    "paused": "paused its improvement work under pressure",
+    "resumed": "resumed its improvement work",
+    "opted_out": "opted out of the initiative",
+    "disengaged_6_months": "has gone six months without engagement",
+    "became_authentic": "practised all six principles: authentic implementation",
+    "faded": "fell back from authentic practice for six months: the work faded",
+    "institutionalized": "had routines embedded long enough to count as institutionalized",
+    "new_central_office_leader": "saw a new central-office leader arrive",
+    "competing_initiative": "saw a new central-office leader bring a competing initiative",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: month, school (-1 for the whole district), kind."""
+
+    month: int
+    school: int
+    kind: str
+
+    @property
+    def text(self) -> str:
+        return EVENT_TEXT[self.kind]
+
+
+def note(events: list | None, month: int, kind: str, mask: np.ndarray) -> None:
+    """Record ``kind`` for every (run, school) where ``mask`` (R, S) is true.
+
+    ``events`` is a list with one list of :class:`Event` per run, or None
+    (recording off).  A district-wide event passes a (R,) mask.
+    """
+    if events is None or not mask.any():
+        return
+    if mask.ndim == 1:
+        for r in np.flatnonzero(mask):
+            events[r].append(Event(month, -1, kind))
+        return
+    for r, s in zip(*np.nonzero(mask), strict=True):
+        events[r].append(Event(month, int(s), kind))

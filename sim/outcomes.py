@@ -1,0 +1,220 @@
+"""Outcomes: what is observed each month, per school and per district.
+
+Definitions (the ODD repeats them):
+
+* A school is *participating* once it has accepted an invitation
+  (``joined``), whatever it does afterwards.
+* Engagement shares are over all schools of the district: engaged, paused,
+  opted out (including invitations declined), not invited; they add to one.
+* Authenticity shares are over all schools: authentic, partial, inauthentic
+  among invited schools, plus the not-invited share; they add to one.
+* ``institutionalized_share``: schools embedded above the threshold for the
+  minimum months in a row, over all schools.
+* ``faded_share``: schools that were once authentic and have not been
+  authentic for the last six months or more, over all schools.
+* ``share_with_6mo_disengagement``: participating schools that have had a
+  spell of six or more school months in a row paused or opted out, over
+  participating schools (0 when none participate).
+* ``deep_bench``: groomed successors per school; ``knowledge_base``: the
+  hub's documented knowledge, 0-1; costs in dollars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.state import Authenticity, Engagement, State, team_mean
+from sim.submodels.sensemaking import LONG_SPELL
+
+#: District metrics recorded every month, in column order.
+DISTRICT_METRICS: tuple[str, ...] = (
+    "invited_share",
+    "engaged_share",
+    "paused_share",
+    "opted_out_share",
+    "not_invited_share",
+    "authentic_share",
+    "partial_share",
+    "inauthentic_share",
+    "institutionalized_share",
+    "faded_share",
+    "share_with_6mo_disengagement",
+    "mean_commitment",
+    "mean_skill",
+    "mean_embeddedness",
+    "deep_bench",
+    "knowledge_base",
+    "message",
+    "priority",
+    "coaches_in_post",
+    "visits_planned",
+    "visits_delivered",
+    "convening",
+    "cycles_done",
+    "cycles_succeeded",
+    "leader_changes",
+    "pandemic",
+    "cost_month",
+    "cost_total",
+)
+
+#: The headline shares reported in summaries (``summary.json``).
+HEADLINE: tuple[str, ...] = (
+    "institutionalized_share",
+    "authentic_share",
+    "partial_share",
+    "inauthentic_share",
+    "engaged_share",
+    "faded_share",
+    "share_with_6mo_disengagement",
+)
+
+#: Per-school metrics recorded every month, with their storage types.
+SCHOOL_METRICS: dict[str, type] = {
+    "engagement": np.int8,
+    "authenticity": np.int8,
+    "principles_practised": np.int8,
+    "commitment": np.float32,
+    "skill": np.float32,
+    "embeddedness": np.float32,
+    "institutionalized": np.bool_,
+    "faded": np.bool_,
+    "long_spell": np.bool_,
+    "joined": np.bool_,
+    "visits": np.float32,
+    "bench": np.int8,
+    "stalled": np.bool_,
+}
+
+#: District quantities recorded every month as they are, (R,) each.
+_DISTRICT_STOCKS = (
+    "knowledge_base",
+    "message",
+    "priority",
+    "coaches_in_post",
+    "visits_planned",
+    "convening",
+    "cycles_done",
+    "cycles_succeeded",
+    "leader_changes",
+    "pandemic",
+    "cost_month",
+    "cost_total",
+)
+
+
+def faded(st: State) -> np.ndarray:
+    """(R, S) schools that reached authentic practice and fell back for six months or more."""
+    return st.ever_authentic & (st.months_not_authentic >= LONG_SPELL)
+
+
+def school_snapshot(st: State, practice_threshold: np.ndarray) -> tuple[np.ndarray, ...]:
+    """This month's per-school metrics, each (R, S), in ``SCHOOL_METRICS`` order."""
+    return (
+        st.engagement,
+        st.authenticity,
+        (st.principles >= practice_threshold).sum(axis=0),
+        team_mean(st.commitment),
+        team_mean(st.skill),
+        st.embeddedness,
+        st.institutionalized,
+        faded(st),
+        st.joined & (st.max_spell >= LONG_SPELL),
+        st.joined,
+        st.visits,
+        st.bench,
+        st.stall > 0,
+    )
+
+
+def district_snapshot(st: State, planned_visits: np.ndarray) -> tuple[np.ndarray, ...]:
+    """This month's district stocks, each (R,), in ``_DISTRICT_STOCKS`` order."""
+    return (
+        st.knowledge_base,
+        st.message,
+        st.priority,
+        (st.coach_position & st.coach_filled).sum(axis=1),
+        planned_visits,
+        st.convening,
+        st.cycles_done.sum(axis=1),
+        st.cycles_succeeded.sum(axis=1),
+        st.leader_changes,
+        st.shock,
+        st.cost_month,
+        st.cost_total,
+    )
+
+
+class Recorder:
+    """Month-by-month records of R runs over T months of S schools.
+
+    Per-school metrics are stored compactly (int8, bool, float32) and the
+    district metrics are computed from them once, at the end, in one
+    vectorized pass.
+    """
+
+    def __init__(self, runs: int, months: int, schools: int):
+        self.schools = {name: np.zeros((runs, months, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
+        self.stocks = np.full((runs, months, len(_DISTRICT_STOCKS)), np.nan)
+        self._school_arrays = tuple(self.schools.values())
+        self._cached_month = -1
+        self._cached = None
+
+    def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits) -> None:
+        self._cached_month = -1
+        for target, value in zip(self._school_arrays, school_snapshot(st, practice_threshold), strict=True):
+            target[:, month] = value
+        for j, value in enumerate(district_snapshot(st, planned_visits)):
+            self.stocks[:, month, j] = value
+
+    def district(self) -> np.ndarray:
+        """(R, T, len(DISTRICT_METRICS)) district metrics."""
+        return district_metrics(self.schools, self.stocks)
+
+    def district_month(self, month: int) -> np.ndarray:
+        """(R, len(DISTRICT_METRICS)) district metrics of one month (cached)."""
+        if self._cached_month != month:
+            window = {k: v[:, month : month + 1] for k, v in self.schools.items()}
+            self._cached = district_metrics(window, self.stocks[:, month : month + 1])[:, 0]
+            self._cached_month = month
+        return self._cached
+
+
+def _share(mask: np.ndarray) -> np.ndarray:
+    return mask.sum(axis=-1) / mask.shape[-1]
+
+
+def district_metrics(schools: dict[str, np.ndarray], stocks: np.ndarray) -> np.ndarray:
+    """District metrics (R, T, M) from per-school records (R, T, S) and stocks (R, T, k)."""
+    eng = schools["engagement"]
+    auth = schools["authenticity"]
+    invited = eng != Engagement.NOT_INVITED
+    n_joined = schools["joined"].sum(axis=-1)
+    long_spell = schools["long_spell"].sum(axis=-1)
+    derived = {
+        "invited_share": _share(invited),
+        "engaged_share": _share(eng == Engagement.ENGAGED),
+        "paused_share": _share(eng == Engagement.PAUSED),
+        "opted_out_share": _share(eng == Engagement.OPTED_OUT),
+        "not_invited_share": _share(~invited),
+        "authentic_share": _share(invited & (auth == Authenticity.AUTHENTIC)),
+        "partial_share": _share(invited & (auth == Authenticity.PARTIAL)),
+        "inauthentic_share": _share(invited & (auth == Authenticity.INAUTHENTIC)),
+        "institutionalized_share": _share(schools["institutionalized"]),
+        "faded_share": _share(schools["faded"]),
+        "share_with_6mo_disengagement": np.where(n_joined > 0, long_spell / np.maximum(n_joined, 1), 0.0),
+        "mean_commitment": schools["commitment"].astype(np.float64).mean(axis=-1),
+        "mean_skill": schools["skill"].astype(np.float64).mean(axis=-1),
+        "mean_embeddedness": schools["embeddedness"].astype(np.float64).mean(axis=-1),
+        "deep_bench": schools["bench"].sum(axis=-1) / eng.shape[-1],
+        "visits_delivered": schools["visits"].astype(np.float64).sum(axis=-1),
+    }
+    derived.update({name: stocks[:, :, j] for j, name in enumerate(_DISTRICT_STOCKS)})
+    return np.stack([derived[name] for name in DISTRICT_METRICS], axis=-1)
+
+
+def time_to_first_institutionalization(first_month: np.ndarray) -> np.ndarray:
+    """Months (R,) from the start to the first school institutionalized; NaN if none was."""
+    hit = first_month >= 0
+    earliest = np.where(hit, first_month, np.iinfo(np.int64).max).min(axis=1)
+    return np.where(hit.any(axis=1), earliest + 1.0, np.nan)

@@ -1,0 +1,228 @@
+"""Validated parameter sets: scenario files, overrides and defaults.
+
+A :class:`Params` is an immutable, fully validated set of values for every
+parameter in :mod:`sim.schema`, plus the list of shocks.  It is built from
+defaults, a scenario file (TOML) and ``section.key=value`` overrides; every
+bad input raises :class:`ParameterError`, which names the file, the key and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SECTIONS, SHOCK_FIELDS, SHOCK_KINDS, Param
+
+
+class ParameterError(ValueError):
+    """A scenario, override or parameter value that is not allowed.
+
+    ``where`` names the file (or ``--set``), ``key`` the parameter.
+    """
+
+    def __init__(self, message: str, where: str | None = None, key: str | None = None):
+        self.where = where
+        self.key = key
+        self.detail = message
+        prefix = ""
+        if where:
+            prefix += f"{where}: "
+        if key:
+            prefix += f"{key}: "
+        super().__init__(prefix + message)
+
+
+@dataclass(frozen=True)
+class Shock:
+    """A disruption: ``kind`` from :data:`sim.schema.SHOCK_KINDS`, start month, length, severity."""
+
+    kind: str
+    start_month: int
+    months: int
+    severity: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "start_month": self.start_month, "months": self.months, "severity": self.severity}
+
+
+@dataclass(frozen=True)
+class Params:
+    """A complete, validated parameter set.  Read values with ``params["section.key"]``."""
+
+    values: Mapping[str, Any]
+    shocks: tuple[Shock, ...] = ()
+    name: str = "defaults"
+    source: str | None = field(default=None, compare=False)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def with_overrides(self, overrides: Mapping[str, Any], where: str = "--set") -> Params:
+        """A copy with ``overrides`` (``{"section.key": value}``) validated and applied."""
+        values = dict(self.values)
+        for name, raw in overrides.items():
+            values[name] = coerce(name, raw, where)
+        _check_consistency(values, where)
+        return Params(values=values, shocks=self.shocks, name=self.name, source=self.source)
+
+    def as_nested(self) -> dict[str, Any]:
+        """The scenario as nested sections, as it would be written in TOML."""
+        out: dict[str, dict[str, Any]] = {}
+        for p in PARAMETERS:
+            out.setdefault(p.section, {})[p.key] = self.values[p.name]
+        out["shocks"] = [s.as_dict() for s in self.shocks]  # type: ignore[assignment]
+        return out
+
+    @property
+    def months(self) -> int:
+        return int(self.values["run.years"]) * 12
+
+
+def defaults() -> Params:
+    """The default parameter set (the baseline district)."""
+    return Params(values={p.name: p.default for p in PARAMETERS})
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """A ' (did you mean ...?)' hint, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def lookup(name: str, where: str | None = None) -> Param:
+    """The schema entry for ``section.key``, or a :class:`ParameterError` with a suggestion."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    raise ParameterError(
+        "unknown parameter" + suggest(name, BY_NAME) + "; run `improvesim params` to list them",
+        where,
+        name,
+    )
+
+
+def coerce(name: str, raw: Any, where: str | None = None) -> Any:
+    """Validate one value against the schema and return it in its canonical type."""
+    p = lookup(name, where)
+    return _coerce_value(p.kind, raw, p.low, p.high, p.choices, p.allowed(), name, where)
+
+
+def _coerce_value(kind, raw, low, high, choices, allowed, name, where):
+    def bad(why: str) -> ParameterError:
+        return ParameterError(f"{why}; allowed: {allowed}", where, name)
+
+    if kind == "choice":
+        if not isinstance(raw, str) or raw not in choices:
+            raise bad(f"got {raw!r}")
+        return raw
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise bad(f"got {raw!r}, which is not a number")
+    if kind == "int":
+        if isinstance(raw, float):
+            if not raw.is_integer():
+                raise bad(f"got {raw!r}, which is not a whole number")
+            raw = int(raw)
+    else:
+        raw = float(raw)
+        if not math.isfinite(raw):
+            raise bad(f"got {raw!r}")
+    if (low is not None and raw < low) or (high is not None and raw > high):
+        raise bad(f"got {raw!r}, out of range")
+    return raw
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse one ``section.key=value`` override; the value is read as TOML."""
+    if "=" not in text:
+        raise ParameterError(f"expected section.key=value, got {text!r}", "--set")
+    name, value_text = (s.strip() for s in text.split("=", 1))
+    lookup(name, "--set")
+    try:
+        value = tomllib.loads(f"v = {value_text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = value_text  # a bare word such as required
+    return name, value
+
+
+def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario") -> Params:
+    """Validate a nested scenario mapping (as read from TOML) on top of the defaults."""
+    values = {p.name: p.default for p in PARAMETERS}
+    shocks: tuple[Shock, ...] = ()
+    for section, body in data.items():
+        if section not in SECTIONS:
+            raise ParameterError(
+                "unknown section" + suggest(section, SECTIONS) + f"; sections are {', '.join(SECTIONS)}",
+                where,
+                f"[{section}]",
+            )
+        if section == "shocks":
+            shocks = _shocks(body, where)
+            continue
+        if not isinstance(body, Mapping):
+            raise ParameterError("must be a table of key = value lines", where, f"[{section}]")
+        for key, raw in body.items():
+            full = f"{section}.{key}"
+            values[full] = coerce(full, raw, where)
+    _check_consistency(values, where)
+    return Params(values=values, shocks=shocks, name=name, source=where)
+
+
+def load_scenario(path: str | Path) -> Params:
+    """Read and validate a scenario file (TOML)."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParameterError("no such scenario file", where) from None
+    except OSError as exc:
+        raise ParameterError(f"cannot read: {exc.strerror}", where) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"not valid TOML: {exc}", where) from None
+    return from_mapping(data, where, name=path.stem)
+
+
+def _shocks(body: Any, where: str) -> tuple[Shock, ...]:
+    if not isinstance(body, list) or not all(isinstance(b, Mapping) for b in body):
+        raise ParameterError("write each shock as a [[shocks]] table", where, "[[shocks]]")
+    if len(body) > MAX_SHOCKS:
+        raise ParameterError(f"at most {MAX_SHOCKS} shocks are allowed", where, "[[shocks]]")
+    out = []
+    for i, table in enumerate(body):
+        fields: dict[str, Any] = {}
+        for key, raw in table.items():
+            label = f"shocks[{i}].{key}"
+            if key not in SHOCK_FIELDS:
+                raise ParameterError(
+                    "unknown shock field" + suggest(key, SHOCK_FIELDS) + f"; fields are {', '.join(SHOCK_FIELDS)}",
+                    where,
+                    label,
+                )
+            kind, low, high, _unit, _desc = SHOCK_FIELDS[key]
+            if kind == "choice":
+                allowed = "one of " + ", ".join(f'"{k}"' for k in SHOCK_KINDS)
+            else:
+                allowed = f"{'an integer' if kind == 'int' else 'a number'} from {low:g} to {high:g}"
+            fields[key] = _coerce_value(kind, raw, low, high, SHOCK_KINDS, allowed, label, where)
+        missing = [k for k in SHOCK_FIELDS if k not in fields]
+        if missing:
+            raise ParameterError(f"missing {', '.join(missing)}", where, f"shocks[{i}]")
+        out.append(Shock(**fields))
+    return tuple(out)
+
+
+def _check_consistency(values: Mapping[str, Any], where: str | None) -> None:
+    if values["rollout.initial_schools"] > values["district.schools"]:
+        raise ParameterError(
+            f"is {values['rollout.initial_schools']} but the district has only "
+            f"{values['district.schools']} schools (district.schools); allowed: 0 to district.schools",
+            where,
+            "rollout.initial_schools",
+        )

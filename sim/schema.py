@@ -1,0 +1,839 @@
+"""The one parameter schema of the district model.
+
+Every parameter the model reads is declared here once, with its default, unit,
+allowed range, meaning, source and (for sensitivity analysis) its family and
+its role in the EMA Workbench vocabulary: an *uncertainty* is a condition a
+district does not control, a *lever* is a choice it makes, a *constant* is a
+behavioural coefficient of the model or a setting of the run.
+
+Scenario validation, ``improvesim params``, ``docs/ODD.md`` and (later)
+sensitivity bounds are all generated from this table, so they cannot drift
+apart.  Sources are keys into :data:`SOURCES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["float", "int", "choice"]
+Role = Literal["uncertainty", "lever", "constant"]
+
+#: Short keys for the evidence each default rests on (full references in the ODD).
+SOURCES: dict[str, str] = {
+    "NCES-TFS": (
+        "NCES Teacher Follow-up Survey 2021-22 (Taie and Lewis 2023, NCES 2024-039): "
+        "about 84% of public-school teachers stayed in their school, 16% moved or left; "
+        "attrition is about half again as high in high-poverty schools."
+    ),
+    "NCES-PFS": (
+        "NCES Principal Follow-up Survey 2021-22 (NCES 2024-043): about 80% of public-school "
+        "principals stayed in their school; about 20% moved or left."
+    ),
+    "CGCS": (
+        "Council of the Great City Schools (2022), Urban School Superintendents: Characteristics, "
+        "Tenure and Salary: mean tenure of urban superintendents about 5.5 years (annual turnover ~0.18)."
+    ),
+    "Kraft2018": (
+        "Kraft, Blazar and Hogan (2018), The effect of teacher coaching on instruction and "
+        "achievement, Review of Educational Research 88(4): pooled effect 0.49 SD on instruction, "
+        "smaller in programmes with more teachers per coach."
+    ),
+    "Repenning2002": (
+        "Repenning (2002), A simulation-based approach to understanding the dynamics of innovation "
+        "implementation, Organization Science 13(2): commitment with a motivation threshold; "
+        "reversion when pressure is withdrawn before results sustain it."
+    ),
+    "RepenningSterman2002": (
+        "Repenning and Sterman (2001, 2002): the capability trap; under time pressure, working "
+        "harder crowds out working smarter."
+    ),
+    "Seed001": (
+        "Seed 001: Anderson, Cunningham and Richardson (2024), Framework for implementing improvement "
+        "science in a school district to support institutionalized improvement, Education Sciences "
+        "14(7):770 (school-centred and integrated; bottom-up decisions with top-down support; "
+        "coaching, succession ('deep bench') and knowledge-management plans; phased rollout; "
+        "'at least a 10-year journey')."
+    ),
+    "Seed002": (
+        "Seed 002: Russell and Hannan (Carnegie Foundation), capacity building in networked improvement "
+        "communities with facilitators and coaches (weekly coaching of teams through PDSA cycles)."
+    ),
+    "Seed003": (
+        "Seed 003: Viano, Shahrokhi and Hunter (2024), a networked improvement community of 8 "
+        "elementary schools over 3 years (optional participation, coaching planned monthly and "
+        "delivered about quarterly, 2-3 convenings a year, PDSA cycles of 45-90 days, a pandemic "
+        "from month 7, turnover, central-office capacity lost in year 3)."
+    ),
+    "BLS": (
+        "US Bureau of Labor Statistics, Occupational Outlook Handbook, Instructional Coordinators "
+        "(median pay about $74,600 in 2023) plus about 30% benefits."
+    ),
+    "NCES-salary": (
+        "NCES Digest of Education Statistics, average public-school teacher salary about $69,500 "
+        "(2022-23), about $50 an hour of contract time with benefits."
+    ),
+    "assumption": (
+        "Modelling assumption: no direct estimate exists; the value is set for plausible "
+        "behaviour, documented in the ODD, and varied in sensitivity analysis."
+    ),
+}
+
+FAMILIES = (
+    "district",
+    "turnover",
+    "time",
+    "governance",
+    "messaging",
+    "coaching",
+    "succession",
+    "knowledge",
+    "rollout",
+    "improvement",
+    "sensemaking",
+    "institution",
+    "costs",
+    "run",
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One model parameter: its name, default, unit, range and provenance.
+
+    ``name`` is ``"section.key"`` as written in scenario files.  ``low`` and
+    ``high`` bound the allowed values (inclusive) for numbers; ``choices``
+    lists the allowed values of a categorical parameter.
+    """
+
+    name: str
+    default: float | int | str
+    unit: str
+    description: str
+    source: str
+    kind: Kind = "float"
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    role: Role = "constant"
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def family(self) -> str:
+        """Family for grouped sensitivity indices (the scenario section)."""
+        return self.section
+
+    def allowed(self) -> str:
+        """Human-readable statement of what values are allowed."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        kind = "an integer" if self.kind == "int" else "a number"
+        return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}"
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _p(name, default, low, high, unit, description, source, role="constant", kind=None):
+    if kind is None:
+        kind = "int" if isinstance(default, int) and not isinstance(default, bool) else "float"
+    return Param(
+        name=name,
+        default=default,
+        unit=unit,
+        description=description,
+        source=source,
+        kind=kind,
+        low=low,
+        high=high,
+        role=role,
+    )
+
+
+U, L = "uncertainty", "lever"
+
+PARAMETERS: tuple[Param, ...] = (
+    # --- district -----------------------------------------------------------
+    _p("district.schools", 40, 1, 5000, "schools", "Number of schools in the district.", "assumption", U),
+    _p(
+        "district.team_size",
+        6,
+        3,
+        12,
+        "people",
+        "Members of each school's improvement team: principal, assistant principal, improvement "
+        "lead, and teachers for the remaining seats.",
+        "Seed003",
+    ),
+    _p(
+        "district.demand_spread",
+        0.2,
+        0.0,
+        0.5,
+        "fraction",
+        "Spread of competing demands between schools: each school's demand multiplier is uniform "
+        "on [1 - spread, 1 + spread].",
+        "assumption",
+        U,
+    ),
+    _p(
+        "district.initial_commitment",
+        0.3,
+        0.0,
+        1.0,
+        "0-1",
+        "Mean commitment of staff to the improvement approach before it starts.",
+        "assumption",
+        U,
+    ),
+    _p(
+        "district.initial_skill",
+        0.15,
+        0.0,
+        1.0,
+        "0-1",
+        "Mean improvement-science skill of staff before it starts (below 1/3 is novice, above 2/3 expert).",
+        "assumption",
+        U,
+    ),
+    # --- run ----------------------------------------------------------------
+    _p("run.years", 10, 1, 30, "years", "Simulated years (12 months each, starting in August).", "Seed001"),
+    _p(
+        "run.seed",
+        1,
+        0,
+        2**63 - 1,
+        "-",
+        "Seed from which every random stream of every replicate is derived.",
+        "assumption",
+    ),
+    _p("run.replicates", 10, 1, 100_000, "runs", "Replicates (independent seeds) of the scenario.", "assumption"),
+    # --- turnover -----------------------------------------------------------
+    _p(
+        "turnover.teacher",
+        0.16,
+        0.0,
+        0.6,
+        "per year",
+        "Annual share of teachers on the team who leave their school.",
+        "NCES-TFS",
+        U,
+    ),
+    _p(
+        "turnover.principal",
+        0.20,
+        0.0,
+        0.6,
+        "per year",
+        "Annual share of principals and assistant principals who leave their school.",
+        "NCES-PFS",
+        U,
+    ),
+    _p(
+        "turnover.lead",
+        0.16,
+        0.0,
+        0.6,
+        "per year",
+        "Annual share of improvement leads (teacher leaders) who leave the role; teacher rate by default.",
+        "NCES-TFS",
+        U,
+    ),
+    _p(
+        "turnover.coach",
+        0.15,
+        0.0,
+        0.6,
+        "per year",
+        "Annual share of improvement coaches who leave; taken as the teacher rate in the absence of coach-specific data.",
+        "assumption",
+        U,
+    ),
+    _p(
+        "turnover.central_office",
+        0.18,
+        0.0,
+        1.0,
+        "per year",
+        "Annual hazard that the central-office leader for improvement (or superintendent) is replaced.",
+        "CGCS",
+        U,
+    ),
+    _p(
+        "turnover.summer_share",
+        0.75,
+        0.0,
+        1.0,
+        "fraction",
+        "Share of each year's exits that happen in the summer months (June and July).",
+        "assumption",
+    ),
+    # --- time ---------------------------------------------------------------
+    _p(
+        "time.protected_hours",
+        6.0,
+        0.0,
+        40.0,
+        "hours per team per month",
+        "Time protected for improvement work each month.",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "time.hours_needed",
+        8.0,
+        1.0,
+        40.0,
+        "hours per team per month",
+        "Time a team needs to run improvement work at full pace.",
+        "assumption",
+    ),
+    _p(
+        "time.integrated",
+        0.3,
+        0.0,
+        1.0,
+        "0-1",
+        "How far improvement is integrated into existing structures (PLCs, school improvement plan): "
+        "0 = added on top of existing duties, 1 = fully integrated.",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "time.competing_demands",
+        0.5,
+        0.0,
+        1.0,
+        "0-1",
+        "Baseline pressure of competing demands on school teams (share of the protected time "
+        "that added-on work loses to them).",
+        "RepenningSterman2002",
+        U,
+    ),
+    _p(
+        "time.testing_load",
+        0.2,
+        0.0,
+        0.5,
+        "0-1",
+        "Extra demand in the testing season (April and May).",
+        "assumption",
+        U,
+    ),
+    # --- governance ---------------------------------------------------------
+    Param(
+        name="governance.participation",
+        default="optional",
+        unit="-",
+        kind="choice",
+        choices=("optional", "required"),
+        role=L,
+        source="Seed003",
+        description="Whether schools may opt out (optional, as under site-based management) or must take part (a mandate).",
+    ),
+    _p(
+        "governance.top_down_support",
+        0.5,
+        0.0,
+        1.0,
+        "0-1",
+        "Central support: structures, protected-time policies, data systems and a common aim.",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "governance.school_autonomy",
+        0.5,
+        0.0,
+        1.0,
+        "0-1",
+        "How far schools choose their own aims and changes (bottom-up decisions).",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "governance.priority",
+        0.8,
+        0.0,
+        1.0,
+        "0-1",
+        "Initial priority of improvement for the central office.",
+        "assumption",
+        U,
+    ),
+    _p(
+        "governance.initiative_churn",
+        0.5,
+        0.0,
+        1.0,
+        "probability",
+        "Chance that a new central-office leader brings a competing initiative.",
+        "Seed001",
+        U,
+    ),
+    # --- messaging ----------------------------------------------------------
+    _p(
+        "messaging.urgency",
+        0.5,
+        0.0,
+        1.0,
+        "0-1",
+        "Urgency of the central office's message about improvement.",
+        "Seed003",
+        L,
+    ),
+    _p(
+        "messaging.why_framing",
+        0.5,
+        0.0,
+        1.0,
+        "0-1",
+        "How far the message is framed around the why (equity, students) rather than compliance.",
+        "Seed003",
+        L,
+    ),
+    _p(
+        "messaging.consistency",
+        0.5,
+        0.0,
+        1.0,
+        "probability per month",
+        "Chance each month that the message is repeated consistently.",
+        "Seed003",
+        L,
+    ),
+    # --- coaching -----------------------------------------------------------
+    _p("coaching.coaches", 4, 0, 500, "coaches", "Improvement coaches employed at the start.", "Seed002", L),
+    _p(
+        "coaching.visits_per_month",
+        1.0,
+        0.0,
+        8.0,
+        "visits per school per month",
+        "Planned coaching visits to each participating school.",
+        "Seed003",
+        L,
+    ),
+    _p(
+        "coaching.hours_per_month",
+        60.0,
+        0.0,
+        160.0,
+        "hours per coach per month",
+        "School-facing hours of each coach.",
+        "assumption",
+        L,
+    ),
+    _p(
+        "coaching.hours_per_visit",
+        6.0,
+        1.0,
+        24.0,
+        "hours",
+        "Hours one visit takes, with travel, preparation and follow-up.",
+        "assumption",
+    ),
+    _p("coaching.skill", 0.6, 0.0, 1.0, "0-1", "Mean skill of a newly hired coach.", "assumption", U),
+    _p(
+        "coaching.grant_share",
+        1.0,
+        0.0,
+        1.0,
+        "fraction",
+        "Share of coach positions funded by an external grant (the rest are internal).",
+        "Seed002",
+        L,
+    ),
+    _p("coaching.funded_years", 10.0, 0.0, 30.0, "years", "Years the grant funds its coach positions.", "Seed002", L),
+    _p(
+        "coaching.retained_after_grant",
+        0.0,
+        0.0,
+        1.0,
+        "fraction",
+        "Share of grant-funded coach positions the district takes over when the grant ends.",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "coaching.vacancy_months",
+        4,
+        0,
+        24,
+        "months",
+        "Months to fill a coach position after the coach leaves.",
+        "assumption",
+        U,
+    ),
+    _p(
+        "coaching.effect_leaders",
+        0.08,
+        0.0,
+        0.5,
+        "fraction of gap per visit",
+        "Skill gain of principals and improvement leads from one visit by a fully skilled coach, as a share of the gap to expert.",
+        "Kraft2018",
+    ),
+    _p(
+        "coaching.effect_teachers",
+        0.04,
+        0.0,
+        0.5,
+        "fraction of gap per visit",
+        "Skill gain of the other team members from one visit (coaching differentiated by role).",
+        "Kraft2018",
+    ),
+    _p(
+        "coaching.scale_caseload",
+        15.0,
+        1.0,
+        200.0,
+        "schools per coach",
+        "Caseload at which the effect of a visit is halved (coaching effects are smaller at scale).",
+        "Kraft2018",
+    ),
+    # --- succession ---------------------------------------------------------
+    _p(
+        "succession.deep_bench",
+        0.3,
+        0.0,
+        1.0,
+        "0-1",
+        "Strength of the succession plan: monthly chance (scaled by 1/6) that an engaged school grooms a "
+        "skilled team member as a successor for the principal or lead (at most two per school).",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "succession.onboarding",
+        0.3,
+        0.0,
+        1.0,
+        "0-1",
+        "Strength of onboarding routines: how much of the team's skill and commitment a newcomer "
+        "receives, scaled by how embedded the routines are.",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "succession.stall_months",
+        6,
+        0,
+        24,
+        "months",
+        "Months the work stalls after the principal or lead leaves with no successor ready.",
+        "Seed001",
+        U,
+    ),
+    # --- knowledge ----------------------------------------------------------
+    _p(
+        "knowledge.management",
+        0.3,
+        0.0,
+        1.0,
+        "0-1",
+        "Share of what schools learn that is documented in the hub's knowledge base.",
+        "Seed001",
+        L,
+    ),
+    _p("knowledge.convenings_per_year", 3, 0, 12, "per year", "Network convenings in a school year.", "Seed003", L),
+    _p(
+        "knowledge.hub_staff",
+        1.0,
+        0.0,
+        20.0,
+        "FTE",
+        "Central-office hub staff for the network and knowledge management.",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "knowledge.schools_per_hub_staff",
+        15.0,
+        1.0,
+        200.0,
+        "schools per FTE",
+        "Participating schools one hub FTE can fully support.",
+        "assumption",
+    ),
+    _p(
+        "knowledge.spread_rate",
+        0.15,
+        0.0,
+        1.0,
+        "per convening",
+        "How much of the gap to bright spots a school closes at a fully supported convening.",
+        "assumption",
+        U,
+    ),
+    _p(
+        "knowledge.decay",
+        0.01,
+        0.0,
+        0.2,
+        "per month",
+        "Monthly loss of undocumented, unused knowledge in the knowledge base.",
+        "assumption",
+    ),
+    # --- rollout ------------------------------------------------------------
+    _p(
+        "rollout.initial_schools",
+        40,
+        0,
+        5000,
+        "schools",
+        "Schools invited at the start (at most district.schools).",
+        "Seed001",
+        L,
+    ),
+    _p(
+        "rollout.cohort_size",
+        0,
+        0,
+        5000,
+        "schools",
+        "Schools invited in each later cohort (0 = no phased rollout).",
+        "Seed001",
+        L,
+    ),
+    _p("rollout.cohort_interval_months", 12, 1, 120, "months", "Months between cohorts.", "Seed001", L),
+    # --- improvement work ---------------------------------------------------
+    _p("improvement.cycle_months", 2.0, 0.5, 12.0, "months", "Duration of a PDSA cycle at full pace.", "Seed003"),
+    _p(
+        "improvement.base_success",
+        0.25,
+        0.0,
+        1.0,
+        "probability",
+        "Chance a cycle succeeds for a novice team that did not study the problem.",
+        "assumption",
+    ),
+    _p(
+        "improvement.skill_effect",
+        0.4,
+        0.0,
+        1.0,
+        "probability",
+        "Added success chance of a fully skilled team.",
+        "assumption",
+    ),
+    _p(
+        "improvement.understanding_effect",
+        0.2,
+        0.0,
+        1.0,
+        "probability",
+        "Added success chance when the problem is fully understood first.",
+        "Seed001",
+    ),
+    _p(
+        "improvement.solutionitis_penalty",
+        0.15,
+        0.0,
+        0.5,
+        "probability",
+        "Lost success chance when a team jumps to solutions (understanding below one half).",
+        "Seed001",
+    ),
+    _p(
+        "improvement.principle_gain",
+        0.08,
+        0.0,
+        0.5,
+        "per month",
+        "Monthly growth of a principle's practice in a committed, working team.",
+        "assumption",
+    ),
+    _p(
+        "improvement.principle_decay",
+        0.05,
+        0.0,
+        0.5,
+        "per month",
+        "Monthly decay of a principle that is not practised.",
+        "assumption",
+    ),
+    _p(
+        "improvement.practice_threshold",
+        0.5,
+        0.1,
+        0.9,
+        "0-1",
+        "Practice level above which a principle counts as practised.",
+        "Seed003",
+    ),
+    # --- sensemaking --------------------------------------------------------
+    _p(
+        "sensemaking.threshold",
+        0.5,
+        0.1,
+        0.9,
+        "0-1",
+        "Motivation threshold: above it commitment sustains itself, below it reverts.",
+        "Repenning2002",
+    ),
+    _p(
+        "sensemaking.uptake_rate",
+        0.15,
+        0.0,
+        1.0,
+        "per month",
+        "Rate at which positive drive raises commitment.",
+        "Repenning2002",
+    ),
+    _p(
+        "sensemaking.reversion_rate",
+        0.05,
+        0.0,
+        1.0,
+        "per month",
+        "Rate at which commitment below the threshold reverts.",
+        "Repenning2002",
+    ),
+    _p(
+        "sensemaking.results_weight",
+        1.0,
+        0.0,
+        3.0,
+        "-",
+        "Weight of recent PDSA results in the drive (learning begets learning).",
+        "Seed003",
+    ),
+    _p("sensemaking.message_weight", 0.5, 0.0, 3.0, "-", "Weight of central-office messaging in the drive.", "Seed003"),
+    _p("sensemaking.coaching_weight", 0.3, 0.0, 3.0, "-", "Weight of a coaching visit in the drive.", "Seed002"),
+    _p(
+        "sensemaking.pressure_weight",
+        0.25,
+        0.0,
+        3.0,
+        "-",
+        "Weight of time pressure against the drive.",
+        "RepenningSterman2002",
+    ),
+    _p("sensemaking.fatigue_weight", 0.5, 0.0, 3.0, "-", "Weight of initiative fatigue against the drive.", "Seed001"),
+    _p(
+        "sensemaking.fatigue_per_change",
+        0.25,
+        0.0,
+        1.0,
+        "0-1",
+        "Fatigue added by a leader or initiative that comes and goes.",
+        "Seed001",
+    ),
+    _p("sensemaking.fatigue_recovery", 0.02, 0.0, 0.5, "per month", "Monthly recovery from fatigue.", "assumption"),
+    _p(
+        "sensemaking.pause_rate",
+        0.08,
+        0.0,
+        1.0,
+        "per month",
+        "Chance an engaged school under full stress and no commitment pauses.",
+        "Seed003",
+    ),
+    _p(
+        "sensemaking.resume_rate",
+        0.3,
+        0.0,
+        1.0,
+        "per month",
+        "Chance a paused, fully committed school without stress resumes.",
+        "Seed003",
+    ),
+    _p(
+        "sensemaking.opt_out_rate",
+        0.03,
+        0.0,
+        1.0,
+        "per month",
+        "Chance a paused school under full stress and no commitment opts out (optional participation only).",
+        "Seed003",
+    ),
+    # --- institutionalization -----------------------------------------------
+    _p(
+        "institution.embed_rate",
+        0.03,
+        0.0,
+        0.5,
+        "per month",
+        "Growth of routine embeddedness under authentic practice.",
+        "Seed001",
+    ),
+    _p(
+        "institution.integration_boost",
+        1.0,
+        0.0,
+        5.0,
+        "-",
+        "Relative extra growth of embeddedness when fully integrated.",
+        "Seed001",
+    ),
+    _p("institution.embed_decay", 0.02, 0.0, 0.5, "per month", "Decay of embeddedness without practice.", "Seed001"),
+    _p(
+        "institution.threshold",
+        0.6,
+        0.1,
+        0.95,
+        "0-1",
+        "Embeddedness above which routines count as embedded.",
+        "assumption",
+    ),
+    _p(
+        "institution.min_months",
+        12,
+        1,
+        60,
+        "months",
+        "Months embedded in a row before a school counts as institutionalized.",
+        "Seed001",
+    ),
+    # --- costs --------------------------------------------------------------
+    _p("costs.coach_salary", 97_000.0, 0.0, 500_000.0, "$ per year", "Salary and benefits of one coach.", "BLS"),
+    _p(
+        "costs.staff_hourly",
+        50.0,
+        0.0,
+        300.0,
+        "$ per hour",
+        "Cost of an hour of a team member's protected time.",
+        "NCES-salary",
+    ),
+    _p("costs.convening", 5_000.0, 0.0, 200_000.0, "$ per convening", "Cost of one network convening.", "assumption"),
+    _p(
+        "costs.hub_salary",
+        110_000.0,
+        0.0,
+        500_000.0,
+        "$ per FTE-year",
+        "Salary and benefits of one hub FTE.",
+        "assumption",
+    ),
+)
+
+BY_NAME: dict[str, Param] = {p.name: p for p in PARAMETERS}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(p.section for p in PARAMETERS)) + ("shocks",)
+
+#: Fields of one ``[[shocks]]`` table: name -> (kind, low, high, unit, description).
+SHOCK_FIELDS: dict[str, tuple[str, float, float, str, str]] = {
+    "kind": (
+        "choice",
+        0,
+        0,
+        "-",
+        '"pandemic" (demands rise, coaching goes virtual, convenings stop, turnover rises) or "hub_loss" (central-office hub capacity is lost)',
+    ),
+    "start_month": ("int", 0, 360, "months", "Month the shock starts (0 = the first August)."),
+    "months": ("int", 1, 360, "months", "How long it lasts."),
+    "severity": ("float", 0.0, 1.0, "0-1", "How strong it is."),
+}
+SHOCK_KINDS = ("pandemic", "hub_loss")
+MAX_SHOCKS = 8

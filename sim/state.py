@@ -1,0 +1,304 @@
+"""District state for a batch of runs, held in district-wide arrays.
+
+Staff are many and simple, so they are not Mesa agents: every quantity lives
+in a district-wide array.  School quantities are (R, S): the run (R runs
+computed together), then the school.  Staff quantities are seat-major,
+(K, R, S), with K seats on each improvement team, and the six principles
+are (6, R, S), so that team and principle aggregates are sums of a few
+contiguous (R, S) slices.  Coaches are (R, C) arrays, district quantities
+(R,) arrays.  Schools, coaches and the central
+office are exposed as Mesa agents by :mod:`sim.agents`, which read these
+arrays.
+
+Seats on the team: 0 principal, 1 assistant principal, 2 improvement lead,
+3.. teachers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from functools import lru_cache
+
+import numpy as np
+
+from sim import rng
+from sim.params import Params
+from sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
+
+PRINCIPAL, ASSISTANT_PRINCIPAL, LEAD = 0, 1, 2
+FIRST_TEACHER = 3
+#: The six principles of improvement science (Bryk et al. 2015; seed 003).
+PRINCIPLES = (
+    "problem_focused_user_centred",
+    "attend_to_variability",
+    "see_the_system",
+    "embrace_measurement",
+    "disciplined_inquiry",
+    "organize_as_networks",
+)
+N_PRINCIPLES = len(PRINCIPLES)
+
+
+class Engagement(IntEnum):
+    """Where a school stands with the initiative."""
+
+    NOT_INVITED = 0
+    ENGAGED = 1
+    PAUSED = 2
+    OPTED_OUT = 3
+
+
+class Authenticity(IntEnum):
+    """Authenticity of implementation (seed 003), from the six principles."""
+
+    INAUTHENTIC = 0  # no principle practised
+    PARTIAL = 1  # some principles practised
+    AUTHENTIC = 2  # all six practised
+
+
+class ParamVectors:
+    """Per-run parameter values as arrays, for vectorized submodels.
+
+    ``pv["turnover.teacher"]`` is a float array of shape (R, 1), which
+    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,).
+    """
+
+    def __init__(self, params: Sequence[Params]):
+        self.params = tuple(params)
+        self._cols = {
+            p.name: np.array([ps[p.name] for ps in params], dtype=np.float64) for p in PARAMETERS if p.kind != "choice"
+        }
+        self._school = {k: v[:, None] for k, v in self._cols.items()}
+        self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]
+        self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
+
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._school[name]
+
+    def cached(self, key: str, compute) -> np.ndarray:
+        """A per-run constant derived from the parameters, computed once."""
+        if key not in self._cache:
+            self._cache[key] = compute(self)
+        return self._cache[key]
+
+    def col(self, name: str) -> np.ndarray:
+        return self._cols[name]
+
+
+def _shock_arrays(params: Sequence[Params]):
+    n = max([len(p.shocks) for p in params] + [1])
+    n = min(n, MAX_SHOCKS)
+    start = np.zeros((len(params), n), dtype=np.int64)
+    end = np.zeros_like(start)
+    severity = np.zeros((len(params), n))
+    kind = np.zeros_like(start)
+    for r, p in enumerate(params):
+        for i, s in enumerate(p.shocks):
+            start[r, i], end[r, i] = s.start_month, s.start_month + s.months
+            severity[r, i] = s.severity
+            kind[r, i] = SHOCK_KINDS.index(s.kind)
+    return start, end, severity, kind
+
+
+@dataclass
+class State:
+    """All mutable state of R runs of S schools, K team seats and C coach positions."""
+
+    keys: np.ndarray  # (R,) uint64 run keys for the random streams
+    month: int
+    # schools (R, S)
+    engagement: np.ndarray
+    invited_month: np.ndarray
+    joined: np.ndarray  # accepted the invitation (participating schools)
+    demand_mult: np.ndarray
+    understanding: np.ndarray
+    embeddedness: np.ndarray
+    embedded_months: np.ndarray
+    institutionalized: np.ndarray
+    first_institutionalized: np.ndarray
+    ever_authentic: np.ndarray
+    months_not_authentic: np.ndarray
+    fatigue: np.ndarray
+    stall: np.ndarray
+    cycle_progress: np.ndarray
+    in_cycle: np.ndarray
+    cycles_done: np.ndarray
+    cycles_succeeded: np.ndarray
+    results: np.ndarray
+    local_knowledge: np.ndarray
+    bench: np.ndarray
+    visits: np.ndarray
+    coach_of: np.ndarray
+    spell: np.ndarray
+    max_spell: np.ndarray
+    authenticity: np.ndarray
+    # principles (6, R, S)
+    principles: np.ndarray
+    # staff (K, R, S)
+    skill: np.ndarray
+    commitment: np.ndarray
+    tenure: np.ndarray
+    # coaches (R, C)
+    coach_position: np.ndarray  # the position exists (funded)
+    coach_grant: np.ndarray  # funded by the grant
+    coach_filled: np.ndarray
+    coach_skill: np.ndarray
+    coach_vacancy: np.ndarray  # months until a vacant position is filled
+    # district (R,)
+    priority: np.ndarray
+    leader_changes: np.ndarray
+    initiative_months: np.ndarray
+    message: np.ndarray
+    knowledge_base: np.ndarray
+    hub_capacity: np.ndarray
+    shock: np.ndarray  # pandemic severity this month
+    convening: np.ndarray  # a convening was held this month
+    cost_month: np.ndarray
+    cost_total: np.ndarray
+    events: list | None = None  # per-run event lists, when recording (see sim.events)
+
+    @property
+    def runs(self) -> int:
+        return self.engagement.shape[0]
+
+    @property
+    def schools(self) -> int:
+        return self.engagement.shape[1]
+
+    @property
+    def team_size(self) -> int:
+        return self.skill.shape[0]
+
+    def copy(self) -> State:
+        """A deep copy (arrays copied)."""
+        kw = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kw[f.name] = v.copy() if isinstance(v, np.ndarray) else v
+        return State(**kw)
+
+
+@lru_cache(maxsize=16)
+def team_weights(team_size: int) -> np.ndarray:
+    """Weight of each seat in team aggregates: the principal and lead count double."""
+    w = np.ones(team_size)
+    w[PRINCIPAL] = 2.0
+    w[LEAD] = 2.0
+    w /= w.sum()
+    w.flags.writeable = False
+    return w
+
+
+def team_mean(x: np.ndarray) -> np.ndarray:
+    """Weighted team mean (R, S) of a seat-major staff array (K, R, S).
+
+    A reduction over the leading (seat) axis adds seats in order, never a
+    BLAS call, so the result for a run does not depend on its batch.
+    """
+    return np.add.reduce(x * _seat_weights(x.shape[0]), axis=0)
+
+
+@lru_cache(maxsize=16)
+def _seat_weights(team_size: int) -> np.ndarray:
+    return team_weights(team_size)[:, None, None]
+
+
+def clip01(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] in place (cheaper than np.clip on small arrays)."""
+    np.maximum(x, 0.0, out=x)
+    return np.minimum(x, 1.0, out=x)
+
+
+def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=None) -> State:
+    """A state of the given shape with every school uninvited and all stocks at zero.
+
+    Tests build hand-made situations from this; :func:`initial_state` fills it
+    from parameters.
+    """
+    R, S, K, C = runs, schools, team_size, coaches
+    z = lambda *shape: np.zeros(shape)  # noqa: E731
+    zi = lambda *shape: np.zeros(shape, dtype=np.int64)  # noqa: E731
+    zb = lambda *shape: np.zeros(shape, dtype=bool)  # noqa: E731
+    seeds = list(range(R)) if seeds is None else seeds
+    return State(
+        keys=rng.run_keys(seeds),
+        month=0,
+        engagement=np.zeros((R, S), dtype=np.int8),
+        invited_month=np.full((R, S), -1, dtype=np.int64),
+        joined=zb(R, S),
+        demand_mult=np.ones((R, S)),
+        understanding=z(R, S),
+        embeddedness=z(R, S),
+        embedded_months=zi(R, S),
+        institutionalized=zb(R, S),
+        first_institutionalized=np.full((R, S), -1, dtype=np.int64),
+        ever_authentic=zb(R, S),
+        months_not_authentic=zi(R, S),
+        fatigue=z(R, S),
+        stall=zi(R, S),
+        cycle_progress=z(R, S),
+        in_cycle=zb(R, S),
+        cycles_done=zi(R, S),
+        cycles_succeeded=zi(R, S),
+        results=z(R, S),
+        local_knowledge=z(R, S),
+        bench=zi(R, S),
+        visits=z(R, S),
+        coach_of=np.full((R, S), -1, dtype=np.int64),
+        spell=zi(R, S),
+        max_spell=zi(R, S),
+        authenticity=np.zeros((R, S), dtype=np.int8),
+        principles=z(N_PRINCIPLES, R, S),
+        skill=z(K, R, S),
+        commitment=z(K, R, S),
+        tenure=zi(K, R, S),
+        coach_position=zb(R, C),
+        coach_grant=zb(R, C),
+        coach_filled=zb(R, C),
+        coach_skill=z(R, C),
+        coach_vacancy=zi(R, C),
+        priority=z(R),
+        leader_changes=zi(R),
+        initiative_months=zi(R),
+        message=z(R),
+        knowledge_base=z(R),
+        hub_capacity=z(R),
+        shock=z(R),
+        convening=zb(R),
+        cost_month=z(R),
+        cost_total=z(R),
+    )
+
+
+def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
+    """The district at month 0: staff drawn around the initial skill and commitment,
+    coach positions filled, school demands drawn, nobody invited yet (the
+    central office invites the first cohort in the first month)."""
+    params = pv.params
+    S = int(params[0]["district.schools"])
+    K = int(params[0]["district.team_size"])
+    C = max(int(p["coaching.coaches"]) for p in params)
+    R = len(params)
+    st = blank_state(R, S, K, max(C, 1), seeds)
+    u = rng.uniform(st.keys, "init", 0, (max(S, C, 1), 4, K))
+    # skill and commitment spread uniformly +-50% around their means, kept in [0, 1]
+    seat_major = lambda a: np.moveaxis(a, -1, 0)  # (R, S, K) -> (K, R, S)  # noqa: E731
+    st.skill[:] = clip01(pv["district.initial_skill"] * (0.5 + seat_major(u[:, :S, 0, :])))
+    st.commitment[:] = clip01(pv["district.initial_commitment"] * (0.5 + seat_major(u[:, :S, 1, :])))
+    spread = pv["district.demand_spread"]
+    st.demand_mult[:] = 1.0 - spread + 2.0 * spread * u[:, :S, 2, 0]
+    n_coaches = pv.col("coaching.coaches")[:, None]
+    seat = np.arange(st.coach_position.shape[1])[None, :]
+    st.coach_position[:] = seat < n_coaches
+    st.coach_filled[:] = st.coach_position
+    # grant-funded positions are the first round(grant_share * coaches) seats
+    st.coach_grant[:] = seat < np.round(pv.col("coaching.grant_share")[:, None] * n_coaches)
+    st.coach_grant &= st.coach_position
+    st.coach_skill[:] = clip01(pv["coaching.skill"] * (0.75 + 0.5 * u[:, : st.coach_position.shape[1], 3, 0]))
+    st.priority[:] = pv.col("governance.priority")
+    st.tenure[:] = 24
+    return st

@@ -1,0 +1,1 @@
+"""The submodels of the district model, one module per process (see docs/ODD.md)."""

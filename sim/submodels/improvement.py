@@ -1,0 +1,150 @@
+"""Improvement work: PDSA cycles and the six principles, practised or decaying.
+
+An engaged school that is not stalled works in school months, at the pace
+its time allows (``time_ratio``).  With no cycle under way it starts one
+with chance ``time_ratio``; a cycle finishes after ``improvement.cycle_months``
+of full-pace work.  Its success chance rises with the team's skill, with
+how well the problem was understood first (a team that jumps to solutions,
+understanding below one half, pays the solutionitis penalty), with data
+systems (top-down support) and with local and documented knowledge.
+Success lifts recent results, and so commitment ("learning begets
+learning"); failure drains results unless the team practises disciplined
+inquiry, in which case it still learns about the problem.
+
+Principles (seed 003).  While working, each principle's practice grows with
+the team's commitment and with the principle's own support: tool use
+without commitment (compliance, "technical ceremony") builds at most the
+principles that structures carry, and under low commitment unsupported
+practice erodes even while the forms are filled in.  The supports are:
+coaching for the problem focus, skill for variability and systems, data
+systems for measurement, finished cycles for disciplined inquiry, and
+convenings for organizing as networks.  Without practice in school months
+principles decay, more slowly where routines are embedded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.events import note
+from sim.state import N_PRINCIPLES, Engagement, ParamVectors, State, clip01, team_mean
+from sim.submodels.calendar import Calendar
+
+#: Monthly memory of the results signal.
+RESULTS_MEMORY = 0.9
+#: Skill gained per working month, and per finished cycle (share of the gap).
+LEARN_BY_DOING, LEARN_PER_CYCLE = 0.01, 0.03
+#: Index of each principle in ``State.principles``.
+PROBLEM, VARIABILITY, SYSTEM, MEASUREMENT, INQUIRY, NETWORKS = range(N_PRINCIPLES)
+
+
+def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
+    """Schools (R, S) doing improvement work this month."""
+    if cal.summer:
+        return np.zeros_like(st.in_cycle)
+    return (st.engagement == Engagement.ENGAGED) & (st.stall == 0) & (ratio > 0)
+
+
+def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
+    """Chance (R, S) that a finished PDSA cycle succeeds."""
+    knowledge = 0.5 * (st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None])
+    p = (
+        pv["improvement.base_success"]
+        + pv["improvement.skill_effect"] * team_mean(st.skill)
+        + pv["improvement.understanding_effect"] * st.understanding
+        - pv["improvement.solutionitis_penalty"] * (st.understanding < 0.5)
+        + 0.1 * pv["governance.top_down_support"]
+        + 0.1 * knowledge
+    )
+    return np.minimum(np.maximum(p, 0.02), 0.98)
+
+
+def run_cycles(
+    st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, busy: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
+    starts = busy & ~st.in_cycle & (u[:, :, 0] < ratio)
+    st.in_cycle |= starts
+    st.cycle_progress[starts] = 0.0
+    advancing = busy & st.in_cycle
+    st.cycle_progress += ratio * advancing
+    done = advancing & (st.cycle_progress >= pv["improvement.cycle_months"])
+    st.results *= RESULTS_MEMORY
+    if not done.any():
+        return done
+    success = done & (u[:, :, 1] < success_chance(st, pv))
+    failure = done & ~success
+    inquiry = st.principles[INQUIRY]
+    outcome = np.where(success, 1.0, -0.5 * (1.0 - inquiry))
+    np.copyto(st.results, 0.5 * st.results + 0.5 * outcome, where=done)
+    learned = np.where(failure, 0.1 * inquiry, 0.05 * success)
+    st.understanding += learned * (1.0 - st.understanding)
+    st.local_knowledge += 0.1 * success * (1.0 - st.local_knowledge)
+    st.skill += (LEARN_PER_CYCLE * done) * (1.0 - st.skill)
+    _document(st, pv, success)
+    st.cycles_done += done
+    st.cycles_succeeded += success
+    st.in_cycle &= ~done
+    note(st.events, cal.month, "cycle_succeeded", success)
+    note(st.events, cal.month, "cycle_failed", failure)
+    return done
+
+
+def _document(st: State, pv: ParamVectors, success: np.ndarray) -> None:
+    """Documented successes grow the hub's knowledge base."""
+    participating = np.maximum(st.joined.sum(axis=1), 1)
+    share = success.sum(axis=1) / participating
+    st.knowledge_base += pv.col("knowledge.management") * share * (1.0 - st.knowledge_base)
+
+
+def principle_support(st: State, pv: ParamVectors, finished: np.ndarray) -> np.ndarray:
+    """(6, R, S) support for each principle, 0-1."""
+    support = np.empty(st.principles.shape)
+    skill = team_mean(st.skill)
+    support[PROBLEM] = np.maximum(np.minimum(st.visits, 1.0), st.understanding)
+    support[VARIABILITY] = skill
+    support[SYSTEM] = skill
+    support[MEASUREMENT] = pv["governance.top_down_support"]
+    support[INQUIRY] = np.where(finished | st.in_cycle, 1.0, 0.5)
+    support[NETWORKS] = (st.convening * st.hub_capacity)[:, None]
+    return support
+
+
+def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, finished: np.ndarray) -> None:
+    """Grow principles in working, committed teams; decay them elsewhere in school months."""
+    if cal.summer:
+        return
+    commitment = team_mean(st.commitment)
+    support = principle_support(st, pv, finished)
+    p = st.principles
+    # half the pull is the team's commitment, half the principle's own support:
+    # structures and tools carry some principles without commitment (partial
+    # authenticity), none carries all six
+    gain = pv["improvement.principle_gain"] * (0.5 * commitment + 0.5 * support) * busy
+    decay = pv["improvement.principle_decay"] * (1.0 - 0.5 * st.embeddedness)
+    # working teams lose practice that neither commitment nor support holds up
+    # (ceremony); idle teams lose it at the full decay rate
+    loss = np.where(busy, decay * (1.0 - commitment) * (1.0 - support), decay)
+    p += gain * (1.0 - p) - loss * p
+    clip01(p)
+
+
+def learn_by_doing(st: State, busy: np.ndarray) -> None:
+    st.skill += (LEARN_BY_DOING * busy) * (1.0 - st.skill)
+    # studying the problem before acting: the problem focus builds understanding
+    st.understanding += (0.05 * busy) * st.principles[PROBLEM] * (1.0 - st.understanding)
+
+
+def count_down_stalls(st: State, cal: Calendar) -> None:
+    if not cal.summer:
+        np.maximum(st.stall - 1, 0, out=st.stall)
+
+
+def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A month of improvement work; ``u`` is (R, S, 2).  Returns the working schools (R, S)."""
+    busy = working(st, cal, ratio)
+    finished = run_cycles(st, pv, cal, ratio, busy, u)
+    practise_principles(st, pv, cal, busy, finished)
+    learn_by_doing(st, busy)
+    count_down_stalls(st, cal)
+    return busy

@@ -1,0 +1,126 @@
+"""Sensemaking and engagement: commitment with a tipping point, and decisions.
+
+Commitment (Repenning 2002).  Each team member's commitment moves with a
+school-level *drive*: ownership (own aims: school autonomy; a mandate with
+little autonomy lowers it) times the pull of the felt message, coaching
+visits and recent PDSA results, minus stress and initiative fatigue.  Below
+the motivation threshold commitment also reverts towards zero; above it,
+results sustain it (a smooth step of width ``2 * THRESHOLD_WIDTH`` around
+``sensemaking.threshold``).  So pressure withdrawn before early results
+have carried the team over the threshold lets commitment revert.
+
+Engagement (seed 003).  Each school-year month an engaged school pauses
+with a chance that grows with stress and falls with commitment; a paused
+school resumes with a chance that grows with commitment, coaching and an
+urgent message and falls with stress; under optional participation a
+paused, stressed school may opt out for good.  A mandate halves pausing,
+forbids opting out and pulls paused schools back, but adds no commitment:
+participation without commitment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.events import note
+from sim.state import Engagement, ParamVectors, State, clip01, team_mean
+from sim.submodels.calendar import Calendar
+
+THRESHOLD_WIDTH = 0.1
+#: Least monthly chance that a paused school under a mandate is pulled back.
+MANDATE_PULL_BACK = 0.25
+#: Months a school must have been paused before it can opt out.
+MIN_PAUSE_BEFORE_OPT_OUT = 3
+#: Disengagement spell (months) the outcomes count (seed 003).
+LONG_SPELL = 6
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """3x^2 - 2x^3 on [0, 1], 0 below, 1 above (no transcendental functions)."""
+    x = clip01(np.array(x, dtype=np.float64))
+    return x * x * (3.0 - 2.0 * x)
+
+
+def sustained(pv: ParamVectors, team_commitment: np.ndarray) -> np.ndarray:
+    """How far (R, S) commitment sustains itself: 0 well below the threshold, 1 above."""
+    theta = pv["sensemaking.threshold"]
+    return smoothstep((team_commitment - theta + THRESHOLD_WIDTH) / (2 * THRESHOLD_WIDTH))
+
+
+def ownership(pv: ParamVectors) -> np.ndarray:
+    """(R, 1) ownership of the work: own aims raise it, a mandate lowers it."""
+    return (0.5 + 0.5 * pv["governance.school_autonomy"]) * (1.0 - 0.3 * pv.required)
+
+
+def drive(st: State, pv: ParamVectors, school_stress: np.ndarray) -> np.ndarray:
+    """Net push (R, S) on commitment this month."""
+    pull = (
+        pv["sensemaking.message_weight"] * st.message[:, None]
+        + pv["sensemaking.coaching_weight"] * np.minimum(st.visits, 2.0)
+        + pv["sensemaking.results_weight"] * st.results
+    )
+    return (
+        ownership(pv) * pull
+        - pv["sensemaking.pressure_weight"] * school_stress
+        - pv["sensemaking.fatigue_weight"] * st.fatigue
+    )
+
+
+def update_commitment(st: State, pv: ParamVectors, school_stress: np.ndarray) -> None:
+    """Move each member's commitment with the drive; revert below the threshold."""
+    active = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
+    d = pv["sensemaking.uptake_rate"] * drive(st, pv, school_stress) * active
+    c = st.commitment
+    # positive drive closes the gap to 1, negative drive erodes what is there
+    change = np.where(d > 0, d * (1.0 - c), d * c)
+    keep = sustained(pv, team_mean(c))
+    revert = pv["sensemaking.reversion_rate"] * (1.0 - keep) * active
+    c += change - revert * c
+    clip01(c)
+
+
+def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:
+    """Engage, pause or opt out; ``u`` is (R, S).  No decisions in summer."""
+    if cal.summer:
+        return
+    c = team_mean(st.commitment)
+    engaged = st.engagement == Engagement.ENGAGED
+    paused = st.engagement == Engagement.PAUSED
+    required = pv.required
+    p_pause = pv["sensemaking.pause_rate"] * school_stress * (1.0 - c) * np.where(required, 0.5, 1.0)
+    pull = c + 0.5 * np.minimum(st.visits, 1.0) + 0.5 * pv["messaging.urgency"] * st.message[:, None]
+    p_resume = pv["sensemaking.resume_rate"] * np.minimum(pull, 1.0) * (1.0 - school_stress)
+    p_resume = np.where(required, np.maximum(p_resume, MANDATE_PULL_BACK), p_resume)
+    may_leave = ~required & (st.spell >= MIN_PAUSE_BEFORE_OPT_OUT)
+    p_opt = np.where(may_leave, pv["sensemaking.opt_out_rate"] * school_stress * (1.0 - c), 0.0)
+
+    pauses = engaged & (u < p_pause)
+    resumes = paused & (u < p_resume)
+    opts_out = paused & ~resumes & (u > 1.0 - p_opt)
+    st.engagement[pauses] = Engagement.PAUSED
+    st.engagement[resumes] = Engagement.ENGAGED
+    st.engagement[opts_out] = Engagement.OPTED_OUT
+    _count_spells(st)
+    note(st.events, cal.month, "paused", pauses)
+    note(st.events, cal.month, "resumed", resumes)
+    note(st.events, cal.month, "opted_out", opts_out)
+
+
+def _count_spells(st: State) -> None:
+    """Consecutive school months not engaged, for schools that joined (summer not counted)."""
+    away = st.joined & ((st.engagement == Engagement.PAUSED) | (st.engagement == Engagement.OPTED_OUT))
+    st.spell[:] = np.where(away, st.spell + 1, 0)
+    reached = away & (st.spell == LONG_SPELL)
+    np.maximum(st.max_spell, st.spell, out=st.max_spell)
+    note(st.events, st.month, "disengaged_6_months", reached)
+
+
+def recover_fatigue(st: State, pv: ParamVectors) -> None:
+    st.fatigue *= 1.0 - pv["sensemaking.fatigue_recovery"]
+
+
+def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:
+    """Commitment dynamics, then the engagement decision."""
+    update_commitment(st, pv, school_stress)
+    decide_engagement(st, pv, cal, school_stress, u)
+    recover_fatigue(st, pv)

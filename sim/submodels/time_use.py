@@ -1,0 +1,36 @@
+"""Time constraints: how much of the protected time survives competing demands.
+
+Work integrated into existing structures (PLCs, the school improvement plan)
+keeps its time; work added on top of existing duties loses a share of it to
+competing demands equal to the pressure, softened by top-down protected-time
+policies (Repenning and Sterman 2002: under pressure, working harder crowds
+out working smarter; seed 001: integrate, do not add).
+
+Stress, the push towards pausing, combines pressure, the shortfall of time,
+a stall after losing a leader, and a pandemic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.state import ParamVectors, State, clip01
+from sim.submodels.calendar import Calendar
+
+
+def crowd_out(pv: ParamVectors, pressure: np.ndarray) -> np.ndarray:
+    """Share (R, S) of protected time lost to competing demands."""
+    added_on = 1.0 - pv["time.integrated"]
+    return pressure * added_on * (1.0 - 0.5 * pv["governance.top_down_support"])
+
+
+def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
+    """Time for improvement as a share (R, S) of what full-pace work needs, 0-1."""
+    hours = pv["time.protected_hours"] * (1.0 - crowd_out(pv, cal.pressure))
+    return clip01(hours / pv["time.hours_needed"])
+
+
+def stress(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
+    """Stress (R, S) on a school team, 0-1."""
+    raw = 0.5 * cal.pressure + 0.5 * (1.0 - ratio) + 0.3 * (st.stall > 0) + 0.3 * cal.pandemic
+    return clip01(raw)

@@ -1,0 +1,46 @@
+"""Shared fixtures: a non-interactive matplotlib backend, small hand-made states."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from sim.params import defaults  # noqa: E402
+from sim.state import ParamVectors, blank_state  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+
+
+@pytest.fixture
+def params():
+    return defaults()
+
+
+def small(overrides=None, runs=1, schools=4, team=6, coaches=2):
+    """A ParamVectors and a blank State with every school engaged, for rule tests."""
+    p = defaults().with_overrides(
+        {
+            "district.schools": schools,
+            "rollout.initial_schools": schools,
+            "district.team_size": team,
+            "coaching.coaches": coaches,
+            **(overrides or {}),
+        }
+    )
+    pv = ParamVectors([p] * runs)
+    st = blank_state(runs, schools, team, coaches)
+    st.engagement[:] = 1
+    st.joined[:] = True
+    st.invited_month[:] = 0
+    st.coach_position[:] = True
+    st.coach_filled[:] = True
+    st.coach_skill[:] = 0.6
+    st.hub_capacity[:] = 1.0
+    st.priority[:] = 0.8
+    return pv, st
