@@ -184,7 +184,7 @@ def simulate(
 
 
 #: Runs computed together in one vectorized call by :func:`run_replicates`.
-DEFAULT_BATCH = 128
+DEFAULT_BATCH = 256
 
 
 def run_replicates(

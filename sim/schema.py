@@ -60,7 +60,9 @@ SOURCES: dict[str, str] = {
         "communities with facilitators and coaches (weekly coaching of teams through PDSA cycles)."
     ),
     "Seed003": (
-        "Seed 003: Viano, Shahrokhi and Hunter (2024), a networked improvement community of 8 "
+        "Seed 003: Viano, Shahrokhi and Hunter (2024), Improvement science and school leadership: the "
+        "precarious path to dynamic school improvement, Frontiers in Education 9:1371664; a networked "
+        "improvement community of 8 "
         "elementary schools over 3 years (optional participation, coaching planned monthly and "
         "delivered about quarterly, 2-3 convenings a year, PDSA cycles of 45-90 days, a pandemic "
         "from month 7, turnover, central-office capacity lost in year 3)."

@@ -49,26 +49,38 @@ def active_severity(pv: ParamVectors, month: int, kind: int) -> np.ndarray:
     return np.where(on, pv.shock_severity, 0.0).max(axis=1)
 
 
+def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
+    """Severity (R,) of each month's shocks of ``kind``, None in months without any."""
+    months = pv.params[0].months
+    timeline = [active_severity(pv, m, kind) for m in range(months)]
+    return [sev if sev.any() else None for sev in timeline]
+
+
 def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     """Work out the month: time of year, shocks under way, competing demands."""
     moy = month_of_year(month)
     testing = moy in TESTING
-    pandemic = active_severity(pv, month, PANDEMIC)
+    pandemic = pv.cached("pandemic", lambda pv: _shock_timeline(pv, PANDEMIC))[month]
+    hub_loss = pv.cached("hub_loss", lambda pv: _shock_timeline(pv, HUB_LOSS))[month]
+    zeros = pv.cached("zeros", lambda pv: np.zeros(len(pv.params)))
+    pandemic = zeros if pandemic is None else pandemic
     st.shock[:] = pandemic
-    extra = (
-        testing * pv["time.testing_load"]
-        + PANDEMIC_DEMAND * pandemic[:, None]
-        + INITIATIVE_DEMAND * (st.initiative_months > 0)[:, None]
-    )
-    pressure = clip01(pv["time.competing_demands"] * st.demand_mult + extra)
+    pressure = pv["time.competing_demands"] * st.demand_mult
+    if testing:
+        pressure = pressure + pv["time.testing_load"]
+    if pandemic is not zeros:
+        pressure = pressure + PANDEMIC_DEMAND * pandemic[:, None]
+    initiative = st.initiative_months > 0
+    if initiative.any():
+        pressure = pressure + INITIATIVE_DEMAND * initiative[:, None]
     return Calendar(
         month=month,
         summer=moy in SUMMER,
         testing=testing,
         pandemic=pandemic[:, None],
-        hub_loss=active_severity(pv, month, HUB_LOSS),
-        grant_active=month < 12 * pv.col("coaching.funded_years"),
-        pressure=pressure,
+        hub_loss=zeros if hub_loss is None else hub_loss,
+        grant_active=month < pv.cached("grant_months", lambda pv: 12 * pv.col("coaching.funded_years")),
+        pressure=clip01(pressure),
     )
 
 
