@@ -27,6 +27,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/sweep.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -2,6 +2,8 @@
 
     improvesim run SCENARIO [--out DIR] [--seed N] [--replicates R] [--set section.key=value ...] [--force]
     improvesim params [SCENARIO] [--format table|json|toml]
+    improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim outcomes
 
 Bad input (unknown key, value out of range or of the wrong type, a missing
 file, malformed TOML, a bad ``--set``) prints one clear message naming the
@@ -53,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="list every parameter with its value, range, unit, meaning and source")
     params.add_argument("scenario", nargs="?", help="scenario file (default: the built-in defaults)")
     params.add_argument("--format", choices=("table", "json", "toml"), default="table")
+
+    sweep = sub.add_parser("sweep", help="run an experiment (grid, lhs, sobol, morris or list) into a result store")
+    sweep.add_argument("experiment", help="experiment file (TOML), e.g. experiments/turnover_coaching.toml")
+    sweep.add_argument("--out", type=Path, help="result store (default results/<experiment name>/)")
+    sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep.add_argument("--force", action="store_true", help="replace the results already in --out")
+    engine = sweep.add_mutually_exclusive_group()
+    engine.add_argument("--dask-local", type=int, metavar="N", help="run on a local Dask cluster of N workers")
+    engine.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("outcomes", help="list the end-of-run outcomes experiments can keep")
     return parser
 
 
@@ -101,7 +116,47 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "params": cmd_params}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import os
+
+    from experiments.spec import load_experiment
+    from experiments.store import StoreError
+    from experiments.sweep import run_sweep
+
+    exp = load_experiment(args.experiment)
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
+        raise UsageError("--workers and --dask-local need at least 1")
+    out = args.out if args.out is not None else Path("results") / exp.name
+    try:
+        summary = run_sweep(
+            exp, out, workers=workers, resume=args.resume, force=args.force,
+            dask_local=args.dask_local, scheduler=args.scheduler, progress=not args.quiet,
+        )
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"interrupted; finished chunks are saved in {out}/; finish with --resume", file=sys.stderr)
+        return 130
+    print(
+        f"{exp.name}: {summary.runs} runs: {summary.ok} ok, {summary.failed} failed, {summary.missing} missing; "
+        f"{summary.computed_runs} computed in {summary.seconds:.1f} s ({summary.runs_per_second:.0f} runs/s); "
+        f"store {out}/"
+    )
+    for error in summary.errors:
+        print(f"  failure: {error}")
+    return 0 if summary.failed == 0 and summary.missing == 0 else 1
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from sim.end_of_run import OUTCOMES
+
+    for name, meaning in OUTCOMES.items():
+        print(f"{name:40s} {meaning}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "params": cmd_params, "sweep": cmd_sweep, "outcomes": cmd_outcomes}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,131 @@
+"""Designs: the parameter sets of an experiment.
+
+* ``grid``: every combination of the listed levels (full factorial).
+* ``lhs``: Latin hypercube of ``samples`` points (SALib's ``latin``).
+* ``sobol``: Saltelli's extension of Sobol' sequences, ``samples * (2D + 2)``
+  sets with second order, ``samples * (D + 2)`` without (SALib's ``sobol``).
+* ``morris``: ``samples`` trajectories of ``D + 1`` sets each (SALib's ``morris``).
+* ``list``: the rows of a CSV file.
+
+Sampled designs draw in the unit interval mapped to each factor's range.
+Integer and categorical factors are mapped without rounding surprises: an
+integer range ``[min, max]`` is sampled on ``[min, max + 1)`` and floored,
+so each integer is equally likely; a categorical factor with n choices is
+sampled on ``[0, n)`` and floored to a choice.  The raw sample matrix is kept
+beside the applied values, for sensitivity analysis.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.spec import Experiment, Factor
+from sim.params import ParameterError, coerce, lookup, suggest
+from sim.schema import BY_NAME
+
+
+@dataclass(frozen=True)
+class Design:
+    """The parameter sets: ``values`` (one row per set, one column per factor),
+    the raw sample matrix ``X`` (sampled designs) and SALib's ``problem``."""
+
+    values: pd.DataFrame
+    X: np.ndarray | None = None
+    problem: dict | None = None
+
+    @property
+    def sets(self) -> int:
+        return len(self.values)
+
+    def overrides(self, i: int) -> dict[str, Any]:
+        """The parameter overrides of set ``i``, in their schema types."""
+        row = self.values.iloc[i]
+        return {name: _native(row[name]) for name in self.values.columns}
+
+
+def _native(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def salib_problem(factors: tuple[Factor, ...]) -> dict:
+    """SALib's problem: names and unit-mapped bounds (see the module docstring)."""
+    bounds = []
+    for f in factors:
+        if f.kind == "choice":
+            bounds.append([0.0, float(len(f.choices))])
+        elif f.kind == "int":
+            bounds.append([float(f.low), float(f.high) + 1.0])
+        else:
+            bounds.append([float(f.low), float(f.high)])
+    return {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": bounds}
+
+
+def apply(factor: Factor, x: np.ndarray) -> list:
+    """Map raw samples of one factor to parameter values."""
+    if factor.kind == "choice":
+        idx = np.minimum(np.floor(x).astype(int), len(factor.choices) - 1)
+        return [factor.choices[i] for i in idx]
+    if factor.kind == "int":
+        return np.minimum(np.floor(x).astype(np.int64), factor.high).tolist()
+    return np.clip(x, factor.low, factor.high).astype(float).tolist()
+
+
+def build_design(exp: Experiment) -> Design:
+    """The parameter sets of ``exp``."""
+    if exp.design == "grid":
+        return _grid(exp.factors)
+    if exp.design == "list":
+        return _from_csv(exp)
+    return _sampled(exp)
+
+
+def _grid(factors: tuple[Factor, ...]) -> Design:
+    rows = list(itertools.product(*(f.levels for f in factors)))
+    return Design(values=pd.DataFrame(rows, columns=[f.name for f in factors]))
+
+
+def _sampled(exp: Experiment) -> Design:
+    from SALib.sample import latin, morris, sobol
+
+    problem = salib_problem(exp.factors)
+    if exp.design == "lhs":
+        X = latin.sample(problem, exp.samples, seed=exp.seed)
+    elif exp.design == "sobol":
+        X = sobol.sample(problem, exp.samples, calc_second_order=exp.second_order, scramble=True, seed=exp.seed)
+    else:
+        X = morris.sample(problem, exp.samples, num_levels=exp.levels, seed=exp.seed)
+    values = pd.DataFrame({f.name: apply(f, X[:, j]) for j, f in enumerate(exp.factors)})
+    return Design(values=values, X=X, problem=problem)
+
+
+def _from_csv(exp: Experiment) -> Design:
+    where = str(exp.csv)
+    try:
+        table = pd.read_csv(exp.csv, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ParameterError(f"not a readable CSV file: {exc}", where) from None
+    if table.empty:
+        raise ParameterError("has no parameter sets", where)
+    for name in table.columns:
+        if name not in BY_NAME:
+            raise ParameterError("unknown parameter column" + suggest(name, BY_NAME), where, name)
+    columns = {}
+    for name in table.columns:
+        kind = lookup(name).kind
+        columns[name] = [coerce(name, _parse_cell(cell, kind), f"{where} row {i + 2}") for i, cell in enumerate(table[name])]
+    return Design(values=pd.DataFrame(columns))
+
+
+def _parse_cell(cell: str, kind: str):
+    text = cell.strip()
+    if kind == "choice":
+        return text
+    try:
+        return int(text) if kind == "int" and text.lstrip("-").isdigit() else float(text)
+    except ValueError:
+        return text  # coerce() names the file, row and column

@@ -1,0 +1,119 @@
+"""Computing one chunk of runs: pure computation, no files.
+
+Runs of a chunk are sent to the model in vectorized batches (runs that
+share schools, team size and years go together).  A run that raises —
+because its parameter set is invalid, or the model fails — is recorded
+with its error; the others go on: when a batch fails, its runs are retried
+one by one to find the failing ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.end_of_run import end_of_run_outcomes, yearly_series
+from sim.engine import batch_shape, simulate
+from sim.outcomes import DISTRICT_METRICS, SCHOOL_METRICS
+from sim.params import Params
+
+#: Runs per vectorized model call (the model is fastest around this size).
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs to compute one chunk (picklable)."""
+
+    index: int
+    base: Params
+    runs: list[tuple[int, int, dict[str, Any]]]  # (run_id, seed, overrides)
+    outcomes: tuple[str, ...]
+    record_schools: bool = False
+    batch: int = BATCH
+
+
+@dataclass
+class ChunkResult:
+    index: int
+    outcomes: pd.DataFrame  # one row per run: run_id, status, error, outcomes
+    yearly: pd.DataFrame  # one row per run and year
+    schools: pd.DataFrame | None = None  # one row per run, month and school
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Compute every run of a chunk; never raises for a failing run."""
+    rows: dict[int, dict[str, Any]] = {}
+    yearly: list[pd.DataFrame] = []
+    schools: list[pd.DataFrame] = []
+    groups: dict[tuple, list[tuple[int, int, Params]]] = defaultdict(list)
+    for run_id, seed, overrides in task.runs:
+        try:
+            params = task.base.with_overrides(overrides, where=f"run {run_id}")
+        except Exception as exc:  # an invalid parameter set fails this run only
+            rows[run_id] = _failed(run_id, exc, task.outcomes)
+            continue
+        groups[batch_shape(params)].append((run_id, seed, params))
+    for members in groups.values():
+        for start in range(0, len(members), task.batch):
+            _run_batch(members[start : start + task.batch], task, rows, yearly, schools)
+    table = pd.DataFrame([rows[r] for r in sorted(rows)], columns=["run_id", "status", "error", *task.outcomes])
+    table["run_id"] = table["run_id"].astype(np.int64)
+    return ChunkResult(
+        index=task.index,
+        outcomes=table,
+        yearly=_concat_sorted(yearly, ["run_id", "year"], ["run_id", "year", *DISTRICT_METRICS]),
+        schools=_concat_sorted(schools, ["run_id", "month", "school"], None) if task.record_schools else None,
+    )
+
+
+def _run_batch(members, task: ChunkTask, rows, yearly, schools) -> None:
+    ids = [m[0] for m in members]
+    try:
+        result = simulate([m[2] for m in members], [m[1] for m in members], record_schools=task.record_schools)
+    except Exception as exc:
+        if len(members) == 1:
+            rows[ids[0]] = _failed(ids[0], exc, task.outcomes)
+            return
+        for member in members:  # isolate the failing runs
+            _run_batch([member], task, rows, yearly, schools)
+        return
+    outcomes = end_of_run_outcomes(result)
+    for i, run_id in enumerate(ids):
+        rows[run_id] = {"run_id": run_id, "status": "ok", "error": "", **{k: float(outcomes[k][i]) for k in task.outcomes}}
+    yearly.append(_yearly_frame(ids, yearly_series(result)))
+    if task.record_schools:
+        schools.append(_schools_frame(ids, result.schools))
+
+
+def _failed(run_id: int, exc: BaseException, outcomes) -> dict[str, Any]:
+    return {"run_id": run_id, "status": "failed", "error": f"{type(exc).__name__}: {exc}", **dict.fromkeys(outcomes, np.nan)}
+
+
+def _yearly_frame(ids: list[int], series: np.ndarray) -> pd.DataFrame:
+    R, Y, _ = series.shape
+    frame = pd.DataFrame(series.reshape(R * Y, -1), columns=list(DISTRICT_METRICS))
+    frame.insert(0, "run_id", np.repeat(np.asarray(ids, dtype=np.int64), Y))
+    frame.insert(1, "year", np.tile(np.arange(1, Y + 1, dtype=np.int32), R))
+    return frame
+
+
+def _schools_frame(ids: list[int], records: dict[str, np.ndarray]) -> pd.DataFrame:
+    R, T, S = records["engagement"].shape
+    cols = {
+        "run_id": np.repeat(np.asarray(ids, dtype=np.int64), T * S),
+        "month": np.tile(np.repeat(np.arange(T, dtype=np.int32), S), R),
+        "school": np.tile(np.arange(S, dtype=np.int32), R * T),
+    }
+    cols.update({name: records[name].reshape(-1) for name in SCHOOL_METRICS})
+    return pd.DataFrame(cols)
+
+
+def _concat_sorted(frames: list[pd.DataFrame], keys: list[str], columns) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable").reset_index(drop=True)

@@ -1,0 +1,279 @@
+"""Experiment files: parse and validate.
+
+An experiment file (TOML) names a base scenario, a design and the
+parameters it varies::
+
+    scenario = "scenarios/baseline.toml"   # the base; parameters below override it
+    design = "grid"                        # grid | lhs | sobol | morris | list
+    samples = 64                           # lhs, sobol (N), morris (trajectories)
+    replicates = 5
+    seed = 1
+    outcomes = ["institutionalized_share", "authentic_share"]   # optional; default all
+
+    [parameters]
+    "turnover.teacher" = [0.10, 0.20, 0.30]            # levels, for grid
+    "coaching.coaches" = { min = 2, max = 12 }         # a range, for lhs, sobol and morris
+    "governance.participation" = { choices = ["optional", "required"] }
+
+    [set]                                  # optional constants for every run
+    "run.years" = 10
+
+Every problem is reported as a :class:`sim.params.ParameterError` naming the
+file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.end_of_run import OUTCOMES
+from sim.params import ParameterError, Params, coerce, load_scenario, lookup, suggest
+
+DESIGNS = ("grid", "lhs", "sobol", "morris", "list")
+TOP_KEYS = {
+    "scenario": "path of the base scenario file",
+    "design": "one of " + ", ".join(DESIGNS),
+    "samples": "number of samples: lhs (points), sobol (N, a power of two), morris (trajectories)",
+    "replicates": "replicates (seeds) per parameter set",
+    "seed": "experiment seed",
+    "outcomes": "list of end-of-run outcomes to keep (default all)",
+    "second_order": "sobol: also sample for second-order indices (default true)",
+    "levels": "morris: number of grid levels (default 4)",
+    "csv": "list: CSV file of parameter sets, one column per parameter",
+    "common_random_numbers": "replicate r of every parameter set shares one seed (default true)",
+    "record_schools": "also keep monthly per-school records (default false)",
+    "chunk": "runs per result part file (default 256)",
+    "description": "free text",
+    "parameters": "table of varied parameters",
+    "set": "table of constant overrides for every run",
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A varied parameter: levels (grid) or a range/choices (lhs, sobol, morris)."""
+
+    name: str
+    kind: str  # "float", "int" or "choice"
+    levels: tuple = ()  # grid levels
+    low: float | None = None  # range for sampled designs
+    high: float | None = None
+    choices: tuple = ()  # categorical choices for sampled designs
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment."""
+
+    path: Path
+    name: str
+    base: Params
+    design: str
+    factors: tuple[Factor, ...]
+    replicates: int
+    seed: int
+    samples: int | None = None
+    outcomes: tuple[str, ...] = tuple(OUTCOMES)
+    second_order: bool = True
+    levels: int = 4
+    csv: Path | None = None
+    common_random_numbers: bool = True
+    record_schools: bool = False
+    chunk: int = 256
+    constants: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the runs and their results."""
+        payload = {
+            "base": self.base.as_nested(),
+            "design": self.design,
+            "factors": [f.__dict__ for f in self.factors],
+            "replicates": self.replicates,
+            "seed": self.seed,
+            "samples": self.samples,
+            "outcomes": self.outcomes,
+            "second_order": self.second_order,
+            "levels": self.levels,
+            "csv": None if self.csv is None else self.csv.read_text(),
+            "crn": self.common_random_numbers,
+            "schools": self.record_schools,
+            "chunk": self.chunk,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fail(where: str, key: str, message: str) -> ParameterError:
+    return ParameterError(message, where, key)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file."""
+    path = Path(path)
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParameterError("no such experiment file", where) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"not valid TOML: {exc}", where) from None
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _fail(where, key, "unknown key" + suggest(key, TOP_KEYS) + "; allowed keys: " + ", ".join(TOP_KEYS))
+    design = _required(data, "design", where)
+    if design not in DESIGNS:
+        raise _fail(where, "design", f"got {design!r}; allowed: one of " + ", ".join(DESIGNS))
+    base = _base_scenario(data, path)
+    constants = _constants(data.get("set", {}), where)
+    if constants:
+        base = base.with_overrides(constants, where)
+    factors = _factors(data.get("parameters", {}), design, where)
+    samples = _samples(data, design, len(factors), where)
+    exp = Experiment(
+        path=path,
+        name=path.stem,
+        base=base,
+        design=design,
+        factors=factors,
+        replicates=_int(data, "replicates", where, 1, 100_000, default=1),
+        seed=_int(data, "seed", where, 0, 2**63 - 1, default=1),
+        samples=samples,
+        outcomes=_outcomes(data, where),
+        second_order=_bool(data, "second_order", where, True),
+        levels=_int(data, "levels", where, 2, 20, default=4),
+        csv=_csv_path(data, design, path),
+        common_random_numbers=_bool(data, "common_random_numbers", where, True),
+        record_schools=_bool(data, "record_schools", where, False),
+        chunk=_int(data, "chunk", where, 1, 100_000, default=256),
+        constants=constants,
+        description=str(data.get("description", "")),
+    )
+    if design == "morris" and exp.levels % 2:
+        raise _fail(where, "levels", f"got {exp.levels}; Morris needs an even number of levels")
+    return exp
+
+
+def _required(data, key, where):
+    if key not in data:
+        raise _fail(where, key, f"missing; {TOP_KEYS[key]}")
+    return data[key]
+
+
+def _resolve(relative: str, experiment_path: Path) -> Path:
+    """A path as written in an experiment file: from the working folder, else
+    from the project folder above ``experiments/``, else beside the file."""
+    p = Path(relative)
+    for candidate in (p, experiment_path.parent.parent / p, experiment_path.parent / p):
+        if candidate.exists():
+            return candidate
+    return p
+
+
+def _base_scenario(data, path: Path) -> Params:
+    scenario = _required(data, "scenario", str(path))
+    if not isinstance(scenario, str):
+        raise _fail(str(path), "scenario", "must be the path of a scenario file, in quotes")
+    return load_scenario(_resolve(scenario, path))
+
+
+def _constants(table, where) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise _fail(where, "[set]", 'must be a table of "section.key" = value lines')
+    return {name: coerce(name, value, where) for name, value in table.items()}
+
+
+def _factors(table, design: str, where: str) -> tuple[Factor, ...]:
+    if not isinstance(table, dict):
+        raise _fail(where, "[parameters]", 'must be a table of "section.key" = levels or range lines')
+    if design == "list":
+        if table:
+            raise _fail(where, "[parameters]", "a list design reads its parameter sets from the csv file; leave [parameters] out")
+        return ()
+    if not table:
+        raise _fail(where, "[parameters]", "missing: name at least one parameter to vary")
+    return tuple(_factor(name, spec, design, where) for name, spec in table.items())
+
+
+def _factor(name: str, spec: Any, design: str, where: str) -> Factor:
+    p = lookup(name, where)
+    if design == "grid":
+        if not isinstance(spec, list) or not spec:
+            raise _fail(where, name, "a grid needs a list of levels, e.g. [0.1, 0.2, 0.3]")
+        levels = tuple(coerce(name, v, where) for v in spec)
+        if len(set(levels)) != len(levels):
+            raise _fail(where, name, "levels repeat")
+        return Factor(name, p.kind, levels=levels)
+    if not isinstance(spec, dict):
+        raise _fail(where, name, f"a {design} design needs a range {{ min = ..., max = ... }} (or {{ choices = [...] }})")
+    if p.kind == "choice":
+        choices = spec.get("choices")
+        if set(spec) != {"choices"} or not isinstance(choices, list) or len(choices) < 2:
+            raise _fail(where, name, 'a categorical parameter needs { choices = ["...", "..."] } with at least two choices')
+        return Factor(name, "choice", choices=tuple(coerce(name, c, where) for c in choices))
+    if set(spec) != {"min", "max"}:
+        raise _fail(where, name, f"a range needs exactly min and max; allowed: {p.allowed()}")
+    low, high = coerce(name, spec["min"], where), coerce(name, spec["max"], where)
+    if not low < high:
+        raise _fail(where, name, f"min ({low}) must be below max ({high})")
+    return Factor(name, p.kind, low=low, high=high)
+
+
+def _samples(data, design: str, n_factors: int, where: str) -> int | None:
+    if design in ("grid", "list"):
+        if "samples" in data:
+            raise _fail(where, "samples", f"is not used by a {design} design; leave it out")
+        return None
+    samples = _int(data, "samples", where, 1, 10_000_000, default=None)
+    if samples is None:
+        raise _fail(where, "samples", f"missing; {TOP_KEYS['samples']}")
+    if design == "sobol" and samples & (samples - 1):
+        lower = 1 << (samples.bit_length() - 1)
+        raise _fail(
+            where,
+            "samples",
+            f"got {samples}; Sobol' sequences keep their balance only for a power of two: use {lower} or {lower * 2}",
+        )
+    return samples
+
+
+def _int(data, key, where, low, high, default):
+    if key not in data:
+        return default
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(where, key, f"got {value!r}; allowed: an integer from {low} to {high}")
+    return value
+
+
+def _bool(data, key, where, default):
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise _fail(where, key, f"got {value!r}; allowed: true or false")
+    return value
+
+
+def _outcomes(data, where) -> tuple[str, ...]:
+    names = data.get("outcomes", list(OUTCOMES))
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise _fail(where, "outcomes", "must be a list of outcome names; run `improvesim outcomes` to list them")
+    for name in names:
+        if name not in OUTCOMES:
+            raise _fail(where, "outcomes", f"unknown outcome {name!r}" + suggest(name, OUTCOMES))
+    return tuple(names)
+
+
+def _csv_path(data, design: str, path: Path) -> Path | None:
+    if design != "list":
+        if "csv" in data:
+            raise _fail(str(path), "csv", "is only used by a list design")
+        return None
+    csv = _required(data, "csv", str(path))
+    resolved = _resolve(str(csv), path)
+    if not resolved.exists():
+        raise _fail(str(path), "csv", f"no such file {csv!r}")
+    return resolved

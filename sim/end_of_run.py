@@ -1,0 +1,67 @@
+"""End-of-run outcomes: one number per run, for sweeps and sensitivity analysis.
+
+Every district metric (:data:`sim.outcomes.DISTRICT_METRICS`) at the final
+month, plus outcomes at fixed horizons and times to events.  An outcome that
+is undefined in a run (a horizon beyond the run's years, no school ever
+institutionalized) is NaN, never silently dropped; analyses report how
+often it is defined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine import SimulationResult
+from sim.outcomes import DISTRICT_METRICS
+
+#: Outcomes at the end of given years (NaN when the run is shorter).
+HORIZON_OUTCOMES: dict[str, tuple[str, int]] = {
+    "institutionalized_share_y3": ("institutionalized_share", 3),
+    "institutionalized_share_y5": ("institutionalized_share", 5),
+    "institutionalized_share_y10": ("institutionalized_share", 10),
+    "authentic_share_y3": ("authentic_share", 3),
+    "authentic_share_y5": ("authentic_share", 5),
+    "authentic_share_y10": ("authentic_share", 10),
+    "engaged_share_y5": ("engaged_share", 5),
+    "cost_total_y5": ("cost_total", 5),
+}
+
+#: Every end-of-run outcome name with its meaning.
+OUTCOMES: dict[str, str] = {
+    **{name: f"{name} at the final month" for name in DISTRICT_METRICS},
+    **{name: f"{metric} at the end of year {year} (NaN if the run is shorter)" for name, (metric, year) in HORIZON_OUTCOMES.items()},
+    "ever_institutionalized_share": "share of schools institutionalized at some month",
+    "time_to_first_institutionalization": "months to the first institutionalized school (NaN if none)",
+    "median_time_to_institutionalization": (
+        "median months from invitation to institutionalization over the schools that got there (NaN if none)"
+    ),
+}
+
+
+def end_of_run_outcomes(result: SimulationResult) -> dict[str, np.ndarray]:
+    """Every outcome in :data:`OUTCOMES` as an (R,) array."""
+    months = result.district.shape[1]
+    out = {name: result.district[:, -1, j] for j, name in enumerate(DISTRICT_METRICS)}
+    for name, (metric, year) in HORIZON_OUTCOMES.items():
+        month = 12 * year - 1
+        out[name] = result.metric(metric)[:, month] if month < months else np.full(len(result.seeds), np.nan)
+    first = result.first_institutionalized
+    out["ever_institutionalized_share"] = (first >= 0).mean(axis=1)
+    out["time_to_first_institutionalization"] = result.time_to_first_institutionalization
+    out["median_time_to_institutionalization"] = _median_time(first, result.invited_month)
+    return out
+
+
+def _median_time(first: np.ndarray, invited: np.ndarray) -> np.ndarray:
+    reached = first >= 0
+    months = np.where(reached, first - invited + 1, np.nan).astype(np.float64)
+    out = np.full(first.shape[0], np.nan)
+    has = reached.any(axis=1)
+    out[has] = np.nanmedian(months[has], axis=1)
+    return out
+
+
+def yearly_series(result: SimulationResult) -> np.ndarray:
+    """District metrics at the end of each year, (R, years, len(DISTRICT_METRICS))."""
+    months = result.district.shape[1]
+    return result.district[:, 11:months:12, :]

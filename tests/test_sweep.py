@@ -1,0 +1,218 @@
+"""The sweep engine: designs, exactness across engines, resume, failures, bad files."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.store import load_sweep
+from conftest import ROOT
+from experiments.design import build_design
+from experiments.spec import load_experiment
+from experiments.sweep import run_sweep
+from sim.params import ParameterError
+
+BASELINE = (ROOT / "scenarios" / "baseline.toml").as_posix()
+
+
+def experiment(tmp_path, body, name="exp"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'scenario = "{BASELINE}"\n' + body)
+    return path
+
+
+SMALL = """
+design = "grid"
+replicates = 3
+seed = 4
+chunk = 5
+outcomes = ["institutionalized_share", "authentic_share", "time_to_first_institutionalization"]
+[set]
+"run.years" = 4
+[parameters]
+"turnover.teacher" = [0.1, 0.3]
+"coaching.coaches" = [1, 4, 8]
+"governance.participation" = ["optional", "required"]
+"""
+
+
+def parts_bytes(store):
+    return {p.name: p.read_bytes() for p in sorted((store / "parts").glob("*.parquet"))}
+
+
+# --- designs --------------------------------------------------------------------
+
+RANGES = """
+[parameters]
+"turnover.teacher" = { min = 0.05, max = 0.35 }
+"coaching.coaches" = { min = 0, max = 6 }
+"governance.participation" = { choices = ["optional", "required"] }
+"""
+
+
+@pytest.mark.parametrize(
+    "design,extra,expected_sets",
+    [
+        ("lhs", "samples = 20\n", 20),
+        ("sobol", "samples = 8\n", 8 * (2 * 3 + 2)),
+        ("sobol", "samples = 8\nsecond_order = false\n", 8 * (3 + 2)),
+        ("morris", "samples = 5\n", 5 * (3 + 1)),
+    ],
+)
+def test_sampled_designs_have_the_documented_size_and_stay_in_bounds(tmp_path, design, extra, expected_sets):
+    exp = load_experiment(experiment(tmp_path, f'design = "{design}"\nreplicates = 2\n' + extra + RANGES))
+    d = build_design(exp)
+    assert d.sets == expected_sets
+    v = d.values
+    assert v["turnover.teacher"].between(0.05, 0.35).all()
+    coaches = v["coaching.coaches"]
+    assert coaches.map(lambda x: isinstance(x, int)).all() and coaches.between(0, 6).all()
+    assert set(v["governance.participation"]) <= {"optional", "required"}
+    if design == "lhs":  # Latin hypercube: every integer level appears
+        assert set(coaches) == set(range(7))
+
+
+def test_grid_and_list_designs(tmp_path):
+    grid = build_design(load_experiment(experiment(tmp_path, SMALL)))
+    assert grid.sets == 2 * 3 * 2
+    csv = tmp_path / "sets.csv"
+    csv.write_text("turnover.teacher,governance.participation,coaching.coaches\n0.1,optional,2\n0.25,required,6\n")
+    exp = load_experiment(experiment(tmp_path, f'design = "list"\ncsv = "{csv.as_posix()}"\nreplicates = 2\n', "lst"))
+    d = build_design(exp)
+    assert d.sets == 2 and d.overrides(1) == {"turnover.teacher": 0.25, "governance.participation": "required", "coaching.coaches": 6}
+
+
+def test_every_design_runs_sets_times_replicates(tmp_path):
+    exp = load_experiment(experiment(tmp_path, SMALL))
+    summary = run_sweep(exp, tmp_path / "s", progress=False)
+    assert summary.runs == 12 * 3 and summary.ok == 36 and summary.failed == 0
+    sweep = load_sweep(tmp_path / "s")
+    assert len(sweep.outcomes) == 36 and len(sweep.yearly) == 36 * 4
+    assert sweep.outcomes.groupby("set")["seed"].apply(tuple).nunique() == 1  # common random numbers
+
+
+# --- exactness ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def serial_store(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serial")
+    exp = load_experiment(experiment(tmp, SMALL))
+    run_sweep(exp, tmp / "store", workers=1, progress=False)
+    return tmp, tmp / "store"
+
+
+def test_parallel_equals_serial(serial_store, tmp_path):
+    tmp, serial = serial_store
+    exp = load_experiment(tmp / "exp.toml")
+    run_sweep(exp, tmp_path / "par", workers=2, progress=False)
+    assert parts_bytes(tmp_path / "par") == parts_bytes(serial)
+
+
+def test_dask_local_cluster_equals_local(serial_store, tmp_path):
+    tmp, serial = serial_store
+    exp = load_experiment(tmp / "exp.toml")
+    run_sweep(exp, tmp_path / "dask", dask_local=2, progress=False)
+    assert parts_bytes(tmp_path / "dask") == parts_bytes(serial)
+
+
+def test_a_killed_sweep_resumed_equals_an_uninterrupted_one(serial_store, tmp_path):
+    tmp, serial = serial_store
+    store = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"]
+    env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": "0.4"}  # slow each chunk so the kill lands mid-sweep
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list((store / "parts").glob("outcomes-*.parquet"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = len(list((store / "parts").glob("outcomes-*.parquet")))
+    assert 2 <= finished < 8  # really part-way
+    resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+def test_resume_refuses_a_different_experiment(serial_store, tmp_path):
+    tmp, serial = serial_store
+    changed = experiment(tmp_path, SMALL.replace("seed = 4", "seed = 5"), "exp")
+    with pytest.raises(Exception, match="different experiment"):
+        run_sweep(load_experiment(changed), serial, resume=True, progress=False)
+
+
+def test_existing_results_are_not_overwritten_without_force(serial_store):
+    tmp, serial = serial_store
+    before = parts_bytes(serial)
+    proc = subprocess.run([sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(serial)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--resume" in proc.stderr and "Traceback" not in proc.stderr
+    assert parts_bytes(serial) == before
+
+
+# --- failures ---------------------------------------------------------------------
+
+def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
+    body = """
+design = "grid"
+replicates = 2
+outcomes = ["institutionalized_share"]
+[set]
+"run.years" = 2
+[parameters]
+"district.schools" = [5, 40]
+"""
+    path = experiment(tmp_path, body, "failing")
+    proc = subprocess.run([sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "f"), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "2 ok, 2 failed" in proc.stdout
+    manifest = pd.read_parquet(tmp_path / "f" / "manifest.parquet")
+    failed = manifest[manifest["status"] == "failed"]
+    assert (failed["district.schools"] == 5).all() and failed["error"].str.contains("rollout.initial_schools").all()
+    ok = load_sweep(tmp_path / "f").outcomes
+    assert np.isfinite(ok.loc[ok.status == "ok", "institutionalized_share"]).all()
+
+
+# --- bad experiment files ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ('design = "grid"\nreplicate = 2\n[parameters]\n"turnover.teacher" = [0.1]\n', "replicate: unknown key (did you mean 'replicates'?)"),
+        ('design = "factorial"\n', 'design: got \'factorial\'; allowed: one of grid, lhs, sobol, morris, list'),
+        ('design = "grid"\n[parameters]\n"turnover.teachers" = [0.1]\n', "did you mean 'turnover.teacher'"),
+        ('design = "grid"\n[parameters]\n"turnover.teacher" = [0.1, 0.9]\n', "turnover.teacher: got 0.9, out of range"),
+        ('design = "lhs"\nsamples = 8\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.9 }\n', "out of range"),
+        ('design = "lhs"\nsamples = 8\n[parameters]\n"turnover.teacher" = [0.1, 0.2]\n', "needs a range"),
+        ('design = "sobol"\nsamples = 100\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n', "use 64 or 128"),
+        ('design = "grid"\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n', "a grid needs a list of levels"),
+        ('design = "lhs"\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n', "samples: missing"),
+        ('design = "grid"\noutcomes = ["institutionalised_share"]\n[parameters]\n"turnover.teacher" = [0.1]\n', "did you mean 'institutionalized_share'"),
+    ],
+)
+def test_bad_experiment_files_give_one_clear_message(tmp_path, body, message):
+    path = experiment(tmp_path, body, "bad")
+    with pytest.raises(ParameterError, match=None) as err:
+        load_experiment(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    proc = subprocess.run([sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "o")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_bundled_experiments_are_valid():
+    for path in sorted((ROOT / "experiments").glob("*.toml")):
+        exp = load_experiment(path)
+        assert build_design(exp).sets > 0, path.name
+
+
+def test_duckdb_reads_the_store(serial_store):
+    duckdb = pytest.importorskip("duckdb")
+    _, store = serial_store
+    n = duckdb.sql(f"SELECT count(*) FROM '{store}/parts/outcomes-*.parquet' o JOIN '{store}/plan.parquet' p USING (run_id)").fetchall()[0][0]
+    assert n == 36
