@@ -216,3 +216,17 @@ def test_duckdb_reads_the_store(serial_store):
     _, store = serial_store
     n = duckdb.sql(f"SELECT count(*) FROM '{store}/parts/outcomes-*.parquet' o JOIN '{store}/plan.parquet' p USING (run_id)").fetchall()[0][0]
     assert n == 36
+
+
+def test_the_documented_slurm_cluster_renders_a_job_script():
+    from experiments.cluster import slurm_cluster
+
+    cluster = slurm_cluster(jobs=2, cores=8, memory="16GB", walltime="01:00:00", queue="normal",
+                            account="myproject", python="/opt/venv/bin/python", start=False)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ["#SBATCH -p normal", "#SBATCH --cpus-per-task=8", "#SBATCH -t 01:00:00", "#SBATCH --account=myproject",
+                 "/opt/venv/bin/python -m distributed.cli.dask_worker", "--nworkers 8", "--nthreads 1"]:
+        assert line in script, line

@@ -1,0 +1,55 @@
+"""Sweeps on an HPC cluster through Dask's job-queue integration (SLURM).
+
+On the cluster's login node, in the project's virtual environment::
+
+    from experiments.cluster import slurm_cluster
+    from experiments.spec import load_experiment
+    from experiments.sweep import run_sweep
+
+    cluster = slurm_cluster(jobs=8, cores=32, memory="64GB", walltime="04:00:00",
+                            queue="normal", account="myproject")
+    run_sweep(load_experiment("experiments/sobol_full.toml"), "results/sobol_full",
+              scheduler=cluster.scheduler_address)
+
+Each SLURM job starts ``cores`` single-threaded Dask workers; the store must
+be on a file system the login node can write (the workers send results back
+to it).  If the allocation ends part-way, run the same call with
+``resume=True`` (or ``improvesim sweep ... --resume --scheduler ADDRESS``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def slurm_cluster(
+    jobs: int,
+    cores: int,
+    memory: str,
+    walltime: str,
+    queue: str | None = None,
+    account: str | None = None,
+    python: str | None = None,
+    start: bool = True,
+):
+    """A ``dask_jobqueue.SLURMCluster`` of ``jobs`` jobs with ``cores`` one-thread workers each.
+
+    With ``start=False`` no jobs are submitted (``cluster.job_script()``
+    shows what would be).
+    """
+    from dask_jobqueue import SLURMCluster
+
+    extra = [f"--account={account}"] if account else []
+    cluster = SLURMCluster(
+        cores=cores,
+        processes=cores,  # one single-threaded worker per core: the model is single-threaded
+        memory=memory,
+        walltime=walltime,
+        queue=queue,
+        job_extra_directives=extra,
+        python=python or sys.executable,
+        scheduler_options={"dashboard_address": None},
+    )
+    if start:
+        cluster.scale(jobs=jobs)
+    return cluster
