@@ -50,3 +50,96 @@ def trajectories(result: SimulationResult, title: str) -> Figure:
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=11, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _short(name: str) -> str:
+    return name.replace("governance.", "gov.").replace("sensemaking.", "sense.")
+
+
+def sobol_bars(table, outcome: str) -> Figure:
+    """First-order and total Sobol' indices with 95% intervals, largest total first."""
+    t = table.sort_values("ST", ascending=True)
+    fig = Figure(figsize=(9, 0.35 * len(t) + 1.8), dpi=110)
+    ax = fig.subplots()
+    y = np.arange(len(t))
+    ax.barh(y + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], color=OKABE_ITO["blue"], label="total (ST)", capsize=2)
+    ax.barh(y - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], color=OKABE_ITO["orange"], label="first order (S1)", capsize=2)
+    ax.set_yticks(y, [_short(f) for f in t["factor"]], fontsize=10)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("Share of the variance of the replicate mean", fontsize=11)
+    ax.set_title(f"Sobol' indices: {outcome} (bars: 95% intervals)", fontsize=12)
+    ax.legend(loc="lower right", frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def s2_heatmap(s2, outcome: str) -> Figure:
+    """Second-order Sobol' indices (interactions of pairs)."""
+    values = s2.to_numpy(dtype=float)
+    fig = Figure(figsize=(0.45 * len(s2) + 3.5, 0.45 * len(s2) + 2.5), dpi=110)
+    ax = fig.subplots()
+    limit = max(np.nanmax(np.abs(values)), 1e-6)
+    image = ax.imshow(values, cmap="cividis", vmin=0, vmax=limit)
+    labels = [_short(n) for n in s2.index]
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    fig.colorbar(image, ax=ax, label="S2")
+    ax.set_title(f"Second-order indices: {outcome}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def morris_scatter(table, outcome: str) -> Figure:
+    """Morris mu_star (importance) against sigma (non-linearity and interactions)."""
+    fig = Figure(figsize=(9, 6.5), dpi=110)
+    ax = fig.subplots()
+    ax.errorbar(
+        table["mu_star"],
+        table["sigma"],
+        xerr=table["mu_star_conf"],
+        fmt="o",
+        color=OKABE_ITO["blue"],
+        ecolor=OKABE_ITO["sky"],
+        capsize=2,
+    )
+    for _, row in table.iterrows():
+        ax.annotate(
+            _short(row["factor"]), (row["mu_star"], row["sigma"]), fontsize=8, xytext=(4, 3), textcoords="offset points"
+        )
+    top = max(table["mu_star"].max(), table["sigma"].max()) * 1.1 or 1.0
+    ax.plot([0, top], [0, top], linestyle="--", color="grey", linewidth=0.8, label="sigma = mu*")
+    ax.set_xlabel("mu* (mean absolute elementary effect)", fontsize=11)
+    ax.set_ylabel("sigma (spread of elementary effects)", fontsize=11)
+    ax.set_title(f"Morris screening: {outcome}", fontsize=12)
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_lines(conv, outcome: str, index: str, top: int = 6) -> Figure:
+    """An index recomputed at a quarter, half and all of the samples, for the top factors."""
+    full = conv[conv["samples"] == "full"].nlargest(top, index)["factor"]
+    fig = Figure(figsize=(8, 5), dpi=110)
+    ax = fig.subplots()
+    palette = list(OKABE_ITO.values())
+    for i, factor in enumerate(full):
+        rows = conv[conv["factor"] == factor]
+        ax.errorbar(
+            rows["base_samples"],
+            rows[index],
+            yerr=rows.get(f"{index}_conf"),
+            marker="o",
+            capsize=2,
+            color=palette[i % len(palette)],
+            label=_short(factor),
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("base samples (Sobol' N) or trajectories", fontsize=11)
+    ax.set_ylabel(index, fontsize=11)
+    ax.set_title(f"Convergence of {index}: {outcome}", fontsize=12)
+    ax.legend(frameon=False, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -52,8 +52,9 @@ def _native(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def salib_problem(factors: tuple[Factor, ...]) -> dict:
-    """SALib's problem: names and unit-mapped bounds (see the module docstring)."""
+def salib_problem(factors: tuple[Factor, ...], groups: bool = False) -> dict:
+    """SALib's problem: names and unit-mapped bounds (see the module docstring);
+    with ``groups``, each parameter's family (its scenario section) as its group."""
     bounds = []
     for f in factors:
         if f.kind == "choice":
@@ -62,7 +63,10 @@ def salib_problem(factors: tuple[Factor, ...]) -> dict:
             bounds.append([float(f.low), float(f.high) + 1.0])
         else:
             bounds.append([float(f.low), float(f.high)])
-    return {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": bounds}
+    problem = {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": bounds}
+    if groups:
+        problem["groups"] = [BY_NAME[f.name].family for f in factors]
+    return problem
 
 
 def apply(factor: Factor, x: np.ndarray) -> list:
@@ -92,13 +96,15 @@ def _grid(factors: tuple[Factor, ...]) -> Design:
 def _sampled(exp: Experiment) -> Design:
     from SALib.sample import latin, morris, sobol
 
-    problem = salib_problem(exp.factors)
+    problem = salib_problem(exp.factors, exp.groups)
     if exp.design == "lhs":
         X = latin.sample(problem, exp.samples, seed=exp.seed)
     elif exp.design == "sobol":
         X = sobol.sample(problem, exp.samples, calc_second_order=exp.second_order, scramble=True, seed=exp.seed)
     else:
         X = morris.sample(problem, exp.samples, num_levels=exp.levels, seed=exp.seed)
+    if exp.groups and len(set(problem["groups"])) < 2:
+        raise ParameterError("groups need parameters from at least two families", str(exp.path), "groups")
     values = pd.DataFrame({f.name: apply(f, X[:, j]) for j, f in enumerate(exp.factors)})
     return Design(values=values, X=X, problem=problem)
 
@@ -117,7 +123,9 @@ def _from_csv(exp: Experiment) -> Design:
     columns = {}
     for name in table.columns:
         kind = lookup(name).kind
-        columns[name] = [coerce(name, _parse_cell(cell, kind), f"{where} row {i + 2}") for i, cell in enumerate(table[name])]
+        columns[name] = [
+            coerce(name, _parse_cell(cell, kind), f"{where} row {i + 2}") for i, cell in enumerate(table[name])
+        ]
     return Design(values=pd.DataFrame(columns))
 
 

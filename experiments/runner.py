@@ -84,14 +84,24 @@ def _run_batch(members, task: ChunkTask, rows, yearly, schools) -> None:
         return
     outcomes = end_of_run_outcomes(result)
     for i, run_id in enumerate(ids):
-        rows[run_id] = {"run_id": run_id, "status": "ok", "error": "", **{k: float(outcomes[k][i]) for k in task.outcomes}}
+        rows[run_id] = {
+            "run_id": run_id,
+            "status": "ok",
+            "error": "",
+            **{k: float(outcomes[k][i]) for k in task.outcomes},
+        }
     yearly.append(_yearly_frame(ids, yearly_series(result)))
     if task.record_schools:
         schools.append(_schools_frame(ids, result.schools))
 
 
 def _failed(run_id: int, exc: BaseException, outcomes) -> dict[str, Any]:
-    return {"run_id": run_id, "status": "failed", "error": f"{type(exc).__name__}: {exc}", **dict.fromkeys(outcomes, np.nan)}
+    return {
+        "run_id": run_id,
+        "status": "failed",
+        "error": f"{type(exc).__name__}: {exc}",
+        **dict.fromkeys(outcomes, np.nan),
+    }
 
 
 def _yearly_frame(ids: list[int], series: np.ndarray) -> pd.DataFrame:

@@ -44,6 +44,7 @@ TOP_KEYS = {
     "outcomes": "list of end-of-run outcomes to keep (default all)",
     "second_order": "sobol: also sample for second-order indices (default true)",
     "levels": "morris: number of grid levels (default 4)",
+    "groups": 'sobol, morris: "families" to sample and analyse parameter families (SALib groups) instead of parameters',
     "csv": "list: CSV file of parameter sets, one column per parameter",
     "common_random_numbers": "replicate r of every parameter set shares one seed (default true)",
     "record_schools": "also keep monthly per-school records (default false)",
@@ -81,6 +82,7 @@ class Experiment:
     outcomes: tuple[str, ...] = tuple(OUTCOMES)
     second_order: bool = True
     levels: int = 4
+    groups: bool = False
     csv: Path | None = None
     common_random_numbers: bool = True
     record_schools: bool = False
@@ -100,6 +102,7 @@ class Experiment:
             "outcomes": self.outcomes,
             "second_order": self.second_order,
             "levels": self.levels,
+            "groups": self.groups,
             "csv": None if self.csv is None else self.csv.read_text(),
             "crn": self.common_random_numbers,
             "schools": self.record_schools,
@@ -146,6 +149,7 @@ def load_experiment(path: str | Path) -> Experiment:
         outcomes=_outcomes(data, where),
         second_order=_bool(data, "second_order", where, True),
         levels=_int(data, "levels", where, 2, 20, default=4),
+        groups=_groups(data, design, where),
         csv=_csv_path(data, design, path),
         common_random_numbers=_bool(data, "common_random_numbers", where, True),
         record_schools=_bool(data, "record_schools", where, False),
@@ -192,7 +196,11 @@ def _factors(table, design: str, where: str) -> tuple[Factor, ...]:
         raise _fail(where, "[parameters]", 'must be a table of "section.key" = levels or range lines')
     if design == "list":
         if table:
-            raise _fail(where, "[parameters]", "a list design reads its parameter sets from the csv file; leave [parameters] out")
+            raise _fail(
+                where,
+                "[parameters]",
+                "a list design reads its parameter sets from the csv file; leave [parameters] out",
+            )
         return ()
     if not table:
         raise _fail(where, "[parameters]", "missing: name at least one parameter to vary")
@@ -209,11 +217,15 @@ def _factor(name: str, spec: Any, design: str, where: str) -> Factor:
             raise _fail(where, name, "levels repeat")
         return Factor(name, p.kind, levels=levels)
     if not isinstance(spec, dict):
-        raise _fail(where, name, f"a {design} design needs a range {{ min = ..., max = ... }} (or {{ choices = [...] }})")
+        raise _fail(
+            where, name, f"a {design} design needs a range {{ min = ..., max = ... }} (or {{ choices = [...] }})"
+        )
     if p.kind == "choice":
         choices = spec.get("choices")
         if set(spec) != {"choices"} or not isinstance(choices, list) or len(choices) < 2:
-            raise _fail(where, name, 'a categorical parameter needs { choices = ["...", "..."] } with at least two choices')
+            raise _fail(
+                where, name, 'a categorical parameter needs { choices = ["...", "..."] } with at least two choices'
+            )
         return Factor(name, "choice", choices=tuple(coerce(name, c, where) for c in choices))
     if set(spec) != {"min", "max"}:
         raise _fail(where, name, f"a range needs exactly min and max; allowed: {p.allowed()}")
@@ -239,6 +251,17 @@ def _samples(data, design: str, n_factors: int, where: str) -> int | None:
             f"got {samples}; Sobol' sequences keep their balance only for a power of two: use {lower} or {lower * 2}",
         )
     return samples
+
+
+def _groups(data, design: str, where: str) -> bool:
+    value = data.get("groups", False)
+    if value is False:
+        return False
+    if value != "families":
+        raise _fail(where, "groups", f'got {value!r}; allowed: "families" (or leave it out)')
+    if design not in ("sobol", "morris"):
+        raise _fail(where, "groups", "is only used by sobol and morris designs")
+    return True
 
 
 def _int(data, key, where, low, high, default):

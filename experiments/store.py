@@ -79,6 +79,8 @@ def prepare(store: Path, exp: Experiment, design: Design, plan: Plan, *, resume:
         "samples": exp.samples,
         "second_order": exp.second_order,
         "levels": exp.levels,
+        "groups": exp.groups,
+        "horizon_months": exp.base.months,
         "outcomes": list(exp.outcomes),
         "common_random_numbers": exp.common_random_numbers,
         "problem": design.problem,

@@ -3,6 +3,8 @@
     improvesim run SCENARIO [--out DIR] [--seed N] [--replicates R] [--set section.key=value ...] [--force]
     improvesim params [SCENARIO] [--format table|json|toml]
     improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim sensitivity --from STORE
     improvesim outcomes
 
 Bad input (unknown key, value out of range or of the wrong type, a missing
@@ -58,17 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run an experiment (grid, lhs, sobol, morris or list) into a result store")
     sweep.add_argument("experiment", help="experiment file (TOML), e.g. experiments/turnover_coaching.toml")
-    sweep.add_argument("--out", type=Path, help="result store (default results/<experiment name>/)")
-    sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
-    sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
-    sweep.add_argument("--force", action="store_true", help="replace the results already in --out")
-    engine = sweep.add_mutually_exclusive_group()
-    engine.add_argument("--dask-local", type=int, metavar="N", help="run on a local Dask cluster of N workers")
-    engine.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_engine_options(sweep)
+
+    sens = sub.add_parser(
+        "sensitivity", help="global sensitivity analysis: a Sobol' or Morris study, or --from a store"
+    )
+    sens.add_argument("experiment", nargs="?", help='experiment file with design = "sobol" or "morris"')
+    sens.add_argument(
+        "--from",
+        dest="from_store",
+        type=Path,
+        metavar="STORE",
+        help="analyse an existing sweep store with delta and PAWN indices (no sampling)",
+    )
+    _add_engine_options(sens)
 
     sub.add_parser("outcomes", help="list the end-of-run outcomes experiments can keep")
     return parser
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, help="result store (default results/<experiment name>/)")
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    parser.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    parser.add_argument("--force", action="store_true", help="replace the results already in --out")
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument("--dask-local", type=int, metavar="N", help="run on a local Dask cluster of N workers")
+    engine.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def scenario_with_overrides(path: str | None, sets: Sequence[str], **named) -> Params:
@@ -116,28 +135,30 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
+def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
+    """Run the experiment's sweep as the options say; returns the store and an exit status."""
     import os
 
-    from experiments.spec import load_experiment
     from experiments.store import StoreError
     from experiments.sweep import run_sweep
 
-    exp = load_experiment(args.experiment)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
         raise UsageError("--workers and --dask-local need at least 1")
     out = args.out if args.out is not None else Path("results") / exp.name
     try:
         summary = run_sweep(
-            exp, out, workers=workers, resume=args.resume, force=args.force,
-            dask_local=args.dask_local, scheduler=args.scheduler, progress=not args.quiet,
+            exp,
+            out,
+            workers=workers,
+            resume=args.resume,
+            force=args.force,
+            dask_local=args.dask_local,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
         )
     except StoreError as exc:
         raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        print(f"interrupted; finished chunks are saved in {out}/; finish with --resume", file=sys.stderr)
-        return 130
     print(
         f"{exp.name}: {summary.runs} runs: {summary.ok} ok, {summary.failed} failed, {summary.missing} missing; "
         f"{summary.computed_runs} computed in {summary.seconds:.1f} s ({summary.runs_per_second:.0f} runs/s); "
@@ -145,7 +166,44 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     for error in summary.errors:
         print(f"  failure: {error}")
-    return 0 if summary.failed == 0 and summary.missing == 0 else 1
+    return out, (0 if summary.failed == 0 and summary.missing == 0 else 1)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments.spec import load_experiment
+
+    return _sweep(args, load_experiment(args.experiment))[1]
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from analysis.sensitivity import SensitivityError
+    from experiments.spec import load_experiment
+    from improvesim.sensitivity import analyse_any, analyse_study
+
+    try:
+        if args.from_store is not None:
+            if args.experiment is not None:
+                raise UsageError("give an experiment file or --from STORE, not both")
+            if not (args.from_store / "experiment.json").exists():
+                raise UsageError(f"{args.from_store} is not a sweep store (no experiment.json)")
+            folder = analyse_any(args.from_store)
+        else:
+            if args.experiment is None:
+                raise UsageError("give an experiment file (design sobol or morris), or --from STORE")
+            exp = load_experiment(args.experiment)
+            if exp.design not in ("sobol", "morris"):
+                raise UsageError(
+                    f'{args.experiment}: design: got "{exp.design}"; sensitivity needs "sobol" or "morris" '
+                    "(use --from STORE for delta and PAWN indices of other sweeps)"
+                )
+            store, status = _sweep(args, exp)
+            if status:
+                print("some runs failed or are missing; analysing what there is", file=sys.stderr)
+            folder = analyse_study(store)
+    except SensitivityError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"analysis in {folder}/ (report.md)")
+    return 0
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
@@ -156,7 +214,13 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "params": cmd_params, "sweep": cmd_sweep, "outcomes": cmd_outcomes}
+COMMANDS = {
+    "run": cmd_run,
+    "params": cmd_params,
+    "sweep": cmd_sweep,
+    "sensitivity": cmd_sensitivity,
+    "outcomes": cmd_outcomes,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,7 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"improvesim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print(f"improvesim {args.command}: interrupted; nothing was written", file=sys.stderr)
+        if args.command in ("sweep", "sensitivity"):
+            print(
+                f"improvesim {args.command}: interrupted; finished chunks are saved; finish with --resume",
+                file=sys.stderr,
+            )
+        else:
+            print(f"improvesim {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130
 
 

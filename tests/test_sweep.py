@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from analysis.store import load_sweep
-from conftest import ROOT
 from experiments.design import build_design
 from experiments.spec import load_experiment
 from experiments.sweep import run_sweep
@@ -84,7 +84,11 @@ def test_grid_and_list_designs(tmp_path):
     csv.write_text("turnover.teacher,governance.participation,coaching.coaches\n0.1,optional,2\n0.25,required,6\n")
     exp = load_experiment(experiment(tmp_path, f'design = "list"\ncsv = "{csv.as_posix()}"\nreplicates = 2\n', "lst"))
     d = build_design(exp)
-    assert d.sets == 2 and d.overrides(1) == {"turnover.teacher": 0.25, "governance.participation": "required", "coaching.coaches": 6}
+    assert d.sets == 2 and d.overrides(1) == {
+        "turnover.teacher": 0.25,
+        "governance.participation": "required",
+        "coaching.coaches": 6,
+    }
 
 
 def test_every_design_runs_sets_times_replicates(tmp_path):
@@ -97,6 +101,7 @@ def test_every_design_runs_sets_times_replicates(tmp_path):
 
 
 # --- exactness ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def serial_store(tmp_path_factory):
@@ -123,7 +128,18 @@ def test_dask_local_cluster_equals_local(serial_store, tmp_path):
 def test_a_killed_sweep_resumed_equals_an_uninterrupted_one(serial_store, tmp_path):
     tmp, serial = serial_store
     store = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "improvesim",
+        "sweep",
+        str(tmp / "exp.toml"),
+        "--out",
+        str(store),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": "0.4"}  # slow each chunk so the kill lands mid-sweep
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -148,13 +164,19 @@ def test_resume_refuses_a_different_experiment(serial_store, tmp_path):
 def test_existing_results_are_not_overwritten_without_force(serial_store):
     tmp, serial = serial_store
     before = parts_bytes(serial)
-    proc = subprocess.run([sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(serial)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(serial)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "--resume" in proc.stderr and "Traceback" not in proc.stderr
     assert parts_bytes(serial) == before
 
 
 # --- failures ---------------------------------------------------------------------
+
 
 def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
     body = """
@@ -167,8 +189,13 @@ outcomes = ["institutionalized_share"]
 "district.schools" = [5, 40]
 """
     path = experiment(tmp_path, body, "failing")
-    proc = subprocess.run([sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "f"), "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "f"), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "2 ok, 2 failed" in proc.stdout
     manifest = pd.read_parquet(tmp_path / "f" / "manifest.parquet")
     failed = manifest[manifest["status"] == "failed"]
@@ -179,19 +206,32 @@ outcomes = ["institutionalized_share"]
 
 # --- bad experiment files ----------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "body,message",
     [
-        ('design = "grid"\nreplicate = 2\n[parameters]\n"turnover.teacher" = [0.1]\n', "replicate: unknown key (did you mean 'replicates'?)"),
-        ('design = "factorial"\n', 'design: got \'factorial\'; allowed: one of grid, lhs, sobol, morris, list'),
+        (
+            'design = "grid"\nreplicate = 2\n[parameters]\n"turnover.teacher" = [0.1]\n',
+            "replicate: unknown key (did you mean 'replicates'?)",
+        ),
+        ('design = "factorial"\n', "design: got 'factorial'; allowed: one of grid, lhs, sobol, morris, list"),
         ('design = "grid"\n[parameters]\n"turnover.teachers" = [0.1]\n', "did you mean 'turnover.teacher'"),
         ('design = "grid"\n[parameters]\n"turnover.teacher" = [0.1, 0.9]\n', "turnover.teacher: got 0.9, out of range"),
         ('design = "lhs"\nsamples = 8\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.9 }\n', "out of range"),
         ('design = "lhs"\nsamples = 8\n[parameters]\n"turnover.teacher" = [0.1, 0.2]\n', "needs a range"),
-        ('design = "sobol"\nsamples = 100\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n', "use 64 or 128"),
-        ('design = "grid"\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n', "a grid needs a list of levels"),
+        (
+            'design = "sobol"\nsamples = 100\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n',
+            "use 64 or 128",
+        ),
+        (
+            'design = "grid"\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n',
+            "a grid needs a list of levels",
+        ),
         ('design = "lhs"\n[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n', "samples: missing"),
-        ('design = "grid"\noutcomes = ["institutionalised_share"]\n[parameters]\n"turnover.teacher" = [0.1]\n', "did you mean 'institutionalized_share'"),
+        (
+            'design = "grid"\noutcomes = ["institutionalised_share"]\n[parameters]\n"turnover.teacher" = [0.1]\n',
+            "did you mean 'institutionalized_share'",
+        ),
     ],
 )
 def test_bad_experiment_files_give_one_clear_message(tmp_path, body, message):
@@ -199,8 +239,13 @@ def test_bad_experiment_files_give_one_clear_message(tmp_path, body, message):
     with pytest.raises(ParameterError, match=None) as err:
         load_experiment(path)
     assert message in str(err.value) and str(path) in str(err.value)
-    proc = subprocess.run([sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "o")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 
@@ -214,19 +259,36 @@ def test_bundled_experiments_are_valid():
 def test_duckdb_reads_the_store(serial_store):
     duckdb = pytest.importorskip("duckdb")
     _, store = serial_store
-    n = duckdb.sql(f"SELECT count(*) FROM '{store}/parts/outcomes-*.parquet' o JOIN '{store}/plan.parquet' p USING (run_id)").fetchall()[0][0]
+    n = duckdb.sql(
+        f"SELECT count(*) FROM '{store}/parts/outcomes-*.parquet' o JOIN '{store}/plan.parquet' p USING (run_id)"
+    ).fetchall()[0][0]
     assert n == 36
 
 
 def test_the_documented_slurm_cluster_renders_a_job_script():
     from experiments.cluster import slurm_cluster
 
-    cluster = slurm_cluster(jobs=2, cores=8, memory="16GB", walltime="01:00:00", queue="normal",
-                            account="myproject", python="/opt/venv/bin/python", start=False)
+    cluster = slurm_cluster(
+        jobs=2,
+        cores=8,
+        memory="16GB",
+        walltime="01:00:00",
+        queue="normal",
+        account="myproject",
+        python="/opt/venv/bin/python",
+        start=False,
+    )
     try:
         script = cluster.job_script()
     finally:
         cluster.close()
-    for line in ["#SBATCH -p normal", "#SBATCH --cpus-per-task=8", "#SBATCH -t 01:00:00", "#SBATCH --account=myproject",
-                 "/opt/venv/bin/python -m distributed.cli.dask_worker", "--nworkers 8", "--nthreads 1"]:
+    for line in [
+        "#SBATCH -p normal",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH -t 01:00:00",
+        "#SBATCH --account=myproject",
+        "/opt/venv/bin/python -m distributed.cli.dask_worker",
+        "--nworkers 8",
+        "--nthreads 1",
+    ]:
         assert line in script, line

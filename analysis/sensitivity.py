@@ -1,0 +1,305 @@
+"""Global sensitivity analysis (SALib) over a sweep store.
+
+Method functions take SALib's ``problem``, the sample matrix ``X`` and one
+value ``Y`` per sample row, in sample order, and return a tidy table of
+indices; they are checked on the Ishigami function (known indices) in the
+tests before they are trusted on the model.
+
+How the model's stochastic output is aggregated: each sample row (a
+parameter set) is run with several replicates; the analysis uses the **mean
+over replicates** of each row.  The indices then describe how the parameters
+drive the expected outcome, which is what a district can plan for; replicate
+noise is reported beside them (:func:`noise_decomposition`), both as a share
+of run-to-run variance and as the share left in the replicate means.
+
+Guards against SALib's silent traps: the second-order setting, the method
+and the groups are read from the store (never re-entered by hand); rows are
+put in sample order by their set index and checked against the design's
+size; Sobol' N must be a power of two (checked when the experiment is
+read); a row with no successful run stops the analysis with a message.
+Outcomes that are undefined in some runs are handled explicitly: times to
+an event are censored at the horizon, anything else undefined is reported
+and skipped, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CONF_LEVEL = 0.95
+RESAMPLES = 500
+#: Outcomes measured as months to an event: undefined means "not within the horizon".
+CENSORED = ("time_to_first_institutionalization", "median_time_to_institutionalization")
+
+
+class SensitivityError(ValueError):
+    """The store cannot be analysed as asked (exit status 2)."""
+
+
+# --- methods on (problem, X, Y) ------------------------------------------------------
+
+
+def factor_names(problem: dict) -> list[str]:
+    """Names the indices are reported for: groups if any, else parameters (SALib's order)."""
+    return list(dict.fromkeys(problem["groups"])) if problem.get("groups") else list(problem["names"])
+
+
+def rows_per_base_sample(problem: dict, second_order: bool) -> int:
+    k = len(factor_names(problem))
+    return 2 * k + 2 if second_order else k + 2
+
+
+def sobol_indices(
+    problem: dict, Y: np.ndarray, second_order: bool, seed: int = 0, base_samples: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """First-order (S1) and total (ST) indices with 95% intervals; S2 matrix if second order.
+
+    ``Y`` must hold one value per row of the Saltelli design, in sample
+    order: ``base_samples * (2k + 2)`` values with second order,
+    ``base_samples * (k + 2)`` without, for k factors (or groups).
+    """
+    from SALib.analyze import sobol
+
+    step = rows_per_base_sample(problem, second_order)
+    n = len(Y) // step
+    fits = len(Y) % step == 0 and n > 0 and (n & (n - 1)) == 0
+    if base_samples is not None:
+        fits = fits and n == base_samples
+    if not fits:
+        raise SensitivityError(
+            f"{len(Y)} results do not fit a Saltelli design of {step} rows per base sample "
+            f"(second_order={second_order}, {len(factor_names(problem))} factors"
+            + (f", N = {base_samples}" if base_samples else "")
+            + "); the results are not those of this design"
+        )
+    r = sobol.analyze(
+        problem, Y, calc_second_order=second_order, num_resamples=RESAMPLES, conf_level=CONF_LEVEL, seed=seed
+    )
+    names = factor_names(problem)
+    table = pd.DataFrame(
+        {"factor": names, "S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]}
+    )
+    s2 = pd.DataFrame(r["S2"], index=names, columns=names) if second_order else None
+    return table, s2
+
+
+def morris_indices(problem: dict, X: np.ndarray, Y: np.ndarray, levels: int, seed: int = 0) -> pd.DataFrame:
+    """Elementary effects: mu, mu_star (with 95% interval) and sigma."""
+    from SALib.analyze import morris
+
+    r = morris.analyze(problem, X, Y, num_resamples=RESAMPLES, conf_level=CONF_LEVEL, num_levels=levels, seed=seed)
+    return pd.DataFrame(
+        {
+            "factor": list(r["names"]),
+            "mu": r["mu"],
+            "mu_star": r["mu_star"],
+            "mu_star_conf": r["mu_star_conf"],
+            "sigma": r["sigma"],
+        }
+    )
+
+
+def delta_indices(problem: dict, X: np.ndarray, Y: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Borgonovo's moment-independent delta (SALib's raw estimator) and first-order S1, from any sample."""
+    from SALib.analyze import delta
+
+    r = delta.analyze(problem, X, Y, num_resamples=RESAMPLES, conf_level=CONF_LEVEL, seed=seed, method="all")
+    return pd.DataFrame(
+        {
+            "factor": problem["names"],
+            "delta": r["delta_raw"],
+            "delta_conf": r["delta_raw_conf"],
+            "S1": r["S1"],
+            "S1_conf": r["S1_conf"],
+        }
+    )
+
+
+def pawn_indices(problem: dict, X: np.ndarray, Y: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """PAWN (Pianosi and Wagener 2015): statistics of the KS distance over 10 conditioning slides."""
+    from SALib.analyze import pawn
+
+    r = pawn.analyze(problem, X, Y, S=10, seed=seed)
+    return pd.DataFrame(
+        {
+            "factor": problem["names"],
+            "pawn_median": r["median"],
+            "pawn_mean": r["mean"],
+            "pawn_max": r["maximum"],
+            "pawn_cv": r["CV"],
+        }
+    )
+
+
+def convergence(
+    method: str, problem: dict, X: np.ndarray, Y: np.ndarray, second_order: bool, levels: int, seed: int = 0
+) -> pd.DataFrame:
+    """Indices recomputed on the first quarter and half of the base samples beside the full set.
+
+    Saltelli and Morris designs are blocks of rows per base sample (or
+    trajectory), and Sobol' sequences are balanced on power-of-two prefixes,
+    so the prefixes are valid smaller designs.
+    """
+    step = rows_per_base_sample(problem, second_order) if method == "sobol" else len(factor_names(problem)) + 1
+    base = len(Y) // step
+    frames = []
+    for label, fraction in (("quarter", 0.25), ("half", 0.5), ("full", 1.0)):
+        n = max(1, int(base * fraction)) * step
+        if method == "sobol":
+            table, _ = sobol_indices(problem, Y[:n], second_order, seed)
+        else:
+            table = morris_indices(problem, X[:n], Y[:n], levels, seed)
+        frames.append(table.assign(samples=label, base_samples=n // step))
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- the store ------------------------------------------------------------------------
+
+
+@dataclass
+class Study:
+    """A sampled design read back from a store, rows in sample order."""
+
+    method: str
+    problem: dict
+    X: np.ndarray
+    second_order: bool
+    levels: int
+    replicates: int
+    seed: int
+    horizon_months: int
+    outcomes: list[str]
+    base_samples: int
+
+
+def read_study(store: Path) -> Study:
+    meta = json.loads((store / "experiment.json").read_text())
+    if meta["design"] not in ("sobol", "morris"):
+        raise SensitivityError(
+            f'{store} holds a {meta["design"]} design; Sobol\' and Morris indices need design = "sobol" or "morris" '
+            "(for any other sweep use `improvesim sensitivity --from STORE`)"
+        )
+    X = pd.read_parquet(store / "design.parquet").to_numpy()
+    if len(X) != meta["sets"]:
+        raise SensitivityError(f"{store}: design.parquet has {len(X)} rows but the plan has {meta['sets']} sets")
+    return Study(
+        method=meta["design"],
+        problem=meta["problem"],
+        X=X,
+        second_order=bool(meta["second_order"]),
+        levels=int(meta["levels"]),
+        replicates=int(meta["replicates"]),
+        seed=int(meta["seed"]),
+        horizon_months=int(meta["horizon_months"]),
+        outcomes=list(meta["outcomes"]),
+        base_samples=int(meta["samples"]),
+    )
+
+
+def set_means(outcomes: pd.DataFrame, outcome: str, sets: int, horizon_months: int) -> tuple[np.ndarray, dict]:
+    """Mean over replicates of each set, in set order, with notes on undefined values."""
+    ok = outcomes[outcomes["status"] == "ok"]
+    values = ok[outcome].astype(float)
+    notes = {"runs": len(outcomes), "failed_runs": int((outcomes["status"] != "ok").sum())}
+    undefined = values.isna()
+    notes["undefined_runs"] = int(undefined.sum())
+    if undefined.any():
+        if outcome not in CENSORED:
+            raise SensitivityError(f"{outcome} is undefined in {int(undefined.sum())} runs")
+        values = values.fillna(horizon_months + 1.0)
+        notes["censored_at_months"] = horizon_months + 1
+    means = values.groupby(ok["set"]).mean()
+    if len(means) != sets or not np.array_equal(means.index.to_numpy(), np.arange(sets)):
+        missing = sorted(set(range(sets)) - set(means.index))[:5]
+        raise SensitivityError(
+            f"{outcome}: sample rows {missing}... have no successful run; the analysis needs every row of the design "
+            "(finish the sweep with --resume, or look at the failures in manifest.parquet)"
+        )
+    return means.to_numpy(), notes
+
+
+def noise_decomposition(outcomes: pd.DataFrame, outcome: str, replicates: int) -> dict:
+    """How much of the outcome's variance is noise between replicates rather than parameters."""
+    ok = outcomes[(outcomes["status"] == "ok") & outcomes[outcome].notna()]
+    total = float(ok[outcome].var(ddof=1)) if len(ok) > 1 else float("nan")
+    within = float(ok.groupby("set")[outcome].var(ddof=1).mean())
+    means = ok.groupby("set")[outcome].mean()
+    between_means = float(means.var(ddof=1)) if len(means) > 1 else float("nan")
+    return {
+        "outcome": outcome,
+        "run_variance": total,
+        "replicate_variance": within,
+        "noise_share_of_runs": within / total if total > 0 else float("nan"),
+        "noise_share_of_means": (within / replicates) / between_means if between_means > 0 else float("nan"),
+    }
+
+
+# --- plain words -------------------------------------------------------------------------
+
+
+def _overlap(a_value, a_conf, b_value, b_conf) -> bool:
+    return a_value - a_conf <= b_value + b_conf
+
+
+def ranking_sentence(table: pd.DataFrame, index: str, top: int = 3) -> str:
+    """Which factors matter most by ``index`` and whether their order is clear."""
+    t = table.sort_values(index, ascending=False).reset_index(drop=True)
+    conf = f"{index}_conf"
+    parts = [
+        f"**{r.factor}** ({index} {getattr(r, index):.2f} ± {getattr(r, conf):.2f})" for r in t.head(top).itertuples()
+    ]
+    text = "Matter most: " + ", ".join(parts) + "."
+    if len(t) > 1:
+        a, b = t.iloc[0], t.iloc[1]
+        if _overlap(a[index], a[conf], b[index], b[conf]):
+            text += " The order of the first two is not certain: their 95% intervals overlap."
+        else:
+            text += f" {a['factor']} is clearly first: its 95% interval lies above all others'."
+    small = t[t[index] + t[conf] < 0.02]["factor"].tolist() if index in ("ST", "S1") else []
+    if small:
+        text += f" Negligible (upper 95% bound of {index} below 0.02): {', '.join(small)}."
+    return text
+
+
+def convergence_sentence(conv: pd.DataFrame, index: str, top: int = 3) -> str:
+    """Whether the indices have settled: the top ranking and the change from half to all samples."""
+
+    def ranking(label: str) -> list[str]:
+        values = conv[conv["samples"] == label].set_index("factor")[index]
+        return list(values.sort_values(ascending=False).index[:top])
+
+    full = conv[conv["samples"] == "full"].set_index("factor")[index]
+    half = conv[conv["samples"] == "half"].set_index("factor")[index]
+    change = float((full - half).abs().max())
+    text = f"Largest change of {index} between half and all of the samples: {change:.3f}. "
+    if ranking("full") != ranking("half"):
+        return (
+            text + f"The top-{top} ranking still changed between half and all of the samples: more samples would help."
+        )
+    if ranking("full") != ranking("quarter"):
+        return text + f"The top-{top} ranking is the same at half of the samples (not yet at a quarter)."
+    return text + f"The top-{top} ranking is already the same at a quarter and at half of the samples."
+
+
+def noise_sentence(noise: dict, replicates: int) -> str:
+    return (
+        f"Noise between replicates is {noise['noise_share_of_runs']:.0%} of the run-to-run variance; "
+        f"averaged over {replicates} replicates it is {noise['noise_share_of_means']:.1%} of the variance analysed."
+    )
+
+
+def undefined_sentence(notes: dict) -> str:
+    bits = []
+    if notes.get("failed_runs"):
+        bits.append(f"{notes['failed_runs']} of {notes['runs']} runs failed and were left out of their row's mean")
+    if notes.get("undefined_runs"):
+        bits.append(
+            f"undefined in {notes['undefined_runs']} of {notes['runs']} runs (no event within the horizon); "
+            f"those count as {notes['censored_at_months']} months (censored at the horizon)"
+        )
+    return ("Note: " + "; ".join(bits) + ".") if bits else ""

@@ -1,0 +1,244 @@
+"""``improvesim sensitivity``: run a Sobol' or Morris study and write its analysis.
+
+    improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim sensitivity --from STORE            # delta and PAWN indices of any sweep store
+
+The sweep store is DIR (default ``results/<experiment name>/``); the
+analysis goes to ``DIR/sensitivity/`` (``STORE/sensitivity-from/`` for
+``--from``), written whole into a staging folder and swapped into place:
+
+    report.md                     plain-words findings per outcome, with the figures
+    indices.csv / morris.csv      every index with its 95% interval, per outcome
+    s2-<outcome>.csv              second-order indices (Sobol' with second_order)
+    convergence.csv               indices at a quarter, half and all of the samples
+    noise.csv                     replicate noise against parameter-driven variance
+    figures/*.png                 indices with error bars, S2 heatmaps, mu* against sigma, convergence
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import plots
+from analysis import sensitivity as sa
+from experiments.store import read_parts
+from improvesim.output import staged_folder
+
+
+def _announce_replace(folder: Path) -> None:
+    if folder.exists():
+        print(f"replacing the previous analysis in {folder}/", file=sys.stderr)
+
+
+def _outcome_table(store: Path) -> pd.DataFrame:
+    plan = pd.read_parquet(store / "plan.parquet", columns=["run_id", "set"])
+    return plan.merge(read_parts(store, "outcomes"), on="run_id", how="inner")
+
+
+def analyse_study(store: Path) -> Path:
+    """Sobol' or Morris analysis of every outcome of a sampled store; returns the analysis folder."""
+    study = sa.read_study(store)
+    outcomes = _outcome_table(store)
+    folder = store / "sensitivity"
+    _announce_replace(folder)
+    sections, tables, convs, noises, skipped = [], [], [], [], []
+    index = "ST" if study.method == "sobol" else "mu_star"
+    with staged_folder(folder, force=True) as stage:
+        (stage / "figures").mkdir()
+        for outcome in study.outcomes:
+            try:
+                Y, notes = sa.set_means(outcomes, outcome, len(study.X), study.horizon_months)
+            except sa.SensitivityError as exc:
+                skipped.append(f"- **{outcome}**: not analysed: {exc}.")
+                continue
+            if np.ptp(Y) == 0:
+                skipped.append(f"- **{outcome}**: not analysed: it takes the same value in every sample row.")
+                continue
+            figures = []
+            if study.method == "sobol":
+                table, s2 = sa.sobol_indices(study.problem, Y, study.second_order, study.seed, study.base_samples)
+                figures.append(_save(plots.sobol_bars(table, outcome), stage, f"{outcome}-indices.png"))
+                if s2 is not None:
+                    s2.to_csv(stage / f"s2-{outcome}.csv")
+                    figures.append(_save(plots.s2_heatmap(s2, outcome), stage, f"{outcome}-s2.png"))
+            else:
+                table = sa.morris_indices(study.problem, study.X, Y, study.levels, study.seed)
+                figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
+            conv = sa.convergence(study.method, study.problem, study.X, Y, study.second_order, study.levels, study.seed)
+            figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
+            noise = sa.noise_decomposition(outcomes, outcome, study.replicates)
+            tables.append(table.assign(outcome=outcome))
+            convs.append(conv.assign(outcome=outcome))
+            noises.append(noise)
+            sections.append(_section(outcome, table, index, conv, noise, notes, figures, study))
+        _write_tables(stage, study.method, tables, convs, noises)
+        (stage / "report.md").write_text(_report(store, study, sections, skipped))
+    return folder
+
+
+def _save(fig, stage: Path, name: str) -> str:
+    fig.savefig(stage / "figures" / name)
+    return f"figures/{name}"
+
+
+def _write_tables(stage: Path, method: str, tables, convs, noises) -> None:
+    if not tables:
+        return
+    name = "indices.csv" if method == "sobol" else "morris.csv"
+    _first(pd.concat(tables, ignore_index=True), "outcome").to_csv(stage / name, index=False)
+    _first(pd.concat(convs, ignore_index=True), "outcome").to_csv(stage / "convergence.csv", index=False)
+    pd.DataFrame(noises).to_csv(stage / "noise.csv", index=False)
+
+
+def _first(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    return frame[[column] + [c for c in frame.columns if c != column]]
+
+
+def _section(outcome, table, index, conv, noise, notes, figures, study) -> str:
+    lines = [f"## {outcome}", "", sa.ranking_sentence(table, index), ""]
+    if study.method == "sobol":
+        interactions = float((table["ST"] - table["S1"]).clip(lower=0).sum())
+        lines += [
+            f"First-order effects add up to {table['S1'].sum():.2f} of the variance; the totals exceed them "
+            f"by {interactions:.2f} in all, the part due to interactions.",
+            "",
+        ]
+    else:
+        nonlinear = table[table["sigma"] > table["mu_star"]]["factor"].tolist()
+        if nonlinear:
+            lines += [
+                f"Effects that vary a lot across the space (sigma > mu*, non-linear or interacting): "
+                f"{', '.join(nonlinear)}.",
+                "",
+            ]
+    lines += [sa.convergence_sentence(conv, index), "", sa.noise_sentence(noise, study.replicates), ""]
+    note = sa.undefined_sentence(notes)
+    if note:
+        lines += [note, ""]
+    lines += [f"![{outcome}]({f})" for f in figures] + [""]
+    lines += [_markdown_table(table.sort_values(index, ascending=False).head(12)), ""]
+    return "\n".join(lines)
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in frame.iterrows():
+        rows.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(rows)
+
+
+def _report(store: Path, study, sections, skipped) -> str:
+    meta = json.loads((store / "experiment.json").read_text())
+    base = meta["samples"]
+    what = (
+        f"Sobol' indices (Saltelli sampling, N = {base}, second order {'on' if study.second_order else 'off'})"
+        if study.method == "sobol"
+        else f"Morris elementary effects ({base} trajectories, {study.levels} levels)"
+    )
+    header = [
+        f"# Sensitivity analysis: {meta['experiment']}",
+        "",
+        f"{what}; {meta['sets']} sample rows x {study.replicates} replicates = {meta['runs']} runs; "
+        f"factors: {', '.join(sa.factor_names(study.problem))}.",
+        "",
+        "Each sample row's outcome is the **mean over its replicates**: the indices describe what drives the "
+        "expected outcome a district can plan for, and the noise between replicates is reported beside them. "
+        "Intervals are 95% bootstrap intervals. Sample rows are analysed in the design's order, with the "
+        "design's own second-order setting, read from the store.",
+        "",
+    ]
+    if skipped:
+        header += ["Outcomes not analysed:", "", *skipped, ""]
+    return "\n".join(header + sections)
+
+
+# --- sampling-free analysis of any store -------------------------------------------------------------
+
+
+def analyse_any(store: Path) -> Path:
+    """Delta and PAWN indices of any sweep store (grid, lhs, list, sobol, morris)."""
+    meta = json.loads((store / "experiment.json").read_text())
+    plan = pd.read_parquet(store / "plan.parquet")
+    factors = [c for c in plan.columns if c not in ("run_id", "set", "replicate", "seed")]
+    per_set = plan.groupby("set")[factors].first().sort_index()
+    X, names = _numeric_design(per_set)
+    if not names:
+        raise sa.SensitivityError(f"{store}: no parameter varies in this sweep")
+    problem = {
+        "num_vars": len(names),
+        "names": names,
+        "bounds": [[float(X[:, j].min()), float(X[:, j].max())] for j in range(len(names))],
+    }
+    outcomes = _outcome_table(store)
+    folder = store / "sensitivity-from"
+    _announce_replace(folder)
+    sections, tables, skipped = [], [], []
+    with staged_folder(folder, force=True) as stage:
+        (stage / "figures").mkdir()
+        for outcome in meta["outcomes"]:
+            try:
+                Y, notes = sa.set_means(outcomes, outcome, len(per_set), meta["horizon_months"])
+            except sa.SensitivityError as exc:
+                skipped.append(f"- **{outcome}**: not analysed: {exc}.")
+                continue
+            if np.ptp(Y) == 0:
+                skipped.append(f"- **{outcome}**: not analysed: it takes the same value in every parameter set.")
+                continue
+            table = sa.delta_indices(problem, X, Y, meta["seed"]).merge(
+                sa.pawn_indices(problem, X, Y, meta["seed"]), on="factor"
+            )
+            fig = plots.sobol_bars(table.rename(columns={"delta": "ST", "delta_conf": "ST_conf"}), outcome)
+            fig.axes[0].set_title(f"Delta (blue) and first-order S1 (orange): {outcome}")
+            fig.savefig(stage / "figures" / f"{outcome}-delta.png")
+            tables.append(table.assign(outcome=outcome))
+            noise = sa.noise_decomposition(outcomes, outcome, meta["replicates"])
+            lines = [
+                f"## {outcome}",
+                "",
+                sa.ranking_sentence(table, "delta"),
+                "",
+                sa.noise_sentence(noise, meta["replicates"]),
+                "",
+                sa.undefined_sentence(notes),
+                "",
+                f"![{outcome}](figures/{outcome}-delta.png)",
+                "",
+                _markdown_table(table.sort_values("delta", ascending=False)),
+                "",
+            ]
+            sections.append("\n".join(lines))
+        if tables:
+            _first(pd.concat(tables, ignore_index=True), "outcome").to_csv(stage / "indices.csv", index=False)
+        header = [
+            f"# Sampling-free sensitivity analysis: {meta['experiment']}",
+            "",
+            f"Borgonovo's delta and PAWN indices from the {meta['design']} sweep's {len(per_set)} parameter sets "
+            f"(replicate means), with 95% intervals for delta. These indices need no special design, so they "
+            "suit any sweep; on a coarse grid they are rough.",
+            "",
+        ]
+        if skipped:
+            header += ["Outcomes not analysed:", "", *skipped, ""]
+        (stage / "report.md").write_text("\n".join(header + sections))
+    return folder
+
+
+def _numeric_design(per_set: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Factor values as numbers (categories as codes), dropping factors that never vary."""
+    columns, names = [], []
+    for name in per_set.columns:
+        values = per_set[name]
+        if values.nunique() < 2:
+            continue
+        if values.dtype == object:
+            codes = {v: i for i, v in enumerate(sorted(values.unique()))}
+            values = values.map(codes)
+        columns.append(values.to_numpy(dtype=float))
+        names.append(name)
+    return (np.column_stack(columns) if columns else np.empty((len(per_set), 0))), names

@@ -1,0 +1,165 @@
+"""Sensitivity analysis: the pipeline on functions with known indices, guards, and the model."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+from SALib.sample import morris as morris_sample
+from SALib.sample import sobol as sobol_sample
+from SALib.test_functions import Ishigami
+
+from analysis import sensitivity as sa
+from experiments.spec import load_experiment
+from experiments.sweep import run_sweep
+from improvesim.sensitivity import analyse_any, analyse_study
+
+ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
+# analytic indices for a = 7, b = 0.1 (Ishigami and Homma 1990; Saltelli et al. 2008)
+ISHIGAMI_S1 = np.array([0.3139, 0.4424, 0.0])
+ISHIGAMI_ST = np.array([0.5576, 0.4424, 0.2437])
+
+
+def stochastic_store_rows(Y, replicates, noise, seed=0):
+    """Outcome rows as a sweep store holds them: replicates with noise, in shuffled order."""
+    rng = np.random.default_rng(seed)
+    sets = np.repeat(np.arange(len(Y)), replicates)
+    values = Y[sets] + rng.normal(0, noise, len(sets))
+    frame = pd.DataFrame({"set": sets, "status": "ok", "y": values})
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def test_sobol_pipeline_recovers_the_ishigami_indices():
+    X = sobol_sample.sample(ISHIGAMI, 1024, calc_second_order=True, seed=1)
+    rows = stochastic_store_rows(Ishigami.evaluate(X), replicates=4, noise=0.05)
+    Y, notes = sa.set_means(rows, "y", len(X), horizon_months=120)
+    table, s2 = sa.sobol_indices(ISHIGAMI, Y, second_order=True, seed=2)
+    tolerance_s1 = 2 * table["S1_conf"].to_numpy() + 0.01
+    tolerance_st = 2 * table["ST_conf"].to_numpy() + 0.01
+    assert (np.abs(table["S1"].to_numpy() - ISHIGAMI_S1) <= tolerance_s1).all(), table
+    assert (np.abs(table["ST"].to_numpy() - ISHIGAMI_ST) <= tolerance_st).all(), table
+    # the only interaction is x1 with x3: S13 = ST1 - S1_1 = 0.2437
+    assert abs(s2.loc["x1", "x3"] - 0.2437) < 0.1 and abs(s2.loc["x1", "x2"]) < 0.1
+    assert notes["undefined_runs"] == 0
+
+
+def test_convergence_uses_valid_prefixes():
+    X = sobol_sample.sample(ISHIGAMI, 256, calc_second_order=False, seed=1)
+    conv = sa.convergence("sobol", ISHIGAMI, X, Ishigami.evaluate(X), second_order=False, levels=4)
+    assert sorted(set(conv["base_samples"])) == [64, 128, 256]
+    full = conv[conv["samples"] == "full"]
+    assert list(full.sort_values("ST", ascending=False)["factor"]) == ["x1", "x2", "x3"]
+
+
+def test_morris_pipeline_on_a_linear_function_gives_its_coefficients():
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0, 1]] * 3}
+    X = morris_sample.sample(problem, 20, num_levels=4, seed=3)
+    Y = 2.0 * X[:, 0] + 0.5 * X[:, 1]
+    table = sa.morris_indices(problem, X, Y, levels=4)
+    assert np.allclose(table["mu_star"], [2.0, 0.5, 0.0]) and np.allclose(table["sigma"], 0.0, atol=1e-12)
+
+
+def test_sobol_refuses_results_that_do_not_fit_the_design():
+    X = sobol_sample.sample(ISHIGAMI, 64, calc_second_order=False, seed=1)
+    with pytest.raises(sa.SensitivityError, match="do not fit a Saltelli design"):
+        sa.sobol_indices(ISHIGAMI, Ishigami.evaluate(X), second_order=True)  # sampled without second order
+    with pytest.raises(sa.SensitivityError, match="N = 128"):
+        sa.sobol_indices(ISHIGAMI, Ishigami.evaluate(X), second_order=False, base_samples=128)
+
+
+def test_missing_rows_and_undefined_outcomes_are_reported_not_dropped():
+    rows = pd.DataFrame({"set": [0, 0, 2, 2], "status": "ok", "y": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(sa.SensitivityError, match=r"sample rows \[1\]"):
+        sa.set_means(rows, "y", sets=3, horizon_months=120)
+    times = pd.DataFrame(
+        {"set": [0, 0, 1, 1], "status": "ok", "time_to_first_institutionalization": [50.0, np.nan, np.nan, np.nan]}
+    )
+    Y, notes = sa.set_means(times, "time_to_first_institutionalization", sets=2, horizon_months=120)
+    assert Y.tolist() == [85.5, 121.0] and notes["undefined_runs"] == 3 and notes["censored_at_months"] == 121
+    other = times.rename(columns={"time_to_first_institutionalization": "authentic_share_y10"})
+    with pytest.raises(sa.SensitivityError, match="undefined in 3 runs"):
+        sa.set_means(other, "authentic_share_y10", sets=2, horizon_months=120)
+
+
+def test_noise_decomposition():
+    rows = stochastic_store_rows(np.array([0.0, 10.0] * 50), replicates=20, noise=1.0)
+    noise = sa.noise_decomposition(rows, "y", replicates=20)
+    assert noise["replicate_variance"] == pytest.approx(1.0, rel=0.15)
+    assert noise["noise_share_of_runs"] < 0.1 and noise["noise_share_of_means"] < noise["noise_share_of_runs"]
+
+
+# --- on the model ----------------------------------------------------------------------
+
+MODEL_STUDY = f"""
+scenario = "{(ROOT / "scenarios/baseline.toml").as_posix()}"
+design = "sobol"
+samples = 64
+second_order = false
+replicates = 3
+seed = 11
+outcomes = ["institutionalized_share", "authentic_share", "cost_total"]
+[set]
+"run.years" = 8
+[parameters]
+"time.integrated" = {{ min = 0.0, max = 1.0 }}
+"coaching.coaches" = {{ min = 1, max = 8 }}
+"costs.coach_salary" = {{ min = 60000.0, max = 140000.0 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def model_study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sobol")
+    (tmp / "study.toml").write_text(MODEL_STUDY)
+    run_sweep(load_experiment(tmp / "study.toml"), tmp / "store", workers=1, progress=False)
+    return tmp / "store", analyse_study(tmp / "store")
+
+
+def test_model_indices_are_sane(model_study):
+    _, folder = model_study
+    indices = pd.read_csv(folder / "indices.csv")
+    for _, row in indices.iterrows():
+        assert row["ST"] + row["ST_conf"] >= row["S1"] - row["S1_conf"], row.to_dict()
+    inst = indices[indices["outcome"] == "institutionalized_share"].set_index("factor")
+    # the model never reads salaries when it decides what schools do
+    salary = inst.loc["costs.coach_salary"]
+    assert abs(salary["ST"]) <= salary["ST_conf"] + 0.02 and abs(salary["S1"]) <= salary["S1_conf"] + 0.02
+    assert inst.loc["time.integrated", "ST"] > 0.1
+    cost = indices[indices["outcome"] == "cost_total"].set_index("factor")
+    assert cost.loc["costs.coach_salary", "ST"] > 0.1
+
+
+def test_the_report_and_figures_are_written(model_study):
+    _, folder = model_study
+    report = (folder / "report.md").read_text()
+    assert "mean over its replicates" in report and "Matter most" in report and "Noise between replicates" in report
+    assert (folder / "figures" / "institutionalized_share-indices.png").stat().st_size > 10_000
+    assert {"quarter", "half", "full"} == set(pd.read_csv(folder / "convergence.csv")["samples"])
+    assert len(pd.read_csv(folder / "noise.csv")) == 3
+
+
+def test_from_store_gives_delta_and_pawn(model_study):
+    store, _ = model_study
+    folder = analyse_any(store)
+    table = pd.read_csv(folder / "indices.csv")
+    assert {"delta", "delta_conf", "pawn_median"} <= set(table.columns)
+    inst = table[table["outcome"] == "institutionalized_share"].set_index("factor")
+    assert inst.loc["time.integrated", "delta"] > inst.loc["costs.coach_salary", "delta"]
+
+
+def test_the_command_refuses_a_grid_design(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text(
+        f'scenario = "{(ROOT / "scenarios/baseline.toml").as_posix()}"\ndesign = "grid"\n'
+        '[parameters]\n"turnover.teacher" = [0.1, 0.2]\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "improvesim", "sensitivity", str(path), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and 'needs "sobol" or "morris"' in proc.stderr and "Traceback" not in proc.stderr
