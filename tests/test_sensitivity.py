@@ -163,3 +163,16 @@ def test_the_command_refuses_a_grid_design(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and 'needs "sobol" or "morris"' in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_families_give_indices_per_family(tmp_path):
+    body = MODEL_STUDY.replace("samples = 64", "samples = 32\ngroups = \"families\"").replace("replicates = 3", "replicates = 2")
+    body = body.replace('"costs.coach_salary" = { min = 60000.0, max = 140000.0 }',
+                        '"costs.coach_salary" = { min = 60000.0, max = 140000.0 }\n"coaching.visits_per_month" = { min = 0.5, max = 2.0 }')
+    (tmp_path / "fam.toml").write_text(body)
+    exp = load_experiment(tmp_path / "fam.toml")
+    run_sweep(exp, tmp_path / "store", progress=False)
+    indices = pd.read_csv(analyse_study(tmp_path / "store") / "indices.csv")
+    assert set(indices["factor"]) == {"time", "coaching", "costs"}
+    # 3 families without second order: 32 x (3 + 2) sets, not 32 x (4 + 2) for 4 parameters
+    assert len(pd.read_parquet(tmp_path / "store" / "design.parquet")) == 32 * 5
