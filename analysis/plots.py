@@ -143,3 +143,142 @@ def convergence_lines(conv, outcome: str, index: str, top: int = 6) -> Figure:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+PLAN_COLOURS = [OKABE_ITO[k] for k in ("black", "orange", "sky", "green", "vermillion", "blue", "purple", "yellow")]
+PLAN_STYLES = ["-", "--", "-.", ":", "-", "--", "-.", ":"]
+
+
+def plan_trajectories(comp, condition: str) -> Figure:
+    """Institutionalized, authentic and engaged shares per plan over time, mean and 90% band."""
+    titles = {
+        "institutionalized_share": "Institutionalized",
+        "authentic_share": "Authentic (all six principles)",
+        "engaged_share": "Engaged",
+    }
+    fig = Figure(figsize=(13, 4.6), dpi=110)
+    axes = fig.subplots(1, 3, sharey=True)
+    for ax, (metric, title) in zip(axes, titles.items(), strict=True):
+        for i, plan in enumerate(comp.plans):
+            values = comp.trajectories[(condition, plan.name)][metric] * comp.schools
+            years = (np.arange(values.shape[1]) + 1) / 12.0
+            lo, hi = np.percentile(values, [5, 95], axis=0)
+            colour = PLAN_COLOURS[i % len(PLAN_COLOURS)]
+            ax.fill_between(years, lo, hi, color=colour, alpha=0.12, linewidth=0)
+            ax.plot(
+                years, values.mean(axis=0), color=colour, linestyle=PLAN_STYLES[i % 8], linewidth=2, label=plan.name
+            )
+        ax.set_title(title, fontsize=13)
+        ax.set_xlabel("Years", fontsize=11)
+        ax.set_xlim(0, years[-1])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"Schools (of {comp.schools})", fontsize=11)
+    axes[0].set_ylim(0, comp.schools)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="lower center",
+        ncol=min(len(comp.plans), 4),
+        frameon=False,
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def plan_differences(differences, reference: str, year: int) -> Figure:
+    """Extra institutionalized schools against the reference plan, by condition, with 90% intervals."""
+    d = differences[differences["year"] == year]
+    plans = list(dict.fromkeys(d["plan"]))
+    conditions = list(dict.fromkeys(d["condition"]))
+    fig = Figure(figsize=(10, 0.7 * len(plans) * max(1, len(conditions)) / 1.5 + 2), dpi=110)
+    ax = fig.subplots()
+    height = 0.8 / max(len(conditions), 1)
+    colours = [OKABE_ITO[k] for k in ("sky", "black", "vermillion", "green", "purple")]
+    for j, condition in enumerate(conditions):
+        rows = d[d["condition"] == condition].set_index("plan").loc[plans]
+        y = np.arange(len(plans)) + (j - (len(conditions) - 1) / 2) * height
+        ax.errorbar(
+            rows["extra_institutionalized_schools"],
+            y,
+            xerr=[
+                rows["extra_institutionalized_schools"] - rows["p05"],
+                rows["p95"] - rows["extra_institutionalized_schools"],
+            ],
+            fmt="o",
+            color=colours[j % len(colours)],
+            capsize=3,
+            label=condition,
+        )
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(np.arange(len(plans)), plans, fontsize=11)
+    ax.invert_yaxis()
+    ax.set_xlabel(
+        f"Extra institutionalized schools by year {year} compared with {reference} (90% interval)", fontsize=11
+    )
+    ax.legend(title="turnover / condition", frameon=False, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def cost_effect(costs, condition: str) -> Figure:
+    """Total cost against institutionalized schools gained, one point per plan."""
+    c = costs[costs["condition"] == condition]
+    fig = Figure(figsize=(9, 5.5), dpi=110)
+    ax = fig.subplots()
+    for i, (_, row) in enumerate(c.iterrows()):
+        ax.scatter(
+            row["total_cost"] / 1e6,
+            row["extra_institutionalized_schools"],
+            s=90,
+            color=PLAN_COLOURS[i % len(PLAN_COLOURS)],
+            zorder=3,
+        )
+        ax.annotate(
+            row["plan"],
+            (row["total_cost"] / 1e6, row["extra_institutionalized_schools"]),
+            fontsize=10,
+            xytext=(6, 4),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("Total cost over the horizon (million dollars)", fontsize=11)
+    ax.set_ylabel("Extra institutionalized schools at the horizon", fontsize=11)
+    ax.set_title(f"Cost and effect ({condition})", fontsize=13)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def frontier_plot(table, title: str) -> Figure:
+    """Every parameter set's cost and institutionalized schools, the frontier highlighted."""
+    fig = Figure(figsize=(10, 6.5), dpi=110)
+    ax = fig.subplots()
+    off = table[~table["on_frontier"]]
+    on = table[table["on_frontier"]].sort_values("cost_total")
+    ax.scatter(
+        off["cost_total"] / 1e6,
+        off["institutionalized_schools"],
+        s=18,
+        color=OKABE_ITO["sky"],
+        alpha=0.6,
+        label="other plans",
+    )
+    ax.errorbar(
+        on["cost_total"] / 1e6,
+        on["institutionalized_schools"],
+        yerr=[
+            on["institutionalized_schools"] - on["institutionalized_p05"],
+            on["institutionalized_p95"] - on["institutionalized_schools"],
+        ],
+        fmt="o-",
+        color=OKABE_ITO["vermillion"],
+        capsize=3,
+        label="frontier (90% intervals)",
+    )
+    ax.set_xlabel("Total cost over the horizon (million dollars)", fontsize=12)
+    ax.set_ylabel("Institutionalized schools at the horizon", fontsize=12)
+    ax.set_title(title, fontsize=13)
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -5,6 +5,8 @@
     improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity --from STORE
+    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
+    improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim outcomes
 
 Bad input (unknown key, value out of range or of the wrong type, a missing
@@ -21,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from improvesim.output import OutputExistsError
+from improvesim.output import OutputExistsError, staged_folder
 from sim.params import ParameterError, Params, defaults, load_scenario, parse_assignment
 
 EXIT_BAD_INPUT = 2
@@ -74,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse an existing sweep store with delta and PAWN indices (no sampling)",
     )
     _add_engine_options(sens)
+
+    comp = sub.add_parser("compare", help="compare plans (scenario or plan files) with uncertainty and cost")
+    comp.add_argument("plans", nargs="+", metavar="PLAN", help="plan files; the first is the reference")
+    comp.add_argument("--base", help="scenario the plans change (default: each plan's base, else the baseline)")
+    comp.add_argument("--replicates", type=int, default=50, help="replicates per plan and condition (default 50)")
+    comp.add_argument("--seed", type=int, default=1)
+    comp.add_argument(
+        "--conditions",
+        default="low,typical,high",
+        help="comma-separated: low, typical, high (turnover), pandemic, high_demands",
+    )
+    comp.add_argument("--out", type=Path, default=Path("results/compare"))
+    comp.add_argument("--force", action="store_true", help="replace a report already in --out")
+
+    front = sub.add_parser("frontier", help="cost against institutionalization frontier over a sweep of levers")
+    front.add_argument(
+        "experiment", help="experiment file over levers; outcomes must include cost_total and institutionalized_share"
+    )
+    _add_engine_options(front)
 
     sub.add_parser("outcomes", help="list the end-of-run outcomes experiments can keep")
     return parser
@@ -206,6 +227,40 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from improvesim.compare import run_compare
+
+    out = run_compare(args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force)
+    print(f"report in {out}/report.html")
+    return 0
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    from analysis.frontier import COST, EFFECT, frontier
+    from analysis.plots import frontier_plot
+    from analysis.store import load_sweep
+    from experiments.spec import load_experiment
+
+    exp = load_experiment(args.experiment)
+    missing = [o for o in (COST, EFFECT) if o not in exp.outcomes]
+    if missing:
+        raise UsageError(f"{args.experiment}: outcomes: add {', '.join(missing)} (the frontier needs cost and effect)")
+    store, status = _sweep(args, exp)
+    sweep = load_sweep(store)
+    table = frontier(sweep.outcomes, sweep.factors, int(exp.base["district.schools"]))
+    folder = store / "frontier"
+    with staged_folder(folder, force=True) as stage:
+        table.to_csv(stage / "frontier.csv", index=False)
+        frontier_plot(table, f"Cost and institutionalization: {exp.name}").savefig(stage / "frontier.png")
+    on = table[table["on_frontier"]]
+    print(f"{len(on)} of {len(table)} plans are on the frontier (cheapest first):")
+    for _, row in on.iterrows():
+        levers = ", ".join(f"{f}={row[f]}" for f in sweep.factors)
+        print(f"  ${row['cost_total'] / 1e6:,.2f}M  {row['institutionalized_schools']:5.1f} schools  {levers}")
+    print(f"table and figure in {folder}/")
+    return status
+
+
 def cmd_outcomes(args: argparse.Namespace) -> int:
     from sim.end_of_run import OUTCOMES
 
@@ -219,6 +274,8 @@ COMMANDS = {
     "params": cmd_params,
     "sweep": cmd_sweep,
     "sensitivity": cmd_sensitivity,
+    "compare": cmd_compare,
+    "frontier": cmd_frontier,
     "outcomes": cmd_outcomes,
 }
 

@@ -29,3 +29,15 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e ".[test]"
 echo "setup: installed into $venv"
+
+# Browser tests (the plan report, the workshop page) use Debian's chromium,
+# headless, driven by Playwright; Playwright's own browser download is never used.
+if [ "${IMPROVESIM_SKIP_BROWSER:-0}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "setup: installing Debian's chromium for the browser tests"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "setup: /usr/bin/chromium is missing and cannot be installed here; browser tests will be skipped" >&2
+    fi
+fi

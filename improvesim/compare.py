@@ -1,0 +1,68 @@
+"""``improvesim compare``: compare plans for a school board, and ``improvesim frontier``.
+
+    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
+
+writes into DIR (default ``results/compare/``), whole or not at all:
+
+    report.html        self-contained (figures embedded), readable offline, printable
+    outcomes.csv       institutionalized, authentic and engaged schools at years 3, 5, 10 per plan and condition
+    differences.csv    extra institutionalized schools against the first plan, paired on common seeds
+    costs.csv          total cost, extra cost and cost per additional institutionalized school
+    winners.csv        which plan wins under each condition
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.compare import (
+    CONDITIONS,
+    compare,
+    costs_table,
+    differences_table,
+    load_plan,
+    outcomes_table,
+    summary_sentences,
+    winners,
+)
+from analysis.compare_report import build_html
+from improvesim.output import check_writable, staged_folder
+from sim.params import ParameterError, load_scenario
+
+
+def parse_conditions(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    for name in names:
+        if name not in CONDITIONS:
+            raise ParameterError(f"unknown condition {name!r}; allowed: {', '.join(CONDITIONS)}", "--conditions")
+    if not names:
+        raise ParameterError(f"name at least one condition; allowed: {', '.join(CONDITIONS)}", "--conditions")
+    return names
+
+
+def run_compare(
+    plan_paths, base: str | None, replicates: int, seed: int, conditions: str, out: Path, force: bool
+) -> Path:
+    if len(plan_paths) < 2:
+        raise ParameterError("give at least two plan files; the first is the reference", "compare")
+    if replicates < 2:
+        raise ParameterError(f"got {replicates}; allowed: at least 2 replicates", "--replicates")
+    names = parse_conditions(conditions)
+    base_params = load_scenario(base) if base else None
+    plans = [load_plan(p, base_params) for p in plan_paths]
+    if len({p.name for p in plans}) < len(plans):
+        raise ParameterError('two plans have the same name; give each plan file its own name = "..."', "compare")
+    check_writable(out, force)
+    comp = compare(plans, names, replicates, seed)
+    outcomes, differences, costs = outcomes_table(comp), differences_table(comp), costs_table(comp)
+    summary = summary_sentences(comp, differences, costs)
+    with staged_folder(out, force=force) as stage:
+        outcomes.to_csv(stage / "outcomes.csv", index=False)
+        differences.to_csv(stage / "differences.csv", index=False)
+        costs.to_csv(stage / "costs.csv", index=False)
+        winners(comp, int(costs["year"].max())).to_csv(stage / "winners.csv", index=False)
+        title = "Comparing plans: " + ", ".join(p.name for p in plans)
+        (stage / "report.html").write_text(build_html(comp, outcomes, differences, costs, summary, title))
+    for line in summary:
+        print("- " + line.replace("**", ""))
+    return out

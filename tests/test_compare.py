@@ -1,0 +1,221 @@
+"""Plan comparison: common random numbers, intervals, costs, the report in a real browser, bad plans."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from analysis.compare import compare, costs_table, differences_table, load_plan, under_condition
+from analysis.frontier import pareto_front
+from sim.engine import simulate
+from sim.params import ParameterError, defaults
+
+PLANS = ROOT / "scenarios" / "plans"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def short(plan):
+    return type(plan)(plan.name, plan.description, plan.params.with_overrides({"run.years": 6}), plan.path)
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return [short(load_plan(PLANS / n)) for n in ("grant_only.toml", "integrated_time.toml", "deep_bench.toml")]
+
+
+def test_bundled_plans_load_and_differ_from_the_reference():
+    files = sorted(PLANS.glob("*.toml"))
+    assert len(files) >= 5
+    loaded = [load_plan(f) for f in files]
+    reference = load_plan(PLANS / "grant_only.toml").params.values
+    for plan in loaded:
+        assert plan.name and plan.description
+        if plan.path.name != "grant_only.toml":
+            assert plan.params.values != reference, plan.name
+
+
+def test_common_random_numbers_pair_the_runs(plans):
+    comp = compare(plans, ["typical", "high"], replicates=6, seed=3)
+    seeds = {key: comp.seeds[key] for key in comp.seeds}
+    assert len({tuple(s) for s in seeds.values()}) == 1  # every plan and condition: the same seeds
+    # and identical plans give identical runs, so their paired difference is exactly zero
+    same = compare([plans[0], type(plans[0])("Copy", "", plans[0].params)], ["typical"], 6, 3)
+    assert (differences_table(same)["extra_institutionalized_schools"] == 0).all()
+
+
+def test_intervals_shrink_as_replicates_grow(plans):
+    # the uncertainty of the mean paired difference falls as replicates grow
+    comp_small = compare(plans[:2], ["typical"], 10, seed=1)
+    comp_large = compare(plans[:2], ["typical"], 80, seed=1)
+
+    def se(comp):
+        ref = comp.at_years[("typical", comp.reference)]["institutionalized_share"][5]
+        mine = comp.at_years[("typical", plans[1].name)]["institutionalized_share"][5]
+        diff = (mine - ref) * comp.schools
+        return diff.std(ddof=1) / np.sqrt(len(diff))
+
+    assert se(comp_large) < se(comp_small)
+
+
+def test_costs_add_up_from_the_cost_parameters():
+    p = defaults().with_overrides(
+        {
+            "run.years": 3,
+            "coaching.coaches": 3,
+            "turnover.coach": 0.0,
+            "coaching.funded_years": 10.0,
+            "time.protected_hours": 0.0,
+            "knowledge.hub_staff": 0.5,
+            "knowledge.convenings_per_year": 2,
+            "costs.coach_salary": 90_000.0,
+            "costs.hub_salary": 100_000.0,
+            "costs.convening": 4_000.0,
+        }
+    )
+    total = simulate([p], [1]).metric("cost_total")[0, -1]
+    assert total == pytest.approx(3 * 90_000 * 3 + 0.5 * 100_000 * 3 + 2 * 3 * 4_000)
+
+
+def test_conditions_scale_turnover():
+    p = defaults()
+    assert under_condition(p, "high")["turnover.teacher"] == pytest.approx(0.24)
+    assert under_condition(p, "low")["turnover.principal"] == pytest.approx(0.12)
+    assert len(under_condition(p, "pandemic").shocks) == len(p.shocks) + 1
+
+
+def test_cost_per_additional_school(plans):
+    comp = compare(plans[:2], ["typical"], 10, seed=2)
+    c = costs_table(comp).set_index("plan")
+    row = c.loc[plans[1].name]
+    if row["extra_institutionalized_schools"] > 0.05:
+        assert row["cost_per_additional_school"] == pytest.approx(
+            row["extra_cost"] / row["extra_institutionalized_schools"]
+        )
+    assert np.isnan(c.loc[plans[0].name, "cost_per_additional_school"])
+
+
+def test_pareto_front():
+    cost = np.array([1.0, 2.0, 2.0, 3.0, 4.0])
+    effect = np.array([1.0, 0.5, 3.0, 2.0, 4.0])
+    assert pareto_front(cost, effect).tolist() == [True, False, True, False, True]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp") / "report"
+    files = [
+        PLANS / n for n in ("grant_only.toml", "internal_pipeline.toml", "deep_bench.toml", "integrated_time.toml")
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "improvesim", "compare", *map(str, files), "--replicates", "12", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_report_files(report):
+    assert {p.name for p in report.iterdir()} == {
+        "report.html",
+        "outcomes.csv",
+        "differences.csv",
+        "costs.csv",
+        "winners.csv",
+    }
+    outcomes = pd.read_csv(report / "outcomes.csv")
+    assert set(outcomes["year"]) == {3, 5, 10} and set(outcomes["condition"]) == {"low", "typical", "high"}
+    html = (report / "report.html").read_text()
+    assert (
+        "In short" in html
+        and "per additional institutionalized school" in html
+        and "http" not in html.split("<body>")[1]
+    )
+
+
+def test_the_report_renders_in_a_real_browser(report):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto((report / "report.html").as_uri())
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])"
+        )
+        assert len(images) == 3 and all(done and natural > 500 and shown > 300 for done, natural, shown in images)
+        assert "Internal coach pipeline" in page.inner_text(".summary")
+        page.screenshot(path=str(ARTIFACTS / "compare_report.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (
+            'name = "X"\n[coaching]\ncoachs = 3\n',
+            "coaching.coachs: unknown parameter (did you mean 'coaching.coaches'?)",
+        ),
+        ('name = "X"\n[coaching]\ncoaches = -1\n', "coaching.coaches: got -1, out of range"),
+        ("name = 5\n", "name: must be text"),
+        ('name = "X"\nbase = "scenarios/nope.toml"\n', "no such scenario file"),
+        ("[coaching\n", "not valid TOML"),
+    ],
+)
+def test_bad_plan_files(tmp_path, content, expected):
+    bad = tmp_path / "bad_plan.toml"
+    bad.write_text(content)
+    with pytest.raises(ParameterError) as err:
+        load_plan(bad)
+    assert expected in str(err.value)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "improvesim",
+            "compare",
+            str(PLANS / "grant_only.toml"),
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_condition_is_refused(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "improvesim",
+            "compare",
+            str(PLANS / "grant_only.toml"),
+            str(PLANS / "deep_bench.toml"),
+            "--conditions",
+            "typical,flood",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "unknown condition 'flood'" in proc.stderr
