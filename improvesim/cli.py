@@ -7,6 +7,7 @@
     improvesim sensitivity --from STORE
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
     improvesim outcomes
 
 Bad input (unknown key, value out of range or of the wrong type, a missing
@@ -95,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         "experiment", help="experiment file over levers; outcomes must include cost_total and institutionalized_share"
     )
     _add_engine_options(front)
+
+    explain = sub.add_parser("explain", help="tell the story of one school in one run")
+    explain.add_argument("scenario", help="scenario file (TOML)")
+    explain.add_argument("--school", type=int, required=True, help="school index, from 0")
+    explain.add_argument("--seed", type=int, help="seed as for `improvesim run` (default run.seed)")
+    which = explain.add_mutually_exclusive_group()
+    which.add_argument("--replicate", type=int, default=0, help="replicate of `improvesim run --seed` (default 0)")
+    which.add_argument("--run-seed", type=int, help="a run's own seed (as in a sweep's plan.parquet)")
+    explain.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE")
 
     sub.add_parser("outcomes", help="list the end-of-run outcomes experiments can keep")
     return parser
@@ -261,6 +271,27 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from analysis.story import school_story
+    from sim.model import DistrictModel
+    from sim.rng import derive_seeds
+
+    params = scenario_with_overrides(args.scenario, args.sets, **{"run.seed": args.seed})
+    schools = int(params["district.schools"])
+    if not 0 <= args.school < schools:
+        raise UsageError(f"--school: got {args.school}; allowed: 0 to {schools - 1}")
+    if args.replicate < 0:
+        raise UsageError("--replicate: allowed: 0 or more")
+    seed = args.run_seed if args.run_seed is not None else derive_seeds(int(params["run.seed"]), args.replicate + 1)[-1]
+    model = DistrictModel(params, seed=seed)
+    result = model.run()
+    records = {k: v[0] for k, v in result.schools.items()}
+    print(f"School {args.school} in {params.name} (run seed {seed}):")
+    for line in school_story(model.events, records, args.school):
+        print("  " + line)
+    return 0
+
+
 def cmd_outcomes(args: argparse.Namespace) -> int:
     from sim.end_of_run import OUTCOMES
 
@@ -276,6 +307,7 @@ COMMANDS = {
     "sensitivity": cmd_sensitivity,
     "compare": cmd_compare,
     "frontier": cmd_frontier,
+    "explain": cmd_explain,
     "outcomes": cmd_outcomes,
 }
 
