@@ -105,6 +105,7 @@ def schools_frame(result: SimulationResult) -> pd.DataFrame:
     R, T, S = result.schools["engagement"].shape
     cols: dict[str, Any] = {
         "replicate": np.repeat(np.arange(R, dtype=np.int32), T * S),
+        "seed": np.repeat(np.asarray(result.seeds, dtype=np.uint64), T * S),
         "month": np.tile(np.repeat(np.arange(T, dtype=np.int32), S), R),
         "school": np.tile(np.arange(S, dtype=np.int32), R * T),
     }

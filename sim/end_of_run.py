@@ -29,7 +29,10 @@ HORIZON_OUTCOMES: dict[str, tuple[str, int]] = {
 #: Every end-of-run outcome name with its meaning.
 OUTCOMES: dict[str, str] = {
     **{name: f"{name} at the final month" for name in DISTRICT_METRICS},
-    **{name: f"{metric} at the end of year {year} (NaN if the run is shorter)" for name, (metric, year) in HORIZON_OUTCOMES.items()},
+    **{
+        name: f"{metric} at the end of year {year} (NaN if the run is shorter)"
+        for name, (metric, year) in HORIZON_OUTCOMES.items()
+    },
     "ever_institutionalized_share": "share of schools institutionalized at some month",
     "time_to_first_institutionalization": "months to the first institutionalized school (NaN if none)",
     "median_time_to_institutionalization": (

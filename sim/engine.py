@@ -114,7 +114,7 @@ class Engine:
         embed(st, pv, cal, busy)
         institutionalize(st, pv, t)
         classify_authenticity(st, pv, t)
-        costs(st, pv)
+        costs(st, pv, cal)
         self._observe(cal.summer)
         self.month += 1
 

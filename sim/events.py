@@ -18,7 +18,7 @@ EVENT_TEXT: dict[str, str] = {
     "principal_left": "lost its principal and no one on the deep bench could step up; the work stalled",
     "lead_left": "lost its improvement lead and no one on the deep bench could step up; the work stalled",
     "successor_stepped_up": "lost a leader, but a successor from the deep bench stepped up",
-    "new_principal_dropped_work": "got a new principal who did not continue the work",
+    "new_leader_dropped_work": "got a new principal or lead who did not continue the work; the team's commitment fell",
     "bench_grew": "groomed a successor for the deep bench",
     "coach_left": "lost its coach; visits stop until the position is filled",
     "grant_ended": "lost coaching when the grant ended and the position was not kept",

@@ -29,6 +29,8 @@ from sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
 
 PRINCIPAL, ASSISTANT_PRINCIPAL, LEAD = 0, 1, 2
 FIRST_TEACHER = 3
+#: Skill at or above which a staff member counts as developing (novice below, expert above 2/3).
+SKILL_DEVELOPING = 1.0 / 3.0
 #: The six principles of improvement science (Bryk et al. 2015; seed 003).
 PRINCIPLES = (
     "problem_focused_user_centred",

@@ -166,9 +166,13 @@ def test_the_command_refuses_a_grid_design(tmp_path):
 
 
 def test_families_give_indices_per_family(tmp_path):
-    body = MODEL_STUDY.replace("samples = 64", "samples = 32\ngroups = \"families\"").replace("replicates = 3", "replicates = 2")
-    body = body.replace('"costs.coach_salary" = { min = 60000.0, max = 140000.0 }',
-                        '"costs.coach_salary" = { min = 60000.0, max = 140000.0 }\n"coaching.visits_per_month" = { min = 0.5, max = 2.0 }')
+    body = MODEL_STUDY.replace("samples = 64", 'samples = 32\ngroups = "families"').replace(
+        "replicates = 3", "replicates = 2"
+    )
+    body = body.replace(
+        '"costs.coach_salary" = { min = 60000.0, max = 140000.0 }',
+        '"costs.coach_salary" = { min = 60000.0, max = 140000.0 }\n"coaching.visits_per_month" = { min = 0.5, max = 2.0 }',
+    )
     (tmp_path / "fam.toml").write_text(body)
     exp = load_experiment(tmp_path / "fam.toml")
     run_sweep(exp, tmp_path / "store", progress=False)

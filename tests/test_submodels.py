@@ -123,12 +123,28 @@ def test_embeddedness_shortens_the_stall():
 
 def test_a_deep_bench_successor_steps_up():
     pv, st = small()
-    st.bench[:] = 1
+    st.bench[:] = 2
     st.skill[:] = 0.7
     st.commitment[:] = 0.8
     everyone_leaves(pv, st)
     assert (st.stall == 0).all() and (st.bench == 0).all()
     assert (st.skill[PRINCIPAL] >= 0.4).all() and (st.skill[LEAD] >= 0.4).all()
+
+
+def test_one_successor_covers_one_seat():
+    pv, st = small({"succession.stall_months": 6})
+    st.bench[:] = 1
+    st.skill[:] = 0.7
+    everyone_leaves(pv, st)  # principal and lead leave together: the successor takes the principal's seat
+    assert (st.bench == 0).all() and (st.stall == 6).all()
+
+
+def test_the_bench_leaves_with_its_skilled_staff():
+    pv, st = small()
+    st.bench[:] = 2
+    st.skill[:] = 0.1  # nobody on the team is skilled enough to be a successor
+    turnover._bench_keeps_only_skilled_staff(st)
+    assert (st.bench == 0).all()
 
 
 def test_a_new_principal_may_drop_the_work():
@@ -162,7 +178,7 @@ def test_a_coach_vacancy_is_filled_after_the_vacancy_months():
         turnover.coach_turnover(st, pv, cal_for(st, pv, month=JUNE + m), np.ones(st.coach_position.shape))
         if st.coach_filled.all() and filled_at is None:
             filled_at = m
-    assert filled_at == 3  # two months vacant, filled in the third
+    assert filled_at == 2  # vacant for two months, filled in the second after the exit
 
 
 def test_a_new_central_office_leader_with_an_initiative_halves_priority_and_adds_fatigue():
@@ -245,9 +261,12 @@ def test_costs_add_up_from_their_parts():
         }
     )
     st.convening[:] = True
-    central_office.costs(st, pv)
-    expected = 2 * 10_000 + 4 * 5 * 6 * 40 + 3_000 + 5_000
+    st.bench[:] = 1
+    central_office.costs(st, pv, cal_for(st, pv))
+    expected = 2 * 10_000 + 4 * 5 * 6 * 40 + 3_000 + 5_000 + 4 * 3_000 / 12
     assert st.cost_month[0] == pytest.approx(expected) and st.cost_total[0] == pytest.approx(expected)
+    central_office.costs(st, pv, cal_for(st, pv, JUNE))  # summer: no protected time
+    assert st.cost_month[0] == pytest.approx(expected - 4 * 5 * 6 * 40)
 
 
 # --- coaching ------------------------------------------------------------------

@@ -90,15 +90,19 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
     note(st.events, cal.month, "declined", invite & ~joins)
 
 
-def costs(st: State, pv: ParamVectors) -> None:
-    """This month's cost (R,) in dollars: coaches, protected time, convenings, hub staff."""
-    coaches = st.coach_filled.sum(axis=1) * pv.col("costs.coach_salary") / 12.0
-    engaged = (st.engagement == Engagement.ENGAGED).sum(axis=1)
-    time = engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly")
-    convenings = st.convening * pv.col("costs.convening")
-    hub = pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0
-    st.cost_month[:] = coaches + time + convenings + hub
-    st.cost_total += st.cost_month
+def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
+    """This month's cost (R,) in dollars: coaches in post, the protected time of
+    engaged schools' team members (school months only), convenings, hub staff,
+    and stipends for groomed successors on the deep bench."""
+    coaches = (st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0
+    cost = coaches + st.convening * pv.col("costs.convening")
+    cost += pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0
+    cost += st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0
+    if not cal.summer:
+        engaged = (st.engagement == Engagement.ENGAGED).sum(axis=1)
+        cost += engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly")
+    st.cost_month[:] = cost
+    st.cost_total += cost
 
 
 def central_office(

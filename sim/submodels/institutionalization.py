@@ -13,9 +13,10 @@ when all six are practised (practice at or above
 ``improvement.practice_threshold``), partially authentic when some are,
 inauthentic when none are.
 
-Deep bench (seed 001): in school months an engaged school with a team
-member of at least developing skill grooms a successor with chance
-``succession.deep_bench / 6``, up to two successors.
+Deep bench (seed 001): in school months a working school grooms a
+successor with chance ``succession.deep_bench / 6``, up to two successors
+and never more than it has members of at least developing skill besides
+the principal.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import FIRST_TEACHER, Authenticity, ParamVectors, State, clip01, team_mean
+from sim.state import PRINCIPAL, SKILL_DEVELOPING, Authenticity, ParamVectors, State, clip01, team_mean
 from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import LONG_SPELL
 
 MAX_BENCH = 2
-DEVELOPING = 1.0 / 3.0
 #: Monthly chance of grooming a successor under a full succession plan.
 BENCH_RATE_SCALE = 1.0 / 6.0
 
@@ -80,7 +80,8 @@ def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: 
     """Groom successors for the deep bench; ``u`` is (R, S)."""
     if cal.summer:
         return
-    eligible = busy & (st.bench < MAX_BENCH) & (st.skill[FIRST_TEACHER - 1 :].max(axis=0) >= DEVELOPING)
+    skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
+    eligible = busy & (st.bench < MAX_BENCH) & (skilled > st.bench)
     grows = eligible & (u < pv["succession.deep_bench"] * BENCH_RATE_SCALE)
     st.bench += grows
     note(st.events, cal.month, "bench_grew", grows)

@@ -120,7 +120,9 @@ def recover_fatigue(st: State, pv: ParamVectors) -> None:
 
 
 def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:
-    """Commitment dynamics, then the engagement decision."""
-    update_commitment(st, pv, school_stress)
+    """Commitment dynamics, then the engagement decision; schools are closed in summer,
+    so commitment and engagement stand still then (fatigue still recovers)."""
+    if not cal.summer:
+        update_commitment(st, pv, school_stress)
     decide_engagement(st, pv, cal, school_stress, u)
     recover_fatigue(st, pv)

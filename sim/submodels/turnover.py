@@ -21,7 +21,17 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import ASSISTANT_PRINCIPAL, LEAD, PRINCIPAL, Engagement, ParamVectors, State, clip01, team_mean
+from sim.state import (
+    ASSISTANT_PRINCIPAL,
+    LEAD,
+    PRINCIPAL,
+    SKILL_DEVELOPING,
+    Engagement,
+    ParamVectors,
+    State,
+    clip01,
+    team_mean,
+)
 from sim.submodels.calendar import SCHOOL_MONTHS, SUMMER, Calendar, month_of_year
 
 #: Relative rise of every exit hazard under a full-severity pandemic.
@@ -81,17 +91,19 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_
     team_commitment = team_mean(st.commitment)
     invited = st.engagement != Engagement.NOT_INVITED
 
-    key_left = leaves[PRINCIPAL] | leaves[LEAD]
-    successor = key_left & (st.bench > 0)
+    # a groomed successor steps up for the principal first, then for the lead
+    principal_successor = leaves[PRINCIPAL] & (st.bench > 0)
+    lead_successor = leaves[LEAD] & (st.bench - principal_successor > 0)
     _replace_newcomers(st, pv, leaves, fresh, team_skill, team_commitment)
-    _promote_successors(st, pv, leaves, successor, team_skill, team_commitment)
-    stalled = key_left & ~successor & invited
+    _promote_successors(st, pv, (principal_successor, lead_successor), team_skill, team_commitment)
+    stalled = ((leaves[PRINCIPAL] & ~principal_successor) | (leaves[LEAD] & ~lead_successor)) & invited
     _stall_work(st, pv, stalled, u_succession[:, :, 1])
     _knowledge_walks_out(st, pv, leaves)
+    _bench_keeps_only_skilled_staff(st)
 
-    note(st.events, cal.month, "successor_stepped_up", successor & invited)
-    note(st.events, cal.month, "principal_left", stalled & leaves[PRINCIPAL])
-    note(st.events, cal.month, "lead_left", stalled & ~leaves[PRINCIPAL])
+    note(st.events, cal.month, "successor_stepped_up", (principal_successor | lead_successor) & invited)
+    note(st.events, cal.month, "principal_left", stalled & leaves[PRINCIPAL] & ~principal_successor)
+    note(st.events, cal.month, "lead_left", stalled & leaves[LEAD] & ~lead_successor)
     return leaves
 
 
@@ -110,16 +122,25 @@ def _replace_newcomers(st, pv, leaves, fresh, team_skill, team_commitment) -> No
     st.tenure[leaves] = 0
 
 
-def _promote_successors(st, pv, leaves, successor, team_skill, team_commitment) -> None:
+def _promote_successors(st, pv, successors, team_skill, team_commitment) -> None:
     """A groomed successor steps into the principal's or lead's seat with the
-    team's skill (at least developing) and commitment (at least the threshold)."""
-    if not successor.any():
-        return
-    for seat in (PRINCIPAL, LEAD):
-        took = successor & leaves[seat]
-        np.copyto(st.skill[seat], np.maximum(team_skill, 0.4), where=took)
+    team's skill (at least developing) and commitment (at least the threshold),
+    and leaves the deep bench.  ``successors`` is the (principal, lead) pair of
+    (R, S) masks."""
+    for seat, took in zip((PRINCIPAL, LEAD), successors, strict=True):
+        if not took.any():
+            continue
+        np.copyto(st.skill[seat], np.maximum(team_skill, SKILL_DEVELOPING + 0.07), where=took)
         np.copyto(st.commitment[seat], np.maximum(team_commitment, pv["sensemaking.threshold"]), where=took)
-    st.bench -= successor
+        st.bench -= took
+
+
+def _bench_keeps_only_skilled_staff(st: State) -> None:
+    """The bench holds at most as many successors as the team has members of at
+    least developing skill besides the principal: groomed staff who leave take
+    their place on the bench with them."""
+    skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
+    np.minimum(st.bench, skilled, out=st.bench)
 
 
 def _stall_work(st, pv, stalled, u_continue) -> None:
@@ -133,7 +154,7 @@ def _stall_work(st, pv, stalled, u_continue) -> None:
     dropped = stalled & (u_continue >= 0.5 + 0.5 * st.embeddedness)
     np.multiply(st.commitment, 0.7, out=st.commitment, where=dropped)
     st.in_cycle &= ~stalled
-    note(st.events, st.month, "new_principal_dropped_work", dropped)
+    note(st.events, st.month, "new_leader_dropped_work", dropped)
 
 
 def _knowledge_walks_out(st, pv, leaves) -> None:
@@ -147,18 +168,20 @@ def _knowledge_walks_out(st, pv, leaves) -> None:
 
 
 def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
-    """Coaches leave (leaving a vacancy filled after ``coaching.vacancy_months``),
+    """Coaches leave (leaving a vacancy for ``coaching.vacancy_months`` months, at least one),
     vacancies are filled with new coaches, and when the grant ends its
     positions close unless the district keeps them.  ``u`` is (R, C)."""
     if st.coach_position.shape[1] == 0:
         return
     hazard = monthly_hazard(pv["turnover.coach"], pv["turnover.summer_share"], cal.month)
     hazard = hazard * (1.0 + PANDEMIC_TURNOVER * cal.pandemic)
-    # fill vacancies whose time has come; the fresh draw sets the newcomer's skill
-    due = st.coach_position & ~st.coach_filled & (st.coach_vacancy <= 0)
+    # vacancies count down, then those whose time has come are filled;
+    # the fresh draw sets the newcomer's skill
+    vacant = st.coach_position & ~st.coach_filled
+    st.coach_vacancy -= vacant
+    due = vacant & (st.coach_vacancy <= 0)
     np.copyto(st.coach_skill, clip01(pv["coaching.skill"] * (0.75 + 0.5 * u)), where=due)
     st.coach_filled |= due
-    st.coach_vacancy -= st.coach_position & ~st.coach_filled
     leaves = st.coach_filled & ~due & (u < hazard)
     st.coach_filled &= ~leaves
     st.coach_vacancy[:] = np.where(leaves, pv["coaching.vacancy_months"].astype(np.int64), st.coach_vacancy)
