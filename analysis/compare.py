@@ -10,7 +10,6 @@ replicates).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import run_replicates
-from sim.params import ParameterError, Params, from_mapping, load_scenario
+from sim.params import ParameterError, Params, from_mapping, load_scenario, read_toml
 
 YEARS = (3, 5, 10)
 TRAJECTORY_METRICS = ("institutionalized_share", "authentic_share", "engaged_share")
@@ -31,11 +30,25 @@ TURNOVER_KEYS = ("turnover.teacher", "turnover.principal", "turnover.lead", "tur
 #: Turnover conditions: multipliers on every staff turnover rate (NCES 2021-22: attrition in
 #: high-poverty schools is about half again the average; "low" mirrors it downwards).
 CONDITIONS: dict[str, dict] = {
-    "low": {"turnover": 0.6, "label": "low turnover (x0.6)"},
-    "typical": {"turnover": 1.0, "label": "typical turnover"},
-    "high": {"turnover": 1.5, "label": "high turnover (x1.5, as in high-poverty districts)"},
-    "pandemic": {"turnover": 1.0, "shock": True, "label": "a pandemic in year 2 (12 months, severity 0.8)"},
-    "high_demands": {"turnover": 1.0, "set": {"time.competing_demands": 0.75}, "label": "high competing demands"},
+    "low": {"turnover": 0.6, "label": "low turnover (x0.6)", "when": "turnover is low (x0.6)"},
+    "typical": {"turnover": 1.0, "label": "typical turnover", "when": "turnover is typical"},
+    "high": {
+        "turnover": 1.5,
+        "label": "high turnover (x1.5, as in high-poverty districts)",
+        "when": "turnover is high (x1.5, as in high-poverty districts)",
+    },
+    "pandemic": {
+        "turnover": 1.0,
+        "shock": True,
+        "label": "a pandemic in year 2 (12 months, severity 0.8)",
+        "when": "a pandemic strikes in year 2",
+    },
+    "high_demands": {
+        "turnover": 1.0,
+        "set": {"time.competing_demands": 0.75},
+        "label": "high competing demands",
+        "when": "competing demands are high",
+    },
 }
 
 
@@ -51,12 +64,7 @@ def load_plan(path: str | Path, base: Params | None = None) -> Plan:
     """A plan file: scenario sections that change a base scenario, plus name, description and base."""
     path = Path(path)
     where = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParameterError("no such plan file", where) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"not valid TOML: {exc}", where) from None
+    data = read_toml(path, "plan")
     meta = {k: data.pop(k) for k in list(data) if k in PLAN_KEYS}
     for key, value in meta.items():
         if not isinstance(value, str):
@@ -275,7 +283,7 @@ def summary_sentences(comp: Comparison, differences: pd.DataFrame, costs: pd.Dat
             ].iloc[0]
             robust.append(
                 f"{'still ahead' if dc['extra_institutionalized_schools'] > 0 else 'not ahead'} "
-                f"when {CONDITIONS[condition]['label']} ({dc['extra_institutionalized_schools']:+.1f})"
+                f"when {CONDITIONS[condition]['when']} ({dc['extra_institutionalized_schools']:+.1f})"
             )
         if robust:
             text += "; it is " + ", and ".join(robust)

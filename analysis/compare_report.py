@@ -15,7 +15,7 @@ from analysis.compare import CONDITIONS, Comparison, winners
 STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
        color: #1a1a1a; line-height: 1.45; }
-h1 { font-size: 1.9em; margin-bottom: 0.2em; } h2 { font-size: 1.4em; margin-top: 1.6em; border-bottom: 2px solid #0072B2; }
+h1 { font-size: 1.9em; margin-bottom: 0.2em; } h3 { font-size: 1.1em; margin-bottom: 0.2em; } h2 { font-size: 1.4em; margin-top: 1.6em; border-bottom: 2px solid #0072B2; }
 .summary { background: #f2f7fb; border-left: 6px solid #0072B2; padding: 0.8em 1.2em; font-size: 1.08em; }
 .summary li { margin: 0.4em 0; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.95em; }
@@ -93,13 +93,21 @@ def build_html(
             "Lines: mean over replicates; bands: 90% intervals.",
             "trajectories per plan",
         ),
-        "<h2>Schools institutionalized, by year</h2>",
+        "<h2>Schools by year</h2>",
+        "<p class='note'>Mean over replicates, with the 90% interval in brackets, under "
+        f"{CONDITIONS[typical]['label']}.</p>",
     ]
-    table = outcomes[(outcomes.condition == typical)].copy()
-    table["90% interval"] = table.apply(lambda r: f"{r.p05:.1f} to {r.p95:.1f}", axis=1)
-    table = table[["plan", "outcome", "year", "mean", "90% interval"]].rename(columns={"mean": "schools (mean)"})
-    table["outcome"] = table["outcome"].str.replace("_", " ")
-    parts += [_table(table.sort_values(["outcome", "plan", "year"]))]
+    order = [p.name for p in comp.plans]
+    for outcome, label in (
+        ("institutionalized_schools", "Institutionalized schools"),
+        ("authentic_schools", "Authentic schools"),
+        ("engaged_schools", "Engaged schools"),
+    ):
+        rows = outcomes[(outcomes.condition == typical) & (outcomes.outcome == outcome)].copy()
+        rows["cell"] = rows.apply(lambda r: f"{r['mean']:.1f} ({r.p05:.0f} to {r.p95:.0f})", axis=1)
+        pivot = rows.pivot(index="plan", columns="year", values="cell").loc[order]
+        pivot.columns = [f"year {y}" for y in pivot.columns]
+        parts += [f"<h3>{label}</h3>", _table(pivot.reset_index())]
     parts += [
         "<h2>Difference from the reference plan</h2>",
         "<p class='note'>Extra institutionalized schools compared with the reference, computed replicate by replicate "
@@ -111,14 +119,16 @@ def build_html(
         ),
     ]
     d = differences.copy()
-    d["90% interval"] = d.apply(lambda r: f"{r.p05:+.1f} to {r.p95:+.1f}", axis=1)
-    parts += [
-        _table(
-            d[["condition", "plan", "year", "extra_institutionalized_schools", "90% interval"]].rename(
-                columns={"extra_institutionalized_schools": "extra schools (mean)"}
-            )
-        )
-    ]
+    d["cell"] = d.apply(lambda r: f"{r.extra_institutionalized_schools:+.1f} ({r.p05:+.0f} to {r.p95:+.0f})", axis=1)
+    for year in sorted(set(d["year"])):
+        pivot = d[d.year == year].pivot(index="plan", columns="condition", values="cell")
+        pivot = pivot.loc[[p.name for p in comp.plans[1:]], comp.conditions]
+        pivot.columns = [CONDITIONS[c]["label"] for c in pivot.columns]
+        parts += [
+            f"<h3>Extra institutionalized schools by year {year} (90% interval)</h3>",
+            _table(pivot.reset_index()),
+        ]
+
     parts += [
         "<h2>Cost</h2>",
         "<p class='note'>Costs over the whole horizon in US dollars, from the scenario's [costs]: coach salaries and "

@@ -53,7 +53,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke check)")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
-    print(f"{'schools':>8s} {'single run (ms)':>16s} {'Mesa model (ms)':>16s} {'batch size':>11s} {'batched runs/s':>15s}")
+    print(
+        f"{'schools':>8s} {'single run (ms)':>16s} {'Mesa model (ms)':>16s} {'batch size':>11s} {'batched runs/s':>15s}"
+    )
     for schools, batch in ((40, 256), (400, 32)):
         params = district(schools)
         simulate([params], [0])  # warm caches

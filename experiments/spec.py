@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.end_of_run import OUTCOMES
-from sim.params import ParameterError, Params, coerce, load_scenario, lookup, suggest
+from sim.params import ParameterError, Params, coerce, load_scenario, lookup, read_toml, suggest
 
 DESIGNS = ("grid", "lhs", "sobol", "morris", "list")
 TOP_KEYS = {
@@ -119,12 +118,7 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file."""
     path = Path(path)
     where = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParameterError("no such experiment file", where) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"not valid TOML: {exc}", where) from None
+    data = read_toml(path, "experiment")
     for key in data:
         if key not in TOP_KEYS:
             raise _fail(where, key, "unknown key" + suggest(key, TOP_KEYS) + "; allowed keys: " + ", ".join(TOP_KEYS))

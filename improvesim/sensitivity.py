@@ -51,14 +51,10 @@ def analyse_study(store: Path) -> Path:
     with staged_folder(folder, force=True) as stage:
         (stage / "figures").mkdir()
         for outcome in study.outcomes:
-            try:
-                Y, notes = sa.set_means(outcomes, outcome, len(study.X), study.horizon_months)
-            except sa.SensitivityError as exc:
-                skipped.append(f"- **{outcome}**: not analysed: {exc}.")
+            analysable = _analysable(outcomes, outcome, len(study.X), study.horizon_months, skipped)
+            if analysable is None:
                 continue
-            if np.ptp(Y) == 0:
-                skipped.append(f"- **{outcome}**: not analysed: it takes the same value in every sample row.")
-                continue
+            Y, notes = analysable
             figures = []
             if study.method == "sobol":
                 table, s2 = sa.sobol_indices(study.problem, Y, study.second_order, study.seed, study.base_samples)
@@ -79,6 +75,19 @@ def analyse_study(store: Path) -> Path:
         _write_tables(stage, study.method, tables, convs, noises)
         (stage / "report.md").write_text(_report(store, study, sections, skipped))
     return folder
+
+
+def _analysable(outcomes: pd.DataFrame, outcome: str, sets: int, horizon: int, skipped: list[str]):
+    """(replicate means, notes) for an outcome, or None, with the reason added to ``skipped``."""
+    try:
+        Y, notes = sa.set_means(outcomes, outcome, sets, horizon)
+    except sa.SensitivityError as exc:
+        skipped.append(f"- **{outcome}**: not analysed: {exc}.")
+        return None
+    if np.ptp(Y) == 0:
+        skipped.append(f"- **{outcome}**: not analysed: it takes the same value in every parameter set.")
+        return None
+    return Y, notes
 
 
 def _save(fig, stage: Path, name: str) -> str:
@@ -182,14 +191,10 @@ def analyse_any(store: Path) -> Path:
     with staged_folder(folder, force=True) as stage:
         (stage / "figures").mkdir()
         for outcome in meta["outcomes"]:
-            try:
-                Y, notes = sa.set_means(outcomes, outcome, len(per_set), meta["horizon_months"])
-            except sa.SensitivityError as exc:
-                skipped.append(f"- **{outcome}**: not analysed: {exc}.")
+            analysable = _analysable(outcomes, outcome, len(per_set), meta["horizon_months"], skipped)
+            if analysable is None:
                 continue
-            if np.ptp(Y) == 0:
-                skipped.append(f"- **{outcome}**: not analysed: it takes the same value in every parameter set.")
-                continue
+            Y, notes = analysable
             table = sa.delta_indices(problem, X, Y, meta["seed"]).merge(
                 sa.pawn_indices(problem, X, Y, meta["seed"]), on="factor"
             )

@@ -172,21 +172,25 @@ def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario") ->
     return Params(values=values, shocks=shocks, name=name, source=where)
 
 
-def load_scenario(path: str | Path) -> Params:
-    """Read and validate a scenario file (TOML)."""
-    path = Path(path)
+def read_toml(path: str | Path, kind: str = "scenario") -> dict[str, Any]:
+    """Read a TOML file; a missing, unreadable or malformed file is a :class:`ParameterError`
+    naming the file (``kind`` says what the file should have been)."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ParameterError("no such scenario file", where) from None
+        raise ParameterError(f"no such {kind} file", where) from None
     except OSError as exc:
         raise ParameterError(f"cannot read: {exc.strerror}", where) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"not valid TOML: {exc}", where) from None
-    return from_mapping(data, where, name=path.stem)
+
+
+def load_scenario(path: str | Path) -> Params:
+    """Read and validate a scenario file (TOML)."""
+    return from_mapping(read_toml(path, "scenario"), str(path), name=Path(path).stem)
 
 
 def _shocks(body: Any, where: str) -> tuple[Shock, ...]:
