@@ -136,21 +136,38 @@ def pawn_indices(problem: dict, X: np.ndarray, Y: np.ndarray, seed: int = 0) -> 
     )
 
 
-def convergence(
-    method: str, problem: dict, X: np.ndarray, Y: np.ndarray, second_order: bool, levels: int, seed: int = 0
-) -> pd.DataFrame:
+def first_order_rows(Y: np.ndarray, k: int) -> np.ndarray:
+    """The first-order Saltelli design inside a second-order one.
+
+    Per base sample, a second-order design has rows A, AB_1..AB_k, BA_1..BA_k,
+    B; the first-order design is A, AB_1..AB_k, B.  Selecting those rows gives
+    a valid first-order design for S1 and ST (much faster to analyse than
+    recomputing S2), without ever telling SALib the wrong second-order setting.
+    """
+    blocks = Y.reshape(-1, 2 * k + 2)
+    return np.concatenate([blocks[:, : k + 1], blocks[:, -1:]], axis=1).reshape(-1)
+
+
+def convergence(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, second_order: bool, levels: int,
+                seed: int = 0, full: pd.DataFrame | None = None) -> pd.DataFrame:
     """Indices recomputed on the first quarter and half of the base samples beside the full set.
 
     Saltelli and Morris designs are blocks of rows per base sample (or
     trajectory), and Sobol' sequences are balanced on power-of-two prefixes,
-    so the prefixes are valid smaller designs.
+    so the prefixes are valid smaller designs.  ``full`` (the indices on all
+    samples) is reused when given.
     """
-    step = rows_per_base_sample(problem, second_order) if method == "sobol" else len(factor_names(problem)) + 1
+    k = len(factor_names(problem))
+    if method == "sobol" and second_order:
+        Y, second_order = first_order_rows(Y, k), False
+    step = rows_per_base_sample(problem, second_order) if method == "sobol" else k + 1
     base = len(Y) // step
     frames = []
     for label, fraction in (("quarter", 0.25), ("half", 0.5), ("full", 1.0)):
         n = max(1, int(base * fraction)) * step
-        if method == "sobol":
+        if label == "full" and full is not None:
+            table = full
+        elif method == "sobol":
             table, _ = sobol_indices(problem, Y[:n], second_order, seed)
         else:
             table = morris_indices(problem, X[:n], Y[:n], levels, seed)

@@ -65,7 +65,9 @@ def analyse_study(store: Path) -> Path:
             else:
                 table = sa.morris_indices(study.problem, study.X, Y, study.levels, study.seed)
                 figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
-            conv = sa.convergence(study.method, study.problem, study.X, Y, study.second_order, study.levels, study.seed)
+            conv = sa.convergence(
+                study.method, study.problem, study.X, Y, study.second_order, study.levels, study.seed, full=table
+            )
             figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
             noise = sa.noise_decomposition(outcomes, outcome, study.replicates)
             tables.append(table.assign(outcome=outcome))

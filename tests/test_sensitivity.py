@@ -53,6 +53,15 @@ def test_convergence_uses_valid_prefixes():
     assert list(full.sort_values("ST", ascending=False)["factor"]) == ["x1", "x2", "x3"]
 
 
+def test_first_order_rows_of_a_second_order_design_give_the_same_indices():
+    X2 = sobol_sample.sample(ISHIGAMI, 256, calc_second_order=True, seed=1)
+    X1 = sobol_sample.sample(ISHIGAMI, 256, calc_second_order=False, seed=1)
+    assert np.array_equal(sa.first_order_rows(X2[:, 0], 3), X1[:, 0])
+    full, _ = sa.sobol_indices(ISHIGAMI, Ishigami.evaluate(X2), second_order=True, seed=4)
+    reduced, _ = sa.sobol_indices(ISHIGAMI, sa.first_order_rows(Ishigami.evaluate(X2), 3), second_order=False, seed=4)
+    assert np.allclose(full["ST"], reduced["ST"], atol=0.02) and np.allclose(full["S1"], reduced["S1"], atol=0.02)
+
+
 def test_morris_pipeline_on_a_linear_function_gives_its_coefficients():
     problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0, 1]] * 3}
     X = morris_sample.sample(problem, 20, num_levels=4, seed=3)
