@@ -190,7 +190,7 @@ def plan_differences(differences, reference: str, year: int) -> Figure:
     d = differences[differences["year"] == year]
     plans = list(dict.fromkeys(d["plan"]))
     conditions = list(dict.fromkeys(d["condition"]))
-    fig = Figure(figsize=(10, 0.7 * len(plans) * max(1, len(conditions)) / 1.5 + 2), dpi=110)
+    fig = Figure(figsize=(10, 0.6 * len(plans) + 1.8), dpi=110)
     ax = fig.subplots()
     height = 0.8 / max(len(conditions), 1)
     colours = [OKABE_ITO[k] for k in ("sky", "black", "vermillion", "green", "purple")]
