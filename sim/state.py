@@ -17,7 +17,7 @@ Seats on the team: 0 principal, 1 assistant principal, 2 improvement lead,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from functools import lru_cache
 
@@ -162,6 +162,8 @@ class State:
     cost_month: np.ndarray
     cost_total: np.ndarray
     events: list | None = None  # per-run event lists, when recording (see sim.events)
+    #: Results derived from the state that submodels may reuse while their inputs are unchanged.
+    memo: dict = field(default_factory=dict)
 
     @property
     def runs(self) -> int:
@@ -181,6 +183,7 @@ class State:
         for f in fields(self):
             v = getattr(self, f.name)
             kw[f.name] = v.copy() if isinstance(v, np.ndarray) else v
+        kw["memo"] = {}
         return State(**kw)
 
 

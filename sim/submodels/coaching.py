@@ -28,10 +28,14 @@ def assign_caseloads(st: State) -> np.ndarray:
     """Deal participating schools to coaches in post; set ``st.coach_of``.
 
     Returns the caseload (R,) of each run's coaches (schools per coach, 0
-    when there is no coach).
+    when there is no coach).  The deal only changes when participation or
+    the coaches in post change, so it is reused until then.
     """
     participating = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
     in_post = st.coach_position & st.coach_filled
+    memo = st.memo.get("caseloads")
+    if memo is not None and np.array_equal(memo[0], participating) and np.array_equal(memo[1], in_post):
+        return memo[2]
     n_coaches = in_post.sum(axis=1)
     # seats of the coaches in post first, in seat order
     order = np.argsort(~in_post, axis=1, kind="stable")
@@ -40,7 +44,9 @@ def assign_caseloads(st: State) -> np.ndarray:
     coach = np.take_along_axis(order, slot, axis=1)
     st.coach_of[:] = np.where(participating & (n_coaches[:, None] > 0), coach, -1)
     n_part = participating.sum(axis=1)
-    return np.where(n_coaches > 0, np.ceil(n_part / np.maximum(n_coaches, 1)), 0.0)
+    caseload = np.where(n_coaches > 0, np.ceil(n_part / np.maximum(n_coaches, 1)), 0.0)
+    st.memo["caseloads"] = (participating, in_post, caseload)
+    return caseload
 
 
 def delivered_visits(st: State, pv: ParamVectors, cal: Calendar, caseload: np.ndarray, u: np.ndarray) -> np.ndarray:
