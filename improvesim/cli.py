@@ -8,6 +8,7 @@
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
+    improvesim app [--port P] [--host H]
     improvesim outcomes
 
 Bad input (unknown key, value out of range or of the wrong type, a missing
@@ -105,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--replicate", type=int, default=0, help="replicate of `improvesim run --seed` (default 0)")
     which.add_argument("--run-seed", type=int, help="a run's own seed (as in a sweep's plan.parquet)")
     explain.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE")
+
+    app = sub.add_parser("app", help="the workshop page: a live district in the browser")
+    app.add_argument("--port", type=int, default=8765)
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
 
     sub.add_parser("outcomes", help="list the end-of-run outcomes experiments can keep")
     return parser
@@ -292,6 +297,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+
+    solara = shutil.which("solara", path=os.path.dirname(sys.executable)) or shutil.which("solara")
+    if solara is None:
+        raise UsageError("solara is not installed; run the set-up (make run or make test) first")
+    app = Path(__file__).with_name("app.py")
+    print(f"workshop page at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    os.execv(solara, [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"])
+    return 0  # not reached
+
+
 def cmd_outcomes(args: argparse.Namespace) -> int:
     from sim.end_of_run import OUTCOMES
 
@@ -308,6 +326,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "frontier": cmd_frontier,
     "explain": cmd_explain,
+    "app": cmd_app,
     "outcomes": cmd_outcomes,
 }
 

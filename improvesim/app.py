@@ -1,0 +1,355 @@
+"""Workshop mode: a live district in the browser (Mesa SolaraViz).
+
+    improvesim app [--port 8765] [--host 127.0.0.1]
+
+It is built from Mesa's SolaraViz parts (the model controller, the
+parameter controls, the plot component).  The page shows the district as tiles, one per school, coloured by
+engagement and authenticity, with each school's coach; charts of the
+district shares over time; controls for the levers a room argues about; a
+scenario picker; play, step and reset; a seed; a second plan side by side
+on the same seed; and, when a school's tile is clicked, that school's story.
+Changed controls take effect on Reset.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import mesa
+import solara
+from mesa.visualization import make_plot_component
+from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps
+from mesa.visualization.utils import update_counter
+
+from analysis.compare import load_plan
+from analysis.plots import OKABE_ITO
+from analysis.story import school_story, when
+from sim.model import DistrictModel
+from sim.params import load_scenario
+from sim.state import Authenticity, Engagement
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
+PLANS = sorted(f"plans/{p.stem}" for p in (ROOT / "scenarios" / "plans").glob("*.toml"))
+NONE = "none"
+
+#: Tile colours (Okabe-Ito, colour-blind safe) and their legend.
+TILE_COLOURS = {
+    "authentic": OKABE_ITO["green"],
+    "partial": OKABE_ITO["orange"],
+    "inauthentic": OKABE_ITO["sky"],
+    "paused": "#9e9e9e",
+    "opted out": "#3a3a3a",
+    "not invited": "#ffffff",
+}
+
+
+def _load(name: str):
+    """A scenario (``baseline``) or a plan (``plans/deep_bench``) by name."""
+    if name.startswith("plans/"):
+        plan = load_plan(ROOT / "scenarios" / f"{name}.toml")
+        return plan.params, plan.name
+    return load_scenario(ROOT / "scenarios" / f"{name}.toml"), name
+
+
+class WorkshopModel(mesa.Model):
+    """Plan A (a scenario with the room's levers) and, optionally, plan B, on one seed."""
+
+    def __init__(
+        self,
+        scenario_file: str = "baseline",
+        compare_with: str = NONE,
+        seed: int = 1,
+        turnover: float = 1.0,
+        protected_hours: float = 6.0,
+        integrated: float = 0.3,
+        participation: str = "optional",
+        top_down_support: float = 0.5,
+        school_autonomy: float = 0.5,
+        why_framing: float = 0.5,
+        coaches: int = 4,
+        deep_bench: float = 0.3,
+        knowledge_management: float = 0.3,
+        pandemic: bool = False,
+    ):
+        seed = int(seed)
+        super().__init__(rng=seed)
+        base, _ = _load(scenario_file)
+        levers = {
+            "time.protected_hours": float(protected_hours),
+            "time.integrated": float(integrated),
+            "governance.participation": participation,
+            "governance.top_down_support": float(top_down_support),
+            "governance.school_autonomy": float(school_autonomy),
+            "messaging.why_framing": float(why_framing),
+            "coaching.coaches": int(coaches),
+            "succession.deep_bench": float(deep_bench),
+            "knowledge.management": float(knowledge_management),
+        }
+        for key in ("turnover.teacher", "turnover.principal", "turnover.lead", "turnover.coach"):
+            levers[key] = min(base[key] * float(turnover), 0.6)
+        plan_a = base.with_overrides(levers, where="workshop controls")
+        if pandemic:
+            from sim.params import Params, Shock
+
+            plan_a = Params(plan_a.values, plan_a.shocks + (Shock("pandemic", 12, 12, 0.8),), plan_a.name)
+        self.label_a = f"Plan A: {scenario_file} with the room's levers"
+        self.a = DistrictModel(plan_a, seed=seed)
+        self.b = None
+        if compare_with != NONE:
+            plan_b, name = _load(compare_with)
+            self.b = DistrictModel(plan_b, seed=seed)
+            self.label_b = f"Plan B: {name}"
+        reporters = {
+            f"{m} (A)": (lambda w, m=m: w.a.latest(m))
+            for m in (
+                "authentic_share",
+                "partial_share",
+                "inauthentic_share",
+                "engaged_share",
+                "institutionalized_share",
+            )
+        }
+        if self.b is not None:
+            reporters.update(
+                {f"{m} (B)": (lambda w, m=m: w.b.latest(m)) for m in ("authentic_share", "institutionalized_share")}
+            )
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+        self.running = True
+
+    def step(self) -> None:
+        self.a.step()
+        if self.b is not None:
+            self.b.step()
+        self.datacollector.collect(self)
+        self.running = self.a.running
+
+
+selected = solara.reactive(None)  # (district label, school index) of the clicked tile
+
+
+def tile_state(school) -> str:
+    engagement = school.engagement
+    if engagement == Engagement.NOT_INVITED:
+        return "not invited"
+    if engagement == Engagement.OPTED_OUT:
+        return "opted out"
+    if engagement == Engagement.PAUSED:
+        return "paused"
+    return {Authenticity.AUTHENTIC: "authentic", Authenticity.PARTIAL: "partial"}.get(
+        school.authenticity, "inauthentic"
+    )
+
+
+@solara.component
+def DistrictTiles(district: DistrictModel, label: str):
+    update_counter.get()
+    with solara.Column(classes=["district"], style={"flex": "1", "min-width": "420px"}):
+        month = district.month
+        engaged = sum(s.engagement == Engagement.ENGAGED for s in district.schools)
+        institutionalized = sum(s.institutionalized for s in district.schools)
+        solara.HTML(tag="h3", unsafe_innerHTML=html.escape(label), style={"margin": "4px 0"})
+        solara.Text(
+            f"{when(max(month - 1, 0)) if month else 'Before the start'}: {engaged} of {len(district.schools)} schools "
+            f"engaged, {institutionalized} institutionalized",
+            classes=["district-summary"],
+            style={"font-size": "20px"},
+        )
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "6px"}):
+            for school in district.schools:
+                state = tile_state(school)
+                colour = TILE_COLOURS[state]
+                dark = state in ("opted out", "authentic")
+                text = f"{school.index}" + (" ★" if school.institutionalized else "")
+                coach = school.coach
+                text += f"\nC{coach}" if coach is not None else "\n–"
+                solara.Button(
+                    text,
+                    on_click=lambda i=school.index: selected.set((label, i)),
+                    classes=["school-tile"],
+                    style={
+                        "background-color": colour,
+                        "color": "white" if dark else "black",
+                        "width": "64px",
+                        "height": "56px",
+                        "font-size": "16px",
+                        "white-space": "pre",
+                        "border": "2px solid #444",
+                    },
+                )
+
+
+@solara.component
+def Districts(model: WorkshopModel):
+    update_counter.get()
+    with solara.Row(style={"gap": "24px", "align-items": "flex-start"}):
+        DistrictTiles(model.a, model.label_a)
+        if model.b is not None:
+            DistrictTiles(model.b, model.label_b)
+    legend = " · ".join(
+        f"<span style='display:inline-block;width:18px;height:18px;background:{c};border:1px solid #444'></span> {name}"
+        for name, c in TILE_COLOURS.items()
+    )
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=legend + " · ★ institutionalized · Cn: coach n, –: no coach",
+        style={"font-size": "18px", "margin-top": "8px"},
+    )
+
+
+@solara.component
+def Story(model: WorkshopModel):
+    update_counter.get()
+    choice = selected.value
+    if choice is None:
+        solara.HTML(tag="p", unsafe_innerHTML="<em>Click a school's tile to read its story.</em>")
+        return
+    label, school = choice
+    district = model.b if (model.b is not None and label == getattr(model, "label_b", None)) else model.a
+    months = district.month
+    if months == 0:
+        solara.HTML(tag="p", unsafe_innerHTML=f"<b>School {school}</b>: nothing has happened yet; press Step or Play.")
+        return
+    records = {k: v[0, :months] for k, v in district.engine.recorder.schools.items()}
+    lines = school_story(district.events, records, school)
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[-40:])
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=f"<h4>The story of school {school} ({html.escape(label.split(':')[0])})</h4><ul>{items}</ul>",
+        classes=["school-story"],
+        style={"font-size": "17px"},
+    )
+
+
+def model_params() -> dict:
+    return {
+        # not "scenario": Mesa's reset passes its own Scenario object under that name
+        "scenario_file": {"type": "Select", "value": "baseline", "values": SCENARIOS, "label": "Scenario"},
+        "compare_with": {
+            "type": "Select",
+            "value": NONE,
+            "values": [NONE, *SCENARIOS, *PLANS],
+            "label": "Side by side with",
+        },
+        "seed": {"type": "InputText", "value": 1, "label": "Seed"},
+        "turnover": {
+            "type": "SliderFloat",
+            "value": 1.0,
+            "min": 0.5,
+            "max": 2.0,
+            "step": 0.1,
+            "label": "Staff turnover (x national average)",
+        },
+        "protected_hours": {
+            "type": "SliderFloat",
+            "value": 6.0,
+            "min": 0.0,
+            "max": 12.0,
+            "step": 1.0,
+            "label": "Protected hours a month",
+        },
+        "integrated": {
+            "type": "SliderFloat",
+            "value": 0.3,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.1,
+            "label": "Integrated into PLCs (0 = added on top)",
+        },
+        "participation": {
+            "type": "Select",
+            "value": "optional",
+            "values": ["optional", "required"],
+            "label": "Participation",
+        },
+        "top_down_support": {
+            "type": "SliderFloat",
+            "value": 0.5,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.1,
+            "label": "Top-down support",
+        },
+        "school_autonomy": {
+            "type": "SliderFloat",
+            "value": 0.5,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.1,
+            "label": "School autonomy",
+        },
+        "why_framing": {
+            "type": "SliderFloat",
+            "value": 0.5,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.1,
+            "label": "Message framed around the why",
+        },
+        "coaches": {"type": "SliderInt", "value": 4, "min": 0, "max": 12, "step": 1, "label": "Coaches"},
+        "deep_bench": {
+            "type": "SliderFloat",
+            "value": 0.3,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.1,
+            "label": "Deep bench (succession plan)",
+        },
+        "knowledge_management": {
+            "type": "SliderFloat",
+            "value": 0.3,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.1,
+            "label": "Knowledge management",
+        },
+        "pandemic": {"type": "Checkbox", "value": False, "label": "A pandemic in year 2"},
+    }
+
+
+SHARES = {
+    "authentic_share (A)": OKABE_ITO["green"],
+    "partial_share (A)": OKABE_ITO["orange"],
+    "inauthentic_share (A)": OKABE_ITO["purple"],
+    "engaged_share (A)": OKABE_ITO["sky"],
+    "institutionalized_share (A)": OKABE_ITO["blue"],
+}
+shares_chart = make_plot_component(SHARES)[0]
+
+
+@solara.component
+def Page():
+    """The workshop page: Mesa's model controller and parameter controls, the districts,
+    a school's story and the charts.  (The components are laid out in a plain column
+    rather than SolaraViz's draggable grid, whose browser code needs a CDN.)"""
+    initial = solara.use_memo(WorkshopModel, [])  # built once, not on every render
+    model = solara.use_reactive(initial)
+    parameters = solara.use_reactive({})
+    play_interval = solara.use_reactive(150)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+    with solara.Row(style={"gap": "20px", "align-items": "flex-start", "padding": "12px"}):
+        with solara.Column(style={"width": "380px", "flex": "none"}):
+            solara.HTML(tag="h2", unsafe_innerHTML="improvesim workshop: why improvement fades", style={"margin": "0"})
+            with solara.Card("Run"):
+                ModelController(
+                    model,
+                    model_parameters=parameters,
+                    play_interval=play_interval,
+                    render_interval=render_interval,
+                    use_threads=use_threads,
+                )
+                ShowSteps(model.value)
+            with solara.Card("Scenario, levers and seed (press Reset to apply)"):
+                ModelCreator(model, model_params(), model_parameters=parameters)
+        with solara.Column(style={"flex": "1", "font-size": "18px"}):
+            Districts(model.value)
+            with solara.Row(style={"gap": "24px", "align-items": "flex-start"}):
+                with solara.Column(style={"flex": "1"}):
+                    Story(model.value)
+                with solara.Column(style={"flex": "1"}):
+                    shares_chart(model.value)
+
+
+page = Page
