@@ -341,7 +341,7 @@ def Page():
                     use_threads=use_threads,
                 )
                 ShowSteps(model.value)
-            with solara.Card("Scenario, levers and seed (press Reset to apply)"):
+            with solara.Card("Scenario, levers and seed (press Reset to apply; the levers override the scenario)"):
                 ModelCreator(model, model_params(), model_parameters=parameters)
         with solara.Column(style={"flex": "1", "font-size": "18px"}):
             Districts(model.value)
