@@ -44,8 +44,8 @@ class Design:
 
     def overrides(self, i: int) -> dict[str, Any]:
         """The parameter overrides of set ``i``, in their schema types."""
-        row = self.values.iloc[i]
-        return {name: _native(row[name]) for name in self.values.columns}
+        # column by column: a row of mixed types would turn integers into floats
+        return {name: _native(self.values[name].iloc[i]) for name in self.values.columns}
 
 
 def _native(v):

@@ -8,12 +8,14 @@ engagement and authenticity, with each school's coach; charts of the
 district shares over time; controls for the levers a room argues about; a
 scenario picker; play, step and reset; a seed; a second plan side by side
 on the same seed; and, when a school's tile is clicked, that school's story.
-Changed controls take effect on Reset.
+Changed controls take effect on Reset.  ``--replay STORE:RUN_ID`` shows a run
+of a sweep exactly (its scenario, overrides and seed) as plan A.
 """
 
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import mesa
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
 PLANS = sorted(f"plans/{p.stem}" for p in (ROOT / "scenarios" / "plans").glob("*.toml"))
 NONE = "none"
+REPLAY_ENV = "IMPROVESIM_APP_REPLAY"
 
 #: Tile colours (Okabe-Ito, colour-blind safe) and their legend.
 TILE_COLOURS = {
@@ -43,6 +46,23 @@ TILE_COLOURS = {
     "opted out": "#3a3a3a",
     "not invited": "#ffffff",
 }
+
+
+def replayed_run(spec: str):
+    """(parameters, seed, label) of run ``RUN_ID`` of a sweep store, from ``STORE:RUN_ID``."""
+    import pandas as pd
+
+    from experiments.spec import load_experiment
+
+    store, run_id = spec.rsplit(":", 1)
+    plan = pd.read_parquet(Path(store) / "plan.parquet")
+    rows = plan[plan["run_id"] == int(run_id)]
+    factors = [c for c in plan.columns if c not in ("run_id", "set", "replicate", "seed")]
+    # read column by column: a row of mixed types would turn the 64-bit seed into a float
+    overrides = {k: rows[k].tolist()[0] for k in factors}
+    seed = int(rows["seed"].tolist()[0])
+    base = load_experiment(Path(store) / "experiment.toml").base
+    return base.with_overrides(overrides, where=spec), seed, f"Replay of run {run_id} of {store}"
 
 
 def _load(name: str):
@@ -72,8 +92,14 @@ class WorkshopModel(mesa.Model):
         deep_bench: float = 0.3,
         knowledge_management: float = 0.3,
         pandemic: bool = False,
+        replay: str = "",
     ):
         seed = int(seed)
+        if replay:
+            plan_a, seed, label = replayed_run(replay)
+            super().__init__(rng=seed)
+            self._start(plan_a, seed, label, compare_with)
+            return
         super().__init__(rng=seed)
         base, _ = _load(scenario_file)
         levers = {
@@ -94,7 +120,10 @@ class WorkshopModel(mesa.Model):
             from sim.params import Params, Shock
 
             plan_a = Params(plan_a.values, plan_a.shocks + (Shock("pandemic", 12, 12, 0.8),), plan_a.name)
-        self.label_a = f"Plan A: {scenario_file} with the room's levers"
+        self._start(plan_a, seed, f"Plan A: {scenario_file} with the room's levers", compare_with)
+
+    def _start(self, plan_a, seed: int, label: str, compare_with: str) -> None:
+        self.label_a = label
         self.a = DistrictModel(plan_a, seed=seed)
         self.b = None
         if compare_with != NONE:
@@ -223,7 +252,9 @@ def Story(model: WorkshopModel):
 
 
 def model_params() -> dict:
+    replay = os.environ.get(REPLAY_ENV, "")
     return {
+        "replay": replay,  # fixed, from `improvesim app --replay STORE:RUN_ID`
         # not "scenario": Mesa's reset passes its own Scenario object under that name
         "scenario_file": {"type": "Select", "value": "baseline", "values": SCENARIOS, "label": "Scenario"},
         "compare_with": {

@@ -8,7 +8,7 @@
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
-    improvesim app [--port P] [--host H]
+    improvesim app [--port P] [--host H] [--replay STORE:RUN_ID]
     improvesim outcomes
 
 Bad input (unknown key, value out of range or of the wrong type, a missing
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="the workshop page: a live district in the browser")
     app.add_argument("--port", type=int, default=8765)
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    app.add_argument("--replay", metavar="STORE:RUN_ID", help="show run RUN_ID of a sweep store exactly, as plan A")
 
     sub.add_parser("outcomes", help="list the end-of-run outcomes experiments can keep")
     return parser
@@ -305,6 +306,14 @@ def cmd_app(args: argparse.Namespace) -> int:
     if solara is None:
         raise UsageError("solara is not installed; run the set-up (make run or make test) first")
     app = Path(__file__).with_name("app.py")
+    if args.replay:
+        from improvesim.app import replayed_run
+
+        try:
+            replayed_run(args.replay)
+        except (ValueError, IndexError, FileNotFoundError) as exc:
+            raise UsageError(f"--replay {args.replay}: expected STORE:RUN_ID of an existing run ({exc})") from None
+        os.environ["IMPROVESIM_APP_REPLAY"] = args.replay
     print(f"workshop page at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     os.execv(solara, [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"])
     return 0  # not reached

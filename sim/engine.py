@@ -22,7 +22,7 @@ from sim import rng
 from sim.events import Event
 from sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
 from sim.params import Params
-from sim.state import Engagement, ParamVectors, State, initial_state
+from sim.state import ParamVectors, State, engagement_masks, initial_state
 from sim.submodels.calendar import calendar_and_shocks, convening_months
 from sim.submodels.central_office import central_office, costs
 from sim.submodels.coaching import coaching
@@ -72,6 +72,7 @@ class Engine:
         self._schedule = convening_months(self.pv.col("knowledge.convenings_per_year"))
         self._draws: dict[str, np.ndarray] = {}
         self._draws_year: dict[str, int] = {}
+        self._counters: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
 
@@ -84,7 +85,10 @@ class Engine:
         first = self.month - self.month % 12
         block = self._draws.get(stream)
         if block is None or self._draws_year.get(stream) != first:
-            block = rng.uniform_block(self.st.keys, stream, first, 12, shape)
+            counters = self._counters.get((stream, shape))
+            if counters is None:
+                counters = self._counters[stream, shape] = rng.stream_counters(self.st.keys, stream, shape)
+            block = rng.block_from_counters(counters, first, 12)
             self._draws[stream] = block
             self._draws_year[stream] = first
         return block[:, self.month - first]
@@ -98,7 +102,7 @@ class Engine:
         st.month = t
         draw = self._month_draws
         cal = calendar_and_shocks(st, pv, t)
-        u_staff = np.moveaxis(draw("staff_turnover", (S, K)), -1, 0)  # seat-major (K, R, S)
+        u_staff = draw("staff_turnover", (S, K)).transpose(2, 0, 1)  # seat-major (K, R, S)
         staff_turnover(st, pv, cal, u_staff, draw("succession", (S, 2)))
         coach_turnover(st, pv, cal, draw("coach_turnover", (C,)))
         u_office = draw("central_office", (4,))
@@ -113,16 +117,16 @@ class Engine:
         network(st, pv)
         embed(st, pv, cal, busy)
         institutionalize(st, pv, t)
-        classify_authenticity(st, pv, t)
+        practised = classify_authenticity(st, pv, t)
         costs(st, pv, cal)
-        self._observe(cal.summer)
+        self._observe(cal.summer, practised)
         self.month += 1
 
-    def _observe(self, summer: bool) -> None:
+    def _observe(self, summer: bool, practised: np.ndarray | None = None) -> None:
         st = self.st
-        participating = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
-        planned = 0.0 if summer else participating.sum(axis=1) * self.pv.col("coaching.visits_per_month")
-        self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned)
+        participating = engagement_masks(st).n_participating
+        planned = 0.0 if summer else participating * self.pv.col("coaching.visits_per_month")
+        self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned, practised)
 
     def run(self) -> SimulationResult:
         """Step to the last month and return the outcomes."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import Authenticity, Engagement, State, team_mean
+from sim.state import Authenticity, Engagement, State, team_mean_of
 from sim.submodels.sensemaking import LONG_SPELL
 
 #: District metrics recorded every month, in column order.
@@ -108,14 +108,17 @@ def faded(st: State) -> np.ndarray:
     return st.ever_authentic & (st.months_not_authentic >= LONG_SPELL)
 
 
-def school_snapshot(st: State, practice_threshold: np.ndarray) -> tuple[np.ndarray, ...]:
-    """This month's per-school metrics, each (R, S), in ``SCHOOL_METRICS`` order."""
+def school_snapshot(
+    st: State, practice_threshold: np.ndarray, practised: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """This month's per-school metrics, each (R, S), in ``SCHOOL_METRICS`` order.
+    ``practised`` is the number of principles practised, when already counted."""
     return (
         st.engagement,
         st.authenticity,
-        (st.principles >= practice_threshold).sum(axis=0),
-        team_mean(st.commitment),
-        team_mean(st.skill),
+        (st.principles >= practice_threshold).sum(axis=0) if practised is None else practised,
+        team_mean_of(st, "commitment"),
+        team_mean_of(st, "skill"),
         st.embeddedness,
         st.institutionalized,
         faded(st),
@@ -160,9 +163,9 @@ class Recorder:
         self._cached_month = -1
         self._cached = None
 
-    def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits) -> None:
+    def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits, practised=None) -> None:
         self._cached_month = -1
-        for target, value in zip(self._school_arrays, school_snapshot(st, practice_threshold), strict=True):
+        for target, value in zip(self._school_arrays, school_snapshot(st, practice_threshold, practised), strict=True):
             target[:, month] = value
         for j, value in enumerate(district_snapshot(st, planned_visits)):
             self.stocks[:, month, j] = value

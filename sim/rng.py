@@ -94,21 +94,41 @@ def _month_salt(first_month: int, months: int) -> np.ndarray:
     return salt
 
 
+@lru_cache(maxsize=64)
+def _stream_salt(stream: str) -> np.uint64:
+    return splitmix64(np.uint64(STREAMS[stream]))
+
+
+def stream_counters(keys: np.ndarray, stream: str, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The month-independent part of ``uniform_block`` for one process: the
+    hashed element indices (R, 1, *shape) and the high key halves (R, 1, ...).
+    An engine computes them once and draws every year's block from them."""
+    sk = splitmix64(keys ^ _stream_salt(stream))
+    lo = (sk & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    hi = (sk >> np.uint64(32)).astype(np.uint32)
+    tail = (1,) * len(shape)
+    lo = lo.reshape((-1, 1) + tail)
+    x = _hash32(_packed_index(tuple(shape)) ^ lo)  # (R, 1, *shape)
+    x.flags.writeable = False
+    return x, hi.reshape((-1, 1) + tail)
+
+
+def block_from_counters(counters: tuple[np.ndarray, np.ndarray], first_month: int, months: int) -> np.ndarray:
+    """Uniforms (R, months, *shape) from :func:`stream_counters`, as ``uniform_block`` draws them."""
+    x, hi = counters
+    tail = (1,) * (x.ndim - 2)
+    hi_month = hi ^ _month_salt(first_month, months).reshape((1, -1) + tail)
+    x = _hash32(x ^ hi_month)  # (R, months, *shape)
+    return x * _TO_UNIT
+
+
 def uniform_block(keys: np.ndarray, stream: str, first_month: int, months: int, shape: tuple[int, ...]) -> np.ndarray:
     """Uniforms in [0, 1) of shape ``(R, months, *shape)`` for one process.
 
     Element ``[r, m, i, j, k]`` depends only on run r's key, the stream, the
     month ``first_month + m`` and the indices, never on R or on other runs.
     """
-    sk = splitmix64(keys ^ splitmix64(np.uint64(STREAMS[stream])))
-    lo = (sk & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    hi = (sk >> np.uint64(32)).astype(np.uint32)
-    tail = (1,) * len(shape)
-    lo = lo.reshape((-1, 1) + tail)
-    hi_month = hi.reshape((-1, 1) + tail) ^ _month_salt(first_month, months).reshape((1, -1) + tail)
-    x = _hash32(_packed_index(tuple(shape)) ^ lo)  # (R, 1, *shape)
-    x = _hash32(x ^ hi_month)  # (R, months, *shape)
-    return x * _TO_UNIT
+    return block_from_counters(stream_counters(keys, stream, shape), first_month, months)
 
 
 def uniform(keys: np.ndarray, stream: str, month: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -210,6 +211,76 @@ def team_mean(x: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=16)
 def _seat_weights(team_size: int) -> np.ndarray:
     return team_weights(team_size)[:, None, None]
+
+
+#: Inputs larger than this (bytes) are not memoized by content: comparing them
+#: would cost about as much as recomputing what is derived from them.
+MEMO_MAX_BYTES = 1 << 16
+
+
+def recall(st: State, key, inputs: tuple[np.ndarray, ...], compute):
+    """``compute()``, a value derived from the state arrays ``inputs``, reused
+    while the contents of ``inputs`` are unchanged.
+
+    The value is kept in ``st.memo`` with a copy of the inputs' bytes, so a
+    change to the inputs by any means (a submodel, a test) is noticed.  The
+    value must be treated as read-only.  ``key`` must name everything else
+    ``compute`` depends on.
+    """
+    stamp = [a.tobytes() for a in inputs]
+    hit = st.memo.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = compute()
+    st.memo[key] = (stamp, value)
+    return value
+
+
+class EngagementMasks(NamedTuple):
+    """(R, S) masks of where schools stand, derived from ``State.engagement``."""
+
+    engaged: np.ndarray
+    paused: np.ndarray
+    participating: np.ndarray  # engaged or paused
+    invited: np.ndarray  # anything but not invited
+    away: np.ndarray  # paused or opted out
+    n_participating: np.ndarray  # (R,) participating schools
+
+
+def engagement_masks(st: State) -> EngagementMasks:
+    """Masks of the schools' engagement (read-only), recomputed only when engagement changes."""
+    return recall(st, "engagement_masks", (st.engagement,), lambda: _engagement_masks(st.engagement))
+
+
+def _engagement_masks(engagement: np.ndarray) -> EngagementMasks:
+    engaged = engagement == Engagement.ENGAGED
+    paused = engagement == Engagement.PAUSED
+    participating = engaged | paused
+    masks = EngagementMasks(
+        engaged,
+        paused,
+        participating,
+        engagement != Engagement.NOT_INVITED,
+        paused | (engagement == Engagement.OPTED_OUT),
+        participating.sum(axis=1),
+    )
+    for m in masks:
+        m.flags.writeable = False
+    return masks
+
+
+def team_mean_of(st: State, name: str) -> np.ndarray:
+    """``team_mean`` of the staff array ``name`` of the state (read-only),
+    reused while that array is unchanged (small states only)."""
+    x = getattr(st, name)
+    if x.nbytes > MEMO_MAX_BYTES:
+        return team_mean(x)
+    return recall(st, ("team_mean", name), (x,), lambda: _frozen(team_mean(x)))
+
+
+def _frozen(x: np.ndarray) -> np.ndarray:
+    x.flags.writeable = False
+    return x
 
 
 def clip01(x: np.ndarray) -> np.ndarray:

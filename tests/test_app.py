@@ -136,3 +136,24 @@ def test_clicking_a_school_shows_its_story(page):
     story = page.locator(".school-story").inner_text()
     assert "The story of school 5" in story and "Year 1, August: the school was invited" in story
     page.screenshot(path=str(ARTIFACTS / "app_story.png"))
+
+
+def test_a_sweep_run_replays_exactly(tmp_path):
+    from analysis.store import load_sweep
+    from experiments.spec import load_experiment
+    from experiments.sweep import run_sweep
+    from improvesim.app import WorkshopModel
+
+    exp = tmp_path / "exp.toml"
+    exp.write_text(
+        f'scenario = "{(ROOT / "scenarios/baseline.toml").as_posix()}"\ndesign = "grid"\nreplicates = 2\n'
+        'seed = 9\n[set]\n"run.years" = 3\n[parameters]\n"coaching.coaches" = [2, 6]\n'
+    )
+    run_sweep(load_experiment(exp), tmp_path / "store", progress=False)
+    outcomes = load_sweep(tmp_path / "store").outcomes.set_index("run_id")
+    model = WorkshopModel(replay=f"{tmp_path / 'store'}:3")
+    while model.running:
+        model.step()
+    assert model.a.latest("authentic_share") == outcomes.loc[3, "authentic_share"]
+    assert model.a.latest("engaged_share") == outcomes.loc[3, "engaged_share"]
+    assert model.a.params["coaching.coaches"] == outcomes.loc[3, "coaching.coaches"]

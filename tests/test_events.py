@@ -2,15 +2,14 @@
 
 import numpy as np
 import pytest
+from conftest import ROOT, small
 
 from analysis.story import school_story, when
-from conftest import small
 from sim.events import EVENT_TEXT
 from sim.model import DistrictModel
 from sim.params import load_scenario
 from sim.state import LEAD, Authenticity, Engagement
 from sim.submodels import calendar, central_office, coaching, improvement, institutionalization, sensemaking, turnover
-from conftest import ROOT
 
 
 def recording(overrides=None, **kw):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.state import ParamVectors, State, clip01
+from sim.state import ParamVectors, State, clip01, recall
 
 SUMMER = (10, 11)
 TESTING = (8, 9)
@@ -50,37 +50,77 @@ def active_severity(pv: ParamVectors, month: int, kind: int) -> np.ndarray:
 
 
 def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
-    """Severity (R,) of each month's shocks of ``kind``, None in months without any."""
+    """Severity (R,) of each month's shocks of ``kind``, None in months without any.
+
+    The same as :func:`active_severity` month by month, for all months at once.
+    """
+    months = np.arange(pv.params[0].months)[:, None, None]  # (T, 1, 1) against (R, n) shocks
+    on = (pv.shock_start <= months) & (months < pv.shock_end) & (pv.shock_kind == kind)
+    timeline = np.where(on, pv.shock_severity, 0.0).max(axis=2)  # (T, R)
+    return [sev if any_ else None for sev, any_ in zip(timeline, timeline.any(axis=1), strict=True)]
+
+
+def _calm_pressure(st: State, pv: ParamVectors, testing: bool) -> np.ndarray:
+    """Pressure (R, S) in a month without a pandemic or a competing initiative
+    (read-only), reused while the school demands are unchanged."""
+
+    def compute():
+        pressure = pv["time.competing_demands"] * st.demand_mult
+        if testing:
+            pressure = pressure + pv["time.testing_load"]
+        pressure = clip01(pressure)
+        pressure.flags.writeable = False
+        return pressure
+
+    return recall(st, ("calm_pressure", pv, testing), (st.demand_mult,), compute)
+
+
+def _calendar_tables(pv: ParamVectors) -> tuple:
+    """Per-run constants of the calendar, month by month: pandemic and hub loss
+    severities (None in months without), whether the grant still pays, zeros."""
     months = pv.params[0].months
-    timeline = [active_severity(pv, m, kind) for m in range(months)]
-    return [sev if sev.any() else None for sev in timeline]
+    grant_months = 12 * pv.col("coaching.funded_years")
+    zeros = np.zeros(len(pv.params))
+    return (
+        _shock_timeline(pv, PANDEMIC),
+        _shock_timeline(pv, HUB_LOSS),
+        [month < grant_months for month in range(months)],
+        zeros,
+        zeros[:, None],
+    )
 
 
 def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     """Work out the month: time of year, shocks under way, competing demands."""
     moy = month_of_year(month)
     testing = moy in TESTING
-    pandemic = pv.cached("pandemic", lambda pv: _shock_timeline(pv, PANDEMIC))[month]
-    hub_loss = pv.cached("hub_loss", lambda pv: _shock_timeline(pv, HUB_LOSS))[month]
-    zeros = pv.cached("zeros", lambda pv: np.zeros(len(pv.params)))
-    pandemic = zeros if pandemic is None else pandemic
-    st.shock[:] = pandemic
-    pressure = pv["time.competing_demands"] * st.demand_mult
-    if testing:
-        pressure = pressure + pv["time.testing_load"]
-    if pandemic is not zeros:
-        pressure = pressure + PANDEMIC_DEMAND * pandemic[:, None]
+    pandemic_by_month, hub_loss_by_month, grant_by_month, zeros, zeros_col = pv.cached("calendar", _calendar_tables)
+    pandemic = pandemic_by_month[month]
+    hub_loss = hub_loss_by_month[month]
+    if pandemic is None:
+        st.shock[:] = 0.0
+    else:
+        st.shock[:] = pandemic
     initiative = st.initiative_months > 0
-    if initiative.any():
-        pressure = pressure + INITIATIVE_DEMAND * initiative[:, None]
+    if pandemic is None and not initiative.any():
+        pressure = _calm_pressure(st, pv, testing)
+    else:
+        pressure = pv["time.competing_demands"] * st.demand_mult
+        if testing:
+            pressure = pressure + pv["time.testing_load"]
+        if pandemic is not None:
+            pressure = pressure + PANDEMIC_DEMAND * pandemic[:, None]
+        if initiative.any():
+            pressure = pressure + INITIATIVE_DEMAND * initiative[:, None]
+        pressure = clip01(pressure)
     return Calendar(
         month=month,
         summer=moy in SUMMER,
         testing=testing,
-        pandemic=pandemic[:, None],
+        pandemic=zeros_col if pandemic is None else pandemic[:, None],
         hub_loss=zeros if hub_loss is None else hub_loss,
-        grant_active=month < pv.cached("grant_months", lambda pv: 12 * pv.col("coaching.funded_years")),
-        pressure=clip01(pressure),
+        grant_active=grant_by_month[month],
+        pressure=pressure,
     )
 
 

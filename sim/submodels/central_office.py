@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import Engagement, ParamVectors, State, clip01, team_mean
+from sim.state import Engagement, ParamVectors, State, clip01, engagement_masks, recall, team_mean_of
 from sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
@@ -35,7 +35,11 @@ ROLLOUT_MIN_PRIORITY = 0.3
 
 def message_strength(pv: ParamVectors, priority: np.ndarray) -> np.ndarray:
     """Strength (R,) of one month's message: priority x (urgency and why framing)."""
-    return priority * (0.4 * pv.col("messaging.urgency") + 0.6 * pv.col("messaging.why_framing"))
+    return priority * pv.cached("message_framing", _message_framing)
+
+
+def _message_framing(pv: ParamVectors) -> np.ndarray:
+    return 0.4 * pv.col("messaging.urgency") + 0.6 * pv.col("messaging.why_framing")
 
 
 def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
@@ -46,27 +50,52 @@ def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
 
 def hub_capacity(st: State, pv: ParamVectors, cal: Calendar) -> None:
     """Share (R,) of the participating schools the hub can fully support."""
-    participating = ((st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)).sum(axis=1)
-    load = np.maximum(participating, 1) / pv.col("knowledge.schools_per_hub_staff")
-    st.hub_capacity[:] = np.minimum(1.0, pv.col("knowledge.hub_staff") / load) * (1.0 - cal.hub_loss)
+
+    def compute():
+        participating = engagement_masks(st).n_participating
+        load = np.maximum(participating, 1) / pv.col("knowledge.schools_per_hub_staff")
+        return np.minimum(1.0, pv.col("knowledge.hub_staff") / load) * (1.0 - cal.hub_loss)
+
+    # the same while participation and any hub loss are unchanged
+    st.hub_capacity[:] = recall(st, ("hub_capacity", pv), (st.engagement, cal.hub_loss), compute)
 
 
 def convene(st: State, cal: Calendar, schedule: np.ndarray) -> None:
     """Whether (R,) a convening is held this month; ``schedule`` is (R, 12)."""
-    held = schedule[:, cal.month % 12] & (cal.pandemic[:, 0] <= CONVENING_CANCEL_SEVERITY)
+    scheduled = schedule[:, cal.month % 12]
+    if not scheduled.any():
+        st.convening[:] = False
+        return
+    held = scheduled & (cal.pandemic[:, 0] <= CONVENING_CANCEL_SEVERITY)
     st.convening[:] = held & (st.hub_capacity > 0.05)
 
 
 def decay_knowledge_base(st: State, pv: ParamVectors) -> None:
-    st.knowledge_base *= 1.0 - pv.col("knowledge.decay")
+    st.knowledge_base *= pv.cached("knowledge_kept", lambda pv: 1.0 - pv.col("knowledge.decay"))
 
 
 def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray:
     """How many schools (R,) the office invites this month."""
+    if month > 0:
+        cohort_months = pv.cached("cohort_months", _cohort_months)
+        if month < len(cohort_months) and not cohort_months[month]:  # no run's cohort is due
+            return pv.cached("no_cohort", _no_cohort)
     first = np.where(month == 0, pv.col("rollout.initial_schools"), 0.0)
     interval = pv.col("rollout.cohort_interval_months")
     later = (month > 0) & (month % interval == 0) & (priority >= ROLLOUT_MIN_PRIORITY)
     return (first + np.where(later, pv.col("rollout.cohort_size"), 0.0)).astype(np.int64)
+
+
+def _cohort_months(pv: ParamVectors) -> list[bool]:
+    """Whether any run may invite a later cohort, month by month."""
+    interval = pv.col("rollout.cohort_interval_months")
+    return [bool(((month > 0) & (month % interval == 0)).any()) for month in range(pv.params[0].months)]
+
+
+def _no_cohort(pv: ParamVectors) -> np.ndarray:
+    none = np.zeros(len(pv.params), dtype=np.int64)
+    none.flags.writeable = False
+    return none
 
 
 def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> None:
@@ -74,10 +103,10 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
     due = cohort_due(pv, cal.month, st.priority)
     if not due.any():
         return
-    uninvited = st.engagement == Engagement.NOT_INVITED
+    uninvited = ~engagement_masks(st).invited
     rank = np.cumsum(uninvited, axis=1)
     invite = uninvited & (rank <= due[:, None])
-    commitment = team_mean(st.commitment)
+    commitment = team_mean_of(st, "commitment")
     join_p = clip01(0.4 + commitment + 0.3 * pv["messaging.why_framing"])
     joins = pv.required | (u_join < join_p)
     st.engagement[:] = np.where(invite, np.where(joins, Engagement.ENGAGED, Engagement.OPTED_OUT), st.engagement)
@@ -96,10 +125,11 @@ def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     and stipends for groomed successors on the deep bench."""
     coaches = (st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0
     cost = coaches + st.convening * pv.col("costs.convening")
-    cost += pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0
-    cost += st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0
+    cost += pv.cached("hub_cost", lambda pv: pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0)
+    if st.bench.any():  # (otherwise this adds zero)
+        cost += st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0
     if not cal.summer:
-        engaged = (st.engagement == Engagement.ENGAGED).sum(axis=1)
+        engaged = engagement_masks(st).engaged.sum(axis=1)
         cost += engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly")
     st.cost_month[:] = cost
     st.cost_total += cost

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import ASSISTANT_PRINCIPAL, LEAD, PRINCIPAL, Engagement, ParamVectors, State
+from sim.state import ASSISTANT_PRINCIPAL, LEAD, PRINCIPAL, ParamVectors, State, engagement_masks, recall
 from sim.submodels.calendar import Calendar
 
 #: Relative loss of a visit's effect under a full-severity pandemic (virtual visits).
@@ -31,11 +31,12 @@ def assign_caseloads(st: State) -> np.ndarray:
     when there is no coach).  The deal only changes when participation or
     the coaches in post change, so it is reused until then.
     """
-    participating = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
-    in_post = st.coach_position & st.coach_filled
+    participating = engagement_masks(st).participating
+    stamp = [participating.tobytes(), st.coach_position.tobytes(), st.coach_filled.tobytes(), st.coach_of.tobytes()]
     memo = st.memo.get("caseloads")
-    if memo is not None and np.array_equal(memo[0], participating) and np.array_equal(memo[1], in_post):
-        return memo[2]
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    in_post = st.coach_position & st.coach_filled
     n_coaches = in_post.sum(axis=1)
     # seats of the coaches in post first, in seat order
     order = np.argsort(~in_post, axis=1, kind="stable")
@@ -45,7 +46,9 @@ def assign_caseloads(st: State) -> np.ndarray:
     st.coach_of[:] = np.where(participating & (n_coaches[:, None] > 0), coach, -1)
     n_part = participating.sum(axis=1)
     caseload = np.where(n_coaches > 0, np.ceil(n_part / np.maximum(n_coaches, 1)), 0.0)
-    st.memo["caseloads"] = (participating, in_post, caseload)
+    caseload.flags.writeable = False
+    stamp[-1] = st.coach_of.tobytes()
+    st.memo["caseloads"] = (stamp, caseload)
     return caseload
 
 
@@ -53,20 +56,32 @@ def delivered_visits(st: State, pv: ParamVectors, cal: Calendar, caseload: np.nd
     """Visits (R, S) each school gets this month; ``u`` is (R, S)."""
     if cal.summer:
         return np.zeros_like(st.visits)
-    capacity = pv.col("coaching.hours_per_month") / pv.col("coaching.hours_per_visit")
-    per_school = np.minimum(pv["coaching.visits_per_month"], (capacity / np.maximum(caseload, 1.0))[:, None])
-    rate = np.where(st.engagement == Engagement.PAUSED, 0.5, 1.0) * (st.coach_of >= 0)
-    expected = per_school * rate * (1.0 - 0.5 * cal.pressure)
+
+    def planned():  # visits (R, S) before pressure cancels some
+        capacity = pv.col("coaching.hours_per_month") / pv.col("coaching.hours_per_visit")
+        per_school = np.minimum(pv["coaching.visits_per_month"], (capacity / np.maximum(caseload, 1.0))[:, None])
+        rate = np.where(engagement_masks(st).paused, 0.5, 1.0) * (st.coach_of >= 0)
+        return per_school * rate
+
+    per_school_rate = recall(st, ("planned_visits", pv), (st.engagement, st.coach_of, caseload), planned)
+    expected = per_school_rate * (1.0 - 0.5 * cal.pressure)
     whole = np.floor(expected)
     return whole + (u < expected - whole)
 
 
 def visit_effect(st: State, pv: ParamVectors, cal: Calendar, caseload: np.ndarray) -> np.ndarray:
     """Effect (R, S) of one visit: coach skill, lower at scale and when virtual."""
-    r = np.arange(st.runs)[:, None]
-    skill = st.coach_skill[r, np.maximum(st.coach_of, 0)]
-    scale = 1.0 / (1.0 + (caseload / pv.col("coaching.scale_caseload")))[:, None]
-    return skill * scale * (1.0 - PANDEMIC_COACHING_LOSS * cal.pandemic)
+
+    def effect():  # in person
+        r = np.arange(st.runs)[:, None]
+        skill = st.coach_skill[r, np.maximum(st.coach_of, 0)]
+        scale = 1.0 / (1.0 + (caseload / pv.col("coaching.scale_caseload")))[:, None]
+        return skill * scale
+
+    in_person = recall(st, ("visit_effect", pv), (st.coach_skill, st.coach_of, caseload), effect)
+    if not cal.pandemic.any():  # (the factor below is exactly one)
+        return in_person
+    return in_person * (1.0 - PANDEMIC_COACHING_LOSS * cal.pandemic)
 
 
 def role_effects(pv: ParamVectors, team_size: int) -> np.ndarray:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import N_PRINCIPLES, Engagement, ParamVectors, State, clip01, team_mean
+from sim.state import N_PRINCIPLES, ParamVectors, State, clip01, engagement_masks, team_mean_of
 from sim.submodels.calendar import Calendar
 
 #: Monthly memory of the results signal.
@@ -42,7 +42,10 @@ def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     """Schools (R, S) doing improvement work this month."""
     if cal.summer:
         return np.zeros_like(st.in_cycle)
-    return (st.engagement == Engagement.ENGAGED) & (st.stall == 0) & (ratio > 0)
+    engaged = engagement_masks(st).engaged
+    if st.stall.any():
+        engaged = engaged & (st.stall == 0)
+    return engaged & (ratio > 0)
 
 
 def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
@@ -50,10 +53,10 @@ def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
     knowledge = 0.5 * (st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None])
     p = (
         pv["improvement.base_success"]
-        + pv["improvement.skill_effect"] * team_mean(st.skill)
+        + pv["improvement.skill_effect"] * team_mean_of(st, "skill")
         + pv["improvement.understanding_effect"] * st.understanding
         - pv["improvement.solutionitis_penalty"] * (st.understanding < 0.5)
-        + 0.1 * pv["governance.top_down_support"]
+        + pv.cached("support_success", lambda pv: 0.1 * pv["governance.top_down_support"])
         + 0.1 * knowledge
     )
     return np.minimum(np.maximum(p, 0.02), 0.98)
@@ -65,7 +68,7 @@ def run_cycles(
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
     starts = busy & ~st.in_cycle & (u[:, :, 0] < ratio)
     st.in_cycle |= starts
-    st.cycle_progress[starts] = 0.0
+    np.copyto(st.cycle_progress, 0.0, where=starts)
     advancing = busy & st.in_cycle
     st.cycle_progress += ratio * advancing
     done = advancing & (st.cycle_progress >= pv["improvement.cycle_months"])
@@ -100,7 +103,7 @@ def _document(st: State, pv: ParamVectors, success: np.ndarray) -> None:
 def principle_support(st: State, pv: ParamVectors, finished: np.ndarray) -> np.ndarray:
     """(6, R, S) support for each principle, 0-1."""
     support = np.empty(st.principles.shape)
-    skill = team_mean(st.skill)
+    skill = team_mean_of(st, "skill")
     support[PROBLEM] = np.maximum(np.minimum(st.visits, 1.0), st.understanding)
     support[VARIABILITY] = skill
     support[SYSTEM] = skill
@@ -114,7 +117,7 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
     """Grow principles in working, committed teams; decay them elsewhere in school months."""
     if cal.summer:
         return
-    commitment = team_mean(st.commitment)
+    commitment = team_mean_of(st, "commitment")
     support = principle_support(st, pv, finished)
     p = st.principles
     # half the pull is the team's commitment, half the principle's own support:
@@ -130,13 +133,15 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
 
 
 def learn_by_doing(st: State, busy: np.ndarray) -> None:
+    if not busy.any():  # (nothing would change)
+        return
     st.skill += (LEARN_BY_DOING * busy) * (1.0 - st.skill)
     # studying the problem before acting: the problem focus builds understanding
     st.understanding += (0.05 * busy) * st.principles[PROBLEM] * (1.0 - st.understanding)
 
 
 def count_down_stalls(st: State, cal: Calendar) -> None:
-    if not cal.summer:
+    if not cal.summer and st.stall.any():
         np.maximum(st.stall - 1, 0, out=st.stall)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import PRINCIPAL, SKILL_DEVELOPING, Authenticity, ParamVectors, State, clip01, team_mean
+from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, clip01, team_mean_of
 from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import LONG_SPELL
 
@@ -35,7 +35,8 @@ BENCH_RATE_SCALE = 1.0 / 6.0
 
 def practice_quality(st: State) -> np.ndarray:
     """(R, S) quality of practice: mean principle practice x team commitment."""
-    return st.principles.mean(axis=0) * team_mean(st.commitment)
+    # (the mean over principles as np.mean computes it: a sum along the axis, then a division)
+    return np.add.reduce(st.principles, axis=0) / st.principles.shape[0] * team_mean_of(st, "commitment")
 
 
 def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
@@ -43,45 +44,56 @@ def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
     if cal.summer:
         return
     e = st.embeddedness
-    speed = pv["institution.embed_rate"] * (1.0 + pv["institution.integration_boost"] * pv["time.integrated"])
+    speed = pv.cached("embed_speed", _embed_speed)
     grow = speed * practice_quality(st) * (1.0 - e)
     decay = pv["institution.embed_decay"] * e
     st.embeddedness[:] = clip01(np.where(busy, e + grow, e - decay))
 
 
+def _embed_speed(pv: ParamVectors) -> np.ndarray:
+    return pv["institution.embed_rate"] * (1.0 + pv["institution.integration_boost"] * pv["time.integrated"])
+
+
 def institutionalize(st: State, pv: ParamVectors, month: int) -> None:
     """Count months embedded and flag institutionalized schools."""
     above = st.embeddedness >= pv["institution.threshold"]
-    st.embedded_months[:] = np.where(above, st.embedded_months + 1, 0)
+    if above.any():
+        st.embedded_months[:] = np.where(above, st.embedded_months + 1, 0)
+    elif st.embedded_months.any():
+        st.embedded_months[:] = 0
     now = st.embedded_months >= pv["institution.min_months"]
-    first = now & (st.first_institutionalized < 0)
-    st.first_institutionalized[:] = np.where(first, month, st.first_institutionalized)
-    note(st.events, month, "institutionalized", now & ~st.institutionalized)
+    if now.any():
+        first = now & (st.first_institutionalized < 0)
+        np.copyto(st.first_institutionalized, month, where=first)
+        note(st.events, month, "institutionalized", now & ~st.institutionalized)
     st.institutionalized[:] = now
 
 
-def classify_authenticity(st: State, pv: ParamVectors, month: int) -> None:
-    """Authentic, partial or inauthentic from the six principles; track fading."""
+def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
+    """Authentic, partial or inauthentic from the six principles; track fading.
+    Returns the number (R, S) of principles practised."""
     practised = (st.principles >= pv["improvement.practice_threshold"]).sum(axis=0)
-    cls = np.where(
-        practised == st.principles.shape[0],
-        Authenticity.AUTHENTIC,
-        np.where(practised > 0, Authenticity.PARTIAL, Authenticity.INAUTHENTIC),
-    )
-    authentic = cls == Authenticity.AUTHENTIC
-    note(st.events, month, "became_authentic", authentic & ~st.ever_authentic)
+    authentic = practised == st.principles.shape[0]
+    if st.events is not None:
+        note(st.events, month, "became_authentic", authentic & ~st.ever_authentic)
     st.ever_authentic |= authentic
-    st.months_not_authentic[:] = np.where(authentic, 0, st.months_not_authentic + st.ever_authentic)
-    note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
-    st.authenticity[:] = cls
+    if st.ever_authentic.any():  # (otherwise every count stays zero)
+        st.months_not_authentic[:] = np.where(authentic, 0, st.months_not_authentic + st.ever_authentic)
+        if st.events is not None:
+            note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
+    # inauthentic (0) + some principle practised (1) + all practised (1)
+    np.add(authentic.view(np.int8), (practised > 0).view(np.int8), out=st.authenticity)
+    return practised
 
 
 def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: np.ndarray) -> None:
     """Groom successors for the deep bench; ``u`` is (R, S)."""
     if cal.summer:
         return
+    grows = busy & (u < pv["succession.deep_bench"] * BENCH_RATE_SCALE)
+    if not grows.any():
+        return
     skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
-    eligible = busy & (st.bench < MAX_BENCH) & (skilled > st.bench)
-    grows = eligible & (u < pv["succession.deep_bench"] * BENCH_RATE_SCALE)
+    grows &= (st.bench < MAX_BENCH) & (skilled > st.bench)
     st.bench += grows
     note(st.events, cal.month, "bench_grew", grows)

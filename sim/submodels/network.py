@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import Engagement, ParamVectors, State
+from sim.state import ParamVectors, State, engagement_masks
 from sim.submodels.improvement import NETWORKS
 
 #: Recent results above which a school is a bright spot.
@@ -28,20 +28,21 @@ def common_aim(pv: ParamVectors) -> np.ndarray:
 def spread_strength(st: State, pv: ParamVectors) -> np.ndarray:
     """(R, 1) share of the gap to bright spots closed at this month's convening."""
     held = (st.convening * st.hub_capacity)[:, None]
-    return pv["knowledge.spread_rate"] * held * (0.25 + 0.75 * common_aim(pv))
+    return pv["knowledge.spread_rate"] * held * pv.cached("aim_strength", lambda pv: 0.25 + 0.75 * common_aim(pv))
 
 
 def network(st: State, pv: ParamVectors) -> None:
     """Spread bright spots' practice and understanding at a convening."""
     if not st.convening.any():
         return
-    attend = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
+    attend = engagement_masks(st).participating
     bright = attend & (st.results > BRIGHT_SPOT_RESULTS)
     n_bright = np.maximum(bright.sum(axis=1), 1)[:, None]
-    pull = spread_strength(st, pv) * attend * bright.any(axis=1, keepdims=True)
+    strength = spread_strength(st, pv)
+    pull = strength * attend * bright.any(axis=1, keepdims=True)
     target_p = (st.principles * bright).sum(axis=2, keepdims=True) / n_bright  # (6, R, 1)
     target_u = (st.understanding * bright).sum(axis=1, keepdims=True) / n_bright
     st.principles += pull * np.maximum(target_p - st.principles, 0.0)
     st.understanding += pull * np.maximum(target_u - st.understanding, 0.0)
-    attended = spread_strength(st, pv) * attend
+    attended = strength * attend
     st.principles[NETWORKS] += attended * (1.0 - st.principles[NETWORKS])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import Engagement, ParamVectors, State, clip01, team_mean
+from sim.state import Engagement, ParamVectors, State, clip01, engagement_masks, team_mean_of
 from sim.submodels.calendar import Calendar
 
 THRESHOLD_WIDTH = 0.1
@@ -44,7 +44,8 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
 def sustained(pv: ParamVectors, team_commitment: np.ndarray) -> np.ndarray:
     """How far (R, S) commitment sustains itself: 0 well below the threshold, 1 above."""
     theta = pv["sensemaking.threshold"]
-    return smoothstep((team_commitment - theta + THRESHOLD_WIDTH) / (2 * THRESHOLD_WIDTH))
+    x = clip01((team_commitment - theta + THRESHOLD_WIDTH) / (2 * THRESHOLD_WIDTH))  # smoothstep, on a fresh array
+    return x * x * (3.0 - 2.0 * x)
 
 
 def ownership(pv: ParamVectors) -> np.ndarray:
@@ -60,7 +61,7 @@ def drive(st: State, pv: ParamVectors, school_stress: np.ndarray) -> np.ndarray:
         + pv["sensemaking.results_weight"] * st.results
     )
     return (
-        ownership(pv) * pull
+        pv.cached("ownership", ownership) * pull
         - pv["sensemaking.pressure_weight"] * school_stress
         - pv["sensemaking.fatigue_weight"] * st.fatigue
     )
@@ -68,12 +69,12 @@ def drive(st: State, pv: ParamVectors, school_stress: np.ndarray) -> np.ndarray:
 
 def update_commitment(st: State, pv: ParamVectors, school_stress: np.ndarray) -> None:
     """Move each member's commitment with the drive; revert below the threshold."""
-    active = (st.engagement == Engagement.ENGAGED) | (st.engagement == Engagement.PAUSED)
+    active = engagement_masks(st).participating
     d = pv["sensemaking.uptake_rate"] * drive(st, pv, school_stress) * active
     c = st.commitment
     # positive drive closes the gap to 1, negative drive erodes what is there
-    change = np.where(d > 0, d * (1.0 - c), d * c)
-    keep = sustained(pv, team_mean(c))
+    change = d * np.where(d > 0, 1.0 - c, c)
+    keep = sustained(pv, team_mean_of(st, "commitment"))
     revert = pv["sensemaking.reversion_rate"] * (1.0 - keep) * active
     c += change - revert * c
     clip01(c)
@@ -83,40 +84,60 @@ def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress:
     """Engage, pause or opt out; ``u`` is (R, S).  No decisions in summer."""
     if cal.summer:
         return
-    c = team_mean(st.commitment)
-    engaged = st.engagement == Engagement.ENGAGED
-    paused = st.engagement == Engagement.PAUSED
+    c = team_mean_of(st, "commitment")
+    masks = engagement_masks(st)
+    engaged, paused = masks.engaged, masks.paused
     required = pv.required
-    p_pause = pv["sensemaking.pause_rate"] * school_stress * (1.0 - c) * np.where(required, 0.5, 1.0)
-    pull = c + 0.5 * np.minimum(st.visits, 1.0) + 0.5 * pv["messaging.urgency"] * st.message[:, None]
-    p_resume = pv["sensemaking.resume_rate"] * np.minimum(pull, 1.0) * (1.0 - school_stress)
-    p_resume = np.where(required, np.maximum(p_resume, MANDATE_PULL_BACK), p_resume)
-    may_leave = ~required & (st.spell >= MIN_PAUSE_BEFORE_OPT_OUT)
-    p_opt = np.where(may_leave, pv["sensemaking.opt_out_rate"] * school_stress * (1.0 - c), 0.0)
-
+    not_c = 1.0 - c
+    p_pause = pv["sensemaking.pause_rate"] * school_stress * not_c * pv.cached("pause_factor", _pause_factor)
     pauses = engaged & (u < p_pause)
-    resumes = paused & (u < p_resume)
-    opts_out = paused & ~resumes & (u > 1.0 - p_opt)
-    st.engagement[pauses] = Engagement.PAUSED
-    st.engagement[resumes] = Engagement.ENGAGED
-    st.engagement[opts_out] = Engagement.OPTED_OUT
+    if paused.any():
+        pull = c + 0.5 * np.minimum(st.visits, 1.0) + pv.cached("half_urgency", _half_urgency) * st.message[:, None]
+        p_resume = pv["sensemaking.resume_rate"] * np.minimum(pull, 1.0) * (1.0 - school_stress)
+        if required.any():  # (otherwise the mandate's pull back changes nothing)
+            p_resume = np.where(required, np.maximum(p_resume, MANDATE_PULL_BACK), p_resume)
+        may_leave = ~required & (st.spell >= MIN_PAUSE_BEFORE_OPT_OUT)
+        p_opt = np.where(may_leave, pv["sensemaking.opt_out_rate"] * school_stress * not_c, 0.0)
+        resumes = paused & (u < p_resume)
+        opts_out = paused & ~resumes & (u > 1.0 - p_opt)
+    else:  # nobody to resume or opt out
+        resumes = opts_out = np.zeros_like(paused)
+    # the three masks are disjoint
+    if pauses.any():
+        st.engagement[pauses] = Engagement.PAUSED
+    if resumes.any():
+        st.engagement[resumes] = Engagement.ENGAGED
+    if opts_out.any():
+        st.engagement[opts_out] = Engagement.OPTED_OUT
     _count_spells(st)
     note(st.events, cal.month, "paused", pauses)
     note(st.events, cal.month, "resumed", resumes)
     note(st.events, cal.month, "opted_out", opts_out)
 
 
+def _pause_factor(pv: ParamVectors) -> np.ndarray:
+    return np.where(pv.required, 0.5, 1.0)
+
+
+def _half_urgency(pv: ParamVectors) -> np.ndarray:
+    return 0.5 * pv["messaging.urgency"]
+
+
 def _count_spells(st: State) -> None:
     """Consecutive school months not engaged, for schools that joined (summer not counted)."""
-    away = st.joined & ((st.engagement == Engagement.PAUSED) | (st.engagement == Engagement.OPTED_OUT))
+    away = st.joined & engagement_masks(st).away
+    if not away.any():  # every spell ends (or none had begun)
+        if st.spell.any():
+            st.spell[:] = 0
+        return
     st.spell[:] = np.where(away, st.spell + 1, 0)
-    reached = away & (st.spell == LONG_SPELL)
     np.maximum(st.max_spell, st.spell, out=st.max_spell)
-    note(st.events, st.month, "disengaged_6_months", reached)
+    if st.events is not None:
+        note(st.events, st.month, "disengaged_6_months", away & (st.spell == LONG_SPELL))
 
 
 def recover_fatigue(st: State, pv: ParamVectors) -> None:
-    st.fatigue *= 1.0 - pv["sensemaking.fatigue_recovery"]
+    st.fatigue *= pv.cached("fatigue_kept", lambda pv: 1.0 - pv["sensemaking.fatigue_recovery"])
 
 
 def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import ParamVectors, State, clip01
+from sim.state import ParamVectors, State, clip01, recall
 from sim.submodels.calendar import Calendar
 
 
@@ -25,12 +25,27 @@ def crowd_out(pv: ParamVectors, pressure: np.ndarray) -> np.ndarray:
 
 
 def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
-    """Time for improvement as a share (R, S) of what full-pace work needs, 0-1."""
-    hours = pv["time.protected_hours"] * (1.0 - crowd_out(pv, cal.pressure))
-    return clip01(hours / pv["time.hours_needed"])
+    """Time for improvement as a share (R, S) of what full-pace work needs, 0-1 (read-only)."""
+    memo = pv.cached("time_ratio_memo", lambda pv: {})
+    key = (cal.pressure.shape, cal.pressure.tobytes())
+    ratio = memo.get(key)
+    if ratio is None:
+        if len(memo) > 8:
+            memo.clear()
+        hours = pv["time.protected_hours"] * (1.0 - crowd_out(pv, cal.pressure))
+        ratio = memo[key] = clip01(hours / pv["time.hours_needed"])
+        ratio.flags.writeable = False
+    return ratio
 
 
 def stress(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
-    """Stress (R, S) on a school team, 0-1."""
-    raw = 0.5 * cal.pressure + 0.5 * (1.0 - ratio) + 0.3 * (st.stall > 0) + 0.3 * cal.pandemic
-    return clip01(raw)
+    """Stress (R, S) on a school team, 0-1 (read-only)."""
+
+    def compute():
+        raw = 0.5 * cal.pressure + 0.5 * (1.0 - ratio) + 0.3 * (st.stall > 0) + 0.3 * cal.pandemic
+        raw = clip01(raw)
+        raw.flags.writeable = False
+        return raw
+
+    # the same while pressure, time and stalls are unchanged
+    return recall(st, "stress", (cal.pressure, ratio, st.stall, cal.pandemic), compute)

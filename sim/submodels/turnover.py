@@ -26,11 +26,12 @@ from sim.state import (
     LEAD,
     PRINCIPAL,
     SKILL_DEVELOPING,
-    Engagement,
     ParamVectors,
     State,
     clip01,
+    engagement_masks,
     team_mean,
+    team_mean_of,
 )
 from sim.submodels.calendar import SCHOOL_MONTHS, SUMMER, Calendar, month_of_year
 
@@ -87,23 +88,31 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_
         return leaves
     # u / hazard is a fresh uniform for those who leave: the newcomer's draw
     fresh = np.divide(u, hazard, out=np.zeros_like(u), where=leaves)
-    team_skill = team_mean(st.skill)
-    team_commitment = team_mean(st.commitment)
-    invited = st.engagement != Engagement.NOT_INVITED
+    team_skill = team_mean_of(st, "skill")
+    team_commitment = team_mean_of(st, "commitment")
+    invited = engagement_masks(st).invited
 
     # a groomed successor steps up for the principal first, then for the lead
-    principal_successor = leaves[PRINCIPAL] & (st.bench > 0)
-    lead_successor = leaves[LEAD] & (st.bench - principal_successor > 0)
+    if st.bench.any():
+        principal_successor = leaves[PRINCIPAL] & (st.bench > 0)
+        lead_successor = leaves[LEAD] & (st.bench - principal_successor > 0)
+        stalled = ((leaves[PRINCIPAL] & ~principal_successor) | (leaves[LEAD] & ~lead_successor)) & invited
+    else:  # nobody on the bench: no successors
+        principal_successor = lead_successor = None
+        stalled = (leaves[PRINCIPAL] | leaves[LEAD]) & invited
     _replace_newcomers(st, pv, leaves, fresh, team_skill, team_commitment)
-    _promote_successors(st, pv, (principal_successor, lead_successor), team_skill, team_commitment)
-    stalled = ((leaves[PRINCIPAL] & ~principal_successor) | (leaves[LEAD] & ~lead_successor)) & invited
+    if principal_successor is not None:
+        _promote_successors(st, pv, (principal_successor, lead_successor), team_skill, team_commitment)
     _stall_work(st, pv, stalled, u_succession[:, :, 1])
     _knowledge_walks_out(st, pv, leaves)
     _bench_keeps_only_skilled_staff(st)
 
-    note(st.events, cal.month, "successor_stepped_up", (principal_successor | lead_successor) & invited)
-    note(st.events, cal.month, "principal_left", stalled & leaves[PRINCIPAL] & ~principal_successor)
-    note(st.events, cal.month, "lead_left", stalled & leaves[LEAD] & ~lead_successor)
+    if st.events is not None:
+        if principal_successor is None:
+            principal_successor = lead_successor = np.zeros_like(stalled)
+        note(st.events, cal.month, "successor_stepped_up", (principal_successor | lead_successor) & invited)
+        note(st.events, cal.month, "principal_left", stalled & leaves[PRINCIPAL] & ~principal_successor)
+        note(st.events, cal.month, "lead_left", stalled & leaves[LEAD] & ~lead_successor)
     return leaves
 
 
@@ -112,14 +121,21 @@ def _replace_newcomers(st, pv, leaves, fresh, team_skill, team_commitment) -> No
     routines, scaled by embeddedness, pass on part of the team's skill and
     commitment, and documented knowledge part of the skill."""
     carry = pv["succession.onboarding"] * st.embeddedness
-    documented = 0.5 * pv["knowledge.management"] * st.knowledge_base[:, None]
-    novice_skill = pv["district.initial_skill"] * (0.5 + fresh)
-    novice_commit = pv["district.initial_commitment"] * (0.5 + fresh)
-    skill = novice_skill + np.maximum(carry, documented) * np.maximum(team_skill - novice_skill, 0.0)
-    commit = novice_commit + carry * np.maximum(team_commitment - novice_commit, 0.0)
+    documented = pv.cached("half_knowledge_management", _half_knowledge_management) * st.knowledge_base[:, None]
+    spread = 0.5 + fresh
+    novice_skill = pv["district.initial_skill"] * spread
+    novice_commit = pv["district.initial_commitment"] * spread
+    gap = np.subtract(team_skill, novice_skill, out=spread)
+    skill = novice_skill + np.maximum(carry, documented) * np.maximum(gap, 0.0, out=gap)
+    gap = np.subtract(team_commitment, novice_commit, out=gap)
+    commit = novice_commit + carry * np.maximum(gap, 0.0, out=gap)
     np.copyto(st.skill, clip01(skill), where=leaves)
     np.copyto(st.commitment, clip01(commit), where=leaves)
-    st.tenure[leaves] = 0
+    np.copyto(st.tenure, 0, where=leaves)
+
+
+def _half_knowledge_management(pv: ParamVectors) -> np.ndarray:
+    return 0.5 * pv["knowledge.management"]
 
 
 def _promote_successors(st, pv, successors, team_skill, team_commitment) -> None:
@@ -139,6 +155,8 @@ def _bench_keeps_only_skilled_staff(st: State) -> None:
     """The bench holds at most as many successors as the team has members of at
     least developing skill besides the principal: groomed staff who leave take
     their place on the bench with them."""
+    if not st.bench.any():  # (an empty bench stays empty)
+        return
     skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
     np.minimum(st.bench, skilled, out=st.bench)
 
@@ -173,23 +191,42 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) ->
     positions close unless the district keeps them.  ``u`` is (R, C)."""
     if st.coach_position.shape[1] == 0:
         return
-    hazard = monthly_hazard(pv["turnover.coach"], pv["turnover.summer_share"], cal.month)
-    hazard = hazard * (1.0 + PANDEMIC_TURNOVER * cal.pandemic)
+    hazard = pv.cached("coach_hazards", _coach_hazards)[month_of_year(cal.month)]
+    if cal.pandemic.any():  # (otherwise the factor is exactly one)
+        hazard = hazard * (1.0 + PANDEMIC_TURNOVER * cal.pandemic)
     # vacancies count down, then those whose time has come are filled;
     # the fresh draw sets the newcomer's skill
     vacant = st.coach_position & ~st.coach_filled
-    st.coach_vacancy -= vacant
-    due = vacant & (st.coach_vacancy <= 0)
-    np.copyto(st.coach_skill, clip01(pv["coaching.skill"] * (0.75 + 0.5 * u)), where=due)
-    st.coach_filled |= due
-    leaves = st.coach_filled & ~due & (u < hazard)
-    st.coach_filled &= ~leaves
-    st.coach_vacancy[:] = np.where(leaves, pv["coaching.vacancy_months"].astype(np.int64), st.coach_vacancy)
-    _mark_coach_loss(st, leaves, cal.month, "coach_left")
+    if vacant.any():
+        st.coach_vacancy -= vacant
+        due = vacant & (st.coach_vacancy <= 0)
+        if due.any():
+            np.copyto(st.coach_skill, clip01(pv["coaching.skill"] * (0.75 + 0.5 * u)), where=due)
+            st.coach_filled |= due
+        leaves = st.coach_filled & ~due & (u < hazard)
+    else:  # nothing to fill
+        leaves = st.coach_filled & (u < hazard)
+    if leaves.any():
+        st.coach_filled &= ~leaves
+        vacancy = pv.cached("vacancy_months", lambda pv: pv["coaching.vacancy_months"].astype(np.int64))
+        np.copyto(st.coach_vacancy, vacancy, where=leaves)
+        _mark_coach_loss(st, leaves, cal.month, "coach_left")
     _end_grant(st, pv, cal)
 
 
+def _coach_hazards(pv: ParamVectors) -> list[np.ndarray]:
+    """(R, 1) monthly coach exit hazards by month of the year."""
+    return [monthly_hazard(pv["turnover.coach"], pv["turnover.summer_share"], m) for m in range(12)]
+
+
+def _central_office_hazards(pv: ParamVectors) -> list[np.ndarray]:
+    """(R,) monthly central-office leader exit hazards by month of the year."""
+    return [monthly_hazard(pv.col("turnover.central_office"), pv.col("turnover.summer_share"), m) for m in range(12)]
+
+
 def _end_grant(st: State, pv: ParamVectors, cal: Calendar) -> None:
+    if not st.coach_grant.any():
+        return
     ending = st.coach_grant & ~cal.grant_active[:, None]
     if not ending.any():
         return
@@ -217,15 +254,18 @@ def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.nd
     resets priority somewhere between half and all of its initial level.
     When a competing initiative ends it adds fatigue too: an initiative
     that came and went.  ``u`` is (R, 4)."""
-    hazard = monthly_hazard(pv.col("turnover.central_office"), pv.col("turnover.summer_share"), cal.month)
-    ending = st.initiative_months == 1
-    st.initiative_months = np.maximum(st.initiative_months - 1, 0)
-    invited = st.engagement != Engagement.NOT_INVITED
+    hazard = pv.cached("central_office_hazards", _central_office_hazards)[month_of_year(cal.month)]
     change = pv.col("sensemaking.fatigue_per_change")[:, None]
-    st.fatigue += np.where(ending[:, None] & invited, 0.5 * change * (1.0 - st.fatigue), 0.0)
+    if st.initiative_months.any():  # (otherwise nothing counts down or ends)
+        ending = st.initiative_months == 1
+        st.initiative_months = np.maximum(st.initiative_months - 1, 0)
+        if ending.any():
+            invited = engagement_masks(st).invited
+            st.fatigue += np.where(ending[:, None] & invited, 0.5 * change * (1.0 - st.fatigue), 0.0)
     new_leader = u[:, 0] < hazard
     if not new_leader.any():
         return
+    invited = engagement_masks(st).invited
     initiative = new_leader & (u[:, 1] < pv.col("governance.initiative_churn"))
     st.leader_changes += new_leader
     st.priority[:] = np.where(
