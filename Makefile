@@ -28,6 +28,7 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/sweep.py
+	$(PY) benchmarks/app.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
