@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -15,6 +17,13 @@ from sim.state import ParamVectors, blank_state  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+
+
+def improvesim(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    """Run the command line as a user would, in a fresh process; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "improvesim", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture

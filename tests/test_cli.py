@@ -1,20 +1,12 @@
 """The command line: outputs, refusals and bad input (exit status 2, no traceback)."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, improvesim
 
 from sim.params import defaults, load_scenario
-
-
-def improvesim(*args, cwd=ROOT):
-    return subprocess.run(
-        [sys.executable, "-m", "improvesim", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")

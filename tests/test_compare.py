@@ -1,13 +1,11 @@
 """Plan comparison: common random numbers, intervals, costs, the report in a real browser, bad plans."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, improvesim
 
 from analysis.compare import compare, costs_table, differences_table, load_plan, under_condition
 from analysis.frontier import pareto_front
@@ -110,13 +108,7 @@ def report(tmp_path_factory):
     files = [
         PLANS / n for n in ("grant_only.toml", "internal_pipeline.toml", "deep_bench.toml", "integrated_time.toml")
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "improvesim", "compare", *map(str, files), "--replicates", "12", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = improvesim("compare", *map(str, files), "--replicates", "12", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -179,43 +171,19 @@ def test_bad_plan_files(tmp_path, content, expected):
     with pytest.raises(ParameterError) as err:
         load_plan(bad)
     assert expected in str(err.value)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "improvesim",
-            "compare",
-            str(PLANS / "grant_only.toml"),
-            str(bad),
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = improvesim("compare", str(PLANS / "grant_only.toml"), str(bad), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_unknown_condition_is_refused(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "improvesim",
-            "compare",
-            str(PLANS / "grant_only.toml"),
-            str(PLANS / "deep_bench.toml"),
-            "--conditions",
-            "typical,flood",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = improvesim(
+        "compare",
+        str(PLANS / "grant_only.toml"),
+        str(PLANS / "deep_bench.toml"),
+        "--conditions",
+        "typical,flood",
+        "--out",
+        str(tmp_path / "o"),
     )
     assert proc.returncode == 2 and "unknown condition 'flood'" in proc.stderr

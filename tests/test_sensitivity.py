@@ -1,12 +1,9 @@
 """Sensitivity analysis: the pipeline on functions with known indices, guards, and the model."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, improvesim
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
@@ -164,13 +161,7 @@ def test_the_command_refuses_a_grid_design(tmp_path):
         f'scenario = "{(ROOT / "scenarios/baseline.toml").as_posix()}"\ndesign = "grid"\n'
         '[parameters]\n"turnover.teacher" = [0.1, 0.2]\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "improvesim", "sensitivity", str(path), "--out", str(tmp_path / "o")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = improvesim("sensitivity", str(path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and 'needs "sobol" or "morris"' in proc.stderr and "Traceback" not in proc.stderr
 
 

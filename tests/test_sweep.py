@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, improvesim
 
 from analysis.store import load_sweep
 from experiments.design import build_design
@@ -164,13 +164,7 @@ def test_resume_refuses_a_different_experiment(serial_store, tmp_path):
 def test_existing_results_are_not_overwritten_without_force(serial_store):
     tmp, serial = serial_store
     before = parts_bytes(serial)
-    proc = subprocess.run(
-        [sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(serial)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = improvesim("sweep", str(tmp / "exp.toml"), "--out", str(serial))
     assert proc.returncode == 2 and "--resume" in proc.stderr and "Traceback" not in proc.stderr
     assert parts_bytes(serial) == before
 
@@ -189,13 +183,7 @@ outcomes = ["institutionalized_share"]
 "district.schools" = [5, 40]
 """
     path = experiment(tmp_path, body, "failing")
-    proc = subprocess.run(
-        [sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "f"), "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = improvesim("sweep", str(path), "--out", str(tmp_path / "f"), "--quiet")
     assert proc.returncode == 1 and "2 ok, 2 failed" in proc.stdout
     manifest = pd.read_parquet(tmp_path / "f" / "manifest.parquet")
     failed = manifest[manifest["status"] == "failed"]
@@ -239,13 +227,7 @@ def test_bad_experiment_files_give_one_clear_message(tmp_path, body, message):
     with pytest.raises(ParameterError, match=None) as err:
         load_experiment(path)
     assert message in str(err.value) and str(path) in str(err.value)
-    proc = subprocess.run(
-        [sys.executable, "-m", "improvesim", "sweep", str(path), "--out", str(tmp_path / "o")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = improvesim("sweep", str(path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 
