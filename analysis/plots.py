@@ -282,3 +282,28 @@ def frontier_plot(table, title: str) -> Figure:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def posterior_plot(points, summary) -> Figure:
+    """Weighted histograms of the marginal ABC posteriors over their prior ranges, medians marked."""
+    n = len(summary)
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(3.2 * cols, 2.6 * rows), dpi=110)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, row in zip(axes, summary.itertuples(), strict=False):
+        ax.hist(
+            points[row.parameter],
+            bins=20,
+            range=(row.prior_low, row.prior_high),
+            weights=points["weight"],
+            color=OKABE_ITO["blue"],
+        )
+        ax.axvline(row.posterior_median, color=OKABE_ITO["orange"], linewidth=2)
+        ax.set_title(_short(row.parameter).replace("improvement.", "impr."), fontsize=10)
+        ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.suptitle("Posterior of the calibrated constants (flat line = prior; orange: median)", fontsize=11)
+    fig.tight_layout()
+    return fig

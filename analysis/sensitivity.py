@@ -148,8 +148,16 @@ def first_order_rows(Y: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([blocks[:, : k + 1], blocks[:, -1:]], axis=1).reshape(-1)
 
 
-def convergence(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, second_order: bool, levels: int,
-                seed: int = 0, full: pd.DataFrame | None = None) -> pd.DataFrame:
+def convergence(
+    method: str,
+    problem: dict,
+    X: np.ndarray,
+    Y: np.ndarray,
+    second_order: bool,
+    levels: int,
+    seed: int = 0,
+    full: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Indices recomputed on the first quarter and half of the base samples beside the full set.
 
     Saltelli and Morris designs are blocks of rows per base sample (or

@@ -7,6 +7,8 @@
     improvesim sensitivity --from STORE
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
+    improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
     improvesim app [--port P] [--host H] [--replay STORE:RUN_ID]
     improvesim outcomes
@@ -97,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         "experiment", help="experiment file over levers; outcomes must include cost_total and institutionalized_share"
     )
     _add_engine_options(front)
+
+    calib = sub.add_parser("calibrate", help="calibrate constants by rejection ABC over an lhs experiment")
+    calib.add_argument("experiment", help="experiment file, e.g. experiments/calibrate_viano2024.toml")
+    _add_engine_options(calib)
+
+    valid = sub.add_parser(
+        "validate", help="run every validation pattern and print the table (pattern, observed, model)"
+    )
+    valid.add_argument(
+        "--replicates", type=int, default=200, help="seeded replicates per pattern and arm (default 200)"
+    )
+    valid.add_argument("--seed", type=int, default=1)
+    valid.add_argument("--out", type=Path, default=Path("results/validation"), help="folder for validation.md and .csv")
+    valid.add_argument("--force", action="store_true", help="replace a table already in --out")
 
     explain = sub.add_parser("explain", help="tell the story of one school in one run")
     explain.add_argument("scenario", help="scenario file (TOML)")
@@ -277,6 +293,51 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from analysis.calibration import CalibrationError
+    from experiments.spec import load_experiment
+    from improvesim.calibrate import analyse_calibration
+
+    exp = load_experiment(args.experiment)
+    if exp.design != "lhs":
+        raise UsageError(f'{args.experiment}: design: got "{exp.design}"; calibration needs "lhs"')
+    store, status = _sweep(args, exp)
+    try:
+        folder, post = analyse_calibration(store, exp.base.name)
+    except CalibrationError as exc:
+        raise UsageError(f"{args.experiment}: {exc}") from None
+    print(f"{post.accepted_runs} of {post.runs} runs accepted; effective sample size {post.ess:.0f}")
+    for row in post.summary.itertuples():
+        print(
+            f"  {row.parameter:32s} median {row.posterior_median:.3g}  "
+            f"(90% {row.posterior_q05:.3g} to {row.posterior_q95:.3g}; prior {row.prior_low:g} to {row.prior_high:g})"
+        )
+    print(f"posterior in {folder}/ (report.md, calibrated.toml)")
+    return status
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from analysis.validation import KNOWN_FAILURES, markdown_table, validate
+    from improvesim.output import check_writable
+
+    if args.replicates < 2:
+        raise UsageError(f"--replicates: got {args.replicates}; allowed: at least 2")
+    check_writable(args.out, args.force)
+    table = validate(args.replicates, args.seed)
+    markdown = markdown_table(table)
+    with staged_folder(args.out, force=args.force) as stage:
+        (stage / "validation.md").write_text(markdown)
+        table.to_csv(stage / "validation.csv", index=False)
+    print(markdown, end="")
+    failed = table[~table["passed"]]
+    undocumented = failed[~failed["pattern"].isin(list(KNOWN_FAILURES))]
+    print(
+        f"{len(table) - len(failed)} of {len(table)} patterns pass, {len(failed) - len(undocumented)} documented "
+        f"failure(s) ({args.replicates} replicates, seed {args.seed}); table in {args.out}/"
+    )
+    return 1 if len(undocumented) else 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from analysis.story import school_story
     from sim.model import DistrictModel
@@ -334,6 +395,8 @@ COMMANDS = {
     "sensitivity": cmd_sensitivity,
     "compare": cmd_compare,
     "frontier": cmd_frontier,
+    "calibrate": cmd_calibrate,
+    "validate": cmd_validate,
     "explain": cmd_explain,
     "app": cmd_app,
     "outcomes": cmd_outcomes,
@@ -348,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"improvesim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        if args.command in ("sweep", "sensitivity"):
+        if args.command in ("sweep", "sensitivity", "calibrate"):
             print(
                 f"improvesim {args.command}: interrupted; finished chunks are saved; finish with --resume",
                 file=sys.stderr,

@@ -9,10 +9,13 @@ often it is defined.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sim.engine import SimulationResult
 from sim.outcomes import DISTRICT_METRICS
+from sim.state import Authenticity
 
 #: Outcomes at the end of given years (NaN when the run is shorter).
 HORIZON_OUTCOMES: dict[str, tuple[str, int]] = {
@@ -24,6 +27,23 @@ HORIZON_OUTCOMES: dict[str, tuple[str, int]] = {
     "authentic_share_y10": ("authentic_share", 10),
     "engaged_share_y5": ("engaged_share", 5),
     "cost_total_y5": ("cost_total", 5),
+}
+
+#: Outcomes over the participating schools (0 when none participate), as the
+#: case studies count them: (meaning, per-school test on the result).
+PARTICIPANT_OUTCOMES: dict[str, tuple[str, Callable[[SimulationResult], np.ndarray]]] = {
+    "authentic_among_participants": (
+        "share of participating schools authentic at the final month",
+        lambda r: r.final_authenticity == Authenticity.AUTHENTIC,
+    ),
+    "at_least_partial_among_participants": (
+        "share of participating schools at least partially authentic at the final month",
+        lambda r: r.final_authenticity >= Authenticity.PARTIAL,
+    ),
+    "authentic_every_year_among_participants": (
+        "share of participating schools that ended every school year of the run authentic",
+        lambda r: r.authentic_years >= r.district.shape[1] // 12,
+    ),
 }
 
 #: Every end-of-run outcome name with its meaning.
@@ -38,6 +58,8 @@ OUTCOMES: dict[str, str] = {
     "median_time_to_institutionalization": (
         "median months from invitation to institutionalization over the schools that got there (NaN if none)"
     ),
+    "participating_share": "share of schools that accepted their invitation (participating schools)",
+    **{name: meaning for name, (meaning, _) in PARTICIPANT_OUTCOMES.items()},
 }
 
 
@@ -52,6 +74,11 @@ def end_of_run_outcomes(result: SimulationResult) -> dict[str, np.ndarray]:
     out["ever_institutionalized_share"] = (first >= 0).mean(axis=1)
     out["time_to_first_institutionalization"] = result.time_to_first_institutionalization
     out["median_time_to_institutionalization"] = _median_time(first, result.invited_month)
+    joined = result.joined
+    out["participating_share"] = joined.mean(axis=1)
+    participants = np.maximum(joined.sum(axis=1), 1)
+    for name, (_, school_test) in PARTICIPANT_OUTCOMES.items():
+        out[name] = (school_test(result) & joined).sum(axis=1) / participants
     return out
 
 

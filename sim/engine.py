@@ -145,6 +145,9 @@ class Engine:
             schools=schools if self.record_schools else None,
             first_institutionalized=self.st.first_institutionalized.copy(),
             invited_month=self.st.invited_month.copy(),
+            joined=self.st.joined.copy(),
+            authentic_years=self.st.authentic_years.copy(),
+            final_authenticity=self.st.authenticity.copy(),
             events=self.st.events,
         )
 
@@ -164,6 +167,9 @@ class SimulationResult:
     schools: dict[str, np.ndarray] | None
     first_institutionalized: np.ndarray  # (R, S) month, -1 if never
     invited_month: np.ndarray  # (R, S) month, -1 if never
+    joined: np.ndarray  # (R, S) the school accepted its invitation (participating)
+    authentic_years: np.ndarray  # (R, S) school years that ended with authentic practice
+    final_authenticity: np.ndarray  # (R, S) authenticity (sim.state.Authenticity) in the last month
     events: list[list[Event]] | None = field(default=None)
 
     def metric(self, name: str) -> np.ndarray:
@@ -230,5 +236,8 @@ def concatenate(parts: Sequence[SimulationResult]) -> SimulationResult:
         schools=schools,
         first_institutionalized=np.concatenate([p.first_institutionalized for p in parts]),
         invited_month=np.concatenate([p.invited_month for p in parts]),
+        joined=np.concatenate([p.joined for p in parts]),
+        authentic_years=np.concatenate([p.authentic_years for p in parts]),
+        final_authenticity=np.concatenate([p.final_authenticity for p in parts]),
         events=None if parts[0].events is None else [e for p in parts for e in p.events],
     )

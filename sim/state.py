@@ -125,6 +125,7 @@ class State:
     first_institutionalized: np.ndarray
     ever_authentic: np.ndarray
     months_not_authentic: np.ndarray
+    authentic_years: np.ndarray  # school years that ended with authentic practice
     fatigue: np.ndarray
     stall: np.ndarray
     cycle_progress: np.ndarray
@@ -314,6 +315,7 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         first_institutionalized=np.full((R, S), -1, dtype=np.int64),
         ever_authentic=zb(R, S),
         months_not_authentic=zi(R, S),
+        authentic_years=zi(R, S),
         fatigue=z(R, S),
         stall=zi(R, S),
         cycle_progress=z(R, S),

@@ -18,8 +18,14 @@ principles that structures carry, and under low commitment unsupported
 practice erodes even while the forms are filled in.  The supports are:
 coaching for the problem focus, skill for variability and systems, data
 systems for measurement, finished cycles for disciplined inquiry, and
-convenings for organizing as networks.  Without practice in school months
-principles decay, more slowly where routines are embedded.
+convenings for organizing as networks.  Disciplined inquiry (learning from
+repeated cycles) is the one principle tools cannot carry: without
+commitment above the motivation threshold it rises no higher than
+``improvement.compliance_ceiling``, below the practice threshold, so a
+compliant team fills in PDSA forms without the principle ("technical
+ceremony", seed 003) and is at most partially authentic.  Without practice
+in school months principles decay, more slowly where routines are
+embedded.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 from sim.events import note
 from sim.state import N_PRINCIPLES, ParamVectors, State, clip01, engagement_masks, team_mean_of
 from sim.submodels.calendar import Calendar
+from sim.submodels.sensemaking import sustained
 
 #: Monthly memory of the results signal.
 RESULTS_MEMORY = 0.9
@@ -113,6 +120,14 @@ def principle_support(st: State, pv: ParamVectors, finished: np.ndarray) -> np.n
     return support
 
 
+def inquiry_ceiling(pv: ParamVectors, commitment: np.ndarray) -> np.ndarray:
+    """(R, S) highest practice of disciplined inquiry the team reaches: ceremony
+    (``improvement.compliance_ceiling``) until commitment crosses the motivation
+    threshold, up to 1 above it."""
+    floor = pv["improvement.compliance_ceiling"]
+    return floor + (1.0 - floor) * sustained(pv, commitment)
+
+
 def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, finished: np.ndarray) -> None:
     """Grow principles in working, committed teams; decay them elsewhere in school months."""
     if cal.summer:
@@ -124,11 +139,13 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
     # structures and tools carry some principles without commitment (partial
     # authenticity), none carries all six
     gain = pv["improvement.principle_gain"] * (0.5 * commitment + 0.5 * support) * busy
+    ceiling = np.ones_like(p)
+    ceiling[INQUIRY] = inquiry_ceiling(pv, commitment)
     decay = pv["improvement.principle_decay"] * (1.0 - 0.5 * st.embeddedness)
     # working teams lose practice that neither commitment nor support holds up
     # (ceremony); idle teams lose it at the full decay rate
     loss = np.where(busy, decay * (1.0 - commitment) * (1.0 - support), decay)
-    p += gain * (1.0 - p) - loss * p
+    p += gain * np.maximum(ceiling - p, 0.0) - loss * p
     clip01(p)
 
 

@@ -11,7 +11,8 @@ Embeddedness buffers turnover (see :mod:`sim.submodels.turnover`).
 Authenticity (seed 003) is read off the principles each month: authentic
 when all six are practised (practice at or above
 ``improvement.practice_threshold``), partially authentic when some are,
-inauthentic when none are.
+inauthentic when none are.  A school year counts as authentic for the
+school when it ends (July) with authentic practice.
 
 Deep bench (seed 001): in school months a working school grooms a
 successor with chance ``succession.deep_bench / 6``, up to two successors
@@ -29,6 +30,8 @@ from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import LONG_SPELL
 
 MAX_BENCH = 2
+#: Last month (July) of the school year, when ``State.authentic_years`` counts it.
+YEAR_END = 11
 #: Monthly chance of grooming a successor under a full succession plan.
 BENCH_RATE_SCALE = 1.0 / 6.0
 
@@ -81,6 +84,8 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
         st.months_not_authentic[:] = np.where(authentic, 0, st.months_not_authentic + st.ever_authentic)
         if st.events is not None:
             note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
+    if month % 12 == YEAR_END:
+        st.authentic_years += authentic
     # inauthentic (0) + some principle practised (1) + all practised (1)
     np.add(authentic.view(np.int8), (practised > 0).view(np.int8), out=st.authenticity)
     return practised

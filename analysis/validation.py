@@ -1,0 +1,374 @@
+"""Pattern-oriented validation (Grimm et al. 2005): what real districts showed.
+
+Two kinds of pattern, each with its pass criterion fixed here, before any
+run is looked at:
+
+* :class:`CasePattern`: a count of schools observed in a case study (seed
+  003: Viano, Shahrokhi and Hunter 2024, 8 schools over 3 years), or a
+  range of counts read from a source (seed 001's "10-year journey").  The
+  model count is the outcome's share (of participating schools, for the
+  case) times the number of schools, per replicate.  It passes when the
+  observed value (or range) meets the model's central 90% range over seeded
+  replicates.
+* :class:`Contrast`: an effect's direction and rough size (seed 001 and the
+  wider literature).  Two arms of the same scenario differ only in the
+  overrides named; each replicate runs both arms on the same seed (common
+  random numbers).  It passes when the mean paired difference is positive
+  with its 90% interval above zero and the relative effect (difference over
+  the better arm's mean) is at least ``min_relative``.
+
+Patterns marked ``calibration=True`` were used to calibrate the behavioural
+constants (``experiments/calibrate_viano2024.toml``, :mod:`analysis.calibration`);
+every other pattern tests the model.  Nothing here special-cases a scenario:
+patterns only name a scenario file, overrides and an end-of-run outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.end_of_run import end_of_run_outcomes
+from sim.engine import run_replicates
+from sim.params import Params, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Quantiles of the model's central 90% range.
+CENTRAL = (0.05, 0.95)
+#: z for a two-sided 90% interval of a mean.
+Z90 = 1.6449
+
+
+@dataclass(frozen=True)
+class CasePattern:
+    """Observed count of schools (``low`` to ``high`` of ``of``) in a case study."""
+
+    key: str
+    description: str
+    source: str
+    scenario: str
+    outcome: str  # a share of participating schools (sim.end_of_run.OUTCOMES)
+    low: int
+    high: int
+    of: int = 8
+    calibration: bool = False
+    wording: str = ""  # how the source puts it, when not a plain count
+
+    @property
+    def observed(self) -> str:
+        if self.wording:
+            return self.wording
+        if self.low == self.high:
+            return f"{self.low} of {self.of}"
+        if self.high == self.of:
+            return f"at least {self.low} of {self.of}"
+        return f"{self.low} to {self.high} of {self.of}"
+
+    def counts(self, outcomes: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Model count per replicate: the participant share scaled to the case's schools."""
+        return self.of * np.asarray(outcomes[self.outcome], dtype=float)
+
+    def matches(self, outcomes: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Per run: the count rounds into the observed range (the ABC acceptance rule)."""
+        counts = self.counts(outcomes)
+        return (counts >= self.low - 0.5) & (counts < self.high + 0.5)
+
+    def judge(self, outcomes: Mapping[str, np.ndarray]) -> dict:
+        counts = self.counts(outcomes)
+        lo, hi = np.quantile(counts, CENTRAL)
+        passed = bool(lo <= self.high and hi >= self.low)
+        return {
+            "model": f"{counts.mean():.1f} (90% range {lo:.1f} to {hi:.1f})",
+            "model_mean": float(counts.mean()),
+            "model_low": float(lo),
+            "model_high": float(hi),
+            "passed": passed,
+        }
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """An effect that should favour ``better`` over ``worse`` by at least ``min_relative``."""
+
+    key: str
+    description: str
+    source: str
+    scenario: str
+    outcome: str
+    better: Mapping[str, object]
+    worse: Mapping[str, object]
+    min_relative: float
+    expected: str
+    set: Mapping[str, object] = field(default_factory=dict)
+    calibration: bool = False
+
+    @property
+    def observed(self) -> str:
+        return self.expected
+
+    def judge(self, better: Mapping[str, np.ndarray], worse: Mapping[str, np.ndarray]) -> dict:
+        diff = np.asarray(better[self.outcome], dtype=float) - np.asarray(worse[self.outcome], dtype=float)
+        mean = float(diff.mean())
+        half = Z90 * float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
+        base = float(np.mean(better[self.outcome]))
+        relative = mean / base if base > 0 else 0.0
+        passed = bool(mean - half > 0 and relative >= self.min_relative)
+        return {
+            "model": (
+                f"{float(np.mean(better[self.outcome])):.3f} vs {float(np.mean(worse[self.outcome])):.3f}: "
+                f"difference {mean:+.3f} (90% CI {mean - half:+.3f} to {mean + half:+.3f}), {100 * relative:.0f}% "
+                f"of the better arm"
+            ),
+            "model_mean": mean,
+            "model_low": mean - half,
+            "model_high": mean + half,
+            "passed": passed,
+        }
+
+
+VIANO = "scenarios/viano2024_case.toml"
+BASELINE = "scenarios/baseline.toml"
+HIGH_CHURN = "scenarios/high_churn.toml"
+SEED003 = "Seed 003 (Viano et al. 2024), 5.1.1, 5.3"
+SEED001 = "Seed 001 (Anderson et al. 2024)"
+SEED001_BALANCE = "Seed 001 (Anderson et al. 2024), 3.4"
+
+
+#: A top-down mandate: participation required, little school autonomy.
+MANDATE = {"governance.participation": "required", "governance.school_autonomy": 0.1}
+
+
+def _turnover(scale: float) -> dict[str, float]:
+    base = load_scenario(ROOT / BASELINE)
+    keys = ("teacher", "principal", "lead", "coach", "central_office")
+    return {f"turnover.{k}": round(float(base[f"turnover.{k}"]) * scale, 4) for k in keys}
+
+
+#: Every pattern, in the order of the table.  The criteria are fixed here.
+PATTERNS: tuple[CasePattern | Contrast, ...] = (
+    CasePattern(
+        "viano_authentic_all_years",
+        "Schools authentic in all 3 years",
+        SEED003,
+        VIANO,
+        "authentic_every_year_among_participants",
+        1,
+        1,
+    ),
+    CasePattern(
+        "viano_authentic_by_year_3",
+        "Schools authentic at the end of year 3",
+        SEED003,
+        VIANO,
+        "authentic_among_participants",
+        2,
+        2,
+        calibration=True,
+    ),
+    CasePattern(
+        "viano_long_disengagement",
+        "Schools with a spell of 6 months or more without engagement",
+        "Seed 003 (Viano et al. 2024), 5.3.3",
+        VIANO,
+        "share_with_6mo_disengagement",
+        6,
+        8,
+    ),
+    CasePattern(
+        "viano_partial_at_end",
+        "Schools at least partially authentic at the end",
+        SEED003,
+        VIANO,
+        "at_least_partial_among_participants",
+        8,
+        8,
+        calibration=True,
+    ),
+    CasePattern(
+        "ten_year_journey",
+        "Schools institutionalized after 10 years in a typical district (baseline)",
+        SEED001 + ': "at least a 10-year journey"',
+        BASELINE,
+        "institutionalized_share_y10",
+        1,
+        19,
+        of=40,
+        calibration=True,
+        wording="some, but fewer than half (1 to 19 of 40)",
+    ),
+    Contrast(
+        "turnover_hinders",
+        "Half against double the national turnover rates (all roles)",
+        SEED001 + "; NCES-TFS, NCES-PFS",
+        BASELINE,
+        "institutionalized_share",
+        better=_turnover(0.5),
+        worse=_turnover(2.0),
+        min_relative=0.25,
+        expected="turnover is among the biggest hindrances: double turnover costs at least a quarter",
+    ),
+    Contrast(
+        "deep_bench_buffers",
+        "Succession plan (deep bench 0.9) against none, under high turnover",
+        SEED001,
+        HIGH_CHURN,
+        "institutionalized_share",
+        better={"succession.deep_bench": 0.9},
+        worse={"succession.deep_bench": 0.0},
+        min_relative=0.1,
+        expected="a deep bench keeps the work going when people leave",
+    ),
+    Contrast(
+        "integrated_not_added_on",
+        "Improvement integrated into existing structures against added on top",
+        SEED001 + "; Seed 003, 5.3.2",
+        BASELINE,
+        "institutionalized_share",
+        better={"time.integrated": 1.0},
+        worse={"time.integrated": 0.0},
+        min_relative=0.5,
+        expected="added-on work does not take hold (at most half of integrated)",
+    ),
+    Contrast(
+        "support_beats_mandate",
+        "Top-down support with bottom-up decisions against a top-down mandate",
+        SEED001,
+        BASELINE,
+        "institutionalized_share",
+        better={"governance.top_down_support": 0.8, "governance.school_autonomy": 0.8},
+        worse={
+            "governance.top_down_support": 0.8,
+            "governance.school_autonomy": 0.1,
+            "governance.participation": "required",
+        },
+        min_relative=0.1,
+        expected="bottom-up decisions with top-down support beat the top-down extreme",
+    ),
+    Contrast(
+        "support_beats_pure_bottom_up",
+        "Top-down support with bottom-up decisions against autonomy without support",
+        SEED001,
+        BASELINE,
+        "institutionalized_share",
+        better={"governance.top_down_support": 0.8, "governance.school_autonomy": 0.8},
+        worse={"governance.top_down_support": 0.1, "governance.school_autonomy": 0.8},
+        min_relative=0.1,
+        expected="bottom-up decisions with top-down support beat the bottom-up extreme",
+    ),
+    Contrast(
+        "mandate_brings_participation",
+        "A mandate (participation required, little autonomy) against optional participation: schools engaged",
+        "Seed 003 (Viano et al. 2024), 3; Seed 001, 3.4",
+        BASELINE,
+        "engaged_share",
+        better=MANDATE,
+        worse={},
+        min_relative=0.1,
+        expected="a mandate brings participation",
+    ),
+    Contrast(
+        "mandate_without_authenticity",
+        "Optional participation against a mandate: participants practising all six principles",
+        'Seed 003 (Viano et al. 2024), 3: mandates led to "technical ceremony"',
+        BASELINE,
+        "authentic_among_participants",
+        better={},
+        worse=MANDATE,
+        min_relative=0.25,
+        expected="but compliance, not authentic practice",
+    ),
+    Contrast(
+        "coaching_helps",
+        "Four coaches against none (mean team skill after 3 years)",
+        "Kraft, Blazar and Hogan (2018)",
+        BASELINE,
+        "mean_skill",
+        better={"coaching.coaches": 4},
+        worse={"coaching.coaches": 0},
+        min_relative=0.1,
+        expected="coaching raises skill",
+        set={"run.years": 3},
+    ),
+    Contrast(
+        "coaching_smaller_at_scale",
+        "The same visits from 8 coaches with 5 schools each against 2 coaches with 20 each (skill after 3 years)",
+        "Kraft, Blazar and Hogan (2018)",
+        BASELINE,
+        "mean_skill",
+        better={"coaching.coaches": 8, "coaching.hours_per_month": 30.0},
+        worse={"coaching.coaches": 2, "coaching.hours_per_month": 120.0},
+        min_relative=0.02,
+        expected="coaching effects are smaller at scale",
+        set={"run.years": 3},
+    ),
+)
+
+
+#: Patterns the model fails, with the reason (docs/validation.md says more).
+#: The tests require these to fail, so the list stays true as the model changes.
+KNOWN_FAILURES: dict[str, str] = {
+    "mandate_without_authenticity": (
+        "direction holds but the effect is small: with the calibrated motivation threshold (0.33) forced "
+        "PDSA cycles still build commitment over ten years; the model has no lasting resistance to a mandate"
+    ),
+}
+
+
+def _params(pattern, overrides: Mapping[str, object]) -> Params:
+    params = load_scenario(ROOT / pattern.scenario)
+    changes = {**pattern.set, **overrides} if isinstance(pattern, Contrast) else dict(overrides)
+    return params.with_overrides(changes) if changes else params
+
+
+def outcomes_of(params: Params, replicates: int, seed: int) -> dict[str, np.ndarray]:
+    """End-of-run outcomes (R,) of ``replicates`` seeded runs of ``params``."""
+    return end_of_run_outcomes(run_replicates(params, replicates, seed))
+
+
+def judge(pattern, replicates: int, seed: int) -> dict:
+    """Run one pattern and return its table row."""
+    if isinstance(pattern, CasePattern):
+        verdict = pattern.judge(outcomes_of(_params(pattern, {}), replicates, seed))
+    else:
+        better = outcomes_of(_params(pattern, pattern.better), replicates, seed)
+        worse = outcomes_of(_params(pattern, pattern.worse), replicates, seed)
+        verdict = pattern.judge(better, worse)
+    if verdict["passed"]:
+        label = "pass"
+    else:
+        label = "FAIL (documented)" if pattern.key in KNOWN_FAILURES else "FAIL"
+    return {
+        "pattern": pattern.key,
+        "description": pattern.description,
+        "source": pattern.source,
+        "observed": pattern.observed,
+        "used_for": "calibration" if pattern.calibration else "test",
+        **verdict,
+        "verdict": label,
+    }
+
+
+def validate(replicates: int = 200, seed: int = 1, patterns=PATTERNS) -> pd.DataFrame:
+    """Every pattern's row: pattern, source, observed, model (with interval), verdict."""
+    return pd.DataFrame([judge(p, replicates, seed) for p in patterns])
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The validation table as Markdown, for the docs."""
+    lines = [
+        "| Pattern | Source | Observed | Model | Used for | Verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"| {row.description} | {row.source} | {row.observed} | {row.model} | {row.used_for} | {row.verdict} |"
+        )
+    failures = [row for row in table.itertuples() if not row.passed and row.pattern in KNOWN_FAILURES]
+    if failures:
+        lines.append("")
+        lines += [f"Documented failure, {row.description.lower()}: {KNOWN_FAILURES[row.pattern]}." for row in failures]
+    return "\n".join(lines) + "\n"
