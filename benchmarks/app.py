@@ -26,8 +26,12 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "improvesim", "app", "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "improvesim", "app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(200):
@@ -37,8 +41,10 @@ def main() -> None:
             except OSError:
                 time.sleep(0.3)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(url, wait_until="load")
             page.wait_for_selector(".school-tile", timeout=60_000)
@@ -53,8 +59,10 @@ def main() -> None:
             browser.close()
     finally:
         server.terminate()
-    print(f"step shown on the page: median {statistics.median(times) * 1e3:.0f} ms, slowest {max(times) * 1e3:.0f} ms "
-          f"(40 schools, {len(times)} steps)")
+    print(
+        f"step shown on the page: median {statistics.median(times) * 1e3:.0f} ms, slowest {max(times) * 1e3:.0f} ms "
+        f"(40 schools, {len(times)} steps)"
+    )
 
 
 if __name__ == "__main__":
