@@ -65,15 +65,20 @@ class ParamVectors:
     """Per-run parameter values as arrays, for vectorized submodels.
 
     ``pv["turnover.teacher"]`` is a float array of shape (R, 1), which
-    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,).
+    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,);
+    ``pv.full(name)`` is the same values spread over the schools, (R, S): the
+    same numbers as broadcasting ``pv[name]``, but NumPy's same-shape loops are
+    cheaper than broadcasting ones on small arrays.
     """
 
     def __init__(self, params: Sequence[Params]):
         self.params = tuple(params)
+        self.schools = int(self.params[0]["district.schools"])
         self._cols = {
             p.name: np.array([ps[p.name] for ps in params], dtype=np.float64) for p in PARAMETERS if p.kind != "choice"
         }
         self._school = {k: v[:, None] for k, v in self._cols.items()}
+        self._full: dict[str, np.ndarray] = {}
         self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
@@ -90,6 +95,20 @@ class ParamVectors:
 
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
+
+    def full(self, name: str) -> np.ndarray:
+        """``pv[name]`` spread over the schools, (R, S) (read-only)."""
+        values = self._full.get(name)
+        if values is None:
+            values = self._full[name] = spread_over_schools(self._school[name], self.schools)
+        return values
+
+
+def spread_over_schools(column: np.ndarray, schools: int) -> np.ndarray:
+    """A read-only (R, S) copy of an (R, 1) per-run value."""
+    values = np.ascontiguousarray(np.broadcast_to(column, (column.shape[0], schools)))
+    values.flags.writeable = False
+    return values
 
 
 def _shock_arrays(params: Sequence[Params]):
@@ -205,12 +224,16 @@ def team_mean(x: np.ndarray) -> np.ndarray:
     A reduction over the leading (seat) axis adds seats in order, never a
     BLAS call, so the result for a run does not depend on its batch.
     """
-    return np.add.reduce(x * _seat_weights(x.shape[0]), axis=0)
+    return np.add.reduce(x * _seat_weights(x.shape), axis=0)
 
 
 @lru_cache(maxsize=16)
-def _seat_weights(team_size: int) -> np.ndarray:
-    return team_weights(team_size)[:, None, None]
+def _seat_weights(shape: tuple[int, ...]) -> np.ndarray:
+    """Seat weights spread over a whole staff array of ``shape`` (same-shape
+    products are cheaper than broadcast ones on small arrays; same numbers)."""
+    weights = np.ascontiguousarray(np.broadcast_to(team_weights(shape[0])[:, None, None], shape))
+    weights.flags.writeable = False
+    return weights
 
 
 #: Inputs larger than this (bytes) are not memoized by content: comparing them
@@ -248,8 +271,18 @@ class EngagementMasks(NamedTuple):
 
 
 def engagement_masks(st: State) -> EngagementMasks:
-    """Masks of the schools' engagement (read-only), recomputed only when engagement changes."""
-    return recall(st, "engagement_masks", (st.engagement,), lambda: _engagement_masks(st.engagement))
+    """Masks of the schools' engagement (read-only), recomputed only when engagement changes.
+
+    (:func:`recall` specialised to its one input: submodels ask for these
+    masks several times a month.)
+    """
+    stamp = st.engagement.tobytes()
+    hit = st.memo.get("engagement_masks")
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    masks = _engagement_masks(st.engagement)
+    st.memo["engagement_masks"] = (stamp, masks)
+    return masks
 
 
 def _engagement_masks(engagement: np.ndarray) -> EngagementMasks:
@@ -275,7 +308,14 @@ def team_mean_of(st: State, name: str) -> np.ndarray:
     x = getattr(st, name)
     if x.nbytes > MEMO_MAX_BYTES:
         return team_mean(x)
-    return recall(st, ("team_mean", name), (x,), lambda: _frozen(team_mean(x)))
+    stamp = x.tobytes()
+    key = ("team_mean", name)
+    hit = st.memo.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    mean = _frozen(team_mean(x))
+    st.memo[key] = (stamp, mean)
+    return mean
 
 
 def _frozen(x: np.ndarray) -> np.ndarray:
