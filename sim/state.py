@@ -53,6 +53,10 @@ class Engagement(IntEnum):
     OPTED_OUT = 3
 
 
+#: ``Engagement`` values as plain ints, for arithmetic on arrays.
+NOT_INVITED, ENGAGED, PAUSED, OPTED_OUT = (int(e) for e in Engagement)
+
+
 class Authenticity(IntEnum):
     """Authenticity of implementation (seed 003), from the six principles."""
 
@@ -61,7 +65,7 @@ class Authenticity(IntEnum):
     AUTHENTIC = 2  # all six practised
 
 
-class ParamVectors:
+class ParamVectors(dict):
     """Per-run parameter values as arrays, for vectorized submodels.
 
     ``pv["turnover.teacher"]`` is a float array of shape (R, 1), which
@@ -77,15 +81,18 @@ class ParamVectors:
         self._cols = {
             p.name: np.array([ps[p.name] for ps in params], dtype=np.float64) for p in PARAMETERS if p.kind != "choice"
         }
-        self._school = {k: v[:, None] for k, v in self._cols.items()}
+        # the mapping itself: name -> (R, 1) values (a dict, so that look-ups cost no Python call)
+        super().__init__({k: v[:, None] for k, v in self._cols.items()})
         self._full: dict[str, np.ndarray] = {}
         self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
         self._cache: dict[str, np.ndarray] = {}
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._school[name]
+    # one object per batch of runs, usable as a memo key
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
 
     def cached(self, key: str, compute) -> np.ndarray:
         """A per-run constant derived from the parameters, computed once."""
@@ -100,7 +107,7 @@ class ParamVectors:
         """``pv[name]`` spread over the schools, (R, S) (read-only)."""
         values = self._full.get(name)
         if values is None:
-            values = self._full[name] = spread_over_schools(self._school[name], self.schools)
+            values = self._full[name] = spread_over_schools(self[name], self.schools)
         return values
 
 
@@ -286,19 +293,20 @@ def engagement_masks(st: State) -> EngagementMasks:
 
 
 def _engagement_masks(engagement: np.ndarray) -> EngagementMasks:
-    engaged = engagement == Engagement.ENGAGED
-    paused = engagement == Engagement.PAUSED
+    # (plain ints: NumPy compares arrays with an IntEnum member through a slow path)
+    engaged = engagement == ENGAGED
+    paused = engagement == PAUSED
     participating = engaged | paused
     masks = EngagementMasks(
         engaged,
         paused,
         participating,
-        engagement != Engagement.NOT_INVITED,
-        paused | (engagement == Engagement.OPTED_OUT),
+        engagement != NOT_INVITED,
+        paused | (engagement == OPTED_OUT),
         participating.sum(axis=1),
     )
     for m in masks:
-        m.flags.writeable = False
+        m.setflags(write=False)
     return masks
 
 
@@ -318,8 +326,14 @@ def team_mean_of(st: State, name: str) -> np.ndarray:
     return mean
 
 
+@lru_cache(maxsize=16)
+def nobody(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only all-false mask of ``shape``: no school (or seat) did this."""
+    return _frozen(np.zeros(shape, dtype=bool))
+
+
 def _frozen(x: np.ndarray) -> np.ndarray:
-    x.flags.writeable = False
+    x.setflags(write=False)
     return x
 
 

@@ -10,7 +10,7 @@ capacity (seed 003: capacity lost in year 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,8 +26,7 @@ PANDEMIC_DEMAND = 0.3
 INITIATIVE_DEMAND = 0.15
 
 
-@dataclass(frozen=True)
-class Calendar:
+class Calendar(NamedTuple):
     """What this month is like: the time of year, shocks and pressure on schools."""
 
     month: int

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import Engagement, ParamVectors, State, clip01, engagement_masks, recall, team_mean_of
+from sim.state import ENGAGED, OPTED_OUT, ParamVectors, State, clip01, engagement_masks, recall, team_mean_of
 from sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
@@ -109,7 +109,7 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
     commitment = team_mean_of(st, "commitment")
     join_p = clip01(0.4 + commitment + 0.3 * pv["messaging.why_framing"])
     joins = pv.required | (u_join < join_p)
-    st.engagement[:] = np.where(invite, np.where(joins, Engagement.ENGAGED, Engagement.OPTED_OUT), st.engagement)
+    st.engagement[:] = np.where(invite, np.where(joins, ENGAGED, OPTED_OUT), st.engagement)
     st.invited_month[:] = np.where(invite, cal.month, st.invited_month)
     st.joined |= invite & joins
     # documented knowledge gives a new cohort a head start in understanding problems
