@@ -70,7 +70,7 @@ class ParamVectors(dict):
 
     ``pv["turnover.teacher"]`` is a float array of shape (R, 1), which
     broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,);
-    ``pv.full(name)`` is the same values spread over the schools, (R, S): the
+    ``pv.full[name]`` is the same values spread over the schools, (R, S): the
     same numbers as broadcasting ``pv[name]``, but NumPy's same-shape loops are
     cheaper than broadcasting ones on small arrays.
     """
@@ -83,7 +83,7 @@ class ParamVectors(dict):
         }
         # the mapping itself: name -> (R, 1) values (a dict, so that look-ups cost no Python call)
         super().__init__({k: v[:, None] for k, v in self._cols.items()})
-        self._full: dict[str, np.ndarray] = {}
+        self.full = _SpreadOverSchools(self)
         self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
@@ -103,11 +103,16 @@ class ParamVectors(dict):
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
 
-    def full(self, name: str) -> np.ndarray:
-        """``pv[name]`` spread over the schools, (R, S) (read-only)."""
-        values = self._full.get(name)
-        if values is None:
-            values = self._full[name] = spread_over_schools(self[name], self.schools)
+
+class _SpreadOverSchools(dict):
+    """``pv.full``: name -> ``pv[name]`` spread over the schools, (R, S) (read-only), made on first use."""
+
+    def __init__(self, pv: ParamVectors):
+        super().__init__()
+        self._pv = pv
+
+    def __missing__(self, name: str) -> np.ndarray:
+        values = self[name] = spread_over_schools(self._pv[name], self._pv.schools)
         return values
 
 
@@ -335,6 +340,12 @@ def nobody(shape: tuple[int, ...]) -> np.ndarray:
 def _frozen(x: np.ndarray) -> np.ndarray:
     x.setflags(write=False)
     return x
+
+
+def anything(x: np.ndarray) -> bool:
+    """Whether any element of ``x`` is non-zero: ``x.any()``, but cheaper on
+    small arrays (``any`` goes through Python, and is slow on numbers)."""
+    return np.count_nonzero(x) != 0
 
 
 def clip01(x: np.ndarray) -> np.ndarray:

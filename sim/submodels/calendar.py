@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.state import ParamVectors, State, clip01, recall
+from sim.state import ParamVectors, State, anything, clip01, recall
 
 SUMMER = (10, 11)
 TESTING = (8, 9)
@@ -101,7 +101,7 @@ def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     else:
         st.shock[:] = pandemic
     initiative = st.initiative_months > 0
-    if pandemic is None and not initiative.any():
+    if pandemic is None and not anything(initiative):
         pressure = _calm_pressure(st, pv, testing)
     else:
         pressure = pv["time.competing_demands"] * st.demand_mult
@@ -109,7 +109,7 @@ def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
             pressure = pressure + pv["time.testing_load"]
         if pandemic is not None:
             pressure = pressure + PANDEMIC_DEMAND * pandemic[:, None]
-        if initiative.any():
+        if anything(initiative):
             pressure = pressure + INITIATIVE_DEMAND * initiative[:, None]
         pressure = clip01(pressure)
     return Calendar(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import ENGAGED, OPTED_OUT, ParamVectors, State, clip01, engagement_masks, recall, team_mean_of
+from sim.state import ENGAGED, OPTED_OUT, ParamVectors, State, anything, clip01, engagement_masks, recall, team_mean_of
 from sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
@@ -63,7 +63,7 @@ def hub_capacity(st: State, pv: ParamVectors, cal: Calendar) -> None:
 def convene(st: State, cal: Calendar, schedule: np.ndarray) -> None:
     """Whether (R,) a convening is held this month; ``schedule`` is (R, 12)."""
     scheduled = schedule[:, cal.month % 12]
-    if not scheduled.any():
+    if not anything(scheduled):
         st.convening[:] = False
         return
     held = scheduled & (cal.pandemic[:, 0] <= CONVENING_CANCEL_SEVERITY)
@@ -101,7 +101,7 @@ def _no_cohort(pv: ParamVectors) -> np.ndarray:
 def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> None:
     """Invite the next cohort, in school order; ``u_join`` is (R, S)."""
     due = cohort_due(pv, cal.month, st.priority)
-    if not due.any():
+    if not anything(due):
         return
     uninvited = ~engagement_masks(st).invited
     rank = np.cumsum(uninvited, axis=1)
@@ -126,7 +126,7 @@ def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     coaches = (st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0
     cost = coaches + st.convening * pv.col("costs.convening")
     cost += pv.cached("hub_cost", lambda pv: pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0)
-    if st.bench.any():  # (otherwise this adds zero)
+    if anything(st.bench):  # (otherwise this adds zero)
         cost += st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0
     if not cal.summer:
         engaged = engagement_masks(st).engaged.sum(axis=1)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import N_PRINCIPLES, ParamVectors, State, clip01, engagement_masks, team_mean_of
+from sim.state import N_PRINCIPLES, ParamVectors, State, anything, clip01, engagement_masks, team_mean_of
 from sim.submodels.calendar import Calendar
 
 #: Monthly memory of the results signal.
@@ -43,7 +43,7 @@ def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     if cal.summer:
         return np.zeros_like(st.in_cycle)
     engaged = engagement_masks(st).engaged
-    if st.stall.any():
+    if anything(st.stall):
         engaged = engaged & (st.stall == 0)
     return engaged & (ratio > 0)
 
@@ -73,7 +73,7 @@ def run_cycles(
     st.cycle_progress += ratio * advancing
     done = advancing & (st.cycle_progress >= pv["improvement.cycle_months"])
     st.results *= RESULTS_MEMORY
-    if not done.any():
+    if not anything(done):
         return done
     success = done & (u[:, :, 1] < success_chance(st, pv))
     failure = done & ~success
@@ -133,7 +133,7 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
 
 
 def learn_by_doing(st: State, busy: np.ndarray) -> None:
-    if not busy.any():  # (nothing would change)
+    if not anything(busy):  # (nothing would change)
         return
     st.skill += (LEARN_BY_DOING * busy) * (1.0 - st.skill)
     # studying the problem before acting: the problem focus builds understanding
@@ -141,7 +141,7 @@ def learn_by_doing(st: State, busy: np.ndarray) -> None:
 
 
 def count_down_stalls(st: State, cal: Calendar) -> None:
-    if not cal.summer and st.stall.any():
+    if not cal.summer and anything(st.stall):
         np.maximum(st.stall - 1, 0, out=st.stall)
 
 

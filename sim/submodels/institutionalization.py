@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, clip01, team_mean_of
+from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, anything, clip01, team_mean_of
 from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import LONG_SPELL
 
@@ -57,12 +57,12 @@ def _embed_speed(pv: ParamVectors) -> np.ndarray:
 def institutionalize(st: State, pv: ParamVectors, month: int) -> None:
     """Count months embedded and flag institutionalized schools."""
     above = st.embeddedness >= pv["institution.threshold"]
-    if above.any():
+    if anything(above):
         st.embedded_months[:] = np.where(above, st.embedded_months + 1, 0)
-    elif st.embedded_months.any():
+    elif anything(st.embedded_months):
         st.embedded_months[:] = 0
     now = st.embedded_months >= pv["institution.min_months"]
-    if now.any():
+    if anything(now):
         first = now & (st.first_institutionalized < 0)
         np.copyto(st.first_institutionalized, month, where=first)
         note(st.events, month, "institutionalized", now & ~st.institutionalized)
@@ -77,7 +77,7 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
     if st.events is not None:
         note(st.events, month, "became_authentic", authentic & ~st.ever_authentic)
     st.ever_authentic |= authentic
-    if st.ever_authentic.any():  # (otherwise every count stays zero)
+    if anything(st.ever_authentic):  # (otherwise every count stays zero)
         st.months_not_authentic[:] = np.where(authentic, 0, st.months_not_authentic + st.ever_authentic)
         if st.events is not None:
             note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
@@ -91,7 +91,7 @@ def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: 
     if cal.summer:
         return
     grows = busy & (u < pv["succession.deep_bench"] * BENCH_RATE_SCALE)
-    if not grows.any():
+    if not anything(grows):
         return
     skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
     grows &= (st.bench < MAX_BENCH) & (skilled > st.bench)

@@ -29,6 +29,7 @@ from sim.state import (
     PAUSED,
     ParamVectors,
     State,
+    anything,
     clip01,
     engagement_masks,
     nobody,
@@ -54,7 +55,7 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
 
 def sustained(pv: ParamVectors, team_commitment: np.ndarray) -> np.ndarray:
     """How far (R, S) commitment sustains itself: 0 well below the threshold, 1 above."""
-    x = team_commitment - pv.full("sensemaking.threshold")
+    x = team_commitment - pv.full["sensemaking.threshold"]
     x += THRESHOLD_WIDTH
     x /= 2 * THRESHOLD_WIDTH
     clip01(x)  # smoothstep, on a fresh array
@@ -72,12 +73,12 @@ def drive(st: State, pv: ParamVectors, school_stress: np.ndarray) -> np.ndarray:
     In effect ``ownership * (message + coaching + results) - stress - fatigue``,
     each term weighted, computed in place term by term (the same sums)."""
     pull = np.minimum(st.visits, 2.0)
-    pull *= pv.full("sensemaking.coaching_weight")
+    pull *= pv.full["sensemaking.coaching_weight"]
     pull += (pv.col("sensemaking.message_weight") * st.message)[:, None]
-    pull += pv.full("sensemaking.results_weight") * st.results
+    pull += pv.full["sensemaking.results_weight"] * st.results
     pull *= pv.cached("ownership_full", _ownership_full)
-    pull -= pv.full("sensemaking.pressure_weight") * school_stress
-    pull -= pv.full("sensemaking.fatigue_weight") * st.fatigue
+    pull -= pv.full["sensemaking.pressure_weight"] * school_stress
+    pull -= pv.full["sensemaking.fatigue_weight"] * st.fatigue
     return pull
 
 
@@ -89,14 +90,14 @@ def update_commitment(st: State, pv: ParamVectors, school_stress: np.ndarray) ->
     """Move each member's commitment with the drive; revert below the threshold."""
     active = engagement_masks(st).participating
     d = drive(st, pv, school_stress)
-    d *= pv.full("sensemaking.uptake_rate")
+    d *= pv.full["sensemaking.uptake_rate"]
     d *= active
     c = st.commitment
     # positive drive closes the gap to 1, negative drive erodes what is there
     change = d * np.where(d > 0, 1.0 - c, c)
     revert = sustained(pv, team_mean_of(st, "commitment"))  # how far it is kept, then how far it reverts:
     np.subtract(1.0, revert, out=revert)
-    revert *= pv.full("sensemaking.reversion_rate")
+    revert *= pv.full["sensemaking.reversion_rate"]
     revert *= active
     change -= revert * c
     c += change
@@ -112,23 +113,23 @@ def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress:
     engaged, paused = masks.engaged, masks.paused
     required = pv.required
     not_c = 1.0 - c
-    p_pause = pv.full("sensemaking.pause_rate") * school_stress
+    p_pause = pv.full["sensemaking.pause_rate"] * school_stress
     p_pause *= not_c
     p_pause *= pv.cached("pause_factor", _pause_factor)
     pauses = engaged & (u < p_pause)
-    if paused.any():
+    if anything(paused):
         pull = 0.5 * np.minimum(st.visits, 1.0)
         pull += c
         pull += (pv.col("messaging.urgency") * 0.5 * st.message)[:, None]
-        p_resume = pv.full("sensemaking.resume_rate") * np.minimum(pull, 1.0, out=pull)
+        p_resume = pv.full["sensemaking.resume_rate"] * np.minimum(pull, 1.0, out=pull)
         p_resume *= 1.0 - school_stress
-        if required.any():  # (otherwise the mandate's pull back changes nothing)
+        if anything(required):  # (otherwise the mandate's pull back changes nothing)
             p_resume = np.where(required, np.maximum(p_resume, MANDATE_PULL_BACK), p_resume)
         resumes = paused & (u < p_resume)
         # paused long enough, and free to leave: may opt out
         may_leave = paused & ~required & (st.spell >= MIN_PAUSE_BEFORE_OPT_OUT)
-        if may_leave.any():
-            p_opt = pv.full("sensemaking.opt_out_rate") * school_stress
+        if anything(may_leave):
+            p_opt = pv.full["sensemaking.opt_out_rate"] * school_stress
             p_opt *= not_c
             opts_out = may_leave & ~resumes & (u > 1.0 - p_opt)
         else:
@@ -136,11 +137,11 @@ def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress:
     else:  # nobody to resume or opt out
         resumes = opts_out = nobody(paused.shape)
     # the three masks are disjoint
-    if pauses.any():
+    if anything(pauses):
         np.copyto(st.engagement, PAUSED, where=pauses)
-    if resumes.any():
+    if anything(resumes):
         np.copyto(st.engagement, ENGAGED, where=resumes)
-    if opts_out.any():
+    if anything(opts_out):
         np.copyto(st.engagement, OPTED_OUT, where=opts_out)
     _count_spells(st)
     note(st.events, cal.month, "paused", pauses)
@@ -155,8 +156,8 @@ def _pause_factor(pv: ParamVectors) -> np.ndarray:
 def _count_spells(st: State) -> None:
     """Consecutive school months not engaged, for schools that joined (summer not counted)."""
     away = st.joined & engagement_masks(st).away
-    if not away.any():  # every spell ends (or none had begun)
-        if st.spell.any():
+    if not anything(away):  # every spell ends (or none had begun)
+        if anything(st.spell):
             st.spell[:] = 0
         return
     st.spell[:] = np.where(away, st.spell + 1, 0)
