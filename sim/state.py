@@ -326,7 +326,7 @@ def team_mean_of(st: State, name: str) -> np.ndarray:
     hit = st.memo.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    mean = _frozen(team_mean(x))
+    mean = frozen(team_mean(x))
     st.memo[key] = (stamp, mean)
     return mean
 
@@ -334,10 +334,11 @@ def team_mean_of(st: State, name: str) -> np.ndarray:
 @lru_cache(maxsize=16)
 def nobody(shape: tuple[int, ...]) -> np.ndarray:
     """A read-only all-false mask of ``shape``: no school (or seat) did this."""
-    return _frozen(np.zeros(shape, dtype=bool))
+    return frozen(np.zeros(shape, dtype=bool))
 
 
-def _frozen(x: np.ndarray) -> np.ndarray:
+def frozen(x: np.ndarray) -> np.ndarray:
+    """``x``, made read-only (a value others may share)."""
     x.setflags(write=False)
     return x
 

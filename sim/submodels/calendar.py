@@ -83,7 +83,7 @@ def _calendar_tables(pv: ParamVectors) -> tuple:
     return (
         _shock_timeline(pv, PANDEMIC),
         _shock_timeline(pv, HUB_LOSS),
-        [month < grant_months for month in range(months)],
+        list(np.arange(months)[:, None] < grant_months),  # (R,) rows, month by month
         zeros,
         zeros[:, None],
     )

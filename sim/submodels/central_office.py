@@ -89,7 +89,8 @@ def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray
 def _cohort_months(pv: ParamVectors) -> list[bool]:
     """Whether any run may invite a later cohort, month by month."""
     interval = pv.col("rollout.cohort_interval_months")
-    return [bool(((month > 0) & (month % interval == 0)).any()) for month in range(pv.params[0].months)]
+    months = np.arange(pv.params[0].months)[:, None]  # (T, 1) against (R,) intervals
+    return ((months > 0) & (months % interval == 0)).any(axis=1).tolist()
 
 
 def _no_cohort(pv: ParamVectors) -> np.ndarray:

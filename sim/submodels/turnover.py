@@ -31,6 +31,7 @@ from sim.state import (
     anything,
     clip01,
     engagement_masks,
+    frozen,
     team_mean,
     team_mean_of,
 )
@@ -65,18 +66,29 @@ def seat_rates(pv: ParamVectors, team_size: int) -> np.ndarray:
     return rates
 
 
+def hazards_by_month(annual: np.ndarray, summer_share: np.ndarray) -> list[np.ndarray]:
+    """:func:`monthly_hazard` (read-only) for each month of the year: one value
+    for the summer months and one for the school months, each computed once."""
+    summer, school = (frozen(monthly_hazard(annual, summer_share, m)) for m in (SUMMER[0], 0))
+    return [summer if m in SUMMER else school for m in range(12)]
+
+
 def seat_hazards(pv: ParamVectors, cal: Calendar, team_size: int) -> np.ndarray:
-    """(K, R, 1) monthly exit hazards by seat this month."""
-    by_month = pv.cached(
-        f"seat_hazards_{team_size}",
-        lambda pv: np.stack(
-            [monthly_hazard(seat_rates(pv, team_size), pv["turnover.summer_share"], m) for m in range(12)]
-        ),
-    )
+    """(K, R, S) monthly exit hazards by seat this month (the same for every school)."""
+    by_month = pv.cached(f"seat_hazards_{team_size}", lambda pv: _seat_hazards_by_month(pv, team_size))
     hazard = by_month[month_of_year(cal.month)]
     if anything(cal.pandemic):
         hazard = hazard * (1.0 + PANDEMIC_TURNOVER * cal.pandemic)
     return hazard
+
+
+def _seat_hazards_by_month(pv: ParamVectors, team_size: int) -> list[np.ndarray]:
+    """(K, R, S) hazards by month of the year, spread over the schools (same-shape
+    comparisons with the draws are cheaper than broadcast ones)."""
+    by_month = hazards_by_month(seat_rates(pv, team_size), pv["turnover.summer_share"])
+    shape = (team_size, len(pv.params), pv.schools)
+    spread = {id(h): frozen(np.ascontiguousarray(np.broadcast_to(h, shape))) for h in by_month}
+    return [spread[id(h)] for h in by_month]
 
 
 def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_succession: np.ndarray) -> np.ndarray:
@@ -217,12 +229,12 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) ->
 
 def _coach_hazards(pv: ParamVectors) -> list[np.ndarray]:
     """(R, 1) monthly coach exit hazards by month of the year."""
-    return [monthly_hazard(pv["turnover.coach"], pv["turnover.summer_share"], m) for m in range(12)]
+    return hazards_by_month(pv["turnover.coach"], pv["turnover.summer_share"])
 
 
 def _central_office_hazards(pv: ParamVectors) -> list[np.ndarray]:
     """(R,) monthly central-office leader exit hazards by month of the year."""
-    return [monthly_hazard(pv.col("turnover.central_office"), pv.col("turnover.summer_share"), m) for m in range(12)]
+    return hazards_by_month(pv.col("turnover.central_office"), pv.col("turnover.summer_share"))
 
 
 def _end_grant(st: State, pv: ParamVectors, cal: Calendar) -> None:
