@@ -96,9 +96,11 @@ class ParamVectors(dict):
 
     def cached(self, key: str, compute) -> np.ndarray:
         """A per-run constant derived from the parameters, computed once."""
-        if key not in self._cache:
-            self._cache[key] = compute(self)
-        return self._cache[key]
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute(self)
+            return value
 
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
@@ -346,7 +348,13 @@ def frozen(x: np.ndarray) -> np.ndarray:
 def anything(x: np.ndarray) -> bool:
     """Whether any element of ``x`` is non-zero: ``x.any()``, but cheaper on
     small arrays (``any`` goes through Python, and is slow on numbers)."""
-    return np.count_nonzero(x) != 0
+    return _count_nonzero(x) != 0
+
+
+try:  # the C function behind np.count_nonzero(x), without its Python wrapper
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # pragma: no cover - NumPy moved it
+    _count_nonzero = np.count_nonzero
 
 
 def clip01(x: np.ndarray) -> np.ndarray:

@@ -51,13 +51,14 @@ def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
 def hub_capacity(st: State, pv: ParamVectors, cal: Calendar) -> None:
     """Share (R,) of the participating schools the hub can fully support."""
 
+    participating = engagement_masks(st).n_participating
+
     def compute():
-        participating = engagement_masks(st).n_participating
         load = np.maximum(participating, 1) / pv.col("knowledge.schools_per_hub_staff")
         return np.minimum(1.0, pv.col("knowledge.hub_staff") / load) * (1.0 - cal.hub_loss)
 
-    # the same while participation and any hub loss are unchanged
-    st.hub_capacity[:] = recall(st, ("hub_capacity", pv), (st.engagement, cal.hub_loss), compute)
+    # the same while the number of participating schools and any hub loss are unchanged
+    st.hub_capacity[:] = recall(st, ("hub_capacity", pv), (participating, cal.hub_loss), compute)
 
 
 def convene(st: State, cal: Calendar, schedule: np.ndarray) -> None:

@@ -27,7 +27,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import N_PRINCIPLES, ParamVectors, State, anything, clip01, engagement_masks, team_mean_of
+from sim.state import (
+    N_PRINCIPLES,
+    ParamVectors,
+    State,
+    anything,
+    clip01,
+    engagement_masks,
+    spread_over_schools,
+    team_mean_of,
+)
 from sim.submodels.calendar import Calendar
 
 #: Monthly memory of the results signal.
@@ -45,38 +54,48 @@ def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     engaged = engagement_masks(st).engaged
     if anything(st.stall):
         engaged = engaged & (st.stall == 0)
-    return engaged & (ratio > 0)
+    return engaged & (ratio > 0.0)
 
 
 def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
     """Chance (R, S) that a finished PDSA cycle succeeds."""
-    knowledge = 0.5 * (st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None])
-    p = (
-        pv["improvement.base_success"]
-        + pv["improvement.skill_effect"] * team_mean_of(st, "skill")
-        + pv["improvement.understanding_effect"] * st.understanding
-        - pv["improvement.solutionitis_penalty"] * (st.understanding < 0.5)
-        + pv.cached("support_success", lambda pv: 0.1 * pv["governance.top_down_support"])
-        + 0.1 * knowledge
-    )
-    return np.minimum(np.maximum(p, 0.02), 0.98)
+    # base + skill + understanding - solutionitis + data systems + knowledge, summed in that order
+    full = pv.full
+    p = full["improvement.skill_effect"] * team_mean_of(st, "skill")
+    p += full["improvement.base_success"]
+    p += full["improvement.understanding_effect"] * st.understanding
+    # (teams that jump to solutions pay the penalty; subtracting zero from the others changes nothing)
+    np.subtract(p, full["improvement.solutionitis_penalty"], out=p, where=st.understanding < 0.5)
+    p += pv.cached("support_success", _support_success)
+    knowledge = st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None]
+    knowledge *= 0.5
+    knowledge *= 0.1
+    p += knowledge
+    np.maximum(p, 0.02, out=p)
+    return np.minimum(p, 0.98, out=p)
+
+
+def _support_success(pv: ParamVectors) -> np.ndarray:
+    return spread_over_schools(0.1 * pv["governance.top_down_support"], pv.schools)
 
 
 def run_cycles(
     st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, busy: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
-    starts = busy & ~st.in_cycle & (u[:, :, 0] < ratio)
+    starts = busy & ~st.in_cycle
+    starts &= u[:, :, 0] < ratio
     st.in_cycle |= starts
     np.copyto(st.cycle_progress, 0.0, where=starts)
     advancing = busy & st.in_cycle
-    st.cycle_progress += ratio * advancing
-    done = advancing & (st.cycle_progress >= pv["improvement.cycle_months"])
+    # progress += ratio where advancing (adding ratio x 0 elsewhere would change nothing)
+    np.add(st.cycle_progress, ratio, out=st.cycle_progress, where=advancing)
+    done = advancing & (st.cycle_progress >= pv.full["improvement.cycle_months"])
     st.results *= RESULTS_MEMORY
     if not anything(done):
         return done
     success = done & (u[:, :, 1] < success_chance(st, pv))
-    failure = done & ~success
+    failure = done ^ success  # (success is within done)
     inquiry = st.principles[INQUIRY]
     outcome = np.where(success, 1.0, -0.5 * (1.0 - inquiry))
     np.copyto(st.results, 0.5 * st.results + 0.5 * outcome, where=done)
@@ -87,7 +106,7 @@ def run_cycles(
     _document(st, pv, success)
     st.cycles_done += done
     st.cycles_succeeded += success
-    st.in_cycle &= ~done
+    st.in_cycle ^= done  # (done is within in_cycle): cycles end
     note(st.events, cal.month, "cycle_succeeded", success)
     note(st.events, cal.month, "cycle_failed", failure)
     return done
