@@ -22,7 +22,18 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import ENGAGED, OPTED_OUT, ParamVectors, State, anything, clip01, engagement_masks, recall, team_mean_of
+from sim.state import (
+    ENGAGED,
+    OPTED_OUT,
+    ParamVectors,
+    State,
+    anything,
+    clip01,
+    engagement_masks,
+    frozen,
+    recall,
+    team_mean_of,
+)
 from sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
@@ -124,17 +135,36 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
 def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     """This month's cost (R,) in dollars: coaches in post, the protected time of
     engaged schools' team members (school months only), convenings, hub staff,
-    and stipends for groomed successors on the deep bench."""
-    coaches = (st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0
-    cost = coaches + st.convening * pv.col("costs.convening")
+    and stipends for groomed successors on the deep bench.
+
+    Each part is reused while what it counts is unchanged (they change rarely);
+    the parts are added in the same order every month."""
+    cost = recall(st, ("coach_cost", pv), (st.coach_position, st.coach_filled), lambda: _coach_cost(st, pv))
+    cost = cost + st.convening * pv.col("costs.convening")
     cost += pv.cached("hub_cost", lambda pv: pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0)
     if anything(st.bench):  # (otherwise this adds zero)
-        cost += st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0
+        cost += recall(st, ("bench_cost", pv), (st.bench,), lambda: _bench_cost(st, pv))
     if not cal.summer:
-        engaged = engagement_masks(st).engaged.sum(axis=1)
-        cost += engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly")
+        engaged = engagement_masks(st).engaged
+        cost += recall(st, ("staff_time_cost", pv), (engaged,), lambda: _staff_time_cost(st, pv, engaged))
     st.cost_month[:] = cost
     st.cost_total += cost
+
+
+def _coach_cost(st: State, pv: ParamVectors) -> np.ndarray:
+    """Monthly salaries (R,) of the coaches in post."""
+    return frozen((st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0)
+
+
+def _bench_cost(st: State, pv: ParamVectors) -> np.ndarray:
+    """Monthly stipends (R,) of the groomed successors."""
+    return frozen(st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0)
+
+
+def _staff_time_cost(st: State, pv: ParamVectors, engaged: np.ndarray) -> np.ndarray:
+    """Monthly cost (R,) of the protected time of engaged schools' teams."""
+    n_engaged = engaged.sum(axis=1)
+    return frozen(n_engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly"))
 
 
 def central_office(

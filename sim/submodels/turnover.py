@@ -100,7 +100,7 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_
     if not anything(leaves):
         return leaves
     # u / hazard is a fresh uniform for those who leave: the newcomer's draw
-    fresh = np.divide(u, hazard, out=np.zeros_like(u), where=leaves)
+    fresh = np.divide(u, hazard, out=np.zeros(u.shape), where=leaves)
     team_skill = team_mean_of(st, "skill")
     team_commitment = team_mean_of(st, "commitment")
     invited = engagement_masks(st).invited
@@ -192,10 +192,11 @@ def _knowledge_walks_out(st, pv, leaves) -> None:
     """Local knowledge and practice leave with people, except what is embedded
     in routines or documented."""
     lost = team_mean(leaves.astype(np.float64))  # weighted share of the team that left
-    kept_knowledge = np.maximum(st.embeddedness, pv["knowledge.management"])
-    st.local_knowledge *= 1.0 - lost * (1.0 - kept_knowledge)
-    st.principles *= 1.0 - 0.5 * lost * (1.0 - st.embeddedness)
-    st.understanding *= 1.0 - 0.5 * lost * (1.0 - kept_knowledge)
+    knowledge_lost = 1.0 - np.maximum(st.embeddedness, pv.full["knowledge.management"])  # not kept
+    st.local_knowledge *= 1.0 - lost * knowledge_lost
+    half_lost = 0.5 * lost
+    st.principles *= 1.0 - half_lost * (1.0 - st.embeddedness)
+    st.understanding *= 1.0 - half_lost * knowledge_lost
 
 
 def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
