@@ -142,12 +142,24 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
     # half the pull is the team's commitment, half the principle's own support:
     # structures and tools carry some principles without commitment (partial
     # authenticity), none carries all six
-    gain = pv["improvement.principle_gain"] * (0.5 * commitment + 0.5 * support) * busy
-    decay = pv["improvement.principle_decay"] * (1.0 - 0.5 * st.embeddedness)
+    # (computed in place: gain = rate x (0.5 commitment + 0.5 support) x busy)
+    gain = 0.5 * support
+    gain += 0.5 * commitment
+    gain *= pv.full["improvement.principle_gain"]
+    gain *= busy
+    decay = 0.5 * st.embeddedness
+    np.subtract(1.0, decay, out=decay)
+    decay *= pv.full["improvement.principle_decay"]
     # working teams lose practice that neither commitment nor support holds up
     # (ceremony); idle teams lose it at the full decay rate
-    loss = np.where(busy, decay * (1.0 - commitment) * (1.0 - support), decay)
-    p += gain * (1.0 - p) - loss * p
+    loss = 1.0 - support
+    loss *= decay * (1.0 - commitment)
+    np.copyto(loss, decay, where=~busy)
+    # p += gain x (1 - p) - loss x p
+    gain *= 1.0 - p
+    loss *= p
+    gain -= loss
+    p += gain
     clip01(p)
 
 

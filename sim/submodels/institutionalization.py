@@ -95,13 +95,14 @@ def _min_months_whole(pv: ParamVectors) -> np.ndarray:
 def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
     """Authentic, partial or inauthentic from the six principles; track fading.
     Returns the number (R, S) of principles practised."""
-    practised = (st.principles >= pv["improvement.practice_threshold"]).sum(axis=0)
+    practised = (st.principles >= pv.full["improvement.practice_threshold"]).sum(axis=0)
     authentic = practised == st.principles.shape[0]
     if st.events is not None:
         note(st.events, month, "became_authentic", authentic & ~st.ever_authentic)
     st.ever_authentic |= authentic
     if anything(st.ever_authentic):  # (otherwise every count stays zero)
-        st.months_not_authentic[:] = np.where(authentic, 0, st.months_not_authentic + st.ever_authentic)
+        st.months_not_authentic += st.ever_authentic  # one more month since authentic practice,
+        np.copyto(st.months_not_authentic, 0, where=authentic)  # unless practised now
         if st.events is not None:
             note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
     # inauthentic (0) + some principle practised (1) + all practised (1)
@@ -109,11 +110,16 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
     return practised
 
 
+def _bench_rate(pv: ParamVectors) -> np.ndarray:
+    """(R, S) monthly chance of grooming a successor."""
+    return spread_over_schools(pv["succession.deep_bench"] * BENCH_RATE_SCALE, pv.schools)
+
+
 def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: np.ndarray) -> None:
     """Groom successors for the deep bench; ``u`` is (R, S)."""
     if cal.summer:
         return
-    grows = busy & (u < pv["succession.deep_bench"] * BENCH_RATE_SCALE)
+    grows = busy & (u < pv.cached("bench_rate", _bench_rate))
     if not anything(grows):
         return
     skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)

@@ -160,7 +160,7 @@ def _count_spells(st: State) -> None:
         if anything(st.spell):
             st.spell[:] = 0
         return
-    st.spell[:] = np.where(away, st.spell + 1, 0)
+    np.multiply(st.spell + 1, away, out=st.spell)  # one more month away, or back to 0
     np.maximum(st.max_spell, st.spell, out=st.max_spell)
     if st.events is not None:
         note(st.events, st.month, "disengaged_6_months", away & (st.spell == LONG_SPELL))
