@@ -135,14 +135,14 @@ class StreamSet:
             x, hi = stream_counters(keys, stream, shape)
             xs.append(x.reshape(runs, 1, -1))
             his.append(np.broadcast_to(hi.reshape(runs, 1, 1), xs[-1].shape))
-        self._x = np.concatenate(xs, axis=2)  # (R, 1, N) hashed element indices
-        self._hi = np.concatenate(his, axis=2)  # (R, 1, N) high key halves
+        # hashed element indices ^ high key halves, (R, 1, N): XOR is associative, so
+        # x ^ (hi ^ month salt) as block_from_counters computes it is (x ^ hi) ^ month salt
+        self._x_hi = np.concatenate(xs, axis=2) ^ np.concatenate(his, axis=2)
         self._ends = np.cumsum([x.shape[2] for x in xs]).tolist()
 
     def blocks(self, first_month: int, months: int) -> dict[str, np.ndarray]:
         """Uniforms (R, months, *shape) of every stream, as ``block_from_counters`` draws them."""
-        hi_month = self._hi ^ _month_salt(first_month, months).reshape(1, -1, 1)
-        u = _hash32(self._x ^ hi_month) * _TO_UNIT  # (R, months, N)
+        u = _hash32(self._x_hi ^ _month_salt(first_month, months).reshape(1, -1, 1)) * _TO_UNIT  # (R, months, N)
         runs = u.shape[0]
         out, start = {}, 0
         for (stream, shape), end in zip(self.shapes.items(), self._ends, strict=True):

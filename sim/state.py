@@ -238,16 +238,12 @@ def team_mean(x: np.ndarray) -> np.ndarray:
     A reduction over the leading (seat) axis adds seats in order, never a
     BLAS call, so the result for a run does not depend on its batch.
     """
-    return np.add.reduce(x * _seat_weights(x.shape), axis=0)
+    return np.add.reduce(x * _seat_weights(x.shape[0]), axis=0)
 
 
 @lru_cache(maxsize=16)
-def _seat_weights(shape: tuple[int, ...]) -> np.ndarray:
-    """Seat weights spread over a whole staff array of ``shape`` (same-shape
-    products are cheaper than broadcast ones on small arrays; same numbers)."""
-    weights = np.ascontiguousarray(np.broadcast_to(team_weights(shape[0])[:, None, None], shape))
-    weights.flags.writeable = False
-    return weights
+def _seat_weights(team_size: int) -> np.ndarray:
+    return team_weights(team_size)[:, None, None]
 
 
 #: Inputs larger than this (bytes) are not memoized by content: comparing them

@@ -74,7 +74,7 @@ def hazards_by_month(annual: np.ndarray, summer_share: np.ndarray) -> list[np.nd
 
 
 def seat_hazards(pv: ParamVectors, cal: Calendar, team_size: int) -> np.ndarray:
-    """(K, R, S) monthly exit hazards by seat this month (the same for every school)."""
+    """(K, R, 1) monthly exit hazards by seat this month."""
     by_month = pv.cached(f"seat_hazards_{team_size}", lambda pv: _seat_hazards_by_month(pv, team_size))
     hazard = by_month[month_of_year(cal.month)]
     if anything(cal.pandemic):
@@ -83,12 +83,8 @@ def seat_hazards(pv: ParamVectors, cal: Calendar, team_size: int) -> np.ndarray:
 
 
 def _seat_hazards_by_month(pv: ParamVectors, team_size: int) -> list[np.ndarray]:
-    """(K, R, S) hazards by month of the year, spread over the schools (same-shape
-    comparisons with the draws are cheaper than broadcast ones)."""
-    by_month = hazards_by_month(seat_rates(pv, team_size), pv["turnover.summer_share"])
-    shape = (team_size, len(pv.params), pv.schools)
-    spread = {id(h): frozen(np.ascontiguousarray(np.broadcast_to(h, shape))) for h in by_month}
-    return [spread[id(h)] for h in by_month]
+    """(K, R, 1) hazards by month of the year."""
+    return hazards_by_month(seat_rates(pv, team_size), pv["turnover.summer_share"])
 
 
 def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_succession: np.ndarray) -> np.ndarray:
