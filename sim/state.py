@@ -120,9 +120,7 @@ class _SpreadOverSchools(dict):
 
 def spread_over_schools(column: np.ndarray, schools: int) -> np.ndarray:
     """A read-only (R, S) copy of an (R, 1) per-run value."""
-    values = np.ascontiguousarray(np.broadcast_to(column, (column.shape[0], schools)))
-    values.flags.writeable = False
-    return values
+    return frozen(np.ascontiguousarray(np.broadcast_to(column, (column.shape[0], schools))))
 
 
 def _shock_arrays(params: Sequence[Params]):
