@@ -70,9 +70,21 @@ class Engine:
         self.months = self.params[0].months
         self.month = 0
         self._schedule = convening_months(self.pv.col("knowledge.convenings_per_year"))
-        self._draws: dict[str, np.ndarray] = {}
-        self._draws_year: dict[str, int] = {}
-        self._counters: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        S, K, C = self.st.schools, self.st.team_size, self.st.coach_position.shape[1]
+        self._streams = rng.StreamSet(
+            self.st.keys,
+            {
+                "staff_turnover": (S, K),
+                "succession": (S, 2),
+                "coach_turnover": (C,),
+                "central_office": (4,),
+                "engagement": (S, 2),
+                "coaching": (S,),
+                "improvement": (S, 2),
+            },
+        )
+        self._year_first = -1
+        self._year_blocks: dict[str, np.ndarray] = {}
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
 
@@ -80,40 +92,35 @@ class Engine:
     def done(self) -> bool:
         return self.month >= self.months
 
-    def _month_draws(self, stream: str, shape: tuple[int, ...]) -> np.ndarray:
-        """This month's uniforms for ``stream``, drawn a year at a time."""
+    def _month_uniforms(self) -> dict[str, np.ndarray]:
+        """This month's uniforms (R, *shape) of every process, drawn a year at a time."""
         first = self.month - self.month % 12
-        block = self._draws.get(stream)
-        if block is None or self._draws_year.get(stream) != first:
-            counters = self._counters.get((stream, shape))
-            if counters is None:
-                counters = self._counters[stream, shape] = rng.stream_counters(self.st.keys, stream, shape)
-            block = rng.block_from_counters(counters, first, 12)
-            self._draws[stream] = block
-            self._draws_year[stream] = first
-        return block[:, self.month - first]
+        if first != self._year_first:
+            self._year_blocks = self._streams.blocks(first, 12)
+            self._year_first = first
+        m = self.month - first
+        return {stream: block[:, m] for stream, block in self._year_blocks.items()}
 
     def step(self) -> None:
         """Advance every run by one month."""
         if self.done:
             raise RuntimeError("the run has reached its last month")
         st, pv, t = self.st, self.pv, self.month
-        S, K, C = st.schools, st.team_size, st.coach_position.shape[1]
         st.month = t
-        draw = self._month_draws
+        u = self._month_uniforms()
         cal = calendar_and_shocks(st, pv, t)
-        u_staff = draw("staff_turnover", (S, K)).transpose(2, 0, 1)  # seat-major (K, R, S)
-        staff_turnover(st, pv, cal, u_staff, draw("succession", (S, 2)))
-        coach_turnover(st, pv, cal, draw("coach_turnover", (C,)))
-        u_office = draw("central_office", (4,))
+        u_staff = u["staff_turnover"].transpose(2, 0, 1)  # seat-major (K, R, S)
+        staff_turnover(st, pv, cal, u_staff, u["succession"])
+        coach_turnover(st, pv, cal, u["coach_turnover"])
+        u_office = u["central_office"]
         central_office_turnover(st, pv, cal, u_office)
-        u_engage = draw("engagement", (S, 2))
+        u_engage = u["engagement"]
         central_office(st, pv, cal, u_office, u_engage[:, :, 1], self._schedule)
-        coaching(st, pv, cal, draw("coaching", (S,)))
+        coaching(st, pv, cal, u["coaching"])
         ratio = time_ratio(pv, cal)
         sensemaking(st, pv, cal, stress(st, cal, ratio), u_engage[:, :, 0])
-        busy = improvement_work(st, pv, cal, ratio, draw("improvement", (S, 2)))
-        grow_bench(st, pv, cal, busy, draw("succession", (S, 2))[:, :, 0])
+        busy = improvement_work(st, pv, cal, ratio, u["improvement"])
+        grow_bench(st, pv, cal, busy, u["succession"][:, :, 0])
         network(st, pv)
         embed(st, pv, cal, busy)
         institutionalize(st, pv, t)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.state import anything
+
 #: Event kinds and the sentence each one stands for.
 EVENT_TEXT: dict[str, str] = {
     "invited": "was invited to join the improvement network",
@@ -55,7 +57,7 @@ def note(events: list | None, month: int, kind: str, mask: np.ndarray) -> None:
     ``events`` is a list with one list of :class:`Event` per run, or None
     (recording off).  A district-wide event passes a (R,) mask.
     """
-    if events is None or not mask.any():
+    if events is None or not anything(mask):
         return
     if mask.ndim == 1:
         for r in np.flatnonzero(mask):

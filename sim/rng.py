@@ -122,6 +122,35 @@ def block_from_counters(counters: tuple[np.ndarray, np.ndarray], first_month: in
     return x * _TO_UNIT
 
 
+class StreamSet:
+    """Several processes' :func:`stream_counters`, laid side by side so that a
+    year of all their uniforms is hashed in one pass: element for element the
+    same numbers as :func:`block_from_counters` of each stream."""
+
+    def __init__(self, keys: np.ndarray, shapes: dict[str, tuple[int, ...]]):
+        self.shapes = dict(shapes)
+        runs = len(keys)
+        xs, his = [], []
+        for stream, shape in self.shapes.items():
+            x, hi = stream_counters(keys, stream, shape)
+            xs.append(x.reshape(runs, 1, -1))
+            his.append(np.broadcast_to(hi.reshape(runs, 1, 1), xs[-1].shape))
+        # hashed element indices ^ high key halves, (R, 1, N): XOR is associative, so
+        # x ^ (hi ^ month salt) as block_from_counters computes it is (x ^ hi) ^ month salt
+        self._x_hi = np.concatenate(xs, axis=2) ^ np.concatenate(his, axis=2)
+        self._ends = np.cumsum([x.shape[2] for x in xs]).tolist()
+
+    def blocks(self, first_month: int, months: int) -> dict[str, np.ndarray]:
+        """Uniforms (R, months, *shape) of every stream, as ``block_from_counters`` draws them."""
+        u = _hash32(self._x_hi ^ _month_salt(first_month, months).reshape(1, -1, 1)) * _TO_UNIT  # (R, months, N)
+        runs = u.shape[0]
+        out, start = {}, 0
+        for (stream, shape), end in zip(self.shapes.items(), self._ends, strict=True):
+            out[stream] = u[:, :, start:end].reshape((runs, months) + tuple(shape))
+            start = end
+        return out
+
+
 def uniform_block(keys: np.ndarray, stream: str, first_month: int, months: int, shape: tuple[int, ...]) -> np.ndarray:
     """Uniforms in [0, 1) of shape ``(R, months, *shape)`` for one process.
 

@@ -53,6 +53,10 @@ class Engagement(IntEnum):
     OPTED_OUT = 3
 
 
+#: ``Engagement`` values as plain ints, for arithmetic on arrays.
+NOT_INVITED, ENGAGED, PAUSED, OPTED_OUT = (int(e) for e in Engagement)
+
+
 class Authenticity(IntEnum):
     """Authenticity of implementation (seed 003), from the six principles."""
 
@@ -61,35 +65,62 @@ class Authenticity(IntEnum):
     AUTHENTIC = 2  # all six practised
 
 
-class ParamVectors:
+class ParamVectors(dict):
     """Per-run parameter values as arrays, for vectorized submodels.
 
     ``pv["turnover.teacher"]`` is a float array of shape (R, 1), which
-    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,).
+    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,);
+    ``pv.full[name]`` is the same values spread over the schools, (R, S): the
+    same numbers as broadcasting ``pv[name]``, but NumPy's same-shape loops are
+    cheaper than broadcasting ones on small arrays.
     """
 
     def __init__(self, params: Sequence[Params]):
         self.params = tuple(params)
+        self.schools = int(self.params[0]["district.schools"])
         self._cols = {
             p.name: np.array([ps[p.name] for ps in params], dtype=np.float64) for p in PARAMETERS if p.kind != "choice"
         }
-        self._school = {k: v[:, None] for k, v in self._cols.items()}
+        # the mapping itself: name -> (R, 1) values (a dict, so that look-ups cost no Python call)
+        super().__init__({k: v[:, None] for k, v in self._cols.items()})
+        self.full = _SpreadOverSchools(self)
         self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
         self._cache: dict[str, np.ndarray] = {}
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._school[name]
+    # one object per batch of runs, usable as a memo key
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
 
     def cached(self, key: str, compute) -> np.ndarray:
         """A per-run constant derived from the parameters, computed once."""
-        if key not in self._cache:
-            self._cache[key] = compute(self)
-        return self._cache[key]
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute(self)
+            return value
 
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
+
+
+class _SpreadOverSchools(dict):
+    """``pv.full``: name -> ``pv[name]`` spread over the schools, (R, S) (read-only), made on first use."""
+
+    def __init__(self, pv: ParamVectors):
+        super().__init__()
+        self._pv = pv
+
+    def __missing__(self, name: str) -> np.ndarray:
+        values = self[name] = spread_over_schools(self._pv[name], self._pv.schools)
+        return values
+
+
+def spread_over_schools(column: np.ndarray, schools: int) -> np.ndarray:
+    """A read-only (R, S) copy of an (R, 1) per-run value."""
+    return frozen(np.ascontiguousarray(np.broadcast_to(column, (column.shape[0], schools))))
 
 
 def _shock_arrays(params: Sequence[Params]):
@@ -249,24 +280,35 @@ class EngagementMasks(NamedTuple):
 
 
 def engagement_masks(st: State) -> EngagementMasks:
-    """Masks of the schools' engagement (read-only), recomputed only when engagement changes."""
-    return recall(st, "engagement_masks", (st.engagement,), lambda: _engagement_masks(st.engagement))
+    """Masks of the schools' engagement (read-only), recomputed only when engagement changes.
+
+    (:func:`recall` specialised to its one input: submodels ask for these
+    masks several times a month.)
+    """
+    stamp = st.engagement.tobytes()
+    hit = st.memo.get("engagement_masks")
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    masks = _engagement_masks(st.engagement)
+    st.memo["engagement_masks"] = (stamp, masks)
+    return masks
 
 
 def _engagement_masks(engagement: np.ndarray) -> EngagementMasks:
-    engaged = engagement == Engagement.ENGAGED
-    paused = engagement == Engagement.PAUSED
+    # (plain ints: NumPy compares arrays with an IntEnum member through a slow path)
+    engaged = engagement == ENGAGED
+    paused = engagement == PAUSED
     participating = engaged | paused
     masks = EngagementMasks(
         engaged,
         paused,
         participating,
-        engagement != Engagement.NOT_INVITED,
-        paused | (engagement == Engagement.OPTED_OUT),
+        engagement != NOT_INVITED,
+        paused | (engagement == OPTED_OUT),
         participating.sum(axis=1),
     )
     for m in masks:
-        m.flags.writeable = False
+        m.setflags(write=False)
     return masks
 
 
@@ -276,12 +318,38 @@ def team_mean_of(st: State, name: str) -> np.ndarray:
     x = getattr(st, name)
     if x.nbytes > MEMO_MAX_BYTES:
         return team_mean(x)
-    return recall(st, ("team_mean", name), (x,), lambda: _frozen(team_mean(x)))
+    stamp = x.tobytes()
+    key = ("team_mean", name)
+    hit = st.memo.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    mean = frozen(team_mean(x))
+    st.memo[key] = (stamp, mean)
+    return mean
 
 
-def _frozen(x: np.ndarray) -> np.ndarray:
-    x.flags.writeable = False
+@lru_cache(maxsize=16)
+def nobody(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only all-false mask of ``shape``: no school (or seat) did this."""
+    return frozen(np.zeros(shape, dtype=bool))
+
+
+def frozen(x: np.ndarray) -> np.ndarray:
+    """``x``, made read-only (a value others may share)."""
+    x.setflags(write=False)
     return x
+
+
+def anything(x: np.ndarray) -> bool:
+    """Whether any element of ``x`` is non-zero: ``x.any()``, but cheaper on
+    small arrays (``any`` goes through Python, and is slow on numbers)."""
+    return _count_nonzero(x) != 0
+
+
+try:  # the C function behind np.count_nonzero(x), without its Python wrapper
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # pragma: no cover - NumPy moved it
+    _count_nonzero = np.count_nonzero
 
 
 def clip01(x: np.ndarray) -> np.ndarray:

@@ -10,11 +10,11 @@ capacity (seed 003: capacity lost in year 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from sim.state import ParamVectors, State, clip01, recall
+from sim.state import ParamVectors, State, anything, clip01, recall
 
 SUMMER = (10, 11)
 TESTING = (8, 9)
@@ -26,8 +26,7 @@ PANDEMIC_DEMAND = 0.3
 INITIATIVE_DEMAND = 0.15
 
 
-@dataclass(frozen=True)
-class Calendar:
+class Calendar(NamedTuple):
     """What this month is like: the time of year, shocks and pressure on schools."""
 
     month: int
@@ -84,7 +83,7 @@ def _calendar_tables(pv: ParamVectors) -> tuple:
     return (
         _shock_timeline(pv, PANDEMIC),
         _shock_timeline(pv, HUB_LOSS),
-        [month < grant_months for month in range(months)],
+        list(np.arange(months)[:, None] < grant_months),  # (R,) rows, month by month
         zeros,
         zeros[:, None],
     )
@@ -102,7 +101,7 @@ def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     else:
         st.shock[:] = pandemic
     initiative = st.initiative_months > 0
-    if pandemic is None and not initiative.any():
+    if pandemic is None and not anything(initiative):
         pressure = _calm_pressure(st, pv, testing)
     else:
         pressure = pv["time.competing_demands"] * st.demand_mult
@@ -110,7 +109,7 @@ def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
             pressure = pressure + pv["time.testing_load"]
         if pandemic is not None:
             pressure = pressure + PANDEMIC_DEMAND * pandemic[:, None]
-        if initiative.any():
+        if anything(initiative):
             pressure = pressure + INITIATIVE_DEMAND * initiative[:, None]
         pressure = clip01(pressure)
     return Calendar(

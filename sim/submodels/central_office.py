@@ -22,7 +22,18 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import Engagement, ParamVectors, State, clip01, engagement_masks, recall, team_mean_of
+from sim.state import (
+    ENGAGED,
+    OPTED_OUT,
+    ParamVectors,
+    State,
+    anything,
+    clip01,
+    engagement_masks,
+    frozen,
+    recall,
+    team_mean_of,
+)
 from sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
@@ -51,19 +62,20 @@ def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
 def hub_capacity(st: State, pv: ParamVectors, cal: Calendar) -> None:
     """Share (R,) of the participating schools the hub can fully support."""
 
+    participating = engagement_masks(st).n_participating
+
     def compute():
-        participating = engagement_masks(st).n_participating
         load = np.maximum(participating, 1) / pv.col("knowledge.schools_per_hub_staff")
         return np.minimum(1.0, pv.col("knowledge.hub_staff") / load) * (1.0 - cal.hub_loss)
 
-    # the same while participation and any hub loss are unchanged
-    st.hub_capacity[:] = recall(st, ("hub_capacity", pv), (st.engagement, cal.hub_loss), compute)
+    # the same while the number of participating schools and any hub loss are unchanged
+    st.hub_capacity[:] = recall(st, ("hub_capacity", pv), (participating, cal.hub_loss), compute)
 
 
 def convene(st: State, cal: Calendar, schedule: np.ndarray) -> None:
     """Whether (R,) a convening is held this month; ``schedule`` is (R, 12)."""
     scheduled = schedule[:, cal.month % 12]
-    if not scheduled.any():
+    if not anything(scheduled):
         st.convening[:] = False
         return
     held = scheduled & (cal.pandemic[:, 0] <= CONVENING_CANCEL_SEVERITY)
@@ -89,7 +101,8 @@ def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray
 def _cohort_months(pv: ParamVectors) -> list[bool]:
     """Whether any run may invite a later cohort, month by month."""
     interval = pv.col("rollout.cohort_interval_months")
-    return [bool(((month > 0) & (month % interval == 0)).any()) for month in range(pv.params[0].months)]
+    months = np.arange(pv.params[0].months)[:, None]  # (T, 1) against (R,) intervals
+    return ((months > 0) & (months % interval == 0)).any(axis=1).tolist()
 
 
 def _no_cohort(pv: ParamVectors) -> np.ndarray:
@@ -101,7 +114,7 @@ def _no_cohort(pv: ParamVectors) -> np.ndarray:
 def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> None:
     """Invite the next cohort, in school order; ``u_join`` is (R, S)."""
     due = cohort_due(pv, cal.month, st.priority)
-    if not due.any():
+    if not anything(due):
         return
     uninvited = ~engagement_masks(st).invited
     rank = np.cumsum(uninvited, axis=1)
@@ -109,7 +122,7 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
     commitment = team_mean_of(st, "commitment")
     join_p = clip01(0.4 + commitment + 0.3 * pv["messaging.why_framing"])
     joins = pv.required | (u_join < join_p)
-    st.engagement[:] = np.where(invite, np.where(joins, Engagement.ENGAGED, Engagement.OPTED_OUT), st.engagement)
+    st.engagement[:] = np.where(invite, np.where(joins, ENGAGED, OPTED_OUT), st.engagement)
     st.invited_month[:] = np.where(invite, cal.month, st.invited_month)
     st.joined |= invite & joins
     # documented knowledge gives a new cohort a head start in understanding problems
@@ -122,17 +135,36 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
 def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     """This month's cost (R,) in dollars: coaches in post, the protected time of
     engaged schools' team members (school months only), convenings, hub staff,
-    and stipends for groomed successors on the deep bench."""
-    coaches = (st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0
-    cost = coaches + st.convening * pv.col("costs.convening")
+    and stipends for groomed successors on the deep bench.
+
+    Each part is reused while what it counts is unchanged (they change rarely);
+    the parts are added in the same order every month."""
+    cost = recall(st, ("coach_cost", pv), (st.coach_position, st.coach_filled), lambda: _coach_cost(st, pv))
+    cost = cost + st.convening * pv.col("costs.convening")
     cost += pv.cached("hub_cost", lambda pv: pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0)
-    if st.bench.any():  # (otherwise this adds zero)
-        cost += st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0
+    if anything(st.bench):  # (otherwise this adds zero)
+        cost += recall(st, ("bench_cost", pv), (st.bench,), lambda: _bench_cost(st, pv))
     if not cal.summer:
-        engaged = engagement_masks(st).engaged.sum(axis=1)
-        cost += engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly")
+        engaged = engagement_masks(st).engaged
+        cost += recall(st, ("staff_time_cost", pv), (engaged,), lambda: _staff_time_cost(st, pv, engaged))
     st.cost_month[:] = cost
     st.cost_total += cost
+
+
+def _coach_cost(st: State, pv: ParamVectors) -> np.ndarray:
+    """Monthly salaries (R,) of the coaches in post."""
+    return frozen((st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0)
+
+
+def _bench_cost(st: State, pv: ParamVectors) -> np.ndarray:
+    """Monthly stipends (R,) of the groomed successors."""
+    return frozen(st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0)
+
+
+def _staff_time_cost(st: State, pv: ParamVectors, engaged: np.ndarray) -> np.ndarray:
+    """Monthly cost (R,) of the protected time of engaged schools' teams."""
+    n_engaged = engaged.sum(axis=1)
+    return frozen(n_engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly"))
 
 
 def central_office(

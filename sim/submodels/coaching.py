@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import ASSISTANT_PRINCIPAL, LEAD, PRINCIPAL, ParamVectors, State, engagement_masks, recall
+from sim.state import ASSISTANT_PRINCIPAL, LEAD, PRINCIPAL, ParamVectors, State, anything, engagement_masks, recall
 from sim.submodels.calendar import Calendar
 
 #: Relative loss of a visit's effect under a full-severity pandemic (virtual visits).
@@ -79,7 +79,7 @@ def visit_effect(st: State, pv: ParamVectors, cal: Calendar, caseload: np.ndarra
         return skill * scale
 
     in_person = recall(st, ("visit_effect", pv), (st.coach_skill, st.coach_of, caseload), effect)
-    if not cal.pandemic.any():  # (the factor below is exactly one)
+    if not anything(cal.pandemic):  # (the factor below is exactly one)
         return in_person
     return in_person * (1.0 - PANDEMIC_COACHING_LOSS * cal.pandemic)
 
@@ -96,7 +96,7 @@ def coaching(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
     """Allocate visits and apply their effects; ``u`` is (R, S)."""
     caseload = assign_caseloads(st)
     st.visits[:] = delivered_visits(st, pv, cal, caseload, u)
-    if not st.visits.any():
+    if not anything(st.visits):
         return
     dose = st.visits * visit_effect(st, pv, cal, caseload)
     roles = pv.cached(f"role_effects_{st.team_size}", lambda pv: role_effects(pv, st.team_size))

@@ -33,7 +33,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import N_PRINCIPLES, ParamVectors, State, clip01, engagement_masks, team_mean_of
+from sim.state import (
+    N_PRINCIPLES,
+    ParamVectors,
+    State,
+    anything,
+    clip01,
+    engagement_masks,
+    spread_over_schools,
+    team_mean_of,
+)
 from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import sustained
 
@@ -50,40 +59,50 @@ def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     if cal.summer:
         return np.zeros_like(st.in_cycle)
     engaged = engagement_masks(st).engaged
-    if st.stall.any():
+    if anything(st.stall):
         engaged = engaged & (st.stall == 0)
-    return engaged & (ratio > 0)
+    return engaged & (ratio > 0.0)
 
 
 def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
     """Chance (R, S) that a finished PDSA cycle succeeds."""
-    knowledge = 0.5 * (st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None])
-    p = (
-        pv["improvement.base_success"]
-        + pv["improvement.skill_effect"] * team_mean_of(st, "skill")
-        + pv["improvement.understanding_effect"] * st.understanding
-        - pv["improvement.solutionitis_penalty"] * (st.understanding < 0.5)
-        + pv.cached("support_success", lambda pv: 0.1 * pv["governance.top_down_support"])
-        + 0.1 * knowledge
-    )
-    return np.minimum(np.maximum(p, 0.02), 0.98)
+    # base + skill + understanding - solutionitis + data systems + knowledge, summed in that order
+    full = pv.full
+    p = full["improvement.skill_effect"] * team_mean_of(st, "skill")
+    p += full["improvement.base_success"]
+    p += full["improvement.understanding_effect"] * st.understanding
+    # (teams that jump to solutions pay the penalty; subtracting zero from the others changes nothing)
+    np.subtract(p, full["improvement.solutionitis_penalty"], out=p, where=st.understanding < 0.5)
+    p += pv.cached("support_success", _support_success)
+    knowledge = st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None]
+    knowledge *= 0.5
+    knowledge *= 0.1
+    p += knowledge
+    np.maximum(p, 0.02, out=p)
+    return np.minimum(p, 0.98, out=p)
+
+
+def _support_success(pv: ParamVectors) -> np.ndarray:
+    return spread_over_schools(0.1 * pv["governance.top_down_support"], pv.schools)
 
 
 def run_cycles(
     st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, busy: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
-    starts = busy & ~st.in_cycle & (u[:, :, 0] < ratio)
+    starts = busy & ~st.in_cycle
+    starts &= u[:, :, 0] < ratio
     st.in_cycle |= starts
     np.copyto(st.cycle_progress, 0.0, where=starts)
     advancing = busy & st.in_cycle
-    st.cycle_progress += ratio * advancing
-    done = advancing & (st.cycle_progress >= pv["improvement.cycle_months"])
+    # progress += ratio where advancing (adding ratio x 0 elsewhere would change nothing)
+    np.add(st.cycle_progress, ratio, out=st.cycle_progress, where=advancing)
+    done = advancing & (st.cycle_progress >= pv.full["improvement.cycle_months"])
     st.results *= RESULTS_MEMORY
-    if not done.any():
+    if not anything(done):
         return done
     success = done & (u[:, :, 1] < success_chance(st, pv))
-    failure = done & ~success
+    failure = done ^ success  # (success is within done)
     inquiry = st.principles[INQUIRY]
     outcome = np.where(success, 1.0, -0.5 * (1.0 - inquiry))
     np.copyto(st.results, 0.5 * st.results + 0.5 * outcome, where=done)
@@ -94,7 +113,7 @@ def run_cycles(
     _document(st, pv, success)
     st.cycles_done += done
     st.cycles_succeeded += success
-    st.in_cycle &= ~done
+    st.in_cycle ^= done  # (done is within in_cycle): cycles end
     note(st.events, cal.month, "cycle_succeeded", success)
     note(st.events, cal.month, "cycle_failed", failure)
     return done
@@ -138,19 +157,31 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
     # half the pull is the team's commitment, half the principle's own support:
     # structures and tools carry some principles without commitment (partial
     # authenticity), none carries all six
-    gain = pv["improvement.principle_gain"] * (0.5 * commitment + 0.5 * support) * busy
-    ceiling = np.ones_like(p)
-    ceiling[INQUIRY] = inquiry_ceiling(pv, commitment)
-    decay = pv["improvement.principle_decay"] * (1.0 - 0.5 * st.embeddedness)
+    # (computed in place: gain = rate x (0.5 commitment + 0.5 support) x busy)
+    gain = 0.5 * support
+    gain += 0.5 * commitment
+    gain *= pv.full["improvement.principle_gain"]
+    gain *= busy
+    decay = 0.5 * st.embeddedness
+    np.subtract(1.0, decay, out=decay)
+    decay *= pv.full["improvement.principle_decay"]
     # working teams lose practice that neither commitment nor support holds up
     # (ceremony); idle teams lose it at the full decay rate
-    loss = np.where(busy, decay * (1.0 - commitment) * (1.0 - support), decay)
-    p += gain * np.maximum(ceiling - p, 0.0) - loss * p
+    loss = 1.0 - support
+    loss *= decay * (1.0 - commitment)
+    np.copyto(loss, decay, where=~busy)
+    # p += gain x (room to grow) - loss x p; disciplined inquiry grows only to its ceiling
+    room = 1.0 - p
+    room[INQUIRY] = np.maximum(inquiry_ceiling(pv, commitment) - p[INQUIRY], 0.0)
+    gain *= room
+    loss *= p
+    gain -= loss
+    p += gain
     clip01(p)
 
 
 def learn_by_doing(st: State, busy: np.ndarray) -> None:
-    if not busy.any():  # (nothing would change)
+    if not anything(busy):  # (nothing would change)
         return
     st.skill += (LEARN_BY_DOING * busy) * (1.0 - st.skill)
     # studying the problem before acting: the problem focus builds understanding
@@ -158,7 +189,7 @@ def learn_by_doing(st: State, busy: np.ndarray) -> None:
 
 
 def count_down_stalls(st: State, cal: Calendar) -> None:
-    if not cal.summer and st.stall.any():
+    if not cal.summer and anything(st.stall):
         np.maximum(st.stall - 1, 0, out=st.stall)
 
 

@@ -25,7 +25,17 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, clip01, team_mean_of
+from sim.state import (
+    PRINCIPAL,
+    SKILL_DEVELOPING,
+    ParamVectors,
+    State,
+    anything,
+    clip01,
+    frozen,
+    spread_over_schools,
+    team_mean_of,
+)
 from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import LONG_SPELL
 
@@ -47,41 +57,55 @@ def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
     if cal.summer:
         return
     e = st.embeddedness
-    speed = pv.cached("embed_speed", _embed_speed)
-    grow = speed * practice_quality(st) * (1.0 - e)
-    decay = pv["institution.embed_decay"] * e
-    st.embeddedness[:] = clip01(np.where(busy, e + grow, e - decay))
+    # working schools: e + speed x quality x (1 - e); the others: e - decay x e
+    grown = practice_quality(st)
+    grown *= pv.cached("embed_speed", _embed_speed)
+    grown *= 1.0 - e
+    grown += e
+    decayed = pv.full["institution.embed_decay"] * e
+    np.subtract(e, decayed, out=decayed)
+    np.copyto(grown, decayed, where=~busy)
+    st.embeddedness[:] = clip01(grown)
 
 
 def _embed_speed(pv: ParamVectors) -> np.ndarray:
-    return pv["institution.embed_rate"] * (1.0 + pv["institution.integration_boost"] * pv["time.integrated"])
+    speed = pv["institution.embed_rate"] * (1.0 + pv["institution.integration_boost"] * pv["time.integrated"])
+    return spread_over_schools(speed, pv.schools)
 
 
 def institutionalize(st: State, pv: ParamVectors, month: int) -> None:
     """Count months embedded and flag institutionalized schools."""
-    above = st.embeddedness >= pv["institution.threshold"]
-    if above.any():
-        st.embedded_months[:] = np.where(above, st.embedded_months + 1, 0)
-    elif st.embedded_months.any():
+    above = st.embeddedness >= pv.full["institution.threshold"]
+    if anything(above):
+        np.multiply(st.embedded_months + 1, above, out=st.embedded_months)  # one more month, or back to 0
+    elif anything(st.embedded_months):
         st.embedded_months[:] = 0
-    now = st.embedded_months >= pv["institution.min_months"]
-    if now.any():
+    now = st.embedded_months >= pv.cached("min_months_whole", _min_months_whole)
+    if anything(now):
         first = now & (st.first_institutionalized < 0)
         np.copyto(st.first_institutionalized, month, where=first)
         note(st.events, month, "institutionalized", now & ~st.institutionalized)
     st.institutionalized[:] = now
 
 
+def _min_months_whole(pv: ParamVectors) -> np.ndarray:
+    """``institution.min_months`` rounded up, (R, S) integers: a whole number of
+    months reaches it exactly when it reaches the rounded-up value (and comparing
+    integers with integers is cheaper)."""
+    return frozen(np.ceil(pv.full["institution.min_months"]).astype(np.int64))
+
+
 def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
     """Authentic, partial or inauthentic from the six principles; track fading.
     Returns the number (R, S) of principles practised."""
-    practised = (st.principles >= pv["improvement.practice_threshold"]).sum(axis=0)
+    practised = (st.principles >= pv.full["improvement.practice_threshold"]).sum(axis=0)
     authentic = practised == st.principles.shape[0]
     if st.events is not None:
         note(st.events, month, "became_authentic", authentic & ~st.ever_authentic)
     st.ever_authentic |= authentic
-    if st.ever_authentic.any():  # (otherwise every count stays zero)
-        st.months_not_authentic[:] = np.where(authentic, 0, st.months_not_authentic + st.ever_authentic)
+    if anything(st.ever_authentic):  # (otherwise every count stays zero)
+        st.months_not_authentic += st.ever_authentic  # one more month since authentic practice,
+        np.copyto(st.months_not_authentic, 0, where=authentic)  # unless practised now
         if st.events is not None:
             note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
     if month % 12 == YEAR_END:
@@ -91,12 +115,17 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
     return practised
 
 
+def _bench_rate(pv: ParamVectors) -> np.ndarray:
+    """(R, S) monthly chance of grooming a successor."""
+    return spread_over_schools(pv["succession.deep_bench"] * BENCH_RATE_SCALE, pv.schools)
+
+
 def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: np.ndarray) -> None:
     """Groom successors for the deep bench; ``u`` is (R, S)."""
     if cal.summer:
         return
-    grows = busy & (u < pv["succession.deep_bench"] * BENCH_RATE_SCALE)
-    if not grows.any():
+    grows = busy & (u < pv.cached("bench_rate", _bench_rate))
+    if not anything(grows):
         return
     skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
     grows &= (st.bench < MAX_BENCH) & (skilled > st.bench)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import ParamVectors, State, engagement_masks
+from sim.state import ParamVectors, State, anything, engagement_masks
 from sim.submodels.improvement import NETWORKS
 
 #: Recent results above which a school is a bright spot.
@@ -33,7 +33,7 @@ def spread_strength(st: State, pv: ParamVectors) -> np.ndarray:
 
 def network(st: State, pv: ParamVectors) -> None:
     """Spread bright spots' practice and understanding at a convening."""
-    if not st.convening.any():
+    if not anything(st.convening):
         return
     attend = engagement_masks(st).participating
     bright = attend & (st.results > BRIGHT_SPOT_RESULTS)

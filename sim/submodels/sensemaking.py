@@ -23,7 +23,19 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import Engagement, ParamVectors, State, clip01, engagement_masks, team_mean_of
+from sim.state import (
+    ENGAGED,
+    OPTED_OUT,
+    PAUSED,
+    ParamVectors,
+    State,
+    anything,
+    clip01,
+    engagement_masks,
+    nobody,
+    spread_over_schools,
+    team_mean_of,
+)
 from sim.submodels.calendar import Calendar
 
 THRESHOLD_WIDTH = 0.1
@@ -43,8 +55,10 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
 
 def sustained(pv: ParamVectors, team_commitment: np.ndarray) -> np.ndarray:
     """How far (R, S) commitment sustains itself: 0 well below the threshold, 1 above."""
-    theta = pv["sensemaking.threshold"]
-    x = clip01((team_commitment - theta + THRESHOLD_WIDTH) / (2 * THRESHOLD_WIDTH))  # smoothstep, on a fresh array
+    x = team_commitment - pv.full["sensemaking.threshold"]
+    x += THRESHOLD_WIDTH
+    x /= 2 * THRESHOLD_WIDTH
+    clip01(x)  # smoothstep, on a fresh array
     return x * x * (3.0 - 2.0 * x)
 
 
@@ -54,29 +68,39 @@ def ownership(pv: ParamVectors) -> np.ndarray:
 
 
 def drive(st: State, pv: ParamVectors, school_stress: np.ndarray) -> np.ndarray:
-    """Net push (R, S) on commitment this month."""
-    pull = (
-        pv["sensemaking.message_weight"] * st.message[:, None]
-        + pv["sensemaking.coaching_weight"] * np.minimum(st.visits, 2.0)
-        + pv["sensemaking.results_weight"] * st.results
-    )
-    return (
-        pv.cached("ownership", ownership) * pull
-        - pv["sensemaking.pressure_weight"] * school_stress
-        - pv["sensemaking.fatigue_weight"] * st.fatigue
-    )
+    """Net push (R, S) on commitment this month (a fresh array).
+
+    In effect ``ownership * (message + coaching + results) - stress - fatigue``,
+    each term weighted, computed in place term by term (the same sums)."""
+    pull = np.minimum(st.visits, 2.0)
+    pull *= pv.full["sensemaking.coaching_weight"]
+    pull += (pv.col("sensemaking.message_weight") * st.message)[:, None]
+    pull += pv.full["sensemaking.results_weight"] * st.results
+    pull *= pv.cached("ownership_full", _ownership_full)
+    pull -= pv.full["sensemaking.pressure_weight"] * school_stress
+    pull -= pv.full["sensemaking.fatigue_weight"] * st.fatigue
+    return pull
+
+
+def _ownership_full(pv: ParamVectors) -> np.ndarray:
+    return spread_over_schools(ownership(pv), pv.schools)
 
 
 def update_commitment(st: State, pv: ParamVectors, school_stress: np.ndarray) -> None:
     """Move each member's commitment with the drive; revert below the threshold."""
     active = engagement_masks(st).participating
-    d = pv["sensemaking.uptake_rate"] * drive(st, pv, school_stress) * active
+    d = drive(st, pv, school_stress)
+    d *= pv.full["sensemaking.uptake_rate"]
+    d *= active
     c = st.commitment
     # positive drive closes the gap to 1, negative drive erodes what is there
     change = d * np.where(d > 0, 1.0 - c, c)
-    keep = sustained(pv, team_mean_of(st, "commitment"))
-    revert = pv["sensemaking.reversion_rate"] * (1.0 - keep) * active
-    c += change - revert * c
+    revert = sustained(pv, team_mean_of(st, "commitment"))  # how far it is kept, then how far it reverts:
+    np.subtract(1.0, revert, out=revert)
+    revert *= pv.full["sensemaking.reversion_rate"]
+    revert *= active
+    change -= revert * c
+    c += change
     clip01(c)
 
 
@@ -89,26 +113,36 @@ def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress:
     engaged, paused = masks.engaged, masks.paused
     required = pv.required
     not_c = 1.0 - c
-    p_pause = pv["sensemaking.pause_rate"] * school_stress * not_c * pv.cached("pause_factor", _pause_factor)
+    p_pause = pv.full["sensemaking.pause_rate"] * school_stress
+    p_pause *= not_c
+    p_pause *= pv.cached("pause_factor", _pause_factor)
     pauses = engaged & (u < p_pause)
-    if paused.any():
-        pull = c + 0.5 * np.minimum(st.visits, 1.0) + pv.cached("half_urgency", _half_urgency) * st.message[:, None]
-        p_resume = pv["sensemaking.resume_rate"] * np.minimum(pull, 1.0) * (1.0 - school_stress)
-        if required.any():  # (otherwise the mandate's pull back changes nothing)
+    if anything(paused):
+        pull = 0.5 * np.minimum(st.visits, 1.0)
+        pull += c
+        pull += (pv.col("messaging.urgency") * 0.5 * st.message)[:, None]
+        p_resume = pv.full["sensemaking.resume_rate"] * np.minimum(pull, 1.0, out=pull)
+        p_resume *= 1.0 - school_stress
+        if anything(required):  # (otherwise the mandate's pull back changes nothing)
             p_resume = np.where(required, np.maximum(p_resume, MANDATE_PULL_BACK), p_resume)
-        may_leave = ~required & (st.spell >= MIN_PAUSE_BEFORE_OPT_OUT)
-        p_opt = np.where(may_leave, pv["sensemaking.opt_out_rate"] * school_stress * not_c, 0.0)
         resumes = paused & (u < p_resume)
-        opts_out = paused & ~resumes & (u > 1.0 - p_opt)
+        # paused long enough, and free to leave: may opt out
+        may_leave = paused & ~required & (st.spell >= MIN_PAUSE_BEFORE_OPT_OUT)
+        if anything(may_leave):
+            p_opt = pv.full["sensemaking.opt_out_rate"] * school_stress
+            p_opt *= not_c
+            opts_out = may_leave & ~resumes & (u > 1.0 - p_opt)
+        else:
+            opts_out = nobody(paused.shape)
     else:  # nobody to resume or opt out
-        resumes = opts_out = np.zeros_like(paused)
+        resumes = opts_out = nobody(paused.shape)
     # the three masks are disjoint
-    if pauses.any():
-        st.engagement[pauses] = Engagement.PAUSED
-    if resumes.any():
-        st.engagement[resumes] = Engagement.ENGAGED
-    if opts_out.any():
-        st.engagement[opts_out] = Engagement.OPTED_OUT
+    if anything(pauses):
+        np.copyto(st.engagement, PAUSED, where=pauses)
+    if anything(resumes):
+        np.copyto(st.engagement, ENGAGED, where=resumes)
+    if anything(opts_out):
+        np.copyto(st.engagement, OPTED_OUT, where=opts_out)
     _count_spells(st)
     note(st.events, cal.month, "paused", pauses)
     note(st.events, cal.month, "resumed", resumes)
@@ -116,21 +150,17 @@ def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress:
 
 
 def _pause_factor(pv: ParamVectors) -> np.ndarray:
-    return np.where(pv.required, 0.5, 1.0)
-
-
-def _half_urgency(pv: ParamVectors) -> np.ndarray:
-    return 0.5 * pv["messaging.urgency"]
+    return spread_over_schools(np.where(pv.required, 0.5, 1.0), pv.schools)
 
 
 def _count_spells(st: State) -> None:
     """Consecutive school months not engaged, for schools that joined (summer not counted)."""
     away = st.joined & engagement_masks(st).away
-    if not away.any():  # every spell ends (or none had begun)
-        if st.spell.any():
+    if not anything(away):  # every spell ends (or none had begun)
+        if anything(st.spell):
             st.spell[:] = 0
         return
-    st.spell[:] = np.where(away, st.spell + 1, 0)
+    np.multiply(st.spell + 1, away, out=st.spell)  # one more month away, or back to 0
     np.maximum(st.max_spell, st.spell, out=st.max_spell)
     if st.events is not None:
         note(st.events, st.month, "disengaged_6_months", away & (st.spell == LONG_SPELL))

@@ -28,8 +28,10 @@ from sim.state import (
     SKILL_DEVELOPING,
     ParamVectors,
     State,
+    anything,
     clip01,
     engagement_masks,
+    frozen,
     team_mean,
     team_mean_of,
 )
@@ -64,18 +66,25 @@ def seat_rates(pv: ParamVectors, team_size: int) -> np.ndarray:
     return rates
 
 
+def hazards_by_month(annual: np.ndarray, summer_share: np.ndarray) -> list[np.ndarray]:
+    """:func:`monthly_hazard` (read-only) for each month of the year: one value
+    for the summer months and one for the school months, each computed once."""
+    summer, school = (frozen(monthly_hazard(annual, summer_share, m)) for m in (SUMMER[0], 0))
+    return [summer if m in SUMMER else school for m in range(12)]
+
+
 def seat_hazards(pv: ParamVectors, cal: Calendar, team_size: int) -> np.ndarray:
     """(K, R, 1) monthly exit hazards by seat this month."""
-    by_month = pv.cached(
-        f"seat_hazards_{team_size}",
-        lambda pv: np.stack(
-            [monthly_hazard(seat_rates(pv, team_size), pv["turnover.summer_share"], m) for m in range(12)]
-        ),
-    )
+    by_month = pv.cached(f"seat_hazards_{team_size}", lambda pv: _seat_hazards_by_month(pv, team_size))
     hazard = by_month[month_of_year(cal.month)]
-    if cal.pandemic.any():
+    if anything(cal.pandemic):
         hazard = hazard * (1.0 + PANDEMIC_TURNOVER * cal.pandemic)
     return hazard
+
+
+def _seat_hazards_by_month(pv: ParamVectors, team_size: int) -> list[np.ndarray]:
+    """(K, R, 1) hazards by month of the year."""
+    return hazards_by_month(seat_rates(pv, team_size), pv["turnover.summer_share"])
 
 
 def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_succession: np.ndarray) -> np.ndarray:
@@ -84,16 +93,16 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_
     hazard = seat_hazards(pv, cal, st.team_size)
     leaves = u < hazard
     st.tenure += 1
-    if not leaves.any():
+    if not anything(leaves):
         return leaves
     # u / hazard is a fresh uniform for those who leave: the newcomer's draw
-    fresh = np.divide(u, hazard, out=np.zeros_like(u), where=leaves)
+    fresh = np.divide(u, hazard, out=np.zeros(u.shape), where=leaves)
     team_skill = team_mean_of(st, "skill")
     team_commitment = team_mean_of(st, "commitment")
     invited = engagement_masks(st).invited
 
     # a groomed successor steps up for the principal first, then for the lead
-    if st.bench.any():
+    if anything(st.bench):
         principal_successor = leaves[PRINCIPAL] & (st.bench > 0)
         lead_successor = leaves[LEAD] & (st.bench - principal_successor > 0)
         stalled = ((leaves[PRINCIPAL] & ~principal_successor) | (leaves[LEAD] & ~lead_successor)) & invited
@@ -144,7 +153,7 @@ def _promote_successors(st, pv, successors, team_skill, team_commitment) -> None
     and leaves the deep bench.  ``successors`` is the (principal, lead) pair of
     (R, S) masks."""
     for seat, took in zip((PRINCIPAL, LEAD), successors, strict=True):
-        if not took.any():
+        if not anything(took):
             continue
         np.copyto(st.skill[seat], np.maximum(team_skill, SKILL_DEVELOPING + 0.07), where=took)
         np.copyto(st.commitment[seat], np.maximum(team_commitment, pv["sensemaking.threshold"]), where=took)
@@ -155,7 +164,7 @@ def _bench_keeps_only_skilled_staff(st: State) -> None:
     """The bench holds at most as many successors as the team has members of at
     least developing skill besides the principal: groomed staff who leave take
     their place on the bench with them."""
-    if not st.bench.any():  # (an empty bench stays empty)
+    if not anything(st.bench):  # (an empty bench stays empty)
         return
     skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
     np.minimum(st.bench, skilled, out=st.bench)
@@ -165,7 +174,7 @@ def _stall_work(st, pv, stalled, u_continue) -> None:
     """Losing the principal or lead with no successor stalls the work; the new
     leader continues it with a chance that grows with embeddedness, otherwise
     the whole team's commitment drops."""
-    if not stalled.any():
+    if not anything(stalled):
         return
     months = np.rint(pv["succession.stall_months"] * (1.0 - st.embeddedness)).astype(np.int64)
     np.copyto(st.stall, np.maximum(st.stall, months), where=stalled)
@@ -179,10 +188,11 @@ def _knowledge_walks_out(st, pv, leaves) -> None:
     """Local knowledge and practice leave with people, except what is embedded
     in routines or documented."""
     lost = team_mean(leaves.astype(np.float64))  # weighted share of the team that left
-    kept_knowledge = np.maximum(st.embeddedness, pv["knowledge.management"])
-    st.local_knowledge *= 1.0 - lost * (1.0 - kept_knowledge)
-    st.principles *= 1.0 - 0.5 * lost * (1.0 - st.embeddedness)
-    st.understanding *= 1.0 - 0.5 * lost * (1.0 - kept_knowledge)
+    knowledge_lost = 1.0 - np.maximum(st.embeddedness, pv.full["knowledge.management"])  # not kept
+    st.local_knowledge *= 1.0 - lost * knowledge_lost
+    half_lost = 0.5 * lost
+    st.principles *= 1.0 - half_lost * (1.0 - st.embeddedness)
+    st.understanding *= 1.0 - half_lost * knowledge_lost
 
 
 def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
@@ -192,21 +202,21 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) ->
     if st.coach_position.shape[1] == 0:
         return
     hazard = pv.cached("coach_hazards", _coach_hazards)[month_of_year(cal.month)]
-    if cal.pandemic.any():  # (otherwise the factor is exactly one)
+    if anything(cal.pandemic):  # (otherwise the factor is exactly one)
         hazard = hazard * (1.0 + PANDEMIC_TURNOVER * cal.pandemic)
     # vacancies count down, then those whose time has come are filled;
     # the fresh draw sets the newcomer's skill
     vacant = st.coach_position & ~st.coach_filled
-    if vacant.any():
+    if anything(vacant):
         st.coach_vacancy -= vacant
         due = vacant & (st.coach_vacancy <= 0)
-        if due.any():
+        if anything(due):
             np.copyto(st.coach_skill, clip01(pv["coaching.skill"] * (0.75 + 0.5 * u)), where=due)
             st.coach_filled |= due
         leaves = st.coach_filled & ~due & (u < hazard)
     else:  # nothing to fill
         leaves = st.coach_filled & (u < hazard)
-    if leaves.any():
+    if anything(leaves):
         st.coach_filled &= ~leaves
         vacancy = pv.cached("vacancy_months", lambda pv: pv["coaching.vacancy_months"].astype(np.int64))
         np.copyto(st.coach_vacancy, vacancy, where=leaves)
@@ -216,19 +226,19 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) ->
 
 def _coach_hazards(pv: ParamVectors) -> list[np.ndarray]:
     """(R, 1) monthly coach exit hazards by month of the year."""
-    return [monthly_hazard(pv["turnover.coach"], pv["turnover.summer_share"], m) for m in range(12)]
+    return hazards_by_month(pv["turnover.coach"], pv["turnover.summer_share"])
 
 
 def _central_office_hazards(pv: ParamVectors) -> list[np.ndarray]:
     """(R,) monthly central-office leader exit hazards by month of the year."""
-    return [monthly_hazard(pv.col("turnover.central_office"), pv.col("turnover.summer_share"), m) for m in range(12)]
+    return hazards_by_month(pv.col("turnover.central_office"), pv.col("turnover.summer_share"))
 
 
 def _end_grant(st: State, pv: ParamVectors, cal: Calendar) -> None:
-    if not st.coach_grant.any():
+    if not anything(st.coach_grant):
         return
     ending = st.coach_grant & ~cal.grant_active[:, None]
-    if not ending.any():
+    if not anything(ending):
         return
     n_grant = st.coach_grant.sum(axis=1, keepdims=True)
     kept = np.arange(st.coach_grant.shape[1])[None, :] < np.rint(pv["coaching.retained_after_grant"] * n_grant)
@@ -240,7 +250,7 @@ def _end_grant(st: State, pv: ParamVectors, cal: Calendar) -> None:
 
 
 def _mark_coach_loss(st: State, lost: np.ndarray, month: int, kind: str) -> None:
-    if st.events is None or not lost.any():
+    if st.events is None or not anything(lost):
         return
     r_idx = np.arange(st.runs)[:, None]
     schools_hit = lost[r_idx, np.maximum(st.coach_of, 0)] & (st.coach_of >= 0)
@@ -256,14 +266,14 @@ def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.nd
     that came and went.  ``u`` is (R, 4)."""
     hazard = pv.cached("central_office_hazards", _central_office_hazards)[month_of_year(cal.month)]
     change = pv.col("sensemaking.fatigue_per_change")[:, None]
-    if st.initiative_months.any():  # (otherwise nothing counts down or ends)
+    if anything(st.initiative_months):  # (otherwise nothing counts down or ends)
         ending = st.initiative_months == 1
         st.initiative_months = np.maximum(st.initiative_months - 1, 0)
-        if ending.any():
+        if anything(ending):
             invited = engagement_masks(st).invited
             st.fatigue += np.where(ending[:, None] & invited, 0.5 * change * (1.0 - st.fatigue), 0.0)
     new_leader = u[:, 0] < hazard
-    if not new_leader.any():
+    if not anything(new_leader):
         return
     invited = engagement_masks(st).invited
     initiative = new_leader & (u[:, 1] < pv.col("governance.initiative_churn"))
