@@ -76,8 +76,9 @@ SOURCES: dict[str, str] = {
         "(2022-23), about $50 an hour of contract time with benefits."
     ),
     "Calibrated": (
-        "Calibrated by rejection ABC on the case of seed 003 (experiments/calibrate_viano2024.toml, "
-        "`improvesim calibrate`): the posterior median; prior box, posterior interval and procedure in "
+        "Calibrated by rejection ABC (`improvesim calibrate`): the posterior median, on the case of seed 003 "
+        "(experiments/calibrate_viano2024.toml) or, for institution.embed_rate, on seed 001's ten-year "
+        "journey (experiments/calibrate_journey.toml); prior box, posterior interval and procedure in "
         "docs/validation.md."
     ),
     "assumption": (

@@ -51,8 +51,8 @@ def test_intervals_shrink_as_replicates_grow(plans):
     comp_large = compare(plans[:2], ["typical"], 80, seed=1)
 
     def se(comp):
-        ref = comp.at_years[("typical", comp.reference)]["institutionalized_share"][10]
-        mine = comp.at_years[("typical", plans[1].name)]["institutionalized_share"][10]
+        ref = comp.at_years[("typical", comp.reference)]["authentic_share"][5]
+        mine = comp.at_years[("typical", plans[1].name)]["authentic_share"][5]
         diff = (mine - ref) * comp.schools
         return diff.std(ddof=1) / np.sqrt(len(diff))
 

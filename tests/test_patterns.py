@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
+from sim.end_of_run import end_of_run_outcomes
 from sim.engine import run_replicates
 from sim.params import defaults, load_scenario
 
@@ -64,8 +65,11 @@ def test_a_mandate_brings_participation_without_authentic_practice():
     base = load_scenario(ROOT / "scenarios/baseline.toml")
     mandate = load_scenario(ROOT / "scenarios/mandate.toml")
     engaged, se_e = paired(base, mandate, "engaged_share")
-    authentic, se_a = paired(base, mandate, "authentic_share")
-    assert engaged > Z * se_e and authentic < -Z * se_a
+    # more schools take part, but a smaller share of the participants practise all six principles
+    # (the size of this effect is a documented validation failure: docs/validation.md)
+    a, b = (end_of_run_outcomes(run_replicates(p, N, 1))["authentic_among_participants"] for p in (base, mandate))
+    d = b - a
+    assert engaged > Z * se_e and d.mean() < -Z * d.std(ddof=1) / np.sqrt(N)
 
 
 def test_the_grant_cliff_lowers_engagement_after_funding_ends():

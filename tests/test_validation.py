@@ -38,7 +38,9 @@ def test_pattern_holds_or_is_a_documented_failure(table, pattern):
 
 def test_docs_show_the_current_table(table):
     docs = (ROOT / "docs" / "validation.md").read_text()
-    assert markdown_table(table) in docs, "regenerate the table: improvesim validate --out results/validation"
+    assert markdown_table(table) in docs, (
+        "run improvesim validate and paste results/validation/validation.md between the markers of docs/validation.md"
+    )
 
 
 def test_known_failures_name_patterns():
