@@ -294,13 +294,24 @@ def cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from analysis.calibration import CalibrationError
+    from analysis.calibration import CalibrationError, calibration_patterns
+    from analysis.validation import PATTERNS
     from experiments.spec import load_experiment
     from improvesim.calibrate import analyse_calibration
 
     exp = load_experiment(args.experiment)
     if exp.design != "lhs":
         raise UsageError(f'{args.experiment}: design: got "{exp.design}"; calibration needs "lhs"')
+    patterns = calibration_patterns(exp.base.name)
+    if not patterns:
+        observed_in = sorted({Path(p.scenario).name for p in PATTERNS if p.calibration})
+        raise UsageError(
+            f"{args.experiment}: scenario: no calibration pattern is observed in {exp.base.name}; "
+            f"allowed: {', '.join(observed_in)}"
+        )
+    missing = sorted({p.outcome for p in patterns} - set(exp.outcomes))
+    if missing:
+        raise UsageError(f"{args.experiment}: outcomes: add {', '.join(missing)} (the calibration patterns need them)")
     store, status = _sweep(args, exp)
     try:
         folder, post = analyse_calibration(store, exp.base.name)

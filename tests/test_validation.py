@@ -146,3 +146,21 @@ def test_validate_and_calibrate_reject_bad_input(tmp_path):
     )
     proc = improvesim("calibrate", grid, "--out", tmp_path / "store")
     assert proc.returncode == 2 and 'needs "lhs"' in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcomes", "message"),
+    [
+        ("grant_cliff.toml", "", "no calibration pattern is observed in grant_cliff"),
+        ("viano2024_case.toml", 'outcomes = ["engaged_share"]\n', "outcomes: add at_least_partial_among_participants"),
+    ],
+)
+def test_calibrate_checks_the_experiment_before_running_it(tmp_path, scenario, outcomes, message):
+    spec = tmp_path / "cal.toml"
+    spec.write_text(
+        f'scenario = "{(ROOT / "scenarios" / scenario).as_posix()}"\ndesign = "lhs"\nsamples = 4\n{outcomes}'
+        '[parameters]\n"sensemaking.pause_rate" = { min = 0.02, max = 0.3 }\n'
+    )
+    proc = improvesim("calibrate", spec, "--out", tmp_path / "store")
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "store").exists()  # refused before any run
