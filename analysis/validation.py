@@ -171,7 +171,7 @@ PATTERNS: tuple[CasePattern | Contrast, ...] = (
     ),
     CasePattern(
         "viano_long_disengagement",
-        "Schools with a spell of 6 months or more without engagement",
+        "Schools with 6 months or more without engagement",
         "Seed 003 (Viano et al. 2024), 5.3.3",
         VIANO,
         "share_with_6mo_disengagement",
@@ -372,3 +372,47 @@ def markdown_table(table: pd.DataFrame) -> str:
         lines.append("")
         lines += [f"Documented failure, {row.description.lower()}: {KNOWN_FAILURES[row.pattern]}." for row in failures]
     return "\n".join(lines) + "\n"
+
+
+def case_comparison(scenario: str, outcomes: Mapping[str, np.ndarray]) -> list[dict]:
+    """The case patterns observed in ``scenario`` (a scenario file's name, without .toml)
+    beside the model's distribution over the runs in ``outcomes``: one row each, with the
+    share of runs giving each rounded count of schools."""
+    rows = []
+    for p in PATTERNS:
+        if not isinstance(p, CasePattern) or Path(p.scenario).stem != scenario:
+            continue
+        counts = p.counts(outcomes)
+        lo, hi = np.quantile(counts, CENTRAL)
+        rounded = np.rint(counts).astype(int)
+        rows.append(
+            {
+                "pattern": p.key,
+                "description": p.description,
+                "observed": p.observed,
+                "of": p.of,
+                "model_mean": float(counts.mean()),
+                "model_p05": float(lo),
+                "model_p95": float(hi),
+                "distribution": {int(k): float(np.mean(rounded == k)) for k in range(p.of + 1)},
+                "within_90pct_range": bool(lo <= p.high and hi >= p.low),
+            }
+        )
+    return rows
+
+
+def case_table(rows: list[dict], replicates: int) -> str:
+    """The case comparison as terminal text: observed beside the model's counts."""
+    if not rows:
+        return ""
+    lines = [
+        f"Observed in the study beside the model ({replicates} replicates; docs/validation.md)",
+        f"{'pattern':52s} {'observed':>16s} {'model mean':>10s} {'90% range':>12s}  runs giving 0, 1, 2, ... schools",
+    ]
+    for r in rows:
+        spread = " ".join(f"{100 * share:.0f}%" for share in r["distribution"].values())
+        lines.append(
+            f"{r['description'][:52]:52s} {r['observed']:>16s} {r['model_mean']:10.1f} "
+            f"{r['model_p05']:5.1f} to {r['model_p95']:3.1f}  {spread}"
+        )
+    return "\n".join(lines)

@@ -154,7 +154,9 @@ def scenario_with_overrides(path: str | None, sets: Sequence[str], **named) -> P
 def cmd_run(args: argparse.Namespace) -> int:
     from analysis.plots import trajectories
     from analysis.summary import district_frame, schools_frame, summarize, summary_table
+    from analysis.validation import case_comparison, case_table
     from improvesim.output import check_writable, staged_folder
+    from sim.end_of_run import end_of_run_outcomes
     from sim.engine import run_replicates
 
     params = scenario_with_overrides(
@@ -167,6 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_replicates(params, replicates, seed, record_schools=not args.no_schools)
     elapsed = time.perf_counter() - started
     summary = summarize(result, params.name, seed)
+    observed = case_comparison(params.name, end_of_run_outcomes(result))
+    if observed:
+        summary["observed"] = observed
     summary["parameters"] = params.as_nested()
     summary["overrides"] = list(args.sets)
     with staged_folder(out, force=args.force) as stage:
@@ -176,6 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             schools_frame(result).to_parquet(stage / "schools.parquet", index=False)
         trajectories(result, params.name).savefig(stage / "trajectories.png")
     print(summary_table(summary))
+    if observed:
+        print("\n" + case_table(observed, replicates))
     print(f"\n{replicates} runs in {elapsed:.2f} s; results in {out}/")
     return 0
 

@@ -164,3 +164,18 @@ def test_calibrate_checks_the_experiment_before_running_it(tmp_path, scenario, o
     proc = improvesim("calibrate", spec, "--out", tmp_path / "store")
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "store").exists()  # refused before any run
+
+
+def test_running_the_case_shows_the_observed_patterns(tmp_path):
+    import json
+
+    proc = improvesim(
+        "run", "scenarios/viano2024_case.toml", "--replicates", 40, "--out", tmp_path / "v", "--no-schools"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Observed in the study beside the model" in proc.stdout
+    rows = json.loads((tmp_path / "v" / "summary.json").read_text())["observed"]
+    assert [r["pattern"] for r in rows] == [p.key for p in PATTERNS if p.scenario.endswith("viano2024_case.toml")]
+    for r in rows:
+        assert sum(r["distribution"].values()) == pytest.approx(1.0)
+        assert r["model_p05"] <= r["model_mean"] <= r["model_p95"]
