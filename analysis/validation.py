@@ -39,6 +39,8 @@ from sim.params import Params, load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 #: Quantiles of the model's central 90% range.
 CENTRAL = (0.05, 0.95)
+#: Largest number of schools for which a run's printout shows the whole distribution of counts.
+SHOWN_COUNTS = 12
 #: z for a two-sided 90% interval of a mean.
 Z90 = 1.6449
 
@@ -402,17 +404,19 @@ def case_comparison(scenario: str, outcomes: Mapping[str, np.ndarray]) -> list[d
 
 
 def case_table(rows: list[dict], replicates: int) -> str:
-    """The case comparison as terminal text: observed beside the model's counts."""
+    """The case comparison as terminal text: observed beside the model's counts (with the
+    share of runs giving each count, for cases of at most ``SHOWN_COUNTS`` schools)."""
     if not rows:
         return ""
-    lines = [
-        f"Observed in the study beside the model ({replicates} replicates; docs/validation.md)",
-        f"{'pattern':52s} {'observed':>16s} {'model mean':>10s} {'90% range':>12s}  runs giving 0, 1, 2, ... schools",
-    ]
+    lines = [f"Observed patterns beside the model ({replicates} replicates; docs/validation.md)"]
     for r in rows:
-        spread = " ".join(f"{100 * share:.0f}%" for share in r["distribution"].values())
-        lines.append(
-            f"{r['description'][:52]:52s} {r['observed']:>16s} {r['model_mean']:10.1f} "
-            f"{r['model_p05']:5.1f} to {r['model_p95']:3.1f}  {spread}"
+        lines.append(f"  {r['description']}")
+        line = (
+            f"    observed {r['observed']}; model mean {r['model_mean']:.1f}, "
+            f"90% range {r['model_p05']:.1f} to {r['model_p95']:.1f}"
         )
+        if r["of"] <= SHOWN_COUNTS:
+            shares = ", ".join(f"{k}: {100 * v:.0f}%" for k, v in r["distribution"].items() if v > 0)
+            line += f"; runs giving each count: {shares}"
+        lines.append(line)
     return "\n".join(lines)

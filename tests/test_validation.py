@@ -173,7 +173,7 @@ def test_running_the_case_shows_the_observed_patterns(tmp_path):
         "run", "scenarios/viano2024_case.toml", "--replicates", 40, "--out", tmp_path / "v", "--no-schools"
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Observed in the study beside the model" in proc.stdout
+    assert "Observed patterns beside the model" in proc.stdout
     rows = json.loads((tmp_path / "v" / "summary.json").read_text())["observed"]
     assert [r["pattern"] for r in rows] == [p.key for p in PATTERNS if p.scenario.endswith("viano2024_case.toml")]
     for r in rows:
