@@ -87,6 +87,7 @@ class Engine:
         self._year_blocks: dict[str, np.ndarray] = {}
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
+        self._no_visits = np.zeros(self.st.runs)  # visits planned in summer
 
     @property
     def done(self) -> bool:
@@ -132,7 +133,7 @@ class Engine:
     def _observe(self, summer: bool, practised: np.ndarray | None = None) -> None:
         st = self.st
         participating = engagement_masks(st).n_participating
-        planned = 0.0 if summer else participating * self.pv.col("coaching.visits_per_month")
+        planned = self._no_visits if summer else participating * self.pv.col("coaching.visits_per_month")
         self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned, practised)
 
     def run(self) -> SimulationResult:
