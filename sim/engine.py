@@ -84,7 +84,7 @@ class Engine:
             },
         )
         self._year_first = -1
-        self._year_blocks: dict[str, np.ndarray] = {}
+        self._year_blocks: dict[str, tuple[np.ndarray, tuple[int, ...] | None]] = {}
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
         self._no_visits = np.zeros(self.st.runs)  # visits planned in summer
@@ -94,13 +94,18 @@ class Engine:
         return self.month >= self.months
 
     def _month_uniforms(self) -> dict[str, np.ndarray]:
-        """This month's uniforms (R, *shape) of every process, drawn a year at a time."""
+        """This month's uniforms (R, *shape) of every process, drawn a year at a time
+        (staff turnover's seat-major, (K, R, S))."""
         first = self.month - self.month % 12
         if first != self._year_first:
-            self._year_blocks = self._streams.blocks(first, 12)
+            year = self._streams.blocks(first, 12)
+            self._year_blocks = {stream: _month_major(stream, block) for stream, block in year.items()}
             self._year_first = first
         m = self.month - first
-        return {stream: block[:, m] for stream, block in self._year_blocks.items()}
+        return {
+            stream: block[m] if axes is None else block[m].transpose(axes)
+            for stream, (block, axes) in self._year_blocks.items()
+        }
 
     def step(self) -> None:
         """Advance every run by one month."""
@@ -110,8 +115,7 @@ class Engine:
         st.month = t
         u = self._month_uniforms()
         cal = calendar_and_shocks(st, pv, t)
-        u_staff = u["staff_turnover"].transpose(2, 0, 1)  # seat-major (K, R, S)
-        staff_turnover(st, pv, cal, u_staff, u["succession"])
+        staff_turnover(st, pv, cal, u["staff_turnover"], u["succession"])
         coach_turnover(st, pv, cal, u["coach_turnover"])
         u_office = u["central_office"]
         central_office_turnover(st, pv, cal, u_office)
@@ -158,6 +162,28 @@ class Engine:
             final_authenticity=self.st.authenticity.copy(),
             events=self.st.events,
         )
+
+
+#: Processes that draw several numbers per school (or per district): each draw
+#: is kept as one contiguous array, cheaper to compute with than a strided slice.
+_SEVERAL_DRAWS = ("staff_turnover", "succession", "central_office", "engagement", "improvement")
+
+
+def _month_major(stream: str, block: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """A year's uniforms (R, 12, *shape) of ``stream``, copied month-major, and
+    the axes that show one of its months as (R, *shape) (None: as it is).
+
+    Month-major is (12, R, *shape), or for a process with several draws
+    (12, last, R, ...), each draw contiguous; staff turnover's months stay
+    seat-major, (K, R, S).
+    """
+    by_month = np.moveaxis(block, 1, 0)
+    if stream not in _SEVERAL_DRAWS:
+        return np.ascontiguousarray(by_month), None
+    by_month = np.ascontiguousarray(np.moveaxis(by_month, -1, 1))
+    if stream == "staff_turnover":
+        return by_month, None
+    return by_month, tuple(range(1, by_month.ndim - 1)) + (0,)
 
 
 @dataclass
