@@ -138,7 +138,10 @@ def principle_support(st: State, pv: ParamVectors, finished: np.ndarray) -> np.n
     support[SYSTEM] = skill
     support[MEASUREMENT] = pv["governance.top_down_support"]
     support[INQUIRY] = np.where(finished | st.in_cycle, 1.0, 0.5)
-    support[NETWORKS] = (st.convening * st.hub_capacity)[:, None]
+    if anything(st.convening):
+        support[NETWORKS] = (st.convening * st.hub_capacity)[:, None]
+    else:  # (no convening, no support)
+        support[NETWORKS] = 0.0
     return support
 
 
