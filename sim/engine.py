@@ -82,9 +82,11 @@ class Engine:
                 "coaching": (S,),
                 "improvement": (S, 2),
             },
+            draws_first=_SEVERAL_DRAWS,
         )
+        self._month_axes = {stream: _month_axes(stream, layout) for stream, layout in self._streams.layouts.items()}
         self._year_first = -1
-        self._year_blocks: dict[str, tuple[np.ndarray, tuple[int, ...] | None]] = {}
+        self._year_blocks: dict[str, np.ndarray] = {}
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
         self._no_visits = np.zeros(self.st.runs)  # visits planned in summer
@@ -98,13 +100,12 @@ class Engine:
         (staff turnover's seat-major, (K, R, S))."""
         first = self.month - self.month % 12
         if first != self._year_first:
-            year = self._streams.blocks(first, 12)
-            self._year_blocks = {stream: _month_major(stream, block) for stream, block in year.items()}
+            self._year_blocks = self._streams.blocks(first, 12)
             self._year_first = first
         m = self.month - first
         return {
-            stream: block[m] if axes is None else block[m].transpose(axes)
-            for stream, (block, axes) in self._year_blocks.items()
+            stream: block[m] if self._month_axes[stream] is None else block[m].transpose(self._month_axes[stream])
+            for stream, block in self._year_blocks.items()
         }
 
     def step(self) -> None:
@@ -164,26 +165,21 @@ class Engine:
         )
 
 
-#: Processes that draw several numbers per school (or per district): each draw
-#: is kept as one contiguous array, cheaper to compute with than a strided slice.
+#: Processes that draw several numbers per school (or per district), on the
+#: last axis of their shape: each draw is kept contiguous (see rng.StreamSet),
+#: cheaper to compute with than a strided slice.
 _SEVERAL_DRAWS = ("staff_turnover", "succession", "central_office", "engagement", "improvement")
 
 
-def _month_major(stream: str, block: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | None]:
-    """A year's uniforms (R, 12, *shape) of ``stream``, copied month-major, and
-    the axes that show one of its months as (R, *shape) (None: as it is).
-
-    Month-major is (12, R, *shape), or for a process with several draws
-    (12, last, R, ...), each draw contiguous; staff turnover's months stay
-    seat-major, (K, R, S).
-    """
-    by_month = np.moveaxis(block, 1, 0)
-    if stream not in _SEVERAL_DRAWS:
-        return np.ascontiguousarray(by_month), None
-    by_month = np.ascontiguousarray(np.moveaxis(by_month, -1, 1))
-    if stream == "staff_turnover":
-        return by_month, None
-    return by_month, tuple(range(1, by_month.ndim - 1)) + (0,)
+def _month_axes(stream: str, layout: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Axes that show one month (R, *layout) of a stream's block as the
+    submodels take it: (R, *shape), staff turnover seat-major (K, R, S); None
+    when it is that already."""
+    if stream == "staff_turnover":  # (R, K, S) -> (K, R, S)
+        return (1, 0, 2)
+    if stream in _SEVERAL_DRAWS and len(layout) > 1:  # (R, draws, *rest) -> (R, *rest, draws)
+        return (0, *range(2, len(layout) + 1), 1)
+    return None
 
 
 @dataclass
