@@ -82,24 +82,31 @@ class Engine:
                 "coaching": (S,),
                 "improvement": (S, 2),
             },
+            draws_first=_SEVERAL_DRAWS,
         )
+        self._month_axes = {stream: _month_axes(stream, layout) for stream, layout in self._streams.layouts.items()}
         self._year_first = -1
         self._year_blocks: dict[str, np.ndarray] = {}
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
+        self._no_visits = np.zeros(self.st.runs)  # visits planned in summer
 
     @property
     def done(self) -> bool:
         return self.month >= self.months
 
     def _month_uniforms(self) -> dict[str, np.ndarray]:
-        """This month's uniforms (R, *shape) of every process, drawn a year at a time."""
+        """This month's uniforms (R, *shape) of every process, drawn a year at a time
+        (staff turnover's seat-major, (K, R, S))."""
         first = self.month - self.month % 12
         if first != self._year_first:
             self._year_blocks = self._streams.blocks(first, 12)
             self._year_first = first
         m = self.month - first
-        return {stream: block[:, m] for stream, block in self._year_blocks.items()}
+        return {
+            stream: block[m] if self._month_axes[stream] is None else block[m].transpose(self._month_axes[stream])
+            for stream, block in self._year_blocks.items()
+        }
 
     def step(self) -> None:
         """Advance every run by one month."""
@@ -109,8 +116,7 @@ class Engine:
         st.month = t
         u = self._month_uniforms()
         cal = calendar_and_shocks(st, pv, t)
-        u_staff = u["staff_turnover"].transpose(2, 0, 1)  # seat-major (K, R, S)
-        staff_turnover(st, pv, cal, u_staff, u["succession"])
+        staff_turnover(st, pv, cal, u["staff_turnover"], u["succession"])
         coach_turnover(st, pv, cal, u["coach_turnover"])
         u_office = u["central_office"]
         central_office_turnover(st, pv, cal, u_office)
@@ -132,7 +138,7 @@ class Engine:
     def _observe(self, summer: bool, practised: np.ndarray | None = None) -> None:
         st = self.st
         participating = engagement_masks(st).n_participating
-        planned = 0.0 if summer else participating * self.pv.col("coaching.visits_per_month")
+        planned = self._no_visits if summer else participating * self.pv.col("coaching.visits_per_month")
         self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned, practised)
 
     def run(self) -> SimulationResult:
@@ -157,6 +163,23 @@ class Engine:
             final_authenticity=self.st.authenticity.copy(),
             events=self.st.events,
         )
+
+
+#: Processes that draw several numbers per school (or per district), on the
+#: last axis of their shape: each draw is kept contiguous (see rng.StreamSet),
+#: cheaper to compute with than a strided slice.
+_SEVERAL_DRAWS = ("staff_turnover", "succession", "central_office", "engagement", "improvement")
+
+
+def _month_axes(stream: str, layout: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Axes that show one month (R, *layout) of a stream's block as the
+    submodels take it: (R, *shape), staff turnover seat-major (K, R, S); None
+    when it is that already."""
+    if stream == "staff_turnover":  # (R, K, S) -> (K, R, S)
+        return (1, 0, 2)
+    if stream in _SEVERAL_DRAWS and len(layout) > 1:  # (R, draws, *rest) -> (R, *rest, draws)
+        return (0, *range(2, len(layout) + 1), 1)
+    return None
 
 
 @dataclass

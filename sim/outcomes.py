@@ -158,7 +158,10 @@ class Recorder:
 
     def __init__(self, runs: int, months: int, schools: int):
         self.schools = {name: np.zeros((runs, months, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
-        self.stocks = np.full((runs, months, len(_DISTRICT_STOCKS)), np.nan)
+        # month-major, so that a month's stocks are stored in one assignment;
+        # ``stocks`` is the (R, T, k) view
+        self._stocks_by_month = np.full((months, len(_DISTRICT_STOCKS), runs), np.nan)
+        self.stocks = self._stocks_by_month.transpose(2, 0, 1)
         self._school_arrays = tuple(self.schools.values())
         self._cached_month = -1
         self._cached = None
@@ -167,8 +170,7 @@ class Recorder:
         self._cached_month = -1
         for target, value in zip(self._school_arrays, school_snapshot(st, practice_threshold, practised), strict=True):
             target[:, month] = value
-        for j, value in enumerate(district_snapshot(st, planned_visits)):
-            self.stocks[:, month, j] = value
+        self._stocks_by_month[month] = district_snapshot(st, planned_visits)
 
     def district(self) -> np.ndarray:
         """(R, T, len(DISTRICT_METRICS)) district metrics."""

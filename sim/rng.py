@@ -21,6 +21,7 @@ ample for the Bernoulli decisions the model makes.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Collection
 from functools import lru_cache
 
 import numpy as np
@@ -125,28 +126,40 @@ def block_from_counters(counters: tuple[np.ndarray, np.ndarray], first_month: in
 class StreamSet:
     """Several processes' :func:`stream_counters`, laid side by side so that a
     year of all their uniforms is hashed in one pass: element for element the
-    same numbers as :func:`block_from_counters` of each stream."""
+    same numbers as :func:`block_from_counters` of each stream.
 
-    def __init__(self, keys: np.ndarray, shapes: dict[str, tuple[int, ...]]):
+    Blocks are month-major, (months, R, *shape), so that a month's uniforms
+    are contiguous; a stream in ``draws_first`` (several draws per school,
+    on the last axis of its shape) has that axis first, (months, R, draws,
+    *rest), so that each draw is contiguous too.
+    """
+
+    def __init__(self, keys: np.ndarray, shapes: dict[str, tuple[int, ...]], draws_first: Collection[str] = ()):
         self.shapes = dict(shapes)
+        self.layouts = {
+            stream: (shape[-1], *shape[:-1]) if stream in draws_first else tuple(shape)
+            for stream, shape in self.shapes.items()
+        }
         runs = len(keys)
         xs, his = [], []
         for stream, shape in self.shapes.items():
-            x, hi = stream_counters(keys, stream, shape)
-            xs.append(x.reshape(runs, 1, -1))
-            his.append(np.broadcast_to(hi.reshape(runs, 1, 1), xs[-1].shape))
-        # hashed element indices ^ high key halves, (R, 1, N): XOR is associative, so
+            x, hi = stream_counters(keys, stream, shape)  # (R, 1, *shape)
+            if stream in draws_first:
+                x = np.moveaxis(x, -1, 2)
+            xs.append(x.reshape(1, runs, -1))
+            his.append(np.broadcast_to(hi.reshape(1, runs, 1), xs[-1].shape))
+        # hashed element indices ^ high key halves, (1, R, N): XOR is associative, so
         # x ^ (hi ^ month salt) as block_from_counters computes it is (x ^ hi) ^ month salt
         self._x_hi = np.concatenate(xs, axis=2) ^ np.concatenate(his, axis=2)
         self._ends = np.cumsum([x.shape[2] for x in xs]).tolist()
 
     def blocks(self, first_month: int, months: int) -> dict[str, np.ndarray]:
-        """Uniforms (R, months, *shape) of every stream, as ``block_from_counters`` draws them."""
-        u = _hash32(self._x_hi ^ _month_salt(first_month, months).reshape(1, -1, 1)) * _TO_UNIT  # (R, months, N)
-        runs = u.shape[0]
+        """Uniforms (months, R, *layout) of every stream, as ``block_from_counters`` draws them."""
+        u = _hash32(self._x_hi ^ _month_salt(first_month, months).reshape(-1, 1, 1)) * _TO_UNIT  # (months, R, N)
+        runs = u.shape[1]
         out, start = {}, 0
-        for (stream, shape), end in zip(self.shapes.items(), self._ends, strict=True):
-            out[stream] = u[:, :, start:end].reshape((runs, months) + tuple(shape))
+        for (stream, layout), end in zip(self.layouts.items(), self._ends, strict=True):
+            out[stream] = u[:, :, start:end].reshape((months, runs) + layout)
             start = end
         return out
 

@@ -237,12 +237,15 @@ def team_mean(x: np.ndarray) -> np.ndarray:
     A reduction over the leading (seat) axis adds seats in order, never a
     BLAS call, so the result for a run does not depend on its batch.
     """
-    return np.add.reduce(x * _seat_weights(x.shape[0]), axis=0)
+    return np.add.reduce(x * _seat_weights(x.shape), axis=0)
 
 
 @lru_cache(maxsize=16)
-def _seat_weights(team_size: int) -> np.ndarray:
-    return team_weights(team_size)[:, None, None]
+def _seat_weights(shape: tuple[int, ...]) -> np.ndarray:
+    """Seat weights spread over a staff array's ``shape`` (read-only): the same
+    products as broadcasting them, but same-shape arithmetic is cheaper."""
+    weights = team_weights(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
+    return frozen(np.ascontiguousarray(np.broadcast_to(weights, shape)))
 
 
 #: Inputs larger than this (bytes) are not memoized by content: comparing them

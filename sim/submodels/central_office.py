@@ -140,7 +140,10 @@ def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     Each part is reused while what it counts is unchanged (they change rarely);
     the parts are added in the same order every month."""
     cost = recall(st, ("coach_cost", pv), (st.coach_position, st.coach_filled), lambda: _coach_cost(st, pv))
-    cost = cost + st.convening * pv.col("costs.convening")
+    if anything(st.convening):  # (otherwise this adds zero)
+        cost = cost + st.convening * pv.col("costs.convening")
+    else:
+        cost = cost.copy()
     cost += pv.cached("hub_cost", lambda pv: pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0)
     if anything(st.bench):  # (otherwise this adds zero)
         cost += recall(st, ("bench_cost", pv), (st.bench,), lambda: _bench_cost(st, pv))

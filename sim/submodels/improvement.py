@@ -40,6 +40,7 @@ from sim.state import (
     anything,
     clip01,
     engagement_masks,
+    nobody,
     spread_over_schools,
     team_mean_of,
 )
@@ -57,7 +58,7 @@ PROBLEM, VARIABILITY, SYSTEM, MEASUREMENT, INQUIRY, NETWORKS = range(N_PRINCIPLE
 def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     """Schools (R, S) doing improvement work this month."""
     if cal.summer:
-        return np.zeros_like(st.in_cycle)
+        return nobody(st.in_cycle.shape)
     engaged = engagement_masks(st).engaged
     if anything(st.stall):
         engaged = engaged & (st.stall == 0)
@@ -90,6 +91,9 @@ def run_cycles(
     st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, busy: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
+    st.results *= RESULTS_MEMORY
+    if not anything(busy):  # (summer, say: no cycle starts, advances or finishes)
+        return nobody(busy.shape)
     starts = busy & ~st.in_cycle
     starts &= u[:, :, 0] < ratio
     st.in_cycle |= starts
@@ -98,7 +102,6 @@ def run_cycles(
     # progress += ratio where advancing (adding ratio x 0 elsewhere would change nothing)
     np.add(st.cycle_progress, ratio, out=st.cycle_progress, where=advancing)
     done = advancing & (st.cycle_progress >= pv.full["improvement.cycle_months"])
-    st.results *= RESULTS_MEMORY
     if not anything(done):
         return done
     success = done & (u[:, :, 1] < success_chance(st, pv))
@@ -135,7 +138,10 @@ def principle_support(st: State, pv: ParamVectors, finished: np.ndarray) -> np.n
     support[SYSTEM] = skill
     support[MEASUREMENT] = pv["governance.top_down_support"]
     support[INQUIRY] = np.where(finished | st.in_cycle, 1.0, 0.5)
-    support[NETWORKS] = (st.convening * st.hub_capacity)[:, None]
+    if anything(st.convening):
+        support[NETWORKS] = (st.convening * st.hub_capacity)[:, None]
+    else:  # (no convening, no support)
+        support[NETWORKS] = 0.0
     return support
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import ParamVectors, State, clip01, recall
+from sim.state import ParamVectors, State, anything, clip01, frozen, recall
 from sim.submodels.calendar import Calendar
 
 
@@ -39,13 +39,14 @@ def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
 
 
 def stress(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
-    """Stress (R, S) on a school team, 0-1 (read-only)."""
-
-    def compute():
-        raw = 0.5 * cal.pressure + 0.5 * (1.0 - ratio) + 0.3 * (st.stall > 0) + 0.3 * cal.pandemic
-        raw = clip01(raw)
-        raw.flags.writeable = False
-        return raw
-
-    # the same while pressure, time and stalls are unchanged
-    return recall(st, "stress", (cal.pressure, ratio, st.stall, cal.pandemic), compute)
+    """Stress (R, S) on a school team, 0-1 (read-only): the strain of pressure
+    and short time, plus stalled work and a pandemic."""
+    # the strain is the same while pressure and time are unchanged
+    strain = recall(st, "strain", (cal.pressure, ratio), lambda: frozen(0.5 * cal.pressure + 0.5 * (1.0 - ratio)))
+    stalled, pandemic = anything(st.stall), anything(cal.pandemic)
+    if not (stalled or pandemic):  # (adding their zero terms would change nothing)
+        return recall(st, "calm_stress", (cal.pressure, ratio), lambda: frozen(clip01(strain.copy())))
+    raw = strain + 0.3 * (st.stall > 0) if stalled else strain
+    if pandemic:
+        raw = raw + 0.3 * cal.pandemic
+    return frozen(clip01(raw))
