@@ -16,12 +16,11 @@ and the effective sample size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.validation import PATTERNS, CasePattern
+from analysis.validation import CasePattern, case_patterns
 
 
 class CalibrationError(ValueError):
@@ -30,7 +29,7 @@ class CalibrationError(ValueError):
 
 def calibration_patterns(scenario: str) -> list[CasePattern]:
     """The calibration patterns observed in ``scenario`` (a scenario file's name, without .toml)."""
-    return [p for p in PATTERNS if isinstance(p, CasePattern) and p.calibration and Path(p.scenario).stem == scenario]
+    return [p for p in case_patterns(scenario) if p.calibration]
 
 
 def acceptance(outcomes: pd.DataFrame, patterns: list[CasePattern]) -> pd.Series:

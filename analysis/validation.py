@@ -376,28 +376,29 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def case_patterns(scenario: str) -> list[CasePattern]:
+    """The count patterns observed in ``scenario`` (a scenario file's name, without .toml)."""
+    return [p for p in PATTERNS if isinstance(p, CasePattern) and Path(p.scenario).stem == scenario]
+
+
 def case_comparison(scenario: str, outcomes: Mapping[str, np.ndarray]) -> list[dict]:
-    """The case patterns observed in ``scenario`` (a scenario file's name, without .toml)
-    beside the model's distribution over the runs in ``outcomes``: one row each, with the
-    share of runs giving each rounded count of schools."""
+    """The case patterns observed in ``scenario`` beside the model's distribution over the
+    runs in ``outcomes``: one row each, with the share of runs giving each rounded count."""
     rows = []
-    for p in PATTERNS:
-        if not isinstance(p, CasePattern) or Path(p.scenario).stem != scenario:
-            continue
-        counts = p.counts(outcomes)
-        lo, hi = np.quantile(counts, CENTRAL)
-        rounded = np.rint(counts).astype(int)
+    for p in case_patterns(scenario):
+        verdict = p.judge(outcomes)
+        rounded = np.rint(p.counts(outcomes)).astype(int)
         rows.append(
             {
                 "pattern": p.key,
                 "description": p.description,
                 "observed": p.observed,
                 "of": p.of,
-                "model_mean": float(counts.mean()),
-                "model_p05": float(lo),
-                "model_p95": float(hi),
+                "model_mean": verdict["model_mean"],
+                "model_p05": verdict["model_low"],
+                "model_p95": verdict["model_high"],
                 "distribution": {int(k): float(np.mean(rounded == k)) for k in range(p.of + 1)},
-                "within_90pct_range": bool(lo <= p.high and hi >= p.low),
+                "within_90pct_range": verdict["passed"],
             }
         )
     return rows
