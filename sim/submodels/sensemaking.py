@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
+from sim.jit import clip01_at, kernel
 from sim.state import (
     ENGAGED,
     OPTED_OUT,
@@ -59,6 +60,16 @@ def sustained(pv: ParamVectors, team_commitment: np.ndarray) -> np.ndarray:
     x += THRESHOLD_WIDTH
     x /= 2 * THRESHOLD_WIDTH
     clip01(x)  # smoothstep, on a fresh array
+    return x * x * (3.0 - 2.0 * x)
+
+
+@kernel
+def sustained_at(team_commitment, threshold):
+    """:func:`sustained` of one school: ``team_commitment`` and ``threshold`` are numbers."""
+    x = team_commitment - threshold
+    x += THRESHOLD_WIDTH
+    x /= 2 * THRESHOLD_WIDTH
+    x = clip01_at(x)
     return x * x * (3.0 - 2.0 * x)
 
 
