@@ -39,7 +39,9 @@ def _source_digest() -> str:
 
 def _cache_dir() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "improvesim" / "numba" / f"py{numba.config.PYVERSION[0]}{numba.config.PYVERSION[1]}-{_source_digest()}"
+    return (
+        base / "improvesim" / "numba" / f"py{numba.config.PYVERSION[0]}{numba.config.PYVERSION[1]}-{_source_digest()}"
+    )
 
 
 if not os.environ.get("NUMBA_CACHE_DIR"):
