@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import Authenticity, Engagement, State, team_mean_of
+from sim.jit import kernel, team_mean_at
+from sim.state import Authenticity, Engagement, State, team_weights
 from sim.submodels.sensemaking import LONG_SPELL
 
 #: District metrics recorded every month, in column order.
@@ -103,31 +104,39 @@ _DISTRICT_STOCKS = (
 )
 
 
-def faded(st: State) -> np.ndarray:
-    """(R, S) schools that reached authentic practice and fell back for six months or more."""
-    return st.ever_authentic & (st.months_not_authentic >= LONG_SPELL)
+def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
+    """Principles practised (R, S): at or above ``practice_threshold`` (R, 1)."""
+    return (st.principles >= practice_threshold).sum(axis=0)
 
 
-def school_snapshot(
-    st: State, practice_threshold: np.ndarray, practised: np.ndarray | None = None
-) -> tuple[np.ndarray, ...]:
-    """This month's per-school metrics, each (R, S), in ``SCHOOL_METRICS`` order.
-    ``practised`` is the number of principles practised, when already counted."""
-    return (
-        st.engagement,
-        st.authenticity,
-        (st.principles >= practice_threshold).sum(axis=0) if practised is None else practised,
-        team_mean_of(st, "commitment"),
-        team_mean_of(st, "skill"),
-        st.embeddedness,
-        st.institutionalized,
-        faded(st),
-        st.joined & (st.max_spell >= LONG_SPELL),
-        st.joined,
-        st.visits,
-        st.bench,
-        st.stall > 0,
-    )
+@kernel
+def _record_schools(month, st_arrays, practised, weights, targets):
+    """Write this month's per-school metrics (``SCHOOL_METRICS`` order) into
+    ``targets`` (each (R, T, S)) at ``month``, from the state arrays
+    ``st_arrays``: engagement, authenticity, commitment, skill (K, R, S),
+    embeddedness, institutionalized, ever_authentic, months_not_authentic,
+    joined, max_spell, visits, bench, stall."""
+    (engagement, authenticity, commitment, skill, embeddedness, institutionalized, ever_authentic,
+     months_not_authentic, joined, max_spell, visits, bench, stall) = st_arrays  # fmt: skip
+    (t_engagement, t_authenticity, t_practised, t_commitment, t_skill, t_embeddedness, t_institutionalized,
+     t_faded, t_long_spell, t_joined, t_visits, t_bench, t_stalled) = targets  # fmt: skip
+    R, S = engagement.shape
+    for r in range(R):
+        for s in range(S):
+            t_engagement[r, month, s] = engagement[r, s]
+            t_authenticity[r, month, s] = authenticity[r, s]
+            t_practised[r, month, s] = practised[r, s]
+            t_commitment[r, month, s] = team_mean_at(commitment, weights, r, s)
+            t_skill[r, month, s] = team_mean_at(skill, weights, r, s)
+            t_embeddedness[r, month, s] = embeddedness[r, s]
+            t_institutionalized[r, month, s] = institutionalized[r, s]
+            # faded: reached authentic practice, then not authentic for six months or more
+            t_faded[r, month, s] = ever_authentic[r, s] and months_not_authentic[r, s] >= LONG_SPELL
+            t_long_spell[r, month, s] = joined[r, s] and max_spell[r, s] >= LONG_SPELL
+            t_joined[r, month, s] = joined[r, s]
+            t_visits[r, month, s] = visits[r, s]
+            t_bench[r, month, s] = bench[r, s]
+            t_stalled[r, month, s] = stall[r, s] > 0
 
 
 def district_snapshot(st: State, planned_visits: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -167,9 +176,27 @@ class Recorder:
         self._cached = None
 
     def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits, practised=None) -> None:
+        """Keep month ``month`` of the state; ``practised`` is the number of
+        principles practised (R, S), when already counted."""
         self._cached_month = -1
-        for target, value in zip(self._school_arrays, school_snapshot(st, practice_threshold, practised), strict=True):
-            target[:, month] = value
+        if practised is None:
+            practised = practised_count(st, practice_threshold)
+        state_arrays = (
+            st.engagement,
+            st.authenticity,
+            st.commitment,
+            st.skill,
+            st.embeddedness,
+            st.institutionalized,
+            st.ever_authentic,
+            st.months_not_authentic,
+            st.joined,
+            st.max_spell,
+            st.visits,
+            st.bench,
+            st.stall,
+        )
+        _record_schools(month, state_arrays, practised, team_weights(st.team_size), self._school_arrays)
         self._stocks_by_month[month] = district_snapshot(st, planned_visits)
 
     def district(self) -> np.ndarray:

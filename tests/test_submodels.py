@@ -481,9 +481,11 @@ def test_authenticity_classes_and_fading():
     st.principles[:, 0, 0] = 0.1
     for month in range(1, 7):
         institutionalization.classify_authenticity(st, pv, month)
-    from sim.outcomes import faded
+    from sim.outcomes import Recorder
 
-    assert faded(st)[0].tolist() == [True, False, False, False]
+    recorder = Recorder(st.runs, 7, st.schools)
+    recorder.record(6, st, pv["improvement.practice_threshold"], np.zeros(st.runs))
+    assert recorder.schools["faded"][0, 6].tolist() == [True, False, False, False]
 
 
 def test_a_succession_plan_grows_the_bench_up_to_two():
