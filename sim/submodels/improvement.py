@@ -26,6 +26,9 @@ compliant team fills in PDSA forms without the principle ("technical
 ceremony", seed 003) and is at most partially authentic.  Without practice
 in school months principles decay, more slowly where routines are
 embedded.
+
+The month's work runs in compiled kernels (:mod:`sim.jit`), school by
+school: one call does the whole month (:func:`improvement_work`).
 """
 
 from __future__ import annotations
@@ -33,19 +36,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import (
-    N_PRINCIPLES,
-    ParamVectors,
-    State,
-    anything,
-    clip01,
-    engagement_masks,
-    nobody,
-    spread_over_schools,
-    team_mean_of,
-)
+from sim.jit import clip01_at, kernel, team_mean_at
+from sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, team_weights
 from sim.submodels.calendar import Calendar
-from sim.submodels.sensemaking import sustained
+from sim.submodels.sensemaking import sustained_at
 
 #: Monthly memory of the results signal.
 RESULTS_MEMORY = 0.9
@@ -55,155 +49,555 @@ LEARN_BY_DOING, LEARN_PER_CYCLE = 0.01, 0.03
 PROBLEM, VARIABILITY, SYSTEM, MEASUREMENT, INQUIRY, NETWORKS = range(N_PRINCIPLES)
 
 
-def working(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
-    """Schools (R, S) doing improvement work this month."""
-    if cal.summer:
-        return nobody(st.in_cycle.shape)
-    engaged = engagement_masks(st).engaged
-    if anything(st.stall):
-        engaged = engaged & (st.stall == 0)
-    return engaged & (ratio > 0.0)
+# --- working schools -----------------------------------------------------------------------------
+
+
+@kernel
+def _working_schools(summer, engagement, stall, ratio):
+    """Schools (R, S) doing improvement work this month: not in summer, engaged,
+    not stalled, with some time (``ratio`` > 0)."""
+    R, S = engagement.shape
+    busy = np.zeros((R, S), dtype=np.bool_)
+    if summer:
+        return busy
+    for r in range(R):
+        for s in range(S):
+            busy[r, s] = engagement[r, s] == ENGAGED and stall[r, s] == 0 and ratio[r, s] > 0.0
+    return busy
+
+
+# --- PDSA cycles ---------------------------------------------------------------------------------
+
+
+@kernel
+def _success_chance_at(
+    team_skill,
+    understanding,
+    local_knowledge,
+    shared_knowledge,
+    skill_effect,
+    base_success,
+    understanding_effect,
+    solutionitis_penalty,
+    top_down_support,
+):
+    """Chance, 0.02-0.98, that a school's finished cycle succeeds: base + skill +
+    understanding - solutionitis + data systems + knowledge, summed in that order.
+    ``shared_knowledge`` is the hub's documented knowledge (knowledge base x hub capacity)."""
+    p = skill_effect * team_skill
+    p += base_success
+    p += understanding_effect * understanding
+    if understanding < 0.5:  # teams that jump to solutions pay the penalty
+        p -= solutionitis_penalty
+    p += 0.1 * top_down_support
+    knowledge = local_knowledge + shared_knowledge
+    knowledge *= 0.5
+    knowledge *= 0.1
+    p += knowledge
+    return min(max(p, 0.02), 0.98)
+
+
+@kernel
+def _success_chances(
+    skill,
+    weights,
+    understanding,
+    local_knowledge,
+    knowledge_base,
+    hub_capacity,
+    skill_effect,
+    base_success,
+    understanding_effect,
+    solutionitis_penalty,
+    top_down_support,
+):
+    """:func:`_success_chance_at` of every school, (R, S); per-run parameters are (R,)."""
+    R, S = understanding.shape
+    p = np.empty((R, S))
+    for r in range(R):
+        shared = knowledge_base[r] * hub_capacity[r]
+        for s in range(S):
+            p[r, s] = _success_chance_at(
+                team_mean_at(skill, weights, r, s),
+                understanding[r, s],
+                local_knowledge[r, s],
+                shared,
+                skill_effect[r],
+                base_success[r],
+                understanding_effect[r],
+                solutionitis_penalty[r],
+                top_down_support[r],
+            )
+    return p
+
+
+@kernel
+def _advance_cycles(
+    busy,
+    ratio,
+    u,
+    in_cycle,
+    cycle_progress,
+    results,
+    understanding,
+    local_knowledge,
+    skill,
+    principles,
+    cycles_done,
+    cycles_succeeded,
+    joined,
+    knowledge_base,
+    hub_capacity,
+    weights,
+    top_down_support,
+    cycle_months,
+    skill_effect,
+    base_success,
+    understanding_effect,
+    solutionitis_penalty,
+    management,
+):
+    """Start, advance and finish cycles in the working schools ``busy`` (R, S),
+    updating the state arrays in place; ``u`` is (R, S, 2): slot 0 starts a
+    cycle, slot 1 decides its success.  Returns the finished cycles (R, S)."""
+    R, S = results.shape
+    done = np.zeros((R, S), dtype=np.bool_)
+    working = False
+    for r in range(R):
+        for s in range(S):
+            results[r, s] *= RESULTS_MEMORY
+            working |= busy[r, s]
+    if not working:  # (summer, say: no cycle starts, advances or finishes)
+        return done
+    finishing = False
+    for r in range(R):
+        for s in range(S):
+            if not busy[r, s]:
+                continue
+            if not in_cycle[r, s] and u[r, s, 0] < ratio[r, s]:  # a cycle starts
+                in_cycle[r, s] = True
+                cycle_progress[r, s] = 0.0
+            if in_cycle[r, s]:
+                cycle_progress[r, s] += ratio[r, s]
+                if cycle_progress[r, s] >= cycle_months[r]:
+                    done[r, s] = True
+                    finishing = True
+    if not finishing:
+        return done
+    success = np.zeros((R, S), dtype=np.bool_)
+    for r in range(R):
+        shared = knowledge_base[r] * hub_capacity[r]  # (this month's successes are documented below)
+        for s in range(S):
+            finished = done[r, s]
+            if finished:
+                p = _success_chance_at(
+                    team_mean_at(skill, weights, r, s),
+                    understanding[r, s],
+                    local_knowledge[r, s],
+                    shared,
+                    skill_effect[r],
+                    base_success[r],
+                    understanding_effect[r],
+                    solutionitis_penalty[r],
+                    top_down_support[r],
+                )
+                success[r, s] = u[r, s, 1] < p
+            succeeded = success[r, s]
+            failed = finished and not succeeded
+            inquiry = principles[INQUIRY, r, s]
+            if finished:
+                outcome = 1.0 if succeeded else -0.5 * (1.0 - inquiry)
+                results[r, s] = 0.5 * results[r, s] + 0.5 * outcome
+            # (every school takes these steps; those without a finished cycle add 0 x the gap)
+            learned = 0.1 * inquiry if failed else 0.05 * (1.0 if succeeded else 0.0)
+            understanding[r, s] += learned * (1.0 - understanding[r, s])
+            local_knowledge[r, s] += (0.1 * (1.0 if succeeded else 0.0)) * (1.0 - local_knowledge[r, s])
+            per_cycle = LEARN_PER_CYCLE * (1.0 if finished else 0.0)
+            for k in range(skill.shape[0]):
+                skill[k, r, s] += per_cycle * (1.0 - skill[k, r, s])
+            if finished:
+                cycles_done[r, s] += 1
+                in_cycle[r, s] = False  # the cycle ends
+            if succeeded:
+                cycles_succeeded[r, s] += 1
+    _document_successes(joined, success, management, knowledge_base)
+    return done
+
+
+@kernel
+def _document_successes(joined, success, management, knowledge_base):
+    """Grow each run's knowledge base (R,), 0-1, in place by the share of its
+    participating (joined) schools with a successful cycle ``success`` (R, S),
+    at the rate ``management`` (R,)."""
+    R, S = success.shape
+    for r in range(R):
+        participating = 0
+        succeeded = 0
+        for s in range(S):
+            if joined[r, s]:
+                participating += 1
+            if success[r, s]:
+                succeeded += 1
+        share = succeeded / max(participating, 1)
+        knowledge_base[r] += (management[r] * share) * (1.0 - knowledge_base[r])
+
+
+# --- principles ----------------------------------------------------------------------------------
+
+
+@kernel
+def _principle_support_at(principle, visits, understanding, team_skill, top_down_support, cycling, networking):
+    """Support, 0-1, for ``principle`` at a school: coaching visits or understanding
+    for the problem focus, the team's skill for variability and systems, data
+    systems (top-down support) for measurement, a cycle finished or under way
+    (``cycling``) for disciplined inquiry, and ``networking`` (convening x hub
+    capacity) for organizing as networks."""
+    if principle == PROBLEM:
+        return max(min(visits, 1.0), understanding)
+    if principle in (VARIABILITY, SYSTEM):
+        return team_skill
+    if principle == MEASUREMENT:
+        return top_down_support
+    if principle == INQUIRY:
+        return 1.0 if cycling else 0.5
+    return networking
+
+
+@kernel
+def _inquiry_ceiling_at(compliance_ceiling, team_commitment, threshold):
+    """Highest practice of disciplined inquiry, 0-1, a team reaches: ceremony
+    (``compliance_ceiling``) until commitment crosses the motivation threshold,
+    up to 1 above it."""
+    return compliance_ceiling + (1.0 - compliance_ceiling) * sustained_at(team_commitment, threshold)
+
+
+@kernel
+def _practise_and_decay(
+    busy,
+    finished,
+    principles,
+    commitment,
+    skill,
+    weights,
+    understanding,
+    visits,
+    in_cycle,
+    embeddedness,
+    convening,
+    hub_capacity,
+    top_down_support,
+    principle_gain,
+    principle_decay,
+    compliance_ceiling,
+    threshold,
+):
+    """Grow the principles (6, R, S), in place, in the working schools ``busy``
+    (R, S); decay them elsewhere (a school month)."""
+    R, S = busy.shape
+    convened = False
+    for r in range(R):
+        convened |= convening[r]
+    for r in range(R):
+        # (no convening anywhere, no support)
+        networking = (1.0 if convening[r] else 0.0) * hub_capacity[r] if convened else 0.0
+        for s in range(S):
+            team_commitment = team_mean_at(commitment, weights, r, s)
+            team_skill = team_mean_at(skill, weights, r, s)
+            working = busy[r, s]
+            cycling = finished[r, s] or in_cycle[r, s]
+            decay = 0.5 * embeddedness[r, s]
+            decay = 1.0 - decay
+            decay *= principle_decay[r]
+            # working teams lose practice that neither commitment nor support holds up
+            # (ceremony); idle teams lose it at the full decay rate
+            unheld = decay * (1.0 - team_commitment)
+            ceiling = _inquiry_ceiling_at(compliance_ceiling[r], team_commitment, threshold[r])
+            for i in range(N_PRINCIPLES):
+                support = _principle_support_at(
+                    i, visits[r, s], understanding[r, s], team_skill, top_down_support[r], cycling, networking
+                )
+                # half the pull is the team's commitment, half the principle's own support:
+                # structures and tools carry some principles without commitment (partial
+                # authenticity), none carries all six
+                gain = 0.5 * support
+                gain += 0.5 * team_commitment
+                gain *= principle_gain[r]
+                gain *= 1.0 if working else 0.0
+                loss = (1.0 - support) * unheld if working else decay
+                # p += gain x (room to grow) - loss x p; disciplined inquiry grows only to its ceiling
+                p = principles[i, r, s]
+                room = max(ceiling - p, 0.0) if i == INQUIRY else 1.0 - p
+                gain *= room
+                loss *= p
+                gain -= loss
+                principles[i, r, s] = clip01_at(p + gain)
+
+
+# --- learning and stalls -------------------------------------------------------------------------
+
+
+@kernel
+def _learn_by_doing(busy, skill, understanding, principles):
+    """Working schools ``busy`` (R, S) gain skill (K, R, S) and, with the problem
+    focus, understanding (R, S), in place."""
+    K = skill.shape[0]
+    R, S = busy.shape
+    working = False
+    for r in range(R):
+        for s in range(S):
+            working |= busy[r, s]
+    if not working:  # (nothing would change)
+        return
+    for r in range(R):
+        for s in range(S):
+            share = 1.0 if busy[r, s] else 0.0
+            by_doing = LEARN_BY_DOING * share
+            for k in range(K):
+                skill[k, r, s] += by_doing * (1.0 - skill[k, r, s])
+            # studying the problem before acting: the problem focus builds understanding
+            understanding[r, s] += ((0.05 * share) * principles[PROBLEM, r, s]) * (1.0 - understanding[r, s])
+
+
+@kernel
+def _count_down_stalls(stall):
+    """Stalled schools' months of stall (R, S) count down by one, in place."""
+    R, S = stall.shape
+    for r in range(R):
+        for s in range(S):
+            if stall[r, s] != 0:
+                stall[r, s] = max(stall[r, s] - 1, 0)
+
+
+# --- the month -----------------------------------------------------------------------------------
+
+
+@kernel
+def _improvement_month(
+    summer,
+    ratio,
+    u,
+    engagement,
+    stall,
+    in_cycle,
+    cycle_progress,
+    results,
+    understanding,
+    local_knowledge,
+    skill,
+    commitment,
+    principles,
+    cycles_done,
+    cycles_succeeded,
+    joined,
+    knowledge_base,
+    hub_capacity,
+    embeddedness,
+    visits,
+    convening,
+    weights,
+    top_down_support,
+    cycle_months,
+    skill_effect,
+    base_success,
+    understanding_effect,
+    solutionitis_penalty,
+    management,
+    principle_gain,
+    principle_decay,
+    compliance_ceiling,
+    threshold,
+):
+    """A month of improvement work on the state arrays, in place: cycles, then
+    principles, then learning by doing, then stalls count down.  Returns the
+    working schools (R, S)."""
+    busy = _working_schools(summer, engagement, stall, ratio)
+    done = _advance_cycles(
+        busy,
+        ratio,
+        u,
+        in_cycle,
+        cycle_progress,
+        results,
+        understanding,
+        local_knowledge,
+        skill,
+        principles,
+        cycles_done,
+        cycles_succeeded,
+        joined,
+        knowledge_base,
+        hub_capacity,
+        weights,
+        top_down_support,
+        cycle_months,
+        skill_effect,
+        base_success,
+        understanding_effect,
+        solutionitis_penalty,
+        management,
+    )
+    if not summer:
+        _practise_and_decay(
+            busy,
+            done,
+            principles,
+            commitment,
+            skill,
+            weights,
+            understanding,
+            visits,
+            in_cycle,
+            embeddedness,
+            convening,
+            hub_capacity,
+            top_down_support,
+            principle_gain,
+            principle_decay,
+            compliance_ceiling,
+            threshold,
+        )
+    _learn_by_doing(busy, skill, understanding, principles)
+    if not summer:
+        _count_down_stalls(stall)
+    return busy
+
+
+# --- the submodel's functions --------------------------------------------------------------------
+
+
+def _cycle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
+    """Per-run (R,) parameters of the cycles, in :func:`_advance_cycles`' order."""
+    names = ("cycle_months", "skill_effect", "base_success", "understanding_effect", "solutionitis_penalty")
+    return (*(pv.col("improvement." + name) for name in names), pv.col("knowledge.management"))
+
+
+def _principle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
+    """Per-run (R,) parameters of the principles, in :func:`_practise_and_decay`' order."""
+    names = ("principle_gain", "principle_decay", "compliance_ceiling")
+    return (*(pv.col("improvement." + name) for name in names), pv.col("sensemaking.threshold"))
 
 
 def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
     """Chance (R, S) that a finished PDSA cycle succeeds."""
-    # base + skill + understanding - solutionitis + data systems + knowledge, summed in that order
-    full = pv.full
-    p = full["improvement.skill_effect"] * team_mean_of(st, "skill")
-    p += full["improvement.base_success"]
-    p += full["improvement.understanding_effect"] * st.understanding
-    # (teams that jump to solutions pay the penalty; subtracting zero from the others changes nothing)
-    np.subtract(p, full["improvement.solutionitis_penalty"], out=p, where=st.understanding < 0.5)
-    p += pv.cached("support_success", _support_success)
-    knowledge = st.local_knowledge + (st.knowledge_base * st.hub_capacity)[:, None]
-    knowledge *= 0.5
-    knowledge *= 0.1
-    p += knowledge
-    np.maximum(p, 0.02, out=p)
-    return np.minimum(p, 0.98, out=p)
-
-
-def _support_success(pv: ParamVectors) -> np.ndarray:
-    return spread_over_schools(0.1 * pv["governance.top_down_support"], pv.schools)
+    return _success_chances(
+        st.skill,
+        team_weights(st.team_size),
+        st.understanding,
+        st.local_knowledge,
+        st.knowledge_base,
+        st.hub_capacity,
+        pv.col("improvement.skill_effect"),
+        pv.col("improvement.base_success"),
+        pv.col("improvement.understanding_effect"),
+        pv.col("improvement.solutionitis_penalty"),
+        pv.col("governance.top_down_support"),
+    )
 
 
 def run_cycles(
     st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, busy: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
-    st.results *= RESULTS_MEMORY
-    if not anything(busy):  # (summer, say: no cycle starts, advances or finishes)
-        return nobody(busy.shape)
-    starts = busy & ~st.in_cycle
-    starts &= u[:, :, 0] < ratio
-    st.in_cycle |= starts
-    np.copyto(st.cycle_progress, 0.0, where=starts)
-    advancing = busy & st.in_cycle
-    # progress += ratio where advancing (adding ratio x 0 elsewhere would change nothing)
-    np.add(st.cycle_progress, ratio, out=st.cycle_progress, where=advancing)
-    done = advancing & (st.cycle_progress >= pv.full["improvement.cycle_months"])
-    if not anything(done):
-        return done
-    success = done & (u[:, :, 1] < success_chance(st, pv))
-    failure = done ^ success  # (success is within done)
-    inquiry = st.principles[INQUIRY]
-    outcome = np.where(success, 1.0, -0.5 * (1.0 - inquiry))
-    np.copyto(st.results, 0.5 * st.results + 0.5 * outcome, where=done)
-    learned = np.where(failure, 0.1 * inquiry, 0.05 * success)
-    st.understanding += learned * (1.0 - st.understanding)
-    st.local_knowledge += 0.1 * success * (1.0 - st.local_knowledge)
-    st.skill += (LEARN_PER_CYCLE * done) * (1.0 - st.skill)
-    _document(st, pv, success)
-    st.cycles_done += done
-    st.cycles_succeeded += success
-    st.in_cycle ^= done  # (done is within in_cycle): cycles end
-    note(st.events, cal.month, "cycle_succeeded", success)
-    note(st.events, cal.month, "cycle_failed", failure)
+    counts = _cycle_counts(st)
+    done = _advance_cycles(
+        busy,
+        ratio,
+        u,
+        st.in_cycle,
+        st.cycle_progress,
+        st.results,
+        st.understanding,
+        st.local_knowledge,
+        st.skill,
+        st.principles,
+        st.cycles_done,
+        st.cycles_succeeded,
+        st.joined,
+        st.knowledge_base,
+        st.hub_capacity,
+        team_weights(st.team_size),
+        pv.col("governance.top_down_support"),
+        *pv.cached("improvement_cycle_parameters", _cycle_parameters),
+    )
+    _note_cycles(st, cal.month, counts)
     return done
+
+
+def _cycle_counts(st: State) -> tuple[np.ndarray, np.ndarray] | None:
+    """Copies of the schools' finished and successful cycle counts (R, S) when
+    events are recorded (for :func:`_note_cycles`), else None."""
+    if st.events is None:
+        return None
+    return st.cycles_done.copy(), st.cycles_succeeded.copy()
+
+
+def _note_cycles(st: State, month: int, counts: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Record the cycles finished since ``counts`` (:func:`_cycle_counts`) as
+    succeeded or failed: the schools whose counts rose."""
+    if counts is None:
+        return
+    done = st.cycles_done != counts[0]
+    success = st.cycles_succeeded != counts[1]
+    note(st.events, month, "cycle_succeeded", success)
+    note(st.events, month, "cycle_failed", done ^ success)  # (success is within done)
 
 
 def _document(st: State, pv: ParamVectors, success: np.ndarray) -> None:
     """Documented successes grow the hub's knowledge base."""
-    participating = np.maximum(st.joined.sum(axis=1), 1)
-    share = success.sum(axis=1) / participating
-    st.knowledge_base += pv.col("knowledge.management") * share * (1.0 - st.knowledge_base)
-
-
-def principle_support(st: State, pv: ParamVectors, finished: np.ndarray) -> np.ndarray:
-    """(6, R, S) support for each principle, 0-1."""
-    support = np.empty(st.principles.shape)
-    skill = team_mean_of(st, "skill")
-    support[PROBLEM] = np.maximum(np.minimum(st.visits, 1.0), st.understanding)
-    support[VARIABILITY] = skill
-    support[SYSTEM] = skill
-    support[MEASUREMENT] = pv["governance.top_down_support"]
-    support[INQUIRY] = np.where(finished | st.in_cycle, 1.0, 0.5)
-    if anything(st.convening):
-        support[NETWORKS] = (st.convening * st.hub_capacity)[:, None]
-    else:  # (no convening, no support)
-        support[NETWORKS] = 0.0
-    return support
-
-
-def inquiry_ceiling(pv: ParamVectors, commitment: np.ndarray) -> np.ndarray:
-    """(R, S) highest practice of disciplined inquiry the team reaches: ceremony
-    (``improvement.compliance_ceiling``) until commitment crosses the motivation
-    threshold, up to 1 above it."""
-    floor = pv["improvement.compliance_ceiling"]
-    return floor + (1.0 - floor) * sustained(pv, commitment)
+    _document_successes(st.joined, success, pv.col("knowledge.management"), st.knowledge_base)
 
 
 def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, finished: np.ndarray) -> None:
     """Grow principles in working, committed teams; decay them elsewhere in school months."""
     if cal.summer:
         return
-    commitment = team_mean_of(st, "commitment")
-    support = principle_support(st, pv, finished)
-    p = st.principles
-    # half the pull is the team's commitment, half the principle's own support:
-    # structures and tools carry some principles without commitment (partial
-    # authenticity), none carries all six
-    # (computed in place: gain = rate x (0.5 commitment + 0.5 support) x busy)
-    gain = 0.5 * support
-    gain += 0.5 * commitment
-    gain *= pv.full["improvement.principle_gain"]
-    gain *= busy
-    decay = 0.5 * st.embeddedness
-    np.subtract(1.0, decay, out=decay)
-    decay *= pv.full["improvement.principle_decay"]
-    # working teams lose practice that neither commitment nor support holds up
-    # (ceremony); idle teams lose it at the full decay rate
-    loss = 1.0 - support
-    loss *= decay * (1.0 - commitment)
-    np.copyto(loss, decay, where=~busy)
-    # p += gain x (room to grow) - loss x p; disciplined inquiry grows only to its ceiling
-    room = 1.0 - p
-    room[INQUIRY] = np.maximum(inquiry_ceiling(pv, commitment) - p[INQUIRY], 0.0)
-    gain *= room
-    loss *= p
-    gain -= loss
-    p += gain
-    clip01(p)
-
-
-def learn_by_doing(st: State, busy: np.ndarray) -> None:
-    if not anything(busy):  # (nothing would change)
-        return
-    st.skill += (LEARN_BY_DOING * busy) * (1.0 - st.skill)
-    # studying the problem before acting: the problem focus builds understanding
-    st.understanding += (0.05 * busy) * st.principles[PROBLEM] * (1.0 - st.understanding)
-
-
-def count_down_stalls(st: State, cal: Calendar) -> None:
-    if not cal.summer and anything(st.stall):
-        np.maximum(st.stall - 1, 0, out=st.stall)
+    _practise_and_decay(
+        busy,
+        finished,
+        st.principles,
+        st.commitment,
+        st.skill,
+        team_weights(st.team_size),
+        st.understanding,
+        st.visits,
+        st.in_cycle,
+        st.embeddedness,
+        st.convening,
+        st.hub_capacity,
+        pv.col("governance.top_down_support"),
+        *pv.cached("improvement_principle_parameters", _principle_parameters),
+    )
 
 
 def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, u: np.ndarray) -> np.ndarray:
     """A month of improvement work; ``u`` is (R, S, 2).  Returns the working schools (R, S)."""
-    busy = working(st, cal, ratio)
-    finished = run_cycles(st, pv, cal, ratio, busy, u)
-    practise_principles(st, pv, cal, busy, finished)
-    learn_by_doing(st, busy)
-    count_down_stalls(st, cal)
+    counts = _cycle_counts(st)
+    busy = _improvement_month(
+        cal.summer,
+        ratio,
+        u,
+        st.engagement,
+        st.stall,
+        st.in_cycle,
+        st.cycle_progress,
+        st.results,
+        st.understanding,
+        st.local_knowledge,
+        st.skill,
+        st.commitment,
+        st.principles,
+        st.cycles_done,
+        st.cycles_succeeded,
+        st.joined,
+        st.knowledge_base,
+        st.hub_capacity,
+        st.embeddedness,
+        st.visits,
+        st.convening,
+        team_weights(st.team_size),
+        pv.col("governance.top_down_support"),
+        *pv.cached("improvement_cycle_parameters", _cycle_parameters),
+        *pv.cached("improvement_principle_parameters", _principle_parameters),
+    )
+    _note_cycles(st, cal.month, counts)
     return busy
