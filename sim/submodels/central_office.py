@@ -22,18 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.events import note
-from sim.state import (
-    ENGAGED,
-    OPTED_OUT,
-    ParamVectors,
-    State,
-    anything,
-    clip01,
-    engagement_masks,
-    frozen,
-    recall,
-    team_mean_of,
-)
+from sim.jit import clip01_at, kernel, team_mean_at
+from sim.state import ENGAGED, NOT_INVITED, OPTED_OUT, PAUSED, ParamVectors, State, anything, team_weights
 from sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
@@ -44,46 +34,81 @@ CONVENING_CANCEL_SEVERITY = 0.5
 ROLLOUT_MIN_PRIORITY = 0.3
 
 
-def message_strength(pv: ParamVectors, priority: np.ndarray) -> np.ndarray:
-    """Strength (R,) of one month's message: priority x (urgency and why framing)."""
-    return priority * pv.cached("message_framing", _message_framing)
-
-
 def _message_framing(pv: ParamVectors) -> np.ndarray:
+    """Framing (R,) of the message: 0.4 urgency + 0.6 why (each 0-1)."""
     return 0.4 * pv.col("messaging.urgency") + 0.6 * pv.col("messaging.why_framing")
 
 
 def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
     """Update the felt message stock; ``u_repeat`` is (R,)."""
-    repeated = u_repeat < pv.col("messaging.consistency")
-    st.message[:] = MESSAGE_MEMORY * st.message + (1.0 - MESSAGE_MEMORY) * repeated * message_strength(pv, st.priority)
+    _repeat_messages(
+        st.message,
+        u_repeat,
+        pv.col("messaging.consistency"),
+        st.priority,
+        pv.cached("message_framing", _message_framing),
+    )
+
+
+@kernel
+def _repeat_messages(message, u_repeat, consistency, priority, framing):
+    """The felt message (R,) keeps 0.8 of itself and, when the message is
+    repeated this month (``u_repeat < consistency``), gains 0.2 of its
+    strength, ``priority x framing``."""
+    for r in range(message.shape[0]):
+        repeated = 1.0 if u_repeat[r] < consistency[r] else 0.0
+        message[r] = MESSAGE_MEMORY * message[r] + (1.0 - MESSAGE_MEMORY) * repeated * (priority[r] * framing[r])
 
 
 def hub_capacity(st: State, pv: ParamVectors, cal: Calendar) -> None:
     """Share (R,) of the participating schools the hub can fully support."""
+    _hub_capacities(
+        st.hub_capacity,
+        st.engagement,
+        pv.col("knowledge.schools_per_hub_staff"),
+        pv.col("knowledge.hub_staff"),
+        cal.hub_loss,
+    )
 
-    participating = engagement_masks(st).n_participating
 
-    def compute():
-        load = np.maximum(participating, 1) / pv.col("knowledge.schools_per_hub_staff")
-        return np.minimum(1.0, pv.col("knowledge.hub_staff") / load) * (1.0 - cal.hub_loss)
-
-    # the same while the number of participating schools and any hub loss are unchanged
-    st.hub_capacity[:] = recall(st, ("hub_capacity", pv), (participating, cal.hub_loss), compute)
+@kernel
+def _hub_capacities(hub_capacity, engagement, schools_per_hub_staff, hub_staff, hub_loss):
+    """Hub capacity (R,), 0-1: hub staff over the staff the participating
+    schools (at least one) need, at most 1, less the share ``hub_loss`` lost."""
+    runs, schools = engagement.shape
+    for r in range(runs):
+        participating = 0
+        for s in range(schools):
+            participating += engagement[r, s] in (ENGAGED, PAUSED)
+        load = max(participating, 1) / schools_per_hub_staff[r]
+        hub_capacity[r] = min(1.0, hub_staff[r] / load) * (1.0 - hub_loss[r])
 
 
 def convene(st: State, cal: Calendar, schedule: np.ndarray) -> None:
     """Whether (R,) a convening is held this month; ``schedule`` is (R, 12)."""
-    scheduled = schedule[:, cal.month % 12]
-    if not anything(scheduled):
-        st.convening[:] = False
-        return
-    held = scheduled & (cal.pandemic[:, 0] <= CONVENING_CANCEL_SEVERITY)
-    st.convening[:] = held & (st.hub_capacity > 0.05)
+    _hold_convenings(st.convening, schedule, cal.month % 12, cal.pandemic, st.hub_capacity)
+
+
+@kernel
+def _hold_convenings(convening, schedule, month_of_year, pandemic, hub_capacity):
+    """A convening (R,) is held when ``schedule`` (R, 12) has one this month of
+    the year, no pandemic of severity above one half (``pandemic`` (R, 1))
+    cancels it and the hub has some capacity (above 0.05)."""
+    for r in range(convening.shape[0]):
+        convening[r] = (
+            schedule[r, month_of_year] and pandemic[r, 0] <= CONVENING_CANCEL_SEVERITY and hub_capacity[r] > 0.05
+        )
 
 
 def decay_knowledge_base(st: State, pv: ParamVectors) -> None:
-    st.knowledge_base *= pv.cached("knowledge_kept", lambda pv: 1.0 - pv.col("knowledge.decay"))
+    _decay_knowledge_base(st.knowledge_base, pv.col("knowledge.decay"))
+
+
+@kernel
+def _decay_knowledge_base(knowledge_base, decay):
+    """The knowledge base (R,) loses the share ``decay`` (R,) of itself."""
+    for r in range(knowledge_base.shape[0]):
+        knowledge_base[r] = knowledge_base[r] * (1.0 - decay[r])
 
 
 def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray:
@@ -116,20 +141,73 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
     due = cohort_due(pv, cal.month, st.priority)
     if not anything(due):
         return
-    uninvited = ~engagement_masks(st).invited
-    rank = np.cumsum(uninvited, axis=1)
-    invite = uninvited & (rank <= due[:, None])
-    commitment = team_mean_of(st, "commitment")
-    join_p = clip01(0.4 + commitment + 0.3 * pv["messaging.why_framing"])
-    joins = pv.required | (u_join < join_p)
-    st.engagement[:] = np.where(invite, np.where(joins, ENGAGED, OPTED_OUT), st.engagement)
-    st.invited_month[:] = np.where(invite, cal.month, st.invited_month)
-    st.joined |= invite & joins
-    # documented knowledge gives a new cohort a head start in understanding problems
-    head_start = 0.3 * st.knowledge_base * st.hub_capacity
-    st.understanding[:] = np.where(invite, np.maximum(st.understanding, head_start[:, None]), st.understanding)
-    note(st.events, cal.month, "invited", invite)
-    note(st.events, cal.month, "declined", invite & ~joins)
+    invited = np.zeros(st.engagement.shape, dtype=bool)
+    declined = np.zeros(st.engagement.shape, dtype=bool)
+    _invite_cohort(
+        st.engagement,
+        st.invited_month,
+        st.joined,
+        st.understanding,
+        st.commitment,
+        team_weights(st.team_size),
+        st.knowledge_base,
+        st.hub_capacity,
+        due,
+        pv.col("messaging.why_framing"),
+        pv.required[:, 0],
+        cal.month,
+        u_join,
+        invited,
+        declined,
+    )
+    note(st.events, cal.month, "invited", invited)
+    note(st.events, cal.month, "declined", declined)
+
+
+@kernel
+def _invite_cohort(
+    engagement,
+    invited_month,
+    joined,
+    understanding,
+    commitment,
+    weights,
+    knowledge_base,
+    hub_capacity,
+    due,
+    why_framing,
+    required,
+    month,
+    u_join,
+    invited,
+    declined,
+):
+    """Invite each run's first ``due`` (R,) uninvited schools, in school order.
+
+    An invited school joins under a mandate (``required`` (R,)), or when
+    ``u_join`` (R, S) falls below ``0.4 + team commitment + 0.3 why``
+    (clipped to 0-1); otherwise it opts out.  Invited schools start with at
+    least ``0.3 x knowledge base x hub capacity`` understanding (documented
+    knowledge gives a head start).  Marks ``invited`` and ``declined`` (R, S).
+    """
+    runs, schools = engagement.shape
+    for r in range(runs):
+        rank = 0
+        head_start = 0.3 * knowledge_base[r] * hub_capacity[r]
+        for s in range(schools):
+            if engagement[r, s] != NOT_INVITED:
+                continue
+            rank += 1
+            if rank > due[r]:
+                break
+            join_p = clip01_at(0.4 + team_mean_at(commitment, weights, r, s) + 0.3 * why_framing[r])
+            joins = required[r] or u_join[r, s] < join_p
+            engagement[r, s] = ENGAGED if joins else OPTED_OUT
+            invited_month[r, s] = month
+            joined[r, s] = joined[r, s] or joins
+            understanding[r, s] = max(understanding[r, s], head_start)
+            invited[r, s] = True
+            declined[r, s] = not joins
 
 
 def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
@@ -137,37 +215,84 @@ def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     engaged schools' team members (school months only), convenings, hub staff,
     and stipends for groomed successors on the deep bench.
 
-    Each part is reused while what it counts is unchanged (they change rarely);
-    the parts are added in the same order every month."""
-    cost = recall(st, ("coach_cost", pv), (st.coach_position, st.coach_filled), lambda: _coach_cost(st, pv))
-    if anything(st.convening):  # (otherwise this adds zero)
-        cost = cost + st.convening * pv.col("costs.convening")
-    else:
-        cost = cost.copy()
-    cost += pv.cached("hub_cost", lambda pv: pv.col("knowledge.hub_staff") * pv.col("costs.hub_salary") / 12.0)
-    if anything(st.bench):  # (otherwise this adds zero)
-        cost += recall(st, ("bench_cost", pv), (st.bench,), lambda: _bench_cost(st, pv))
-    if not cal.summer:
-        engaged = engagement_masks(st).engaged
-        cost += recall(st, ("staff_time_cost", pv), (engaged,), lambda: _staff_time_cost(st, pv, engaged))
-    st.cost_month[:] = cost
-    st.cost_total += cost
+    The parts are added in the same order every month."""
+    _add_costs(
+        st.cost_month,
+        st.cost_total,
+        st.coach_position,
+        st.coach_filled,
+        st.convening,
+        st.bench,
+        st.engagement,
+        st.team_size,
+        pv.col("costs.coach_salary"),
+        pv.col("costs.convening"),
+        pv.col("knowledge.hub_staff"),
+        pv.col("costs.hub_salary"),
+        pv.col("costs.successor_stipend"),
+        pv.col("time.protected_hours"),
+        pv.col("costs.staff_hourly"),
+        cal.summer,
+    )
 
 
-def _coach_cost(st: State, pv: ParamVectors) -> np.ndarray:
-    """Monthly salaries (R,) of the coaches in post."""
-    return frozen((st.coach_position & st.coach_filled).sum(axis=1) * pv.col("costs.coach_salary") / 12.0)
+@kernel
+def _add_costs(
+    cost_month,
+    cost_total,
+    coach_position,
+    coach_filled,
+    convening,
+    bench,
+    engagement,
+    team_size,
+    coach_salary,
+    convening_cost,
+    hub_staff,
+    hub_salary,
+    successor_stipend,
+    protected_hours,
+    staff_hourly,
+    summer,
+):
+    """This month's cost (R,), in dollars, written to ``cost_month`` and added
+    to ``cost_total``: coaches in post x ``coach_salary / 12``, a convening
+    held x ``convening_cost``, hub staff x ``hub_salary / 12``, groomed
+    successors (``bench`` (R, S)) x ``successor_stipend / 12`` and, in school
+    months, engaged schools x ``protected_hours`` x ``team_size`` x
+    ``staff_hourly``.
 
-
-def _bench_cost(st: State, pv: ParamVectors) -> np.ndarray:
-    """Monthly stipends (R,) of the groomed successors."""
-    return frozen(st.bench.sum(axis=1) * pv.col("costs.successor_stipend") / 12.0)
-
-
-def _staff_time_cost(st: State, pv: ParamVectors, engaged: np.ndarray) -> np.ndarray:
-    """Monthly cost (R,) of the protected time of engaged schools' teams."""
-    n_engaged = engaged.sum(axis=1)
-    return frozen(n_engaged * pv.col("time.protected_hours") * st.team_size * pv.col("costs.staff_hourly"))
+    The convening and bench terms are added only when some run of the batch
+    has any, as the array code did (otherwise they add zero).
+    """
+    runs, schools = engagement.shape
+    any_convening = False
+    for r in range(runs):
+        any_convening |= convening[r]
+    any_bench = False
+    for r in range(runs):
+        for s in range(schools):
+            any_bench |= bench[r, s] != 0
+    for r in range(runs):
+        coaches = 0
+        for c in range(coach_position.shape[1]):
+            coaches += coach_position[r, c] and coach_filled[r, c]
+        cost = coaches * coach_salary[r] / 12.0
+        if any_convening:
+            cost = cost + (1.0 if convening[r] else 0.0) * convening_cost[r]
+        cost = cost + hub_staff[r] * hub_salary[r] / 12.0
+        if any_bench:
+            successors = 0
+            for s in range(schools):
+                successors += bench[r, s]
+            cost = cost + successors * successor_stipend[r] / 12.0
+        if not summer:
+            engaged = 0
+            for s in range(schools):
+                engaged += engagement[r, s] == ENGAGED
+            cost = cost + engaged * protected_hours[r] * team_size * staff_hourly[r]
+        cost_month[r] = cost
+        cost_total[r] = cost_total[r] + cost
 
 
 def central_office(
