@@ -14,39 +14,74 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.state import ParamVectors, State, anything, clip01, frozen, recall
+from sim.jit import clip01_at, kernel
+from sim.state import ParamVectors, State, frozen
 from sim.submodels.calendar import Calendar
-
-
-def crowd_out(pv: ParamVectors, pressure: np.ndarray) -> np.ndarray:
-    """Share (R, S) of protected time lost to competing demands."""
-    added_on = 1.0 - pv["time.integrated"]
-    return pressure * added_on * (1.0 - 0.5 * pv["governance.top_down_support"])
 
 
 def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
     """Time for improvement as a share (R, S) of what full-pace work needs, 0-1 (read-only)."""
+    # the share is the same while the pressure is (looking it up is cheaper than computing it)
     memo = pv.cached("time_ratio_memo", lambda pv: {})
     key = (cal.pressure.shape, cal.pressure.tobytes())
     ratio = memo.get(key)
     if ratio is None:
         if len(memo) > 8:
             memo.clear()
-        hours = pv["time.protected_hours"] * (1.0 - crowd_out(pv, cal.pressure))
-        ratio = memo[key] = clip01(hours / pv["time.hours_needed"])
-        ratio.flags.writeable = False
+        ratio = memo[key] = frozen(
+            _time_share(
+                cal.pressure,
+                pv.col("time.protected_hours"),
+                pv.col("time.integrated"),
+                pv.col("governance.top_down_support"),
+                pv.col("time.hours_needed"),
+            )
+        )
+    return ratio
+
+
+@kernel
+def _crowd_out_at(pressure, integrated, top_down_support):
+    """Share, 0-1, of protected time lost to competing demands: the ``pressure``
+    (0-1) on the share of the work added on top of existing duties (not
+    ``integrated``), softened by ``top_down_support`` (0-1)."""
+    added_on = 1.0 - integrated
+    return pressure * added_on * (1.0 - 0.5 * top_down_support)
+
+
+@kernel
+def _time_share(pressure, protected_hours, integrated, top_down_support, hours_needed):
+    """Protected hours (R,) left after the crowding out by ``pressure`` (R, S), as
+    a share of the ``hours_needed`` (R,), clipped to 0-1: a fresh (R, S) array."""
+    R, S = pressure.shape
+    ratio = np.empty((R, S))
+    for r in range(R):
+        for s in range(S):
+            hours = protected_hours[r] * (1.0 - _crowd_out_at(pressure[r, s], integrated[r], top_down_support[r]))
+            ratio[r, s] = clip01_at(hours / hours_needed[r])
     return ratio
 
 
 def stress(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     """Stress (R, S) on a school team, 0-1 (read-only): the strain of pressure
     and short time, plus stalled work and a pandemic."""
-    # the strain is the same while pressure and time are unchanged
-    strain = recall(st, "strain", (cal.pressure, ratio), lambda: frozen(0.5 * cal.pressure + 0.5 * (1.0 - ratio)))
-    stalled, pandemic = anything(st.stall), anything(cal.pandemic)
-    if not (stalled or pandemic):  # (adding their zero terms would change nothing)
-        return recall(st, "calm_stress", (cal.pressure, ratio), lambda: frozen(clip01(strain.copy())))
-    raw = strain + 0.3 * (st.stall > 0) if stalled else strain
-    if pandemic:
-        raw = raw + 0.3 * cal.pandemic
-    return frozen(clip01(raw))
+    return frozen(_stress(cal.pressure, ratio, st.stall, cal.pandemic))
+
+
+@kernel
+def _stress(pressure, ratio, stall, pandemic):
+    """Stress (R, S), 0-1, a fresh array: the strain of ``pressure`` (R, S) and of
+    the shortfall of time (``ratio``, (R, S)), plus 0.3 where the work ``stall``s
+    (months, (R, S)) and 0.3 times a ``pandemic``'s severity ((R, 1), 0-1)."""
+    R, S = pressure.shape
+    out = np.empty((R, S))
+    for r in range(R):
+        for s in range(S):
+            raw = 0.5 * pressure[r, s] + 0.5 * (1.0 - ratio[r, s])
+            # (elsewhere these terms are zero, and adding them would change nothing)
+            if stall[r, s] > 0:
+                raw = raw + 0.3
+            if pandemic[r, 0] != 0.0:
+                raw = raw + 0.3 * pandemic[r, 0]
+            out[r, s] = clip01_at(raw)
+    return out
