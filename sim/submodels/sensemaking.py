@@ -27,7 +27,7 @@ import numpy as np
 
 from sim.events import note
 from sim.jit import clip01_at, kernel, team_mean_at
-from sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, clip01, team_weights
+from sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, team_weights
 from sim.submodels.calendar import Calendar
 
 THRESHOLD_WIDTH = 0.1
@@ -42,18 +42,12 @@ LONG_SPELL = 6
 # --- the threshold -------------------------------------------------------------------------------
 
 
-def sustained(pv: ParamVectors, team_commitment: np.ndarray) -> np.ndarray:
-    """How far (R, S) commitment sustains itself: 0 well below the threshold, 1 above."""
-    x = team_commitment - pv.full["sensemaking.threshold"]
-    x += THRESHOLD_WIDTH
-    x /= 2 * THRESHOLD_WIDTH
-    clip01(x)  # smoothstep, on a fresh array
-    return x * x * (3.0 - 2.0 * x)
-
-
 @kernel
 def sustained_at(team_commitment, threshold):
-    """:func:`sustained` of one school: ``team_commitment`` and ``threshold`` are numbers."""
+    """How far commitment sustains itself at one school, 0-1: 0 well below the
+    motivation ``threshold``, 1 above it, a smoothstep 3x^2 - 2x^3 of width
+    ``2 * THRESHOLD_WIDTH`` between (``team_commitment`` and ``threshold`` are
+    numbers, 0-1)."""
     x = team_commitment - threshold
     x += THRESHOLD_WIDTH
     x /= 2 * THRESHOLD_WIDTH
