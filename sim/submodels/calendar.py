@@ -61,24 +61,27 @@ def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
 
 
 def _calendar_tables(pv: ParamVectors) -> list[tuple]:
-    """Per-run constants of the calendar, month by month: the pandemic severity
-    (R,) (zeros in months without one), whether a pandemic is under way in any
-    run, the severity as a column (R, 1), the hub loss severity (R,) and whether
-    the grant still pays (R,)."""
+    """Month by month, what the calendar and the per-run constants say: summer,
+    the testing season, the pandemic severity (R,) (zeros in months without
+    one), whether a pandemic is under way in any run, the severity as a column
+    (R, 1), the hub loss severity (R,) and whether the grant still pays (R,)."""
     months = pv.params[0].months
     grant_months = 12 * pv.col("coaching.funded_years")
     zeros = np.zeros(len(pv.params))
+    zeros_col = zeros[:, None]
     tables = []
-    for pandemic, hub_loss, grant in zip(
+    for month, pandemic, hub_loss, grant in zip(
+        range(months),
         _shock_timeline(pv, PANDEMIC),
         _shock_timeline(pv, HUB_LOSS),
         np.arange(months)[:, None] < grant_months,  # (R,) rows, month by month
         strict=True,
     ):
-        severity = zeros if pandemic is None else pandemic
-        tables.append(
-            (severity, pandemic is not None, severity[:, None], zeros if hub_loss is None else hub_loss, grant)
-        )
+        moy = month_of_year(month)
+        on = pandemic is not None
+        severity, column = (pandemic, pandemic[:, None]) if on else (zeros, zeros_col)
+        hub_loss = zeros if hub_loss is None else hub_loss
+        tables.append((moy in SUMMER, moy in TESTING, severity, on, column, hub_loss, grant))
     return tables
 
 
@@ -115,10 +118,8 @@ def _shocks_and_pressure(
 
 def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     """Work out the month: time of year, shocks under way, competing demands."""
-    moy = month_of_year(month)
-    testing = moy in TESTING
     by_month = pv.cached("calendar_by_month", _calendar_tables)
-    pandemic, pandemic_on, pandemic_col, hub_loss, grant_active = by_month[month]
+    summer, testing, pandemic, pandemic_on, pandemic_col, hub_loss, grant_active = by_month[month]
     pressure = _shocks_and_pressure(
         st.demand_mult,
         pv.col("time.competing_demands"),
@@ -129,15 +130,7 @@ def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
         st.initiative_months,
         st.shock,
     )
-    return Calendar(
-        month=month,
-        summer=moy in SUMMER,
-        testing=testing,
-        pandemic=pandemic_col,
-        hub_loss=hub_loss,
-        grant_active=grant_active,
-        pressure=pressure,
-    )
+    return Calendar(month, summer, testing, pandemic_col, hub_loss, grant_active, pressure)
 
 
 def convening_months(per_year: np.ndarray) -> np.ndarray:
