@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.state import ParamVectors, State, anything, clip01, recall
+from sim.jit import clip01_at, kernel
+from sim.state import ParamVectors, State
 
 SUMMER = (10, 11)
 TESTING = (8, 9)
@@ -59,68 +60,77 @@ def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
     return [sev if any_ else None for sev, any_ in zip(timeline, timeline.any(axis=1), strict=True)]
 
 
-def _calm_pressure(st: State, pv: ParamVectors, testing: bool) -> np.ndarray:
-    """Pressure (R, S) in a month without a pandemic or a competing initiative
-    (read-only), reused while the school demands are unchanged."""
-
-    def compute():
-        pressure = pv["time.competing_demands"] * st.demand_mult
-        if testing:
-            pressure = pressure + pv["time.testing_load"]
-        pressure = clip01(pressure)
-        pressure.flags.writeable = False
-        return pressure
-
-    return recall(st, ("calm_pressure", pv, testing), (st.demand_mult,), compute)
-
-
-def _calendar_tables(pv: ParamVectors) -> tuple:
-    """Per-run constants of the calendar, month by month: pandemic and hub loss
-    severities (None in months without), whether the grant still pays, zeros."""
+def _calendar_tables(pv: ParamVectors) -> list[tuple]:
+    """Month by month, what the calendar and the per-run constants say: summer,
+    the testing season, the pandemic severity (R,) (zeros in months without
+    one), whether a pandemic is under way in any run, the severity as a column
+    (R, 1), the hub loss severity (R,) and whether the grant still pays (R,)."""
     months = pv.params[0].months
     grant_months = 12 * pv.col("coaching.funded_years")
     zeros = np.zeros(len(pv.params))
-    return (
+    zeros_col = zeros[:, None]
+    tables = []
+    for month, pandemic, hub_loss, grant in zip(
+        range(months),
         _shock_timeline(pv, PANDEMIC),
         _shock_timeline(pv, HUB_LOSS),
-        list(np.arange(months)[:, None] < grant_months),  # (R,) rows, month by month
-        zeros,
-        zeros[:, None],
-    )
+        np.arange(months)[:, None] < grant_months,  # (R,) rows, month by month
+        strict=True,
+    ):
+        moy = month_of_year(month)
+        on = pandemic is not None
+        severity, column = (pandemic, pandemic[:, None]) if on else (zeros, zeros_col)
+        hub_loss = zeros if hub_loss is None else hub_loss
+        tables.append((moy in SUMMER, moy in TESTING, severity, on, column, hub_loss, grant))
+    return tables
+
+
+@kernel
+def _shocks_and_pressure(
+    demand_mult, competing, testing_load, testing, pandemic, pandemic_on, initiative_months, shock
+):
+    """Competing demands (R, S) on schools, 0-1: the run's ``competing`` demands
+    x each school's ``demand_mult``, plus the ``testing_load`` in the testing
+    season, plus ``PANDEMIC_DEMAND`` x the ``pandemic`` severity (R,) when
+    ``pandemic_on`` in any run, plus ``INITIATIVE_DEMAND`` in runs with a competing
+    initiative (``initiative_months`` > 0) when any run has one; clipped to
+    [0, 1].  Sets ``shock`` (R,) to the pandemic severity."""
+    runs, schools = demand_mult.shape
+    initiative_on = False
+    for r in range(runs):
+        shock[r] = pandemic[r]
+        if initiative_months[r] > 0:
+            initiative_on = True
+    pressure = np.empty((runs, schools))
+    for r in range(runs):
+        initiative = 1.0 if initiative_months[r] > 0 else 0.0
+        for s in range(schools):
+            p = competing[r] * demand_mult[r, s]
+            if testing:
+                p = p + testing_load[r]
+            if pandemic_on:
+                p = p + PANDEMIC_DEMAND * pandemic[r]
+            if initiative_on:
+                p = p + INITIATIVE_DEMAND * initiative
+            pressure[r, s] = clip01_at(p)
+    return pressure
 
 
 def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     """Work out the month: time of year, shocks under way, competing demands."""
-    moy = month_of_year(month)
-    testing = moy in TESTING
-    pandemic_by_month, hub_loss_by_month, grant_by_month, zeros, zeros_col = pv.cached("calendar", _calendar_tables)
-    pandemic = pandemic_by_month[month]
-    hub_loss = hub_loss_by_month[month]
-    if pandemic is None:
-        st.shock[:] = 0.0
-    else:
-        st.shock[:] = pandemic
-    initiative = st.initiative_months > 0
-    if pandemic is None and not anything(initiative):
-        pressure = _calm_pressure(st, pv, testing)
-    else:
-        pressure = pv["time.competing_demands"] * st.demand_mult
-        if testing:
-            pressure = pressure + pv["time.testing_load"]
-        if pandemic is not None:
-            pressure = pressure + PANDEMIC_DEMAND * pandemic[:, None]
-        if anything(initiative):
-            pressure = pressure + INITIATIVE_DEMAND * initiative[:, None]
-        pressure = clip01(pressure)
-    return Calendar(
-        month=month,
-        summer=moy in SUMMER,
-        testing=testing,
-        pandemic=zeros_col if pandemic is None else pandemic[:, None],
-        hub_loss=zeros if hub_loss is None else hub_loss,
-        grant_active=grant_by_month[month],
-        pressure=pressure,
+    by_month = pv.cached("calendar_by_month", _calendar_tables)
+    summer, testing, pandemic, pandemic_on, pandemic_col, hub_loss, grant_active = by_month[month]
+    pressure = _shocks_and_pressure(
+        st.demand_mult,
+        pv.col("time.competing_demands"),
+        pv.col("time.testing_load"),
+        testing,
+        pandemic,
+        pandemic_on,
+        st.initiative_months,
+        st.shock,
     )
+    return Calendar(month, summer, testing, pandemic_col, hub_loss, grant_active, pressure)
 
 
 def convening_months(per_year: np.ndarray) -> np.ndarray:

@@ -22,20 +22,13 @@ the principal.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from sim.events import note
-from sim.state import (
-    PRINCIPAL,
-    SKILL_DEVELOPING,
-    ParamVectors,
-    State,
-    anything,
-    clip01,
-    frozen,
-    spread_over_schools,
-    team_mean_of,
-)
+from sim.jit import clip01_at, kernel, team_mean_at
+from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
 from sim.submodels.calendar import Calendar
 from sim.submodels.sensemaking import LONG_SPELL
 
@@ -46,88 +39,211 @@ YEAR_END = 11
 BENCH_RATE_SCALE = 1.0 / 6.0
 
 
-def practice_quality(st: State) -> np.ndarray:
-    """(R, S) quality of practice: mean principle practice x team commitment."""
-    # (the mean over principles as np.mean computes it: a sum along the axis, then a division)
-    return np.add.reduce(st.principles, axis=0) / st.principles.shape[0] * team_mean_of(st, "commitment")
+@lru_cache(maxsize=16)
+def _weights(team_size: int) -> np.ndarray:
+    """(K,) seat weights of team means (read-only), made once per team size."""
+    return team_weights(team_size)
+
+
+def _event_marks(st: State, kinds: int) -> np.ndarray:
+    """(kinds, R, S) all-false masks for a kernel to mark events of ``kinds``
+    kinds in; (kinds, 0, 0) when the state records no events (nothing to mark)."""
+    if st.events is None:
+        return np.zeros((kinds, 0, 0), dtype=np.bool_)
+    return np.zeros((kinds, st.runs, st.schools), dtype=np.bool_)
+
+
+@kernel
+def practice_quality_at(principles, commitment, weights, r, s):
+    """Quality of practice (0-1) of run r, school s: mean principle practice
+    (principles (6, R, S), added in order, then divided, as np.mean does) times
+    the team mean of ``commitment`` (K, R, S) with seat ``weights``."""
+    total = principles[0, r, s]
+    for k in range(1, principles.shape[0]):
+        total = total + principles[k, r, s]
+    return total / principles.shape[0] * team_mean_at(commitment, weights, r, s)
 
 
 def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
     """Grow embeddedness with authentic practice, decay it without."""
     if cal.summer:
         return
-    e = st.embeddedness
-    # working schools: e + speed x quality x (1 - e); the others: e - decay x e
-    grown = practice_quality(st)
-    grown *= pv.cached("embed_speed", _embed_speed)
-    grown *= 1.0 - e
-    grown += e
-    decayed = pv.full["institution.embed_decay"] * e
-    np.subtract(e, decayed, out=decayed)
-    np.copyto(grown, decayed, where=~busy)
-    st.embeddedness[:] = clip01(grown)
+    _grow_or_decay_embeddedness(
+        st.embeddedness,
+        st.principles,
+        st.commitment,
+        _weights(st.team_size),
+        busy,
+        pv.cached("embed_speed_by_run", _embed_speed),
+        pv.col("institution.embed_decay"),
+    )
 
 
 def _embed_speed(pv: ParamVectors) -> np.ndarray:
-    speed = pv["institution.embed_rate"] * (1.0 + pv["institution.integration_boost"] * pv["time.integrated"])
-    return spread_over_schools(speed, pv.schools)
+    """(R,) growth rate of embeddedness at full quality of practice, faster when
+    improvement is integrated into existing structures."""
+    return pv.col("institution.embed_rate") * (
+        1.0 + pv.col("institution.integration_boost") * pv.col("time.integrated")
+    )
+
+
+@kernel
+def _grow_or_decay_embeddedness(e, principles, commitment, weights, busy, speed, decay):
+    """Embeddedness ``e`` (R, S), 0-1, in place: in working (``busy``) schools
+    e + speed x quality x (1 - e), in the others e - decay x e (``speed`` and
+    ``decay`` (R,) per month); then clipped to [0, 1]."""
+    for r in range(e.shape[0]):
+        for s in range(e.shape[1]):
+            x = e[r, s]
+            if busy[r, s]:
+                grown = practice_quality_at(principles, commitment, weights, r, s) * speed[r]
+                grown = grown * (1.0 - x)
+                grown = grown + x
+            else:
+                grown = x - decay[r] * x
+            e[r, s] = clip01_at(grown)
 
 
 def institutionalize(st: State, pv: ParamVectors, month: int) -> None:
     """Count months embedded and flag institutionalized schools."""
-    above = st.embeddedness >= pv.full["institution.threshold"]
-    if anything(above):
-        np.multiply(st.embedded_months + 1, above, out=st.embedded_months)  # one more month, or back to 0
-    elif anything(st.embedded_months):
-        st.embedded_months[:] = 0
-    now = st.embedded_months >= pv.cached("min_months_whole", _min_months_whole)
-    if anything(now):
-        first = now & (st.first_institutionalized < 0)
-        np.copyto(st.first_institutionalized, month, where=first)
-        note(st.events, month, "institutionalized", now & ~st.institutionalized)
-    st.institutionalized[:] = now
+    marks = _event_marks(st, 1)
+    _count_embedded_months(
+        st.embeddedness,
+        pv.col("institution.threshold"),
+        pv.cached("min_months_by_run", _min_months_whole),
+        st.embedded_months,
+        st.institutionalized,
+        st.first_institutionalized,
+        month,
+        marks,
+    )
+    if st.events is not None:
+        note(st.events, month, "institutionalized", marks[0])
+
+
+@kernel
+def _count_embedded_months(
+    embeddedness, threshold, min_months, embedded_months, institutionalized, first_institutionalized, month, marks
+):
+    """In place: one more month embedded (``embeddedness`` at or above the run's
+    ``threshold``) or back to 0; institutionalized after ``min_months`` (R,) whole
+    months, the first time noted as ``month``.  Marks ``marks[0]`` where a school
+    is institutionalized that was not last month (when ``marks`` is not empty)."""
+    record = marks.shape[1] > 0
+    for r in range(embeddedness.shape[0]):
+        for s in range(embeddedness.shape[1]):
+            if embeddedness[r, s] >= threshold[r]:
+                embedded_months[r, s] += 1
+            else:
+                embedded_months[r, s] = 0
+            now = embedded_months[r, s] >= min_months[r]
+            if now:
+                if first_institutionalized[r, s] < 0:
+                    first_institutionalized[r, s] = month
+                if record:
+                    marks[0, r, s] = not institutionalized[r, s]
+            institutionalized[r, s] = now
 
 
 def _min_months_whole(pv: ParamVectors) -> np.ndarray:
-    """``institution.min_months`` rounded up, (R, S) integers: a whole number of
+    """``institution.min_months`` rounded up, (R,) integers: a whole number of
     months reaches it exactly when it reaches the rounded-up value (and comparing
     integers with integers is cheaper)."""
-    return frozen(np.ceil(pv.full["institution.min_months"]).astype(np.int64))
+    return np.ceil(pv.col("institution.min_months")).astype(np.int64)
 
 
 def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
     """Authentic, partial or inauthentic from the six principles; track fading.
     Returns the number (R, S) of principles practised."""
-    practised = (st.principles >= pv.full["improvement.practice_threshold"]).sum(axis=0)
-    authentic = practised == st.principles.shape[0]
+    marks = _event_marks(st, 2)
+    practised = _classify_practice(
+        st.principles,
+        pv.col("improvement.practice_threshold"),
+        st.ever_authentic,
+        st.months_not_authentic,
+        st.authentic_years,
+        st.authenticity,
+        month % 12 == YEAR_END,
+        marks,
+    )
     if st.events is not None:
-        note(st.events, month, "became_authentic", authentic & ~st.ever_authentic)
-    st.ever_authentic |= authentic
-    if anything(st.ever_authentic):  # (otherwise every count stays zero)
-        st.months_not_authentic += st.ever_authentic  # one more month since authentic practice,
-        np.copyto(st.months_not_authentic, 0, where=authentic)  # unless practised now
-        if st.events is not None:
-            note(st.events, month, "faded", st.months_not_authentic == LONG_SPELL)
-    if month % 12 == YEAR_END:
-        st.authentic_years += authentic
-    # inauthentic (0) + some principle practised (1) + all practised (1)
-    np.add(authentic.view(np.int8), (practised > 0).view(np.int8), out=st.authenticity)
+        note(st.events, month, "became_authentic", marks[0])
+        note(st.events, month, "faded", marks[1])
     return practised
 
 
-def _bench_rate(pv: ParamVectors) -> np.ndarray:
-    """(R, S) monthly chance of grooming a successor."""
-    return spread_over_schools(pv["succession.deep_bench"] * BENCH_RATE_SCALE, pv.schools)
+@kernel
+def _classify_practice(
+    principles, threshold, ever_authentic, months_not_authentic, authentic_years, authenticity, year_end, marks
+):
+    """In place: a school practises a principle at or above the run's
+    ``threshold``; authentic when it practises all, partial (1) when some,
+    inauthentic (0) when none (``authenticity``, int8: 0-2).  Months since
+    authentic practice count up once a school has ever been authentic, back to
+    0 while it is; at the ``year_end`` an authentic school counts one more
+    authentic year.  Returns the (R, S) int64 number of principles practised.
+    Marks (when ``marks`` is not empty) ``marks[0]`` where a school is authentic
+    for the first time and ``marks[1]`` where its practice faded (``LONG_SPELL``
+    months without, looked for when any school of the batch has been authentic)."""
+    n, runs, schools = principles.shape
+    record = marks.shape[1] > 0
+    practised = np.empty((runs, schools), dtype=np.int64)
+    anyone_ever = False
+    for r in range(runs):
+        for s in range(schools):
+            count = 0
+            for k in range(n):
+                if principles[k, r, s] >= threshold[r]:
+                    count += 1
+            practised[r, s] = count
+            authentic = count == n
+            if authentic:
+                if record:
+                    marks[0, r, s] = not ever_authentic[r, s]
+                ever_authentic[r, s] = True
+            if ever_authentic[r, s]:
+                anyone_ever = True
+                months_not_authentic[r, s] += 1  # one more month since authentic practice,
+                if authentic:  # unless practised now
+                    months_not_authentic[r, s] = 0
+            if year_end and authentic:
+                authentic_years[r, s] += 1
+            authenticity[r, s] = (1 if authentic else 0) + (1 if count > 0 else 0)
+    if record and anyone_ever:  # (otherwise no count reaches the spell)
+        for r in range(runs):
+            for s in range(schools):
+                marks[1, r, s] = months_not_authentic[r, s] == LONG_SPELL
+    return practised
 
 
 def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: np.ndarray) -> None:
     """Groom successors for the deep bench; ``u`` is (R, S)."""
     if cal.summer:
         return
-    grows = busy & (u < pv.cached("bench_rate", _bench_rate))
-    if not anything(grows):
-        return
-    skilled = (st.skill[PRINCIPAL + 1 :] >= SKILL_DEVELOPING).sum(axis=0)
-    grows &= (st.bench < MAX_BENCH) & (skilled > st.bench)
-    st.bench += grows
-    note(st.events, cal.month, "bench_grew", grows)
+    marks = _event_marks(st, 1)
+    _groom_successors(st.bench, st.skill, busy, u, pv.col("succession.deep_bench"), marks)
+    if st.events is not None:
+        note(st.events, cal.month, "bench_grew", marks[0])
+
+
+@kernel
+def _groom_successors(bench, skill, busy, u, deep_bench, marks):
+    """In place: a working (``busy``) school grooms a successor when its uniform
+    ``u`` (R, S) falls below the monthly chance ``deep_bench`` (R,, 0-1) x
+    ``BENCH_RATE_SCALE``, while its ``bench`` holds fewer than ``MAX_BENCH`` and
+    fewer than its members besides the principal with at least developing
+    ``skill`` (K, R, S).  Marks ``marks[0]`` where a school groomed one (when
+    ``marks`` is not empty)."""
+    record = marks.shape[1] > 0
+    for r in range(bench.shape[0]):
+        rate = deep_bench[r] * BENCH_RATE_SCALE
+        for s in range(bench.shape[1]):
+            if busy[r, s] and u[r, s] < rate:
+                skilled = 0
+                for k in range(PRINCIPAL + 1, skill.shape[0]):
+                    if skill[k, r, s] >= SKILL_DEVELOPING:
+                        skilled += 1
+                if bench[r, s] < MAX_BENCH and skilled > bench[r, s]:
+                    bench[r, s] += 1
+                    if record:
+                        marks[0, r, s] = True
