@@ -51,6 +51,19 @@ class Event:
         return EVENT_TEXT[self.kind]
 
 
+def event_marks(events: list | None, kinds: int, shape: tuple[int, ...]) -> np.ndarray:
+    """(kinds, *shape) all-false masks a compiled kernel marks events in when
+    ``events`` is recorded; otherwise an empty array with as many dimensions
+    (``marks.shape[1] == 0``), and the kernel marks none."""
+    if events is None:
+        return _NOT_RECORDED[len(shape)]
+    return np.zeros((kinds, *shape), dtype=bool)
+
+
+#: Empty event masks by the number of dimensions of a mask (nothing can be written into them).
+_NOT_RECORDED = {ndim: np.zeros((0,) * (ndim + 1), dtype=bool) for ndim in (1, 2)}
+
+
 def note(events: list | None, month: int, kind: str, mask: np.ndarray) -> None:
     """Record ``kind`` for every (run, school) where ``mask`` (R, S) is true.
 

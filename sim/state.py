@@ -69,10 +69,8 @@ class ParamVectors(dict):
     """Per-run parameter values as arrays, for vectorized submodels.
 
     ``pv["turnover.teacher"]`` is a float array of shape (R, 1), which
-    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,);
-    ``pv.full[name]`` is the same values spread over the schools, (R, S): the
-    same numbers as broadcasting ``pv[name]``, but NumPy's same-shape loops are
-    cheaper than broadcasting ones on small arrays.
+    broadcasts against (R, S) school arrays; ``pv.col(name)`` is shape (R,),
+    the form the compiled kernels take.
     """
 
     def __init__(self, params: Sequence[Params]):
@@ -83,7 +81,6 @@ class ParamVectors(dict):
         }
         # the mapping itself: name -> (R, 1) values (a dict, so that look-ups cost no Python call)
         super().__init__({k: v[:, None] for k, v in self._cols.items()})
-        self.full = _SpreadOverSchools(self)
         self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
@@ -104,23 +101,6 @@ class ParamVectors(dict):
 
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
-
-
-class _SpreadOverSchools(dict):
-    """``pv.full``: name -> ``pv[name]`` spread over the schools, (R, S) (read-only), made on first use."""
-
-    def __init__(self, pv: ParamVectors):
-        super().__init__()
-        self._pv = pv
-
-    def __missing__(self, name: str) -> np.ndarray:
-        values = self[name] = spread_over_schools(self._pv[name], self._pv.schools)
-        return values
-
-
-def spread_over_schools(column: np.ndarray, schools: int) -> np.ndarray:
-    """A read-only (R, S) copy of an (R, 1) per-run value."""
-    return frozen(np.ascontiguousarray(np.broadcast_to(column, (column.shape[0], schools))))
 
 
 def _shock_arrays(params: Sequence[Params]):
@@ -248,29 +228,6 @@ def _seat_weights(shape: tuple[int, ...]) -> np.ndarray:
     return frozen(np.ascontiguousarray(np.broadcast_to(weights, shape)))
 
 
-#: Inputs larger than this (bytes) are not memoized by content: comparing them
-#: would cost about as much as recomputing what is derived from them.
-MEMO_MAX_BYTES = 1 << 16
-
-
-def recall(st: State, key, inputs: tuple[np.ndarray, ...], compute):
-    """``compute()``, a value derived from the state arrays ``inputs``, reused
-    while the contents of ``inputs`` are unchanged.
-
-    The value is kept in ``st.memo`` with a copy of the inputs' bytes, so a
-    change to the inputs by any means (a submodel, a test) is noticed.  The
-    value must be treated as read-only.  ``key`` must name everything else
-    ``compute`` depends on.
-    """
-    stamp = [a.tobytes() for a in inputs]
-    hit = st.memo.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    value = compute()
-    st.memo[key] = (stamp, value)
-    return value
-
-
 class EngagementMasks(NamedTuple):
     """(R, S) masks of where schools stand, derived from ``State.engagement``."""
 
@@ -283,11 +240,7 @@ class EngagementMasks(NamedTuple):
 
 
 def engagement_masks(st: State) -> EngagementMasks:
-    """Masks of the schools' engagement (read-only), recomputed only when engagement changes.
-
-    (:func:`recall` specialised to its one input: submodels ask for these
-    masks several times a month.)
-    """
+    """Masks of the schools' engagement (read-only), recomputed only when engagement changes."""
     stamp = st.engagement.tobytes()
     hit = st.memo.get("engagement_masks")
     if hit is not None and hit[0] == stamp:
@@ -313,28 +266,6 @@ def _engagement_masks(engagement: np.ndarray) -> EngagementMasks:
     for m in masks:
         m.setflags(write=False)
     return masks
-
-
-def team_mean_of(st: State, name: str) -> np.ndarray:
-    """``team_mean`` of the staff array ``name`` of the state (read-only),
-    reused while that array is unchanged (small states only)."""
-    x = getattr(st, name)
-    if x.nbytes > MEMO_MAX_BYTES:
-        return team_mean(x)
-    stamp = x.tobytes()
-    key = ("team_mean", name)
-    hit = st.memo.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    mean = frozen(team_mean(x))
-    st.memo[key] = (stamp, mean)
-    return mean
-
-
-@lru_cache(maxsize=16)
-def nobody(shape: tuple[int, ...]) -> np.ndarray:
-    """A read-only all-false mask of ``shape``: no school (or seat) did this."""
-    return frozen(np.zeros(shape, dtype=bool))
 
 
 def frozen(x: np.ndarray) -> np.ndarray:

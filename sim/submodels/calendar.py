@@ -43,17 +43,9 @@ def month_of_year(month: int) -> int:
     return month % 12
 
 
-def active_severity(pv: ParamVectors, month: int, kind: int) -> np.ndarray:
-    """Severity (R,) of the strongest shock of ``kind`` under way in ``month``."""
-    on = (pv.shock_start <= month) & (month < pv.shock_end) & (pv.shock_kind == kind)
-    return np.where(on, pv.shock_severity, 0.0).max(axis=1)
-
-
 def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
-    """Severity (R,) of each month's shocks of ``kind``, None in months without any.
-
-    The same as :func:`active_severity` month by month, for all months at once.
-    """
+    """Severity (R,) of each month's strongest shock of ``kind`` under way (a
+    shock runs from its start month for its length), None in months without any."""
     months = np.arange(pv.params[0].months)[:, None, None]  # (T, 1, 1) against (R, n) shocks
     on = (pv.shock_start <= months) & (months < pv.shock_end) & (pv.shock_kind == kind)
     timeline = np.where(on, pv.shock_severity, 0.0).max(axis=2)  # (T, R)

@@ -22,11 +22,9 @@ the principal.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from sim.events import note
+from sim.events import event_marks, note
 from sim.jit import clip01_at, kernel, team_mean_at
 from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
 from sim.submodels.calendar import Calendar
@@ -37,20 +35,6 @@ MAX_BENCH = 2
 YEAR_END = 11
 #: Monthly chance of grooming a successor under a full succession plan.
 BENCH_RATE_SCALE = 1.0 / 6.0
-
-
-@lru_cache(maxsize=16)
-def _weights(team_size: int) -> np.ndarray:
-    """(K,) seat weights of team means (read-only), made once per team size."""
-    return team_weights(team_size)
-
-
-def _event_marks(st: State, kinds: int) -> np.ndarray:
-    """(kinds, R, S) all-false masks for a kernel to mark events of ``kinds``
-    kinds in; (kinds, 0, 0) when the state records no events (nothing to mark)."""
-    if st.events is None:
-        return np.zeros((kinds, 0, 0), dtype=np.bool_)
-    return np.zeros((kinds, st.runs, st.schools), dtype=np.bool_)
 
 
 @kernel
@@ -72,7 +56,7 @@ def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
         st.embeddedness,
         st.principles,
         st.commitment,
-        _weights(st.team_size),
+        team_weights(st.team_size),
         busy,
         pv.cached("embed_speed_by_run", _embed_speed),
         pv.col("institution.embed_decay"),
@@ -106,7 +90,7 @@ def _grow_or_decay_embeddedness(e, principles, commitment, weights, busy, speed,
 
 def institutionalize(st: State, pv: ParamVectors, month: int) -> None:
     """Count months embedded and flag institutionalized schools."""
-    marks = _event_marks(st, 1)
+    marks = event_marks(st.events, 1, st.engagement.shape)
     _count_embedded_months(
         st.embeddedness,
         pv.col("institution.threshold"),
@@ -155,7 +139,7 @@ def _min_months_whole(pv: ParamVectors) -> np.ndarray:
 def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
     """Authentic, partial or inauthentic from the six principles; track fading.
     Returns the number (R, S) of principles practised."""
-    marks = _event_marks(st, 2)
+    marks = event_marks(st.events, 2, st.engagement.shape)
     practised = _classify_practice(
         st.principles,
         pv.col("improvement.practice_threshold"),
@@ -220,7 +204,7 @@ def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: 
     """Groom successors for the deep bench; ``u`` is (R, S)."""
     if cal.summer:
         return
-    marks = _event_marks(st, 1)
+    marks = event_marks(st.events, 1, st.engagement.shape)
     _groom_successors(st.bench, st.skill, busy, u, pv.col("succession.deep_bench"), marks)
     if st.events is not None:
         note(st.events, cal.month, "bench_grew", marks[0])

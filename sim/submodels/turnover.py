@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.events import note
+from sim.events import event_marks, note
 from sim.jit import clip01_at, kernel, team_mean_at
 from sim.state import (
     ASSISTANT_PRINCIPAL,
@@ -111,7 +111,7 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_
     K = st.team_size
     hazard = pv.cached(f"seat_hazards_{K}", lambda pv: _seat_hazards_by_month(pv, K))[month_of_year(cal.month)]
     leaves = np.empty(u.shape, dtype=bool)
-    happened = _event_masks(st, len(_STAFF_EVENTS), st.engagement.shape)
+    happened = event_marks(st.events, len(_STAFF_EVENTS), st.engagement.shape)
     _staff_exits_and_replacements(
         u,
         u_succession,
@@ -149,19 +149,6 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_
 #: Events of :func:`staff_turnover`, in the order they are noted: the rows of its event masks.
 _STAFF_EVENTS = ("new_leader_dropped_work", "successor_stepped_up", "principal_left", "lead_left")
 _DROPPED_WORK, _SUCCESSOR_STEPPED_UP, _PRINCIPAL_LEFT, _LEAD_LEFT = range(len(_STAFF_EVENTS))
-
-
-def _event_masks(st: State, kinds: int, shape: tuple[int, ...]) -> np.ndarray:
-    """(kinds, *shape) all-false masks a kernel marks events in when the state
-    records events; otherwise an empty array of as many dimensions, and the
-    kernel marks none."""
-    if st.events is None:
-        return _NOT_RECORDED[len(shape)]
-    return np.zeros((kinds, *shape), dtype=bool)
-
-
-#: Empty event masks by the number of dimensions of a mask (nothing can be written into them).
-_NOT_RECORDED = {ndim: np.zeros((0,) * (ndim + 1), dtype=bool) for ndim in (1, 2)}
 
 
 @kernel
@@ -391,7 +378,7 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) ->
     positions close unless the district keeps them.  ``u`` is (R, C)."""
     if st.coach_position.shape[1] == 0:
         return
-    happened = _event_masks(st, len(_COACH_EVENTS), st.coach_position.shape)
+    happened = event_marks(st.events, len(_COACH_EVENTS), st.coach_position.shape)
     _coach_exits_and_vacancies(
         u,
         pv.cached("coach_hazards", _coach_hazards)[month_of_year(cal.month)],
@@ -502,7 +489,7 @@ def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.nd
     resets priority somewhere between half and all of its initial level.
     When a competing initiative ends it adds fatigue too: an initiative
     that came and went.  ``u`` is (R, 4)."""
-    happened = _event_masks(st, len(_CENTRAL_OFFICE_EVENTS), st.priority.shape)
+    happened = event_marks(st.events, len(_CENTRAL_OFFICE_EVENTS), st.priority.shape)
     _central_office_leaders(
         u,
         pv.cached("central_office_hazards", _central_office_hazards)[month_of_year(cal.month)],
