@@ -1,0 +1,38 @@
+"""The compiled-kernel cache is named by the model's sources, so an edit anywhere in sim/ recompiles."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from sim import jit
+from sim.state import team_mean, team_weights
+
+
+def test_cache_folder_follows_every_source_file(tmp_path, monkeypatch):
+    copy = tmp_path / "sim"
+    shutil.copytree(Path(jit.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(jit, "_SIM", copy)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    before = jit._cache_dir()
+    assert before.parent == tmp_path / "cache" / "improvesim" / "numba"
+    assert jit._cache_dir() == before  # same sources, same folder
+    # a kernel that another file calls changes: the folder changes with it
+    with (copy / "submodels" / "sensemaking.py").open("a") as f:
+        f.write("\n# edited\n")
+    assert jit._cache_dir() != before
+
+
+def test_team_mean_kernel_adds_seats_as_numpy_does():
+    rng = np.random.default_rng(3)
+    x = rng.random((9, 2, 5))
+    weights = rng.random(9)
+    expected = np.add.reduce(x * weights[:, None, None], axis=0)
+    got = np.array([[jit.team_mean_at(x, weights, r, s) for s in range(5)] for r in range(2)])
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_team_mean_kernel_matches_the_state_helper():
+    x = np.random.default_rng(4).random((6, 1, 3))
+    got = [jit.team_mean_at(x, team_weights(6), 0, s) for s in range(3)]
+    assert np.array_equal(np.array(got), team_mean(x)[0])
