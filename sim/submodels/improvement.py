@@ -373,89 +373,17 @@ def _count_down_stalls(stall):
 
 @kernel
 def _improvement_month(
-    summer,
-    ratio,
-    u,
-    engagement,
-    stall,
-    in_cycle,
-    cycle_progress,
-    results,
-    understanding,
-    local_knowledge,
-    skill,
-    commitment,
-    principles,
-    cycles_done,
-    cycles_succeeded,
-    joined,
-    knowledge_base,
-    hub_capacity,
-    embeddedness,
-    visits,
-    convening,
-    weights,
-    top_down_support,
-    cycle_months,
-    skill_effect,
-    base_success,
-    understanding_effect,
-    solutionitis_penalty,
-    management,
-    principle_gain,
-    principle_decay,
-    compliance_ceiling,
-    threshold,
+    summer, ratio, u, engagement, stall, skill, understanding, principles, cycle_args, principle_args
 ):
     """A month of improvement work on the state arrays, in place: cycles, then
-    principles, then learning by doing, then stalls count down.  Returns the
+    principles, then learning by doing, then stalls count down.  ``cycle_args``
+    and ``principle_args`` are the arguments of :func:`_advance_cycles` after
+    ``u`` and of :func:`_practise_and_decay` after ``finished``.  Returns the
     working schools (R, S)."""
     busy = _working_schools(summer, engagement, stall, ratio)
-    done = _advance_cycles(
-        busy,
-        ratio,
-        u,
-        in_cycle,
-        cycle_progress,
-        results,
-        understanding,
-        local_knowledge,
-        skill,
-        principles,
-        cycles_done,
-        cycles_succeeded,
-        joined,
-        knowledge_base,
-        hub_capacity,
-        weights,
-        top_down_support,
-        cycle_months,
-        skill_effect,
-        base_success,
-        understanding_effect,
-        solutionitis_penalty,
-        management,
-    )
+    done = _advance_cycles(busy, ratio, u, *cycle_args)
     if not summer:
-        _practise_and_decay(
-            busy,
-            done,
-            principles,
-            commitment,
-            skill,
-            weights,
-            understanding,
-            visits,
-            in_cycle,
-            embeddedness,
-            convening,
-            hub_capacity,
-            top_down_support,
-            principle_gain,
-            principle_decay,
-            compliance_ceiling,
-            threshold,
-        )
+        _practise_and_decay(busy, done, *principle_args)
     _learn_by_doing(busy, skill, understanding, principles)
     if not summer:
         _count_down_stalls(stall)
@@ -475,6 +403,45 @@ def _principle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
     """Per-run (R,) parameters of the principles, in :func:`_practise_and_decay`' order."""
     names = ("principle_gain", "principle_decay", "compliance_ceiling")
     return (*(pv.col("improvement." + name) for name in names), pv.col("sensemaking.threshold"))
+
+
+def _cycle_arguments(st: State, pv: ParamVectors) -> tuple:
+    """The arguments of :func:`_advance_cycles` after ``u``."""
+    return (
+        st.in_cycle,
+        st.cycle_progress,
+        st.results,
+        st.understanding,
+        st.local_knowledge,
+        st.skill,
+        st.principles,
+        st.cycles_done,
+        st.cycles_succeeded,
+        st.joined,
+        st.knowledge_base,
+        st.hub_capacity,
+        team_weights(st.team_size),
+        pv.col("governance.top_down_support"),
+        *pv.cached("improvement_cycle_parameters", _cycle_parameters),
+    )
+
+
+def _principle_arguments(st: State, pv: ParamVectors) -> tuple:
+    """The arguments of :func:`_practise_and_decay` after ``finished``."""
+    return (
+        st.principles,
+        st.commitment,
+        st.skill,
+        team_weights(st.team_size),
+        st.understanding,
+        st.visits,
+        st.in_cycle,
+        st.embeddedness,
+        st.convening,
+        st.hub_capacity,
+        pv.col("governance.top_down_support"),
+        *pv.cached("improvement_principle_parameters", _principle_parameters),
+    )
 
 
 def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
@@ -499,26 +466,7 @@ def run_cycles(
 ) -> np.ndarray:
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
     counts = _cycle_counts(st)
-    done = _advance_cycles(
-        busy,
-        ratio,
-        u,
-        st.in_cycle,
-        st.cycle_progress,
-        st.results,
-        st.understanding,
-        st.local_knowledge,
-        st.skill,
-        st.principles,
-        st.cycles_done,
-        st.cycles_succeeded,
-        st.joined,
-        st.knowledge_base,
-        st.hub_capacity,
-        team_weights(st.team_size),
-        pv.col("governance.top_down_support"),
-        *pv.cached("improvement_cycle_parameters", _cycle_parameters),
-    )
+    done = _advance_cycles(busy, ratio, u, *_cycle_arguments(st, pv))
     _note_cycles(st, cal.month, counts)
     return done
 
@@ -551,22 +499,7 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
     """Grow principles in working, committed teams; decay them elsewhere in school months."""
     if cal.summer:
         return
-    _practise_and_decay(
-        busy,
-        finished,
-        st.principles,
-        st.commitment,
-        st.skill,
-        team_weights(st.team_size),
-        st.understanding,
-        st.visits,
-        st.in_cycle,
-        st.embeddedness,
-        st.convening,
-        st.hub_capacity,
-        pv.col("governance.top_down_support"),
-        *pv.cached("improvement_principle_parameters", _principle_parameters),
-    )
+    _practise_and_decay(busy, finished, *_principle_arguments(st, pv))
 
 
 def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -578,26 +511,11 @@ def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarr
         u,
         st.engagement,
         st.stall,
-        st.in_cycle,
-        st.cycle_progress,
-        st.results,
-        st.understanding,
-        st.local_knowledge,
         st.skill,
-        st.commitment,
+        st.understanding,
         st.principles,
-        st.cycles_done,
-        st.cycles_succeeded,
-        st.joined,
-        st.knowledge_base,
-        st.hub_capacity,
-        st.embeddedness,
-        st.visits,
-        st.convening,
-        team_weights(st.team_size),
-        pv.col("governance.top_down_support"),
-        *pv.cached("improvement_cycle_parameters", _cycle_parameters),
-        *pv.cached("improvement_principle_parameters", _principle_parameters),
+        _cycle_arguments(st, pv),
+        _principle_arguments(st, pv),
     )
     _note_cycles(st, cal.month, counts)
     return busy
