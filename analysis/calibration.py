@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.validation import CasePattern, case_patterns
+from improvesim.analysis.validation import CasePattern, case_patterns
 
 
 class CalibrationError(ValueError):

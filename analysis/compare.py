@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.engine import run_replicates
-from sim.params import ParameterError, Params, from_mapping, load_scenario, read_toml
+from improvesim.sim.bundled import resolve
+from improvesim.sim.engine import run_replicates
+from improvesim.sim.params import ParameterError, Params, from_mapping, load_scenario, read_toml
 
 YEARS = (3, 5, 10)
 TRAJECTORY_METRICS = ("institutionalized_share", "authentic_share", "engaged_share")
 PLAN_KEYS = {
     "name": "the plan's name in the report",
     "description": "one line on what the plan does",
-    "base": "scenario the plan changes (default: --base, else scenarios/baseline.toml)",
+    "base": "scenario the plan changes: a file beside the plan, or a bundled name (default: --base, else baseline)",
 }
 TURNOVER_KEYS = ("turnover.teacher", "turnover.principal", "turnover.lead", "turnover.coach")
 #: Turnover conditions: multipliers on every staff turnover rate (NCES 2021-22: attrition in
@@ -62,7 +63,7 @@ class Plan:
 
 def load_plan(path: str | Path, base: Params | None = None) -> Plan:
     """A plan file: scenario sections that change a base scenario, plus name, description and base."""
-    path = Path(path)
+    path = resolve(path, "scenario")
     where = str(path)
     data = read_toml(path, "plan")
     meta = {k: data.pop(k) for k in list(data) if k in PLAN_KEYS}
@@ -70,24 +71,15 @@ def load_plan(path: str | Path, base: Params | None = None) -> Plan:
         if not isinstance(value, str):
             raise ParameterError(f"must be text in quotes ({PLAN_KEYS[key]})", where, key)
     if "base" in meta:
-        base = load_scenario(_resolve(meta["base"], path))
+        base = load_scenario(resolve(meta["base"], "scenario", beside=path, key="base"))
     elif base is None:
-        base = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml")
+        base = load_scenario("baseline")
     overrides = from_mapping(data, where)  # validates sections and keys
     changed = {k: v for k, v in overrides.values.items() if _key_in(data, k)}
     params = base.with_overrides(changed, where)
     if "shocks" in data:
         params = Params(values=params.values, shocks=overrides.shocks, name=params.name, source=where)
     return Plan(name=meta.get("name", path.stem), description=meta.get("description", ""), params=params, path=path)
-
-
-def _resolve(relative: str, plan_path: Path) -> Path:
-    """A path written in a plan file: from the working folder, else from the plan's folder or any folder above it."""
-    p = Path(relative)
-    for folder in (Path.cwd(), plan_path.parent, *plan_path.resolve().parents):
-        if (folder / p).exists():
-            return folder / p
-    return p
 
 
 def _key_in(data: dict, name: str) -> bool:
@@ -102,7 +94,7 @@ def under_condition(params: Params, condition: str) -> Params:
     overrides.update(spec.get("set", {}))
     changed = params.with_overrides(overrides, where=f"condition {condition}")
     if spec.get("shock"):
-        from sim.params import Shock
+        from improvesim.sim.params import Shock
 
         shocks = params.shocks + (Shock("pandemic", 12, 12, 0.8),)
         changed = Params(values=changed.values, shocks=shocks, name=changed.name, source=changed.source)

@@ -9,8 +9,8 @@ import re
 
 import pandas as pd
 
-from analysis import plots
-from analysis.compare import CONDITIONS, Comparison, winners
+from improvesim.analysis import plots
+from improvesim.analysis.compare import CONDITIONS, Comparison, winners
 
 STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;

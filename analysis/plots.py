@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from sim.engine import SimulationResult
+from improvesim.sim.engine import SimulationResult
 
 #: Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {

@@ -1,6 +1,6 @@
 """Load a sweep store into pandas with one call.
 
-    from analysis.store import load_sweep
+    from improvesim.analysis.store import load_sweep
     sweep = load_sweep("results/turnover_coaching")
     sweep.outcomes      # one row per run: run_id, set, replicate, seed, factors, status, error, outcomes
     sweep.yearly        # one row per run and year: factors and district metrics
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.store import read_parts
+from improvesim.experiments.store import read_parts
 
 
 @dataclass

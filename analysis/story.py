@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim.events import EVENT_TEXT, Event
-from sim.state import Authenticity, Engagement
+from improvesim.sim.events import EVENT_TEXT, Event
+from improvesim.sim.state import Authenticity, Engagement
 
 MONTHS = (
     "August",

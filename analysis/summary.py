@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.engine import SimulationResult
-from sim.outcomes import DISTRICT_METRICS, HEADLINE, SCHOOL_METRICS
-from sim.state import Authenticity, Engagement
+from improvesim.sim.engine import SimulationResult
+from improvesim.sim.outcomes import DISTRICT_METRICS, HEADLINE, SCHOOL_METRICS
+from improvesim.sim.state import Authenticity, Engagement
 
 #: Central interval reported everywhere: 5th to 95th percentile over replicates.
 INTERVAL = (5.0, 95.0)

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.end_of_run import end_of_run_outcomes
-from sim.engine import run_replicates
-from sim.params import Params, load_scenario
+from improvesim.sim.end_of_run import end_of_run_outcomes
+from improvesim.sim.engine import run_replicates
+from improvesim.sim.params import Params, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Quantiles of the model's central 90% range.
 CENTRAL = (0.05, 0.95)
 #: Largest number of schools for which a run's printout shows the whole distribution of counts.
@@ -132,9 +130,9 @@ class Contrast:
         }
 
 
-VIANO = "scenarios/viano2024_case.toml"
-BASELINE = "scenarios/baseline.toml"
-HIGH_CHURN = "scenarios/high_churn.toml"
+VIANO = "viano2024_case"
+BASELINE = "baseline"
+HIGH_CHURN = "high_churn"
 SEED003 = "Seed 003 (Viano et al. 2024), 5.1.1, 5.3"
 SEED001 = "Seed 001 (Anderson et al. 2024)"
 SEED001_BALANCE = "Seed 001 (Anderson et al. 2024), 3.4"
@@ -145,7 +143,7 @@ MANDATE = {"governance.participation": "required", "governance.school_autonomy":
 
 
 def _turnover(scale: float) -> dict[str, float]:
-    base = load_scenario(ROOT / BASELINE)
+    base = load_scenario(BASELINE)
     keys = ("teacher", "principal", "lead", "coach", "central_office")
     return {f"turnover.{k}": round(float(base[f"turnover.{k}"]) * scale, 4) for k in keys}
 
@@ -321,7 +319,7 @@ KNOWN_FAILURES: dict[str, str] = {
 
 
 def _params(pattern, overrides: Mapping[str, object]) -> Params:
-    params = load_scenario(ROOT / pattern.scenario)
+    params = load_scenario(pattern.scenario)
     changes = {**pattern.set, **overrides} if isinstance(pattern, Contrast) else dict(overrides)
     return params.with_overrides(changes) if changes else params
 
@@ -378,7 +376,7 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 def case_patterns(scenario: str) -> list[CasePattern]:
     """The count patterns observed in ``scenario`` (a scenario file's name, without .toml)."""
-    return [p for p in PATTERNS if isinstance(p, CasePattern) and Path(p.scenario).stem == scenario]
+    return [p for p in PATTERNS if isinstance(p, CasePattern) and p.scenario == scenario]
 
 
 def case_comparison(scenario: str, outcomes: Mapping[str, np.ndarray]) -> list[dict]:

@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.compare import load_plan  # noqa: E402
-from sim.engine import SimulationResult, simulate  # noqa: E402
-from sim.model import DistrictModel  # noqa: E402
-from sim.params import Params, Shock, load_scenario  # noqa: E402
+from improvesim.analysis.compare import load_plan  # noqa: E402
+from improvesim.sim.engine import SimulationResult, simulate  # noqa: E402
+from improvesim.sim.model import DistrictModel  # noqa: E402
+from improvesim.sim.params import Params, Shock, load_scenario  # noqa: E402
 
 SEEDS = (1, 42, 2**40 + 7, 123456789)
 MESA_STEPS = 24

@@ -28,9 +28,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.engine import simulate  # noqa: E402
-from sim.model import DistrictModel  # noqa: E402
-from sim.params import defaults  # noqa: E402
+from improvesim.sim.engine import simulate  # noqa: E402
+from improvesim.sim.model import DistrictModel  # noqa: E402
+from improvesim.sim.params import defaults  # noqa: E402
 
 
 def district(schools: int):

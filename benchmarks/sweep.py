@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 import mesa  # noqa: E402
 
-from experiments.spec import load_experiment  # noqa: E402
-from experiments.sweep import run_sweep  # noqa: E402
-from sim.model import DistrictModel  # noqa: E402
-from sim.params import defaults  # noqa: E402
-from sim.rng import derive_seeds  # noqa: E402
+from improvesim.experiments.spec import load_experiment  # noqa: E402
+from improvesim.experiments.sweep import run_sweep  # noqa: E402
+from improvesim.sim.model import DistrictModel  # noqa: E402
+from improvesim.sim.params import defaults  # noqa: E402
+from improvesim.sim.rng import derive_seeds  # noqa: E402
 
 TEACHER = [0.08, 0.12, 0.16, 0.20, 0.24, 0.30]
 COACHES = [0, 2, 4, 6, 8, 12]

@@ -2,9 +2,9 @@
 
 On the cluster's login node, in the project's virtual environment::
 
-    from experiments.cluster import slurm_cluster
-    from experiments.spec import load_experiment
-    from experiments.sweep import run_sweep
+    from improvesim.experiments.cluster import slurm_cluster
+    from improvesim.experiments.spec import load_experiment
+    from improvesim.experiments.sweep import run_sweep
 
     cluster = slurm_cluster(jobs=8, cores=32, memory="64GB", walltime="04:00:00",
                             queue="normal", account="myproject")

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.spec import Experiment, Factor
-from sim.params import ParameterError, coerce, lookup, suggest
-from sim.schema import BY_NAME
+from improvesim.experiments.spec import Experiment, Factor
+from improvesim.sim.params import ParameterError, coerce, lookup, suggest
+from improvesim.sim.schema import BY_NAME
 
 
 @dataclass(frozen=True)

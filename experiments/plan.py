@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.design import Design
-from experiments.spec import Experiment
-from sim.rng import derive_seeds
+from improvesim.experiments.design import Design
+from improvesim.experiments.spec import Experiment
+from improvesim.sim.rng import derive_seeds
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.end_of_run import end_of_run_outcomes, yearly_series
-from sim.engine import batch_shape, simulate
-from sim.outcomes import DISTRICT_METRICS, SCHOOL_METRICS
-from sim.params import Params
+from improvesim.sim.end_of_run import end_of_run_outcomes, yearly_series
+from improvesim.sim.engine import batch_shape, simulate
+from improvesim.sim.outcomes import DISTRICT_METRICS, SCHOOL_METRICS
+from improvesim.sim.params import Params
 
 #: Runs per vectorized model call (the model is fastest around this size).
 BATCH = 256

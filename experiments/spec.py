@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.end_of_run import OUTCOMES
-from sim.params import ParameterError, Params, coerce, load_scenario, lookup, read_toml, suggest
+from improvesim.sim.bundled import resolve
+from improvesim.sim.end_of_run import OUTCOMES
+from improvesim.sim.params import ParameterError, Params, coerce, load_scenario, lookup, read_toml, suggest
 
 DESIGNS = ("grid", "lhs", "sobol", "morris", "list")
 TOP_KEYS = {
@@ -163,20 +164,17 @@ def _required(data, key, where):
 
 
 def _resolve(relative: str, experiment_path: Path) -> Path:
-    """A path as written in an experiment file: from the working folder, else
-    from the project folder above ``experiments/``, else beside the file."""
+    """A path as written in an experiment file: beside the file, else from the working folder."""
     p = Path(relative)
-    for candidate in (p, experiment_path.parent.parent / p, experiment_path.parent / p):
-        if candidate.exists():
-            return candidate
-    return p
+    near = experiment_path.parent / p
+    return near if not p.is_absolute() and near.exists() else p
 
 
 def _base_scenario(data, path: Path) -> Params:
     scenario = _required(data, "scenario", str(path))
     if not isinstance(scenario, str):
         raise _fail(str(path), "scenario", "must be the path of a scenario file, in quotes")
-    return load_scenario(_resolve(scenario, path))
+    return load_scenario(resolve(scenario, "scenario", beside=path, key="scenario"))
 
 
 def _constants(table, where) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.design import Design
-from experiments.plan import Plan
-from experiments.runner import ChunkResult
-from experiments.spec import Experiment
+from improvesim.experiments.design import Design
+from improvesim.experiments.plan import Plan
+from improvesim.experiments.runner import ChunkResult
+from improvesim.experiments.spec import Experiment
 
 PARTS = "parts"
 KINDS = ("outcomes", "yearly", "schools")

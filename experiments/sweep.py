@@ -19,11 +19,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.design import build_design
-from experiments.plan import Plan, make_plan
-from experiments.runner import ChunkResult, ChunkTask, run_chunk
-from experiments.spec import Experiment
-from experiments.store import prepare, save_chunk, write_manifest
+from improvesim.experiments.design import build_design
+from improvesim.experiments.plan import Plan, make_plan
+from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
+from improvesim.experiments.spec import Experiment
+from improvesim.experiments.store import prepare, save_chunk, write_manifest
 
 #: Chunks in flight per worker.
 IN_FLIGHT_PER_WORKER = 2

@@ -24,16 +24,16 @@ from mesa.visualization import make_plot_component
 from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps
 from mesa.visualization.utils import update_counter
 
-from analysis.compare import load_plan
-from analysis.plots import OKABE_ITO
-from analysis.story import school_story, when
-from sim.model import DistrictModel
-from sim.params import load_scenario
-from sim.state import Authenticity, Engagement
+from improvesim.analysis.compare import load_plan
+from improvesim.analysis.plots import OKABE_ITO
+from improvesim.analysis.story import school_story, when
+from improvesim.sim.bundled import bundled_plans, bundled_scenario_path, bundled_scenarios
+from improvesim.sim.model import DistrictModel
+from improvesim.sim.params import load_scenario
+from improvesim.sim.state import Authenticity, Engagement
 
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
-PLANS = sorted(f"plans/{p.stem}" for p in (ROOT / "scenarios" / "plans").glob("*.toml"))
+SCENARIOS = bundled_scenarios()
+PLANS = bundled_plans()
 NONE = "none"
 REPLAY_ENV = "IMPROVESIM_APP_REPLAY"
 
@@ -52,7 +52,7 @@ def replayed_run(spec: str):
     """(parameters, seed, label) of run ``RUN_ID`` of a sweep store, from ``STORE:RUN_ID``."""
     import pandas as pd
 
-    from experiments.spec import load_experiment
+    from improvesim.experiments.spec import load_experiment
 
     store, run_id = spec.rsplit(":", 1)
     plan = pd.read_parquet(Path(store) / "plan.parquet")
@@ -66,11 +66,12 @@ def replayed_run(spec: str):
 
 
 def _load(name: str):
-    """A scenario (``baseline``) or a plan (``plans/deep_bench``) by name."""
-    if name.startswith("plans/"):
-        plan = load_plan(ROOT / "scenarios" / f"{name}.toml")
+    """A bundled scenario (``baseline``) or plan (``plans/deep_bench``) by name; KeyError for any other name."""
+    path = bundled_scenario_path(name)
+    if name in PLANS:
+        plan = load_plan(path)
         return plan.params, plan.name
-    return load_scenario(ROOT / "scenarios" / f"{name}.toml"), name
+    return load_scenario(path), name
 
 
 class WorkshopModel(mesa.Model):
@@ -117,7 +118,7 @@ class WorkshopModel(mesa.Model):
             levers[key] = min(base[key] * float(turnover), 0.6)
         plan_a = base.with_overrides(levers, where="workshop controls")
         if pandemic:
-            from sim.params import Params, Shock
+            from improvesim.sim.params import Params, Shock
 
             plan_a = Params(plan_a.values, plan_a.shocks + (Shock("pandemic", 12, 12, 0.8),), plan_a.name)
         self._start(plan_a, seed, f"Plan A: {scenario_file} with the room's levers", compare_with)

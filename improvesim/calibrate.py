@@ -17,9 +17,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis import plots
-from analysis.calibration import CalibrationError, Posterior, calibrated_toml, calibration_patterns, posterior
-from analysis.store import load_sweep
+from improvesim.analysis import plots
+from improvesim.analysis.calibration import (
+    CalibrationError,
+    Posterior,
+    calibrated_toml,
+    calibration_patterns,
+    posterior,
+)
+from improvesim.analysis.store import load_sweep
 from improvesim.output import staged_folder
 
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from improvesim.output import OutputExistsError, staged_folder
-from sim.params import ParameterError, Params, defaults, load_scenario, parse_assignment
+from improvesim.sim.params import ParameterError, Params, defaults, load_scenario, parse_assignment
 
 EXIT_BAD_INPUT = 2
 
@@ -152,12 +152,12 @@ def scenario_with_overrides(path: str | None, sets: Sequence[str], **named) -> P
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from analysis.plots import trajectories
-    from analysis.summary import district_frame, schools_frame, summarize, summary_table
-    from analysis.validation import case_comparison, case_table
+    from improvesim.analysis.plots import trajectories
+    from improvesim.analysis.summary import district_frame, schools_frame, summarize, summary_table
+    from improvesim.analysis.validation import case_comparison, case_table
     from improvesim.output import check_writable, staged_folder
-    from sim.end_of_run import end_of_run_outcomes
-    from sim.engine import run_replicates
+    from improvesim.sim.end_of_run import end_of_run_outcomes
+    from improvesim.sim.engine import run_replicates
 
     params = scenario_with_overrides(
         args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
@@ -199,8 +199,8 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     """Run the experiment's sweep as the options say; returns the store and an exit status."""
     import os
 
-    from experiments.store import StoreError
-    from experiments.sweep import run_sweep
+    from improvesim.experiments.store import StoreError
+    from improvesim.experiments.sweep import run_sweep
 
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
@@ -230,14 +230,14 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from experiments.spec import load_experiment
+    from improvesim.experiments.spec import load_experiment
 
     return _sweep(args, load_experiment(args.experiment))[1]
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from analysis.sensitivity import SensitivityError
-    from experiments.spec import load_experiment
+    from improvesim.analysis.sensitivity import SensitivityError
+    from improvesim.experiments.spec import load_experiment
     from improvesim.sensitivity import analyse_any, analyse_study
 
     try:
@@ -275,10 +275,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_frontier(args: argparse.Namespace) -> int:
-    from analysis.frontier import COST, EFFECT, frontier
-    from analysis.plots import frontier_plot
-    from analysis.store import load_sweep
-    from experiments.spec import load_experiment
+    from improvesim.analysis.frontier import COST, EFFECT, frontier
+    from improvesim.analysis.plots import frontier_plot
+    from improvesim.analysis.store import load_sweep
+    from improvesim.experiments.spec import load_experiment
 
     exp = load_experiment(args.experiment)
     missing = [o for o in (COST, EFFECT) if o not in exp.outcomes]
@@ -301,17 +301,17 @@ def cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from analysis.calibration import CalibrationError, calibration_patterns
-    from analysis.validation import PATTERNS
-    from experiments.spec import load_experiment
+    from improvesim.analysis.calibration import CalibrationError, calibration_patterns
+    from improvesim.analysis.validation import PATTERNS
     from improvesim.calibrate import analyse_calibration
+    from improvesim.experiments.spec import load_experiment
 
     exp = load_experiment(args.experiment)
     if exp.design != "lhs":
         raise UsageError(f'{args.experiment}: design: got "{exp.design}"; calibration needs "lhs"')
     patterns = calibration_patterns(exp.base.name)
     if not patterns:
-        observed_in = sorted({Path(p.scenario).name for p in PATTERNS if p.calibration})
+        observed_in = sorted({p.scenario for p in PATTERNS if p.calibration})
         raise UsageError(
             f"{args.experiment}: scenario: no calibration pattern is observed in {exp.base.name}; "
             f"allowed: {', '.join(observed_in)}"
@@ -335,7 +335,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from analysis.validation import KNOWN_FAILURES, markdown_table, validate
+    from improvesim.analysis.validation import KNOWN_FAILURES, markdown_table, validate
     from improvesim.output import check_writable
 
     if args.replicates < 2:
@@ -357,9 +357,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from analysis.story import school_story
-    from sim.model import DistrictModel
-    from sim.rng import derive_seeds
+    from improvesim.analysis.story import school_story
+    from improvesim.sim.model import DistrictModel
+    from improvesim.sim.rng import derive_seeds
 
     params = scenario_with_overrides(args.scenario, args.sets, **{"run.seed": args.seed})
     schools = int(params["district.schools"])
@@ -399,7 +399,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
-    from sim.end_of_run import OUTCOMES
+    from improvesim.sim.end_of_run import OUTCOMES
 
     for name, meaning in OUTCOMES.items():
         print(f"{name:40s} {meaning}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.compare import (
+from improvesim.analysis.compare import (
     CONDITIONS,
     compare,
     costs_table,
@@ -25,9 +25,9 @@ from analysis.compare import (
     summary_sentences,
     winners,
 )
-from analysis.compare_report import build_html
+from improvesim.analysis.compare_report import build_html
 from improvesim.output import check_writable, staged_folder
-from sim.params import ParameterError, load_scenario
+from improvesim.sim.params import ParameterError, load_scenario
 
 
 def parse_conditions(text: str) -> list[str]:

@@ -6,8 +6,8 @@ import json
 import textwrap
 from typing import Any
 
-from sim.params import Params
-from sim.schema import PARAMETERS, SHOCK_FIELDS, SOURCES, Param
+from improvesim.sim.params import Params
+from improvesim.sim.schema import PARAMETERS, SHOCK_FIELDS, SOURCES, Param
 
 
 def _toml_value(value: Any) -> str:

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots
-from analysis import sensitivity as sa
-from experiments.store import read_parts
+from improvesim.analysis import plots
+from improvesim.analysis import sensitivity as sa
+from improvesim.experiments.store import read_parts
 from improvesim.output import staged_folder
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.engine import run_replicates  # noqa: E402
-from sim.outcomes import HEADLINE  # noqa: E402
-from sim.params import load_scenario  # noqa: E402
+from improvesim.sim.engine import run_replicates  # noqa: E402
+from improvesim.sim.outcomes import HEADLINE  # noqa: E402
+from improvesim.sim.params import load_scenario  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 #: Scenario, replicates and seed of each golden file.

@@ -1,8 +1,7 @@
-"""improvesim's model: a school district adopting continuous improvement.
+"""The district model (installed as ``improvesim.sim``).
 
-Public entry points: :class:`sim.model.DistrictModel` (the Mesa model),
-:func:`sim.engine.simulate` (a vectorized batch of runs), and
-:func:`sim.params.load_scenario` / :func:`sim.params.defaults` (parameters).
+Entry points: :class:`improvesim.sim.model.DistrictModel` (the Mesa model),
+:func:`improvesim.sim.engine.simulate` (a vectorized batch of runs), and
+:func:`improvesim.sim.params.load_scenario` / :func:`improvesim.sim.params.defaults`
+(parameters).  The same names are re-exported, lazily, by :mod:`improvesim`.
 """
-
-__version__ = "0.1.0"

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from sim.state import PRINCIPLES, Authenticity, Engagement, team_mean
+from improvesim.sim.state import PRINCIPLES, Authenticity, Engagement, team_mean
 
 if TYPE_CHECKING:
-    from sim.model import DistrictModel
+    from improvesim.sim.model import DistrictModel
 
 
 class SchoolAgent(mesa.Agent):

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.engine import SimulationResult
-from sim.outcomes import DISTRICT_METRICS
-from sim.state import Authenticity
+from improvesim.sim.engine import SimulationResult
+from improvesim.sim.outcomes import DISTRICT_METRICS
+from improvesim.sim.state import Authenticity
 
 #: Outcomes at the end of given years (NaN when the run is shorter).
 HORIZON_OUTCOMES: dict[str, tuple[str, int]] = {

@@ -18,20 +18,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import rng
-from sim.events import Event
-from sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
-from sim.params import Params
-from sim.state import ParamVectors, State, engagement_masks, initial_state
-from sim.submodels.calendar import calendar_and_shocks, convening_months
-from sim.submodels.central_office import central_office, costs
-from sim.submodels.coaching import coaching
-from sim.submodels.improvement import improvement_work
-from sim.submodels.institutionalization import classify_authenticity, embed, grow_bench, institutionalize
-from sim.submodels.network import network
-from sim.submodels.sensemaking import sensemaking
-from sim.submodels.time_use import stress, time_ratio
-from sim.submodels.turnover import central_office_turnover, coach_turnover, staff_turnover
+from improvesim.sim import rng
+from improvesim.sim.events import Event
+from improvesim.sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
+from improvesim.sim.params import Params
+from improvesim.sim.state import ParamVectors, State, engagement_masks, initial_state
+from improvesim.sim.submodels.calendar import calendar_and_shocks, convening_months
+from improvesim.sim.submodels.central_office import central_office, costs
+from improvesim.sim.submodels.coaching import coaching
+from improvesim.sim.submodels.improvement import improvement_work
+from improvesim.sim.submodels.institutionalization import classify_authenticity, embed, grow_bench, institutionalize
+from improvesim.sim.submodels.network import network
+from improvesim.sim.submodels.sensemaking import sensemaking
+from improvesim.sim.submodels.time_use import stress, time_ratio
+from improvesim.sim.submodels.turnover import central_office_turnover, coach_turnover, staff_turnover
 
 
 def batch_shape(params: Params) -> tuple[int, int, int]:

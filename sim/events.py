@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.state import anything
+from improvesim.sim.state import anything
 
 #: Event kinds and the sentence each one stands for.
 EVENT_TEXT: dict[str, str] = {

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import mesa
 
-from sim.agents import CentralOfficeAgent, CoachAgent, SchoolAgent
-from sim.engine import Engine, SimulationResult
-from sim.outcomes import DISTRICT_METRICS
-from sim.params import Params, defaults
+from improvesim.sim.agents import CentralOfficeAgent, CoachAgent, SchoolAgent
+from improvesim.sim.engine import Engine, SimulationResult
+from improvesim.sim.outcomes import DISTRICT_METRICS
+from improvesim.sim.params import Params, defaults
 
 #: District shares the model's DataCollector records each month.
 COLLECTED = (

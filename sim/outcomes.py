@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel, team_mean_at
-from sim.state import Authenticity, Engagement, State, team_weights
-from sim.submodels.sensemaking import LONG_SPELL
+from improvesim.sim.jit import kernel, team_mean_at
+from improvesim.sim.state import Authenticity, Engagement, State, team_weights
+from improvesim.sim.submodels.sensemaking import LONG_SPELL
 
 #: District metrics recorded every month, in column order.
 DISTRICT_METRICS: tuple[str, ...] = (

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SECTIONS, SHOCK_FIELDS, SHOCK_KINDS, Param
+from improvesim.sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SECTIONS, SHOCK_FIELDS, SHOCK_KINDS, Param
 
 
 class ParameterError(ValueError):
@@ -189,8 +189,15 @@ def read_toml(path: str | Path, kind: str = "scenario") -> dict[str, Any]:
 
 
 def load_scenario(path: str | Path) -> Params:
-    """Read and validate a scenario file (TOML)."""
-    return from_mapping(read_toml(path, "scenario"), str(path), name=Path(path).stem)
+    """Read and validate a scenario: a file (TOML), or a bundled scenario's name (``"baseline"``).
+
+    Raises :class:`ParameterError` naming the file and key for any bad input,
+    and listing the bundled names when ``path`` is neither a file nor one of them.
+    """
+    from improvesim.sim.bundled import resolve
+
+    file = resolve(path, "scenario")
+    return from_mapping(read_toml(file, "scenario"), str(file), name=file.stem)
 
 
 def _shocks(body: Any, where: str) -> tuple[Shock, ...]:

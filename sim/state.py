@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim import rng
-from sim.params import Params
-from sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
+from improvesim.sim import rng
+from improvesim.sim.params import Params
+from improvesim.sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
 
 PRINCIPAL, ASSISTANT_PRINCIPAL, LEAD = 0, 1, 2
 FIRST_TEACHER = 3

@@ -12,8 +12,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from sim.params import defaults  # noqa: E402
-from sim.state import ParamVectors, blank_state  # noqa: E402
+from improvesim.sim.params import defaults  # noqa: E402
+from improvesim.sim.state import ParamVectors, blank_state  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

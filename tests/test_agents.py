@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.agents import CentralOfficeAgent, CoachAgent, SchoolAgent
-from sim.model import DistrictModel
-from sim.state import Authenticity, Engagement
+from improvesim.sim.agents import CentralOfficeAgent, CoachAgent, SchoolAgent
+from improvesim.sim.model import DistrictModel
+from improvesim.sim.state import Authenticity, Engagement
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_datacollector_records_each_month(model):
 
 
 def test_the_model_stops_at_the_horizon():
-    from sim.params import defaults
+    from improvesim.sim.params import defaults
 
     m = DistrictModel(defaults().with_overrides({"run.years": 1}), seed=1)
     m.run()

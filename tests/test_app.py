@@ -139,10 +139,10 @@ def test_clicking_a_school_shows_its_story(page):
 
 
 def test_a_sweep_run_replays_exactly(tmp_path):
-    from analysis.store import load_sweep
-    from experiments.spec import load_experiment
-    from experiments.sweep import run_sweep
+    from improvesim.analysis.store import load_sweep
     from improvesim.app import WorkshopModel
+    from improvesim.experiments.spec import load_experiment
+    from improvesim.experiments.sweep import run_sweep
 
     exp = tmp_path / "exp.toml"
     exp.write_text(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from sim.params import defaults, load_scenario
+from improvesim.sim.params import defaults, load_scenario
 
 
 @pytest.fixture(scope="module")

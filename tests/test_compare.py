@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from analysis.compare import compare, costs_table, differences_table, load_plan, under_condition
-from analysis.frontier import pareto_front
-from sim.engine import simulate
-from sim.params import ParameterError, defaults
+from improvesim.analysis.compare import compare, costs_table, differences_table, load_plan, under_condition
+from improvesim.analysis.frontier import pareto_front
+from improvesim.sim.engine import simulate
+from improvesim.sim.params import ParameterError, defaults
 
 PLANS = ROOT / "scenarios" / "plans"
 ARTIFACTS = ROOT / "test-artifacts"

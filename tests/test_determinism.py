@@ -3,10 +3,10 @@
 import numpy as np
 from conftest import ROOT
 
-from analysis.summary import district_frame
-from sim.engine import run_replicates, simulate
-from sim.model import DistrictModel
-from sim.params import load_scenario
+from improvesim.analysis.summary import district_frame
+from improvesim.sim.engine import run_replicates, simulate
+from improvesim.sim.model import DistrictModel
+from improvesim.sim.params import load_scenario
 
 
 def test_a_run_is_identical_alone_and_in_a_mixed_batch(params):
@@ -37,7 +37,7 @@ def test_the_mesa_model_matches_the_engine():
 
 def test_shocks_and_cohorts_keep_batch_independence():
     p = load_scenario(ROOT / "scenarios/framework_full.toml").with_overrides({"run.years": 4})
-    from sim.params import Shock
+    from improvesim.sim.params import Shock
 
     shocked = type(p)(values=p.values, shocks=(Shock("pandemic", 7, 14, 0.9), Shock("hub_loss", 30, 12, 1.0)), name="s")
     alone = simulate([shocked], [8])

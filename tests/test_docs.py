@@ -5,8 +5,8 @@ import re
 from conftest import ROOT
 
 from improvesim.describe import PARAMS_BEGIN, PARAMS_END, as_markdown
-from sim.events import EVENT_TEXT
-from sim.outcomes import DISTRICT_METRICS
+from improvesim.sim.events import EVENT_TEXT
+from improvesim.sim.outcomes import DISTRICT_METRICS
 
 ODD = (ROOT / "docs" / "ODD.md").read_text()
 

@@ -4,12 +4,20 @@ import numpy as np
 import pytest
 from conftest import ROOT, small
 
-from analysis.story import school_story, when
-from sim.events import EVENT_TEXT
-from sim.model import DistrictModel
-from sim.params import load_scenario
-from sim.state import LEAD, Authenticity, Engagement
-from sim.submodels import calendar, central_office, coaching, improvement, institutionalization, sensemaking, turnover
+from improvesim.analysis.story import school_story, when
+from improvesim.sim.events import EVENT_TEXT
+from improvesim.sim.model import DistrictModel
+from improvesim.sim.params import load_scenario
+from improvesim.sim.state import LEAD, Authenticity, Engagement
+from improvesim.sim.submodels import (
+    calendar,
+    central_office,
+    coaching,
+    improvement,
+    institutionalization,
+    sensemaking,
+    turnover,
+)
 
 
 def recording(overrides=None, **kw):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import SCENARIOS
 
-from sim.engine import run_replicates
-from sim.params import load_scenario
+from improvesim.sim.engine import run_replicates
+from improvesim.sim.params import load_scenario
 
 
 @pytest.fixture(scope="module", params=SCENARIOS, ids=lambda p: p.stem)

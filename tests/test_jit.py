@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import jit
-from sim.state import team_mean, team_weights
+from improvesim.sim import jit
+from improvesim.sim.state import team_mean, team_weights
 
 
 def test_cache_folder_follows_every_source_file(tmp_path, monkeypatch):

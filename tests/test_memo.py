@@ -2,8 +2,8 @@
 
 from conftest import small
 
-from sim.state import Engagement, engagement_masks
-from sim.submodels import coaching
+from improvesim.sim.state import Engagement, engagement_masks
+from improvesim.sim.submodels import coaching
 
 
 def test_engagement_masks_follow_the_state():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim.params import ParameterError, defaults, from_mapping, load_scenario, parse_assignment
-from sim.schema import BY_NAME, PARAMETERS, SOURCES
+from improvesim.sim.params import ParameterError, defaults, from_mapping, load_scenario, parse_assignment
+from improvesim.sim.schema import BY_NAME, PARAMETERS, SOURCES
 
 REQUIRED_KEYS = [
     "district.schools",

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from sim.end_of_run import end_of_run_outcomes
-from sim.engine import run_replicates
-from sim.params import defaults, load_scenario
+from improvesim.sim.end_of_run import end_of_run_outcomes
+from improvesim.sim.engine import run_replicates
+from improvesim.sim.params import defaults, load_scenario
 
 N = 40  # replicates per arm
 Z = 3.0  # standard errors

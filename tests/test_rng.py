@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sim import rng
+from improvesim.sim import rng
 
 
 def test_a_run_gets_the_same_numbers_alone_or_in_a_batch():

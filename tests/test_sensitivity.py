@@ -8,9 +8,9 @@ from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
 
-from analysis import sensitivity as sa
-from experiments.spec import load_experiment
-from experiments.sweep import run_sweep
+from improvesim.analysis import sensitivity as sa
+from improvesim.experiments.spec import load_experiment
+from improvesim.experiments.sweep import run_sweep
 from improvesim.sensitivity import analyse_any, analyse_study
 
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import small
 
-from sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
-from sim.submodels import (
+from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
+from improvesim.sim.submodels import (
     calendar,
     central_office,
     coaching,
@@ -51,7 +51,7 @@ def calendar_flags(pv, st, month):
 
 
 def test_testing_season_and_pandemic_raise_pressure():
-    from sim.params import Shock
+    from improvesim.sim.params import Shock
 
     pv, st = small()
     base = calendar.calendar_and_shocks(st, pv, AUGUST).pressure
@@ -481,7 +481,7 @@ def test_authenticity_classes_and_fading():
     st.principles[:, 0, 0] = 0.1
     for month in range(1, 7):
         institutionalization.classify_authenticity(st, pv, month)
-    from sim.outcomes import Recorder
+    from improvesim.sim.outcomes import Recorder
 
     recorder = Recorder(st.runs, 7, st.schools)
     recorder.record(6, st, pv["improvement.practice_threshold"], np.zeros(st.runs))

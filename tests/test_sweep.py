@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from analysis.store import load_sweep
-from experiments.design import build_design
-from experiments.spec import load_experiment
-from experiments.sweep import run_sweep
-from sim.params import ParameterError
+from improvesim.analysis.store import load_sweep
+from improvesim.experiments.design import build_design
+from improvesim.experiments.spec import load_experiment
+from improvesim.experiments.sweep import run_sweep
+from improvesim.sim.params import ParameterError
 
 BASELINE = (ROOT / "scenarios" / "baseline.toml").as_posix()
 
@@ -248,7 +248,7 @@ def test_duckdb_reads_the_store(serial_store):
 
 
 def test_the_documented_slurm_cluster_renders_a_job_script():
-    from experiments.cluster import slurm_cluster
+    from improvesim.experiments.cluster import slurm_cluster
 
     cluster = slurm_cluster(
         jobs=2,

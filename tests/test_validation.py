@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from analysis.calibration import CalibrationError, posterior, weighted_quantile
-from analysis.validation import KNOWN_FAILURES, PATTERNS, CasePattern, Contrast, markdown_table, validate
+from improvesim.analysis.calibration import CalibrationError, posterior, weighted_quantile
+from improvesim.analysis.validation import KNOWN_FAILURES, PATTERNS, CasePattern, Contrast, markdown_table, validate
+from improvesim.sim.params import load_scenario
 
 #: The documented table's settings (docs/validation.md): the whole suite takes seconds.
 REPLICATES, SEED = 200, 1
@@ -82,10 +83,10 @@ def test_contrast_needs_direction_interval_and_size():
 
 
 def test_every_pattern_names_an_existing_scenario_and_a_known_outcome():
-    from sim.end_of_run import OUTCOMES
+    from improvesim.sim.end_of_run import OUTCOMES
 
     for p in PATTERNS:
-        assert (ROOT / p.scenario).exists(), p.key
+        assert load_scenario(p.scenario), p.key
         assert p.outcome in OUTCOMES, p.key
     keys = [p.key for p in PATTERNS]
     assert len(keys) == len(set(keys))
@@ -175,7 +176,7 @@ def test_running_the_case_shows_the_observed_patterns(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Observed patterns beside the model" in proc.stdout
     rows = json.loads((tmp_path / "v" / "summary.json").read_text())["observed"]
-    assert [r["pattern"] for r in rows] == [p.key for p in PATTERNS if p.scenario.endswith("viano2024_case.toml")]
+    assert [r["pattern"] for r in rows] == [p.key for p in PATTERNS if p.scenario == "viano2024_case"]
     for r in rows:
         assert sum(r["distribution"].values()) == pytest.approx(1.0)
         assert r["model_p05"] <= r["model_mean"] <= r["model_p95"]

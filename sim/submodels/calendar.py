@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.jit import clip01_at, kernel
-from sim.state import ParamVectors, State
+from improvesim.sim.jit import clip01_at, kernel
+from improvesim.sim.state import ParamVectors, State
 
 SUMMER = (10, 11)
 TESTING = (8, 9)

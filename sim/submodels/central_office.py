@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.events import note
-from sim.jit import clip01_at, kernel, team_mean_at
-from sim.state import ENGAGED, NOT_INVITED, OPTED_OUT, PAUSED, ParamVectors, State, anything, team_weights
-from sim.submodels.calendar import Calendar
+from improvesim.sim.events import note
+from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.state import ENGAGED, NOT_INVITED, OPTED_OUT, PAUSED, ParamVectors, State, anything, team_weights
+from improvesim.sim.submodels.calendar import Calendar
 
 #: Share of the felt message kept from one month to the next.
 MESSAGE_MEMORY = 0.8

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel
-from sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State
-from sim.submodels.calendar import Calendar
+from improvesim.sim.jit import kernel
+from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State
+from improvesim.sim.submodels.calendar import Calendar
 
 #: Relative loss of a visit's effect under a full-severity pandemic (virtual visits).
 PANDEMIC_COACHING_LOSS = 0.5

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.events import note
-from sim.jit import clip01_at, kernel, team_mean_at
-from sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, team_weights
-from sim.submodels.calendar import Calendar
-from sim.submodels.sensemaking import sustained_at
+from improvesim.sim.events import note
+from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, team_weights
+from improvesim.sim.submodels.calendar import Calendar
+from improvesim.sim.submodels.sensemaking import sustained_at
 
 #: Monthly memory of the results signal.
 RESULTS_MEMORY = 0.9

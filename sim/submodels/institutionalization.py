@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.events import event_marks, note
-from sim.jit import clip01_at, kernel, team_mean_at
-from sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
-from sim.submodels.calendar import Calendar
-from sim.submodels.sensemaking import LONG_SPELL
+from improvesim.sim.events import event_marks, note
+from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
+from improvesim.sim.submodels.calendar import Calendar
+from improvesim.sim.submodels.sensemaking import LONG_SPELL
 
 MAX_BENCH = 2
 #: Last month (July) of the school year, when ``State.authentic_years`` counts it.

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import kernel
-from sim.state import ENGAGED, N_PRINCIPLES, PAUSED, ParamVectors, State, anything
-from sim.submodels.improvement import NETWORKS
+from improvesim.sim.jit import kernel
+from improvesim.sim.state import ENGAGED, N_PRINCIPLES, PAUSED, ParamVectors, State, anything
+from improvesim.sim.submodels.improvement import NETWORKS
 
 #: Recent results above which a school is a bright spot.
 BRIGHT_SPOT_RESULTS = 0.3

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.events import note
-from sim.jit import clip01_at, kernel, team_mean_at
-from sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, team_weights
-from sim.submodels.calendar import Calendar
+from improvesim.sim.events import note
+from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, team_weights
+from improvesim.sim.submodels.calendar import Calendar
 
 THRESHOLD_WIDTH = 0.1
 #: Least monthly chance that a paused school under a mandate is pulled back.

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.jit import clip01_at, kernel
-from sim.state import ParamVectors, State, frozen
-from sim.submodels.calendar import Calendar
+from improvesim.sim.jit import clip01_at, kernel
+from improvesim.sim.state import ParamVectors, State, frozen
+from improvesim.sim.submodels.calendar import Calendar
 
 
 def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.events import event_marks, note
-from sim.jit import clip01_at, kernel, team_mean_at
-from sim.state import (
+from improvesim.sim.events import event_marks, note
+from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.state import (
     ASSISTANT_PRINCIPAL,
     LEAD,
     N_PRINCIPLES,
@@ -39,7 +39,7 @@ from sim.state import (
     frozen,
     team_weights,
 )
-from sim.submodels.calendar import SCHOOL_MONTHS, SUMMER, Calendar, month_of_year
+from improvesim.sim.submodels.calendar import SCHOOL_MONTHS, SUMMER, Calendar, month_of_year
 
 #: Relative rise of every exit hazard under a full-severity pandemic.
 PANDEMIC_TURNOVER = 0.5

@@ -1,0 +1,1 @@
+"""The bundled plan files (TOML) for ``improvesim compare``."""
