@@ -162,9 +162,7 @@ SCENARIO_TEXT_KEYS = {
 MAX_BASE_DEPTH = 8
 
 
-def from_mapping(
-    data: Mapping[str, Any], where: str, name: str = "scenario", base: Params | None = None
-) -> Params:
+def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario", base: Params | None = None) -> Params:
     """Validate a nested scenario mapping (as read from TOML) on top of ``base`` (default: the defaults).
 
     Only the keys given change the base; ``[[shocks]]``, when given, replaces

@@ -27,7 +27,12 @@ FOLDERS = ("sim", "analysis", "experiments", "scenarios")
 
 def _copy_of_checkout(into: Path) -> Path:
     """The checkout's files, less what git ignores (a build writes build/ and *.egg-info beside its sources)."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True).stdout
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     for name in files.decode().split("\0"):
         if name and (ROOT / name).is_file():
             (into / name).parent.mkdir(parents=True, exist_ok=True)
