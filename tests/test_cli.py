@@ -277,3 +277,20 @@ def test_run_streams_batches_with_the_same_values(tmp_path):
     pd.testing.assert_frame_equal(district, district_frame(whole))
     pd.testing.assert_frame_equal(schools, schools_frame(whole), check_categorical=False)
     assert summary["replicates"] == 5
+
+
+def test_a_plan_names_its_base_beside_itself_first(tmp_path):
+    from improvesim.analysis.compare import load_plan
+
+    (tmp_path / "grant_cliff.toml").write_text("[coaching]\ncoaches = 9\n")
+    (tmp_path / "p.toml").write_text('name = "P"\nbase = "grant_cliff"\n[succession]\ndeep_bench = 0.9\n')
+    plan = load_plan(tmp_path / "p.toml")
+    assert (plan.name, plan.params["coaching.coaches"], plan.params["succession.deep_bench"]) == ("P", 9, 0.9)
+    (tmp_path / "grant_cliff.toml").unlink()
+    bundled = load_scenario("grant_cliff")
+    plan = load_plan(tmp_path / "p.toml")
+    assert plan.params["coaching.coaches"] == bundled["coaching.coaches"]
+    assert plan.params["coaching.funded_years"] == bundled["coaching.funded_years"]
+    (tmp_path / "p.toml").write_text('base = "p"\n')
+    with pytest.raises(ParameterError, match="base: bases chain deeper than"):
+        load_plan(tmp_path / "p.toml")
