@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from improvesim.analysis.plots import trajectories
+from improvesim.analysis.plots import survival_curves, trajectories
 from improvesim.analysis.summary import district_frame, schools_frame, summarize
+from improvesim.analysis.survival import survival_frame
 from improvesim.analysis.validation import case_comparison
 from improvesim.sim import rng
 from improvesim.sim.end_of_run import end_of_run_outcomes
@@ -64,27 +66,30 @@ def simulate_into(
     """Simulate ``replicates`` runs of ``params`` and write a run's files into ``folder``.
 
     Writes ``district.parquet``, ``schools.parquet`` (unless ``record_schools``
-    is false), ``summary.json`` and ``trajectories.png``.  Returns the summary
-    (as in ``summary.json``) and the result without per-school records.
+    is false), ``survival.parquet``, ``summary.json``, ``trajectories.png`` and
+    ``survival.png``.  Per-school records are kept batch by batch whatever
+    ``record_schools`` says (survival needs them), and dropped once written.
+    Returns the summary (as in ``summary.json``) and the result without
+    per-school records.
     """
     seeds = rng.derive_seeds(seed, replicates)
     district = _ParquetStream(folder / "district.parquet")
     schools = _ParquetStream(folder / "schools.parquet")
-    parts = []
+    survival = _ParquetStream(folder / "survival.parquet")
+    parts, events = [], []
     try:
         for first in range(0, replicates, batch):
-            part = simulate(
-                [params] * len(seeds[first : first + batch]),
-                seeds[first : first + batch],
-                record_schools=record_schools,
-            )
+            chunk = seeds[first : first + batch]
+            part = simulate([params] * len(chunk), chunk, record_schools=True)
             district.append(district_frame(part, first))
             if record_schools:
                 schools.append(schools_frame(part, first))
+            events.append(survival_frame(part, first))
+            survival.append(events[-1])
             parts.append(_without_schools(part))
     finally:
-        district.close()
-        schools.close()
+        for stream in (district, schools, survival):
+            stream.close()
     result = concatenate(parts)
     title = run_title(params.title or params.name, overrides)
     summary = summarize(result, params.name, seed)
@@ -98,6 +103,7 @@ def simulate_into(
     summary["overrides"] = list(overrides)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     trajectories(result, title).savefig(folder / "trajectories.png")
+    survival_curves(pd.concat(events, ignore_index=True), title).savefig(folder / "survival.png")
     return summary, result
 
 

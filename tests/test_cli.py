@@ -23,6 +23,8 @@ def test_run_writes_every_output(baseline_run):
         "district.parquet",
         "schools.parquet",
         "summary.json",
+        "survival.parquet",
+        "survival.png",
         "trajectories.png",
     ]
     assert "institutionalized_share" in proc.stdout and "90% interval" in proc.stdout

@@ -93,6 +93,8 @@ def test_the_wheel_runs_from_an_empty_folder(installed):
         "district.parquet",
         "schools.parquet",
         "summary.json",
+        "survival.parquet",
+        "survival.png",
         "trajectories.png",
     ]
     assert json.loads((empty / "X" / "summary.json").read_text())["replicates"] == 2
