@@ -59,8 +59,8 @@ def summarize(result: SimulationResult, scenario: str, seed: int) -> dict[str, A
 def summary_table(summary: dict[str, Any]) -> str:
     """A short plain-text table of the final outcomes for the terminal."""
     rows = [
-        f"{summary.get('title', summary['scenario'])}: {summary['replicates']} replicates, {summary['years']} years, "
-        f"{summary['schools']} schools, seed {summary['seed']}",
+        f"{summary.get('title', summary['scenario'])}: {_count(summary['replicates'], 'replicate')}, "
+        f"{_count(summary['years'], 'year')}, {_count(summary['schools'], 'school')}, seed {summary['seed']}",
         f"{'outcome at the final month':44s} {'mean':>8s}   90% interval",
     ]
     for name, stats in summary["final"].items():
@@ -71,6 +71,10 @@ def summary_table(summary: dict[str, Any]) -> str:
         note = "" if stats["defined_in"] == 1.0 else f"  (in {stats['defined_in']:.0%} of runs)"
         rows.append(f"{name:44s} {fmt(stats['mean']):>8s}   {fmt(stats['p05'])} to {fmt(stats['p95'])}{note}")
     return "\n".join(rows)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _format_for(name: str):

@@ -22,6 +22,8 @@ pooled schools of the replicates.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -85,7 +87,9 @@ def kaplan_meier(frame: pd.DataFrame, event: str, confidence: float = 0.9) -> pd
 
     ``frame`` is a :func:`survival_frame`.  Returns one row per distinct
     duration with ``months``, ``survival`` and its pointwise interval
-    (``low``, ``high``, at ``confidence``), starting from ``months`` 0 at 1.
+    (``low``, ``high``, at ``confidence``; where the estimate is 0 or 1 the
+    log-log interval is undefined and both bounds equal the estimate),
+    starting from ``months`` 0 at 1.
     Empty when no school was at risk.
     """
     rows = frame[frame["event"] == event]
@@ -95,13 +99,18 @@ def kaplan_meier(frame: pd.DataFrame, event: str, confidence: float = 0.9) -> pd
     censored = rows["censored"].to_numpy(dtype=bool)
     data = stats.CensoredData(uncensored=durations[~censored], right=durations[censored])
     estimate = stats.ecdf(data).sf
-    interval = estimate.confidence_interval(confidence, method="log-log")
+    with warnings.catch_warnings():
+        # the log-log interval is undefined where the estimate is 0 or 1; those bounds are set below
+        warnings.filterwarnings("ignore", "The confidence interval is undefined", RuntimeWarning)
+        interval = estimate.confidence_interval(confidence, method="log-log")
+    survival = estimate.probabilities
+    certain = (survival == 0) | (survival == 1)
     table = pd.DataFrame(
         {
             "months": estimate.quantiles,
-            "survival": estimate.probabilities,
-            "low": interval.low.probabilities,
-            "high": interval.high.probabilities,
+            "survival": survival,
+            "low": np.where(certain, survival, interval.low.probabilities),
+            "high": np.where(certain, survival, interval.high.probabilities),
         }
     )
     start = pd.DataFrame({"months": [0.0], "survival": [1.0], "low": [1.0], "high": [1.0]})

@@ -407,7 +407,7 @@ def case_table(rows: list[dict], replicates: int) -> str:
     share of runs giving each count, for cases of at most ``SHOWN_COUNTS`` schools)."""
     if not rows:
         return ""
-    lines = [f"Observed patterns beside the model ({replicates} replicates; docs/validation.md)"]
+    lines = [f"Observed patterns beside the model ({replicates} replicates; see improvesim validate)"]
     for r in rows:
         lines.append(f"  {r['description']}")
         line = (

@@ -9,6 +9,7 @@ The public face, all importable from here:
   (a batch of runs in one call; same seed, same bytes as the Mesa model);
 - :func:`load_scenario`, :func:`defaults` and :class:`Params` — parameters
   (a scenario file, or a bundled scenario's name such as ``"baseline"``);
+  bad input raises :class:`ParameterError` (a ValueError) naming the file and key;
 - :func:`load_sweep` — a sweep's result store as pandas frames.
 
 Everything else (``improvesim.sim``, ``improvesim.experiments``,
@@ -33,6 +34,7 @@ _PUBLIC = {
     "load_scenario": "improvesim.sim.params",
     "defaults": "improvesim.sim.params",
     "Params": "improvesim.sim.params",
+    "ParameterError": "improvesim.sim.params",
     "load_sweep": "improvesim.analysis.store",
 }
 
@@ -48,4 +50,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(__all__)

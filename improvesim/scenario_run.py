@@ -12,6 +12,7 @@ and i.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from improvesim.analysis.summary import district_frame, schools_frame, summarize
 from improvesim.analysis.survival import survival_frame
 from improvesim.analysis.validation import case_comparison
 from improvesim.sim import rng
+from improvesim.sim.bundled import is_bundled_file
 from improvesim.sim.end_of_run import end_of_run_outcomes
 from improvesim.sim.engine import DEFAULT_BATCH, SimulationResult, concatenate, simulate
 from improvesim.sim.params import Params
@@ -96,15 +98,32 @@ def simulate_into(
     summary["title"] = title
     if params.description:
         summary["description"] = params.description
-    observed = case_comparison(params.name, end_of_run_outcomes(result))
-    if observed:
-        summary["observed"] = observed
+    if _is_the_observed_case(params, overrides):
+        observed = case_comparison(params.name, end_of_run_outcomes(result))
+        if observed:
+            summary["observed"] = observed
     summary["parameters"] = params.as_nested()
     summary["overrides"] = list(overrides)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (folder / "summary.json").write_text(json.dumps(_json_ready(summary), indent=2) + "\n")
     trajectories(result, title).savefig(folder / "trajectories.png")
     survival_curves(pd.concat(events, ignore_index=True), title).savefig(folder / "survival.png")
     return summary, result
+
+
+def _is_the_observed_case(params: Params, overrides: Sequence[str]) -> bool:
+    """Observed patterns describe a bundled scenario as shipped: not a user's file of that name, nor a changed copy."""
+    return not overrides and is_bundled_file(params.source, params.name)
+
+
+def _json_ready(value):
+    """``value`` with every non-finite float as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _without_schools(part: SimulationResult) -> SimulationResult:

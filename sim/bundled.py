@@ -7,11 +7,13 @@ they are found the same way from a checkout, an editable install or a wheel.
 A name is resolved in one order everywhere (the command line, experiment
 files, plan files, the workshop page):
 
-1. for a name written inside a file (``scenario =`` in an experiment, ``base =``
-   in a plan), the file of that name (``.toml`` may be left off) beside the
-   naming file;
-2. an existing file at that path (relative to the working folder);
-3. a bundled file of that name: ``baseline``, ``plans/deep_bench``,
+1. a name given on the command line or in Python: an existing file at that
+   path (relative to the working folder); a name written inside a file
+   (``scenario =`` in an experiment, ``base =`` in a plan or scenario): the
+   file of that name (``.toml`` may be left off) beside the naming file, or
+   an absolute path, never the working folder, so that the folder a command
+   runs in cannot change what a bundled experiment or plan is built on;
+2. a bundled file of that name: ``baseline``, ``plans/deep_bench``,
    ``turnover_coaching`` (``.toml`` may be added).
 
 Anything else raises :class:`~improvesim.sim.params.ParameterError` listing
@@ -59,6 +61,14 @@ def bundled_scenario_path(name: str) -> Path:
     return _bundled_path(name, SCENARIO_PACKAGE, bundled_scenarios() + bundled_plans())
 
 
+def is_bundled_file(path: str | Path | None, name: str) -> bool:
+    """Whether ``path`` is the bundled scenario or plan file called ``name`` (not a user's file of that name)."""
+    try:
+        return path is not None and Path(path).resolve() == bundled_scenario_path(name).resolve()
+    except KeyError:
+        return False
+
+
 def _bundled_path(name: str, package: str, names: list[str]) -> Path:
     stem = name.removesuffix(".toml")
     if stem not in names:
@@ -67,7 +77,7 @@ def _bundled_path(name: str, package: str, names: list[str]) -> Path:
 
 
 def resolve(name: str | Path, kind: str = "scenario", beside: str | Path | None = None, key: str | None = None) -> Path:
-    """The file meant by ``name``: an existing file, else one beside ``beside``, else a bundled one.
+    """The file meant by ``name``, in the order of the module docstring.
 
     ``kind`` is ``"scenario"`` (scenarios and plans) or ``"experiment"``;
     ``beside`` is the file that wrote the name and ``key`` its key there.
@@ -76,13 +86,16 @@ def resolve(name: str | Path, kind: str = "scenario", beside: str | Path | None 
     """
     from improvesim.sim.params import ParameterError
 
+    if not str(name).strip():
+        raise ParameterError(f"an empty name; give a {kind} file or a bundled name", str(beside or "''"), key)
     path = Path(name)
-    if beside is not None and not path.is_absolute():
+    if beside is None or path.is_absolute():
+        if path.is_file():
+            return path
+    else:
         for near in (Path(beside).parent / path, Path(beside).parent / f"{name}.toml"):
             if near.is_file():
                 return near
-    if path.is_file():
-        return path
     if kind == "experiment":
         names, package = bundled_experiments(), EXPERIMENT_PACKAGE
     else:

@@ -49,13 +49,19 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
 
 
 def kernels_cached() -> bool:
-    """Whether compiled kernels for this version of the model are already on disk.
+    """Whether compiled kernels for this copy and version of the model are already on disk.
 
-    False on a new machine or after any edit to the model: the first run then
-    compiles every kernel (a minute or less on two cores).
+    False on a new machine, in a new installation or after any edit to the
+    model: the first run then compiles every kernel (a minute or less on two
+    cores).  Numba files the kernels of each source folder in a subfolder of
+    the cache named by that folder's path, so each folder of :mod:`sim` that
+    holds kernels is checked.
     """
-    folder = Path(numba.config.CACHE_DIR)
-    return folder.is_dir() and any(folder.rglob("*.nbi"))
+    from numba.core.caching import _CacheLocator
+
+    root = Path(numba.config.CACHE_DIR)
+    folders = {_SIM / "jit.py", _SIM / "submodels" / "__init__.py"}
+    return all(any((root / _CacheLocator.get_suitable_cache_subpath(str(f))).glob("*.nbi")) for f in folders)
 
 
 #: Decorator of a compiled kernel (see the module docstring).

@@ -111,8 +111,11 @@ def test_set_changes_the_run(tmp_path):
             ["run", "baseline", "--set", "turnover.teacher", "0.3"],
             "expected section.key=value, got 'turnover.teacher'; write --set turnover.teacher=VALUE",
         ),
-        (["run", "scenarios/baseline.toml", "--replicates", "0"], "--replicates: got 0; allowed: an integer from 1"),
-        (["run", "baseline", "--replicates", "100001"], "--replicates: got 100001; allowed"),
+        (["run", "scenarios/baseline.toml", "--replicates", "0"], "--replicates: run.replicates: got 0, out of range"),
+        (["run", "baseline", "--replicates", "100001"], "--replicates: run.replicates: got 100001, out of range"),
+        (["run", "baseline", "--seed", "-1"], "--seed: run.seed: got -1, out of range"),
+        (["run", "baseline", "--seed", "3", "--set", "run.seed=5"], "--seed and --set run.seed: give it once"),
+        (["run", ""], "an empty name; give a scenario file or a bundled name"),
         (["explain", "baseline", "--school", "1", "--replicate", "10"], "--replicate: got 10; allowed: 0 to 9"),
         (
             ["explain", "baseline", "--school", "1", "--replicates", "5", "--replicate", "999"],
@@ -296,3 +299,47 @@ def test_a_plan_names_its_base_beside_itself_first(tmp_path):
     (tmp_path / "p.toml").write_text('base = "p"\n')
     with pytest.raises(ParameterError, match="base: bases chain deeper than"):
         load_plan(tmp_path / "p.toml")
+
+
+def test_names_inside_files_never_resolve_against_the_working_folder(tmp_path):
+    """A file called `baseline` or `grant_cliff` in the working folder cannot change a bundled experiment or plan."""
+    (tmp_path / "baseline").write_text("[district]\nschools = 20\n[rollout]\ninitial_schools = 20\n")
+    (tmp_path / "grant_cliff").write_text("[coaching]\ncoaches = 9\n")
+    proc = improvesim("params", "plans/deep_bench", "--format", "json", cwd=tmp_path)
+    coaches = next(r for r in json.loads(proc.stdout)["parameters"] if r["name"] == "coaching.coaches")
+    assert coaches["value"] == load_scenario("grant_cliff")["coaching.coaches"]
+    code = "from improvesim.experiments.spec import load_experiment as l; print(l('turnover_coaching').base['district.schools'])"
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.strip() == "40"
+
+
+def test_observed_patterns_are_shown_only_for_the_bundled_case_as_shipped(tmp_path):
+    changed = improvesim(
+        "run", "viano2024_case", "--replicates", 4, "--set", "run.years=2", "--out", tmp_path / "a", "--no-schools"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "Observed patterns" not in changed.stdout and "nan" not in changed.stdout
+    assert "observed" not in json.loads((tmp_path / "a" / "summary.json").read_text())
+    (tmp_path / "viano2024_case.toml").write_text("[district]\nschools = 30\n[rollout]\ninitial_schools = 30\n")
+    mine = improvesim(
+        "run", tmp_path / "viano2024_case.toml", "--replicates", 2, "--out", tmp_path / "b", "--no-schools"
+    )
+    assert mine.returncode == 0 and "Observed patterns" not in mine.stdout
+    text = (tmp_path / "b" / "summary.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_the_compile_notice_looks_at_this_installation_s_own_kernels(tmp_path, monkeypatch):
+    import numba
+
+    from improvesim.sim.jit import kernels_cached
+
+    assert kernels_cached()  # this suite has run the model already
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    assert not kernels_cached()
+    (tmp_path / "elsewhere_0123").mkdir()
+    (tmp_path / "elsewhere_0123" / "k.nbi").write_text("")  # another installation's kernels
+    assert not kernels_cached()
