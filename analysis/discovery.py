@@ -364,7 +364,8 @@ def run_prim(x: pd.DataFrame, kinds: dict[str, str], of_interest: np.ndarray):
     """
     prim, _, _ = _ema()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # pandas deprecations inside EMA Workbench
+        warnings.simplefilter("ignore", DeprecationWarning)
         finder = prim.Prim(x.reset_index(drop=True), of_interest.astype(int))
         return finder.find_box()
 
