@@ -46,6 +46,7 @@ a few levels, they do not, and the reports say so.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -513,14 +514,14 @@ def parameter_meaning(name: str) -> str:
     param = BY_NAME.get(name)
     if param is None:
         return ""
-    text = param.description.split(". ")[0].rstrip(".")
-    for stop in (" (", ": ", "; "):
+    text = re.sub(r" \([^)]*\)", "", param.description).split(". ")[0].rstrip(".")
+    for stop in (": ", "; "):
         text = text.split(stop)[0]
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 #: Units that read as scales rather than amounts: the number is shown without them.
-_SCALE_UNITS = ("-", "0-1", "fraction", "probability")
+_SCALE_UNITS = ("-", "0-1", "fraction", "probability", "probability per month")
 
 
 def _amount(value: float, name: str, kind: str) -> str:
@@ -559,7 +560,9 @@ def summary_sentence(d: Discovery) -> str:
     0.21 per year and time.protected_hours (...) is at most 2.2 hours per
     team per month, 83% of parameter sets have institutionalized_share_y10
     below 0.1 on the mean of their replicates; this region holds 71% of all
-    such sets (and 12% of all parameter sets)."
+    such sets (and 12% of all parameter sets)."  Parameters whose every
+    limit has a quasi-p-value of :data:`SIGNIFICANCE` or more follow in a
+    separate clause, so the sentence still describes the whole box.
     """
     step = d.chosen_step
     what = d.condition.sets_phrase()
@@ -568,12 +571,32 @@ def summary_sentence(d: Discovery) -> str:
             f"No region stands out at a coverage of at least {d.min_coverage:.0%}: over the whole sweep, "
             f"{step['density']:.0%} of parameter sets {what}."
         )
-    clauses = [_parameter_clause(row) for _, row in d.box.iterrows()]
-    when = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+    strong = [_parameter_clause(row) for _, row in d.box.iterrows() if not _is_weak(row)]
+    weak = [_parameter_clause(row) for _, row in d.box.iterrows() if _is_weak(row)]
+    if strong and weak:
+        when = (
+            f"{_join(strong)} (and, in limits that chance could explain, quasi-p {SIGNIFICANCE:g} or more: "
+            f"{_join(weak)})"
+        )
+    elif strong:
+        when = _join(strong)
+    else:
+        when = f"{_join(weak)} (limits that chance could explain: every quasi-p-value is {SIGNIFICANCE:g} or more)"
     return (
         f"When {when}, {step['density']:.0%} of parameter sets {what}; this region holds "
         f"{step['coverage']:.0%} of all such sets (and {step['mass']:.0%} of all parameter sets)."
     )
+
+
+def _join(clauses: list[str]) -> str:
+    return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+
+
+def _is_weak(row: pd.Series) -> bool:
+    """Whether every restricted limit of this parameter has a quasi-p-value of :data:`SIGNIFICANCE` or more."""
+    qps = [row["qp_lower"], row["qp_upper"]]
+    known = [q for q in qps if not np.isnan(q)]
+    return bool(known) and all(q >= SIGNIFICANCE for q in known)
 
 
 def weak_limits(box: pd.DataFrame) -> list[str]:

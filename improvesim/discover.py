@@ -99,9 +99,10 @@ def report(d: sd.Discovery) -> str:
 
 
 def _interest_rule(condition: sd.Condition, replicates: int) -> str:
+    runs = "its one replicate" if replicates == 1 else f"its {replicates} replicates"
     if condition.share is None:
-        return f"has {condition.as_given} on the mean of its {replicates} replicate(s)"
-    return f"has {condition.as_given} in at least {condition.share:.0%} of its {replicates} replicate(s)"
+        return f"has {condition.as_given} on the mean of {runs}"
+    return f"has {condition.as_given} in at least {condition.share:.0%} of {runs}"
 
 
 def _fmt(value, kind: str) -> str:
