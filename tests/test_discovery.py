@@ -130,7 +130,7 @@ def test_the_summary_restates_the_condition_with_meanings_and_units(planted):
     assert "institutionalized_share above 0.5 in at least 67% of their replicates" in text
     assert "time.protected_hours (time each improvement team meets" in text
     assert "hours per team per month" in text
-    assert 'governance.participation (whether schools may opt out) is "optional"' in text
+    assert 'governance.participation (whether schools may opt out or must take part) is "optional"' in text
     assert f"{d.chosen_step['density']:.0%} of parameter sets" in text
     assert f"holds {d.chosen_step['coverage']:.0%} of all such sets" in text
 
