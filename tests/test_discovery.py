@@ -221,3 +221,14 @@ def test_grid_and_morris_designs_are_flagged_and_space_filling_ones_are_not():
 def test_a_share_outside_the_unit_interval_is_refused():
     with pytest.raises(DiscoveryError, match="--share"):
         Condition("engaged_share", "below", 0.5, share=-0.1)
+
+
+def test_the_bundled_experiment_spans_uncertainties_and_levers_with_the_fading_outcomes():
+    from improvesim.sim.schema import BY_NAME
+
+    exp = load_experiment("fading_conditions")
+    assert exp.design == "lhs"
+    roles = {BY_NAME[f.name].role for f in exp.factors}
+    assert roles == {"uncertainty", "lever"}
+    assert {"institutionalized_share_y10", "faded_share_y10"} <= set(exp.outcomes)
+    assert any(f.kind == "choice" for f in exp.factors) and any(f.kind == "int" for f in exp.factors)
