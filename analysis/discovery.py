@@ -203,7 +203,7 @@ def discover(store: str | Path, condition: Condition, min_coverage: float = DEFA
         notes.append(f"{len(x) - len(analysed)} parameter set(s) have no successful run and are left out.")
     x = x.loc[analysed]
     _check_contrast(of_interest, condition, values, sweep.path)
-    box = run_prim(x, kinds, of_interest)
+    box = run_prim(x, of_interest)
     trajectory = trajectory_table(box, min_coverage)
     chosen = choose_step(trajectory, min_coverage)
     trajectory["chosen"] = trajectory.index == chosen
@@ -230,7 +230,10 @@ def discover(store: str | Path, condition: Condition, min_coverage: float = DEFA
 def read_store(store: str | Path) -> Sweep:
     """The sweep at ``store``; DiscoveryError when it is not a sweep store or holds no finished run."""
     path = check_store(store)
-    sweep = load_sweep(path)
+    try:
+        sweep = load_sweep(path)
+    except (OSError, ValueError) as exc:  # a damaged experiment.json or Parquet file
+        raise DiscoveryError(f"{path} cannot be read as a sweep store: {exc}") from None
     if not len(sweep.outcomes):
         raise DiscoveryError(f"{path} holds no finished run yet; finish the sweep with improvesim sweep --resume")
     return sweep
@@ -356,7 +359,7 @@ def _ema():
     return prim, feature_scoring, RuleInductionType
 
 
-def run_prim(x: pd.DataFrame, kinds: dict[str, str], of_interest: np.ndarray):
+def run_prim(x: pd.DataFrame, of_interest: np.ndarray):
     """One PRIM box (EMA Workbench's ``Prim(...).find_box()``) with its peeling and pasting trajectory.
 
     ``x``: one row per set, numbers (integers as floats) and categories;

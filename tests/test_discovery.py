@@ -1,5 +1,7 @@
 """Scenario discovery (improvesim discover): a planted box is found, categories and integers work, bad input is refused."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,9 +204,15 @@ def test_bad_requests_give_one_clear_message(grid_store, tmp_path, capsys, extra
     assert not out.exists()
 
 
-def test_not_a_store_and_a_store_without_varied_factors(tmp_path, capsys):
+def test_not_a_store_a_damaged_store_and_a_store_without_varied_factors(grid_store, tmp_path, capsys):
     assert main(["discover", str(tmp_path), "--outcome", "engaged_share", "--below", "0.5"]) == 2
     assert "is not a sweep store" in capsys.readouterr().err
+    damaged = tmp_path / "damaged"
+    shutil.copytree(grid_store, damaged, ignore=shutil.ignore_patterns("discovery-*"))
+    (damaged / "experiment.json").write_text('{"experiment": ')
+    assert main(["discover", str(damaged), "--outcome", "engaged_share", "--below", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read as a sweep store" in err and "Traceback" not in err
     flat = GRID.split("[parameters]")[0] + '[parameters]\n"turnover.teacher" = [0.2]\n'
     store = _sweep(tmp_path, flat, "flat")
     assert main(["discover", str(store), "--outcome", "engaged_share", "--below", "0.5"]) == 2
