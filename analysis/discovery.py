@@ -122,6 +122,16 @@ class Condition:
             return f"have {self.as_given} on the mean of their replicates"
         return f"have {self.as_given} in at least {self.share:.0%} of their replicates"
 
+    def set_phrase(self, replicates: int | None = None) -> str:
+        """What one set of interest has, in words (after "a parameter set ..."), naming the replicates if given."""
+        if replicates is None:
+            runs = "its replicates"
+        else:
+            runs = "its one replicate" if replicates == 1 else f"its {replicates} replicates"
+        if self.share is None:
+            return f"has {self.as_given} on the mean of {runs}"
+        return f"has {self.as_given} in at least {self.share:.0%} of {runs}"
+
 
 @dataclass
 class Discovery:
@@ -341,7 +351,7 @@ def _check_contrast(of_interest: np.ndarray, condition: Condition, values: pd.Da
         means = values.groupby("set")["value"].mean()
         which = "every" if of_interest.all() else "no"
         raise DiscoveryError(
-            f"{store}: {which} parameter set {condition.sets_phrase().replace('have ', 'has ', 1)}, so there is "
+            f"{store}: {which} parameter set {condition.set_phrase()}, so there is "
             f"nothing to tell apart (the sets' mean {condition.outcome} ranges from {means.min():.3g} "
             f"to {means.max():.3g}); choose another threshold"
         )

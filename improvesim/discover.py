@@ -50,7 +50,7 @@ def report(d: sd.Discovery) -> str:
         f"Store `{d.store}` (experiment {d.experiment}, {d.design} design, {d.sets} parameter sets x "
         f"{d.replicates} replicates). The outcome {d.condition.outcome} is the {meaning}.",
         "",
-        f"A parameter set is **of interest** when it {_interest_rule(d.condition, d.replicates)}. "
+        f"A parameter set is **of interest** when it {d.condition.set_phrase(d.replicates)}. "
         f"{d.sets_of_interest} of {d.sets} parameter sets ({d.sets_of_interest / d.sets:.0%}) are of interest.",
         "",
     ]
@@ -96,13 +96,6 @@ def report(d: sd.Discovery) -> str:
     if d.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in d.notes], ""]
     return "\n".join(lines)
-
-
-def _interest_rule(condition: sd.Condition, replicates: int) -> str:
-    runs = "its one replicate" if replicates == 1 else f"its {replicates} replicates"
-    if condition.share is None:
-        return f"has {condition.as_given} on the mean of {runs}"
-    return f"has {condition.as_given} in at least {condition.share:.0%} of {runs}"
 
 
 def _fmt(value, kind: str) -> str:
