@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 
 from improvesim.sim.engine import SimulationResult
@@ -337,5 +338,47 @@ def survival_curves(frame, title: str, confidence: float = 0.9) -> Figure:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Kaplan-Meier estimate", fontsize=11)
     fig.suptitle(f"{title}: time to events, {confidence:.0%} pointwise intervals (schools pooled)", fontsize=13)
+
+
+def discovery_tradeoff(trajectory, chosen: int, min_coverage: float, title: str) -> Figure:
+    """PRIM's peeling trajectory: density against coverage, one point per step, the chosen step marked.
+
+    ``trajectory`` as :class:`improvesim.analysis.discovery.Discovery` holds it
+    (coverage, density, restricted per step); ``chosen`` is its row.
+    """
+    fig = Figure(figsize=(8, 6), dpi=110)
+    ax = fig.subplots()
+    ax.plot(trajectory["coverage"], trajectory["density"], color="grey", linewidth=0.8, zorder=1)
+    most = int(trajectory["restricted"].max())
+    norm = BoundaryNorm(np.arange(-0.5, most + 1.5), 256)
+    points = ax.scatter(
+        trajectory["coverage"],
+        trajectory["density"],
+        c=trajectory["restricted"],
+        cmap="viridis",
+        norm=norm,
+        s=28,
+        zorder=2,
+    )
+    fig.colorbar(points, ax=ax, ticks=range(most + 1), label="parameters restricted")
+    pick = trajectory.iloc[chosen]
+    ax.scatter(
+        [pick["coverage"]],
+        [pick["density"]],
+        s=220,
+        facecolors="none",
+        edgecolors=OKABE_ITO["vermillion"],
+        linewidths=2.2,
+        zorder=3,
+        label=f"chosen: step {int(pick['step'])} (coverage {pick['coverage']:.2f}, density {pick['density']:.2f})",
+    )
+    ax.axvline(min_coverage, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1, label="minimum coverage")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("Coverage: share of all sets of interest inside the box", fontsize=11)
+    ax.set_ylabel("Density: share of the box's sets that are of interest", fontsize=11)
+    ax.set_title(title, fontsize=12)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", frameon=False, fontsize=9)
     fig.tight_layout()
     return fig

@@ -8,6 +8,7 @@
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
+    improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
     improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
     improvesim app [--port P] [--host H] [--replay STORE:RUN_ID]
@@ -130,6 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
     calib = sub.add_parser("calibrate", help="calibrate constants by rejection ABC over an lhs experiment")
     calib.add_argument("experiment", help="experiment file, e.g. experiments/calibrate_viano2024.toml")
     _add_engine_options(calib)
+
+    disc = sub.add_parser(
+        "discover", help="scenario discovery (PRIM): in which region of a sweep does an outcome condition hold?"
+    )
+    disc.add_argument("store", type=Path, help="a sweep store (the folder improvesim sweep wrote)")
+    disc.add_argument("--outcome", required=True, help="an outcome the store holds, e.g. institutionalized_share_y10")
+    side = disc.add_mutually_exclusive_group(required=True)
+    side.add_argument("--below", type=float, metavar="X", help="sets of interest have the outcome below X")
+    side.add_argument("--above", type=float, metavar="X", help="sets of interest have the outcome above X")
+    disc.add_argument(
+        "--share",
+        type=float,
+        metavar="S",
+        help="a set is of interest when at least this share of its replicates meet the condition "
+        "(default: when the replicate mean meets it)",
+    )
+    disc.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.5,
+        metavar="C",
+        help="the box is the densest peeling step with at least this coverage (default 0.5)",
+    )
+    disc.add_argument("--out", type=Path, help="output folder (default STORE/discovery-<outcome>/)")
+    disc.add_argument("--force", action="store_true", help="replace an analysis already in --out")
 
     valid = sub.add_parser(
         "validate", help="run every validation pattern and print the table (pattern, observed, model)"
@@ -384,6 +410,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from improvesim.analysis.discovery import Condition, DiscoveryError, check_store, discover
+    from improvesim.discover import default_folder, write_discovery
+    from improvesim.output import check_writable
+
+    try:
+        direction = "below" if args.below is not None else "above"
+        condition = Condition(args.outcome, direction, getattr(args, direction), args.share)
+        out = args.out if args.out is not None else default_folder(args.store, args.outcome)
+        check_store(args.store)
+        check_writable(out, args.force)
+        result = discover(args.store, condition, args.min_coverage)
+    except DiscoveryError as exc:
+        raise UsageError(str(exc)) from None
+    write_discovery(result, out, force=args.force)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.summary())
+    step = result.chosen_step
+    print(
+        f"{result.sets_of_interest} of {result.sets} parameter sets are of interest; box: step {int(step['step'])}, "
+        f"coverage {step['coverage']:.2f}, density {step['density']:.2f}; report in {out}/"
+    )
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from improvesim.analysis.validation import KNOWN_FAILURES, markdown_table, validate
     from improvesim.output import check_writable
@@ -474,6 +526,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "frontier": cmd_frontier,
     "calibrate": cmd_calibrate,
+    "discover": cmd_discover,
     "validate": cmd_validate,
     "explain": cmd_explain,
     "app": cmd_app,

@@ -25,6 +25,7 @@ HORIZON_OUTCOMES: dict[str, tuple[str, int]] = {
     "authentic_share_y3": ("authentic_share", 3),
     "authentic_share_y5": ("authentic_share", 5),
     "authentic_share_y10": ("authentic_share", 10),
+    "faded_share_y10": ("faded_share", 10),
     "engaged_share_y5": ("engaged_share", 5),
     "cost_total_y5": ("cost_total", 5),
 }
