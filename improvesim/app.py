@@ -168,11 +168,10 @@ def _load(name: str):
     name.  Raises PageError for any other name, or when the file cannot be
     loaded (the details are logged).
     """
-    try:
-        path = bundled_scenario_path(name)
-    except KeyError:
-        logger.warning("refused scenario %.200r: not a bundled scenario or plan", name)
-        raise PageError("Refused: that is not one of the listed scenarios or plans.") from None
+    if name not in SCENARIOS and name not in PLANS:
+        logger.warning("refused scenario %.200r: not one of the listed scenarios or plans", name)
+        raise PageError("Refused: that is not one of the listed scenarios or plans.")
+    path = bundled_scenario_path(name)
     try:
         if name in PLANS:
             plan = load_plan(path)

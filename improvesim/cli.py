@@ -420,6 +420,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Solara settings `improvesim app` always sets, whatever the environment, so the page runs
+#: offline: no telemetry (which also looks up the server's public IP), and no fetching of
+#: browser code from a CDN (every file the page needs ships in solara-assets; a request for
+#: any other file gets a 404 instead of a download).  The version check is ``--no-check-version``.
+OFFLINE_SOLARA = {
+    "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+    "SOLARA_ASSETS_PROXY": "True",
+    "SOLARA_ASSETS_CDN": "offline:/",  # no such scheme: a cache miss fails at once, without a connection
+}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may be reachable from the network
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     import os
     import shutil
@@ -429,15 +452,26 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise UsageError("solara is not installed; run the set-up (make run or make test) first")
     app = Path(__file__).with_name("app.py")
     if args.replay:
-        from improvesim.app import replayed_run
+        from improvesim.experiments.replay import replay_run
+        from improvesim.experiments.store import StoreError
 
         try:
-            replayed_run(args.replay)
-        except (ValueError, IndexError, FileNotFoundError) as exc:
-            raise UsageError(f"--replay {args.replay}: expected STORE:RUN_ID of an existing run ({exc})") from None
+            replay_run(args.replay)
+        except StoreError as exc:
+            raise UsageError(f"--replay: {exc}") from None
         os.environ["IMPROVESIM_APP_REPLAY"] = args.replay
+    os.environ.update(OFFLINE_SOLARA)
+    if not is_loopback(args.host):
+        print(
+            f"improvesim app: warning: --host {args.host} serves the page beyond this machine: anyone who can "
+            "reach this address on the network can open and use it (there is no password). "
+            "Use the default 127.0.0.1 unless the room needs it.",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"workshop page at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-    os.execv(solara, [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"])
+    command = [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"]
+    os.execv(solara, [*command, "--no-check-version"])
     return 0  # not reached
 
 
