@@ -284,6 +284,20 @@ def test_an_old_store_is_replayed_only_while_its_files_are_unchanged(tmp_path, c
     assert "changed since the sweep" in caplog.text
 
 
+def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
+    import ipyvuetify as v
+    import solara
+
+    _sweep(tmp_path)
+    monkeypatch.setenv(app.REPLAY_ENV, f"{tmp_path / 'store'}:2")
+    box, rc = solara.render(app.Page(), handle_error=False)
+    headings = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if w.tag == "h3"]
+    assert headings == [f"Replay of run 2 of {tmp_path / 'store'}"] and _tiles(rc) == 40
+    rc.find(v.Btn, children=["Reset"]).widget.click()  # Reset keeps the replay
+    assert [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if w.tag == "h3"] == headings
+    rc.close()
+
+
 @pytest.mark.parametrize(
     ("suffix", "message"),
     [
