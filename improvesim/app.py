@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import html
 import logging
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -131,14 +130,17 @@ def checked_controls(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _checked(name: str, spec: dict[str, Any], value: Any) -> Any:
     kind = spec["type"]
-    number = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    # a number within the slider's range (so finite, and small enough for a float)
+    in_range = (
+        isinstance(value, Real) and not isinstance(value, bool) and spec.get("min", 0) <= value <= spec.get("max", 0)
+    )
     if kind == "Select" and isinstance(value, str) and value in spec["values"]:
         return value
     if kind == "Checkbox" and isinstance(value, bool):
         return value
-    if kind == "SliderFloat" and number and spec["min"] <= value <= spec["max"]:
+    if kind == "SliderFloat" and in_range:
         return float(value)
-    if kind == "SliderInt" and number and float(value).is_integer() and spec["min"] <= value <= spec["max"]:
+    if kind == "SliderInt" and in_range and float(value).is_integer():
         return int(value)
     if kind == "InputText":  # the seed
         text = value.strip() if isinstance(value, str) else None
@@ -171,14 +173,14 @@ def _load(name: str):
     if name not in SCENARIOS and name not in PLANS:
         logger.warning("refused scenario %.200r: not one of the listed scenarios or plans", name)
         raise PageError("Refused: that is not one of the listed scenarios or plans.")
-    path = bundled_scenario_path(name)
     try:
+        path = bundled_scenario_path(name)
         if name in PLANS:
             plan = load_plan(path)
             return plan.params, plan.name
         return load_scenario(path), name
     except Exception:  # any failure: a short message in the page, the traceback in the log
-        logger.exception("could not load the scenario %s (%s)", name, path)
+        logger.exception("could not load the scenario %s", name)
         raise PageError(f'The scenario "{name}" could not be loaded; {SEE_LOG}.') from None
 
 
