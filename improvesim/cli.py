@@ -10,6 +10,7 @@
     improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
     improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
+    improvesim explain --replay STORE:RUN_ID --school ID
     improvesim app [--port P] [--host H] [--replay STORE:RUN_ID]
     improvesim outcomes
 
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     valid.add_argument("--force", action="store_true", help="replace a table already in --out")
 
     explain = sub.add_parser("explain", help="tell the story of one school in one run")
-    explain.add_argument("scenario", help="scenario file (TOML) or bundled name")
+    explain.add_argument("scenario", nargs="?", help="scenario file (TOML) or bundled name; not with --replay")
     explain.add_argument("--school", type=int, required=True, help="school index, from 0")
     explain.add_argument("--seed", type=int, help="seed as for `improvesim run` (default run.seed)")
     explain.add_argument("--replicates", type=int, help="replicates as for `improvesim run` (default run.replicates)")
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--run-seed", type=int, help="a run's own seed (as in a sweep's plan.parquet)")
     explain.add_argument(
         "--set", dest="sets", action="append", default=[], type=_assignment, metavar="SECTION.KEY=VALUE"
+    )
+    explain.add_argument(
+        "--replay", metavar="STORE:RUN_ID", help="run RUN_ID of a sweep store exactly (its stored parameters and seed)"
     )
 
     app = sub.add_parser("app", help="the workshop page: a live district in the browser")
@@ -391,26 +395,52 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if len(undocumented) else 0
 
 
+def replayed(spec: str) -> tuple[Params, int]:
+    """(parameters, seed) of run RUN_ID of a sweep store, from ``STORE:RUN_ID``, exactly as the sweep ran it."""
+    from improvesim.experiments.replay import replay_run
+    from improvesim.experiments.store import StoreError
+
+    try:
+        run = replay_run(spec)
+    except StoreError as exc:
+        raise UsageError(f"--replay: {exc}") from None
+    return run.params, run.seed
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from improvesim.analysis.story import school_story
     from improvesim.sim.model import DistrictModel
     from improvesim.sim.rng import derive_seeds
 
-    _check_count("--replicates", args.replicates)
-    params = scenario_with_overrides(
-        args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
-    )
+    if args.replay:
+        given = [args.scenario, args.sets, args.seed, args.run_seed, args.replicates, args.replicate or None]
+        if any(x not in (None, []) for x in given):
+            raise UsageError(
+                "--replay: the run's own parameters and seed are used; give no SCENARIO, --set, seed or replicate"
+            )
+        params, seed = replayed(args.replay)
+    elif args.scenario is None:
+        raise UsageError("give a SCENARIO file (or bundled name), or --replay STORE:RUN_ID")
+    else:
+        _check_count("--replicates", args.replicates)
+        params = scenario_with_overrides(
+            args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
+        )
+        replicates = int(params["run.replicates"])
+        if args.run_seed is None and not 0 <= args.replicate < replicates:
+            raise UsageError(
+                f"--replicate: got {args.replicate}; allowed: 0 to {replicates - 1} (the run has {replicates} "
+                "replicates; give --replicates as given to `improvesim run`)"
+            )
+        seed = (
+            args.run_seed
+            if args.run_seed is not None
+            else derive_seeds(int(params["run.seed"]), args.replicate + 1)[-1]
+        )
     schools = int(params["district.schools"])
     if not 0 <= args.school < schools:
         raise UsageError(f"--school: got {args.school}; allowed: 0 to {schools - 1}")
-    replicates = int(params["run.replicates"])
-    if args.run_seed is None and not 0 <= args.replicate < replicates:
-        raise UsageError(
-            f"--replicate: got {args.replicate}; allowed: 0 to {replicates - 1} (the run has {replicates} "
-            "replicates; give --replicates as given to `improvesim run`)"
-        )
     _notice_if_compiling()
-    seed = args.run_seed if args.run_seed is not None else derive_seeds(int(params["run.seed"]), args.replicate + 1)[-1]
     model = DistrictModel(params, seed=seed)
     result = model.run()
     records = {k: v[0] for k, v in result.schools.items()}
@@ -452,13 +482,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise UsageError("solara is not installed; run the set-up (make run or make test) first")
     app = Path(__file__).with_name("app.py")
     if args.replay:
-        from improvesim.experiments.replay import replay_run
-        from improvesim.experiments.store import StoreError
-
-        try:
-            replay_run(args.replay)
-        except StoreError as exc:
-            raise UsageError(f"--replay: {exc}") from None
+        replayed(args.replay)  # refused here, before the server starts, if it cannot be rebuilt
         os.environ["IMPROVESIM_APP_REPLAY"] = args.replay
     os.environ.update(OFFLINE_SOLARA)
     if not is_loopback(args.host):

@@ -272,6 +272,26 @@ def test_a_replay_after_the_scenario_changed_gives_the_stored_run(tmp_path):
         assert model.a.latest(metric) == outcomes.loc[3, metric]
 
 
+def test_explain_replays_a_stored_run_after_the_scenario_changed(tmp_path, capsys):
+    scenario, outcomes = _sweep(tmp_path)
+    run = outcomes.loc[3]
+    by_hand = [str(scenario), "--school", "5", "--run-seed", str(int(run["seed"])), "--set", "run.years=3"]
+    by_hand += ["--set", f"turnover.teacher={run['turnover.teacher']}"]
+    assert main(["explain", *by_hand]) == 0
+    story = capsys.readouterr().out
+    text = scenario.read_text()
+    for key in ("schools", "initial_schools"):  # a district of 5 schools now: there is no school 5
+        assert f"\n{key} = 40\n" in text
+        text = text.replace(f"\n{key} = 40\n", f"\n{key} = 5\n")
+    scenario.write_text(text)
+    assert main(["explain", *by_hand]) == 2
+    assert "--school: got 5; allowed: 0 to 4" in capsys.readouterr().err
+    assert main(["explain", "--replay", f"{tmp_path / 'store'}:3", "--school", "5"]) == 0
+    assert capsys.readouterr().out == story
+    assert main(["explain", str(scenario), "--replay", f"{tmp_path / 'store'}:3", "--school", "5"]) == 2
+    assert "give no SCENARIO" in capsys.readouterr().err
+
+
 def test_an_old_store_is_replayed_only_while_its_files_are_unchanged(tmp_path, caplog):
     from improvesim.experiments.replay import replay_run
     from improvesim.experiments.store import StoreError
