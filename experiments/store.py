@@ -4,7 +4,8 @@ Layout::
 
     STORE/
       experiment.toml        a copy of the experiment file
-      experiment.json        the resolved experiment: fingerprint, design, factors, counts
+      experiment.json        the resolved experiment: fingerprint, design, factors, counts, and the
+                             base parameters every run starts from ("base"; replays use them)
       plan.parquet           every run: run_id, set, replicate, seed, factor values
       design.parquet         sampled designs: the raw sample matrix (one row per set)
       parts/outcomes-00000.parquet   end-of-run outcomes, status and error, per chunk
@@ -84,6 +85,9 @@ def prepare(store: Path, exp: Experiment, design: Design, plan: Plan, *, resume:
         "outcomes": list(exp.outcomes),
         "common_random_numbers": exp.common_random_numbers,
         "problem": design.problem,
+        # the resolved base (scenario and [set]), so a run can be replayed exactly after the files change
+        "base": exp.base.as_nested(),
+        "base_name": exp.base.name,
     }
     if store.exists() and any(store.iterdir()):
         if resume:

@@ -1,6 +1,6 @@
 """Workshop mode: a live district in the browser (Mesa SolaraViz).
 
-    improvesim app [--port 8765] [--host 127.0.0.1]
+    improvesim app [--port 8765] [--host 127.0.0.1] [--replay STORE:RUN_ID]
 
 It is built from Mesa's SolaraViz parts (the model controller, the
 parameter controls, the plot component).  The page shows the district as tiles, one per school, coloured by
@@ -9,14 +9,25 @@ district shares over time; controls for the levers a room argues about; a
 scenario picker; play, step and reset; a seed; a second plan side by side
 on the same seed; and, when a school's tile is clicked, that school's story.
 Changed controls take effect on Reset.  ``--replay STORE:RUN_ID`` shows a run
-of a sweep exactly (its scenario, overrides and seed) as plan A.
+of a sweep exactly (its stored parameters and seed) as plan A.
+
+Everything the browser sends is untrusted: every control value is checked on
+the server against the listed choices and ranges (:data:`CONTROLS`) before
+anything is built, scenarios are looked up by listed name only (no path is
+ever built from browser input), and no failure shows a traceback in the
+page: the page shows a short message and the details go to the server's log
+(logger ``improvesim.app``, on standard error).
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import os
-from pathlib import Path
+import re
+from collections.abc import Mapping
+from numbers import Real
+from typing import Any
 
 import mesa
 import solara
@@ -29,13 +40,28 @@ from improvesim.analysis.plots import OKABE_ITO
 from improvesim.analysis.story import school_story, when
 from improvesim.sim.bundled import bundled_plans, bundled_scenario_path, bundled_scenarios
 from improvesim.sim.model import DistrictModel
-from improvesim.sim.params import load_scenario
+from improvesim.sim.params import Params, Shock, load_scenario
 from improvesim.sim.state import Authenticity, Engagement
 
 SCENARIOS = bundled_scenarios()
 PLANS = bundled_plans()
 NONE = "none"
 REPLAY_ENV = "IMPROVESIM_APP_REPLAY"
+#: Seeds the page accepts: whole numbers 0 to 2**64 - 1 (a sweep's run seeds are in this range).
+SEED_MAX = 2**64 - 1
+SEE_LOG = "the details are in the server's log"
+
+logger = logging.getLogger("improvesim.app")
+if not logger.handlers:  # the server's log: standard error of `improvesim app`
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("improvesim app: %(levelname)s: %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(logging.INFO)
+
+
+class PageError(Exception):
+    """A refusal or failure whose message is short and safe to show in the page (details are logged)."""
+
 
 #: Tile colours (Okabe-Ito, colour-blind safe) and their legend.
 TILE_COLOURS = {
@@ -48,30 +74,148 @@ TILE_COLOURS = {
 }
 
 
-def replayed_run(spec: str):
-    """(parameters, seed, label) of run ``RUN_ID`` of a sweep store, from ``STORE:RUN_ID``."""
-    import pandas as pd
+def _slider(kind: str, value: float, low: float, high: float, step: float, label: str) -> dict[str, Any]:
+    return {"type": kind, "value": value, "min": low, "max": high, "step": step, "label": label}
 
-    from improvesim.experiments.spec import load_experiment
 
-    store, run_id = spec.rsplit(":", 1)
-    plan = pd.read_parquet(Path(store) / "plan.parquet")
-    rows = plan[plan["run_id"] == int(run_id)]
-    factors = [c for c in plan.columns if c not in ("run_id", "set", "replicate", "seed")]
-    # read column by column: a row of mixed types would turn the 64-bit seed into a float
-    overrides = {k: rows[k].tolist()[0] for k in factors}
-    seed = int(rows["seed"].tolist()[0])
-    base = load_experiment(Path(store) / "experiment.toml").base
-    return base.with_overrides(overrides, where=spec), seed, f"Replay of run {run_id} of {store}"
+#: The page's controls (Mesa's user-parameter specs), by WorkshopModel argument.  They are
+#: also the server's list of what it accepts: :func:`checked_controls` refuses anything else.
+CONTROLS: dict[str, dict[str, Any]] = {
+    # not "scenario": Mesa's reset passes its own Scenario object under that name
+    "scenario_file": {"type": "Select", "value": "baseline", "values": SCENARIOS, "label": "Scenario"},
+    "compare_with": {
+        "type": "Select",
+        "value": NONE,
+        "values": [NONE, *SCENARIOS, *PLANS],
+        "label": "Side by side with",
+    },
+    "seed": {"type": "InputText", "value": 1, "label": "Seed"},
+    "turnover": _slider("SliderFloat", 1.0, 0.5, 2.0, 0.1, "Staff turnover (x national average)"),
+    "protected_hours": _slider("SliderFloat", 6.0, 0.0, 12.0, 1.0, "Protected hours a month"),
+    "integrated": _slider("SliderFloat", 0.3, 0.0, 1.0, 0.1, "Integrated into PLCs (0 = added on top)"),
+    "participation": {
+        "type": "Select",
+        "value": "optional",
+        "values": ["optional", "required"],
+        "label": "Participation",
+    },
+    "top_down_support": _slider("SliderFloat", 0.5, 0.0, 1.0, 0.1, "Top-down support"),
+    "school_autonomy": _slider("SliderFloat", 0.5, 0.0, 1.0, 0.1, "School autonomy"),
+    "why_framing": _slider("SliderFloat", 0.5, 0.0, 1.0, 0.1, "Message framed around the why"),
+    "coaches": _slider("SliderInt", 4, 0, 12, 1, "Coaches"),
+    "deep_bench": _slider("SliderFloat", 0.3, 0.0, 1.0, 0.1, "Deep bench (succession plan)"),
+    "knowledge_management": _slider("SliderFloat", 0.3, 0.0, 1.0, 0.1, "Knowledge management"),
+    "pandemic": {"type": "Checkbox", "value": False, "label": "A pandemic in year 2"},
+}
+
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+def checked_controls(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The control values (as sent by the browser), checked against :data:`CONTROLS`.
+
+    ``values`` maps every control name to its value.  Returns them converted:
+    selects as one of their listed strings, float sliders as floats and int
+    sliders as ints within their min and max, the checkbox as a bool, the seed
+    as an int from 0 to :data:`SEED_MAX` (a whole number or its decimal digits).
+    Raises PageError naming the control and what it allows, for a missing or
+    unknown control or any other value (and logs the refused value).
+    """
+    if set(values) != set(CONTROLS):
+        odd = sorted(set(values) ^ set(CONTROLS))
+        logger.warning("refused controls from the browser: expected %s, got %s", sorted(CONTROLS), sorted(values))
+        raise PageError(f"Refused: unexpected or missing controls ({', '.join(odd)}).")
+    return {name: _checked(name, CONTROLS[name], value) for name, value in values.items()}
+
+
+def _checked(name: str, spec: dict[str, Any], value: Any) -> Any:
+    kind = spec["type"]
+    # a number within the slider's range (so finite, and small enough for a float)
+    in_range = (
+        isinstance(value, Real) and not isinstance(value, bool) and spec.get("min", 0) <= value <= spec.get("max", 0)
+    )
+    if kind == "Select" and isinstance(value, str) and value in spec["values"]:
+        return value
+    if kind == "Checkbox" and isinstance(value, bool):
+        return value
+    if kind == "SliderFloat" and in_range:
+        return float(value)
+    if kind == "SliderInt" and in_range and float(value).is_integer():
+        return int(value)
+    if kind == "InputText":  # the seed
+        text = value.strip() if isinstance(value, str) else None
+        whole = int(text) if text is not None and _DIGITS.fullmatch(text) else value
+        if isinstance(whole, int) and not isinstance(whole, bool) and 0 <= whole <= SEED_MAX:
+            return whole
+    logger.warning("refused %s from the browser: %.200r", name, value)
+    raise PageError(f"{spec['label']}: refused; allowed: {_allowed(spec)}.")
+
+
+def _allowed(spec: dict[str, Any]) -> str:
+    kind = spec["type"]
+    if kind == "Select":
+        return "one of the listed choices"
+    if kind == "Checkbox":
+        return "on or off"
+    if kind == "InputText":
+        return f"a whole number from 0 to {SEED_MAX}"
+    whole = "a whole number" if kind == "SliderInt" else "a number"
+    return f"{whole} from {spec['min']} to {spec['max']}"
 
 
 def _load(name: str):
-    """A bundled scenario (``baseline``) or plan (``plans/deep_bench``) by name; KeyError for any other name."""
-    path = bundled_scenario_path(name)
-    if name in PLANS:
-        plan = load_plan(path)
-        return plan.params, plan.name
-    return load_scenario(path), name
+    """(parameters, label) of a bundled scenario (``baseline``) or plan (``plans/deep_bench``), by listed name.
+
+    Never opens a path built from ``name``: the file is the bundled one of that
+    name.  Raises PageError for any other name, or when the file cannot be
+    loaded (the details are logged).
+    """
+    if name not in SCENARIOS and name not in PLANS:
+        logger.warning("refused scenario %.200r: not one of the listed scenarios or plans", name)
+        raise PageError("Refused: that is not one of the listed scenarios or plans.")
+    try:
+        path = bundled_scenario_path(name)
+        if name in PLANS:
+            plan = load_plan(path)
+            return plan.params, plan.name
+        return load_scenario(path), name
+    except Exception:  # any failure: a short message in the page, the traceback in the log
+        logger.exception("could not load the scenario %s", name)
+        raise PageError(f'The scenario "{name}" could not be loaded; {SEE_LOG}.') from None
+
+
+def _replayed(spec: str):
+    """The replayed run of ``STORE:RUN_ID``; PageError (details logged) when it cannot be rebuilt."""
+    from improvesim.experiments.replay import replay_run
+    from improvesim.experiments.store import StoreError
+
+    try:
+        return replay_run(spec)
+    except StoreError as exc:
+        logger.error("cannot replay %s: %s", spec, exc)
+        raise PageError(f"The replayed run could not be rebuilt; {SEE_LOG}.") from None
+
+
+def _plan_a(c: Mapping[str, Any]):
+    """Plan A: the chosen scenario with the room's levers (checked control values ``c``)."""
+    base, _ = _load(c["scenario_file"])
+    levers = {
+        "time.protected_hours": c["protected_hours"],
+        "time.integrated": c["integrated"],
+        "governance.participation": c["participation"],
+        "governance.top_down_support": c["top_down_support"],
+        "governance.school_autonomy": c["school_autonomy"],
+        "messaging.why_framing": c["why_framing"],
+        "coaching.coaches": c["coaches"],
+        "succession.deep_bench": c["deep_bench"],
+        "knowledge.management": c["knowledge_management"],
+    }
+    for key in ("turnover.teacher", "turnover.principal", "turnover.lead", "turnover.coach"):
+        levers[key] = min(base[key] * c["turnover"], 0.6)
+    plan_a = base.with_overrides(levers, where="workshop controls")
+    if c["pandemic"]:
+        plan_a = Params(plan_a.values, plan_a.shocks + (Shock("pandemic", 12, 12, 0.8),), plan_a.name)
+    return plan_a
 
 
 class WorkshopModel(mesa.Model):
@@ -81,7 +225,7 @@ class WorkshopModel(mesa.Model):
         self,
         scenario_file: str = "baseline",
         compare_with: str = NONE,
-        seed: int = 1,
+        seed: int | str = 1,
         turnover: float = 1.0,
         protected_hours: float = 6.0,
         integrated: float = 0.3,
@@ -95,33 +239,34 @@ class WorkshopModel(mesa.Model):
         pandemic: bool = False,
         replay: str = "",
     ):
-        seed = int(seed)
-        if replay:
-            plan_a, seed, label = replayed_run(replay)
-            super().__init__(rng=seed)
-            self._start(plan_a, seed, label, compare_with)
-            return
-        super().__init__(rng=seed)
-        base, _ = _load(scenario_file)
-        levers = {
-            "time.protected_hours": float(protected_hours),
-            "time.integrated": float(integrated),
-            "governance.participation": participation,
-            "governance.top_down_support": float(top_down_support),
-            "governance.school_autonomy": float(school_autonomy),
-            "messaging.why_framing": float(why_framing),
-            "coaching.coaches": int(coaches),
-            "succession.deep_bench": float(deep_bench),
-            "knowledge.management": float(knowledge_management),
-        }
-        for key in ("turnover.teacher", "turnover.principal", "turnover.lead", "turnover.coach"):
-            levers[key] = min(base[key] * float(turnover), 0.6)
-        plan_a = base.with_overrides(levers, where="workshop controls")
-        if pandemic:
-            from improvesim.sim.params import Params, Shock
+        """The arguments are the page's controls (:data:`CONTROLS`, which lists what each
+        allows) and ``replay`` (``STORE:RUN_ID``, fixed by ``improvesim app --replay``).
 
-            plan_a = Params(plan_a.values, plan_a.shocks + (Shock("pandemic", 12, 12, 0.8),), plan_a.name)
-        self._start(plan_a, seed, f"Plan A: {scenario_file} with the room's levers", compare_with)
+        Never raises: a value not allowed, or anything that cannot be loaded or
+        built, gives a model whose ``failure`` is a short message for the page
+        (``a`` and ``b`` None, not running); the details are logged."""
+        arguments = locals()
+        self.failure: str | None = None
+        try:
+            c = checked_controls({name: arguments[name] for name in CONTROLS})
+            run = _replayed(replay) if replay else None
+        except PageError as exc:
+            super().__init__()
+            self._fail(str(exc))
+            return
+        seed = run.seed if run is not None else c["seed"]
+        super().__init__(rng=seed)
+        try:
+            if run is not None:
+                plan_a, label = run.params, f"Replay of run {run.run_id} of {run.store}"
+            else:
+                plan_a, label = _plan_a(c), f"Plan A: {c['scenario_file']} with the room's levers"
+            self._start(plan_a, seed, label, c["compare_with"])
+        except PageError as exc:
+            self._fail(str(exc))
+        except Exception:  # any failure: a short message in the page, the traceback in the log
+            logger.exception("could not build the run from %s", c)
+            self._fail(f"The run could not be built; {SEE_LOG}.")
 
     def _start(self, plan_a, seed: int, label: str, compare_with: str) -> None:
         self.label_a = label
@@ -148,11 +293,28 @@ class WorkshopModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self.running = True
 
+    def _fail(self, message: str) -> None:
+        self.failure = message
+        self.a = self.b = None
+        self.label_a = self.label_b = ""
+        self.datacollector = mesa.DataCollector(model_reporters={})
+        self.running = False
+
     def step(self) -> None:
-        self.a.step()
-        if self.b is not None:
-            self.b.step()
-        self.datacollector.collect(self)
+        """One month of plan A (and plan B).  If the model fails, the run stops with
+        ``failure`` set (the details are logged); a failed run does not step."""
+        if self.failure is not None:
+            self.running = False
+            return
+        try:
+            self.a.step()
+            if self.b is not None:
+                self.b.step()
+            self.datacollector.collect(self)
+        except Exception:
+            logger.exception("the model failed in month %s", self.a.month)
+            self._fail(f"The model stopped with an error; {SEE_LOG}.")
+            return
         self.running = self.a.running
 
 
@@ -228,6 +390,15 @@ def Districts(model: WorkshopModel):
     )
 
 
+def clicked_district(model: WorkshopModel, label: str, school: int) -> DistrictModel | None:
+    """The district shown under ``label`` if it has a school ``school``; None otherwise."""
+    shown = {model.label_a: model.a} | ({model.label_b: model.b} if model.b is not None else {})
+    district = shown.get(label)
+    if district is None or not isinstance(school, int) or not 0 <= school < len(district.schools):
+        return None
+    return district
+
+
 @solara.component
 def Story(model: WorkshopModel):
     update_counter.get()
@@ -236,7 +407,10 @@ def Story(model: WorkshopModel):
         solara.HTML(tag="p", unsafe_innerHTML="<em>Click a school's tile to read its story.</em>")
         return
     label, school = choice
-    district = model.b if (model.b is not None and label == getattr(model, "label_b", None)) else model.a
+    district = clicked_district(model, label, school)
+    if district is None:  # a tile of an earlier run, or not a tile at all
+        solara.HTML(tag="p", unsafe_innerHTML="<em>Click a school's tile to read its story.</em>")
+        return
     months = district.month
     if months == 0:
         solara.HTML(tag="p", unsafe_innerHTML=f"<b>School {school}</b>: nothing has happened yet; press Step or Play.")
@@ -253,91 +427,8 @@ def Story(model: WorkshopModel):
 
 
 def model_params() -> dict:
-    replay = os.environ.get(REPLAY_ENV, "")
-    return {
-        "replay": replay,  # fixed, from `improvesim app --replay STORE:RUN_ID`
-        # not "scenario": Mesa's reset passes its own Scenario object under that name
-        "scenario_file": {"type": "Select", "value": "baseline", "values": SCENARIOS, "label": "Scenario"},
-        "compare_with": {
-            "type": "Select",
-            "value": NONE,
-            "values": [NONE, *SCENARIOS, *PLANS],
-            "label": "Side by side with",
-        },
-        "seed": {"type": "InputText", "value": 1, "label": "Seed"},
-        "turnover": {
-            "type": "SliderFloat",
-            "value": 1.0,
-            "min": 0.5,
-            "max": 2.0,
-            "step": 0.1,
-            "label": "Staff turnover (x national average)",
-        },
-        "protected_hours": {
-            "type": "SliderFloat",
-            "value": 6.0,
-            "min": 0.0,
-            "max": 12.0,
-            "step": 1.0,
-            "label": "Protected hours a month",
-        },
-        "integrated": {
-            "type": "SliderFloat",
-            "value": 0.3,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.1,
-            "label": "Integrated into PLCs (0 = added on top)",
-        },
-        "participation": {
-            "type": "Select",
-            "value": "optional",
-            "values": ["optional", "required"],
-            "label": "Participation",
-        },
-        "top_down_support": {
-            "type": "SliderFloat",
-            "value": 0.5,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.1,
-            "label": "Top-down support",
-        },
-        "school_autonomy": {
-            "type": "SliderFloat",
-            "value": 0.5,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.1,
-            "label": "School autonomy",
-        },
-        "why_framing": {
-            "type": "SliderFloat",
-            "value": 0.5,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.1,
-            "label": "Message framed around the why",
-        },
-        "coaches": {"type": "SliderInt", "value": 4, "min": 0, "max": 12, "step": 1, "label": "Coaches"},
-        "deep_bench": {
-            "type": "SliderFloat",
-            "value": 0.3,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.1,
-            "label": "Deep bench (succession plan)",
-        },
-        "knowledge_management": {
-            "type": "SliderFloat",
-            "value": 0.3,
-            "min": 0.0,
-            "max": 1.0,
-            "step": 0.1,
-            "label": "Knowledge management",
-        },
-        "pandemic": {"type": "Checkbox", "value": False, "label": "A pandemic in year 2"},
-    }
+    """Mesa's user parameters: the controls, and the fixed ``replay`` of ``improvesim app --replay``."""
+    return {"replay": os.environ.get(REPLAY_ENV, ""), **CONTROLS}
 
 
 SHARES = {
@@ -350,12 +441,53 @@ SHARES = {
 shares_chart = make_plot_component(SHARES)[0]
 
 
+def notice(text: str) -> None:
+    """A short message in the page, in red (plain text: it is escaped).  (Not solara.Error,
+    whose Alert fails with the installed ipyvuetify.)"""
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=html.escape(text),
+        classes=["page-notice"],
+        style="color: #b00020; border: 2px solid #b00020; padding: 10px; font-size: 20px",
+    )
+
+
 @solara.component
 def Page():
-    """The workshop page: Mesa's model controller and parameter controls, the districts,
-    a school's story and the charts.  (The components are laid out in a plain column
-    rather than SolaraViz's draggable grid, whose browser code needs a CDN.)"""
-    initial = solara.use_memo(WorkshopModel, [])  # built once, not on every render
+    """The workshop page, guarded: a failure below it never shows a traceback.
+
+    Refused values and runs that cannot be loaded or stepped are shown by the
+    Workshop itself (``WorkshopModel.failure``); anything else that fails
+    replaces the page by a short message and a button to start again.  The
+    details of every failure are in the server's log.
+    """
+    error, clear = solara.use_exception()
+    solara.use_effect(lambda: _log_failure(error), [error])
+    if error is None:
+        Workshop()
+        return
+    with solara.Column(style={"padding": "24px", "font-size": "20px"}):
+        notice(f"Something went wrong on the page; {SEE_LOG}.")
+        solara.Button("Start again", color="primary", on_click=clear)
+
+
+def _log_failure(error: BaseException | None) -> None:
+    if error is not None:
+        logger.error("the page failed", exc_info=error)
+
+
+def first_model() -> WorkshopModel:
+    """The page's first model: the controls' defaults, or the run of ``improvesim app --replay``."""
+    defaults = {name: spec["value"] for name, spec in CONTROLS.items()}
+    return WorkshopModel(replay=os.environ.get(REPLAY_ENV, ""), **defaults)
+
+
+@solara.component
+def Workshop():
+    """Mesa's model controller and parameter controls, then the districts, a school's story
+    and the charts, or, for a failed run, its short message.  (The components are laid out
+    in a plain column rather than SolaraViz's draggable grid, whose browser code needs a CDN.)"""
+    initial = solara.use_memo(first_model, [])  # built once, not on every render
     model = solara.use_reactive(initial)
     parameters = solara.use_reactive({})
     play_interval = solara.use_reactive(150)
@@ -376,12 +508,22 @@ def Page():
             with solara.Card("Scenario, levers and seed (press Reset to apply; the levers override the scenario)"):
                 ModelCreator(model, model_params(), model_parameters=parameters)
         with solara.Column(style={"flex": "1", "font-size": "18px"}):
-            Districts(model.value)
-            with solara.Row(style={"gap": "24px", "align-items": "flex-start"}):
-                with solara.Column(style={"flex": "1"}):
-                    Story(model.value)
-                with solara.Column(style={"flex": "1"}):
-                    shares_chart(model.value)
+            Run(model.value)
+
+
+@solara.component
+def Run(model: WorkshopModel):
+    """The districts, a school's story and the charts; a failed run's message instead."""
+    update_counter.get()
+    if model.failure is not None:
+        notice(model.failure)
+        return
+    Districts(model)
+    with solara.Row(style={"gap": "24px", "align-items": "flex-start"}):
+        with solara.Column(style={"flex": "1"}):
+            Story(model)
+        with solara.Column(style={"flex": "1"}):
+            shares_chart(model)
 
 
 page = Page

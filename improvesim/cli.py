@@ -11,6 +11,7 @@
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
     improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
+    improvesim explain --replay STORE:RUN_ID --school ID
     improvesim app [--port P] [--host H] [--replay STORE:RUN_ID]
     improvesim outcomes
 
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     valid.add_argument("--force", action="store_true", help="replace a table already in --out")
 
     explain = sub.add_parser("explain", help="tell the story of one school in one run")
-    explain.add_argument("scenario", help="scenario file (TOML) or bundled name")
+    explain.add_argument("scenario", nargs="?", help="scenario file (TOML) or bundled name; not with --replay")
     explain.add_argument("--school", type=int, required=True, help="school index, from 0")
     explain.add_argument("--seed", type=int, help="seed as for `improvesim run` (default run.seed)")
     explain.add_argument("--replicates", type=int, help="replicates as for `improvesim run` (default run.replicates)")
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--run-seed", type=int, help="a run's own seed (as in a sweep's plan.parquet)")
     explain.add_argument(
         "--set", dest="sets", action="append", default=[], type=_assignment, metavar="SECTION.KEY=VALUE"
+    )
+    explain.add_argument(
+        "--replay", metavar="STORE:RUN_ID", help="run RUN_ID of a sweep store exactly (its stored parameters and seed)"
     )
 
     app = sub.add_parser("app", help="the workshop page: a live district in the browser")
@@ -459,25 +463,51 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if len(undocumented) else 0
 
 
+def replayed(spec: str) -> tuple[Params, int]:
+    """(parameters, seed) of run RUN_ID of a sweep store, from ``STORE:RUN_ID``, exactly as the sweep ran it."""
+    from improvesim.experiments.replay import replay_run
+    from improvesim.experiments.store import StoreError
+
+    try:
+        run = replay_run(spec)
+    except StoreError as exc:
+        raise UsageError(f"--replay: {exc}") from None
+    return run.params, run.seed
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from improvesim.analysis.story import school_story
     from improvesim.sim.model import DistrictModel
     from improvesim.sim.rng import derive_seeds
 
-    params = scenario_with_overrides(
-        args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
-    )
+    if args.replay:
+        given = [args.scenario, args.sets, args.seed, args.run_seed, args.replicates, args.replicate or None]
+        if any(x not in (None, []) for x in given):
+            raise UsageError(
+                "--replay: the run's own parameters and seed are used; give no SCENARIO, --set, seed or replicate"
+            )
+        params, seed = replayed(args.replay)
+    elif args.scenario is None:
+        raise UsageError("give a SCENARIO file (or bundled name), or --replay STORE:RUN_ID")
+    else:
+        params = scenario_with_overrides(
+            args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
+        )
+        replicates = int(params["run.replicates"])
+        if args.run_seed is None and not 0 <= args.replicate < replicates:
+            raise UsageError(
+                f"--replicate: got {args.replicate}; allowed: 0 to {replicates - 1} (the run has {replicates} "
+                "replicates; give --replicates as given to `improvesim run`)"
+            )
+        seed = (
+            args.run_seed
+            if args.run_seed is not None
+            else derive_seeds(int(params["run.seed"]), args.replicate + 1)[-1]
+        )
     schools = int(params["district.schools"])
     if not 0 <= args.school < schools:
         raise UsageError(f"--school: got {args.school}; allowed: 0 to {schools - 1}")
-    replicates = int(params["run.replicates"])
-    if args.run_seed is None and not 0 <= args.replicate < replicates:
-        raise UsageError(
-            f"--replicate: got {args.replicate}; allowed: 0 to {replicates - 1} (the run has {replicates} "
-            "replicates; give --replicates as given to `improvesim run`)"
-        )
     _notice_if_compiling()
-    seed = args.run_seed if args.run_seed is not None else derive_seeds(int(params["run.seed"]), args.replicate + 1)[-1]
     model = DistrictModel(params, seed=seed)
     result = model.run()
     records = {k: v[0] for k, v in result.schools.items()}
@@ -485,6 +515,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for line in school_story(model.events, records, args.school):
         print("  " + line)
     return 0
+
+
+#: Solara settings `improvesim app` always sets, whatever the environment, so the page runs
+#: offline: no telemetry (which also looks up the server's public IP), and no fetching of
+#: browser code from a CDN (every file the page needs ships in solara-assets; a request for
+#: any other file gets a 404 instead of a download).  The version check is ``--no-check-version``.
+OFFLINE_SOLARA = {
+    "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+    "SOLARA_ASSETS_PROXY": "True",
+    "SOLARA_ASSETS_CDN": "offline:/",  # no such scheme: a cache miss fails at once, without a connection
+}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may be reachable from the network
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -498,15 +551,20 @@ def cmd_app(args: argparse.Namespace) -> int:
         )
     app = Path(__file__).with_name("app.py")
     if args.replay:
-        from improvesim.app import replayed_run
-
-        try:
-            replayed_run(args.replay)
-        except (ValueError, IndexError, FileNotFoundError) as exc:
-            raise UsageError(f"--replay {args.replay}: expected STORE:RUN_ID of an existing run ({exc})") from None
+        replayed(args.replay)  # refused here, before the server starts, if it cannot be rebuilt
         os.environ["IMPROVESIM_APP_REPLAY"] = args.replay
+    os.environ.update(OFFLINE_SOLARA)
+    if not is_loopback(args.host):
+        print(
+            f"improvesim app: warning: --host {args.host} serves the page beyond this machine: anyone who can "
+            "reach this address on the network can open and use it (there is no password). "
+            "Use the default 127.0.0.1 unless the room needs it.",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"workshop page at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-    os.execv(solara, [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"])
+    command = [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"]
+    os.execv(solara, [*command, "--no-check-version"])
     return 0  # not reached
 
 

@@ -1,9 +1,12 @@
 """The workshop page in a real headless browser (Debian's chromium, driven by Playwright)."""
 
+import json
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -25,41 +28,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_app(env: dict, log=subprocess.DEVNULL, *args: str) -> tuple[subprocess.Popen, str]:
+    """`improvesim app` on a free local port, as a user starts it; (process, url) once it answers."""
     port = free_port()
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SOLARA_CHECK_VERSION": "False"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "improvesim", "app", "--port", str(port)],
+        [sys.executable, "-m", "improvesim", "app", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             if urllib.request.urlopen(url, timeout=2).status == 200:
-                break
+                return proc, url
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the workshop page did not start")
-    yield url
+    proc.kill()
+    pytest.fail("the workshop page did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, url = start_app(dict(os.environ))
+    yield url
+    stop(proc)
+
+
+def open_page(p):
+    """(browser, page): headless chromium with no proxy and no background networking of its own."""
+    browser = p.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-proxy-server"],
+    )
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+    return browser, pg
 
 
 @pytest.fixture
 def page(server):
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+        browser, pg = open_page(p)
         errors = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(server, wait_until="load")
@@ -99,7 +116,7 @@ def test_stepping_moves_the_district_on(page):
 def choose(pg, label: str, option: str) -> None:
     """Pick ``option`` in the select box labelled ``label`` (a Vuetify select)."""
     pg.locator(".v-select", has_text=label).first.click()
-    pg.locator(".v-list-item", has_text=option).first.click()
+    pg.locator(".v-list-item:visible", has_text=option).first.click()
     pg.wait_for_timeout(300)
 
 
@@ -157,3 +174,186 @@ def test_a_sweep_run_replays_exactly(tmp_path):
     assert model.a.latest("authentic_share") == outcomes.loc[3, "authentic_share"]
     assert model.a.latest("engaged_share") == outcomes.loc[3, "engaged_share"]
     assert model.a.params["coaching.coaches"] == outcomes.loc[3, "coaching.coaches"]
+
+
+# --- issue 19: safe to serve ------------------------------------------------------------------
+
+#: Run in the watched server's processes (through PYTHONPATH): an audit hook writes the path of
+#: every .toml file the server opens to IMPROVESIM_TEST_OPENS, and the bundled scenario
+#: "mandate" is replaced by the broken file IMPROVESIM_TEST_BROKEN.
+SITECUSTOMIZE = """
+import os, sys
+from pathlib import Path
+
+_opens = os.open(os.environ["IMPROVESIM_TEST_OPENS"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+
+
+def _record(event, args):
+    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.fsdecode(args[0])
+        if path.endswith(".toml"):
+            os.write(_opens, (path + "\\n").encode())
+
+
+sys.addaudithook(_record)
+
+from improvesim.sim import bundled
+
+_real = bundled.bundled_scenario_path
+bundled.bundled_scenario_path = lambda name: Path(os.environ["IMPROVESIM_TEST_BROKEN"]) if name == "mandate" else _real(name)
+"""
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory):
+    """A server whose file opens and log are watched: (url, opens file, log file, sentinel file)."""
+    tmp = tmp_path_factory.mktemp("watched")
+    (tmp / "site").mkdir()
+    (tmp / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    sentinel = tmp / "outside" / "evil.toml"
+    sentinel.parent.mkdir()
+    sentinel.write_text('[run]\nyears = "SECRET-MARKER"\n')
+    broken = tmp / "broken" / "mandate.toml"
+    broken.parent.mkdir()
+    broken.write_text('[coaching]\ncoaches = "SECRET-MARKER"\n')
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp / "site"),
+        "IMPROVESIM_TEST_OPENS": str(tmp / "opens.txt"),
+        "IMPROVESIM_TEST_BROKEN": str(broken),
+    }
+    log = tmp / "server.log"
+    with log.open("w") as out:
+        proc, url = start_app(env, out)
+    yield url, tmp / "opens.txt", log, sentinel
+    stop(proc)
+
+
+def crafted(rewrites: dict[str, str]):
+    """A websocket route that sends the server ``rewrites[v]`` whenever the page sends a widget value v."""
+
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def to_server(message):
+            if isinstance(message, str):
+                msg = json.loads(message)
+                state = msg.get("content", {}).get("data", {}).get("state", {})
+                if state.get("v_model") in rewrites:
+                    state["v_model"] = rewrites[state["v_model"]]
+                    message = json.dumps(msg)
+            server.send(message)
+
+        ws.on_message(to_server)
+
+    return route
+
+
+def reset(pg) -> None:
+    pg.wait_for_timeout(500)
+    pg.get_by_role("button", name="Reset").click()
+
+
+def test_a_crafted_select_value_is_refused_without_opening_a_file(watched):
+    url, opens, log, sentinel = watched
+    evil = os.path.relpath(sentinel.with_suffix(""), ROOT / "scenarios")  # what joined under scenarios/ reached it
+    with playwright.sync_playwright() as p:
+        browser, pg = open_page(p)
+        pg.route_web_socket("**", crafted({"grant_cliff": evil, "plans/deep_bench": evil}))
+        pg.goto(url, wait_until="load")
+        pg.wait_for_selector(".school-tile", timeout=30_000)
+        choose(pg, "Scenario", "grant_cliff")
+        choose(pg, "Side by side with", "plans/deep_bench")
+        reset(pg)
+        notice = pg.wait_for_selector(".page-notice", timeout=10_000).inner_text()
+        assert notice == "Scenario: refused; allowed: one of the listed choices."
+        assert pg.locator(".school-tile").count() == 0
+        assert "Traceback" not in pg.inner_text("body") and "SECRET-MARKER" not in pg.inner_text("body")
+        pg.screenshot(path=str(ARTIFACTS / "app_refused.png"))
+        # the server's side: the refusal is logged, and the sentinel was never opened
+        assert f"refused scenario_file from the browser: {evil!r}" in log.read_text()
+        assert not [line for line in opens.read_text().splitlines() if sentinel.parent.name in line]
+        # the watch works: a listed scenario chosen the ordinary way is opened, and seen
+        choose(pg, "Scenario", "high_churn")
+        choose(pg, "Side by side with", "none")
+        reset(pg)
+        pg.wait_for_selector(".school-tile", timeout=10_000)
+        assert pg.locator(".page-notice").count() == 0
+        assert any(line.endswith("high_churn.toml") for line in opens.read_text().splitlines())
+        browser.close()
+
+
+def test_a_scenario_that_fails_to_load_shows_no_traceback(watched):
+    url, _, log, _ = watched
+    with playwright.sync_playwright() as p:
+        browser, pg = open_page(p)
+        pg.goto(url, wait_until="load")
+        pg.wait_for_selector(".school-tile", timeout=30_000)
+        choose(pg, "Scenario", "mandate")
+        reset(pg)
+        notice = pg.wait_for_selector(".page-notice", timeout=10_000).inner_text()
+        assert notice == 'The scenario "mandate" could not be loaded; the details are in the server\'s log.'
+        body = pg.inner_text("body")
+        for detail in ("Traceback", "SECRET-MARKER", "mandate.toml", "File "):
+            assert detail not in body
+        pg.screenshot(path=str(ARTIFACTS / "app_load_failed.png"))
+        browser.close()
+    details = log.read_text()
+    assert "could not load the scenario mandate" in details and "Traceback" in details and "SECRET-MARKER" in details
+
+
+class Listener(socketserver.ThreadingTCPServer):
+    """A stand-in proxy on 127.0.0.1 that records the first line of every connection and closes it."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.seen: list[str] = []
+        listener = self
+
+        class Record(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.settimeout(2)
+                try:
+                    listener.seen.append(self.request.recv(200).split(b"\r\n")[0].decode(errors="replace"))
+                except OSError:
+                    listener.seen.append("(a connection that sent nothing)")
+
+        super().__init__(("127.0.0.1", 0), Record)
+
+
+def test_the_page_makes_no_outside_connection():
+    """With HTTP(S)_PROXY at a local listener and no Solara variables set, nothing connects to it
+    while the page loads and runs; and the page's browser asks only the server for anything."""
+    listener = Listener()
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    proxy = f"http://127.0.0.1:{listener.server_address[1]}"
+    unset = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SOLARA_") and k.lower() not in unset}
+    env |= {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy}
+    try:
+        # the listener sees what a process in this environment tries to fetch from outside
+        probe = (
+            "import requests\ntry: requests.get('https://pypi.org/pypi/solara/json', timeout=2)\nexcept Exception: pass"
+        )
+        subprocess.run([sys.executable, "-c", probe], env=env, timeout=60, check=True)
+        assert listener.seen == ["CONNECT pypi.org:443 HTTP/1.1"]
+        listener.seen.clear()
+        proc, url = start_app(env)
+        try:
+            with playwright.sync_playwright() as p:
+                browser, pg = open_page(p)
+                asked = []
+                pg.on("request", lambda r: asked.append(r.url))
+                pg.goto(url, wait_until="load")
+                pg.wait_for_selector(".school-tile", timeout=30_000)
+                step(pg, 6)
+                pg.wait_for_timeout(2000)
+                browser.close()
+        finally:
+            stop(proc)
+        assert listener.seen == []
+        assert [u for u in asked if not u.startswith((url, "data:", "blob:"))] == []
+    finally:
+        listener.shutdown()
+        listener.server_close()
