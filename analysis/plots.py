@@ -338,6 +338,8 @@ def survival_curves(frame, title: str, confidence: float = 0.9) -> Figure:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Kaplan-Meier estimate", fontsize=11)
     fig.suptitle(f"{title}: time to events, {confidence:.0%} pointwise intervals (schools pooled)", fontsize=13)
+    fig.tight_layout()
+    return fig
 
 
 def discovery_tradeoff(trajectory, chosen: int, min_coverage: float, title: str) -> Figure:
