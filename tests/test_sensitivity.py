@@ -120,7 +120,7 @@ def model_study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sobol")
     (tmp / "study.toml").write_text(MODEL_STUDY)
     run_sweep(load_experiment(tmp / "study.toml"), tmp / "store", workers=1, progress=False)
-    return tmp / "store", analyse_study(tmp / "store")
+    return tmp / "store", analyse_study(tmp / "store")[0]
 
 
 def test_model_indices_are_sane(model_study):
@@ -148,7 +148,7 @@ def test_the_report_and_figures_are_written(model_study):
 
 def test_from_store_gives_delta_and_pawn(model_study):
     store, _ = model_study
-    folder = analyse_any(store)
+    folder, _ = analyse_any(store)
     table = pd.read_csv(folder / "indices.csv")
     assert {"delta", "delta_conf", "pawn_median"} <= set(table.columns)
     inst = table[table["outcome"] == "institutionalized_share"].set_index("factor")
@@ -176,7 +176,7 @@ def test_families_give_indices_per_family(tmp_path):
     (tmp_path / "fam.toml").write_text(body)
     exp = load_experiment(tmp_path / "fam.toml")
     run_sweep(exp, tmp_path / "store", progress=False)
-    indices = pd.read_csv(analyse_study(tmp_path / "store") / "indices.csv")
+    indices = pd.read_csv(analyse_study(tmp_path / "store")[0] / "indices.csv")
     assert set(indices["factor"]) == {"time", "coaching", "costs"}
     # 3 families without second order: 32 x (3 + 2) sets, not 32 x (4 + 2) for 4 parameters
     assert len(pd.read_parquet(tmp_path / "store" / "design.parquet")) == 32 * 5
