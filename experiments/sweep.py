@@ -10,13 +10,10 @@ not.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import multiprocessing
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improvesim.experiments.design import build_design
+from improvesim.experiments.lifeline import check_terminated, worker_init
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
@@ -38,8 +36,6 @@ IN_FLIGHT_PER_WORKER = 2
 SLOW_CHUNKS_ENV = "IMPROVESIM_TEST_SLOW_CHUNKS"
 #: Pool restarts allowed after workers die without a chunk finishing in between.
 MAX_POOL_RESTARTS = 3
-#: Linux prctl option: the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -140,36 +136,6 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in processes:
         process.join(timeout=5)
-
-
-def worker_init(parent: int) -> None:
-    """Set up a worker: ignore Ctrl-C (the parent handles it) and die when ``parent`` dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent(parent)
-
-
-def die_with_parent(parent: int) -> None:
-    """End this process when process ``parent`` ends, even by SIGKILL.
-
-    On Linux the kernel sends SIGKILL at the parent's death
-    (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and as a back-up, a watchdog
-    thread checks every second whether the parent is still this process's parent.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except OSError:
-            pass
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def run_dask(tasks: Iterable[ChunkTask], client) -> Iterator[ChunkResult]:
@@ -294,6 +260,8 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
                 bar.update(len(result.outcomes))
                 if pause:
                     time.sleep(pause)
+                check_terminated()
+        check_terminated()
     except (KeyboardInterrupt, WorkersDied) as exc:
         bar.close()
         manifest = write_manifest(folder)

@@ -37,10 +37,6 @@ class UsageError(Exception):
     """Bad input that is not about a parameter (exit status 2)."""
 
 
-class Terminated(KeyboardInterrupt):
-    """The process got SIGTERM; handled like Ctrl-C (exit status 143)."""
-
-
 class Interrupted(Exception):
     """A long command was interrupted; ``message`` says what was saved and how to go on."""
 
@@ -49,11 +45,9 @@ class Interrupted(Exception):
         self.cause = cause
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
-
-
 def _interrupted_status(cause: BaseException) -> int:
+    from improvesim.experiments.lifeline import Terminated
+
     if isinstance(cause, Terminated):
         return 128 + 15
     return 130 if isinstance(cause, KeyboardInterrupt) else 1
@@ -479,8 +473,10 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
+    from improvesim.experiments.lifeline import handle_sigterm
+
     args = build_parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)  # SIGTERM is handled like Ctrl-C
+    previous = handle_sigterm()  # SIGTERM is handled like Ctrl-C
     try:
         return COMMANDS[args.command](args)
     except (ParameterError, OutputExistsError, UsageError) as exc:

@@ -31,6 +31,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from improvesim.experiments.lifeline import check_terminated
+
 #: Written into every result folder: marks it as improvesim results that ``--force`` may replace.
 MARKER = ".improvesim"
 #: Files that mark a folder as improvesim results written before :data:`MARKER` existed.
@@ -112,6 +114,7 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
     staging = new_staging(target)
     try:
         yield staging
+        check_terminated()  # a SIGTERM whose exception was lost still stops the swap
         mark_results(staging)
         swap_into_place(staging, target)
     except BaseException:
