@@ -11,8 +11,10 @@ not.
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -302,9 +304,19 @@ class _engine:
             if self.scheduler:
                 self.client = Client(self.scheduler)
             else:
-                self.cluster = LocalCluster(
-                    n_workers=self.dask_local, threads_per_worker=1, processes=True, dashboard_address=None
-                )
+                # workers started while Ctrl-C is ignored keep ignoring it (the sweep handles it);
+                # ERROR-level logs: no warnings about the tasks cancelled when the sweep stops
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    self.cluster = LocalCluster(
+                        n_workers=self.dask_local,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                finally:
+                    signal.signal(signal.SIGINT, previous)
                 self.client = Client(self.cluster)
             return run_dask(self.tasks, self.client)
         if self.workers > 1:

@@ -61,12 +61,13 @@ def reference(tmp_path_factory):
     return tmp
 
 
-def start(*args, slow=0.5):
+def start(*args, slow=0.5, session=False):
     env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": str(slow)}
     return subprocess.Popen(
         [sys.executable, "-m", "improvesim", *map(str, args)],
         cwd=ROOT,
         env=env,
+        start_new_session=session,  # its own process group, as a terminal gives a command
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -135,6 +136,20 @@ def test_a_killed_sweep_leaves_no_workers_and_resumes_to_the_same_bytes(referenc
     summary = run_sweep(load_experiment(tiny(tmp_path)), store, resume=True, progress=False)
     assert summary.ok == 16 and parts_bytes(store) == parts_bytes(reference / "uninterrupted")
     assert not (store / LOCK).exists()
+
+
+@pytest.mark.parametrize("engine", [["--workers", 2], ["--dask-local", 2]])
+def test_ctrl_c_stops_every_process_quietly_and_says_how_to_go_on(tmp_path, engine):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: the sweep and its workers."""
+    store = tmp_path / "store"
+    proc = start("sweep", tiny(tmp_path), "--out", store, *engine, "--quiet", session=True)
+    wait_for(lambda: chunks_saved(store) >= 1, "the first chunk")
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 130 and "Traceback" not in err and "IOLoop" not in err, err
+    assert f"--out {store} --resume {' '.join(map(str, engine))}" in err
+    assert_no_orphans(workers)
 
 
 @pytest.mark.parametrize("sig,moment", [(signal.SIGKILL, 1), (signal.SIGTERM, 0)])
