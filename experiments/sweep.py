@@ -10,6 +10,7 @@ not.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing
@@ -28,7 +29,7 @@ from improvesim.experiments.lifeline import check_terminated, worker_init
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
-from improvesim.experiments.store import finish, prepare, save_chunk, write_manifest
+from improvesim.experiments.store import StoreError, finish, prepare, save_chunk, write_manifest
 from improvesim.output import FolderLock, recover
 
 #: Chunks in flight per worker.
@@ -239,10 +240,17 @@ def run_sweep(
     design = build_design(exp)
     plan = make_plan(exp, design)
     recover(store)
-    with FolderLock(store, command=f"improvesim sweep {exp.path}") as lock:
-        folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
-        summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
-        finish(store, folder, lock)
+    created = not store.exists()
+    try:
+        with FolderLock(store, command=f"improvesim sweep {exp.path}") as lock:
+            folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
+            summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
+            finish(store, folder, lock)
+    except StoreError:
+        if created:  # refused before writing anything: leave no empty folder behind
+            with contextlib.suppress(OSError):
+                store.rmdir()
+        raise
     summary.store = store
     return summary
 
