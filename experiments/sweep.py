@@ -10,8 +10,8 @@ not.
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import itertools
 import logging
 import multiprocessing
 import os
@@ -51,6 +51,7 @@ class SweepSummary:
     seconds: float
     computed_runs: int
     errors: list[str]
+    already_done: int = 0  # runs found done in the store (--resume)
 
     @property
     def runs_per_second(self) -> float:
@@ -99,18 +100,28 @@ def run_pool(tasks: Iterable[ChunkTask], workers: int) -> Iterator[ChunkResult]:
     parent, however it ends.
     """
     queue = iter(tasks)
-    lost: list[ChunkTask] = []
+    again: collections.deque[ChunkTask] = collections.deque()  # chunks to compute again, first
+
+    def source() -> Iterator[ChunkTask]:
+        # next() by hand, not ``yield from``: closing an abandoned source must not close ``queue``
+        while True:
+            task = again.popleft() if again else next(queue, None)
+            if task is None:
+                return
+            yield task
+
     failures = 0
     while True:
         pool = _new_pool(workers)
         try:
-            for result in _bounded(itertools.chain(lost, queue), pool.submit, workers, _wait_futures):
+            for result in _bounded(source(), pool.submit, workers, _wait_futures):
                 failures = 0
                 yield result
             pool.shutdown(wait=True)
             return
         except _PoolBroken as broken:
             lost, failures = broken.lost, failures + 1
+            again.extendleft(reversed(lost))
             if failures > MAX_POOL_RESTARTS:
                 raise WorkersDied(
                     f"worker processes died {failures} times in a row (out of memory?); try fewer --workers"
@@ -290,6 +301,7 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
         seconds=time.perf_counter() - started,
         computed_runs=computed,
         errors=sorted(set(failed["error"]))[:5],
+        already_done=plan.runs - todo_runs,
     )
 
 

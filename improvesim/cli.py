@@ -237,7 +237,7 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
         raise UsageError(str(exc)) from None
     except SweepInterrupted as exc:
         raise Interrupted(_interrupted_message(args, exc), exc.cause) from None
-    already = summary.runs - summary.computed_runs
+    already = summary.already_done
     print(
         f"{exp.name}: {summary.runs} runs: {summary.ok} ok, {summary.failed} failed, {summary.missing} missing; "
         f"{summary.computed_runs} computed in {summary.seconds:.1f} s ({summary.runs_per_second:.0f} runs/s)"

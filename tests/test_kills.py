@@ -211,7 +211,7 @@ def test_a_worker_that_dies_is_replaced_and_its_chunks_computed_again(reference,
     workers = [p for p in children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
     os.kill(workers[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert proc.returncode == 0 and "Traceback" not in err, out + err
     assert "worker process died" in err
     assert parts_bytes(store) == parts_bytes(reference / "uninterrupted")
 
