@@ -79,7 +79,9 @@ def check_writable(target: Path, force: bool) -> None:
 
     Raises :class:`OutputExistsError` when ``target`` is a file, when it
     holds files and not ``force``, or when it holds files that are not
-    improvesim results (never replaced, even with ``force``).
+    improvesim results (never replaced, even with ``force``), and
+    :class:`FolderLockedError` when a live process holds its lock (a sweep
+    writing into it).
     """
     target = Path(target)
     recover(target)
@@ -87,6 +89,9 @@ def check_writable(target: Path, force: bool) -> None:
         raise OutputExistsError(f"{target} exists and is not a folder")
     if not (target.is_dir() and any(target.iterdir())):
         return
+    holder = read_lock(target / LOCK) if (target / LOCK).exists() else None
+    if holder is not None and not _stale(holder):
+        raise FolderLockedError(_locked_message(target, holder))
     if not force:
         raise OutputExistsError(f"{target} already holds results; use --force to replace them")
     if not holds_results(target):

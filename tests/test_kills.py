@@ -204,6 +204,15 @@ def test_a_stale_lock_is_taken_over_and_a_live_one_is_not(tmp_path):
     assert not (folder / LOCK).exists()
 
 
+def test_a_folder_a_sweep_is_writing_is_not_replaced_by_another_command(tmp_path):
+    folder = tmp_path / "store"
+    with FolderLock(folder, command="improvesim sweep"):
+        (folder / "experiment.json").write_text("{}")
+        with pytest.raises(FolderLockedError, match="improvesim sweep"), staged_folder(folder, force=True):
+            pass
+    assert (folder / "experiment.json").read_text() == "{}"
+
+
 def test_a_worker_that_dies_is_replaced_and_its_chunks_computed_again(reference, tmp_path):
     store = tmp_path / "store"
     proc = start("sweep", tiny(tmp_path), "--out", store, "--workers", 2, "--quiet", slow=0.2)
