@@ -42,7 +42,7 @@ from improvesim.experiments.design import Design
 from improvesim.experiments.plan import Plan
 from improvesim.experiments.runner import ChunkResult, part_dtypes
 from improvesim.experiments.spec import Experiment
-from improvesim.output import LOCK, FolderLock, holds_results, mark_results, new_staging, swap_into_place
+from improvesim.output import LOCK, MARKER, FolderLock, holds_results, mark_results, new_staging, swap_into_place
 
 PARTS = "parts"
 KINDS = ("outcomes", "yearly", "schools")
@@ -134,8 +134,9 @@ def prepare(
     sweep, or when the folder holds files that are not improvesim results.
     """
     meta = _meta(exp, design, plan)
+    unfinished = _discard_unfinished_creation(store)
     if not holds_files(store):
-        if resume and not force:
+        if resume and not force and not unfinished:
             raise StoreError(f"{store} holds no sweep to resume")
         return _create(store, exp, design, plan, meta), set()
     if not holds_results(store):
@@ -152,6 +153,22 @@ def prepare(
         return staging, _reopen(staging, meta)
     shutil.rmtree(staging, ignore_errors=True)
     return _create(new_staging(store, NEXT), exp, design, plan, meta), set()
+
+
+#: What :func:`_create` writes before experiment.json (which it writes last).
+_WRITTEN_FIRST = (MARKER, "experiment.toml", "plan.parquet", "design.parquet")
+
+
+def _discard_unfinished_creation(store: Path) -> bool:
+    """Remove what a sweep killed while creating ``store`` left (no experiment.json yet); True if it did."""
+    if not store.is_dir() or (store / "experiment.json").exists():
+        return False
+    entries = [p for p in store.iterdir() if p.name != LOCK]
+    if not entries or not all(p.is_file() and (p.name in _WRITTEN_FIRST or p.name.endswith(".tmp")) for p in entries):
+        return False
+    for p in entries:
+        p.unlink(missing_ok=True)
+    return True
 
 
 def _create(folder: Path, exp: Experiment, design: Design, plan: Plan, meta: dict) -> Path:

@@ -44,6 +44,8 @@ RESULT_FILES = (
     "report.md",  # sensitivity, calibration
     "frontier.csv",  # frontier
 )
+#: Seconds to pause before a swap and between its two renames; only the kill tests set it.
+PAUSE_SWAP_ENV = "IMPROVESIM_TEST_PAUSE_SWAP"
 #: The lock file of a folder that one process writes into over a long time (a sweep store).
 LOCK = ".lock"
 
@@ -158,14 +160,28 @@ def swap_into_place(staging: Path, target: Path) -> None:
     :func:`recover` puts it back if this process dies there.
     """
     os.chmod(staging, 0o755)
+    _test_pause()
     if not target.exists():
         os.replace(staging, target)
         return
     old = Path(tempfile.mkdtemp(prefix=f"{_prefix(target, 'old')}{os.getpid()}-", dir=target.parent))
     os.rmdir(old)
     os.replace(target, old)
-    os.replace(staging, target)
+    try:
+        _test_pause()
+        os.replace(staging, target)
+    except BaseException:  # interrupted between the renames: the old results go back
+        if not target.exists():
+            os.replace(old, target)
+        raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _test_pause() -> None:
+    """Pause for ``$IMPROVESIM_TEST_PAUSE_SWAP`` seconds (only the kill tests set it, to land a kill mid-swap)."""
+    pause = float(os.environ.get(PAUSE_SWAP_ENV, "0"))
+    if pause:
+        time.sleep(pause)
 
 
 def recover(target: str | Path) -> list[str]:

@@ -61,8 +61,8 @@ def reference(tmp_path_factory):
     return tmp
 
 
-def start(*args, slow=0.5, session=False):
-    env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": str(slow)}
+def start(*args, slow=0.5, session=False, pause_swap=0.0):
+    env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": str(slow), "IMPROVESIM_TEST_PAUSE_SWAP": str(pause_swap)}
     return subprocess.Popen(
         [sys.executable, "-m", "improvesim", *map(str, args)],
         cwd=ROOT,
@@ -169,6 +169,15 @@ def test_a_killed_forced_sweep_keeps_the_old_results(reference, tmp_path, sig, m
     assert not staging.exists() and not (store / LOCK).exists()
 
 
+def test_a_sweep_killed_while_creating_its_store_resumes(reference, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / ".improvesim").write_text("{}")  # what a sweep writes first, then killed before experiment.json
+    (store / "plan.parquet").write_bytes(b"half")
+    run_sweep(load_experiment(tiny(tmp_path)), store, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(reference / "uninterrupted")
+
+
 def test_a_second_writer_is_refused_while_the_first_runs(reference, tmp_path):
     store = tmp_path / "store"
     first = start("sweep", tiny(tmp_path), "--out", store, "--workers", 1, "--quiet", slow=1.0)
@@ -241,6 +250,26 @@ def test_a_killed_forced_run_keeps_the_old_results_and_leaves_nothing_behind(tmp
     if sig == signal.SIGTERM:
         assert proc.returncode == 143 and "Traceback" not in err, err
     recover(out)  # what the next writer does first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("moment", ["staged", "between renames"])
+def test_a_run_killed_while_swapping_its_results_in_loses_nothing(tmp_path, sig, moment):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"old": true}')
+    proc = start("run", BASELINE, "--out", out, "--replicates", 2, "--no-schools", "--force", pause_swap=1.5)
+    if moment == "staged":  # every new file is written, nothing renamed yet
+        wait_for(lambda: list(tmp_path.glob(".out.partial-*/summary.json")), "the staged results")
+    else:  # the old results are aside, the new ones not yet in place
+        wait_for(lambda: list(tmp_path.glob(".out.old-*")) and not out.exists(), "the first rename")
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    if sig == signal.SIGTERM:  # the process itself puts everything back
+        assert proc.returncode == 143 and "Traceback" not in err, err
+    recover(out)  # what the next writer does first (after SIGKILL it has work to do)
+    assert (out / "summary.json").read_text() == '{"old": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
