@@ -59,16 +59,38 @@ def _short(name: str) -> str:
 
 def sobol_bars(table, outcome: str) -> Figure:
     """First-order and total Sobol' indices with 95% intervals, largest total first."""
-    t = table.sort_values("ST", ascending=True)
+    return _paired_bars(
+        table,
+        ("ST", "total (ST)"),
+        ("S1", "first order (S1)"),
+        "Share of the variance of the replicate mean",
+        f"Sobol' indices: {outcome} (bars: 95% intervals)",
+    )
+
+
+def delta_bars(table, outcome: str) -> Figure:
+    """Borgonovo's delta (moment-independent) beside the first-order S1, with 95% intervals, largest delta first."""
+    return _paired_bars(
+        table,
+        ("delta", "Borgonovo's delta (moment-independent)"),
+        ("S1", "first order (S1, share of the variance)"),
+        "Index (0 to 1) for the replicate mean",
+        f"Delta and first-order indices: {outcome} (bars: 95% intervals)",
+    )
+
+
+def _paired_bars(table, main: tuple[str, str], second: tuple[str, str], xlabel: str, title: str) -> Figure:
+    """Two indices per factor as horizontal bars with error bars (``COLUMN_conf``), sorted by the first."""
+    t = table.sort_values(main[0], ascending=True)
     fig = Figure(figsize=(9, 0.35 * len(t) + 1.8), dpi=110)
     ax = fig.subplots()
     y = np.arange(len(t))
-    ax.barh(y + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], color=OKABE_ITO["blue"], label="total (ST)", capsize=2)
-    ax.barh(y - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], color=OKABE_ITO["orange"], label="first order (S1)", capsize=2)
+    for offset, (column, label), color in ((0.2, main, "blue"), (-0.2, second, "orange")):
+        ax.barh(y + offset, t[column], 0.4, xerr=t[f"{column}_conf"], color=OKABE_ITO[color], label=label, capsize=2)
     ax.set_yticks(y, [_short(f) for f in t["factor"]], fontsize=10)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("Share of the variance of the replicate mean", fontsize=11)
-    ax.set_title(f"Sobol' indices: {outcome} (bars: 95% intervals)", fontsize=12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_title(title, fontsize=12)
     ax.legend(loc="lower right", frameon=False)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

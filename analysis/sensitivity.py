@@ -16,10 +16,15 @@ Guards against SALib's silent traps: the second-order setting, the method
 and the groups are read from the store (never re-entered by hand); rows are
 put in sample order by their set index and checked against the design's
 size; Sobol' N must be a power of two (checked when the experiment is
-read); a row with no successful run stops the analysis with a message.
-Outcomes that are undefined in some runs are handled explicitly: times to
-an event are censored at the horizon, anything else undefined is reported
-and skipped, never silently dropped.
+read); a row with no successful run stops the analysis with a message;
+designs too small for an index to be defined are refused
+(:func:`check_sample_size`).  Outcomes that are undefined in some runs are
+handled explicitly: times to an event are censored at each run's own
+horizon (:mod:`improvesim.sim.censoring`; with horizons that differ, at the
+shortest), anything else undefined is reported and skipped, never silently
+dropped.  Indices that are undefined (NaN) are never ranked, indices outside
+[0, 1] are flagged, and no order is called clear when replicate noise is a
+large share of the variance analysed.
 """
 
 from __future__ import annotations
@@ -35,10 +40,33 @@ CONF_LEVEL = 0.95
 RESAMPLES = 500
 #: Outcomes measured as months to an event: undefined means "not within the horizon".
 CENSORED = ("time_to_first_institutionalization", "median_time_to_institutionalization")
+#: Smallest designs analysed.  SALib states no minimum; these follow from the estimators:
+#: Sobol' N = 16 base samples leaves 4 in the quarter-sample convergence check (with N = 1 the
+#: bootstrap interval has zero width and ST can exceed 1); Morris needs two trajectories per
+#: convergence step for sigma (a standard deviation), so 8 in all; SALib's delta conditions on
+#: classes of at least 10 samples and PAWN on 10 slides, so both need 20 parameter sets.
+MIN_SAMPLES = {"sobol": 16, "morris": 8}
+MIN_SETS_FROM_STORE = 20
+#: Replicate noise above this share of the variance analysed makes any order uncertain.
+NOISE_LIMIT = 0.2
 
 
 class SensitivityError(ValueError):
     """The store cannot be analysed as asked (exit status 2)."""
+
+
+def check_sample_size(design: str, samples: int | None, where: str = "samples") -> None:
+    """Refuse a Sobol' or Morris design too small for its indices (see :data:`MIN_SAMPLES`).
+
+    Raises :class:`SensitivityError` naming ``where``, the value and the minimum.
+    """
+    least = MIN_SAMPLES.get(design)
+    if least is not None and (samples or 0) < least:
+        what = "base samples N" if design == "sobol" else "trajectories"
+        raise SensitivityError(
+            f"{where}: got {samples}; {design} indices need at least {least} {what} "
+            "(fewer give undefined or impossible indices)"
+        )
 
 
 # --- methods on (problem, X, Y) ------------------------------------------------------
@@ -227,17 +255,33 @@ def read_study(store: Path) -> Study:
 
 
 def set_means(outcomes: pd.DataFrame, outcome: str, sets: int, horizon_months: int) -> tuple[np.ndarray, dict]:
-    """Mean over replicates of each set, in set order, with notes on undefined values."""
+    """Mean over replicates of each set, in set order, with notes on undefined values.
+
+    ``outcomes`` has one row per run: ``set``, ``status`` and the outcome,
+    and optionally ``horizon_months`` (each run's own horizon; else every
+    run's is ``horizon_months``).  A time to an event that did not happen is
+    censored at the run's horizon; when horizons differ, every run is
+    censored at the shortest (:func:`improvesim.sim.censoring.restricted_times`),
+    so runs of different lengths stay comparable.  Raises
+    :class:`SensitivityError` for an undefined value of any other outcome
+    and for sample rows without a successful run.
+    """
+    from improvesim.sim.censoring import restricted_times
+
     ok = outcomes[outcomes["status"] == "ok"]
     values = ok[outcome].astype(float)
     notes = {"runs": len(outcomes), "failed_runs": int((outcomes["status"] != "ok").sum())}
     undefined = values.isna()
     notes["undefined_runs"] = int(undefined.sum())
-    if undefined.any():
-        if outcome not in CENSORED:
-            raise SensitivityError(f"{outcome} is undefined in {int(undefined.sum())} runs")
-        values = values.fillna(horizon_months + 1.0)
-        notes["censored_at_months"] = horizon_months + 1
+    if outcome in CENSORED and len(ok):
+        horizons = ok["horizon_months"] if "horizon_months" in ok else pd.Series(horizon_months, index=ok.index)
+        restricted, censored_at = restricted_times(values.to_numpy(), horizons.to_numpy())
+        if undefined.any() or horizons.nunique() > 1:
+            notes["censored_at_months"] = int(censored_at)
+            notes["horizons_vary"] = horizons.nunique() > 1
+        values = pd.Series(restricted, index=ok.index)
+    elif undefined.any():
+        raise SensitivityError(f"{outcome} is undefined in {int(undefined.sum())} runs")
     means = values.groupby(ok["set"]).mean()
     if len(means) != sets or not np.array_equal(means.index.to_numpy(), np.arange(sets)):
         missing = sorted(set(range(sets)) - set(means.index))[:5]
@@ -248,20 +292,46 @@ def set_means(outcomes: pd.DataFrame, outcome: str, sets: int, horizon_months: i
     return means.to_numpy(), notes
 
 
-def noise_decomposition(outcomes: pd.DataFrame, outcome: str, replicates: int) -> dict:
-    """How much of the outcome's variance is noise between replicates rather than parameters."""
+def noise_decomposition(
+    outcomes: pd.DataFrame, outcome: str, replicates: int, common_random_numbers: bool = False
+) -> dict:
+    """How much of the outcome's variance is noise between replicates rather than parameters.
+
+    ``noise_share_of_runs``: the mean variance within a set over the
+    variance of all runs.  ``noise_share_of_means``: the noise left in the
+    replicate means over the variance of those means.  Without common random
+    numbers that noise is the within-set variance / replicates.  With them
+    (replicate k of every set shares its seed), a seed's effect shifts every
+    set's mean alike and does not blur differences between sets; only the
+    set-by-replicate interaction does, estimated by the residual mean square
+    of a two-way (set x replicate) layout, / replicates.
+    """
     ok = outcomes[(outcomes["status"] == "ok") & outcomes[outcome].notna()]
     total = float(ok[outcome].var(ddof=1)) if len(ok) > 1 else float("nan")
     within = float(ok.groupby("set")[outcome].var(ddof=1).mean())
     means = ok.groupby("set")[outcome].mean()
     between_means = float(means.var(ddof=1)) if len(means) > 1 else float("nan")
+    noise_in_means = within / replicates
+    if common_random_numbers and "replicate" in ok.columns:
+        noise_in_means = _interaction_variance(ok, outcome, noise_in_means) / replicates
     return {
         "outcome": outcome,
         "run_variance": total,
         "replicate_variance": within,
         "noise_share_of_runs": within / total if total > 0 else float("nan"),
-        "noise_share_of_means": (within / replicates) / between_means if between_means > 0 else float("nan"),
+        "noise_share_of_means": noise_in_means / between_means if between_means > 0 else float("nan"),
     }
+
+
+def _interaction_variance(ok: pd.DataFrame, outcome: str, fallback: float) -> float:
+    """Residual mean square of set x replicate (sets with every replicate), or ``fallback`` times replicates."""
+    table = ok.pivot_table(index="set", columns="replicate", values=outcome, aggfunc="mean").dropna()
+    S, R = table.shape
+    if S < 2 or R < 2:
+        return fallback * max(R, 1)
+    y = table.to_numpy()
+    residual = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    return float((residual**2).sum() / ((S - 1) * (R - 1)))
 
 
 # --- plain words -------------------------------------------------------------------------
@@ -271,18 +341,48 @@ def _overlap(a_value, a_conf, b_value, b_conf) -> bool:
     return a_value - a_conf <= b_value + b_conf
 
 
-def ranking_sentence(table: pd.DataFrame, index: str, top: int = 3) -> str:
-    """Which factors matter most by ``index`` and whether their order is clear."""
-    t = table.sort_values(index, ascending=False).reset_index(drop=True)
+def ranking_sentence(
+    table: pd.DataFrame, index: str, top: int = 3, noise_share: float = float("nan"), unit_interval: bool = True
+) -> str:
+    """Which factors matter most by ``index`` and whether their order is clear.
+
+    Factors whose index or interval is undefined (NaN) are named, never
+    ranked.  With ``unit_interval`` (S1, ST, delta: shares in [0, 1]), an
+    index whose 95% interval lies wholly outside [0, 1] is flagged as
+    impossible and no order is given as clear.  Nor is it when replicate
+    noise is :data:`NOISE_LIMIT` or more of the variance analysed
+    (``noise_share``): the bootstrap intervals do not include that noise.
+    """
     conf = f"{index}_conf"
+    defined = table[index].notna() & table[conf].notna()
+    undefined = table.loc[~defined, "factor"].tolist()
+    t = table[defined].sort_values(index, ascending=False).reset_index(drop=True)
+    if t.empty:
+        return (
+            f"No {index} could be estimated: it is undefined (NaN) for every factor; the sample is too small "
+            "or the outcome varies too little. Nothing is ranked."
+        )
     parts = [
         f"**{r.factor}** ({index} {getattr(r, index):.2f} ± {getattr(r, conf):.2f})" for r in t.head(top).itertuples()
     ]
     text = "Matter most: " + ", ".join(parts) + "."
+    if undefined:
+        text += f" Undefined (NaN), not ranked: {', '.join(undefined)}."
+    impossible = t[(t[index] - t[conf] > 1.0) | (t[index] + t[conf] < 0.0)]["factor"].tolist() if unit_interval else []
+    if impossible:
+        return text + (
+            f" Impossible values: {', '.join(impossible)} (a share of variance must lie in [0, 1]); "
+            "the sample is too small for these indices, so no order can be trusted."
+        )
     if len(t) > 1:
         a, b = t.iloc[0], t.iloc[1]
         if _overlap(a[index], a[conf], b[index], b[conf]):
             text += " The order of the first two is not certain: their 95% intervals overlap."
+        elif noise_share >= NOISE_LIMIT:
+            text += (
+                f" The order of the first two is not certain: replicate noise is {noise_share:.0%} of the variance "
+                "analysed, which the 95% intervals leave out; add replicates."
+            )
         else:
             text += f" {a['factor']} is clearly first: its 95% interval lies above all others'."
     small = t[t[index] + t[conf] < 0.02]["factor"].tolist() if index in ("ST", "S1") else []
@@ -322,7 +422,12 @@ def undefined_sentence(notes: dict) -> str:
     bits = []
     if notes.get("failed_runs"):
         bits.append(f"{notes['failed_runs']} of {notes['runs']} runs failed and were left out of their row's mean")
-    if notes.get("undefined_runs"):
+    if notes.get("horizons_vary"):
+        bits.append(
+            f"the runs' horizons differ, so every run is censored at the shortest: a time beyond "
+            f"{notes['censored_at_months'] - 1} months, or no event, counts as {notes['censored_at_months']} months"
+        )
+    elif notes.get("undefined_runs"):
         bits.append(
             f"undefined in {notes['undefined_runs']} of {notes['runs']} runs (no event within the horizon); "
             f"those count as {notes['censored_at_months']} months (censored at the horizon)"

@@ -25,6 +25,34 @@ from improvesim.sim.params import Params
 BATCH = 256
 
 
+def part_dtypes(kind: str, outcomes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Column name -> dtype of every part of ``kind`` ("outcomes", "yearly" or "schools").
+
+    Every part of one kind has exactly these columns and types, whatever its
+    runs did (a chunk whose runs all failed has an empty yearly part of the
+    same schema), so the parts read as one dataset.
+    """
+    if kind == "outcomes":
+        return {"run_id": np.int64, "status": str, "error": str, **dict.fromkeys(outcomes, np.float64)}
+    if kind == "yearly":
+        return {"run_id": np.int64, "year": np.int32, **dict.fromkeys(DISTRICT_METRICS, np.float64)}
+    if kind == "schools":
+        return {"run_id": np.int64, "month": np.int32, "school": np.int32, **SCHOOL_METRICS}
+    raise ValueError(f"unknown part kind {kind!r}")
+
+
+def typed_frame(frames: list[pd.DataFrame], dtypes: dict[str, Any], keys: list[str]) -> pd.DataFrame:
+    """``frames`` concatenated, sorted by ``keys``, with exactly the columns and types of ``dtypes``."""
+    if not frames:
+        return pd.DataFrame({name: pd.Series([], dtype=_pandas_dtype(t)) for name, t in dtypes.items()})
+    frame = pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable").reset_index(drop=True)
+    return frame[list(dtypes)].astype({name: _pandas_dtype(t) for name, t in dtypes.items()})
+
+
+def _pandas_dtype(t):
+    return object if t is str else t
+
+
 @dataclass(frozen=True)
 class ChunkTask:
     """Everything a worker needs to compute one chunk (picklable)."""
@@ -61,13 +89,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     for members in groups.values():
         for start in range(0, len(members), task.batch):
             _run_batch(members[start : start + task.batch], task, rows, yearly, schools)
-    table = pd.DataFrame([rows[r] for r in sorted(rows)], columns=["run_id", "status", "error", *task.outcomes])
-    table["run_id"] = table["run_id"].astype(np.int64)
+    table = pd.DataFrame([rows[r] for r in sorted(rows)])
     return ChunkResult(
         index=task.index,
-        outcomes=table,
-        yearly=_concat_sorted(yearly, ["run_id", "year"], ["run_id", "year", *DISTRICT_METRICS]),
-        schools=_concat_sorted(schools, ["run_id", "month", "school"], None) if task.record_schools else None,
+        outcomes=typed_frame([table], part_dtypes("outcomes", task.outcomes), ["run_id"]),
+        yearly=typed_frame(yearly, part_dtypes("yearly"), ["run_id", "year"]),
+        schools=typed_frame(schools, part_dtypes("schools"), ["run_id", "month", "school"])
+        if task.record_schools
+        else None,
     )
 
 
@@ -121,9 +150,3 @@ def _schools_frame(ids: list[int], records: dict[str, np.ndarray]) -> pd.DataFra
     }
     cols.update({name: records[name].reshape(-1) for name in SCHOOL_METRICS})
     return pd.DataFrame(cols)
-
-
-def _concat_sorted(frames: list[pd.DataFrame], keys: list[str], columns) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable").reset_index(drop=True)

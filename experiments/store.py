@@ -12,12 +12,18 @@ Layout::
       parts/yearly-00000.parquet     district metrics at each year's end, per chunk
       parts/schools-00000.parquet    monthly per-school records (only when asked for)
       manifest.parquet       the plan with each run's status and error (written at the end)
+      .improvesim            marks the folder as improvesim results (``--force`` replaces only such folders)
+      .lock                  while a sweep writes: its pid, host and start time (a second writer is refused)
 
 Every file is written to a temporary name and renamed into place, so a
 file is either complete or absent.  A chunk is done when its outcomes part
 exists (it is written last); ``--resume`` computes only the missing chunks.
 Part files hold a fixed set of runs, so a resumed sweep, or one computed
-with any number of workers, writes the same bytes.
+with any number of workers, writes the same bytes; every part of one kind
+has one schema (:func:`~improvesim.experiments.runner.part_dtypes`).
+
+``--force`` never deletes the old results first: the new sweep is computed
+in ``.NAME.next`` beside the store and swapped into place when complete.
 """
 
 from __future__ import annotations
@@ -28,15 +34,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from improvesim.experiments.design import Design
 from improvesim.experiments.plan import Plan
-from improvesim.experiments.runner import ChunkResult
+from improvesim.experiments.runner import ChunkResult, part_dtypes
 from improvesim.experiments.spec import Experiment
+from improvesim.output import LOCK, MARKER, FolderLock, holds_results, mark_results, new_staging, swap_into_place
 
 PARTS = "parts"
 KINDS = ("outcomes", "yearly", "schools")
+#: The staging folder of a ``--force`` sweep, beside the store: ``.NAME.next``.
+NEXT = "next"
 
 
 class StoreError(Exception):
@@ -60,13 +72,21 @@ def write_atomic(path: Path, write) -> None:
         raise
 
 
-def _parquet(frame: pd.DataFrame):
-    return lambda p: frame.to_parquet(p, index=False)
+def _parquet(frame: pd.DataFrame, dtypes: dict | None = None):
+    """A writer of ``frame``; with ``dtypes`` (see :func:`part_dtypes`) the file has exactly that schema."""
+    if dtypes is None:
+        return lambda p: frame.to_parquet(p, index=False)
+    schema = pa.schema([(name, _arrow_type(t)) for name, t in dtypes.items()])
+    table = pa.Table.from_pandas(frame[list(dtypes)], schema=schema, preserve_index=False)
+    return lambda p: pq.write_table(table, p)
 
 
-def prepare(store: Path, exp: Experiment, design: Design, plan: Plan, *, resume: bool, force: bool) -> set[int]:
-    """Create or reopen the store; return the chunks already done."""
-    meta = {
+def _arrow_type(t) -> pa.DataType:
+    return pa.string() if t is str else pa.from_numpy_dtype(np.dtype(t))
+
+
+def _meta(exp: Experiment, design: Design, plan: Plan) -> dict:
+    return {
         "experiment": exp.name,
         "fingerprint": exp.fingerprint(),
         "design": exp.design,
@@ -89,23 +109,91 @@ def prepare(store: Path, exp: Experiment, design: Design, plan: Plan, *, resume:
         "base": exp.base.as_nested(),
         "base_name": exp.base.name,
     }
-    if store.exists() and any(store.iterdir()):
+
+
+def holds_files(folder: Path) -> bool:
+    """Whether ``folder`` holds anything besides its lock file."""
+    return folder.is_dir() and any(p.name != LOCK for p in folder.iterdir())
+
+
+def staging_folder(store: Path) -> Path:
+    """Where a ``--force`` sweep of ``store`` computes until it is complete."""
+    return store.parent / f".{store.name}.{NEXT}"
+
+
+def prepare(
+    store: Path, exp: Experiment, design: Design, plan: Plan, *, resume: bool, force: bool
+) -> tuple[Path, set[int]]:
+    """Create or reopen the store; return the folder to write into and the chunks already done.
+
+    The caller holds the store's lock.  Without ``force`` the folder is the
+    store itself (new, empty, or reopened with ``resume``).  With ``force``
+    and a store that holds results, the new sweep is computed in
+    :func:`staging_folder` and swapped in by :func:`finish` only when it is
+    complete, so the old results survive an interruption;
+    ``force`` with ``resume`` goes on with that staging folder.
+
+    Raises :class:`StoreError` when the store holds results and neither
+    ``resume`` nor ``force`` is given, when ``resume`` finds no matching
+    sweep, or when the folder holds files that are not improvesim results.
+    """
+    meta = _meta(exp, design, plan)
+    unfinished = _discard_unfinished_creation(store)
+    if not holds_files(store):
+        if resume and not force and not unfinished:
+            raise StoreError(f"{store} holds no sweep to resume")
+        return _create(store, exp, design, plan, meta), set()
+    if not holds_results(store):
+        raise StoreError(
+            f"{store} holds files that are not improvesim results; a sweep never replaces them, "
+            "even with --force: choose another --out"
+        )
+    if not force:
         if resume:
-            return _reopen(store, meta)
-        if not force:
-            raise StoreError(f"{store} already holds results; use --resume to finish them or --force to replace them")
-        _remove(store)
-    elif resume:
-        raise StoreError(f"{store} holds no sweep to resume")
-    store.mkdir(parents=True, exist_ok=True)
-    write_atomic(store / "experiment.toml", lambda p: shutil.copyfile(exp.path, p))
-    write_atomic(store / "plan.parquet", _parquet(plan.table))
+            return store, _reopen(store, meta)
+        raise StoreError(f"{store} already holds results; use --resume to finish them or --force to replace them")
+    staging = staging_folder(store)
+    if resume and (staging / "experiment.json").exists():
+        return staging, _reopen(staging, meta)
+    shutil.rmtree(staging, ignore_errors=True)
+    return _create(new_staging(store, NEXT), exp, design, plan, meta), set()
+
+
+#: What :func:`_create` writes before experiment.json (which it writes last).
+_WRITTEN_FIRST = (MARKER, "experiment.toml", "plan.parquet", "design.parquet")
+
+
+def _discard_unfinished_creation(store: Path) -> bool:
+    """Remove what a sweep killed while creating ``store`` left (no experiment.json yet); True if it did."""
+    if not store.is_dir() or (store / "experiment.json").exists():
+        return False
+    entries = [p for p in store.iterdir() if p.name != LOCK]
+    if not entries or not all(p.is_file() and (p.name in _WRITTEN_FIRST or p.name.endswith(".tmp")) for p in entries):
+        return False
+    for p in entries:
+        p.unlink(missing_ok=True)
+    return True
+
+
+def _create(folder: Path, exp: Experiment, design: Design, plan: Plan, meta: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    mark_results(folder, "sweep")
+    write_atomic(folder / "experiment.toml", lambda p: shutil.copyfile(exp.path, p))
+    write_atomic(folder / "plan.parquet", _parquet(plan.table))
     if design.X is not None:
         x = pd.DataFrame(design.X, columns=[f.name for f in exp.factors])
-        write_atomic(store / "design.parquet", _parquet(x))
+        write_atomic(folder / "design.parquet", _parquet(x))
     # experiment.json is written last: its presence marks a usable store
-    write_atomic(store / "experiment.json", lambda p: p.write_text(json.dumps(meta, indent=2, default=str)))
-    return set()
+    write_atomic(folder / "experiment.json", lambda p: p.write_text(json.dumps(meta, indent=2, default=str)))
+    return folder
+
+
+def finish(store: Path, folder: Path, lock: FolderLock) -> None:
+    """Swap a complete ``--force`` sweep computed in ``folder`` into place as ``store`` (keeping the lock)."""
+    if folder == store:
+        return
+    lock.copy_into(folder)
+    swap_into_place(folder, store)
 
 
 def _reopen(store: Path, meta: dict) -> set[int]:
@@ -121,13 +209,6 @@ def _reopen(store: Path, meta: dict) -> set[int]:
     return done_chunks(store)
 
 
-def _remove(store: Path) -> None:
-    aside = Path(tempfile.mkdtemp(prefix=f".{store.name}.old-", dir=store.parent))
-    os.rmdir(aside)
-    os.replace(store, aside)
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def done_chunks(store: Path) -> set[int]:
     folder = store / PARTS
     if not folder.is_dir():
@@ -135,12 +216,14 @@ def done_chunks(store: Path) -> set[int]:
     return {int(p.stem.split("-")[1]) for p in folder.glob("outcomes-*.parquet")}
 
 
-def save_chunk(store: Path, result: ChunkResult) -> None:
-    """Write a chunk's parts; the outcomes part last (it marks the chunk done)."""
-    write_atomic(part_path(store, "yearly", result.index), _parquet(result.yearly))
+def save_chunk(store: Path, result: ChunkResult, outcomes: tuple[str, ...]) -> None:
+    """Write a chunk's parts, each with its kind's one schema; the outcomes part last (it marks the chunk done)."""
+    write_atomic(part_path(store, "yearly", result.index), _parquet(result.yearly, part_dtypes("yearly")))
     if result.schools is not None:
-        write_atomic(part_path(store, "schools", result.index), _parquet(result.schools))
-    write_atomic(part_path(store, "outcomes", result.index), _parquet(result.outcomes))
+        write_atomic(part_path(store, "schools", result.index), _parquet(result.schools, part_dtypes("schools")))
+    write_atomic(
+        part_path(store, "outcomes", result.index), _parquet(result.outcomes, part_dtypes("outcomes", outcomes))
+    )
 
 
 def read_parts(store: Path, kind: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -155,8 +238,11 @@ def write_manifest(store: Path) -> pd.DataFrame:
     """The plan with each run's status (ok, failed, missing) and error."""
     plan = pd.read_parquet(store / "plan.parquet")
     status = read_parts(store, "outcomes", columns=["run_id", "status", "error"])
-    manifest = plan.merge(status, on="run_id", how="left") if len(status) else plan.assign(status=None, error=None)
-    manifest["status"] = manifest["status"].fillna("missing")
-    manifest["error"] = manifest["error"].fillna("")
+    if len(status):
+        manifest = plan.merge(status, on="run_id", how="left")
+    else:
+        manifest = plan.assign(status=pd.Series(dtype=object), error=pd.Series(dtype=object))
+    manifest["status"] = manifest["status"].fillna("missing").astype(str)
+    manifest["error"] = manifest["error"].fillna("").astype(str)
     write_atomic(store / "manifest.parquet", _parquet(manifest))
     return manifest

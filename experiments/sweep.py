@@ -10,26 +10,35 @@ not.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from improvesim.experiments.design import build_design
+from improvesim.experiments.lifeline import check_terminated, worker_init
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
-from improvesim.experiments.store import prepare, save_chunk, write_manifest
+from improvesim.experiments.store import StoreError, finish, prepare, save_chunk, write_manifest
+from improvesim.output import FolderLock, recover
 
 #: Chunks in flight per worker.
 IN_FLIGHT_PER_WORKER = 2
 #: Seconds to pause after saving each chunk; only the interruption tests set it,
 #: so that a kill reliably lands part-way through a sweep.
 SLOW_CHUNKS_ENV = "IMPROVESIM_TEST_SLOW_CHUNKS"
+#: Pool restarts allowed after workers die without a chunk finishing in between.
+MAX_POOL_RESTARTS = 3
 
 
 @dataclass
@@ -42,6 +51,7 @@ class SweepSummary:
     seconds: float
     computed_runs: int
     errors: list[str]
+    already_done: int = 0  # runs found done in the store (--resume)
 
     @property
     def runs_per_second(self) -> float:
@@ -71,11 +81,75 @@ def run_serial(tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
         yield run_chunk(task)
 
 
+class WorkersDied(RuntimeError):
+    """Worker processes kept dying (for example killed for lack of memory)."""
+
+
+class _PoolBroken(Exception):
+    def __init__(self, lost: list[ChunkTask]):
+        self.lost = lost
+
+
 def run_pool(tasks: Iterable[ChunkTask], workers: int) -> Iterator[ChunkResult]:
-    """A local process pool (spawned workers, which stay up for the whole sweep)."""
+    """A local process pool of spawned workers, which stay up for the whole sweep.
+
+    If a worker dies (killed for memory, say), the pool is restarted and the
+    chunks it lost are computed again; after :data:`MAX_POOL_RESTARTS`
+    restarts without a finished chunk in between, :class:`WorkersDied` is
+    raised.  Workers ignore Ctrl-C (the parent handles it) and die with the
+    parent, however it ends.
+    """
+    queue = iter(tasks)
+    again: collections.deque[ChunkTask] = collections.deque()  # chunks to compute again, first
+
+    def source() -> Iterator[ChunkTask]:
+        # next() by hand, not ``yield from``: closing an abandoned source must not close ``queue``
+        while True:
+            task = again.popleft() if again else next(queue, None)
+            if task is None:
+                return
+            yield task
+
+    failures = 0
+    while True:
+        pool = _new_pool(workers)
+        try:
+            for result in _bounded(source(), pool.submit, workers, _wait_futures):
+                failures = 0
+                yield result
+            pool.shutdown(wait=True)
+            return
+        except _PoolBroken as broken:
+            lost, failures = broken.lost, failures + 1
+            again.extendleft(reversed(lost))
+            if failures > MAX_POOL_RESTARTS:
+                raise WorkersDied(
+                    f"worker processes died {failures} times in a row (out of memory?); try fewer --workers"
+                ) from None
+            print(
+                f"a worker process died; restarting the pool and computing {len(lost)} chunk(s) again",
+                file=sys.stderr,
+            )
+        finally:
+            _stop_pool(pool)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from _bounded(tasks, pool.submit, workers, _wait_futures)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
+    )
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the workers now (a no-op after a clean shutdown)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def run_dask(tasks: Iterable[ChunkTask], client) -> Iterator[ChunkResult]:
@@ -97,21 +171,61 @@ def _wait_dask(pending):
 
 
 def _bounded(tasks: Iterable[ChunkTask], submit: Callable, workers: int, wait_some) -> Iterator[ChunkResult]:
+    """Results of ``tasks`` with at most ``workers * IN_FLIGHT_PER_WORKER`` in flight.
+
+    Raises :class:`_PoolBroken` with every task in flight when the process
+    pool breaks (the results finished before are yielded first).
+    """
     limit = workers * IN_FLIGHT_PER_WORKER
-    pending: set = set()
-    queue = iter(tasks)
+    pending: dict = {}
     try:
-        for task in queue:
-            pending.add(submit(run_chunk, task))
-            if len(pending) >= limit:
-                done, pending = wait_some(pending)
-                yield from (f.result() for f in done)
+        for task in tasks:
+            try:
+                pending[submit(run_chunk, task)] = task
+            except BrokenProcessPool:
+                raise _PoolBroken([task, *pending.values()]) from None
+            while len(pending) >= limit:
+                yield from _collect(pending, wait_some)
         while pending:
-            done, pending = wait_some(pending)
-            yield from (f.result() for f in done)
+            yield from _collect(pending, wait_some)
     finally:
         for f in pending:
             f.cancel()
+
+
+def _collect(pending: dict, wait_some) -> Iterator[ChunkResult]:
+    done, _ = wait_some(set(pending))
+    lost = []
+    for future in done:
+        task = pending.pop(future)
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            lost.append(task)
+            continue
+        yield result
+    if lost:
+        lost += pending.values()
+        pending.clear()
+        raise _PoolBroken(sorted(lost, key=lambda t: t.index))
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep was interrupted (Ctrl-C, SIGTERM) or its workers kept dying; finished chunks are saved.
+
+    ``store`` is the store asked for; ``folder`` where the chunks were saved
+    (the store, or its ``.NAME.next`` staging folder for a ``--force``
+    sweep, in which case the old results in ``store`` are untouched);
+    ``saved`` and ``runs`` count runs; ``cause`` is the original exception.
+    """
+
+    def __init__(self, store: Path, folder: Path, saved: int, runs: int, cause: BaseException):
+        super().__init__(str(cause))
+        self.store, self.folder, self.saved, self.runs, self.cause = store, folder, saved, runs, cause
+
+    @property
+    def forced(self) -> bool:
+        return self.folder != self.store
 
 
 def run_sweep(
@@ -125,11 +239,34 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
 ) -> SweepSummary:
-    """Run (or finish) an experiment into ``store``."""
+    """Run (or finish) an experiment into ``store``, holding the store's lock throughout.
+
+    Raises :class:`~improvesim.experiments.store.StoreError` (the store
+    cannot be used as asked), :class:`~improvesim.output.FolderLockedError`
+    (another process is writing into it) or :class:`SweepInterrupted`
+    (interrupted, or the workers kept dying; finished chunks are saved and
+    the manifest written).
+    """
     store = Path(store)
     design = build_design(exp)
     plan = make_plan(exp, design)
-    done = prepare(store, exp, design, plan, resume=resume, force=force)
+    recover(store)
+    created = not store.exists()
+    try:
+        with FolderLock(store, command=f"improvesim sweep {exp.path}") as lock:
+            folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
+            summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
+            finish(store, folder, lock)
+    except StoreError:
+        if created:  # refused before writing anything: leave no empty folder behind
+            with contextlib.suppress(OSError):
+                store.rmdir()
+        raise
+    summary.store = store
+    return summary
+
+
+def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store) -> SweepSummary:
     todo_runs = plan.runs - sum(len(plan.chunk_rows(i)) for i in done)
     tasks = tasks_for(exp, plan, done)
     bar = _progress(plan.runs, plan.runs - todo_runs, progress)
@@ -139,18 +276,24 @@ def run_sweep(
     try:
         with _engine(tasks, workers, dask_local, scheduler) as results:
             for result in results:
-                save_chunk(store, result)
+                save_chunk(folder, result, exp.outcomes)
                 computed += len(result.outcomes)
                 bar.update(len(result.outcomes))
                 if pause:
                     time.sleep(pause)
-    finally:
+                check_terminated()
+        check_terminated()
+    except (KeyboardInterrupt, WorkersDied) as exc:
         bar.close()
-        manifest = write_manifest(store)
+        manifest = write_manifest(folder)
+        saved = int((manifest["status"] != "missing").sum())
+        raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
+    bar.close()
+    manifest = write_manifest(folder)
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
     return SweepSummary(
-        store=store,
+        store=folder,
         runs=plan.runs,
         ok=int(counts.get("ok", 0)),
         failed=int(counts.get("failed", 0)),
@@ -158,6 +301,7 @@ def run_sweep(
         seconds=time.perf_counter() - started,
         computed_runs=computed,
         errors=sorted(set(failed["error"]))[:5],
+        already_done=plan.runs - todo_runs,
     )
 
 
@@ -167,17 +311,32 @@ class _engine:
     def __init__(self, tasks, workers, dask_local, scheduler):
         self.tasks, self.workers, self.dask_local, self.scheduler = tasks, workers, dask_local, scheduler
         self.client = self.cluster = None
+        self.results = None
 
     def __enter__(self) -> Iterator[ChunkResult]:
+        self.results = self._start()
+        return self.results
+
+    def _start(self) -> Iterator[ChunkResult]:
         if self.dask_local or self.scheduler:
             from dask.distributed import Client, LocalCluster
 
             if self.scheduler:
                 self.client = Client(self.scheduler)
             else:
-                self.cluster = LocalCluster(
-                    n_workers=self.dask_local, threads_per_worker=1, processes=True, dashboard_address=None
-                )
+                # workers started while Ctrl-C is ignored keep ignoring it (the sweep handles it);
+                # ERROR-level logs: no warnings about the tasks cancelled when the sweep stops
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    self.cluster = LocalCluster(
+                        n_workers=self.dask_local,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                finally:
+                    signal.signal(signal.SIGINT, previous)
                 self.client = Client(self.cluster)
             return run_dask(self.tasks, self.client)
         if self.workers > 1:
@@ -185,6 +344,8 @@ class _engine:
         return run_serial(self.tasks)
 
     def __exit__(self, *exc) -> None:
+        if self.results is not None:
+            self.results.close()  # a pool generator stops its workers
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:

@@ -62,6 +62,22 @@ def _port(text: str) -> int:
     return int(text)
 
 
+class Interrupted(Exception):
+    """A long command was interrupted; ``message`` says what was saved and how to go on."""
+
+    def __init__(self, message: str, cause: BaseException):
+        super().__init__(message)
+        self.cause = cause
+
+
+def _interrupted_status(cause: BaseException) -> int:
+    from improvesim.experiments.lifeline import Terminated
+
+    if isinstance(cause, Terminated):
+        return 128 + 15
+    return 130 if isinstance(cause, KeyboardInterrupt) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="improvesim",
@@ -278,7 +294,7 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     import os
 
     from improvesim.experiments.store import StoreError
-    from improvesim.experiments.sweep import run_sweep
+    from improvesim.experiments.sweep import SweepInterrupted, run_sweep
 
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
@@ -298,14 +314,37 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
         )
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    except SweepInterrupted as exc:
+        raise Interrupted(_interrupted_message(args, exc), exc.cause) from None
+    already = summary.already_done
     print(
         f"{exp.name}: {summary.runs} runs: {summary.ok} ok, {summary.failed} failed, {summary.missing} missing; "
-        f"{summary.computed_runs} computed in {summary.seconds:.1f} s ({summary.runs_per_second:.0f} runs/s); "
-        f"store {out}/"
+        f"{summary.computed_runs} computed in {summary.seconds:.1f} s ({summary.runs_per_second:.0f} runs/s)"
+        + (f", {already} already done" if already else "")
+        + f"; store {out}/"
     )
     for error in summary.errors:
         print(f"  failure: {error}")
     return out, (0 if summary.failed == 0 and summary.missing == 0 else 1)
+
+
+def _interrupted_message(args: argparse.Namespace, exc) -> str:
+    """What was saved where, and the exact command that finishes the sweep."""
+    again = ["improvesim", args.command, str(args.experiment), "--out", str(exc.store), "--resume"]
+    if exc.forced:
+        again.append("--force")
+    for option in ("workers", "dask_local", "scheduler"):
+        value = getattr(args, option, None)
+        if value is not None:
+            again += [f"--{option.replace('_', '-')}", str(value)]
+    why = "worker processes kept dying (out of memory?)" if isinstance(exc.cause, Exception) else "interrupted"
+    where = (
+        f"the new sweep's {exc.saved} of {exc.runs} finished runs are kept aside in {exc.folder}/ and the old "
+        f"results in {exc.store}/ are untouched"
+        if exc.forced
+        else f"{exc.saved} of {exc.runs} runs are saved in {exc.store}/"
+    )
+    return f"{why}; {where}; finish with: {' '.join(again)}"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -315,8 +354,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from improvesim.analysis.sensitivity import SensitivityError
+    from improvesim.analysis.sensitivity import SensitivityError, check_sample_size
     from improvesim.experiments.spec import load_experiment
+    from improvesim.output import FolderLock
     from improvesim.sensitivity import analyse_any, analyse_study
 
     try:
@@ -325,7 +365,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                 raise UsageError("give an experiment file or --from STORE, not both")
             if not (args.from_store / "experiment.json").exists():
                 raise UsageError(f"{args.from_store} is not a sweep store (no experiment.json)")
-            folder = analyse_any(args.from_store)
+            with FolderLock(args.from_store, command="improvesim sensitivity --from"):
+                folder, analysed = analyse_any(args.from_store)
         else:
             if args.experiment is None:
                 raise UsageError("give an experiment file (design sobol or morris), or --from STORE")
@@ -335,12 +376,20 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                     f'{args.experiment}: design: got "{exp.design}"; sensitivity needs "sobol" or "morris" '
                     "(use --from STORE for delta and PAWN indices of other sweeps)"
                 )
+            check_sample_size(exp.design, exp.samples, where=f"{args.experiment}: samples")
             store, status = _sweep(args, exp)
             if status:
                 print("some runs failed or are missing; analysing what there is", file=sys.stderr)
-            folder = analyse_study(store)
+            with FolderLock(store, command="improvesim sensitivity"):
+                folder, analysed = analyse_study(store)
     except SensitivityError as exc:
         raise UsageError(str(exc)) from None
+    if not analysed:
+        print(
+            f"improvesim sensitivity: no outcome could be analysed; the reasons are in {folder}/report.md",
+            file=sys.stderr,
+        )
+        return 1
     print(f"analysis in {folder}/ (report.md)")
     return 0
 
@@ -593,7 +642,12 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
+    from improvesim.experiments.lifeline import handle_sigterm
+
     args = build_parser().parse_args(argv)
+    previous = handle_sigterm()  # SIGTERM is handled like Ctrl-C
     try:
         return COMMANDS[args.command](args)
     except BrokenPipeError:
@@ -601,15 +655,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ParameterError, OutputExistsError, UsageError) as exc:
         print(f"improvesim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        if args.command in ("sweep", "sensitivity", "calibrate"):
-            print(
-                f"improvesim {args.command}: interrupted; finished chunks are saved; finish with --resume",
-                file=sys.stderr,
-            )
-        else:
-            print(f"improvesim {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except Interrupted as exc:
+        print(f"improvesim {args.command}: {exc}", file=sys.stderr)
+        return _interrupted_status(exc.cause)
+    except KeyboardInterrupt as exc:
+        print(f"improvesim {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return _interrupted_status(exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _reader_went_away() -> int:

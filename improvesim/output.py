@@ -1,32 +1,111 @@
-"""Result folders that are written whole or not at all.
+"""Result folders that are written whole or not at all, by one writer at a time.
 
-Everything is written into a hidden staging folder beside the target; only
-when every file is complete is the staging folder renamed into place.  A
-folder that already holds files is replaced only with ``force``, and then
-only after the new results are complete, so an interrupted run never
+Everything is written into a hidden staging folder beside the target
+(``.NAME.partial-PID-XXXX``); only when every file is complete is the
+staging folder swapped into place (the old folder is first renamed to
+``.NAME.old-PID-XXXX``, then removed).  A folder that already holds files
+is replaced only with ``force``, only if it holds improvesim results (it
+carries the :data:`MARKER` file, or one of the files the commands write),
+and only after the new results are complete, so an interrupted run never
 leaves half-written files or destroys the old results.
+
+Every writer first calls :func:`recover`, which cleans up after writers
+that were killed: staging folders of dead processes are removed, and if a
+writer died between the two renames of a swap (the target missing, the old
+folder aside) the old folder is put back.
+
+:class:`FolderLock` keeps a second writer out of a folder (a sweep store)
+while the first is still writing; a lock left by a dead process is taken
+over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from improvesim.experiments.lifeline import check_terminated
+
+#: Written into every result folder: marks it as improvesim results that ``--force`` may replace.
+MARKER = ".improvesim"
+#: Files that mark a folder as improvesim results written before :data:`MARKER` existed.
+RESULT_FILES = (
+    "summary.json",  # run
+    "experiment.json",  # sweep store
+    "validation.csv",  # validate
+    "report.html",  # compare
+    "report.md",  # sensitivity, calibration
+    "frontier.csv",  # frontier
+)
+#: Seconds to pause before a swap and between its two renames; only the kill tests set it.
+PAUSE_SWAP_ENV = "IMPROVESIM_TEST_PAUSE_SWAP"
+#: The lock file of a folder that one process writes into over a long time (a sweep store).
+LOCK = ".lock"
+
 
 class OutputExistsError(FileExistsError):
-    """The output folder holds files and overwriting was not asked for."""
+    """The output folder holds files and overwriting was not asked for (or is not allowed)."""
+
+
+class FolderLockedError(OutputExistsError):
+    """Another live process is writing into the folder."""
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (a zombie counts as alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holds_results(folder: Path) -> bool:
+    """Whether ``folder`` holds improvesim results (its marker or a known result file)."""
+    return any((folder / name).exists() for name in (MARKER, *RESULT_FILES))
 
 
 def check_writable(target: Path, force: bool) -> None:
-    """Refuse early, before any work, when ``target`` holds files and not ``force``."""
+    """Refuse early, before any work, when ``target`` cannot be written.
+
+    Raises :class:`OutputExistsError` when ``target`` is a file, when it
+    holds files and not ``force``, or when it holds files that are not
+    improvesim results (never replaced, even with ``force``), and
+    :class:`FolderLockedError` when a live process holds its lock (a sweep
+    writing into it).
+    """
+    target = Path(target)
+    recover(target)
     if target.exists() and not target.is_dir():
         raise OutputExistsError(f"{target} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not force:
+    if not (target.is_dir() and any(target.iterdir())):
+        return
+    holder = read_lock(target / LOCK) if (target / LOCK).exists() else None
+    if holder is not None and not _stale(holder):
+        raise FolderLockedError(_locked_message(target, holder))
+    if not force:
         raise OutputExistsError(f"{target} already holds results; use --force to replace them")
+    if not holds_results(target):
+        raise OutputExistsError(
+            f"{target} holds files that are not improvesim results; --force replaces only results, "
+            "so choose another output folder (or empty this one yourself)"
+        )
+
+
+def mark_results(folder: Path, command: str = "") -> None:
+    """Write the :data:`MARKER` file that lets a later ``--force`` replace ``folder``."""
+    (folder / MARKER).write_text(json.dumps({"written_by": "improvesim", "command": command}) + "\n")
 
 
 @contextlib.contextmanager
@@ -34,27 +113,182 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a staging folder; on success it becomes ``target`` atomically.
 
     On any exception the staging folder is removed and ``target`` is left
-    exactly as it was.
+    exactly as it was.  Raises :class:`OutputExistsError` as
+    :func:`check_writable` does.
     """
     target = Path(target)
     check_writable(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    staging = new_staging(target)
     try:
         yield staging
-        _swap_into_place(staging, target)
+        check_terminated()  # a SIGTERM whose exception was lost still stops the swap
+        mark_results(staging)
+        swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
+def _prefix(target: Path, kind: str) -> str:
+    return f".{target.name}.{kind}-"
+
+
+def _owner(path: Path, prefix: str) -> int:
+    """The pid in a ``.NAME.KIND-PID-XXXX`` name (0 if there is none)."""
+    head = path.name[len(prefix) :].split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def new_staging(target: Path, name: str | None = None) -> Path:
+    """A fresh hidden staging folder beside ``target``, named after this process.
+
+    With ``name``, the folder is ``.TARGET.NAME`` (a staging folder a later
+    run may resume); it is created if missing and returned as it is.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        folder = target.parent / f".{target.name}.{name}"
+        folder.mkdir(exist_ok=True)
+        return folder
+    return Path(tempfile.mkdtemp(prefix=f"{_prefix(target, 'partial')}{os.getpid()}-", dir=target.parent))
+
+
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Make ``staging`` the new ``target``; the old ``target`` (if any) is removed afterwards.
+
+    Between the two renames the old folder waits as ``.NAME.old-PID-XXXX``;
+    :func:`recover` puts it back if this process dies there.
+    """
     os.chmod(staging, 0o755)
+    _test_pause()
     if not target.exists():
         os.replace(staging, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old = Path(tempfile.mkdtemp(prefix=f"{_prefix(target, 'old')}{os.getpid()}-", dir=target.parent))
     os.rmdir(old)
     os.replace(target, old)
-    os.replace(staging, target)
+    try:
+        _test_pause()
+        os.replace(staging, target)
+    except BaseException:  # interrupted between the renames: the old results go back
+        if not target.exists():
+            os.replace(old, target)
+        raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _test_pause() -> None:
+    """Pause for ``$IMPROVESIM_TEST_PAUSE_SWAP`` seconds (only the kill tests set it, to land a kill mid-swap)."""
+    pause = float(os.environ.get(PAUSE_SWAP_ENV, "0"))
+    if pause:
+        time.sleep(pause)
+
+
+def recover(target: str | Path) -> list[str]:
+    """Clean up after writers of ``target`` that died; return what was done, in words.
+
+    * staging folders (``.NAME.partial-PID-*``) of dead processes are removed;
+    * if ``target`` is missing and a dead writer's old folder
+      (``.NAME.old-PID-*``) is left, the old folder is put back as ``target``;
+      old folders left beside an existing ``target`` are removed.
+    """
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return []
+    done = []
+    for kind in ("partial", "old"):
+        prefix = _prefix(target, kind)
+        stale = [p for p in parent.glob(prefix + "*") if p.is_dir() and not pid_alive(_owner(p, prefix))]
+        for folder in sorted(stale, key=lambda p: p.stat().st_mtime, reverse=True):
+            if kind == "old" and not target.exists():
+                os.replace(folder, target)
+                done.append(f"recovered {target} from {folder.name} (a writer died while replacing it)")
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+                done.append(f"removed {folder.name} (left by a writer that died)")
+    return done
+
+
+class FolderLock:
+    """An exclusive lock on a folder: the file ``FOLDER/.lock`` naming pid, host and start time.
+
+    ``acquire`` creates the folder if needed and raises
+    :class:`FolderLockedError` naming the holder when another live process
+    holds the lock; a lock whose process is dead (same host) is taken over.
+    Used as a context manager it releases the lock on exit.
+    """
+
+    def __init__(self, folder: str | Path, command: str = ""):
+        self.folder = Path(folder)
+        self.command = command
+        self.held = False
+
+    @property
+    def path(self) -> Path:
+        return self.folder / LOCK
+
+    def record(self) -> dict:
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": self.command,
+        }
+
+    def acquire(self) -> FolderLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = read_lock(self.path)
+                if holder is None or not _stale(holder):
+                    raise FolderLockedError(_locked_message(self.folder, holder)) from None
+                self.path.unlink(missing_ok=True)  # its process is dead: take it over
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.record()) + "\n")
+            self.held = True
+            return self
+        raise FolderLockedError(_locked_message(self.folder, read_lock(self.path)))
+
+    def copy_into(self, folder: Path) -> None:
+        """Put this lock's file into ``folder`` too (a staging folder about to replace the locked one)."""
+        shutil.copyfile(self.path, folder / LOCK)
+
+    def release(self) -> None:
+        if self.held:
+            holder = read_lock(self.path)
+            if holder is not None and holder.get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def read_lock(path: Path) -> dict | None:
+    """The holder recorded in a lock file, or None if it is unreadable (being written)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _stale(holder: dict) -> bool:
+    """A lock whose process is gone (only decidable on the host that wrote it)."""
+    return holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", 0)))
+
+
+def _locked_message(folder: Path, holder: dict | None) -> str:
+    if holder is None:
+        return f"{folder} is being written by another process (its lock file {folder / LOCK} is being written)"
+    return (
+        f"{folder} is being written by another process: pid {holder.get('pid')} on {holder.get('host')}, "
+        f"started {holder.get('started')} ({holder.get('command') or 'improvesim'}); wait for it to finish, "
+        f"or if that process is gone, delete {folder / LOCK}"
+    )

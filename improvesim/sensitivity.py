@@ -35,15 +35,34 @@ def _announce_replace(folder: Path) -> None:
         print(f"replacing the previous analysis in {folder}/", file=sys.stderr)
 
 
-def _outcome_table(store: Path) -> pd.DataFrame:
-    plan = pd.read_parquet(store / "plan.parquet", columns=["run_id", "set"])
+def _outcome_table(store: Path, meta: dict) -> pd.DataFrame:
+    """One row per computed run: run_id, set, replicate, horizon_months (the run's own), status, error, outcomes."""
+    plan = pd.read_parquet(store / "plan.parquet")
+    if "run.years" in plan.columns:
+        horizon = plan["run.years"].astype(int) * 12
+    else:
+        horizon = pd.Series(int(meta["horizon_months"]), index=plan.index)
+    plan = plan[["run_id", "set", "replicate"]].assign(horizon_months=horizon)
     return plan.merge(read_parts(store, "outcomes"), on="run_id", how="inner")
 
 
-def analyse_study(store: Path) -> Path:
-    """Sobol' or Morris analysis of every outcome of a sampled store; returns the analysis folder."""
+def _meta(store: Path) -> dict:
+    return json.loads((store / "experiment.json").read_text())
+
+
+def analyse_study(store: Path) -> tuple[Path, int]:
+    """Sobol' or Morris analysis of every outcome of a sampled store.
+
+    Returns the analysis folder and how many outcomes were analysed (the
+    others are listed in the report with the reason).  Raises
+    :class:`~improvesim.analysis.sensitivity.SensitivityError` for a store
+    that is not a Sobol' or Morris design, or one too small to analyse.
+    """
     study = sa.read_study(store)
-    outcomes = _outcome_table(store)
+    sa.check_sample_size(study.method, study.base_samples, where=f"{store}: samples")
+    meta = _meta(store)
+    crn = bool(meta.get("common_random_numbers"))
+    outcomes = _outcome_table(store, meta)
     folder = store / "sensitivity"
     _announce_replace(folder)
     sections, tables, convs, noises, skipped = [], [], [], [], []
@@ -69,14 +88,14 @@ def analyse_study(store: Path) -> Path:
                 study.method, study.problem, study.X, Y, study.second_order, study.levels, study.seed, full=table
             )
             figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
-            noise = sa.noise_decomposition(outcomes, outcome, study.replicates)
+            noise = sa.noise_decomposition(outcomes, outcome, study.replicates, crn)
             tables.append(table.assign(outcome=outcome))
             convs.append(conv.assign(outcome=outcome))
             noises.append(noise)
             sections.append(_section(outcome, table, index, conv, noise, notes, figures, study))
         _write_tables(stage, study.method, tables, convs, noises)
         (stage / "report.md").write_text(_report(store, study, sections, skipped))
-    return folder
+    return folder, len(sections)
 
 
 def _analysable(outcomes: pd.DataFrame, outcome: str, sets: int, horizon: int, skipped: list[str]):
@@ -111,7 +130,10 @@ def _first(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _section(outcome, table, index, conv, noise, notes, figures, study) -> str:
-    lines = [f"## {outcome}", "", sa.ranking_sentence(table, index), ""]
+    ranking = sa.ranking_sentence(
+        table, index, noise_share=noise["noise_share_of_means"], unit_interval=study.method == "sobol"
+    )
+    lines = [f"## {outcome}", "", ranking, ""]
     if study.method == "sobol":
         interactions = float((table["ST"] - table["S1"]).clip(lower=0).sum())
         lines += [
@@ -145,7 +167,7 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 
 def _report(store: Path, study, sections, skipped) -> str:
-    meta = json.loads((store / "experiment.json").read_text())
+    meta = _meta(store)
     base = meta["samples"]
     what = (
         f"Sobol' indices (Saltelli sampling, N = {base}, second order {'on' if study.second_order else 'off'})"
@@ -172,21 +194,32 @@ def _report(store: Path, study, sections, skipped) -> str:
 # --- sampling-free analysis of any store -------------------------------------------------------------
 
 
-def analyse_any(store: Path) -> Path:
-    """Delta and PAWN indices of any sweep store (grid, lhs, list, sobol, morris)."""
-    meta = json.loads((store / "experiment.json").read_text())
+def analyse_any(store: Path) -> tuple[Path, int]:
+    """Delta and PAWN indices of any sweep store (grid, lhs, list, sobol, morris).
+
+    Returns the analysis folder and how many outcomes were analysed.  Raises
+    :class:`~improvesim.analysis.sensitivity.SensitivityError` when no
+    parameter varies or there are fewer than
+    :data:`~improvesim.analysis.sensitivity.MIN_SETS_FROM_STORE` parameter sets.
+    """
+    meta = _meta(store)
     plan = pd.read_parquet(store / "plan.parquet")
     factors = [c for c in plan.columns if c not in ("run_id", "set", "replicate", "seed")]
     per_set = plan.groupby("set")[factors].first().sort_index()
     X, names = _numeric_design(per_set)
     if not names:
         raise sa.SensitivityError(f"{store}: no parameter varies in this sweep")
+    if len(per_set) < sa.MIN_SETS_FROM_STORE:
+        raise sa.SensitivityError(
+            f"{store}: {len(per_set)} parameter sets; delta and PAWN indices need at least "
+            f"{sa.MIN_SETS_FROM_STORE} (fewer give undefined indices)"
+        )
     problem = {
         "num_vars": len(names),
         "names": names,
         "bounds": [[float(X[:, j].min()), float(X[:, j].max())] for j in range(len(names))],
     }
-    outcomes = _outcome_table(store)
+    outcomes = _outcome_table(store, meta)
     folder = store / "sensitivity-from"
     _announce_replace(folder)
     sections, tables, skipped = [], [], []
@@ -200,15 +233,16 @@ def analyse_any(store: Path) -> Path:
             table = sa.delta_indices(problem, X, Y, meta["seed"]).merge(
                 sa.pawn_indices(problem, X, Y, meta["seed"]), on="factor"
             )
-            fig = plots.sobol_bars(table.rename(columns={"delta": "ST", "delta_conf": "ST_conf"}), outcome)
-            fig.axes[0].set_title(f"Delta (blue) and first-order S1 (orange): {outcome}")
+            fig = plots.delta_bars(table, outcome)
             fig.savefig(stage / "figures" / f"{outcome}-delta.png")
             tables.append(table.assign(outcome=outcome))
-            noise = sa.noise_decomposition(outcomes, outcome, meta["replicates"])
+            noise = sa.noise_decomposition(
+                outcomes, outcome, meta["replicates"], bool(meta.get("common_random_numbers"))
+            )
             lines = [
                 f"## {outcome}",
                 "",
-                sa.ranking_sentence(table, "delta"),
+                sa.ranking_sentence(table, "delta", noise_share=noise["noise_share_of_means"]),
                 "",
                 sa.noise_sentence(noise, meta["replicates"]),
                 "",
@@ -233,7 +267,7 @@ def analyse_any(store: Path) -> Path:
         if skipped:
             header += ["Outcomes not analysed:", "", *skipped, ""]
         (stage / "report.md").write_text("\n".join(header + sections))
-    return folder
+    return folder, len(sections)
 
 
 def _numeric_design(per_set: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -243,7 +277,8 @@ def _numeric_design(per_set: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         values = per_set[name]
         if values.nunique() < 2:
             continue
-        if values.dtype == object:
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            # categories (object or pandas' str dtype) as codes in sorted order
             codes = {v: i for i, v in enumerate(sorted(values.unique()))}
             values = values.map(codes)
         columns.append(values.to_numpy(dtype=float))

@@ -20,6 +20,7 @@ def baseline_run(tmp_path_factory):
 def test_run_writes_every_output(baseline_run):
     out, proc = baseline_run
     assert sorted(p.name for p in out.iterdir()) == [
+        ".improvesim",  # marks the folder as results that --force may replace
         "district.parquet",
         "schools.parquet",
         "summary.json",
@@ -68,12 +69,23 @@ def test_refuses_to_overwrite_without_force(baseline_run, tmp_path):
 def test_force_replaces_whole(tmp_path):
     out = tmp_path / "r"
     out.mkdir()
+    (out / "summary.json").write_text("{}")  # results of an earlier run
     (out / "stale.txt").write_text("old")
     proc = improvesim("run", "scenarios/baseline.toml", "--out", out, "--replicates", 2, "--force", "--no-schools")
     assert proc.returncode == 0, proc.stderr
     assert not (out / "stale.txt").exists() and (out / "summary.json").exists()
     assert json.loads((out / "summary.json").read_text())["replicates"] == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+@pytest.mark.parametrize("command", [["run", "scenarios/baseline.toml", "--replicates", 2], ["validate"]])
+def test_force_never_replaces_a_folder_that_is_not_results(tmp_path, command):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "ideas.md").write_text("my notes")
+    proc = improvesim(*command, "--out", notes, "--force")
+    assert proc.returncode == 2 and "not improvesim results" in proc.stderr and "Traceback" not in proc.stderr
+    assert (notes / "ideas.md").read_text() == "my notes"
 
 
 def test_set_changes_the_run(tmp_path):

@@ -115,6 +115,7 @@ def report(tmp_path_factory):
 
 def test_report_files(report):
     assert {p.name for p in report.iterdir()} == {
+        ".improvesim",  # marks the folder as results that --force may replace
         "report.html",
         "outcomes.csv",
         "differences.csv",

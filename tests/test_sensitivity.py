@@ -120,7 +120,7 @@ def model_study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sobol")
     (tmp / "study.toml").write_text(MODEL_STUDY)
     run_sweep(load_experiment(tmp / "study.toml"), tmp / "store", workers=1, progress=False)
-    return tmp / "store", analyse_study(tmp / "store")
+    return tmp / "store", analyse_study(tmp / "store")[0]
 
 
 def test_model_indices_are_sane(model_study):
@@ -148,7 +148,7 @@ def test_the_report_and_figures_are_written(model_study):
 
 def test_from_store_gives_delta_and_pawn(model_study):
     store, _ = model_study
-    folder = analyse_any(store)
+    folder, _ = analyse_any(store)
     table = pd.read_csv(folder / "indices.csv")
     assert {"delta", "delta_conf", "pawn_median"} <= set(table.columns)
     inst = table[table["outcome"] == "institutionalized_share"].set_index("factor")
@@ -176,7 +176,172 @@ def test_families_give_indices_per_family(tmp_path):
     (tmp_path / "fam.toml").write_text(body)
     exp = load_experiment(tmp_path / "fam.toml")
     run_sweep(exp, tmp_path / "store", progress=False)
-    indices = pd.read_csv(analyse_study(tmp_path / "store") / "indices.csv")
+    indices = pd.read_csv(analyse_study(tmp_path / "store")[0] / "indices.csv")
     assert set(indices["factor"]) == {"time", "coaching", "costs"}
     # 3 families without second order: 32 x (3 + 2) sets, not 32 x (4 + 2) for 4 parameters
     assert len(pd.read_parquet(tmp_path / "store" / "design.parquet")) == 32 * 5
+
+
+# --- guards against misreporting ----------------------------------------------------------
+
+
+def test_censoring_is_at_each_runs_own_horizon():
+    from improvesim.sim.censoring import censor, restricted_times
+
+    times = np.array([50.0, np.nan, 150.0, np.nan])
+    horizons = np.array([72, 72, 168, 168])
+    durations, observed = censor(times, horizons)
+    assert durations.tolist() == [50.0, 72.0, 150.0, 168.0] and observed.tolist() == [True, False, True, False]
+    # comparable across horizons: everything later than the shortest horizon counts as "not within 72 months"
+    values, censored_at = restricted_times(times, horizons)
+    assert values.tolist() == [50.0, 73.0, 73.0, 73.0] and censored_at == 73.0
+    with pytest.raises(ValueError, match="positive"):
+        censor(times, 0)
+
+
+def test_set_means_censor_runs_of_different_horizons_at_the_shortest():
+    rows = pd.DataFrame(
+        {
+            "set": [0, 0, 1, 1],
+            "status": "ok",
+            "horizon_months": [72, 72, 168, 168],
+            "time_to_first_institutionalization": [50.0, np.nan, 150.0, 100.0],
+        }
+    )
+    Y, notes = sa.set_means(rows, "time_to_first_institutionalization", sets=2, horizon_months=120)
+    assert Y.tolist() == [61.5, 73.0] and notes["horizons_vary"] and notes["censored_at_months"] == 73
+    assert "censored at the shortest" in sa.undefined_sentence(notes)
+
+
+def table(values, confs, index="ST"):
+    return pd.DataFrame({"factor": list("abc"), index: values, f"{index}_conf": confs})
+
+
+def test_undefined_indices_are_never_ranked():
+    text = sa.ranking_sentence(table([np.nan, 0.4, 0.1], [np.nan, 0.05, 0.05]), "ST")
+    assert "Undefined (NaN), not ranked: a" in text and "**a**" not in text and "nan" not in text
+    text = sa.ranking_sentence(table([np.nan] * 3, [np.nan] * 3), "ST")
+    assert "Nothing is ranked" in text and "clearly" not in text
+
+
+def test_impossible_indices_are_flagged_and_no_order_is_called_clear():
+    text = sa.ranking_sentence(table([2.0, 0.3, 0.1], [0.0, 0.05, 0.05]), "ST")
+    assert "Impossible values: a" in text and "clearly" not in text
+
+
+def test_no_order_is_clear_when_replicate_noise_dominates():
+    t = table([0.8, 0.2, 0.1], [0.05, 0.05, 0.05])
+    assert "clearly first" in sa.ranking_sentence(t, "ST", noise_share=0.05)
+    text = sa.ranking_sentence(t, "ST", noise_share=0.87)
+    assert "clearly" not in text and "87%" in text
+
+
+def test_noise_under_common_random_numbers_leaves_out_the_seeds_shared_effect():
+    """Replicate k of every set shares a seed: a seed's effect moves every set's mean alike."""
+    rng = np.random.default_rng(5)
+    sets, replicates = 40, 10
+    seed_effect = rng.normal(0, 3.0, replicates)  # large, shared by every set
+    signal = np.linspace(0, 1, sets)
+    rows = pd.DataFrame(
+        {
+            "set": np.repeat(np.arange(sets), replicates),
+            "replicate": np.tile(np.arange(replicates), sets),
+            "status": "ok",
+        }
+    )
+    rows["y"] = signal[rows["set"]] + seed_effect[rows["replicate"]] + rng.normal(0, 0.1, len(rows))
+    independent = sa.noise_decomposition(rows, "y", replicates)
+    crn = sa.noise_decomposition(rows, "y", replicates, common_random_numbers=True)
+    # the true noise in the set means is 0.1^2 / 10 = 0.001 against a spread of about 0.09
+    assert crn["noise_share_of_means"] < 0.05 < 1.0 < independent["noise_share_of_means"]
+
+
+def test_too_small_designs_are_refused_before_any_run(tmp_path):
+    from improvesim.cli import main
+
+    for design, samples in (("sobol", 1), ("morris", 1)):
+        path = tmp_path / f"{design}.toml"
+        path.write_text(
+            f'scenario = "{(ROOT / "scenarios/baseline.toml").as_posix()}"\ndesign = "{design}"\nsamples = {samples}\n'
+            '[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n"time.integrated" = { min = 0.0, max = 1.0 }\n'
+        )
+        assert main(["sensitivity", str(path), "--out", str(tmp_path / design), "--quiet"]) == 2
+        assert not (tmp_path / design).exists()
+
+
+def test_the_delta_figure_says_what_delta_is():
+    from improvesim.analysis.plots import delta_bars
+
+    t = pd.DataFrame({"factor": ["a", "b"], "delta": [0.3, 0.1], "delta_conf": [0.02, 0.02], "S1": [0.2, 0.0]})
+    ax = delta_bars(t.assign(S1_conf=0.01), "y").axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert any("delta" in label for label in labels) and not any("ST" in label for label in labels)
+    assert "share of the variance" not in ax.get_xlabel().lower()
+
+
+# --- sensitivity --from on any store ------------------------------------------------------
+
+FROM_GRID = f"""
+scenario = "{(ROOT / "scenarios/baseline.toml").as_posix()}"
+design = "grid"
+replicates = 2
+seed = 8
+outcomes = ["engaged_share", "time_to_first_institutionalization"]
+[parameters]
+"run.years" = [3, 6]
+"governance.participation" = ["optional", "required"]
+"turnover.teacher" = [0.05, 0.1, 0.15, 0.2, 0.3]
+"""
+
+
+@pytest.fixture(scope="module")
+def from_store(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("from")
+    (tmp / "grid.toml").write_text(FROM_GRID)
+    run_sweep(load_experiment(tmp / "grid.toml"), tmp / "store", progress=False)
+    return tmp / "store"
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_categorical_factors_are_coded_whatever_pandas_calls_their_type(dtype):
+    from improvesim.sensitivity import _numeric_design
+
+    per_set = pd.DataFrame(
+        {"governance.participation": pd.Series(["required", "optional", "required"], dtype=dtype), "x": [1, 2, 2]}
+    )
+    X, names = _numeric_design(per_set)
+    assert names == ["governance.participation", "x"] and X[:, 0].tolist() == [1.0, 0.0, 1.0]
+
+
+def test_each_run_is_censored_at_its_own_horizon_read_from_the_plan(from_store):
+    from improvesim.sensitivity import _meta, _outcome_table
+
+    table = _outcome_table(from_store, _meta(from_store)).merge(pd.read_parquet(from_store / "plan.parquet"))
+    assert (table["horizon_months"] == table["run.years"] * 12).all() and set(table["horizon_months"]) == {36, 72}
+
+
+def test_from_a_store_too_small_for_delta_is_refused(tmp_path):
+    from improvesim.cli import main
+
+    (tmp_path / "grid.toml").write_text(
+        FROM_GRID.replace('"turnover.teacher" = [0.05, 0.1, 0.15, 0.2, 0.3]', "").replace("[3, 6]", "[3]")
+    )
+    run_sweep(load_experiment(tmp_path / "grid.toml"), tmp_path / "store", progress=False)
+    assert main(["sensitivity", "--from", str(tmp_path / "store")]) == 2
+    assert not (tmp_path / "store" / "sensitivity-from").exists()
+
+
+def test_nothing_analysed_exits_non_zero_with_the_reason(tmp_path, capsys):
+    from improvesim.cli import main
+
+    body = FROM_GRID.replace('"run.years" = [3, 6]', '"district.schools" = [5, 6, 7, 8, 9]').replace(
+        "[parameters]", '[set]\n"rollout.initial_schools" = 10\n[parameters]'
+    )  # every run asks for more initial schools than its district has
+    (tmp_path / "failing.toml").write_text(body)
+    run_sweep(load_experiment(tmp_path / "failing.toml"), tmp_path / "store", progress=False)
+    plan = pd.read_parquet(tmp_path / "store" / "plan.parquet")
+    assert not pd.api.types.is_numeric_dtype(plan["governance.participation"])  # a categorical factor is coded
+    assert main(["sensitivity", "--from", str(tmp_path / "store")]) == 1
+    assert "no outcome could be analysed" in capsys.readouterr().err
+    report = (tmp_path / "store" / "sensitivity-from" / "report.md").read_text()
+    assert "have no successful run" in report

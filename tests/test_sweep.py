@@ -274,3 +274,90 @@ def test_the_documented_slurm_cluster_renders_a_job_script():
         "--nthreads 1",
     ]:
         assert line in script, line
+
+
+# --- one schema per part kind -----------------------------------------------------------
+
+ALL_FAIL_IN_SOME_CHUNKS = """
+design = "grid"
+replicates = 2
+seed = 3
+chunk = 2
+outcomes = ["engaged_share", "time_to_first_institutionalization"]
+record_schools = true
+[set]
+"run.years" = 2
+"rollout.initial_schools" = 10
+[parameters]
+"district.schools" = [5, 20]
+"turnover.teacher" = [0.1, 0.2]
+"""
+
+
+def test_every_part_of_a_kind_has_one_schema_even_when_its_runs_all_failed(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    ds = pytest.importorskip("pyarrow.dataset")
+    duckdb = pytest.importorskip("duckdb")
+    store = tmp_path / "s"
+    summary = run_sweep(load_experiment(experiment(tmp_path, ALL_FAIL_IN_SOME_CHUNKS)), store, progress=False)
+    assert summary.failed == 4 and summary.ok == 4  # the chunks of 5-school runs failed whole
+    for kind in ("outcomes", "yearly", "schools"):
+        paths = sorted((store / "parts").glob(f"{kind}-*.parquet"))
+        schemas = {pq.read_schema(p).remove_metadata() for p in paths}
+        assert len(paths) == 4 and len(schemas) == 1, kind
+        assert "null" not in str(next(iter(schemas))), kind
+        ds.dataset([str(p) for p in paths], format="parquet").to_table()  # one dataset
+    rows = duckdb.sql(f"SELECT count(*), avg(engaged_share) FROM '{store}/parts/yearly-*.parquet'").fetchall()
+    assert rows[0][0] == 4 * 2
+    yearly = load_sweep(store).yearly
+    assert yearly["engaged_share"].dtype == np.float64 and np.isfinite(yearly["engaged_share"].quantile(0.5))
+
+
+def test_a_complete_store_resumed_says_everything_was_already_done(serial_store, capsys):
+    from improvesim.cli import main
+
+    tmp, serial = serial_store
+    assert main(["sweep", str(tmp / "exp.toml"), "--out", str(serial), "--resume", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "0 computed" in out and "36 already done" in out
+
+
+# --- Morris grids over integers and categories ------------------------------------------
+
+
+def morris_experiment(tmp_path, coaches, levels=4, samples=200):
+    body = f"""
+design = "morris"
+samples = {samples}
+levels = {levels}
+replicates = 1
+[parameters]
+"coaching.coaches" = {coaches}
+"governance.participation" = {{ choices = ["optional", "required"] }}
+"turnover.teacher" = {{ min = 0.05, max = 0.35 }}
+"""
+    return load_experiment(experiment(tmp_path, body, "morris"))
+
+
+def test_morris_levels_map_to_distinct_evenly_spread_integers(tmp_path):
+    from improvesim.experiments.design import morris_value_index
+
+    levels = np.arange(4)
+    assert morris_value_index(levels, 4, 4).tolist() == [0, 1, 2, 3]  # 1 to 4 coaches: distinct
+    assert morris_value_index(levels, 7, 4).tolist() == [0, 2, 4, 6]  # 0 to 6: evenly spread
+    assert morris_value_index(levels, 2, 4).tolist() == [0, 0, 1, 1]  # two choices: two levels each
+    values = build_design(morris_experiment(tmp_path, "{ min = 1, max = 4 }")).values
+    share = values["coaching.coaches"].value_counts(normalize=True)
+    assert set(share.index) == {1, 2, 3, 4}
+    # 200 trajectories: each share is 0.25 within about 0.03 (one standard error); the old mapping gave the top 0.5
+    assert share.max() < 0.4 and share.min() > 0.1
+    assert values["governance.participation"].value_counts(normalize=True).max() < 0.65
+
+
+def test_morris_refuses_an_integer_range_its_levels_would_draw_unevenly(tmp_path):
+    exp = morris_experiment(tmp_path, "{ min = 0, max = 2 }")
+    with pytest.raises(ParameterError, match=r"coaching.coaches: a Morris grid of 4 levels over 3 values") as err:
+        build_design(exp)
+    assert str(exp.path) in str(err.value) and "max = 3" in str(err.value)
+    proc = improvesim("sweep", exp.path, "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "coaching.coaches" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,290 @@
+"""Kills, concurrent writers and dying workers: results are never mixed, lost or half-written.
+
+Real processes (the command line in a subprocess), real signals, tiny
+experiments; every wait is bounded.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from improvesim.experiments.spec import load_experiment
+from improvesim.experiments.sweep import run_sweep
+from improvesim.output import LOCK, FolderLock, FolderLockedError, recover, staged_folder
+
+BASELINE = (ROOT / "scenarios" / "baseline.toml").as_posix()
+TINY = f"""
+scenario = "{BASELINE}"
+design = "grid"
+replicates = 2
+seed = {{seed}}
+chunk = 2
+outcomes = ["institutionalized_share", "time_to_first_institutionalization"]
+[set]
+"run.years" = 2
+[parameters]
+"turnover.teacher" = [0.1, 0.2, 0.3, 0.4]
+"governance.participation" = ["optional", "required"]
+"""
+CHUNKS = 8
+TIMEOUT = 90
+
+
+def tiny(folder, seed=3):
+    path = folder / f"tiny{seed}.toml"
+    path.write_text(TINY.format(seed=seed))
+    return path
+
+
+def parts_bytes(store):
+    return {p.name: p.read_bytes() for p in sorted((store / "parts").glob("*.parquet"))}
+
+
+def tree_bytes(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny experiment swept without interruption, and an older store of another seed."""
+    tmp = tmp_path_factory.mktemp("reference")
+    run_sweep(load_experiment(tiny(tmp)), tmp / "uninterrupted", progress=False)
+    run_sweep(load_experiment(tiny(tmp, seed=4)), tmp / "old", progress=False)
+    return tmp
+
+
+def start(*args, slow=0.5, session=False, pause_swap=0.0):
+    env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": str(slow), "IMPROVESIM_TEST_PAUSE_SWAP": str(pause_swap)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "improvesim", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=session,  # its own process group, as a terminal gives a command
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, what):
+    deadline = time.time() + TIMEOUT
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def chunks_saved(folder):
+    return len(list((folder / "parts").glob("outcomes-*.parquet")))
+
+
+def children(pid):
+    """Pids of the live processes whose parent is ``pid``."""
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = Path(f"/proc/{stat}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(stat))
+    return found
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def assert_no_orphans(pids):
+    deadline = time.time() + 20
+    while any(alive(p) for p in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if alive(p)], "worker processes outlived the sweep"
+
+
+def interrupt(proc, sig, store, moment):
+    """Send ``sig`` once ``moment`` chunks are saved in ``store`` (0: as soon as the store is locked)."""
+    wait_for(lambda: (store / LOCK).exists() if moment == 0 else chunks_saved(store) >= moment, "the sweep")
+    workers = children(proc.pid)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, err, workers
+
+
+@pytest.mark.parametrize("sig,moment", [(signal.SIGKILL, 0), (signal.SIGTERM, 2)])
+def test_a_killed_sweep_leaves_no_workers_and_resumes_to_the_same_bytes(reference, tmp_path, sig, moment):
+    store = tmp_path / "store"
+    proc = start("sweep", tiny(tmp_path), "--out", store, "--workers", 2, "--quiet")
+    status, err, workers = interrupt(proc, sig, store, moment)
+    assert_no_orphans(workers)
+    if sig == signal.SIGTERM:  # handled like Ctrl-C: the manifest and the exact command to go on
+        assert status == 143 and "Traceback" not in err, err
+        assert f"--out {store} --resume" in err and (store / "manifest.parquet").exists()
+    assert chunks_saved(store) < CHUNKS
+    summary = run_sweep(load_experiment(tiny(tmp_path)), store, resume=True, progress=False)
+    assert summary.ok == 16 and parts_bytes(store) == parts_bytes(reference / "uninterrupted")
+    assert not (store / LOCK).exists()
+
+
+@pytest.mark.parametrize("engine", [["--workers", 2], ["--dask-local", 2]])
+def test_ctrl_c_stops_every_process_quietly_and_says_how_to_go_on(tmp_path, engine):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: the sweep and its workers."""
+    store = tmp_path / "store"
+    proc = start("sweep", tiny(tmp_path), "--out", store, *engine, "--quiet", session=True)
+    wait_for(lambda: chunks_saved(store) >= 1, "the first chunk")
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 130 and "Traceback" not in err and "IOLoop" not in err, err
+    assert f"--out {store} --resume {' '.join(map(str, engine))}" in err
+    assert_no_orphans(workers)
+
+
+@pytest.mark.parametrize("sig,moment", [(signal.SIGKILL, 1), (signal.SIGTERM, 0)])
+def test_a_killed_forced_sweep_keeps_the_old_results(reference, tmp_path, sig, moment):
+    store = tmp_path / "store"
+    shutil.copytree(reference / "old", store)
+    before = tree_bytes(store)
+    proc = start("sweep", tiny(tmp_path), "--out", store, "--workers", 1, "--quiet", "--force")
+    staging = tmp_path / ".store.next"
+    wait_for(lambda: (staging / "experiment.json").exists(), "the new sweep to start")
+    status, err, _ = interrupt(proc, sig, staging if moment else store, moment)
+    assert tree_bytes(store) == {**before, **({LOCK: tree_bytes(store)[LOCK]} if sig == signal.SIGKILL else {})}
+    if sig == signal.SIGTERM:
+        assert status == 143 and "old results" in err and "--resume --force" in err and "Traceback" not in err
+    run_sweep(load_experiment(tiny(tmp_path)), store, resume=True, force=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(reference / "uninterrupted")
+    assert not staging.exists() and not (store / LOCK).exists()
+
+
+def test_a_sweep_killed_while_creating_its_store_resumes(reference, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / ".improvesim").write_text("{}")  # what a sweep writes first, then killed before experiment.json
+    (store / "plan.parquet").write_bytes(b"half")
+    run_sweep(load_experiment(tiny(tmp_path)), store, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(reference / "uninterrupted")
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(reference, tmp_path):
+    store = tmp_path / "store"
+    first = start("sweep", tiny(tmp_path), "--out", store, "--workers", 1, "--quiet", slow=1.0)
+    try:
+        wait_for(lambda: chunks_saved(store) >= 1, "the first sweep")
+        second = subprocess.run(
+            [sys.executable, "-m", "improvesim", "sweep", tiny(tmp_path, 4), "--out", store, "--force", "--quiet"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert second.returncode == 2 and f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=TIMEOUT)
+    run_sweep(load_experiment(tiny(tmp_path)), store, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(reference / "uninterrupted")  # nothing of the second sweep got in
+
+
+def dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_stale_lock_is_taken_over_and_a_live_one_is_not(tmp_path):
+    folder = tmp_path / "store"
+    folder.mkdir()
+    (folder / LOCK).write_text(f'{{"pid": {dead_pid()}, "host": "{socket.gethostname()}", "started": "x"}}')
+    with FolderLock(folder), pytest.raises(FolderLockedError, match=f"pid {os.getpid()}"):
+        FolderLock(folder).acquire()
+    assert not (folder / LOCK).exists()
+
+
+def test_a_folder_a_sweep_is_writing_is_not_replaced_by_another_command(tmp_path):
+    folder = tmp_path / "store"
+    with FolderLock(folder, command="improvesim sweep"):
+        (folder / "experiment.json").write_text("{}")
+        with pytest.raises(FolderLockedError, match="improvesim sweep"), staged_folder(folder, force=True):
+            pass
+    assert (folder / "experiment.json").read_text() == "{}"
+
+
+def test_a_worker_that_dies_is_replaced_and_its_chunks_computed_again(reference, tmp_path):
+    store = tmp_path / "store"
+    proc = start("sweep", tiny(tmp_path), "--out", store, "--workers", 2, "--quiet", slow=0.2)
+    wait_for(lambda: chunks_saved(store) >= 1, "the first chunk")
+    workers = [p for p in children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0 and "Traceback" not in err, out + err
+    assert "worker process died" in err
+    assert parts_bytes(store) == parts_bytes(reference / "uninterrupted")
+
+
+# --- run (and every command writing through a staging folder) ------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_forced_run_keeps_the_old_results_and_leaves_nothing_behind(tmp_path, sig):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"old": true}')
+    proc = start("run", BASELINE, "--out", out, "--replicates", 3000, "--no-schools", "--force")
+    time.sleep(2.0)  # the model is computing (the results are written only at the end)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert (out / "summary.json").read_text() == '{"old": true}'
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and "Traceback" not in err, err
+    recover(out)  # what the next writer does first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("moment", ["staged", "between renames"])
+def test_a_run_killed_while_swapping_its_results_in_loses_nothing(tmp_path, sig, moment):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"old": true}')
+    proc = start("run", BASELINE, "--out", out, "--replicates", 2, "--no-schools", "--force", pause_swap=1.5)
+    if moment == "staged":  # every new file is written, nothing renamed yet
+        wait_for(lambda: list(tmp_path.glob(".out.partial-*/summary.json")), "the staged results")
+    else:  # the old results are aside, the new ones not yet in place
+        wait_for(lambda: list(tmp_path.glob(".out.old-*")) and not out.exists(), "the first rename")
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    if sig == signal.SIGTERM:  # the process itself puts everything back
+        assert proc.returncode == 143 and "Traceback" not in err, err
+    recover(out)  # what the next writer does first (after SIGKILL it has work to do)
+    assert (out / "summary.json").read_text() == '{"old": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staging_of_dead_writers_is_cleaned_and_a_half_swapped_target_recovered(tmp_path):
+    target = tmp_path / "results"
+    pid = dead_pid()
+    partial = tmp_path / f".results.partial-{pid}-abc"
+    partial.mkdir()
+    (partial / "district.parquet").write_bytes(b"half")
+    old = tmp_path / f".results.old-{pid}-def"  # died between the two renames of a swap
+    old.mkdir()
+    (old / "summary.json").write_text("old results")
+    live = tmp_path / f".results.partial-{os.getpid()}-ghi"  # a live writer's staging is left alone
+    live.mkdir()
+    with staged_folder(target, force=True) as stage:
+        (stage / "summary.json").write_text("new results")
+    assert (target / "summary.json").read_text() == "new results"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "results"]
