@@ -90,6 +90,7 @@ def test_the_wheel_runs_from_an_empty_folder(installed):
     assert run.returncode == 0, run.stderr
     assert run.stderr.startswith("improvesim: compiling the model for this machine"), run.stderr
     assert sorted(p.name for p in (empty / "X").iterdir()) == [
+        ".improvesim",
         "district.parquet",
         "schools.parquet",
         "summary.json",
