@@ -79,6 +79,7 @@ def load_plan(path: str | Path, base: Params | None = None) -> Plan:
     params = base.with_overrides(changed, where)
     if "shocks" in data:
         params = Params(values=params.values, shocks=overrides.shocks, name=params.name, source=where)
+        params = params.with_overrides({}, where)  # the plan's shocks within the base's horizon
     return Plan(name=meta.get("name", path.stem), description=meta.get("description", ""), params=params, path=path)
 
 
@@ -124,6 +125,13 @@ def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int
     years = {int(p.params["run.years"]) for p in plans}
     if len(schools) > 1 or len(years) > 1:
         raise ParameterError("plans must share district.schools and run.years to be compared", "plans")
+    if min(years) < YEARS[0]:
+        raise ParameterError(
+            f"got {min(years)}; allowed: at least {YEARS[0]} years (plans are compared at years "
+            f"{', '.join(map(str, YEARS))})",
+            str(plans[0].path or plans[0].name),
+            "run.years",
+        )
     comp = Comparison(plans, conditions, replicates, seed, schools.pop(), years.pop())
     for condition in conditions:
         for plan in plans:

@@ -246,7 +246,7 @@ def count_sets(exp: Experiment) -> int:
 
 
 def estimate_size(exp: Experiment, workers: int = 1) -> SizeEstimate:
-    """The :class:`SizeEstimate` of ``exp`` run on ``workers`` worker processes (at least 1)."""
+    """The :class:`SizeEstimate` of ``exp`` with ``workers`` local processes computing batches (0: all remote)."""
     from improvesim.experiments.runner import BATCH
 
     listed = _from_csv(exp).values if exp.design == "list" else None
@@ -260,7 +260,7 @@ def estimate_size(exp: Experiment, workers: int = 1) -> SizeEstimate:
         BATCH_SCHOOL_MONTH_BYTES + (RECORD_SCHOOL_MONTH_BYTES if exp.record_schools else 0)
     )
     batch = min(BATCH, exp.chunk, max(runs, 1)) * schools * per_school
-    return SizeEstimate(sets, runs, BASE_BYTES + plan + max(workers, 1) * (WORKER_BYTES + batch))
+    return SizeEstimate(sets, runs, BASE_BYTES + plan + max(workers, 0) * (WORKER_BYTES + batch))
 
 
 def _largest(exp: Experiment, name: str, listed: pd.DataFrame | None) -> int:

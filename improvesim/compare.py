@@ -27,14 +27,19 @@ from improvesim.analysis.compare import (
 )
 from improvesim.analysis.compare_report import build_html
 from improvesim.output import check_writable, staged_folder
-from improvesim.sim.params import ParameterError, load_scenario
+from improvesim.sim.params import ParameterError, load_scenario, show
+from improvesim.sim.schema import BY_NAME
 
 
 def parse_conditions(text: str) -> list[str]:
+    """The conditions named in ``--conditions`` (comma-separated); raises :class:`ParameterError` for an
+    unknown or repeated name, or none."""
     names = [c.strip() for c in text.split(",") if c.strip()]
     for name in names:
         if name not in CONDITIONS:
-            raise ParameterError(f"unknown condition {name!r}; allowed: {', '.join(CONDITIONS)}", "--conditions")
+            raise ParameterError(f"unknown condition {show(name)}; allowed: {', '.join(CONDITIONS)}", "--conditions")
+        if names.count(name) > 1:
+            raise ParameterError(f"{name} named twice; allowed: each of {', '.join(CONDITIONS)} once", "--conditions")
     if not names:
         raise ParameterError(f"name at least one condition; allowed: {', '.join(CONDITIONS)}", "--conditions")
     return names
@@ -45,8 +50,9 @@ def run_compare(
 ) -> Path:
     if len(plan_paths) < 2:
         raise ParameterError("give at least two plan files; the first is the reference", "compare")
-    if replicates < 2:
-        raise ParameterError(f"got {replicates}; allowed: at least 2 replicates", "--replicates")
+    most = BY_NAME["run.replicates"].high
+    if not 2 <= replicates <= most:
+        raise ParameterError(f"got {replicates}; allowed: 2 to {most} replicates", "--replicates")
     names = parse_conditions(conditions)
     base_params = load_scenario(base) if base else None
     plans = [load_plan(p, base_params) for p in plan_paths]
