@@ -54,9 +54,22 @@ def replayed_run(spec: str):
 
     from improvesim.experiments.spec import load_experiment
 
-    store, run_id = spec.rsplit(":", 1)
-    plan = pd.read_parquet(Path(store) / "plan.parquet")
-    rows = plan[plan["run_id"] == int(run_id)]
+    store, _, run_text = spec.rpartition(":")
+    if not (run_text.isascii() and run_text.isdigit()):
+        raise ValueError(f"RUN_ID: got {run_text!r}; allowed: a run number such as 0")
+    plan_file = Path(store) / "plan.parquet"
+    if not plan_file.is_file():
+        raise ValueError(f"{plan_file} is not a file; allowed: a sweep store (a folder with plan.parquet)")
+    try:
+        plan = pd.read_parquet(plan_file)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{plan_file} cannot be read ({type(exc).__name__})") from None
+    if not {"run_id", "seed"} <= set(plan.columns) or plan.empty:
+        raise ValueError(f"{plan_file} is not a sweep store's plan (no runs)")
+    rows = plan[plan["run_id"] == int(run_text)]
+    if rows.empty:
+        raise ValueError(f"no run {run_text} in {store}; allowed: 0 to {len(plan) - 1}")
+    run_id = int(run_text)
     factors = [c for c in plan.columns if c not in ("run_id", "set", "replicate", "seed")]
     # read column by column: a row of mixed types would turn the 64-bit seed into a float
     overrides = {k: rows[k].tolist()[0] for k in factors}
