@@ -201,15 +201,17 @@ def parse_cell(cell: str, kind: str, name: str, where: str):
     return int(text) if INTEGER.fullmatch(text) else float(text)
 
 
-#: Bytes of memory, measured (benchmarks/sizes.py): the sweep's own process with Python, NumPy, pandas,
-#: Numba and SALib loaded; each worker process; per run in the plan (plan table, its copies while it is written
-#: and read back for the manifest), per factor of each run; per set of a sampled design, per factor (the sample
-#: matrix, SALib's working copies and the values); per run and school of a batch in a worker, and per month.
-BASE_BYTES = 400 * 2**20
+#: Bytes of memory, from measurements (benchmarks/sizes.py) with about 40% to spare: the sweep's own process
+#: with Python, NumPy, pandas, Numba and SALib loaded (250 MB measured); each worker process; per run of the
+#: plan (its table, the copies made while it is written, and the manifest), and per factor of each run; per set
+#: of a sampled design and factor (the sample matrix, SALib's working copies, the values); per run and school
+#: of a batch in a worker (4.3 to 4.9 kB measured), per month (25 B measured) and per month when per-school
+#: records are kept.
+BASE_BYTES = 300 * 2**20
 WORKER_BYTES = 300 * 2**20
-RUN_BYTES = 400
-RUN_FACTOR_BYTES = 40
-SET_FACTOR_BYTES = 64
+RUN_BYTES = 300
+RUN_FACTOR_BYTES = 30
+SET_FACTOR_BYTES = 48
 BATCH_SCHOOL_BYTES = 5_000
 BATCH_SCHOOL_MONTH_BYTES = 30
 RECORD_SCHOOL_MONTH_BYTES = 120

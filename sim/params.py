@@ -228,15 +228,15 @@ def read_text_file(path: str | Path, kind: str = "scenario", where: str | None =
     ``kind`` saying what the file should have been.
     """
     label = where if where is not None else str(path)
-    shown = "" if where is None else f"{show(str(path))}: "
+    shown = "" if where is None else f"{str(path)!r}: "
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; the file's type is checked on the open descriptor
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the open descriptor
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ParameterError(f"{shown}no such {kind} file", label, key) from None
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{shown}cannot read it: {_reason(exc)}", label, key) from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ParameterError(f"{shown}not a regular {kind} file", label, key)
@@ -246,10 +246,11 @@ def read_text_file(path: str | Path, kind: str = "scenario", where: str | None =
                 label,
                 key,
             )
-        try:
-            data = file.read(MAX_INPUT_BYTES + 1)
-        except OSError as exc:
-            raise ParameterError(f"{shown}cannot read it: {_reason(exc)}", label, key) from None
+        data = _read_at_most(fd, MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise ParameterError(f"{shown}cannot read it: {_reason(exc)}", label, key) from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_INPUT_BYTES:
         raise ParameterError(f"{shown}grew past {MAX_INPUT_BYTES:,} bytes while being read", label, key)
     try:
@@ -262,6 +263,17 @@ def read_text_file(path: str | Path, kind: str = "scenario", where: str | None =
             key,
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, min(limit - size, 2**20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _reason(exc: BaseException) -> str:
