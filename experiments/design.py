@@ -205,11 +205,11 @@ def parse_cell(cell: str, kind: str, name: str, where: str):
 #: with Python, NumPy, pandas, Numba and SALib loaded (250 MB measured); each worker process; per run of the
 #: plan (its table, the copies made while it is written, and the manifest), and per factor of each run; per set
 #: of a sampled design and factor (the sample matrix, SALib's working copies, the values); per run and school
-#: of a batch in a worker (4.3 to 4.9 kB measured), per month (25 B measured) and per month when per-school
-#: records are kept.
+#: of a batch in a worker (4.3 to 4.9 kB measured), per month (25 B measured); per run, school and month of a
+#: chunk when per-school records are kept (41 B a row, in about three copies).
 BASE_BYTES = 300 * 2**20
 WORKER_BYTES = 300 * 2**20
-RUN_BYTES = 300
+RUN_BYTES = 400
 RUN_FACTOR_BYTES = 30
 SET_FACTOR_BYTES = 48
 BATCH_SCHOOL_BYTES = 5_000
@@ -258,11 +258,11 @@ def estimate_size(exp: Experiment, workers: int = 1) -> SizeEstimate:
     sampled = exp.design in ("lhs", "sobol", "morris")
     plan = runs * (RUN_BYTES + RUN_FACTOR_BYTES * factors) + (sets * SET_FACTOR_BYTES * factors if sampled else 0)
     schools, months = _largest(exp, "district.schools", listed), 12 * _largest(exp, "run.years", listed)
-    per_school = BATCH_SCHOOL_BYTES + months * (
-        BATCH_SCHOOL_MONTH_BYTES + (RECORD_SCHOOL_MONTH_BYTES if exp.record_schools else 0)
-    )
-    batch = min(BATCH, exp.chunk, max(runs, 1)) * schools * per_school
-    return SizeEstimate(sets, runs, BASE_BYTES + plan + max(workers, 0) * (WORKER_BYTES + batch))
+    batch = min(BATCH, exp.chunk, runs) * schools * (BATCH_SCHOOL_BYTES + months * BATCH_SCHOOL_MONTH_BYTES)
+    # per-school records pile up for a whole chunk in its worker, and again in this process as it is saved
+    records = min(exp.chunk, runs) * schools * months * RECORD_SCHOOL_MONTH_BYTES if exp.record_schools else 0
+    local = max(workers, 0) * (WORKER_BYTES + batch + records)
+    return SizeEstimate(sets, runs, BASE_BYTES + plan + local + records)
 
 
 def _largest(exp: Experiment, name: str, listed: pd.DataFrame | None) -> int:

@@ -303,7 +303,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         if args.from_store is not None:
             if args.experiment is not None:
                 raise UsageError("give an experiment file or --from STORE, not both")
-            if not (args.from_store / "experiment.json").exists():
+            if not (args.from_store / "experiment.json").is_file():
                 raise UsageError(f"{args.from_store} is not a sweep store (no experiment.json)")
             folder = analyse_any(args.from_store)
         else:
