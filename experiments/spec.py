@@ -189,7 +189,10 @@ def _resolve(relative: str, experiment_path: Path) -> Path:
     """A path as written in an experiment file: beside the file, else from the working folder."""
     p = Path(relative)
     near = experiment_path.parent / p
-    return near if not p.is_absolute() and near.exists() else p
+    try:
+        return near if not p.is_absolute() and near.exists() else p
+    except (OSError, ValueError):  # a name the system cannot look up; reading it says why
+        return p
 
 
 def _base_scenario(data, path: Path) -> Params:

@@ -42,11 +42,18 @@ def check_writable(target: Path, force: bool, need_bytes: int = MIN_FREE_BYTES) 
         raise OutputNotWritableError(
             f"--out: got {str(target)!r}; allowed: a folder of its own for the results (not the current folder or /)"
         )
-    if target.exists() and not target.is_dir():
-        raise OutputNotWritableError(f"--out: {target}: exists and is not a folder; allowed: a folder")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise OutputExistsError(f"{target} already holds results; use --force to replace them")
-    _check_can_create(target, need_bytes)
+    try:
+        if target.exists() and not target.is_dir():
+            raise OutputNotWritableError(f"--out: {target}: exists and is not a folder; allowed: a folder")
+        if target.is_dir() and any(target.iterdir()) and not force:
+            raise OutputExistsError(f"{target} already holds results; use --force to replace them")
+        _check_can_create(target, need_bytes)
+    except OSError as exc:
+        if isinstance(exc, OutputExistsError | OutputNotWritableError):
+            raise
+        raise OutputNotWritableError(
+            f"--out: {target}: cannot use it ({exc.strerror or exc}); allowed: a folder you can write to"
+        ) from None
 
 
 def _check_can_create(target: Path, need_bytes: int) -> None:

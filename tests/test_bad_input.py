@@ -587,3 +587,23 @@ def test_bundled_inputs_still_load(capsys):
     for path in sorted((ROOT / "experiments").glob("*.toml")):
         assert build_design(load_experiment(path)).sets > 0
     assert json.loads(json.dumps(load_scenario("baseline").as_nested()))
+
+
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (["params", "y" * 5000], "no such scenario file"),
+        (["run", "tiny.toml", "--out", "z" * 300], "--out: "),
+        (["run", "tiny.toml", "--out", "z/" * 3000], "File name too long"),
+    ],
+)
+def test_names_the_system_cannot_look_up_are_refused(here, capsys, args, says):
+    refused(capsys, *args, says=(says,))
+    nothing_but(here, "tiny.toml")
+
+
+def test_files_named_in_an_experiment_that_the_system_cannot_look_up_are_refused(here, capsys):
+    (here / "exp.toml").write_text(f'scenario = "{"x" * 5000}"\ndesign = "grid"\n')
+    refused(capsys, "sweep", "exp.toml", says=("exp.toml: scenario:", "no such scenario file"))
+    (here / "exp.toml").write_text(f'scenario = "tiny.toml"\ndesign = "list"\ncsv = "{"y" * 5000}"\n')
+    refused(capsys, "sweep", "exp.toml", says=("exp.toml: csv:", "File name too long"))

@@ -188,7 +188,7 @@ def assert_one_line_refusal(code: int, err: str, command: str, file: Path, keys)
     line = lines[0]
     assert "Traceback" not in err
     whole_file = ("not valid TOML", "not UTF-8", "not a usable number", "is empty", "has no parameter sets")
-    assert file.name in line or "--set" in line, line
+    assert file.name in line or "--set" in line or "--out" in line, line
     assert any(k in line for k in keys) or any(w in line for w in whole_file), (keys, line)
 
 
@@ -200,23 +200,32 @@ def canonical(name: str, value):
 # --- scenario files and --set ---------------------------------------------------------------------------
 
 
-@given(scenario=scenario_files(), sets=set_texts())
-def test_scenario_and_set_are_refused_in_one_line_or_recorded_exactly(scenario, sets):
+#: An output folder's name inside the example's own folder: never a path that leads out of it.
+out_names = st.one_of(
+    *[st.just("out")] * 4,
+    st.text(st.characters(exclude_characters="/\x00"), min_size=1, max_size=12).filter(lambda n: n not in (".", "..")),
+    st.just("o" * 300),
+)
+
+
+@given(scenario=scenario_files(), sets=set_texts(), out_name=out_names)
+def test_scenario_and_set_are_refused_in_one_line_or_recorded_exactly(scenario, sets, out_name):
     text, values = scenario
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzzed.toml"
         path.write_text(text, encoding="utf-8")
-        args = ["run", path, "--out", Path(tmp) / "out", "--no-schools"]
+        out = Path(tmp) / out_name
+        args = ["run", path, "--out", out, "--no-schools"]
         for name, value in sets:
             args += ["--set", f"{name}={value}"]
-        code, out, err = run_cli(*args)
+        code, _, err = run_cli(*args)
         if code != 0:
-            keys = [*values, *(f"[{k.split('.')[0]}]" for k in values), "shocks", *(n for n, _ in sets)]
+            keys = [*values, *(f"[{k.split('.')[0]}]" for k in values), "shocks", *(n for n, _ in sets), "--out"]
             assert_one_line_refusal(code, err, "run", path, keys)
-            assert not (Path(tmp) / "out").exists()
+            assert sorted(p.name for p in Path(tmp).iterdir()) == ["fuzzed.toml"]  # nothing created
             return
         event("accepted")
-        recorded = json.loads((Path(tmp) / "out" / "summary.json").read_text())["parameters"]
+        recorded = json.loads((out / "summary.json").read_text())["parameters"]
         given_values = {**values, **{n: _parsed(v) for n, v in sets}}
         for name, value in given_values.items():
             if name == "shocks":
@@ -242,7 +251,8 @@ def _parsed(text: str):
 def experiments(draw):
     """(experiment text, CSV text or None, what the generator wrote: {"factors": {name: values}} or CSV rows)."""
     design = draw(st.sampled_from(["grid", "grid", "list", "list", "lhs"]))
-    lines = ['scenario = "tiny.toml"', f'design = "{design}"', 'outcomes = ["institutionalized_share"]']
+    scenario = draw(st.one_of(*[st.just("tiny.toml")] * 6, st.text(max_size=12), st.just("x" * 5000)))
+    lines = [f"scenario = {toml_value(scenario)}", f'design = "{design}"', 'outcomes = ["institutionalized_share"]']
     extra = draw(
         st.one_of(
             st.just({}),
@@ -265,7 +275,8 @@ def experiments(draw):
         if rows and draw(st.integers(0, 4)) == 0:
             rows[0] = [*rows[0], "4"]  # one extra cell
         csv_text = ",".join(header) + "\n" + "".join(",".join(r) + "\n" for r in rows)
-        lines.append('csv = "sets.csv"')
+        csv_name = draw(st.one_of(*[st.just("sets.csv")] * 6, st.text(max_size=12), st.just("y" * 5000)))
+        lines.append(f"csv = {toml_value(csv_name)}")
         factors = {"header": header, "rows": rows}
     else:
         chosen = draw(st.lists(names, min_size=1, max_size=2, unique=True))
@@ -310,6 +321,7 @@ def test_experiments_and_csv_are_refused_in_one_line_or_planned_exactly(case):
         code, out, err = run_cli("sweep", path, "--out", store, "--quiet", "--workers", "1")
         if code != 0:
             keys = [
+                "scenario",
                 "csv",
                 "row ",
                 "design",
