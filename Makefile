@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $(STAMP)
 
 run: setup
-	$(VENV)/bin/improvesim run scenarios/baseline.toml --force
+	$(VENV)/bin/improvesim run baseline --force
 
 test: setup
 	$(PY) -m pytest -q

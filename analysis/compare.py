@@ -10,23 +10,17 @@ replicates).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from improvesim.sim.bundled import resolve
 from improvesim.sim.engine import run_replicates
-from improvesim.sim.params import ParameterError, Params, from_mapping, load_scenario, read_toml
+from improvesim.sim.params import ParameterError, Params, load_scenario
 
 YEARS = (3, 5, 10)
 TRAJECTORY_METRICS = ("institutionalized_share", "authentic_share", "engaged_share")
-PLAN_KEYS = {
-    "name": "the plan's name in the report",
-    "description": "one line on what the plan does",
-    "base": "scenario the plan changes: a file beside the plan, or a bundled name (default: --base, else baseline)",
-}
 TURNOVER_KEYS = ("turnover.teacher", "turnover.principal", "turnover.lead", "turnover.coach")
 #: Turnover conditions: multipliers on every staff turnover rate (NCES 2021-22: attrition in
 #: high-poverty schools is about half again the average; "low" mirrors it downwards).
@@ -62,30 +56,15 @@ class Plan:
 
 
 def load_plan(path: str | Path, base: Params | None = None) -> Plan:
-    """A plan file: scenario sections that change a base scenario, plus name, description and base."""
-    path = resolve(path, "scenario")
-    where = str(path)
-    data = read_toml(path, "plan")
-    meta = {k: data.pop(k) for k in list(data) if k in PLAN_KEYS}
-    for key, value in meta.items():
-        if not isinstance(value, str):
-            raise ParameterError(f"must be text in quotes ({PLAN_KEYS[key]})", where, key)
-    if "base" in meta:
-        base = load_scenario(resolve(meta["base"], "scenario", beside=path, key="base"))
-    elif base is None:
-        base = load_scenario("baseline")
-    overrides = from_mapping(data, where)  # validates sections and keys
-    changed = {k: v for k, v in overrides.values.items() if _key_in(data, k)}
-    params = base.with_overrides(changed, where)
-    if "shocks" in data:
-        params = Params(values=params.values, shocks=overrides.shocks, name=params.name, source=where)
-        params = params.with_overrides({}, where)  # the plan's shocks within the base's horizon
-    return Plan(name=meta.get("name", path.stem), description=meta.get("description", ""), params=params, path=path)
+    """A plan: a scenario file (or bundled name) whose sections change a base scenario.
 
-
-def _key_in(data: dict, name: str) -> bool:
-    section, key = name.split(".", 1)
-    return isinstance(data.get(section), dict) and key in data[section]
+    The base is the one the file's ``base`` line names, else ``base``, else
+    the bundled baseline.  The plan is named by the file's ``name`` line,
+    else by its file name.  Raises ParameterError for any bad input.
+    """
+    params = load_scenario(path, base if base is not None else load_scenario("baseline"))
+    file = Path(params.source or path)
+    return Plan(name=params.title or file.stem, description=params.description, params=params, path=file)
 
 
 def under_condition(params: Params, condition: str) -> Params:
@@ -98,7 +77,7 @@ def under_condition(params: Params, condition: str) -> Params:
         from improvesim.sim.params import Shock
 
         shocks = params.shocks + (Shock("pandemic", 12, 12, 0.8),)
-        changed = Params(values=changed.values, shocks=shocks, name=changed.name, source=changed.source)
+        changed = replace(changed, shocks=shocks)
     return changed
 
 

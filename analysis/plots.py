@@ -312,3 +312,35 @@ def posterior_plot(points, summary) -> Figure:
     fig.suptitle("Posterior of the calibrated constants (flat line = prior; orange: median)", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+#: The survival figure's panels: event, what the curve shows, colour.
+SURVIVAL_PANELS = (
+    ("institutionalized", "Share of invited schools not yet institutionalized", OKABE_ITO["blue"]),
+    ("faded", "Share of once-authentic schools not yet faded", OKABE_ITO["vermillion"]),
+)
+
+
+def survival_curves(frame, title: str, confidence: float = 0.9) -> Figure:
+    """Kaplan-Meier curves with pointwise intervals, one panel per event (a :func:`survival_frame`)."""
+    from improvesim.analysis.survival import EVENTS, kaplan_meier
+
+    fig = Figure(figsize=(12, 5), dpi=110)
+    axes = fig.subplots(1, len(SURVIVAL_PANELS), sharey=True)
+    for ax, (event, label, colour) in zip(axes, SURVIVAL_PANELS, strict=True):
+        km = kaplan_meier(frame, event, confidence)
+        at_risk = int((frame["event"] == event).sum())
+        if km.empty:
+            ax.text(0.5, 0.5, "no school at risk", ha="center", va="center", transform=ax.transAxes, fontsize=12)
+        else:
+            ax.fill_between(km["months"], km["low"], km["high"], step="post", color=colour, alpha=0.2, linewidth=0)
+            ax.step(km["months"], km["survival"], where="post", color=colour, linewidth=2.2)
+        ax.set_title(f"{label}\n({at_risk:,} schools at risk)", fontsize=11)
+        ax.set_xlabel(EVENTS[event].capitalize(), fontsize=11)
+        ax.set_ylim(0, 1.02)
+        ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Kaplan-Meier estimate", fontsize=11)
+    fig.suptitle(f"{title}: time to events, {confidence:.0%} pointwise intervals (schools pooled)", fontsize=13)
+    fig.tight_layout()
+    return fig

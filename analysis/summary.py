@@ -59,7 +59,7 @@ def summarize(result: SimulationResult, scenario: str, seed: int) -> dict[str, A
 def summary_table(summary: dict[str, Any]) -> str:
     """A short plain-text table of the final outcomes for the terminal."""
     rows = [
-        f"{summary['scenario']}: {summary['replicates']} replicates, {summary['years']} years, "
+        f"{summary.get('title', summary['scenario'])}: {summary['replicates']} replicates, {summary['years']} years, "
         f"{summary['schools']} schools, seed {summary['seed']}",
         f"{'outcome at the final month':44s} {'mean':>8s}   90% interval",
     ]
@@ -81,11 +81,15 @@ def _format_for(name: str):
     return lambda v: f"{v:,.2f}" if not math.isnan(v) else "nan"
 
 
-def district_frame(result: SimulationResult) -> pd.DataFrame:
-    """One row per replicate and month, with every district metric."""
+def district_frame(result: SimulationResult, first_replicate: int = 0) -> pd.DataFrame:
+    """One row per replicate and month, with every district metric.
+
+    Replicates are numbered from ``first_replicate`` (for a result that is one
+    batch of a longer run).
+    """
     R, T, _ = result.district.shape
     frame = pd.DataFrame(result.district.reshape(R * T, -1), columns=list(DISTRICT_METRICS))
-    frame.insert(0, "replicate", np.repeat(np.arange(R), T).astype(np.int32))
+    frame.insert(0, "replicate", np.repeat(np.arange(first_replicate, first_replicate + R), T).astype(np.int32))
     frame.insert(1, "seed", np.repeat(np.asarray(result.seeds, dtype=np.uint64), T))
     frame.insert(2, "month", np.tile(np.arange(T), R).astype(np.int32))
     frame.insert(3, "year", (frame["month"] // 12 + 1).astype(np.int32))
@@ -98,13 +102,17 @@ _LABELS = {
 }
 
 
-def schools_frame(result: SimulationResult) -> pd.DataFrame:
-    """One row per replicate, school and month, with every per-school metric."""
+def schools_frame(result: SimulationResult, first_replicate: int = 0) -> pd.DataFrame:
+    """One row per replicate, school and month, with every per-school metric.
+
+    Replicates are numbered from ``first_replicate``.  Raises ValueError when
+    the result kept no per-school records.
+    """
     if result.schools is None:
         raise ValueError("per-school records were not kept for this result")
     R, T, S = result.schools["engagement"].shape
     cols: dict[str, Any] = {
-        "replicate": np.repeat(np.arange(R, dtype=np.int32), T * S),
+        "replicate": np.repeat(np.arange(first_replicate, first_replicate + R, dtype=np.int32), T * S),
         "seed": np.repeat(np.asarray(result.seeds, dtype=np.uint64), T * S),
         "month": np.tile(np.repeat(np.arange(T, dtype=np.int32), S), R),
         "school": np.tile(np.arange(S, dtype=np.int32), R * T),

@@ -132,8 +132,11 @@ def _fail(where: str, key: str, message: str) -> ParameterError:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file."""
-    path = Path(path)
+    """Read and validate an experiment: a file (TOML), or a bundled experiment's name (``"turnover_coaching"``).
+
+    Raises :class:`ParameterError` naming the file and key for any bad input.
+    """
+    path = resolve(path, "experiment")
     where = str(path)
     data = read_toml(path, "experiment")
     for key in data:

@@ -2,8 +2,9 @@
 
 The public face, all importable from here:
 
-- :class:`DistrictModel` — the Mesa model (schools, coaches and a central office
-  as agents; one ``step()`` is one month);
+- :class:`DistrictModel` — the Mesa model (one ``step()`` is one month), with
+  its agents :class:`SchoolAgent`, :class:`CoachAgent` and
+  :class:`CentralOfficeAgent` (views onto the model's arrays);
 - :func:`simulate` and :func:`run_replicates` — the vectorized batch engine
   (a batch of runs in one call; same seed, same bytes as the Mesa model);
 - :func:`load_scenario`, :func:`defaults` and :class:`Params` — parameters
@@ -24,6 +25,9 @@ __version__ = "0.2.0"
 
 _PUBLIC = {
     "DistrictModel": "improvesim.sim.model",
+    "SchoolAgent": "improvesim.sim.agents",
+    "CoachAgent": "improvesim.sim.agents",
+    "CentralOfficeAgent": "improvesim.sim.agents",
     "simulate": "improvesim.sim.engine",
     "run_replicates": "improvesim.sim.engine",
     "load_scenario": "improvesim.sim.params",

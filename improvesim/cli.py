@@ -21,12 +21,12 @@ file and the key and what is allowed, and exits with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from improvesim import __version__
 from improvesim.output import OutputExistsError, OutputNotWritableError, staged_folder
 from improvesim.sim.params import ParameterError, Params, defaults, load_scenario, one_line, parse_assignment
 from improvesim.sim.schema import BY_NAME
@@ -40,12 +40,20 @@ class UsageError(Exception):
     """Bad input that is not about a parameter (exit status 2)."""
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, ``improvesim CMD: error: ...`` (exit status 2), like every
-    other bad input; ``--help`` still shows the usage."""
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (``improvesim run: error: ...``) and exit status 2, like every bad input."""
 
     def error(self, message: str):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)}\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def _assignment(text: str) -> str:
+    """An ``--set`` value as typed: it must hold ``=`` (checked fully, against the schema, later)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(
+            f"expected section.key=value, got {text!r}; write --set {text}=VALUE, with no spaces around ="
+        )
+    return text
 
 
 def out_folder(text: str) -> Path:
@@ -86,14 +94,15 @@ def check_scheduler(address: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
+    parser = _Parser(
         prog="improvesim",
         description="Simulate how school districts adopt continuous improvement, and why it fades.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+    parser.add_argument("--version", action="version", version=f"improvesim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="simulate a scenario's replicates and write results")
-    run.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/baseline.toml")
+    run.add_argument("scenario", help="scenario file (TOML), or a bundled scenario's name, e.g. baseline")
     run.add_argument("--out", type=out_folder, help="output folder (default results/<scenario name>/)")
     run.add_argument("--seed", type=int, help="seed (overrides run.seed)")
     run.add_argument("--replicates", type=int, help="replicates (overrides run.replicates)")
@@ -102,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sets",
         action="append",
         default=[],
+        type=_assignment,
         metavar="SECTION.KEY=VALUE",
         help="override one parameter; may be repeated",
     )
@@ -109,11 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-schools", action="store_true", help="skip schools.parquet (per-school monthly rows)")
 
     params = sub.add_parser("params", help="list every parameter with its value, range, unit, meaning and source")
-    params.add_argument("scenario", nargs="?", help="scenario file (default: the built-in defaults)")
+    params.add_argument("scenario", nargs="?", help="scenario file or bundled name (default: the built-in defaults)")
     params.add_argument("--format", choices=("table", "json", "toml"), default="table")
 
     sweep = sub.add_parser("sweep", help="run an experiment (grid, lhs, sobol, morris or list) into a result store")
-    sweep.add_argument("experiment", help="experiment file (TOML), e.g. experiments/turnover_coaching.toml")
+    sweep.add_argument(
+        "experiment", help="experiment file (TOML), or a bundled experiment's name, e.g. turnover_coaching"
+    )
     _add_engine_options(sweep)
 
     sens = sub.add_parser(
@@ -165,13 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     valid.add_argument("--force", action="store_true", help="replace a table already in --out")
 
     explain = sub.add_parser("explain", help="tell the story of one school in one run")
-    explain.add_argument("scenario", help="scenario file (TOML)")
+    explain.add_argument("scenario", help="scenario file (TOML) or bundled name")
     explain.add_argument("--school", type=int, required=True, help="school index, from 0")
     explain.add_argument("--seed", type=int, help="seed as for `improvesim run` (default run.seed)")
+    explain.add_argument("--replicates", type=int, help="replicates as for `improvesim run` (default run.replicates)")
     which = explain.add_mutually_exclusive_group()
     which.add_argument("--replicate", type=int, default=0, help="replicate of `improvesim run --seed` (default 0)")
     which.add_argument("--run-seed", type=int, help="a run's own seed (as in a sweep's plan.parquet)")
-    explain.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    explain.add_argument(
+        "--set", dest="sets", action="append", default=[], type=_assignment, metavar="SECTION.KEY=VALUE"
+    )
 
     app = sub.add_parser("app", help="the workshop page: a live district in the browser")
     app.add_argument("--port", type=int, default=8765)
@@ -202,39 +217,48 @@ def scenario_with_overrides(path: str | None, sets: Sequence[str], **named) -> P
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from improvesim.analysis.plots import trajectories
-    from improvesim.analysis.summary import district_frame, schools_frame, summarize, summary_table
-    from improvesim.analysis.validation import case_comparison, case_table
+    from improvesim.analysis.summary import summary_table
+    from improvesim.analysis.validation import case_table
     from improvesim.output import check_writable, staged_folder
-    from improvesim.sim.end_of_run import end_of_run_outcomes
-    from improvesim.sim.engine import run_replicates
+    from improvesim.scenario_run import simulate_into
 
+    _check_count("--replicates", args.replicates)
     params = scenario_with_overrides(
         args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
     )
     out = args.out if args.out is not None else Path("results") / params.name
     check_writable(out, args.force)
     seed, replicates = int(params["run.seed"]), int(params["run.replicates"])
+    _notice_if_compiling()
     started = time.perf_counter()
-    result = run_replicates(params, replicates, seed, record_schools=not args.no_schools)
-    elapsed = time.perf_counter() - started
-    summary = summarize(result, params.name, seed)
-    observed = case_comparison(params.name, end_of_run_outcomes(result))
-    if observed:
-        summary["observed"] = observed
-    summary["parameters"] = params.as_nested()
-    summary["overrides"] = list(args.sets)
     with staged_folder(out, force=args.force) as stage:
-        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        district_frame(result).to_parquet(stage / "district.parquet", index=False)
-        if not args.no_schools:
-            schools_frame(result).to_parquet(stage / "schools.parquet", index=False)
-        trajectories(result, params.name).savefig(stage / "trajectories.png")
+        summary, _ = simulate_into(
+            params, replicates, seed, stage, overrides=args.sets, record_schools=not args.no_schools
+        )
+    elapsed = time.perf_counter() - started
     print(summary_table(summary))
-    if observed:
-        print("\n" + case_table(observed, replicates))
+    if "observed" in summary:
+        print("\n" + case_table(summary["observed"], replicates))
     print(f"\n{replicates} runs in {elapsed:.2f} s; results in {out}/")
     return 0
+
+
+def _check_count(option: str, value: int | None, low: int = 1, high: int = 100_000) -> None:
+    """Refuse a count option outside [low, high] by the option's own name."""
+    if value is not None and not low <= value <= high:
+        raise UsageError(f"{option}: got {value}; allowed: an integer from {low:,} to {high:,}")
+
+
+def _notice_if_compiling() -> None:
+    """One line on standard error when this run will first compile the model's kernels."""
+    from improvesim.sim.jit import kernels_cached
+
+    if not kernels_cached():
+        print(
+            "improvesim: compiling the model for this machine (once per version; about a minute on two cores)...",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -265,6 +289,7 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     # scheduler's workers are on other machines)
     local = 0 if args.scheduler else (args.dask_local or (workers if workers > 1 else 1))
     check_size(exp, local)
+    _notice_if_compiling()
     try:
         summary = run_sweep(
             exp,
@@ -329,6 +354,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from improvesim.compare import run_compare
 
     check_seed(args.seed, "--seed")
+    _notice_if_compiling()
     out = run_compare(args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force)
     print(f"report in {out}/report.html")
     return 0
@@ -402,6 +428,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not 2 <= args.replicates <= BY_NAME["run.replicates"].high:
         raise UsageError(f"--replicates: got {args.replicates}; allowed: 2 to {BY_NAME['run.replicates'].high}")
     check_writable(args.out, args.force)
+    _notice_if_compiling()
     table = validate(args.replicates, args.seed)
     markdown = markdown_table(table)
     with staged_folder(args.out, force=args.force) as stage:
@@ -423,12 +450,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from improvesim.sim.rng import derive_seeds
 
     check_seed(args.run_seed, "--run-seed")
-    params = scenario_with_overrides(args.scenario, args.sets, **{"run.seed": args.seed})
+    _check_count("--replicates", args.replicates)
+    params = scenario_with_overrides(
+        args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
+    )
     schools = int(params["district.schools"])
     if not 0 <= args.school < schools:
         raise UsageError(f"--school: got {args.school}; allowed: 0 to {schools - 1}")
-    if args.replicate < 0:
-        raise UsageError("--replicate: allowed: 0 or more")
+    replicates = int(params["run.replicates"])
+    if args.run_seed is None and not 0 <= args.replicate < replicates:
+        raise UsageError(
+            f"--replicate: got {args.replicate}; allowed: 0 to {replicates - 1} (the run has {replicates} "
+            "replicates; give --replicates as given to `improvesim run`)"
+        )
+    _notice_if_compiling()
     seed = args.run_seed if args.run_seed is not None else derive_seeds(int(params["run.seed"]), args.replicate + 1)[-1]
     model = DistrictModel(params, seed=seed)
     result = model.run()
@@ -487,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:
+        return _reader_went_away()
     except (ParameterError, OutputExistsError, OutputNotWritableError, UsageError) as exc:
         print(f"improvesim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -499,6 +536,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"improvesim {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """The reader of standard output closed it (``improvesim params | head``): stop quietly.
+
+    As the Python documentation advises, standard output is pointed at
+    /dev/null so that the interpreter's final flush raises nothing.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, as a shell reports a process that a closed pipe stopped
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ A name is resolved in one order everywhere (the command line, experiment
 files, plan files, the workshop page):
 
 1. for a name written inside a file (``scenario =`` in an experiment, ``base =``
-   in a plan), the file of that name beside the naming file;
+   in a plan), the file of that name (``.toml`` may be left off) beside the
+   naming file;
 2. an existing file at that path (relative to the working folder);
 3. a bundled file of that name: ``baseline``, ``plans/deep_bench``,
    ``turnover_coaching`` (``.toml`` may be added).
@@ -76,8 +77,10 @@ def resolve(name: str | Path, kind: str = "scenario", beside: str | Path | None 
     from improvesim.sim.params import ParameterError
 
     path = Path(name)
-    if beside is not None and not path.is_absolute() and _is_file(Path(beside).parent / path):
-        return Path(beside).parent / path
+    if beside is not None and not path.is_absolute():
+        for near in (Path(beside).parent / path, Path(beside).parent / f"{name}.toml"):
+            if _is_file(near):
+                return near
     if _is_file(path):
         return path
     if kind == "experiment":

@@ -46,11 +46,43 @@ PARTICIPANT_OUTCOMES: dict[str, tuple[str, Callable[[SimulationResult], np.ndarr
     ),
 }
 
+#: What each district metric measures (its value at a month; the ODD's "Observation" defines each exactly).
+METRIC_MEANINGS: dict[str, str] = {
+    "invited_share": "share of the district's schools invited to take part so far",
+    "engaged_share": "share of schools engaged in the work this month",
+    "paused_share": "share of schools that joined and have paused the work",
+    "opted_out_share": "share of schools that declined the invitation or left the work",
+    "not_invited_share": "share of schools not yet invited",
+    "authentic_share": "share of schools practising all six principles of improvement science",
+    "partial_share": "share of schools practising some but not all six principles",
+    "inauthentic_share": "share of invited schools practising none of the principles",
+    "institutionalized_share": "share of schools with improvement embedded in their routines",
+    "faded_share": "share of schools once authentic that have not been for the last 6 months or more",
+    "share_with_6mo_disengagement": "of the schools that joined, the share that has had a 6-month paused or opted-out spell",
+    "mean_commitment": "mean commitment of school teams (0-1)",
+    "mean_skill": "mean improvement-science skill of school teams (0-1)",
+    "mean_embeddedness": "mean embeddedness of the work in schools' routines (0-1)",
+    "deep_bench": "groomed successors (deep bench) per school",
+    "knowledge_base": "the hub's documented knowledge (0-1)",
+    "message": "the message schools feel from the central office, a stock (0-1)",
+    "priority": "the priority the central office gives improvement (0-1)",
+    "coaches_in_post": "coach positions that exist and are filled",
+    "visits_planned": "coaching visits planned this month (0 in summer)",
+    "visits_delivered": "coaching visits delivered this month",
+    "convening": "1 in a month with a network convening, else 0",
+    "cycles_done": "PDSA cycles completed so far, over all schools",
+    "cycles_succeeded": "PDSA cycles that succeeded so far, over all schools",
+    "leader_changes": "central-office leaders (superintendents) who have arrived so far",
+    "pandemic": "severity of a pandemic shock this month (0 when none)",
+    "cost_month": "the district's cost of the improvement work this month (US dollars)",
+    "cost_total": "cumulative cost since the start (US dollars)",
+}
+
 #: Every end-of-run outcome name with its meaning.
 OUTCOMES: dict[str, str] = {
-    **{name: f"{name} at the final month" for name in DISTRICT_METRICS},
+    **{name: f"{METRIC_MEANINGS[name]}, at the final month" for name in DISTRICT_METRICS},
     **{
-        name: f"{metric} at the end of year {year} (NaN if the run is shorter)"
+        name: f"{METRIC_MEANINGS[metric]}, at the end of year {year} (NaN if the run is shorter)"
         for name, (metric, year) in HORIZON_OUTCOMES.items()
     },
     "ever_institutionalized_share": "share of schools institutionalized at some month",

@@ -47,6 +47,17 @@ def _cache_dir() -> Path:
 if not os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = str(_cache_dir())
 
+
+def kernels_cached() -> bool:
+    """Whether compiled kernels for this version of the model are already on disk.
+
+    False on a new machine or after any edit to the model: the first run then
+    compiles every kernel (a minute or less on two cores).
+    """
+    folder = Path(numba.config.CACHE_DIR)
+    return folder.is_dir() and any(folder.rglob("*.nbi"))
+
+
 #: Decorator of a compiled kernel (see the module docstring).
 kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 

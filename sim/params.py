@@ -15,7 +15,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,9 @@ class Params:
     shocks: tuple[Shock, ...] = ()
     name: str = "defaults"
     source: str | None = field(default=None, compare=False)
+    #: the scenario file's own ``name`` and ``description`` lines, if any (shown, never used to compute)
+    title: str = field(default="", compare=False)
+    description: str = field(default="", compare=False)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -97,7 +100,7 @@ class Params:
         for name, raw in overrides.items():
             values[name] = coerce(name, raw, where)
         _check_consistency(values, self.shocks, where)
-        return Params(values=values, shocks=self.shocks, name=self.name, source=self.source)
+        return replace(self, values=values)
 
     def as_nested(self) -> dict[str, Any]:
         """The scenario as nested sections, as it would be written in TOML."""
@@ -194,12 +197,42 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return name, value
 
 
-def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario") -> Params:
-    """Validate a nested scenario mapping (as read from TOML) on top of the defaults."""
-    values = {p.name: p.default for p in PARAMETERS}
-    shocks: tuple[Shock, ...] = ()
+#: Top-level lines a scenario file may have besides its sections (all text).
+SCENARIO_TEXT_KEYS = {
+    "name": "the scenario's name as shown in tables and figures",
+    "description": "one line on what it is",
+    "base": "the scenario this file changes: a file beside it, or a bundled scenario's name",
+}
+#: How deep ``base`` lines may chain (a file that is its own base would never end).
+MAX_BASE_DEPTH = 8
+
+
+def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario", base: Params | None = None) -> Params:
+    """Validate a nested scenario mapping (as read from TOML) on top of ``base`` (default: the defaults).
+
+    Only the keys given change the base; ``[[shocks]]``, when given, replaces
+    the base's shocks.  Besides the sections, a top-level ``name`` and
+    ``description`` (text) are kept as the result's ``title`` and
+    ``description``.  Raises :class:`ParameterError` naming ``where`` and the key.
+    """
+    values = dict(base.values) if base is not None else {p.name: p.default for p in PARAMETERS}
+    shocks: tuple[Shock, ...] = base.shocks if base is not None else ()
+    text = {}
     for section, body in data.items():
+        if section in SCENARIO_TEXT_KEYS:
+            if not isinstance(body, str):
+                raise ParameterError(f"must be text in quotes ({SCENARIO_TEXT_KEYS[section]})", where, section)
+            text[section] = body
+            continue
         if section not in SECTIONS:
+            if not isinstance(body, Mapping):
+                raise ParameterError(
+                    "unknown top-level key"
+                    + suggest(section, [*SCENARIO_TEXT_KEYS, *SECTIONS])
+                    + f"; allowed: {', '.join(SCENARIO_TEXT_KEYS)} (text) and the sections {', '.join(SECTIONS)}",
+                    where,
+                    section,
+                )
             raise ParameterError(
                 "unknown section" + suggest(section, SECTIONS) + f"; sections are {', '.join(SECTIONS)}",
                 where,
@@ -214,7 +247,14 @@ def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario") ->
             full = f"{section}.{key}"
             values[full] = coerce(full, raw, where)
     _check_consistency(values, shocks, where)
-    return Params(values=values, shocks=shocks, name=name, source=where)
+    return Params(
+        values=values,
+        shocks=shocks,
+        name=name,
+        source=where,
+        title=text.get("name", ""),
+        description=text.get("description", ""),
+    )
 
 
 def read_text_file(path: str | Path, kind: str = "scenario", where: str | None = None, key: str | None = None) -> str:
@@ -295,16 +335,31 @@ def read_toml(path: str | Path, kind: str = "scenario") -> dict[str, Any]:
         raise ParameterError(f"not a usable number: {str(exc).split(':')[0]}", where) from None
 
 
-def load_scenario(path: str | Path) -> Params:
+def load_scenario(path: str | Path, base: Params | None = None) -> Params:
     """Read and validate a scenario: a file (TOML), or a bundled scenario's name (``"baseline"``).
 
-    Raises :class:`ParameterError` naming the file and key for any bad input,
-    and listing the bundled names when ``path`` is neither a file nor one of them.
+    A file changes a base: the one its own ``base = "..."`` line names (beside
+    the file first, then among the bundled scenarios), else ``base``, else the
+    defaults.  Plan files are scenarios of this kind.  Raises
+    :class:`ParameterError` naming the file and key for any bad input, and
+    listing the bundled names when ``path`` is neither a file nor one of them.
     """
+    return _load_scenario(path, base, depth=0)
+
+
+def _load_scenario(path: str | Path, base: Params | None, depth: int) -> Params:
     from improvesim.sim.bundled import resolve
 
     file = resolve(path, "scenario")
-    return from_mapping(read_toml(file, "scenario"), str(file), name=file.stem)
+    data = read_toml(file, "scenario")
+    named_base = data.get("base")
+    if isinstance(named_base, str):
+        if depth >= MAX_BASE_DEPTH:
+            raise ParameterError(
+                f"bases chain deeper than {MAX_BASE_DEPTH} files (does a file name itself?)", str(file), "base"
+            )
+        base = _load_scenario(resolve(named_base, "scenario", beside=file, key="base"), None, depth + 1)
+    return from_mapping(data, str(file), name=file.stem, base=base)
 
 
 def _shocks(body: Any, where: str) -> tuple[Shock, ...]:

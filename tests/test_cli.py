@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from improvesim.sim.params import defaults, load_scenario
+from improvesim.sim.params import ParameterError, defaults, load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,8 @@ def test_run_writes_every_output(baseline_run):
         "district.parquet",
         "schools.parquet",
         "summary.json",
+        "survival.parquet",
+        "survival.png",
         "trajectories.png",
     ]
     assert "institutionalized_share" in proc.stdout and "90% interval" in proc.stdout
@@ -94,6 +96,7 @@ def test_set_changes_the_run(tmp_path):
     "args,expected",
     [
         (["run", "scenarios/nope.toml"], "scenarios/nope.toml: no such scenario file"),
+        (["run", "nope"], "nope: no such scenario file, and no bundled scenario of that name; bundled: baseline,"),
         (["run", "scenarios/baseline.toml", "--set", "turnover.teachers=0.2"], "did you mean 'turnover.teacher'"),
         (
             ["run", "scenarios/baseline.toml", "--set", "turnover.teacher=2"],
@@ -104,7 +107,17 @@ def test_set_changes_the_run(tmp_path):
             "coaching.coaches: got 'many', which is not a number",
         ),
         (["run", "scenarios/baseline.toml", "--set", "coaching.coaches"], "expected section.key=value"),
-        (["run", "scenarios/baseline.toml", "--replicates", "0"], "run.replicates: got 0, out of range"),
+        (
+            ["run", "baseline", "--set", "turnover.teacher", "0.3"],
+            "expected section.key=value, got 'turnover.teacher'; write --set turnover.teacher=VALUE",
+        ),
+        (["run", "scenarios/baseline.toml", "--replicates", "0"], "--replicates: got 0; allowed: an integer from 1"),
+        (["run", "baseline", "--replicates", "100001"], "--replicates: got 100001; allowed"),
+        (["explain", "baseline", "--school", "1", "--replicate", "10"], "--replicate: got 10; allowed: 0 to 9"),
+        (
+            ["explain", "baseline", "--school", "1", "--replicates", "5", "--replicate", "999"],
+            "--replicate: got 999; allowed: 0 to 4",
+        ),
         (["params", "scenarios/nope.toml"], "no such scenario file"),
     ],
 )
@@ -113,6 +126,7 @@ def test_bad_input_is_one_clear_message(args, expected, tmp_path):
     assert proc.returncode == 2
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -151,3 +165,134 @@ def test_params_toml_round_trips(tmp_path):
     text = improvesim("params", "scenarios/framework_full.toml", "--format", "toml").stdout
     (tmp_path / "f.toml").write_text(text)
     assert load_scenario(tmp_path / "f.toml").values == load_scenario(ROOT / "scenarios/framework_full.toml").values
+
+
+def test_params_into_a_closed_pipe_stops_quietly():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"{sys.executable} -m improvesim params | head -n 2", shell=True, cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.stdout.startswith("Parameters of defaults")
+    assert proc.stderr == "", proc.stderr
+
+
+def test_a_run_with_overrides_says_so_in_its_table_summary_and_figure(tmp_path):
+    proc = improvesim(
+        "run", "baseline", "--set", "turnover.teacher=0.3", "--replicates", 2, "--out", tmp_path / "o", "--no-schools"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("baseline with turnover.teacher=0.3: 2 replicates")
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["title"] == "baseline with turnover.teacher=0.3"
+    assert summary["overrides"] == ["turnover.teacher=0.3"]
+    assert summary["parameters"]["turnover"]["teacher"] == 0.3
+
+
+def test_the_figure_title_names_the_overrides():
+    from improvesim.analysis.plots import trajectories
+    from improvesim.scenario_run import run_title
+    from improvesim.sim.engine import run_replicates
+
+    title = run_title("baseline", ["turnover.teacher=0.3"])
+    figure = trajectories(run_replicates(load_scenario("baseline").with_overrides({"run.years": 1}), 2, 1), title)
+    assert figure.axes[0].get_title().startswith("baseline with turnover.teacher=0.3")
+
+
+def test_scenario_files_may_carry_a_name_and_description(tmp_path):
+    named = tmp_path / "named.toml"
+    named.write_text('name = "Our district"\ndescription = "What we run"\n[run]\nyears = 2\n')
+    params = load_scenario(named)
+    assert (params.title, params.description, params["run.years"]) == ("Our district", "What we run", 2)
+    proc = improvesim("run", named, "--replicates", 2, "--out", tmp_path / "o", "--no-schools")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Our district: 2 replicates")
+    # the next real error is still reported, not hidden behind the name
+    named.write_text('name = "Our district"\n[turnover]\nteachr = 0.1\n')
+    proc = improvesim("run", named, "--out", tmp_path / "p")
+    assert proc.returncode == 2 and "turnover.teachr: unknown parameter" in proc.stderr
+    named.write_text("name = 5\n")
+    proc = improvesim("run", named, "--out", tmp_path / "p")
+    assert proc.returncode == 2 and "name: must be text in quotes" in proc.stderr
+    named.write_text('nmae = "x"\n')
+    proc = improvesim("run", named, "--out", tmp_path / "p")
+    assert proc.returncode == 2 and "nmae: unknown top-level key (did you mean 'name'?)" in proc.stderr
+
+
+def test_bundled_names_resolve_everywhere(tmp_path):
+    """A bare name is a bundled file, from any folder; a file of that name in the working folder wins."""
+    assert load_scenario("baseline").values == load_scenario(ROOT / "scenarios/baseline.toml").values
+    assert load_scenario("plans/deep_bench.toml").name == "deep_bench"
+    proc = improvesim("params", "mandate", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0 and '"required"' in proc.stdout
+    (tmp_path / "baseline").write_text("[run]\nyears = 2\n")
+    proc = improvesim("params", "baseline", "--format", "json", cwd=tmp_path)
+    assert '"name": "run.years"' in proc.stdout and json.loads(proc.stdout)["scenario"] == "baseline"
+
+
+def test_an_experiment_names_its_scenario_beside_itself_first(tmp_path):
+    from improvesim.experiments.spec import load_experiment
+
+    (tmp_path / "baseline.toml").write_text("[run]\nyears = 3\n")
+    (tmp_path / "e.toml").write_text('scenario = "baseline"\ndesign = "grid"\n[parameters]\n"coaching.coaches" = [1]\n')
+    assert load_experiment(tmp_path / "e.toml").base["run.years"] == 3
+    (tmp_path / "baseline.toml").unlink()
+    assert load_experiment(tmp_path / "e.toml").base["run.years"] == 10  # the bundled baseline
+    assert load_experiment("turnover_coaching").base.name == "baseline"
+    (tmp_path / "e.toml").write_text('scenario = "nope"\ndesign = "grid"\n')
+    with pytest.raises(ParameterError, match=r'e.toml: scenario: "nope": no such scenario file.*bundled: baseline'):
+        load_experiment(tmp_path / "e.toml")
+
+
+def test_outcome_descriptions_say_what_they_measure():
+    lines = improvesim("outcomes").stdout.splitlines()
+    for line in lines:
+        name, meaning = line.split(maxsplit=1)
+        assert not meaning.startswith(name) and ("_" not in name or name not in meaning), line
+
+
+def test_version():
+    import improvesim as package
+
+    proc = improvesim("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"improvesim {package.__version__}"
+
+
+def test_run_streams_batches_with_the_same_values(tmp_path):
+    """Rows written batch by batch equal one batch's; replicates keep their numbers and seeds."""
+    from improvesim.scenario_run import simulate_into
+    from improvesim.sim.engine import run_replicates
+
+    params = load_scenario("baseline").with_overrides(
+        {"run.years": 2, "district.schools": 6, "rollout.initial_schools": 6}
+    )
+    (tmp_path / "a").mkdir()
+    summary, _ = simulate_into(params, 5, 3, tmp_path / "a", batch=2)
+    district = pd.read_parquet(tmp_path / "a" / "district.parquet")
+    schools = pd.read_parquet(tmp_path / "a" / "schools.parquet")
+    whole = run_replicates(params, 5, 3, record_schools=True)
+    assert district["replicate"].tolist() == sorted(district["replicate"].tolist()) and district["replicate"].max() == 4
+    assert (district["seed"].unique() == list(whole.seeds)).all()
+    from improvesim.analysis.summary import district_frame, schools_frame
+
+    pd.testing.assert_frame_equal(district, district_frame(whole))
+    pd.testing.assert_frame_equal(schools, schools_frame(whole), check_categorical=False)
+    assert summary["replicates"] == 5
+
+
+def test_a_plan_names_its_base_beside_itself_first(tmp_path):
+    from improvesim.analysis.compare import load_plan
+
+    (tmp_path / "grant_cliff.toml").write_text("[coaching]\ncoaches = 9\n")
+    (tmp_path / "p.toml").write_text('name = "P"\nbase = "grant_cliff"\n[succession]\ndeep_bench = 0.9\n')
+    plan = load_plan(tmp_path / "p.toml")
+    assert (plan.name, plan.params["coaching.coaches"], plan.params["succession.deep_bench"]) == ("P", 9, 0.9)
+    (tmp_path / "grant_cliff.toml").unlink()
+    bundled = load_scenario("grant_cliff")
+    plan = load_plan(tmp_path / "p.toml")
+    assert plan.params["coaching.coaches"] == bundled["coaching.coaches"]
+    assert plan.params["coaching.funded_years"] == bundled["coaching.funded_years"]
+    (tmp_path / "p.toml").write_text('base = "p"\n')
+    with pytest.raises(ParameterError, match="base: bases chain deeper than"):
+        load_plan(tmp_path / "p.toml")
