@@ -284,17 +284,31 @@ def check_size(exp: Experiment, workers: int = 1, available: int | None = None) 
     key that sets the size, the estimate and the limit.
     """
     size = estimate_size(exp, workers)
+    check_memory(
+        size.peak_bytes,
+        f"{size.sets:,} parameter sets x {exp.replicates:,} replicates = {size.runs:,} runs",
+        "use fewer levels, samples, replicates, schools or workers",
+        str(exp.path),
+        {"grid": "[parameters]", "list": "csv"}.get(exp.design, "samples"),
+        available,
+    )
+    return size
+
+
+def check_memory(
+    need: int, what: str, advice: str, where: str, key: str | None = None, available: int | None = None
+) -> None:
+    """Refuse, with :class:`ParameterError` naming ``where`` and ``key``, a job whose estimated peak
+    memory ``need`` (bytes) exceeds half of ``available`` (default: :func:`available_memory`); the
+    message gives ``what`` is asked for, the estimate, the limit and ``advice``."""
     limit = (available_memory() if available is None else available) // 2
-    if size.peak_bytes > limit:
-        key = {"grid": "[parameters]", "list": "csv"}.get(exp.design, "samples")
+    if need > limit:
         raise ParameterError(
-            f"{size.sets:,} parameter sets x {exp.replicates:,} replicates = {size.runs:,} runs need about "
-            f"{_gigabytes(size.peak_bytes)} of memory; allowed: at most {_gigabytes(limit)} "
-            "(half the memory available now); use fewer levels, samples, replicates, schools or workers",
-            str(exp.path),
+            f"{what} need about {_gigabytes(need)} of memory; allowed: at most {_gigabytes(limit)} "
+            f"(half the memory available now); {advice}",
+            where,
             key,
         )
-    return size
 
 
 def _gigabytes(n: int) -> str:

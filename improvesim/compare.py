@@ -17,6 +17,8 @@ from pathlib import Path
 
 from improvesim.analysis.compare import (
     CONDITIONS,
+    TRAJECTORY_METRICS,
+    Plan,
     compare,
     costs_table,
     differences_table,
@@ -26,7 +28,15 @@ from improvesim.analysis.compare import (
     winners,
 )
 from improvesim.analysis.compare_report import build_html
+from improvesim.experiments.design import (
+    BASE_BYTES,
+    BATCH_SCHOOL_BYTES,
+    BATCH_SCHOOL_MONTH_BYTES,
+    check_memory,
+)
 from improvesim.output import check_writable, staged_folder
+from improvesim.sim.engine import DEFAULT_BATCH
+from improvesim.sim.outcomes import DISTRICT_METRICS
 from improvesim.sim.params import ParameterError, load_scenario, show
 from improvesim.sim.schema import BY_NAME
 
@@ -45,6 +55,18 @@ def parse_conditions(text: str) -> list[str]:
     return names
 
 
+def memory_needed(plans: list[Plan], conditions: list[str], replicates: int) -> int:
+    """Bytes a comparison needs at its peak: the trajectories it keeps for every plan and condition, the
+    district records of the plan and condition being run (and their concatenated copy), and the batch
+    the model steps (the sweep's measured figures, :mod:`improvesim.experiments.design`)."""
+    months = 12 * max(int(p.params["run.years"]) for p in plans)
+    schools = max(int(p.params["district.schools"]) for p in plans)
+    kept = len(plans) * len(conditions) * replicates * months * (len(TRAJECTORY_METRICS) + 1) * 8
+    running = 2 * replicates * months * len(DISTRICT_METRICS) * 8
+    batch = min(replicates, DEFAULT_BATCH) * schools * (BATCH_SCHOOL_BYTES + months * BATCH_SCHOOL_MONTH_BYTES)
+    return BASE_BYTES + kept + running + batch
+
+
 def run_compare(
     plan_paths, base: str | None, replicates: int, seed: int, conditions: str, out: Path, force: bool
 ) -> Path:
@@ -58,6 +80,12 @@ def run_compare(
     plans = [load_plan(p, base_params) for p in plan_paths]
     if len({p.name for p in plans}) < len(plans):
         raise ParameterError('two plans have the same name; give each plan file its own name = "..."', "compare")
+    check_memory(
+        memory_needed(plans, names, replicates),
+        f"{len(plans)} plans x {len(names)} conditions x {replicates:,} replicates",
+        "use fewer replicates, plans or conditions",
+        "--replicates",
+    )
     check_writable(out, force)
     comp = compare(plans, names, replicates, seed)
     outcomes, differences, costs = outcomes_table(comp), differences_table(comp), costs_table(comp)

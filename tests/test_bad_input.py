@@ -615,3 +615,17 @@ def test_more_workers_than_memory_allows_are_refused(here, capsys, monkeypatch):
     line = refused(capsys, "sweep", path, "--out", "s", "--workers", "100000", says=("exp.toml: [parameters]:",))
     assert "1 runs need about" in line and "fewer levels, samples, replicates, schools or workers" in line
     nothing_but(here, "tiny.toml", "exp.toml")
+
+
+def test_a_comparison_too_big_for_memory_is_refused_before_simulating(here, capsys, monkeypatch):
+    from improvesim.analysis.compare import load_plan
+    from improvesim.compare import memory_needed
+
+    monkeypatch.setattr("improvesim.experiments.design.available_memory", lambda: 8 * 2**30)
+    plans = ["plans/deep_bench", "plans/grant_only", "plans/integrated_time", "plans/knowledge_plan"]
+    loaded = [load_plan(p) for p in plans]
+    assert memory_needed(loaded, ["low", "typical", "high"], 100_000) > 4 * 2**30  # so no simulation can start
+    assert memory_needed(loaded, ["low", "typical", "high"], 50) < 2**30  # the default fits
+    line = refused(capsys, "compare", *plans, "--replicates", "100000", "--out", "c", says=("--replicates:",))
+    assert "4 plans x 3 conditions x 100,000 replicates need about" in line and "at most 4.0 GB" in line
+    nothing_but(here, "tiny.toml")
