@@ -426,7 +426,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     check_seed(args.seed, "--seed")
     if not 2 <= args.replicates <= BY_NAME["run.replicates"].high:
-        raise UsageError(f"--replicates: got {args.replicates}; allowed: 2 to {BY_NAME['run.replicates'].high}")
+        raise UsageError(
+            f"--replicates: got {args.replicates}; allowed: at least 2 and at most {BY_NAME['run.replicates'].high:,}"
+        )
     check_writable(args.out, args.force)
     _notice_if_compiling()
     table = validate(args.replicates, args.seed)

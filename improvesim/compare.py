@@ -74,7 +74,7 @@ def run_compare(
         raise ParameterError("give at least two plan files; the first is the reference", "compare")
     most = BY_NAME["run.replicates"].high
     if not 2 <= replicates <= most:
-        raise ParameterError(f"got {replicates}; allowed: 2 to {most} replicates", "--replicates")
+        raise ParameterError(f"got {replicates}; allowed: at least 2 and at most {most:,} replicates", "--replicates")
     names = parse_conditions(conditions)
     base_params = load_scenario(base) if base else None
     plans = [load_plan(p, base_params) for p in plan_paths]
