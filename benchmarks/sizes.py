@@ -125,9 +125,17 @@ def full_sweep(folder: Path) -> None:
         capture_output=True,
         text=True,
     )
+    # run first, so that the largest child is this sweep or one of its workers
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    from improvesim.experiments.design import estimate_size
+    from improvesim.experiments.spec import load_experiment
+
+    estimate = estimate_size(load_experiment(path), workers=2).peak_bytes
     print(f"million-run sweep: exit {proc.returncode} in {time.perf_counter() - started:.0f} s; {proc.stdout.strip()}")
-    print(f"  largest process peak {children / 2**20:,.0f} MB; {proc.stderr.strip()[-300:]}")
+    print(
+        f"  estimate {estimate / 2**20:,.0f} MB (all processes); largest process peak {children / 2**20:,.0f} MB; "
+        f"{proc.stderr.strip().splitlines()[-1][-120:] if proc.stderr.strip() else ''}"
+    )
 
 
 def main() -> None:
@@ -140,6 +148,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.full:
+            full_sweep(folder)
         print(f"{'study':60s} {'runs':>10s} {'estimate':>10s} {'measured':>10s} {'ratio':>6s}")
         for i, (name, body) in enumerate(STUDIES.items()):
             path = folder / f"study{i}.toml"
@@ -152,8 +162,6 @@ def main() -> None:
                 f"{name:60s} {row['runs']:>10,d} {row['estimate'] / 2**20:>8,.0f}MB {row['peak'] / 2**20:>8,.0f}MB "
                 f"{row['estimate'] / row['peak']:>6.2f}"
             )
-        if args.full:
-            full_sweep(folder)
 
 
 if __name__ == "__main__":
