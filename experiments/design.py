@@ -201,7 +201,7 @@ def parse_cell(cell: str, kind: str, name: str, where: str):
     return int(text) if INTEGER.fullmatch(text) else float(text)
 
 
-#: Bytes of memory, from measurements (benchmarks/sizes.py) with 60 to 70% to spare: the sweep's own process
+#: Bytes of memory, from measurements (benchmarks/sizes.py) with 50 to 70% to spare: the sweep's own process
 #: with Python, NumPy, pandas, Numba and SALib loaded (250 MB measured); each worker process; per run of the
 #: plan (its table, the copies made while it is written, and the manifest), and per factor of each run; per set
 #: of a sampled design and factor (the sample matrix, SALib's working copies, the values); per run and school
