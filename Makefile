@@ -29,6 +29,7 @@ bench: setup
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/sweep.py
 	$(PY) benchmarks/app.py
+	$(PY) benchmarks/sizes.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -104,6 +104,13 @@ def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int
     years = {int(p.params["run.years"]) for p in plans}
     if len(schools) > 1 or len(years) > 1:
         raise ParameterError("plans must share district.schools and run.years to be compared", "plans")
+    if min(years) < YEARS[0]:
+        raise ParameterError(
+            f"got {min(years)}; allowed: at least {YEARS[0]} years (plans are compared at years "
+            f"{', '.join(map(str, YEARS))})",
+            str(plans[0].path or plans[0].name),
+            "run.years",
+        )
     comp = Comparison(plans, conditions, replicates, seed, schools.pop(), years.pop())
     for condition in conditions:
         for plan in plans:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 
 from improvesim.sim.engine import SimulationResult
+
+# Names of scenarios, plans, files and parameters are shown as written: a "$" in a name is a dollar sign,
+# never the start of mathtext (a plan named "$\frac$" would otherwise fail when the figure is drawn).
+matplotlib.rcParams["text.parse_math"] = False
 
 #: Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {

@@ -24,16 +24,27 @@ matrix is kept beside the applied values, for sensitivity analysis.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from improvesim.experiments.spec import Experiment, Factor
+from improvesim.experiments.spec import Experiment, Factor, check_not_run_key
 from improvesim.sim.params import ParameterError, coerce, lookup, suggest
 from improvesim.sim.schema import BY_NAME
+
+#: A number as a CSV cell may write it: ASCII digits only (no full-width "４"), no "nan", "inf" or "1_000".
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Longest CSV cell read (characters).
+MAX_CELL = 100
 
 
 @dataclass(frozen=True)
@@ -178,30 +189,221 @@ def _sampled(exp: Experiment) -> Design:
 
 
 def _from_csv(exp: Experiment) -> Design:
+    """The parameter sets of a list design: one per row of its CSV file, one column per parameter.
+
+    Raises :class:`ParameterError` naming the CSV file, the row or column and
+    what is allowed, for: an unknown, repeated, empty or run (seed,
+    replicates) column; a row whose number of cells differs from the
+    header's; a cell that is not a value of its parameter.
+    """
     where = str(exp.csv)
-    try:
-        table = pd.read_csv(exp.csv, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ParameterError(f"not a readable CSV file: {exc}", where) from None
-    if table.empty:
-        raise ParameterError("has no parameter sets", where)
-    for name in table.columns:
-        if name not in BY_NAME:
-            raise ParameterError("unknown parameter column" + suggest(name, BY_NAME), where, name)
-    columns = {}
-    for name in table.columns:
-        kind = lookup(name).kind
-        columns[name] = [
-            coerce(name, _parse_cell(cell, kind), f"{where} row {i + 2}") for i, cell in enumerate(table[name])
-        ]
+    header, rows = csv_rows(exp.csv_text or "", where)
+    columns: dict[str, list] = {name: [] for name in header}
+    kinds = [lookup(name).kind for name in header]
+    for line, cells in rows:
+        for name, kind, cell in zip(header, kinds, cells, strict=True):
+            columns[name].append(
+                coerce(name, parse_cell(cell, kind, name, f"{where}: row {line}"), f"{where}: row {line}")
+            )
     return Design(values=pd.DataFrame(columns))
 
 
-def _parse_cell(cell: str, kind: str):
-    text = cell.strip()
-    if kind == "choice":
-        return text
+def csv_rows(text: str, where: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header (parameter names) and the rows (line number, cells) of a list design's CSV text.
+
+    Blank lines are skipped; every other row must have one cell per column.
+    """
+    reader = csv.reader(io.StringIO(text))
+    rows: list[tuple[int, list[str]]] = []
+    header: list[str] | None = None
     try:
-        return int(text) if kind == "int" and text.lstrip("-").isdigit() else float(text)
-    except ValueError:
-        return text  # coerce() names the file, row and column
+        for cells in reader:
+            if not cells or cells == [""]:
+                continue
+            if header is None:
+                header = [c.strip() for c in cells]
+                _check_header(header, where)
+                continue
+            if len(cells) != len(header):
+                raise ParameterError(
+                    f"has {len(cells)} cells for {len(header)} columns ({', '.join(header)}); "
+                    "allowed: one cell per column",
+                    where,
+                    f"row {reader.line_num}",
+                )
+            rows.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise ParameterError(f"not a readable CSV file: {exc}", where, f"row {reader.line_num}") from None
+    if header is None:
+        raise ParameterError("is empty; allowed: a header of parameter names, then one row per parameter set", where)
+    if not rows:
+        raise ParameterError("has no parameter sets; allowed: one row per parameter set under the header", where)
+    return header, rows
+
+
+def _check_header(header: list[str], where: str) -> None:
+    for name in header:
+        if not name:
+            raise ParameterError("a column has no name; allowed: parameter names such as turnover.teacher", where)
+        check_not_run_key(name, where, name)
+        if name not in BY_NAME:
+            raise ParameterError(
+                "unknown parameter column" + suggest(name, BY_NAME) + "; run `improvesim params` to list them",
+                where,
+                name,
+            )
+        if header.count(name) > 1:
+            raise ParameterError("column named twice; allowed: each parameter once", where, name)
+
+
+def parse_cell(cell: str, kind: str, name: str, where: str):
+    """A CSV cell as a value for :func:`coerce`: text for a choice, else an int or float written in ASCII digits.
+
+    Anything else is returned as text, which :func:`coerce` refuses naming what is allowed.
+    """
+    text = cell.strip()
+    if len(text) > MAX_CELL:
+        raise ParameterError(f"got a cell of {len(text):,} characters; allowed: {lookup(name).allowed()}", where, name)
+    if kind == "choice" or not NUMBER.fullmatch(text):
+        return text
+    return int(text) if INTEGER.fullmatch(text) else float(text)
+
+
+#: Bytes of memory, from measurements (benchmarks/sizes.py) with 50 to 70% to spare: the sweep's own process
+#: with Python, NumPy, pandas, Numba and SALib loaded (250 MB measured); each worker process; per run of the
+#: plan (its table, the copies made while it is written, and the manifest), and per factor of each run; per set
+#: of a sampled design and factor (the sample matrix, SALib's working copies, the values); per run and school
+#: of a batch in a worker (4.3 to 4.9 kB measured), per month (25 B measured); per run, school and month of a
+#: chunk when per-school records are kept (41 B a row, in about three copies).
+BASE_BYTES = 300 * 2**20
+WORKER_BYTES = 300 * 2**20
+RUN_BYTES = 400
+RUN_FACTOR_BYTES = 30
+SET_FACTOR_BYTES = 48
+BATCH_SCHOOL_BYTES = 5_000
+BATCH_SCHOOL_MONTH_BYTES = 30
+RECORD_SCHOOL_MONTH_BYTES = 120
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """How big an experiment is, worked out before anything is computed.
+
+    ``sets`` parameter sets, ``runs`` runs (sets × replicates), and
+    ``peak_bytes``, the memory the sweep needs at its peak: its own process
+    (design, plan, manifest) and ``workers`` worker processes each with a
+    batch of runs.
+    """
+
+    sets: int
+    runs: int
+    peak_bytes: int
+
+
+def count_sets(exp: Experiment) -> int:
+    """Parameter sets of ``exp``, counted without building them (exact; may be astronomically large)."""
+    if exp.design == "grid":
+        return math.prod(len(f.levels) for f in exp.factors)
+    if exp.design == "list":
+        return _from_csv(exp).sets
+    dimensions = len({BY_NAME[f.name].family for f in exp.factors}) if exp.groups else len(exp.factors)
+    samples = int(exp.samples or 0)
+    if exp.design == "lhs":
+        return samples
+    if exp.design == "sobol":
+        return samples * (2 * dimensions + 2 if exp.second_order else dimensions + 2)
+    return samples * (dimensions + 1)  # morris
+
+
+def estimate_size(exp: Experiment, workers: int = 1) -> SizeEstimate:
+    """The :class:`SizeEstimate` of ``exp`` with ``workers`` local processes computing batches (0: all remote)."""
+    from improvesim.experiments.runner import BATCH
+
+    listed = _from_csv(exp).values if exp.design == "list" else None
+    sets = count_sets(exp) if listed is None else len(listed)
+    runs = sets * exp.replicates
+    factors = len(exp.factors) if listed is None else listed.shape[1]
+    sampled = exp.design in ("lhs", "sobol", "morris")
+    plan = runs * (RUN_BYTES + RUN_FACTOR_BYTES * factors) + (sets * SET_FACTOR_BYTES * factors if sampled else 0)
+    schools, months = _largest(exp, "district.schools", listed), 12 * _largest(exp, "run.years", listed)
+    batch = min(BATCH, exp.chunk, runs) * schools * (BATCH_SCHOOL_BYTES + months * BATCH_SCHOOL_MONTH_BYTES)
+    # per-school records pile up for a whole chunk in its worker, and again in this process as it is saved
+    records = min(exp.chunk, runs) * schools * months * RECORD_SCHOOL_MONTH_BYTES if exp.record_schools else 0
+    local = max(workers, 0) * (WORKER_BYTES + batch + records)
+    return SizeEstimate(sets, runs, BASE_BYTES + plan + local + records)
+
+
+def _largest(exp: Experiment, name: str, listed: pd.DataFrame | None) -> int:
+    """The largest value any run of ``exp`` gives parameter ``name`` (``listed``: a list design's sets)."""
+    values = [exp.base[name]]
+    for f in exp.factors:
+        if f.name == name:
+            values += [*f.levels, *([f.high] if f.high is not None else [])]
+    if listed is not None and name in listed:
+        values.append(listed[name].max())
+    return int(max(values))
+
+
+def check_size(exp: Experiment, workers: int = 1, available: int | None = None) -> SizeEstimate:
+    """Refuse, before anything is computed, an experiment whose estimated peak memory exceeds half of
+    ``available`` bytes (default: the memory available now, :func:`available_memory`).
+
+    Returns the :class:`SizeEstimate`; raises :class:`ParameterError` naming the experiment file, the
+    key that sets the size, the estimate and the limit.
+    """
+    size = estimate_size(exp, workers)
+    check_memory(
+        size.peak_bytes,
+        f"{size.sets:,} parameter sets x {exp.replicates:,} replicates = {size.runs:,} runs",
+        "use fewer levels, samples, replicates, schools or workers",
+        str(exp.path),
+        {"grid": "[parameters]", "list": "csv"}.get(exp.design, "samples"),
+        available,
+    )
+    return size
+
+
+def check_memory(
+    need: int, what: str, advice: str, where: str, key: str | None = None, available: int | None = None
+) -> None:
+    """Refuse, with :class:`ParameterError` naming ``where`` and ``key``, a job whose estimated peak
+    memory ``need`` (bytes) exceeds half of ``available`` (default: :func:`available_memory`); the
+    message gives ``what`` is asked for, the estimate, the limit and ``advice``."""
+    limit = (available_memory() if available is None else available) // 2
+    if need > limit:
+        raise ParameterError(
+            f"{what} need about {_gigabytes(need)} of memory; allowed: at most {_gigabytes(limit)} "
+            f"(half the memory available now); {advice}",
+            where,
+            key,
+        )
+
+
+def _gigabytes(n: int) -> str:
+    return f"{n / 2**30:,.1f} GB" if n < 2**70 else f"{n / 2**30:.2e} GB"
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now: Linux's MemAvailable, lowered by a cgroup limit if any."""
+    available = _meminfo_available()
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max":
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(available, 0)
+
+
+def _meminfo_available() -> int:
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import os
+
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

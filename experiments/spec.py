@@ -32,7 +32,17 @@ from typing import Any
 
 from improvesim.sim.bundled import resolve
 from improvesim.sim.end_of_run import OUTCOMES
-from improvesim.sim.params import ParameterError, Params, coerce, load_scenario, lookup, read_toml, suggest
+from improvesim.sim.params import (
+    ParameterError,
+    Params,
+    coerce,
+    load_scenario,
+    lookup,
+    read_text_file,
+    read_toml,
+    show,
+    suggest,
+)
 
 DESIGNS = ("grid", "lhs", "sobol", "morris", "list")
 TOP_KEYS = {
@@ -53,6 +63,11 @@ TOP_KEYS = {
     "parameters": "table of varied parameters",
     "set": "table of constant overrides for every run",
 }
+#: Parameters an experiment sets with its own top-level keys, never in [set], [parameters] or a CSV column:
+#: the run plan derives every run's seed from ``seed``, and repeats each set ``replicates`` times.
+RUN_KEYS = {"run.seed": "seed", "run.replicates": "replicates"}
+#: Top-level keys that only some designs use.
+DESIGN_ONLY = {"second_order": ("sobol",), "levels": ("morris",), "groups": ("sobol", "morris")}
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class Experiment:
     levels: int = 4
     groups: bool = False
     csv: Path | None = None
+    csv_text: str | None = field(default=None, repr=False, compare=False)  # the CSV file as read
     common_random_numbers: bool = True
     record_schools: bool = False
     chunk: int = 256
@@ -103,7 +119,7 @@ class Experiment:
             "second_order": self.second_order,
             "levels": self.levels,
             "groups": self.groups,
-            "csv": None if self.csv is None else self.csv.read_text(),
+            "csv": self.csv_text,
             "crn": self.common_random_numbers,
             "schools": self.record_schools,
             "chunk": self.chunk,
@@ -128,13 +144,18 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(where, key, "unknown key" + suggest(key, TOP_KEYS) + "; allowed keys: " + ", ".join(TOP_KEYS))
     design = _required(data, "design", where)
     if design not in DESIGNS:
-        raise _fail(where, "design", f"got {design!r}; allowed: one of " + ", ".join(DESIGNS))
+        raise _fail(where, "design", f"got {show(design)}; allowed: one of " + ", ".join(DESIGNS))
+    for key, designs in DESIGN_ONLY.items():
+        if key in data and design not in designs:
+            raise _fail(where, key, f"is only used by a {' or '.join(designs)} design; leave it out")
     base = _base_scenario(data, path)
     constants = _constants(data.get("set", {}), where)
     if constants:
         base = base.with_overrides(constants, where)
     factors = _factors(data.get("parameters", {}), design, where)
+    _check_horizon(base, factors, where)
     samples = _samples(data, design, len(factors), where)
+    csv = _csv_path(data, design, path)
     exp = Experiment(
         path=path,
         name=path.stem,
@@ -148,12 +169,13 @@ def load_experiment(path: str | Path) -> Experiment:
         second_order=_bool(data, "second_order", where, True),
         levels=_int(data, "levels", where, 2, 20, default=4),
         groups=_groups(data, design, where),
-        csv=_csv_path(data, design, path),
+        csv=csv,
+        csv_text=None if csv is None else read_text_file(csv, "CSV", where, "csv"),
         common_random_numbers=_bool(data, "common_random_numbers", where, True),
         record_schools=_bool(data, "record_schools", where, False),
         chunk=_int(data, "chunk", where, 1, 100_000, default=256),
         constants=constants,
-        description=str(data.get("description", "")),
+        description=_text(data, "description", where),
     )
     if design == "morris" and exp.levels % 2:
         raise _fail(where, "levels", f"got {exp.levels}; Morris needs an even number of levels")
@@ -170,20 +192,56 @@ def _resolve(relative: str, experiment_path: Path) -> Path:
     """A path as written in an experiment file: beside the file, else from the working folder."""
     p = Path(relative)
     near = experiment_path.parent / p
-    return near if not p.is_absolute() and near.exists() else p
+    try:
+        return near if not p.is_absolute() and near.exists() else p
+    except (OSError, ValueError):  # a name the system cannot look up; reading it says why
+        return p
 
 
 def _base_scenario(data, path: Path) -> Params:
     scenario = _required(data, "scenario", str(path))
-    if not isinstance(scenario, str):
-        raise _fail(str(path), "scenario", "must be the path of a scenario file, in quotes")
+    if not isinstance(scenario, str) or not scenario.strip():
+        raise _fail(
+            str(path), "scenario", f"got {show(scenario)}; allowed: a scenario file's path or a bundled name, in quotes"
+        )
     return load_scenario(resolve(scenario, "scenario", beside=path, key="scenario"))
 
 
 def _constants(table, where) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise _fail(where, "[set]", 'must be a table of "section.key" = value lines')
+    for name in table:
+        check_not_run_key(name, where, f"[set] {name}")
     return {name: coerce(name, value, where) for name, value in table.items()}
+
+
+def check_not_run_key(name: str, where: str, key: str) -> None:
+    """Refuse ``run.seed`` and ``run.replicates`` where an experiment names parameters (they would be ignored,
+    or repeat identical runs), pointing to the experiment's own ``seed`` and ``replicates``."""
+    if name in RUN_KEYS:
+        raise _fail(
+            where,
+            key,
+            f"an experiment sets {name} with its top-level {RUN_KEYS[name]} = ...; "
+            f"allowed: parameters other than {', '.join(RUN_KEYS)}",
+        )
+
+
+def _check_horizon(base: Params, factors: tuple[Factor, ...], where: str) -> None:
+    """Every shock of the base scenario must start within the shortest run a run.years factor gives."""
+    years = next((f for f in factors if f.name == "run.years"), None)
+    if years is None or not base.shocks:
+        return
+    shortest = min(years.levels) if years.levels else years.low
+    months = int(shortest) * 12
+    for i, shock in enumerate(base.shocks):
+        if shock.start_month >= months:
+            raise _fail(
+                where,
+                "run.years",
+                f"{shortest} years end at month {months - 1}, before shocks[{i}] of the scenario starts "
+                f"(month {shock.start_month}); allowed: at least {shock.start_month // 12 + 1} years",
+            )
 
 
 def _factors(table, design: str, where: str) -> tuple[Factor, ...]:
@@ -199,6 +257,8 @@ def _factors(table, design: str, where: str) -> tuple[Factor, ...]:
         return ()
     if not table:
         raise _fail(where, "[parameters]", "missing: name at least one parameter to vary")
+    for name in table:
+        check_not_run_key(name, where, name)
     return tuple(_factor(name, spec, design, where) for name, spec in table.items())
 
 
@@ -221,7 +281,10 @@ def _factor(name: str, spec: Any, design: str, where: str) -> Factor:
             raise _fail(
                 where, name, 'a categorical parameter needs { choices = ["...", "..."] } with at least two choices'
             )
-        return Factor(name, "choice", choices=tuple(coerce(name, c, where) for c in choices))
+        values = tuple(coerce(name, c, where) for c in choices)
+        if len(set(values)) < len(values):
+            raise _fail(where, name, "choices repeat; allowed: each choice once")
+        return Factor(name, "choice", choices=values)
     if set(spec) != {"min", "max"}:
         raise _fail(where, name, f"a range needs exactly min and max; allowed: {p.allowed()}")
     low, high = coerce(name, spec["min"], where), coerce(name, spec["max"], where)
@@ -264,14 +327,21 @@ def _int(data, key, where, low, high, default):
         return default
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(where, key, f"got {value!r}; allowed: an integer from {low} to {high}")
+        raise _fail(where, key, f"got {show(value)}; allowed: an integer from {low} to {high}")
     return value
 
 
 def _bool(data, key, where, default):
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise _fail(where, key, f"got {value!r}; allowed: true or false")
+        raise _fail(where, key, f"got {show(value)}; allowed: true or false")
+    return value
+
+
+def _text(data, key, where) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise _fail(where, key, f"got {show(value)}; allowed: text in quotes")
     return value
 
 
@@ -281,7 +351,10 @@ def _outcomes(data, where) -> tuple[str, ...]:
         raise _fail(where, "outcomes", "must be a list of outcome names; run `improvesim outcomes` to list them")
     for name in names:
         if name not in OUTCOMES:
-            raise _fail(where, "outcomes", f"unknown outcome {name!r}" + suggest(name, OUTCOMES))
+            raise _fail(where, "outcomes", f"unknown outcome {show(name)}" + suggest(name, OUTCOMES))
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise _fail(where, "outcomes", f"{', '.join(repeated)} named twice; allowed: each outcome once")
     return tuple(names)
 
 
@@ -291,7 +364,6 @@ def _csv_path(data, design: str, path: Path) -> Path | None:
             raise _fail(str(path), "csv", "is only used by a list design")
         return None
     csv = _required(data, "csv", str(path))
-    resolved = _resolve(str(csv), path)
-    if not resolved.exists():
-        raise _fail(str(path), "csv", f"no such file {csv!r}")
-    return resolved
+    if not isinstance(csv, str) or not csv.strip():
+        raise _fail(str(path), "csv", f"got {show(csv)}; allowed: the path of a CSV file, in quotes")
+    return _resolve(csv, path)

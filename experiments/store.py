@@ -213,7 +213,19 @@ def done_chunks(store: Path) -> set[int]:
     folder = store / PARTS
     if not folder.is_dir():
         return set()
-    return {int(p.stem.split("-")[1]) for p in folder.glob("outcomes-*.parquet")}
+    return {int(p.stem.split("-")[1]) for p in folder.glob("outcomes-*.parquet") if _complete_parquet(p)}
+
+
+def _complete_parquet(path: Path) -> bool:
+    """Whether ``path`` is a whole Parquet file (magic bytes at both ends); an empty or cut part is not,
+    and its chunk is computed again on ``--resume``."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+            file.seek(-4, os.SEEK_END)
+            return head == b"PAR1" and file.read(4) == b"PAR1"
+    except OSError:
+        return False
 
 
 def save_chunk(store: Path, result: ChunkResult, outcomes: tuple[str, ...]) -> None:

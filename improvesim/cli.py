@@ -29,10 +29,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from improvesim import __version__
-from improvesim.output import OutputExistsError, staged_folder
-from improvesim.sim.params import ParameterError, Params, defaults, load_scenario, parse_assignment
+from improvesim.output import OutputExistsError, OutputNotWritableError, staged_folder
+from improvesim.sim.params import ParameterError, Params, defaults, load_scenario, one_line, parse_assignment
+from improvesim.sim.schema import BY_NAME
 
 EXIT_BAD_INPUT = 2
+#: Seconds to wait for a Dask scheduler to answer before refusing ``--scheduler``.
+SCHEDULER_TIMEOUT = 5.0
 
 
 class UsageError(Exception):
@@ -43,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors as one line (``improvesim run: error: ...``) and exit status 2, like every bad input."""
 
     def error(self, message: str):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _assignment(text: str) -> str:
@@ -78,6 +81,43 @@ def _interrupted_status(cause: BaseException) -> int:
     return 130 if isinstance(cause, KeyboardInterrupt) else 1
 
 
+def out_folder(text: str) -> Path:
+    """``--out``: a folder path; empty text is refused (it would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("got an empty path; allowed: a folder to write the results in")
+    return Path(text)
+
+
+def check_seed(value: int | None, flag: str) -> None:
+    """Refuse a seed outside run.seed's range (0 to 2**63 - 1), naming ``flag``."""
+    low, high = BY_NAME["run.seed"].low, BY_NAME["run.seed"].high
+    if value is not None and not low <= value <= high:
+        raise UsageError(f"{flag}: got {value}; allowed: an integer from {low} to {high} (2**63 - 1)")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse, before anything is created, a ``--scheduler`` that is not an address or does not answer
+    within :data:`SCHEDULER_TIMEOUT` seconds."""
+    import socket
+
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        host, port = get_address_host_port(address if "://" in address else f"tcp://{address}")
+    except ValueError as exc:
+        raise UsageError(
+            f"--scheduler: got {address!r} ({exc}); allowed: a Dask scheduler's address, e.g. tcp://10.0.0.5:8786"
+        ) from None
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_TIMEOUT).close()
+    except (OSError, OverflowError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise UsageError(
+            f"--scheduler: {address}: no scheduler answers there ({reason}); allowed: the address of a running "
+            "Dask scheduler"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="improvesim",
@@ -88,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a scenario's replicates and write results")
     run.add_argument("scenario", help="scenario file (TOML), or a bundled scenario's name, e.g. baseline")
-    run.add_argument("--out", type=Path, help="output folder (default results/<scenario name>/)")
+    run.add_argument("--out", type=out_folder, help="output folder (default results/<scenario name>/)")
     run.add_argument("--seed", type=int, help="seed (overrides run.seed)")
     run.add_argument("--replicates", type=int, help="replicates (overrides run.replicates)")
     run.add_argument(
@@ -136,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="low,typical,high",
         help="comma-separated: low, typical, high (turnover), pandemic, high_demands",
     )
-    comp.add_argument("--out", type=Path, default=Path("results/compare"))
+    comp.add_argument("--out", type=out_folder, default=Path("results/compare"))
     comp.add_argument("--force", action="store_true", help="replace a report already in --out")
 
     front = sub.add_parser("frontier", help="cost against institutionalization frontier over a sweep of levers")
@@ -181,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--replicates", type=int, default=200, help="seeded replicates per pattern and arm (default 200)"
     )
     valid.add_argument("--seed", type=int, default=1)
-    valid.add_argument("--out", type=Path, default=Path("results/validation"), help="folder for validation.md and .csv")
+    valid.add_argument(
+        "--out", type=out_folder, default=Path("results/validation"), help="folder for validation.md and .csv"
+    )
     valid.add_argument("--force", action="store_true", help="replace a table already in --out")
 
     explain = sub.add_parser("explain", help="tell the story of one school in one run")
@@ -209,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, help="result store (default results/<experiment name>/)")
+    parser.add_argument("--out", type=out_folder, help="result store (default results/<experiment name>/)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     parser.add_argument("--force", action="store_true", help="replace the results already in --out")
@@ -293,13 +335,22 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     """Run the experiment's sweep as the options say; returns the store and an exit status."""
     import os
 
+    from improvesim.experiments.design import check_size
     from improvesim.experiments.store import StoreError
     from improvesim.experiments.sweep import SweepInterrupted, run_sweep
+    from improvesim.output import check_writable
 
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
         raise UsageError("--workers and --dask-local need at least 1")
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
     out = args.out if args.out is not None else Path("results") / exp.name
+    check_writable(out, force=True)  # the store itself refuses results it should not replace or resume
+    # local processes that hold a batch each: the pool's, Dask's local workers, or this one (a remote
+    # scheduler's workers are on other machines)
+    local = 0 if args.scheduler else (args.dask_local or (workers if workers > 1 else 1))
+    check_size(exp, local)
     _notice_if_compiling()
     try:
         summary = run_sweep(
@@ -363,7 +414,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         if args.from_store is not None:
             if args.experiment is not None:
                 raise UsageError("give an experiment file or --from STORE, not both")
-            if not (args.from_store / "experiment.json").exists():
+            if not (args.from_store / "experiment.json").is_file():
                 raise UsageError(f"{args.from_store} is not a sweep store (no experiment.json)")
             with FolderLock(args.from_store, command="improvesim sensitivity --from"):
                 folder, analysed = analyse_any(args.from_store)
@@ -397,6 +448,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from improvesim.compare import run_compare
 
+    check_seed(args.seed, "--seed")
     _notice_if_compiling()
     out = run_compare(args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force)
     print(f"report in {out}/report.html")
@@ -493,8 +545,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from improvesim.analysis.validation import KNOWN_FAILURES, markdown_table, validate
     from improvesim.output import check_writable
 
-    if args.replicates < 2:
-        raise UsageError(f"--replicates: got {args.replicates}; allowed: at least 2")
+    check_seed(args.seed, "--seed")
+    if not 2 <= args.replicates <= BY_NAME["run.replicates"].high:
+        raise UsageError(
+            f"--replicates: got {args.replicates}; allowed: at least 2 and at most {BY_NAME['run.replicates'].high:,}"
+        )
     check_writable(args.out, args.force)
     _notice_if_compiling()
     table = validate(args.replicates, args.seed)
@@ -539,6 +594,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     elif args.scenario is None:
         raise UsageError("give a SCENARIO file (or bundled name), or --replay STORE:RUN_ID")
     else:
+        check_seed(args.run_seed, "--run-seed")
         params = scenario_with_overrides(
             args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
         )
@@ -652,8 +708,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except BrokenPipeError:
         return _reader_went_away()
-    except (ParameterError, OutputExistsError, UsageError) as exc:
-        print(f"improvesim {args.command}: error: {exc}", file=sys.stderr)
+    except (ParameterError, OutputExistsError, OutputNotWritableError, UsageError) as exc:
+        print(f"improvesim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Interrupted as exc:
         print(f"improvesim {args.command}: {exc}", file=sys.stderr)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from improvesim.analysis.compare import (
     CONDITIONS,
+    TRAJECTORY_METRICS,
+    Plan,
     compare,
     costs_table,
     differences_table,
@@ -26,18 +28,43 @@ from improvesim.analysis.compare import (
     winners,
 )
 from improvesim.analysis.compare_report import build_html
+from improvesim.experiments.design import (
+    BASE_BYTES,
+    BATCH_SCHOOL_BYTES,
+    BATCH_SCHOOL_MONTH_BYTES,
+    check_memory,
+)
 from improvesim.output import check_writable, staged_folder
-from improvesim.sim.params import ParameterError, load_scenario
+from improvesim.sim.engine import DEFAULT_BATCH
+from improvesim.sim.outcomes import DISTRICT_METRICS
+from improvesim.sim.params import ParameterError, load_scenario, show
+from improvesim.sim.schema import BY_NAME
 
 
 def parse_conditions(text: str) -> list[str]:
+    """The conditions named in ``--conditions`` (comma-separated); raises :class:`ParameterError` for an
+    unknown or repeated name, or none."""
     names = [c.strip() for c in text.split(",") if c.strip()]
     for name in names:
         if name not in CONDITIONS:
-            raise ParameterError(f"unknown condition {name!r}; allowed: {', '.join(CONDITIONS)}", "--conditions")
+            raise ParameterError(f"unknown condition {show(name)}; allowed: {', '.join(CONDITIONS)}", "--conditions")
+        if names.count(name) > 1:
+            raise ParameterError(f"{name} named twice; allowed: each of {', '.join(CONDITIONS)} once", "--conditions")
     if not names:
         raise ParameterError(f"name at least one condition; allowed: {', '.join(CONDITIONS)}", "--conditions")
     return names
+
+
+def memory_needed(plans: list[Plan], conditions: list[str], replicates: int) -> int:
+    """Bytes a comparison needs at its peak: the trajectories it keeps for every plan and condition, the
+    district records of the plan and condition being run (and their concatenated copy), and the batch
+    the model steps (the sweep's measured figures, :mod:`improvesim.experiments.design`)."""
+    months = 12 * max(int(p.params["run.years"]) for p in plans)
+    schools = max(int(p.params["district.schools"]) for p in plans)
+    kept = len(plans) * len(conditions) * replicates * months * (len(TRAJECTORY_METRICS) + 1) * 8
+    running = 2 * replicates * months * len(DISTRICT_METRICS) * 8
+    batch = min(replicates, DEFAULT_BATCH) * schools * (BATCH_SCHOOL_BYTES + months * BATCH_SCHOOL_MONTH_BYTES)
+    return BASE_BYTES + kept + running + batch
 
 
 def run_compare(
@@ -45,13 +72,20 @@ def run_compare(
 ) -> Path:
     if len(plan_paths) < 2:
         raise ParameterError("give at least two plan files; the first is the reference", "compare")
-    if replicates < 2:
-        raise ParameterError(f"got {replicates}; allowed: at least 2 replicates", "--replicates")
+    most = BY_NAME["run.replicates"].high
+    if not 2 <= replicates <= most:
+        raise ParameterError(f"got {replicates}; allowed: at least 2 and at most {most:,} replicates", "--replicates")
     names = parse_conditions(conditions)
     base_params = load_scenario(base) if base else None
     plans = [load_plan(p, base_params) for p in plan_paths]
     if len({p.name for p in plans}) < len(plans):
         raise ParameterError('two plans have the same name; give each plan file its own name = "..."', "compare")
+    check_memory(
+        memory_needed(plans, names, replicates),
+        f"{len(plans)} plans x {len(names)} conditions x {replicates:,} replicates",
+        "use fewer replicates, plans or conditions",
+        "--replicates",
+    )
     check_writable(out, force)
     comp = compare(plans, names, replicates, seed)
     outcomes, differences, costs = outcomes_table(comp), differences_table(comp), costs_table(comp)

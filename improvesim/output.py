@@ -50,6 +50,10 @@ PAUSE_SWAP_ENV = "IMPROVESIM_TEST_PAUSE_SWAP"
 LOCK = ".lock"
 
 
+#: Free space the output folder's file system must have before any work (bytes).
+MIN_FREE_BYTES = 16 * 2**20
+
+
 class OutputExistsError(FileExistsError):
     """The output folder holds files and overwriting was not asked for (or is not allowed)."""
 
@@ -76,21 +80,46 @@ def holds_results(folder: Path) -> bool:
     return any((folder / name).exists() for name in (MARKER, *RESULT_FILES))
 
 
-def check_writable(target: Path, force: bool) -> None:
-    """Refuse early, before any work, when ``target`` cannot be written.
+class OutputNotWritableError(OSError):
+    """The output folder cannot be written: not a folder, read-only, full, or in a system folder."""
 
-    Raises :class:`OutputExistsError` when ``target`` is a file, when it
-    holds files and not ``force``, or when it holds files that are not
-    improvesim results (never replaced, even with ``force``), and
-    :class:`FolderLockedError` when a live process holds its lock (a sweep
-    writing into it).
+
+def check_writable(target: Path, force: bool, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Refuse early, before any work, an output folder that could not take the results.
+
+    Raises :class:`OutputExistsError` when ``target`` holds files and not
+    ``force``, or holds files that are not improvesim results (never
+    replaced, even with ``force``); :class:`FolderLockedError` when a live
+    process holds its lock (a sweep writing into it);
+    :class:`OutputNotWritableError` when ``target`` is empty text, is or lies
+    under a file, or its nearest existing folder cannot take a new file
+    (read-only, a system folder such as ``/proc``, no permission) or has less
+    than ``need_bytes`` free.  A probe file is created and removed there;
+    nothing else is created (results left half-swapped by a killed writer are
+    put back first, see :func:`recover`).
     """
     target = Path(target)
-    recover(target)
-    if target.exists() and not target.is_dir():
-        raise OutputExistsError(f"{target} exists and is not a folder")
-    if not (target.is_dir() and any(target.iterdir())):
-        return
+    if not str(target).strip() or target.absolute().name in ("", "..") or target == Path("."):
+        raise OutputNotWritableError(
+            f"--out: got {str(target)!r}; allowed: a folder of its own for the results (not the current folder or /)"
+        )
+    try:
+        recover(target)
+        if target.exists() and not target.is_dir():
+            raise OutputNotWritableError(f"--out: {target}: exists and is not a folder; allowed: a folder")
+        if target.is_dir() and any(target.iterdir()):
+            _check_replaceable(target, force)
+        _check_can_create(target, need_bytes)
+    except OSError as exc:
+        if isinstance(exc, OutputExistsError | OutputNotWritableError | FolderLockedError):
+            raise
+        raise OutputNotWritableError(
+            f"--out: {target}: cannot use it ({exc.strerror or exc}); allowed: a folder you can write to"
+        ) from None
+
+
+def _check_replaceable(target: Path, force: bool) -> None:
+    """A folder that holds files may be replaced only with ``force``, only when unlocked and only if it holds results."""
     holder = read_lock(target / LOCK) if (target / LOCK).exists() else None
     if holder is not None and not _stale(holder):
         raise FolderLockedError(_locked_message(target, holder))
@@ -106,6 +135,40 @@ def check_writable(target: Path, force: bool) -> None:
 def mark_results(folder: Path, command: str = "") -> None:
     """Write the :data:`MARKER` file that lets a later ``--force`` replace ``folder``."""
     (folder / MARKER).write_text(json.dumps({"written_by": "improvesim", "command": command}) + "\n")
+
+
+def _check_can_create(target: Path, need_bytes: int) -> None:
+    """A file can be created, written and removed in ``target``'s nearest existing folder, with room to spare."""
+    # the results are written in the target, and staged beside it: both folders are checked
+    for start in {target.absolute(), target.absolute().parent}:
+        _check_folder(target, _nearest_existing(start), need_bytes)
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_folder(target: Path, folder: Path, need_bytes: int) -> None:
+    if not folder.is_dir():
+        raise OutputNotWritableError(f"--out: {target}: {folder} is a file, not a folder; allowed: a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+        space = os.statvfs(folder)
+    except OSError as exc:
+        raise OutputNotWritableError(
+            f"--out: {target}: cannot write in {folder} ({exc.strerror or exc}); allowed: a folder you can write to"
+        ) from None
+    free = space.f_bavail * space.f_frsize
+    if free < need_bytes:
+        raise OutputNotWritableError(
+            f"--out: {target}: {free / 2**20:,.1f} MB free in {folder}; allowed: a folder with at least "
+            f"{need_bytes / 2**20:,.0f} MB free"
+        )
 
 
 @contextlib.contextmanager

@@ -94,7 +94,7 @@ def resolve(name: str | Path, kind: str = "scenario", beside: str | Path | None 
             return path
     else:
         for near in (Path(beside).parent / path, Path(beside).parent / f"{name}.toml"):
-            if near.is_file():
+            if _is_file(near):
                 return near
     if kind == "experiment":
         names, package = bundled_experiments(), EXPERIMENT_PACKAGE
@@ -105,8 +105,23 @@ def resolve(name: str | Path, kind: str = "scenario", beside: str | Path | None 
     except KeyError:
         pass
     where, named = (str(beside), f'"{name}": ') if beside is not None else (str(name), "")
-    if path.exists():
+    if _exists(path):
         raise ParameterError(f"{named}not a regular {kind} file", where, key)
     raise ParameterError(
         f"{named}no such {kind} file, and no bundled {kind} of that name; bundled: {', '.join(names)}", where, key
     )
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file; a name the system cannot look up (too long, a NUL byte) is not."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from improvesim.sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SECTIONS, SHOCK_FIELDS, SHOCK_KINDS, Param
+
+#: Largest input file read (bytes): scenario, plan and experiment files and list-design CSV files.
+MAX_INPUT_BYTES = 64 * 2**20
+#: Largest integer accepted anywhere a number is read (the range of a 64-bit seed).
+MAX_INTEGER = 2**63 - 1
+#: Longest value shown in a message (characters).
+SHOWN_CHARACTERS = 60
 
 
 class ParameterError(ValueError):
@@ -35,7 +44,26 @@ class ParameterError(ValueError):
             prefix += f"{where}: "
         if key:
             prefix += f"{key}: "
-        super().__init__(prefix + message)
+        super().__init__(one_line(prefix + message))
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, tabs, escapes) written as escapes, so a message is one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def show(value: Any) -> str:
+    """A value as a message shows it: its repr, at most :data:`SHOWN_CHARACTERS` long.
+
+    Integers too long to print are given by their number of digits.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {math.floor(value.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__}"
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -71,7 +99,7 @@ class Params:
         values = dict(self.values)
         for name, raw in overrides.items():
             values[name] = coerce(name, raw, where)
-        _check_consistency(values, where)
+        _check_consistency(values, self.shocks, where)
         return replace(self, values=values)
 
     def as_nested(self) -> dict[str, Any]:
@@ -116,39 +144,56 @@ def coerce(name: str, raw: Any, where: str | None = None) -> Any:
 
 
 def _coerce_value(kind, raw, low, high, choices, allowed, name, where):
+    """The one check of a value, wherever it comes from (scenario, ``--set``, grid level, range, CSV cell).
+
+    Numbers must be finite ints or floats (not bool, not text) within
+    ±:data:`MAX_INTEGER` and the range; raises :class:`ParameterError`.
+    """
+
     def bad(why: str) -> ParameterError:
         return ParameterError(f"{why}; allowed: {allowed}", where, name)
 
     if kind == "choice":
         if not isinstance(raw, str) or raw not in choices:
-            raise bad(f"got {raw!r}")
+            raise bad(f"got {show(raw)}")
         return raw
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise bad(f"got {raw!r}, which is not a number")
+        raise bad(f"got {show(raw)}, which is not a number")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise bad(f"got {show(raw)}, which is not a finite number")
+    if abs(raw) > MAX_INTEGER:
+        raise bad(f"got {show(raw)}, out of range")
     if kind == "int":
         if isinstance(raw, float):
             if not raw.is_integer():
-                raise bad(f"got {raw!r}, which is not a whole number")
+                raise bad(f"got {show(raw)}, which is not a whole number")
             raw = int(raw)
     else:
         raw = float(raw)
-        if not math.isfinite(raw):
-            raise bad(f"got {raw!r}")
     if (low is not None and raw < low) or (high is not None and raw > high):
-        raise bad(f"got {raw!r}, out of range")
+        raise bad(f"got {show(raw)}, out of range")
     return raw
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse one ``section.key=value`` override; the value is read as TOML."""
+    """Parse one ``section.key=value`` override; the value is read as TOML.
+
+    Raises :class:`ParameterError` (``--set``) for a line break or other
+    control character, a missing ``=`` or an unknown parameter.
+    """
+    if not text.isprintable():
+        raise ParameterError(
+            f"got {show(text)}, which holds a line break or another control character; allowed: one section.key=value",
+            "--set",
+        )
     if "=" not in text:
         raise ParameterError(f"expected section.key=value, got {text!r}", "--set")
     name, value_text = (s.strip() for s in text.split("=", 1))
     lookup(name, "--set")
     try:
         value = tomllib.loads(f"v = {value_text}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = value_text  # a bare word such as required
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        value = value_text  # a bare word such as required; coerce() names what is allowed
     return name, value
 
 
@@ -201,7 +246,7 @@ def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario", ba
         for key, raw in body.items():
             full = f"{section}.{key}"
             values[full] = coerce(full, raw, where)
-    _check_consistency(values, where)
+    _check_consistency(values, shocks, where)
     return Params(
         values=values,
         shocks=shocks,
@@ -212,20 +257,82 @@ def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario", ba
     )
 
 
-def read_toml(path: str | Path, kind: str = "scenario") -> dict[str, Any]:
-    """Read a TOML file; a missing, unreadable or malformed file is a :class:`ParameterError`
-    naming the file (``kind`` says what the file should have been)."""
-    where = str(path)
+def read_text_file(path: str | Path, kind: str = "scenario", where: str | None = None, key: str | None = None) -> str:
+    """The text of an input file, read safely: the one reader for every file a user gives.
+
+    Only a regular file is read (a folder, FIFO or device such as
+    ``/dev/zero`` is refused without blocking), at most
+    :data:`MAX_INPUT_BYTES`, decoded as UTF-8 (a leading byte-order mark is
+    dropped) with line endings made ``\\n``.  Anything else raises
+    :class:`ParameterError` naming ``where`` (default: the file) and ``key``,
+    ``kind`` saying what the file should have been.
+    """
+    label = where if where is not None else str(path)
+    shown = "" if where is None else f"{str(path)!r}: "
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the open descriptor
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise ParameterError(f"no such {kind} file", where) from None
+        raise ParameterError(f"{shown}no such {kind} file", label, key) from None
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"{shown}cannot read it: {_reason(exc)}", label, key) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ParameterError(f"{shown}not a regular {kind} file", label, key)
+        if info.st_size > MAX_INPUT_BYTES:
+            raise ParameterError(
+                f"{shown}is {info.st_size:,} bytes; allowed: a {kind} file of at most {MAX_INPUT_BYTES:,} bytes",
+                label,
+                key,
+            )
+        data = _read_at_most(fd, MAX_INPUT_BYTES + 1)
     except OSError as exc:
-        raise ParameterError(f"cannot read: {exc.strerror}", where) from None
+        raise ParameterError(f"{shown}cannot read it: {_reason(exc)}", label, key) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_INPUT_BYTES:
+        raise ParameterError(f"{shown}grew past {MAX_INPUT_BYTES:,} bytes while being read", label, key)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParameterError(
+            f"{shown}not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); allowed: a {kind} file saved as UTF-8",
+            label,
+            key,
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, min(limit - size, 2**20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def read_toml(path: str | Path, kind: str = "scenario") -> dict[str, Any]:
+    """Read a TOML file through :func:`read_text_file`; a missing, unreadable or malformed file is a
+    :class:`ParameterError` naming the file (``kind`` says what the file should have been)."""
+    where = str(path)
+    text = read_text_file(path, kind)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"not valid TOML: {exc}", where) from None
+    except RecursionError:
+        raise ParameterError("not valid TOML: arrays or tables nested too deeply", where) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ParameterError(f"not a usable number: {str(exc).split(':')[0]}", where) from None
 
 
 def load_scenario(path: str | Path, base: Params | None = None) -> Params:
@@ -284,7 +391,16 @@ def _shocks(body: Any, where: str) -> tuple[Shock, ...]:
     return tuple(out)
 
 
-def _check_consistency(values: Mapping[str, Any], where: str | None) -> None:
+def _check_consistency(values: Mapping[str, Any], shocks: Iterable[Shock], where: str | None) -> None:
+    months = int(values["run.years"]) * 12
+    for i, shock in enumerate(shocks):
+        if shock.start_month >= months:
+            raise ParameterError(
+                f"got {shock.start_month}, after the run ends (run.years = {values['run.years']}, "
+                f"months 0 to {months - 1}); allowed: 0 to {months - 1}",
+                where,
+                f"shocks[{i}].start_month",
+            )
     if values["rollout.initial_schools"] > values["district.schools"]:
         raise ParameterError(
             f"is {values['rollout.initial_schools']} but the district has only "
