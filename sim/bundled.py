@@ -90,7 +90,7 @@ def resolve(name: str | Path, kind: str = "scenario", beside: str | Path | None 
         raise ParameterError(f"an empty name; give a {kind} file or a bundled name", str(beside or "''"), key)
     path = Path(name)
     if beside is None or path.is_absolute():
-        if path.is_file():
+        if _is_file(path):
             return path
     else:
         for near in (Path(beside).parent / path, Path(beside).parent / f"{name}.toml"):

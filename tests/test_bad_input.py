@@ -533,8 +533,10 @@ def test_names_with_dollar_signs_reach_the_figures_as_written(here, capsys):
 
 def test_replay_of_an_empty_plan_folder_is_refused(here, capsys):
     (here / "store" / "plan.parquet").mkdir(parents=True)
-    refused(capsys, "app", "--replay", "store:0", says=("--replay store:0", "plan.parquet is not a file"))
-    refused(capsys, "app", "--replay", "store:x", says=("RUN_ID: got 'x'",))
+    refused(capsys, "app", "--replay", "store:0", says=("--replay: store: not a sweep store",))
+    (here / "store" / "experiment.json").write_text("{}")
+    refused(capsys, "app", "--replay", "store:0", says=("--replay: store: plan.parquet lacks the columns",))
+    refused(capsys, "app", "--replay", "store:x", says=("store:x: expected STORE:RUN_ID",))
 
 
 @pytest.fixture(scope="module")

@@ -330,7 +330,15 @@ def test_names_inside_files_never_resolve_against_the_working_folder(tmp_path):
 
 def test_observed_patterns_are_shown_only_for_the_bundled_case_as_shipped(tmp_path):
     changed = improvesim(
-        "run", "viano2024_case", "--replicates", 4, "--set", "run.years=2", "--out", tmp_path / "a", "--no-schools"
+        "run",
+        "viano2024_case",
+        "--replicates",
+        4,
+        "--set",
+        "coaching.coaches=3",
+        "--out",
+        tmp_path / "a",
+        "--no-schools",
     )
     assert changed.returncode == 0, changed.stderr
     assert "Observed patterns" not in changed.stdout and "nan" not in changed.stdout
