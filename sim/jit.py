@@ -11,6 +11,17 @@ replace (no ``fastmath``, so no reassociation and no fused multiply-add), so a
 run gives the same bytes whichever way it is computed.  ``error_model="numpy"``
 makes a division by zero give inf or NaN, as NumPy does, instead of raising.
 
+Named inputs.  A kernel takes a few bundles, each a ``typing.NamedTuple``
+declared once next to the kernel: the state arrays it reads and writes,
+its per-run coefficients (one (R,) array per schema parameter) and this
+month's named random draws.  A NamedTuple argument costs Numba a slow
+Python type look-up at every call, where a plain tuple of arrays costs no
+more than the arrays as separate arguments, so a bundle crosses into
+compiled code as a plain tuple (:func:`pick`, :func:`coefficients`) and
+the kernel names it again on entry (``st = SchoolState(*state)``, free in
+compiled code).  The order of a bundle's fields is declared once, by the
+NamedTuple; nobody spells it out at a call.
+
 Compiled kernels are cached on disk.  Numba checks a cached kernel against
 its own source file only, not against the kernels it calls in other files, so
 the cache lives in a folder named by a digest of every source file of
@@ -22,9 +33,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from functools import cache
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import numba
+
+from improvesim.sim.schema import BY_NAME
 
 _SIM = Path(__file__).resolve().parent
 
@@ -65,3 +82,58 @@ def team_mean_at(x, weights, r, s):
 def clip01_at(x):
     """``x`` clipped to [0, 1] (as :func:`sim.state.clip01`: max with 0, then min with 1)."""
     return min(max(x, 0.0), 1.0)
+
+
+@kernel
+def smoothstep(x):
+    """The smoothstep 3x^2 - 2x^3 of ``x`` clipped to [0, 1]: 0 at 0, 1 at 1, flat at both ends."""
+    x = clip01_at(x)
+    return x * x * (3.0 - 2.0 * x)
+
+
+# --- named inputs --------------------------------------------------------------------------------
+
+
+def pick(bundle: type, source: Any) -> tuple:
+    """The attributes of ``source`` (a State, this month's draws, the calendar)
+    named by the fields of the NamedTuple class ``bundle``, as a plain tuple in
+    the bundle's field order: what a kernel takes and names again with
+    ``bundle(*t)``."""
+    return _getter(bundle)(source)
+
+
+@cache
+def _getter(bundle: type) -> Callable[[Any], tuple]:
+    fields = bundle._fields
+    if len(fields) == 1:  # (attrgetter of one name returns the value, not a tuple)
+        only = fields[0]
+        return lambda source: (getattr(source, only),)
+    return attrgetter(*fields)
+
+
+def schema_name(bundle: type, field: str) -> str:
+    """The schema parameter behind a coefficient ``field`` of ``bundle``: the
+    one ``section.field`` among the bundle's ``SECTIONS``.
+
+    Raises:
+        LookupError: no section, or more than one, has the field.
+    """
+    found = [f"{section}.{field}" for section in bundle.SECTIONS if f"{section}.{field}" in BY_NAME]
+    if len(found) != 1:
+        raise LookupError(
+            f"{bundle.__name__}.{field}: expected one schema parameter among sections {bundle.SECTIONS}, found {found}"
+        )
+    return found[0]
+
+
+def coefficients(bundle: type, pv: Any, **derived: Callable[[Any], Any]) -> tuple:
+    """The per-run coefficients of a batch as the plain tuple a kernel takes
+    and names again with ``bundle(*t)``: field by field, ``derived[field](pv)``
+    for a value derived from the parameters, otherwise the schema parameter
+    :func:`schema_name` finds, (R,) float64 each.  Computed once per batch
+    (``pv`` is a :class:`sim.state.ParamVectors`)."""
+
+    def build(pv):
+        return tuple(derived[f](pv) if f in derived else pv.col(schema_name(bundle, f)) for f in bundle._fields)
+
+    return pv.cached(("coefficients", bundle), build)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import small
+from conftest import draws, small
 
 from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
 from improvesim.sim.submodels import (
@@ -87,8 +87,8 @@ def test_most_exits_fall_in_summer():
 
 def everyone_leaves(pv, st, u_continue=0.99):
     cal = cal_for(st, pv)
-    u = np.zeros(st.skill.shape)  # every uniform below every hazard
-    return turnover.staff_turnover(st, pv, cal, u, np.full(st.engagement.shape + (2,), u_continue))
+    # every uniform below every hazard
+    return turnover.staff_turnover(st, pv, cal, draws(st, staff_exit=0.0, new_leader_continues=u_continue))
 
 
 def test_replacements_start_as_novices_without_onboarding():
@@ -164,18 +164,18 @@ def test_grant_end_closes_positions_unless_retained():
         st.coach_grant[:] = True
         cal = cal_for(st, pv, month=12)
         assert not cal.grant_active.any()
-        turnover.coach_turnover(st, pv, cal, np.ones(st.coach_position.shape))
+        turnover.coach_turnover(st, pv, cal, draws(st, coach_exit=1.0))
         assert st.coach_position.sum() == open_positions and not st.coach_grant.any()
 
 
 def test_a_coach_vacancy_is_filled_after_the_vacancy_months():
     pv, st = small({"coaching.vacancy_months": 2, "turnover.coach": 0.6})
     cal = cal_for(st, pv, month=JUNE)
-    turnover.coach_turnover(st, pv, cal, np.zeros(st.coach_position.shape))
+    turnover.coach_turnover(st, pv, cal, draws(st, coach_exit=0.0))
     assert not st.coach_filled.any()
     filled_at = None
     for m in range(1, 6):
-        turnover.coach_turnover(st, pv, cal_for(st, pv, month=JUNE + m), np.ones(st.coach_position.shape))
+        turnover.coach_turnover(st, pv, cal_for(st, pv, month=JUNE + m), draws(st, coach_exit=1.0))
         if st.coach_filled.all() and filled_at is None:
             filled_at = m
     assert filled_at == 2  # vacant for two months, filled in the second after the exit
@@ -183,8 +183,7 @@ def test_a_coach_vacancy_is_filled_after_the_vacancy_months():
 
 def test_a_new_central_office_leader_with_an_initiative_halves_priority_and_adds_fatigue():
     pv, st = small({"governance.initiative_churn": 1.0})
-    u = np.zeros((1, 4))
-    turnover.central_office_turnover(st, pv, cal_for(st, pv, month=JUNE), u)
+    turnover.central_office_turnover(st, pv, cal_for(st, pv, month=JUNE), draws(st, fill=0.0))
     assert st.priority[0] == pytest.approx(0.4) and st.initiative_months[0] == turnover.INITIATIVE_MONTHS
     assert (st.fatigue > 0).all() and st.leader_changes[0] == 1
 
@@ -301,7 +300,7 @@ def test_no_visits_in_summer_and_pressure_cancels_some():
 def test_visits_teach_leaders_more_than_teachers():
     pv, st = small({"coaching.effect_leaders": 0.1, "coaching.effect_teachers": 0.02})
     st.skill[:] = 0.2
-    coaching.coaching(st, pv, cal_for(st, pv, pressure=0.0), np.zeros((1, 4)))
+    coaching.coaching(st, pv, cal_for(st, pv, pressure=0.0), draws(st, visit_rounding=0.0))
     gain = st.skill[:, 0, 0] - 0.2
     assert gain[PRINCIPAL] > gain[5] > 0
 
@@ -493,9 +492,9 @@ def test_a_succession_plan_grows_the_bench_up_to_two():
     st.skill[:] = 0.5
     busy = np.ones((1, 4), bool)
     for _ in range(5):
-        institutionalization.grow_bench(st, pv, cal_for(st, pv), busy, np.zeros((1, 4)))
+        institutionalization.grow_bench(st, pv, cal_for(st, pv), busy, draws(st, groom_successor=0.0))
     assert (st.bench == 2).all()
     pv0, st0 = small({"succession.deep_bench": 0.0})
     st0.skill[:] = 0.5
-    institutionalization.grow_bench(st0, pv0, cal_for(st0, pv0), busy, np.zeros((1, 4)))
+    institutionalization.grow_bench(st0, pv0, cal_for(st0, pv0), busy, draws(st0, groom_successor=0.0))
     assert (st0.bench == 0).all()

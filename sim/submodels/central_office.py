@@ -23,6 +23,7 @@ import numpy as np
 
 from improvesim.sim.events import note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, NOT_INVITED, OPTED_OUT, PAUSED, ParamVectors, State, anything, team_weights
 from improvesim.sim.submodels.calendar import Calendar
 
@@ -295,12 +296,10 @@ def _add_costs(
         cost_total[r] = cost_total[r] + cost
 
 
-def central_office(
-    st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_join: np.ndarray, schedule: np.ndarray
-) -> None:
+def central_office(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws, schedule: np.ndarray) -> None:
     """The central office's month: rollout, messaging, hub, convenings, knowledge base."""
-    rollout(st, pv, cal, u_join)
-    messaging(st, pv, u[:, 3])
+    rollout(st, pv, cal, draws.join)
+    messaging(st, pv, draws.message_repeated)
     hub_capacity(st, pv, cal)
     convene(st, cal, schedule)
     decay_knowledge_base(st, pv)

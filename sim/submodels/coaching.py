@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from improvesim.sim.jit import kernel
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State
 from improvesim.sim.submodels.calendar import Calendar
 
@@ -135,8 +136,8 @@ def _role_effect(seat, effect_leaders, effect_teachers):
     return effect_leaders if seat < FIRST_TEACHER else effect_teachers
 
 
-def coaching(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
-    """Allocate visits and apply their effects; ``u`` is (R, S)."""
+def coaching(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
+    """Allocate visits and apply their effects (the draw ``visit_rounding``)."""
     _coach(
         st.engagement,
         st.coach_position,
@@ -155,7 +156,7 @@ def coaching(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
         cal.summer,
         cal.pressure,
         cal.pandemic,
-        u,
+        draws.visit_rounding,
     )
 
 

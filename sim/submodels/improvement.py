@@ -37,6 +37,7 @@ import numpy as np
 
 from improvesim.sim.events import note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, team_weights
 from improvesim.sim.submodels.calendar import Calendar
 from improvesim.sim.submodels.sensemaking import sustained_at
@@ -174,7 +175,7 @@ def _advance_cycles(
         for s in range(S):
             if not busy[r, s]:
                 continue
-            if not in_cycle[r, s] and u[r, s, 0] < ratio[r, s]:  # a cycle starts
+            if not in_cycle[r, s] and u[0][r, s] < ratio[r, s]:  # a cycle starts
                 in_cycle[r, s] = True
                 cycle_progress[r, s] = 0.0
             if in_cycle[r, s]:
@@ -201,7 +202,7 @@ def _advance_cycles(
                     solutionitis_penalty[r],
                     top_down_support[r],
                 )
-                success[r, s] = u[r, s, 1] < p
+                success[r, s] = u[1][r, s] < p
             succeeded = success[r, s]
             failed = finished and not succeeded
             inquiry = principles[INQUIRY, r, s]
@@ -466,7 +467,7 @@ def run_cycles(
 ) -> np.ndarray:
     """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
     counts = _cycle_counts(st)
-    done = _advance_cycles(busy, ratio, u, *_cycle_arguments(st, pv))
+    done = _advance_cycles(busy, ratio, (u[..., 0], u[..., 1]), *_cycle_arguments(st, pv))
     _note_cycles(st, cal.month, counts)
     return done
 
@@ -502,13 +503,13 @@ def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.nda
     _practise_and_decay(busy, finished, *_principle_arguments(st, pv))
 
 
-def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """A month of improvement work; ``u`` is (R, S, 2).  Returns the working schools (R, S)."""
+def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, draws: MonthDraws) -> np.ndarray:
+    """A month of improvement work.  Returns the working schools (R, S)."""
     counts = _cycle_counts(st)
     busy = _improvement_month(
         cal.summer,
         ratio,
-        u,
+        (draws.cycle_start, draws.cycle_success),
         st.engagement,
         st.stall,
         st.skill,

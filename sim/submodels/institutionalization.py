@@ -26,6 +26,7 @@ import numpy as np
 
 from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
 from improvesim.sim.submodels.calendar import Calendar
 from improvesim.sim.submodels.sensemaking import LONG_SPELL
@@ -200,12 +201,12 @@ def _classify_practice(
     return practised
 
 
-def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: np.ndarray) -> None:
-    """Groom successors for the deep bench; ``u`` is (R, S)."""
+def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, draws: MonthDraws) -> None:
+    """Groom successors for the deep bench (the draw ``groom_successor``)."""
     if cal.summer:
         return
     marks = event_marks(st.events, 1, st.engagement.shape)
-    _groom_successors(st.bench, st.skill, busy, u, pv.col("succession.deep_bench"), marks)
+    _groom_successors(st.bench, st.skill, busy, draws.groom_successor, pv.col("succession.deep_bench"), marks)
     if st.events is not None:
         note(st.events, cal.month, "bench_grew", marks[0])
 

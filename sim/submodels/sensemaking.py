@@ -27,6 +27,7 @@ import numpy as np
 
 from improvesim.sim.events import note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, team_weights
 from improvesim.sim.submodels.calendar import Calendar
 
@@ -414,7 +415,7 @@ def recover_fatigue(st: State, pv: ParamVectors) -> None:
     _recover_fatigue(st.fatigue, pv.col("sensemaking.fatigue_recovery"))
 
 
-def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:
+def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, draws: MonthDraws) -> None:
     """Commitment dynamics, then the engagement decision; schools are closed in summer,
     so commitment and engagement stand still then (fatigue still recovers)."""
     if cal.summer:
@@ -431,7 +432,7 @@ def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.nd
         st.fatigue,
         st.message,
         school_stress,
-        u,
+        draws.engagement_decision,
         team_weights(st.team_size),
         pv.required[:, 0],
         pv.col("sensemaking.fatigue_recovery"),

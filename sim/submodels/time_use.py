@@ -62,7 +62,7 @@ def _time_share(pressure, protected_hours, integrated, top_down_support, hours_n
     return ratio
 
 
-def stress(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
+def stress(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     """Stress (R, S) on a school team, 0-1 (read-only): the strain of pressure
     and short time, plus stalled work and a pandemic."""
     return frozen(_stress(cal.pressure, ratio, st.stall, cal.pandemic))

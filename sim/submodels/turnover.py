@@ -26,6 +26,7 @@ import numpy as np
 
 from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ASSISTANT_PRINCIPAL,
     LEAD,
@@ -105,16 +106,17 @@ def _with_pandemic(hazard, severity):
 # --- staff ---------------------------------------------------------------------
 
 
-def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_succession: np.ndarray) -> np.ndarray:
-    """Exits and replacements on school teams.  ``u`` is (K, R, S) uniforms,
-    ``u_succession`` (R, S, 2).  Returns the (K, R, S) mask of exits."""
+def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> np.ndarray:
+    """Exits and replacements on school teams, with the draws ``staff_exit``
+    and ``new_leader_continues``.  Returns the (K, R, S) mask of exits."""
+    u, u_continue = draws.staff_exit, draws.new_leader_continues
     K = st.team_size
     hazard = pv.cached(f"seat_hazards_{K}", lambda pv: _seat_hazards_by_month(pv, K))[month_of_year(cal.month)]
     leaves = np.empty(u.shape, dtype=bool)
     happened = event_marks(st.events, len(_STAFF_EVENTS), st.engagement.shape)
     _staff_exits_and_replacements(
         u,
-        u_succession,
+        u_continue,
         hazard,
         cal.pandemic,
         st.skill,
@@ -154,7 +156,7 @@ _DROPPED_WORK, _SUCCESSOR_STEPPED_UP, _PRINCIPAL_LEFT, _LEAD_LEFT = range(len(_S
 @kernel
 def _staff_exits_and_replacements(
     u,
-    u_succession,
+    u_continue,
     hazard,
     pandemic,
     skill,
@@ -225,7 +227,7 @@ def _staff_exits_and_replacements(
             dropped = False
             if stalled:
                 dropped = _stall_work_at(
-                    stall, commitment, in_cycle, embeddedness[r, s], stall_months[r], u_succession[r, s, 1], r, s
+                    stall, commitment, in_cycle, embeddedness[r, s], stall_months[r], u_continue[r, s], r, s
                 )
             _knowledge_walks_out_at(
                 leaves,
@@ -372,7 +374,7 @@ def _bench_keeps_only_skilled_staff_at(skill, bench, r, s):
 # --- coaches -------------------------------------------------------------------
 
 
-def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
+def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
     """Coaches leave (leaving a vacancy for ``coaching.vacancy_months`` months, at least one),
     vacancies are filled with new coaches, and when the grant ends its
     positions close unless the district keeps them.  ``u`` is (R, C)."""
@@ -380,7 +382,7 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) ->
         return
     happened = event_marks(st.events, len(_COACH_EVENTS), st.coach_position.shape)
     _coach_exits_and_vacancies(
-        u,
+        draws.coach_exit,
         pv.cached("coach_hazards", _coach_hazards)[month_of_year(cal.month)],
         cal.pandemic,
         cal.grant_active,
@@ -482,7 +484,7 @@ def _mark_coach_loss(st: State, lost: np.ndarray, month: int, kind: str) -> None
 # --- central office --------------------------------------------------------------
 
 
-def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
+def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
     """The central-office leader may leave; the successor brings a competing
     initiative with chance ``governance.initiative_churn`` (priority halves,
     demands rise for two years, schools grow more fatigued) or otherwise
@@ -491,7 +493,9 @@ def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.nd
     that came and went.  ``u`` is (R, 4)."""
     happened = event_marks(st.events, len(_CENTRAL_OFFICE_EVENTS), st.priority.shape)
     _central_office_leaders(
-        u,
+        draws.leader_leaves,
+        draws.brings_initiative,
+        draws.priority_reset,
         pv.cached("central_office_hazards", _central_office_hazards)[month_of_year(cal.month)],
         pv.col("governance.initiative_churn"),
         pv.col("governance.priority"),
@@ -516,7 +520,9 @@ _COMPETING_INITIATIVE, _NEW_LEADER = range(len(_CENTRAL_OFFICE_EVENTS))
 
 @kernel
 def _central_office_leaders(
-    u,
+    u_leaves,
+    u_initiative,
+    u_reset,
     hazard,
     churn,
     initial_priority,
@@ -550,8 +556,8 @@ def _central_office_leaders(
     initiative = np.zeros(R, dtype=np.bool_)
     anyone = False
     for r in range(R):
-        new_leader[r] = u[r, 0] < hazard[r]
-        initiative[r] = new_leader[r] and u[r, 1] < churn[r]
+        new_leader[r] = u_leaves[r] < hazard[r]
+        initiative[r] = new_leader[r] and u_initiative[r] < churn[r]
         anyone = anyone or new_leader[r]
     if not anyone:
         return
@@ -562,7 +568,7 @@ def _central_office_leaders(
             priority[r] = priority[r] * 0.5
             initiative_months[r] = INITIATIVE_MONTHS
         elif new_leader[r]:
-            priority[r] = initial_priority[r] * (0.5 + 0.5 * u[r, 2])
+            priority[r] = initial_priority[r] * (0.5 + 0.5 * u_reset[r])
         if new_leader[r]:
             message[r] = message[r] * 0.5
         if happened.shape[1] != 0:
