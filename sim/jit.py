@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numba
+from numba.extending import overload
 
 from improvesim.sim.schema import BY_NAME
 
@@ -66,9 +67,14 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
 
 #: Decorator of a compiled kernel (see the module docstring).
 kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: Decorator of a small compiled rule called school by school, inlined where it
+#: is called: it takes numbers, single arrays and one run's coefficients (see
+#: :func:`at_run`), never a bundle of arrays (passing one costs a reference
+#: count on each of its arrays, inlined or not).
+rule = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
-@kernel
+@rule
 def team_mean_at(x, weights, r, s):
     """Weighted team mean of the seat-major staff array ``x`` (K, R, S) at run r,
     school s: seats added in order, as :func:`sim.state.team_mean` does."""
@@ -78,13 +84,13 @@ def team_mean_at(x, weights, r, s):
     return total
 
 
-@kernel
+@rule
 def clip01_at(x):
     """``x`` clipped to [0, 1] (as :func:`sim.state.clip01`: max with 0, then min with 1)."""
     return min(max(x, 0.0), 1.0)
 
 
-@kernel
+@rule
 def smoothstep(x):
     """The smoothstep 3x^2 - 2x^3 of ``x`` clipped to [0, 1]: 0 at 0, 1 at 1, flat at both ends."""
     x = clip01_at(x)
@@ -137,3 +143,25 @@ def coefficients(bundle: type, pv: Any, **derived: Callable[[Any], Any]) -> tupl
         return tuple(derived[f](pv) if f in derived else pv.col(schema_name(bundle, f)) for f in bundle._fields)
 
     return pv.cached(("coefficients", bundle), build)
+
+
+def at_run(bundle, r):
+    """The coefficients of run ``r``: ``bundle`` (a NamedTuple of (R,) arrays)
+    with each array replaced by its value at ``r``, the same NamedTuple class
+    of numbers (pure Python, and compiled through the overload below).
+
+    A kernel takes it once per run and hands it to the helpers it calls
+    school by school: a bundle of numbers costs nothing to pass, where a
+    bundle of arrays costs a reference count on every array at every call.
+    """
+    return type(bundle)(*(x[r] for x in bundle))
+
+
+@overload(at_run)
+def _at_run_compiled(bundle, r):
+    source = "def at_run_impl(bundle, r):\n    return cls({})\n".format(
+        "".join(f"bundle[{i}][r], " for i in range(len(bundle)))
+    )
+    scope = {"cls": bundle.instance_class}
+    exec(source, scope)  # noqa: S102 (code generated from the field count only)
+    return scope["at_run_impl"]

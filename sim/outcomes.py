@@ -25,7 +25,7 @@ import numpy as np
 
 from improvesim.sim.jit import kernel, team_mean_at
 from improvesim.sim.state import Authenticity, Engagement, State, team_weights
-from improvesim.sim.submodels.sensemaking import LONG_SPELL
+from improvesim.sim.structure import LONG_SPELL
 
 #: District metrics recorded every month, in column order.
 DISTRICT_METRICS: tuple[str, ...] = (

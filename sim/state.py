@@ -190,6 +190,11 @@ class State:
     def team_size(self) -> int:
         return self.skill.shape[0]
 
+    @property
+    def weights(self) -> np.ndarray:
+        """(K,) weight of each seat in team means (:func:`team_weights`)."""
+        return team_weights(self.skill.shape[0])
+
     def copy(self) -> State:
         """A deep copy (arrays copied)."""
         kw = {}

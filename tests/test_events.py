@@ -103,7 +103,7 @@ def test_paused_resumed_opted_out_and_six_months():
     st.commitment[:] = 0.0
     st.message[:] = 1.0  # an urgent message pulls the calm paused school back
     u = np.array([[0.0, 0.0, 0.5, 0.999]])
-    sensemaking.decide_engagement(st, pv, cal(st, pv), stress, u)
+    sensemaking.sensemaking(st, pv, cal(st, pv), stress, draws(st, engagement_decision=u))
     assert {"paused", "resumed", "opted_out", "disengaged_6_months"} <= kinds(st)
 
 

@@ -332,8 +332,8 @@ def test_commitment_above_the_threshold_sustains_itself_below_it_reverts():
     no_stress = np.zeros((1, 4))
     st.commitment[:, :, :2] = 0.8
     st.commitment[:, :, 2:] = 0.2
-    for _ in range(24):
-        sensemaking.update_commitment(st, pv, no_stress)  # no message, visits or results: zero drive
+    for _ in range(24):  # no message, visits or results: zero drive
+        sensemaking.sensemaking(st, pv, cal_for(st, pv), no_stress, draws(st))
     c = team_mean(st.commitment)[0]
     rate = pv["sensemaking.reversion_rate"][0, 0]
     assert c[0] == pytest.approx(0.8) and c[3] == pytest.approx(0.2 * (1 - rate) ** 24)
@@ -343,7 +343,7 @@ def test_results_raise_commitment_and_stress_lowers_it():
     pv, st = small()
     st.commitment[:] = 0.3
     st.results[:, :2] = 1.0
-    sensemaking.update_commitment(st, pv, np.array([[0.0, 0.0, 1.0, 1.0]]))
+    sensemaking.sensemaking(st, pv, cal_for(st, pv), np.array([[0.0, 0.0, 1.0, 1.0]]), draws(st))
     c = team_mean(st.commitment)[0]
     assert c[0] > 0.3 > c[2]
 
@@ -355,16 +355,16 @@ def test_a_mandate_forbids_opting_out_optional_lets_stressed_schools_leave():
         )
         st.engagement[:] = Engagement.PAUSED
         st.spell[:] = 5
-        sensemaking.decide_engagement(st, pv, cal_for(st, pv), np.ones((1, 4)), np.full((1, 4), 0.999))
+        sensemaking.sensemaking(st, pv, cal_for(st, pv), np.ones((1, 4)), draws(st, engagement_decision=0.999))
         assert ((st.engagement == Engagement.OPTED_OUT).all()) == can_leave
 
 
 def test_no_decisions_in_summer_and_spells_are_counted():
     pv, st = small({"sensemaking.pause_rate": 1.0})
-    sensemaking.decide_engagement(st, pv, cal_for(st, pv, JUNE), np.ones((1, 4)), np.zeros((1, 4)))
+    sensemaking.sensemaking(st, pv, cal_for(st, pv, JUNE), np.ones((1, 4)), draws(st, engagement_decision=0.0))
     assert (st.engagement == Engagement.ENGAGED).all()
     for _ in range(6):
-        sensemaking.decide_engagement(st, pv, cal_for(st, pv), np.ones((1, 4)), np.full((1, 4), 0.0))
+        sensemaking.sensemaking(st, pv, cal_for(st, pv), np.ones((1, 4)), draws(st, engagement_decision=0.0))
     assert (st.engagement == Engagement.PAUSED).all() and (st.max_spell >= 5).all()
 
 

@@ -265,11 +265,11 @@ def _principle_support_at(principle, visits, understanding, team_skill, top_down
 
 
 @kernel
-def _inquiry_ceiling_at(compliance_ceiling, team_commitment, threshold):
+def _inquiry_ceiling_at(compliance_ceiling, team_commitment, threshold, threshold_width):
     """Highest practice of disciplined inquiry, 0-1, a team reaches: ceremony
     (``compliance_ceiling``) until commitment crosses the motivation threshold,
     up to 1 above it."""
-    return compliance_ceiling + (1.0 - compliance_ceiling) * sustained_at(team_commitment, threshold)
+    return compliance_ceiling + (1.0 - compliance_ceiling) * sustained_at(team_commitment, threshold, threshold_width)
 
 
 @kernel
@@ -291,6 +291,7 @@ def _practise_and_decay(
     principle_decay,
     compliance_ceiling,
     threshold,
+    threshold_width,
 ):
     """Grow the principles (6, R, S), in place, in the working schools ``busy``
     (R, S); decay them elsewhere (a school month)."""
@@ -312,7 +313,7 @@ def _practise_and_decay(
             # working teams lose practice that neither commitment nor support holds up
             # (ceremony); idle teams lose it at the full decay rate
             unheld = decay * (1.0 - team_commitment)
-            ceiling = _inquiry_ceiling_at(compliance_ceiling[r], team_commitment, threshold[r])
+            ceiling = _inquiry_ceiling_at(compliance_ceiling[r], team_commitment, threshold[r], threshold_width[r])
             for i in range(N_PRINCIPLES):
                 support = _principle_support_at(
                     i, visits[r, s], understanding[r, s], team_skill, top_down_support[r], cycling, networking
@@ -403,7 +404,11 @@ def _cycle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
 def _principle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
     """Per-run (R,) parameters of the principles, in :func:`_practise_and_decay`' order."""
     names = ("principle_gain", "principle_decay", "compliance_ceiling")
-    return (*(pv.col("improvement." + name) for name in names), pv.col("sensemaking.threshold"))
+    return (
+        *(pv.col("improvement." + name) for name in names),
+        pv.col("sensemaking.threshold"),
+        pv.col("sensemaking.threshold_width"),
+    )
 
 
 def _cycle_arguments(st: State, pv: ParamVectors) -> tuple:

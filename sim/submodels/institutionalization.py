@@ -28,8 +28,8 @@ from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
+from improvesim.sim.structure import LONG_SPELL
 from improvesim.sim.submodels.calendar import Calendar
-from improvesim.sim.submodels.sensemaking import LONG_SPELL
 
 MAX_BENCH = 2
 #: Last month (July) of the school year, when ``State.authentic_years`` counts it.
