@@ -89,9 +89,8 @@ def test_cycles_succeed_or_fail():
     for u_success, expected in ((0.0, "cycle_succeeded"), (0.999, "cycle_failed")):
         pv, st = recording({"improvement.cycle_months": 1.0})
         st.in_cycle[:] = True
-        u = np.zeros((1, 4, 2))
-        u[:, :, 1] = u_success
-        improvement.run_cycles(st, pv, cal(st, pv), np.ones((1, 4)), np.ones((1, 4), bool), u)
+        u = draws(st, cycle_start=0.0, cycle_success=u_success)
+        improvement.improvement_work(st, pv, cal(st, pv), np.ones((1, 4)), u)
         assert kinds(st) == {expected}
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import draws, small
 
+from improvesim.sim.jit import at_run
 from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
 from improvesim.sim.submodels import (
     calendar,
@@ -371,14 +372,19 @@ def test_no_decisions_in_summer_and_spells_are_counted():
 # --- improvement work --------------------------------------------------------------------
 
 
+def success_chances(pv, understanding, team_skill, knowledge=0.0):
+    """The production rule's chances for one run's coefficients, school by school."""
+    c = at_run(improvement.ImprovementCoefficients(*improvement.improvement_coefficients(pv)), 0)
+    return np.array([improvement.success_chance_at(c, team_skill, u, knowledge, knowledge) for u in understanding])
+
+
 def test_success_depends_on_skill_and_understanding_first():
-    pv, st = small()
-    st.understanding[0] = [0.0, 0.49, 0.5, 1.0]
-    p = improvement.success_chance(st, pv)[0]
+    pv, _ = small()
+    p = success_chances(pv, [0.0, 0.49, 0.5, 1.0], team_skill=0.15)
     assert p[0] < p[1] < p[2] < p[3]
     assert p[2] - p[1] > pv["improvement.solutionitis_penalty"][0, 0] * 0.9  # the solutionitis step
-    st.skill[:] = 0.9
-    assert (improvement.success_chance(st, pv) > p).all()
+    assert (success_chances(pv, [0.0, 0.49, 0.5, 1.0], team_skill=0.9) > p).all()
+    assert (success_chances(pv, [0.0, 0.49, 0.5, 1.0], team_skill=0.15, knowledge=1.0) > p).all()
 
 
 def test_a_cycle_takes_cycle_months_at_full_pace_and_twice_that_at_half():
@@ -387,10 +393,8 @@ def test_a_cycle_takes_cycle_months_at_full_pace_and_twice_that_at_half():
         cal = cal_for(st, pv)
         finished_at = None
         for m in range(1, 8):
-            done = improvement.run_cycles(
-                st, pv, cal, np.full((1, 4), ratio), np.ones((1, 4), bool), np.zeros((1, 4, 2))
-            )
-            if done.all() and finished_at is None:
+            improvement.improvement_work(st, pv, cal, np.full((1, 4), ratio), draws(st, cycle_start=0.0))
+            if (st.cycles_done > 0).all() and finished_at is None:
                 finished_at = m
         assert finished_at == months
 
@@ -401,15 +405,14 @@ def test_principles_grow_with_commitment_and_decay_without_work():
     st.principles[:] = 0.4
     st.commitment[:, :, :2] = 0.9
     st.commitment[:, :, 2:] = 0.05
-    busy = np.ones((1, 4), bool)
     for _ in range(12):
-        improvement.practise_principles(st, pv, cal, busy, np.zeros((1, 4), bool))
+        improvement.improvement_work(st, pv, cal, np.ones((1, 4)), draws(st))
     committed, ceremonial = st.principles[:, 0, 0], st.principles[:, 0, 3]
     assert (committed > ceremonial).all()
     pv2, st2 = small()
     st2.principles[:] = 0.6
-    improvement.practise_principles(st2, pv2, cal, np.zeros((1, 4), bool), np.zeros((1, 4), bool))
-    assert (st2.principles < 0.6).all()
+    busy = improvement.improvement_work(st2, pv2, cal, np.zeros((1, 4)), draws(st2))  # no time: no work
+    assert not busy.any() and (st2.principles < 0.6).all()
 
 
 # --- network and knowledge -----------------------------------------------------------------
@@ -438,7 +441,8 @@ def test_a_common_aim_strengthens_networking():
 
 def test_documented_successes_grow_the_knowledge_base():
     pv, st = small({"knowledge.management": 1.0})
-    improvement._document(st, pv, np.array([[True, True, False, False]]))
+    success = np.array([[True, True, False, False]])
+    improvement._document_successes(st.joined, success, pv.col("knowledge.management"), st.knowledge_base)
     assert st.knowledge_base[0] == pytest.approx(0.5)
 
 
