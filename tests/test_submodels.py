@@ -144,7 +144,7 @@ def test_the_bench_leaves_with_its_skilled_staff():
     pv, st = small()
     st.bench[:] = 2
     st.skill[:] = 0.1  # nobody on the team is skilled enough to be a successor
-    turnover._bench_keeps_only_skilled_staff(st)
+    turnover._bench_keeps_only_skilled_staff(st.skill, st.bench)
     assert (st.bench == 0).all()
 
 
@@ -185,7 +185,7 @@ def test_a_coach_vacancy_is_filled_after_the_vacancy_months():
 def test_a_new_central_office_leader_with_an_initiative_halves_priority_and_adds_fatigue():
     pv, st = small({"governance.initiative_churn": 1.0})
     turnover.central_office_turnover(st, pv, cal_for(st, pv, month=JUNE), draws(st, fill=0.0))
-    assert st.priority[0] == pytest.approx(0.4) and st.initiative_months[0] == turnover.INITIATIVE_MONTHS
+    assert st.priority[0] == pytest.approx(0.4) and st.initiative_months[0] == pv["governance.initiative_length"][0, 0]
     assert (st.fatigue > 0).all() and st.leader_changes[0] == 1
 
 
