@@ -75,12 +75,12 @@ def test_bench_grew():
 
 def test_coach_left_and_grant_ended():
     pv, st = recording({"turnover.coach": 0.6})
-    coaching.assign_caseloads(st)
+    coaching.coaching(st, pv, cal(st, pv, 10), draws(st))  # (summer: caseloads dealt, no visits)
     turnover.coach_turnover(st, pv, cal(st, pv, 10), draws(st, coach_exit=0.0))
     assert "coach_left" in kinds(st)
     pv, st = recording({"coaching.funded_years": 1.0, "coaching.retained_after_grant": 0.0})
     st.coach_grant[:] = True
-    coaching.assign_caseloads(st)
+    coaching.coaching(st, pv, cal(st, pv, 10), draws(st))
     turnover.coach_turnover(st, pv, cal(st, pv, 12), draws(st, coach_exit=1.0))
     assert "grant_ended" in kinds(st)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import draws, small
 
-from improvesim.sim.jit import at_run
+from improvesim.sim.jit import at_run, coefficients
 from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
 from improvesim.sim.submodels import (
     calendar,
@@ -240,12 +240,12 @@ def test_a_severe_pandemic_cancels_convenings():
     pv, st = small()
     schedule = np.ones((1, 12), dtype=bool)
     cal = cal_for(st, pv)
-    central_office.convene(st, cal, schedule)
+    central_office.convene(st, pv, cal, schedule)
     assert st.convening[0]
     pandemic = calendar.Calendar(
         cal.month, cal.summer, cal.testing, np.array([[0.9]]), cal.hub_loss, cal.grant_active, cal.pressure
     )
-    central_office.convene(st, pandemic, schedule)
+    central_office.convene(st, pv, pandemic, schedule)
     assert not st.convening[0]
 
 
@@ -272,29 +272,38 @@ def test_costs_add_up_from_their_parts():
 # --- coaching ------------------------------------------------------------------
 
 
+def deal_caseloads(st):
+    """The production kernel's caseloads (R,), setting ``st.coach_of``."""
+    caseload = np.empty(st.runs)
+    coaching._deal_caseloads(st.engagement, st.coach_position, st.coach_filled, st.coach_of, caseload)
+    return caseload
+
+
 def test_caseloads_are_dealt_in_turn():
     pv, st = small(schools=5, coaches=2)
     st.engagement[0, 2] = Engagement.OPTED_OUT
-    caseload = coaching.assign_caseloads(st)
+    caseload = deal_caseloads(st)
     assert st.coach_of[0].tolist() == [0, 1, -1, 0, 1] and caseload[0] == 2
+
+
+def visits_after_coaching(overrides=None, month=AUGUST, pressure=0.0, u=0.5):
+    pv, st = small(overrides)
+    coaching.coaching(st, pv, cal_for(st, pv, month, pressure=pressure), draws(st, visit_rounding=u))
+    return st.visits
 
 
 def test_capacity_limits_delivered_visits():
     # 2 coaches x (12 h / 6 h) = 4 visits for 4 schools planned 2 each: 1 each
-    pv, st = small(
+    visits = visits_after_coaching(
         {"coaching.hours_per_month": 12.0, "coaching.hours_per_visit": 6.0, "coaching.visits_per_month": 2.0}
     )
-    caseload = coaching.assign_caseloads(st)
-    visits = coaching.delivered_visits(st, pv, cal_for(st, pv, pressure=0.0), caseload, np.full((1, 4), 0.5))
     assert visits.tolist() == [[1.0] * 4]
 
 
 def test_no_visits_in_summer_and_pressure_cancels_some():
-    pv, st = small()
-    caseload = coaching.assign_caseloads(st)
-    assert not coaching.delivered_visits(st, pv, cal_for(st, pv, JUNE), caseload, np.zeros((1, 4))).any()
-    calm = coaching.delivered_visits(st, pv, cal_for(st, pv, pressure=0.0), caseload, np.full((1, 4), 0.7))
-    busy = coaching.delivered_visits(st, pv, cal_for(st, pv, pressure=1.0), caseload, np.full((1, 4), 0.7))
+    assert not visits_after_coaching(month=JUNE, u=0.0).any()
+    calm = visits_after_coaching(pressure=0.0, u=0.7)
+    busy = visits_after_coaching(pressure=1.0, u=0.7)
     assert calm.sum() > busy.sum()
 
 
@@ -308,10 +317,15 @@ def test_visits_teach_leaders_more_than_teachers():
 
 def test_coaching_is_weaker_at_scale():
     pv, st = small()
-    cal = cal_for(st, pv)
-    assert (
-        coaching.visit_effect(st, pv, cal, np.array([2.0])) > coaching.visit_effect(st, pv, cal, np.array([30.0]))
-    ).all()
+    deal_caseloads(st)
+    c = coaching.CoachingCoefficients(*coefficients(coaching.CoachingCoefficients, pv))
+    effect = {}
+    for caseload in (2.0, 30.0):
+        effect[caseload] = np.empty(st.coach_of.shape)
+        coaching._visit_effects(
+            effect[caseload], st.coach_skill, st.coach_of, np.array([caseload]), c, np.zeros((1, 1))
+        )
+    assert (effect[2.0] > effect[30.0]).all()
 
 
 # --- time ------------------------------------------------------------------------
