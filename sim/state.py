@@ -30,6 +30,8 @@ from improvesim.sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
 
 PRINCIPAL, ASSISTANT_PRINCIPAL, LEAD = 0, 1, 2
 FIRST_TEACHER = 3
+#: Seats a groomed successor from the deep bench can step into, in order.
+SUCCESSION_SEATS = (PRINCIPAL, LEAD)
 #: Skill at or above which a staff member counts as developing (novice below, expert above 2/3).
 SKILL_DEVELOPING = 1.0 / 3.0
 #: The six principles of improvement science (Bryk et al. 2015; seed 003).
@@ -42,6 +44,8 @@ PRINCIPLES = (
     "organize_as_networks",
 )
 N_PRINCIPLES = len(PRINCIPLES)
+#: Most results a memo of derived values keeps before it starts again.
+MEMO_ENTRIES = 8
 
 
 class Engagement(IntEnum):

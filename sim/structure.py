@@ -21,3 +21,6 @@ YEAR_END = 11
 LONG_SPELL = 6
 #: Largest annual exit rate turned into a monthly hazard (a rate of 1 has no finite hazard).
 MAX_ANNUAL_RATE = 0.999999
+#: Where in its slice of the school year a convening sits (convenings split the
+#: school months into equal slices and sit in the middle of each).
+CONVENING_SLOT_CENTRE = 0.5

@@ -37,6 +37,7 @@ from improvesim.sim.state import (
     NOT_INVITED,
     PRINCIPAL,
     SKILL_DEVELOPING,
+    SUCCESSION_SEATS,
     ParamVectors,
     State,
     anything,
@@ -229,7 +230,7 @@ def _team_means(skill, commitment, weights):
 
 
 #: Seats a groomed successor steps into, in order: the rows of :func:`_successors`' masks.
-_SUCCESSION_SEATS = (PRINCIPAL, LEAD)
+_SUCCESSION_SEATS = SUCCESSION_SEATS
 
 
 @kernel
