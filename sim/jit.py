@@ -77,10 +77,11 @@ rule = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 @rule
 def team_mean_at(x, weights, r, s):
     """Weighted team mean of the seat-major staff array ``x`` (K, R, S) at run r,
-    school s: seats added in order, as :func:`sim.state.team_mean` does."""
-    total = x[0, r, s] * weights[0]
+    school s, with the runs' seat ``weights`` (R, K): seats added in order, as
+    :func:`sim.state.team_mean` does."""
+    total = x[0, r, s] * weights[r, 0]
     for k in range(1, x.shape[0]):
-        total += x[k, r, s] * weights[k]
+        total += x[k, r, s] * weights[r, k]
     return total
 
 

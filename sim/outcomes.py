@@ -109,7 +109,7 @@ class RecordedState(NamedTuple):
     visits: np.ndarray
     bench: np.ndarray
     stall: np.ndarray
-    weights: np.ndarray  # (K,)
+    weights: np.ndarray  # (R, K) seat weights
 
 
 #: District quantities recorded every month as they are, (R,) each: how each is

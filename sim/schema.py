@@ -214,6 +214,16 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
         U,
     ),
+    _p(
+        "district.leader_weight",
+        2.0,
+        1.0,
+        5.0,
+        "-",
+        "Weight of the principal's and the improvement lead's seats in team means (commitment, skill), "
+        "relative to each other seat's.",
+        "assumption",
+    ),
     # --- run ----------------------------------------------------------------
     _p("run.years", 10, 1, 30, "years", "Simulated years (12 months each, starting in August).", "Seed001"),
     _p(

@@ -19,14 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from improvesim.sim import rng
 from improvesim.sim.params import Params
-from improvesim.sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
+from improvesim.sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
 
 PRINCIPAL, ASSISTANT_PRINCIPAL, LEAD = 0, 1, 2
 FIRST_TEACHER = 3
@@ -167,6 +166,8 @@ class State:
     coach_filled: np.ndarray
     coach_skill: np.ndarray
     coach_vacancy: np.ndarray  # months until a vacant position is filled
+    # runs (R, K)
+    weights: np.ndarray  # weight of each seat in team means (team_weights)
     # district (R,)
     priority: np.ndarray
     leader_changes: np.ndarray
@@ -194,11 +195,6 @@ class State:
     def team_size(self) -> int:
         return self.skill.shape[0]
 
-    @property
-    def weights(self) -> np.ndarray:
-        """(K,) weight of each seat in team means (:func:`team_weights`)."""
-        return team_weights(self.skill.shape[0])
-
     def copy(self) -> State:
         """A deep copy (arrays copied)."""
         kw = {}
@@ -209,32 +205,24 @@ class State:
         return State(**kw)
 
 
-@lru_cache(maxsize=16)
-def team_weights(team_size: int) -> np.ndarray:
-    """Weight of each seat in team aggregates: the principal and lead count double."""
+def team_weights(team_size: int, leader_weight: float = BY_NAME["district.leader_weight"].default) -> np.ndarray:
+    """Weight (K,) of each seat in team means, adding to 1: the principal and the
+    improvement lead count ``leader_weight`` times as much as the other seats."""
     w = np.ones(team_size)
-    w[PRINCIPAL] = 2.0
-    w[LEAD] = 2.0
+    w[PRINCIPAL] = leader_weight
+    w[LEAD] = leader_weight
     w /= w.sum()
-    w.flags.writeable = False
     return w
 
 
-def team_mean(x: np.ndarray) -> np.ndarray:
-    """Weighted team mean (R, S) of a seat-major staff array (K, R, S).
+def team_mean(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted team mean (R, S) of a seat-major staff array (K, R, S), with the
+    runs' seat ``weights`` (R, K) (``State.weights``).
 
     A reduction over the leading (seat) axis adds seats in order, never a
     BLAS call, so the result for a run does not depend on its batch.
     """
-    return np.add.reduce(x * _seat_weights(x.shape), axis=0)
-
-
-@lru_cache(maxsize=16)
-def _seat_weights(shape: tuple[int, ...]) -> np.ndarray:
-    """Seat weights spread over a staff array's ``shape`` (read-only): the same
-    products as broadcasting them, but same-shape arithmetic is cheaper."""
-    weights = team_weights(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
-    return frozen(np.ascontiguousarray(np.broadcast_to(weights, shape)))
+    return np.add.reduce(x * weights.T[:, :, None], axis=0)
 
 
 class EngagementMasks(NamedTuple):
@@ -350,6 +338,7 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         coach_filled=zb(R, C),
         coach_skill=z(R, C),
         coach_vacancy=zi(R, C),
+        weights=np.tile(team_weights(K), (R, 1)),
         priority=z(R),
         leader_changes=zi(R),
         initiative_months=zi(R),
@@ -389,5 +378,6 @@ def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
     st.coach_grant &= st.coach_position
     st.coach_skill[:] = clip01(pv["coaching.skill"] * (0.75 + 0.5 * u[:, : st.coach_position.shape[1], 3, 0]))
     st.priority[:] = pv.col("governance.priority")
+    st.weights[:] = [team_weights(K, w) for w in pv.col("district.leader_weight")]
     st.tenure[:] = 24
     return st

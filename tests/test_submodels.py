@@ -152,11 +152,11 @@ def test_a_new_principal_may_drop_the_work():
     pv, st = small()
     st.commitment[:] = 0.6
     everyone_leaves(pv, st, u_continue=0.99)  # above any continue chance: dropped
-    dropped = team_mean(st.commitment)
+    dropped = team_mean(st.commitment, st.weights)
     pv2, st2 = small()
     st2.commitment[:] = 0.6
     everyone_leaves(pv2, st2, u_continue=0.0)  # continued
-    assert (dropped < team_mean(st2.commitment)).all()
+    assert (dropped < team_mean(st2.commitment, st2.weights)).all()
 
 
 def test_grant_end_closes_positions_unless_retained():
@@ -349,7 +349,7 @@ def test_commitment_above_the_threshold_sustains_itself_below_it_reverts():
     st.commitment[:, :, 2:] = 0.2
     for _ in range(24):  # no message, visits or results: zero drive
         sensemaking.sensemaking(st, pv, cal_for(st, pv), no_stress, draws(st))
-    c = team_mean(st.commitment)[0]
+    c = team_mean(st.commitment, st.weights)[0]
     rate = pv["sensemaking.reversion_rate"][0, 0]
     assert c[0] == pytest.approx(0.8) and c[3] == pytest.approx(0.2 * (1 - rate) ** 24)
 
@@ -359,7 +359,7 @@ def test_results_raise_commitment_and_stress_lowers_it():
     st.commitment[:] = 0.3
     st.results[:, :2] = 1.0
     sensemaking.sensemaking(st, pv, cal_for(st, pv), np.array([[0.0, 0.0, 1.0, 1.0]]), draws(st))
-    c = team_mean(st.commitment)[0]
+    c = team_mean(st.commitment, st.weights)[0]
     assert c[0] > 0.3 > c[2]
 
 

@@ -150,7 +150,7 @@ class RolloutState(NamedTuple):
     commitment: np.ndarray  # (K, R, S) 0-1
     knowledge_base: np.ndarray  # (R,) 0-1
     hub_capacity: np.ndarray  # (R,) 0-1
-    weights: np.ndarray  # (K,) seat weights of team means
+    weights: np.ndarray  # (R, K) seat weights of team means
 
 
 class RolloutCoefficients(NamedTuple):

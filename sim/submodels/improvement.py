@@ -70,7 +70,7 @@ class ImprovementState(NamedTuple):
     visits: np.ndarray  # (R, S) coaching visits this month
     embeddedness: np.ndarray  # (R, S) 0-1
     convening: np.ndarray  # (R,) a convening was held
-    weights: np.ndarray  # (K,) seat weights of team means
+    weights: np.ndarray  # (R, K) seat weights of team means
 
 
 class ImprovementCoefficients(NamedTuple):

@@ -28,7 +28,7 @@ import numpy as np
 from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, SUCCESSION_SEATS, ParamVectors, State, team_weights
+from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, SUCCESSION_SEATS, ParamVectors, State
 from improvesim.sim.structure import LONG_SPELL, YEAR_END
 from improvesim.sim.submodels.calendar import Calendar, month_of_year
 
@@ -55,7 +55,7 @@ def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
         st.embeddedness,
         st.principles,
         st.commitment,
-        team_weights(st.team_size),
+        st.weights,
         busy,
         pv.cached("embed_speed_by_run", _embed_speed),
         pv.col("institution.embed_decay"),

@@ -48,7 +48,7 @@ class SchoolState(NamedTuple):
     results: np.ndarray  # (R, S) recent PDSA results, -1 to 1
     fatigue: np.ndarray  # (R, S) initiative fatigue, 0-1
     message: np.ndarray  # (R,) the felt message, 0-1
-    weights: np.ndarray  # (K,) seat weights of team means
+    weights: np.ndarray  # (R, K) seat weights of team means
 
 
 class SensemakingCoefficients(NamedTuple):

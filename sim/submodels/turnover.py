@@ -117,7 +117,7 @@ class StaffState(NamedTuple):
     understanding: np.ndarray  # (R, S) 0-1
     principles: np.ndarray  # (6, R, S) 0-1
     knowledge_base: np.ndarray  # (R,) 0-1
-    weights: np.ndarray  # (K,) seat weights of team means
+    weights: np.ndarray  # (R, K) seat weights of team means
 
 
 class StaffCoefficients(NamedTuple):
