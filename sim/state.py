@@ -376,7 +376,9 @@ def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
     # grant-funded positions are the first round(grant_share * coaches) seats
     st.coach_grant[:] = seat < np.round(pv.col("coaching.grant_share")[:, None] * n_coaches)
     st.coach_grant &= st.coach_position
-    st.coach_skill[:] = clip01(pv["coaching.skill"] * (0.75 + 0.5 * u[:, : st.coach_position.shape[1], 3, 0]))
+    # coaches in post at the start are drawn as new coaches are (sim.submodels.turnover)
+    spread = pv["coaching.new_coach_spread"] * u[:, : st.coach_position.shape[1], 3, 0]
+    st.coach_skill[:] = clip01(pv["coaching.skill"] * (pv["coaching.new_coach_low"] + spread))
     st.priority[:] = pv.col("governance.priority")
     st.weights[:] = [team_weights(K, w) for w in pv.col("district.leader_weight")]
     st.tenure[:] = 24
