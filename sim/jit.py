@@ -1,7 +1,7 @@
 """Compiled kernels: the submodels' loops over runs, schools and seats.
 
-The submodels keep their NumPy-facing signatures (state arrays in, state
-arrays updated in place); their arithmetic runs in loops compiled by Numba,
+The submodels' functions take the state, the parameters and this month's
+draws and update the state in place; their arithmetic runs in loops compiled by Numba,
 which costs about a microsecond a call where the same work as NumPy array
 operations costs some hundred calls of a few tenths of a microsecond each on
 a district's small arrays.
@@ -21,6 +21,12 @@ compiled code as a plain tuple (:func:`pick`, :func:`coefficients`) and
 the kernel names it again on entry (``st = SchoolState(*state)``, free in
 compiled code).  The order of a bundle's fields is declared once, by the
 NamedTuple; nobody spells it out at a call.
+
+Inside a kernel, a loop over schools takes one run's coefficients as
+numbers (:func:`at_run`) and calls small rules (``@rule``, inlined) with
+numbers and single arrays: a bundle of arrays handed to a function called
+school by school costs a reference count on each of its arrays at each
+call, which made such loops two to four times slower when measured.
 
 Compiled kernels are cached on disk.  Numba checks a cached kernel against
 its own source file only, not against the kernels it calls in other files, so

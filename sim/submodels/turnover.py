@@ -229,22 +229,18 @@ def _team_means(skill, commitment, weights):
     return team_skill, team_commitment
 
 
-#: Seats a groomed successor steps into, in order: the rows of :func:`_successors`' masks.
-_SUCCESSION_SEATS = SUCCESSION_SEATS
-
-
 @kernel
 def _successors(leaves, bench):
-    """(2, R, S) masks of the seats of :data:`_SUCCESSION_SEATS` a groomed
+    """(2, R, S) masks of the seats of :data:`SUCCESSION_SEATS` a groomed
     successor steps into: the principal's first, then the lead's, while the
     bench (R, S) has successors."""
     K, R, S = leaves.shape
-    steps_up = np.zeros((len(_SUCCESSION_SEATS), R, S), dtype=np.bool_)
+    steps_up = np.zeros((len(SUCCESSION_SEATS), R, S), dtype=np.bool_)
     for r in range(R):
         for s in range(S):
             left = bench[r, s]
-            for i in range(len(_SUCCESSION_SEATS)):
-                if leaves[_SUCCESSION_SEATS[i], r, s] and left > 0:
+            for i in range(len(SUCCESSION_SEATS)):
+                if leaves[SUCCESSION_SEATS[i], r, s] and left > 0:
                     steps_up[i, r, s] = True
                     left -= 1
     return steps_up
@@ -287,9 +283,9 @@ def _promote_successors(st, c, successors, team_skill, team_commitment):
     for r in range(R):
         least_skill = SKILL_DEVELOPING + c.successor_skill_margin[r]
         for s in range(S):
-            for i in range(len(_SUCCESSION_SEATS)):
+            for i in range(len(SUCCESSION_SEATS)):
                 if successors[i, r, s]:
-                    seat = _SUCCESSION_SEATS[i]
+                    seat = SUCCESSION_SEATS[i]
                     st.skill[seat, r, s] = max(team_skill[r, s], least_skill)
                     st.commitment[seat, r, s] = max(team_commitment[r, s], c.threshold[r])
                     st.bench[r, s] -= 1
@@ -305,8 +301,8 @@ def _stalled(leaves, successors, engagement):
         for s in range(S):
             if engagement[r, s] == NOT_INVITED:
                 continue
-            for i in range(len(_SUCCESSION_SEATS)):
-                stalled[i, r, s] = leaves[_SUCCESSION_SEATS[i], r, s] and not successors[i, r, s]
+            for i in range(len(SUCCESSION_SEATS)):
+                stalled[i, r, s] = leaves[SUCCESSION_SEATS[i], r, s] and not successors[i, r, s]
     return stalled
 
 
