@@ -111,8 +111,16 @@ def pick(bundle: type, source: Any) -> tuple:
     """The attributes of ``source`` (a State, this month's draws, the calendar)
     named by the fields of the NamedTuple class ``bundle``, as a plain tuple in
     the bundle's field order: what a kernel takes and names again with
-    ``bundle(*t)``."""
-    return _getter(bundle)(source)
+    ``bundle(*t)``.  A State keeps the tuples it gave (``State.bundles``; its
+    arrays are updated in place, and setting one forgets them)."""
+    bundles = getattr(source, "bundles", None)
+    if bundles is None:
+        return _getter(bundle)(source)
+    try:
+        return bundles[bundle]
+    except KeyError:
+        picked = bundles[bundle] = _getter(bundle)(source)
+        return picked
 
 
 @cache
@@ -139,17 +147,22 @@ def schema_name(bundle: type, field: str) -> str:
     return found[0]
 
 
-def coefficients(bundle: type, pv: Any, **derived: Callable[[Any], Any]) -> tuple:
+def coefficients(bundle: type, pv: Any) -> tuple:
     """The per-run coefficients of a batch as the plain tuple a kernel takes
-    and names again with ``bundle(*t)``: field by field, ``derived[field](pv)``
-    for a value derived from the parameters, otherwise the schema parameter
+    and names again with ``bundle(*t)``: field by field,
+    ``bundle.DERIVED[field](pv)`` for a value derived from the parameters (a
+    class attribute, when there are any), otherwise the schema parameter
     :func:`schema_name` finds, (R,) float64 each.  Computed once per batch
-    (``pv`` is a :class:`sim.state.ParamVectors`)."""
+    (``pv`` is a :class:`sim.state.ParamVectors`, ``pv.memo`` its memo by bundle)."""
 
-    def build(pv):
-        return tuple(derived[f](pv) if f in derived else pv.col(schema_name(bundle, f)) for f in bundle._fields)
-
-    return pv.cached(("coefficients", bundle), build)
+    try:
+        return pv.memo[bundle]
+    except KeyError:
+        derived = getattr(bundle, "DERIVED", {})
+        built = pv.memo[bundle] = tuple(
+            derived[f](pv) if f in derived else pv.col(schema_name(bundle, f)) for f in bundle._fields
+        )
+        return built
 
 
 def at_run(bundle, r):

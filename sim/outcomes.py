@@ -112,22 +112,25 @@ class RecordedState(NamedTuple):
     weights: np.ndarray  # (R, K) seat weights
 
 
-#: District quantities recorded every month as they are, (R,) each: how each is
-#: read from the state and the visits planned this month.
-_DISTRICT_STOCKS = {
-    "knowledge_base": lambda st, planned: st.knowledge_base,
-    "message": lambda st, planned: st.message,
-    "priority": lambda st, planned: st.priority,
-    "coaches_in_post": lambda st, planned: (st.coach_position & st.coach_filled).sum(axis=1),
-    "visits_planned": lambda st, planned: planned,
-    "convening": lambda st, planned: st.convening,
-    "cycles_done": lambda st, planned: st.cycles_done.sum(axis=1),
-    "cycles_succeeded": lambda st, planned: st.cycles_succeeded.sum(axis=1),
-    "leader_changes": lambda st, planned: st.leader_changes,
-    "pandemic": lambda st, planned: st.shock,
-    "cost_month": lambda st, planned: st.cost_month,
-    "cost_total": lambda st, planned: st.cost_total,
-}
+class DistrictStocks(NamedTuple):
+    """District quantities recorded every month as they are, (R,) each, in
+    column order (each also named in :data:`DISTRICT_METRICS`)."""
+
+    knowledge_base: np.ndarray
+    message: np.ndarray
+    priority: np.ndarray
+    coaches_in_post: np.ndarray
+    visits_planned: np.ndarray
+    convening: np.ndarray
+    cycles_done: np.ndarray
+    cycles_succeeded: np.ndarray
+    leader_changes: np.ndarray
+    pandemic: np.ndarray
+    cost_month: np.ndarray
+    cost_total: np.ndarray
+
+
+_DISTRICT_STOCKS = DistrictStocks._fields
 
 
 def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
@@ -161,9 +164,22 @@ def _record_schools(month, state, practised, targets):
             t.stalled[r, month, s] = st.stall[r, s] > 0
 
 
-def district_snapshot(st: State, planned_visits: np.ndarray) -> tuple[np.ndarray, ...]:
-    """This month's district stocks, each (R,), in ``_DISTRICT_STOCKS`` order."""
-    return tuple(stock(st, planned_visits) for stock in _DISTRICT_STOCKS.values())
+def district_snapshot(st: State, planned_visits: np.ndarray) -> DistrictStocks:
+    """This month's district stocks, each (R,), by name."""
+    return DistrictStocks(
+        knowledge_base=st.knowledge_base,
+        message=st.message,
+        priority=st.priority,
+        coaches_in_post=(st.coach_position & st.coach_filled).sum(axis=1),
+        visits_planned=planned_visits,
+        convening=st.convening,
+        cycles_done=st.cycles_done.sum(axis=1),
+        cycles_succeeded=st.cycles_succeeded.sum(axis=1),
+        leader_changes=st.leader_changes,
+        pandemic=st.shock,
+        cost_month=st.cost_month,
+        cost_total=st.cost_total,
+    )
 
 
 class Recorder:

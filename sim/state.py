@@ -88,6 +88,8 @@ class ParamVectors(dict):
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
         self._cache: dict[str, np.ndarray] = {}
+        #: Coefficient bundles (sim.jit.coefficients) by bundle class.
+        self.memo: dict[type, tuple] = {}
 
     # one object per batch of runs, usable as a memo key
     __hash__ = object.__hash__
@@ -104,6 +106,11 @@ class ParamVectors(dict):
 
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
+
+
+def required_by_run(pv: ParamVectors) -> np.ndarray:
+    """Whether participation is required (a mandate), (R,) bools."""
+    return pv.required[:, 0]
 
 
 def _shock_arrays(params: Sequence[Params]):
@@ -182,6 +189,14 @@ class State:
     events: list | None = None  # per-run event lists, when recording (see sim.events)
     #: Results derived from the state that submodels may reuse while their inputs are unchanged.
     memo: dict = field(default_factory=dict)
+    #: Tuples of this state's arrays handed to kernels, by bundle (sim.jit.pick); forgotten
+    #: whenever an array is set (arrays are otherwise only updated in place).
+    bundles: dict = field(default_factory=dict)
+
+    def __setattr__(self, name, value):
+        if isinstance(value, np.ndarray) and "bundles" in self.__dict__:
+            self.bundles.clear()
+        object.__setattr__(self, name, value)
 
     @property
     def runs(self) -> int:
@@ -202,6 +217,7 @@ class State:
             v = getattr(self, f.name)
             kw[f.name] = v.copy() if isinstance(v, np.ndarray) else v
         kw["memo"] = {}
+        kw["bundles"] = {}
         return State(**kw)
 
 

@@ -26,7 +26,16 @@ import numpy as np
 from improvesim.sim.events import note
 from improvesim.sim.jit import clip01_at, coefficients, kernel, pick, team_mean_at
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import ENGAGED, NOT_INVITED, OPTED_OUT, PAUSED, ParamVectors, State, anything
+from improvesim.sim.state import (
+    ENGAGED,
+    NOT_INVITED,
+    OPTED_OUT,
+    PAUSED,
+    ParamVectors,
+    State,
+    anything,
+    required_by_run,
+)
 from improvesim.sim.structure import MONTHS_PER_YEAR
 from improvesim.sim.submodels.calendar import Calendar, month_of_year
 
@@ -157,6 +166,7 @@ class RolloutCoefficients(NamedTuple):
     """Per-run (R,) coefficients of joining, and whether participation is ``required``."""
 
     SECTIONS = ("rollout", "messaging", "knowledge")
+    DERIVED = {"required": required_by_run}
 
     required: np.ndarray
     join_base: np.ndarray
@@ -172,7 +182,7 @@ def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> N
         return
     invited = np.zeros(st.engagement.shape, dtype=bool)
     declined = np.zeros(st.engagement.shape, dtype=bool)
-    coef = coefficients(RolloutCoefficients, pv, required=lambda pv: pv.required[:, 0])
+    coef = coefficients(RolloutCoefficients, pv)
     _invite_cohort(pick(RolloutState, st), coef, due, cal.month, u_join, invited, declined)
     note(st.events, cal.month, "invited", invited)
     note(st.events, cal.month, "declined", declined)

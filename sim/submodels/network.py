@@ -32,16 +32,6 @@ class NetworkState(NamedTuple):
     hub_capacity: np.ndarray  # (R,) 0-1
 
 
-class NetworkCoefficients(NamedTuple):
-    """Per-run (R,) coefficients of a convening, with the weight of the common aim."""
-
-    SECTIONS = ("knowledge",)
-
-    spread_rate: np.ndarray
-    bright_spot_results: np.ndarray
-    aim_strength: np.ndarray
-
-
 def common_aim(pv: ParamVectors) -> np.ndarray:
     """Strength (R, 1) of the network's common aim, 0-1."""
     autonomy_loss = pv["knowledge.autonomy_aim_loss"] * pv["governance.school_autonomy"]
@@ -53,9 +43,20 @@ def _aim_strength(pv: ParamVectors) -> np.ndarray:
     return (pv["knowledge.aim_floor"] + pv["knowledge.aim_weight"] * common_aim(pv))[:, 0]
 
 
+class NetworkCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of a convening, with the weight of the common aim."""
+
+    SECTIONS = ("knowledge",)
+    DERIVED = {"aim_strength": _aim_strength}
+
+    spread_rate: np.ndarray
+    bright_spot_results: np.ndarray
+    aim_strength: np.ndarray
+
+
 def network_coefficients(pv: ParamVectors) -> tuple:
     """:class:`NetworkCoefficients` of a batch, as the tuple kernels take."""
-    return coefficients(NetworkCoefficients, pv, aim_strength=_aim_strength)
+    return coefficients(NetworkCoefficients, pv)
 
 
 @rule

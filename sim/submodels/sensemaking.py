@@ -31,7 +31,7 @@ import numpy as np
 from improvesim.sim.events import note
 from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, pick, rule, smoothstep, team_mean_at
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State
+from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, required_by_run
 from improvesim.sim.structure import LONG_SPELL
 from improvesim.sim.submodels.calendar import Calendar
 
@@ -57,6 +57,7 @@ class SensemakingCoefficients(NamedTuple):
     participation is ``required`` (bool)."""
 
     SECTIONS = ("sensemaking", "governance", "messaging")
+    DERIVED = {"required": required_by_run}
 
     required: np.ndarray
     school_autonomy: np.ndarray
@@ -87,7 +88,7 @@ class SensemakingCoefficients(NamedTuple):
 
 def sensemaking_coefficients(pv: ParamVectors) -> tuple:
     """:class:`SensemakingCoefficients` of a batch, as the tuple kernels take."""
-    return coefficients(SensemakingCoefficients, pv, required=lambda pv: pv.required[:, 0])
+    return coefficients(SensemakingCoefficients, pv)
 
 
 #: Engagement decisions of a school month, in the order :func:`_decide` returns their masks.
