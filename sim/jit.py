@@ -17,9 +17,10 @@ its per-run coefficients (one (R,) array per schema parameter) and this
 month's named random draws.  A NamedTuple argument costs Numba a slow
 Python type look-up at every call, where a plain tuple of arrays costs no
 more than the arrays as separate arguments, so a bundle crosses into
-compiled code as a plain tuple (:func:`pick`, :func:`coefficients`) and
-the kernel names it again on entry (``st = SchoolState(*state)``, free in
-compiled code).  The order of a bundle's fields is declared once, by the
+compiled code as a plain tuple (:func:`pick`) or, for coefficients, one
+(fields, R) array (:func:`coefficients`), and the kernel names it again on
+entry (``st = SchoolState(*state)``, ``c = named(SensemakingCoefficients,
+coef)``, free in compiled code).  The order of a bundle's fields is declared once, by the
 NamedTuple; nobody spells it out at a call.
 
 Inside a kernel, a loop over schools takes one run's coefficients as
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numba
+import numpy as np
 from numba.extending import overload
 
 from improvesim.sim.schema import BY_NAME
@@ -147,22 +149,51 @@ def schema_name(bundle: type, field: str) -> str:
     return found[0]
 
 
-def coefficients(bundle: type, pv: Any) -> tuple:
-    """The per-run coefficients of a batch as the plain tuple a kernel takes
-    and names again with ``bundle(*t)``: field by field,
-    ``bundle.DERIVED[field](pv)`` for a value derived from the parameters (a
-    class attribute, when there are any), otherwise the schema parameter
-    :func:`schema_name` finds, (R,) float64 each.  Computed once per batch
-    (``pv`` is a :class:`sim.state.ParamVectors`, ``pv.memo`` its memo by bundle)."""
-
+def coefficients(bundle: type, pv: Any) -> np.ndarray:
+    """The per-run coefficients of a batch as the (fields, R) float64 array a
+    kernel takes and names with :func:`named`: row by row, in the bundle's
+    field order, ``bundle.DERIVED[field](pv)`` for a value derived from the
+    parameters (a class attribute, when there are any; a bool becomes 1.0 or
+    0.0), otherwise the schema parameter :func:`schema_name` finds.  One
+    array crosses into compiled code for the price of one argument, where a
+    tuple of arrays costs the price of each.  Computed once per batch (``pv``
+    is a :class:`sim.state.ParamVectors`, ``pv.memo`` its memo by bundle)."""
     try:
         return pv.memo[bundle]
     except KeyError:
         derived = getattr(bundle, "DERIVED", {})
-        built = pv.memo[bundle] = tuple(
-            derived[f](pv) if f in derived else pv.col(schema_name(bundle, f)) for f in bundle._fields
-        )
+        rows = [
+            derived[f](pv) if name is None else pv.col(name)
+            for f, name in zip(bundle._fields, _schema_names(bundle), strict=True)
+        ]
+        built = pv.memo[bundle] = np.array(rows, dtype=np.float64)
+        built.flags.writeable = False
         return built
+
+
+def named(bundle: type, rows: np.ndarray) -> tuple:
+    """The NamedTuple class ``bundle`` holding the rows of ``rows`` (one per
+    field, in field order, as :func:`coefficients` makes them): each row a view,
+    in Python as in compiled code (through the overload below)."""
+    return bundle(*rows)
+
+
+@overload(named)
+def _named_compiled(bundle, rows):
+    cls = bundle.instance_class
+    source = "def named_impl(bundle, rows):\n    return cls({})\n".format(
+        "".join(f"rows[{i}], " for i in range(len(cls._fields)))
+    )
+    scope = {"cls": cls}
+    exec(source, scope)  # noqa: S102 (code generated from the field count only)
+    return scope["named_impl"]
+
+
+@cache
+def _schema_names(bundle: type) -> tuple[str | None, ...]:
+    """:func:`schema_name` of each field of ``bundle`` (None for a derived field), found once."""
+    derived = getattr(bundle, "DERIVED", {})
+    return tuple(None if f in derived else schema_name(bundle, f) for f in bundle._fields)
 
 
 def at_run(bundle, r):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import draws, small
 
-from improvesim.sim.jit import at_run, coefficients
+from improvesim.sim.jit import at_run, coefficients, named
 from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
 from improvesim.sim.submodels import (
     calendar,
@@ -318,7 +318,7 @@ def test_visits_teach_leaders_more_than_teachers():
 def test_coaching_is_weaker_at_scale():
     pv, st = small()
     deal_caseloads(st)
-    c = coaching.CoachingCoefficients(*coefficients(coaching.CoachingCoefficients, pv))
+    c = named(coaching.CoachingCoefficients, coefficients(coaching.CoachingCoefficients, pv))
     effect = {}
     for caseload in (2.0, 30.0):
         effect[caseload] = np.empty(st.coach_of.shape)
@@ -388,7 +388,7 @@ def test_no_decisions_in_summer_and_spells_are_counted():
 
 def success_chances(pv, understanding, team_skill, knowledge=0.0):
     """The production rule's chances for one run's coefficients, school by school."""
-    c = at_run(improvement.ImprovementCoefficients(*improvement.improvement_coefficients(pv)), 0)
+    c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
     return np.array([improvement.success_chance_at(c, team_skill, u, knowledge, knowledge) for u in understanding])
 
 

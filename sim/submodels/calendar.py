@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import clip01_at, coefficients, kernel
+from improvesim.sim.jit import clip01_at, coefficients, kernel, named
 from improvesim.sim.schema import SHOCK_KINDS
 from improvesim.sim.state import ParamVectors, State
 from improvesim.sim.structure import CONVENING_SLOT_CENTRE, MONTHS_PER_YEAR, SCHOOL_MONTHS, SUMMER, TESTING
@@ -93,7 +93,7 @@ def _shocks_and_pressure(demand_mult, coef, testing, pandemic, pandemic_on, init
     initiative (``initiative_months`` > 0) when any run has one; clipped to
     [0, 1].  Sets ``shock`` (R,) to the pandemic severity.  ``coef`` is the
     :class:`DemandCoefficients`."""
-    c = DemandCoefficients(*coef)
+    c = named(DemandCoefficients, coef)
     runs, schools = demand_mult.shape
     initiative_on = False
     for r in range(runs):

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import clip01_at, coefficients, kernel, pick, team_mean_at
+from improvesim.sim.jit import clip01_at, coefficients, kernel, named, pick, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ENGAGED,
@@ -163,7 +163,8 @@ class RolloutState(NamedTuple):
 
 
 class RolloutCoefficients(NamedTuple):
-    """Per-run (R,) coefficients of joining, and whether participation is ``required``."""
+    """Per-run (R,) coefficients of joining, and whether participation is
+    ``required`` (1.0 under a mandate, else 0.0)."""
 
     SECTIONS = ("rollout", "messaging", "knowledge")
     DERIVED = {"required": required_by_run}
@@ -201,7 +202,7 @@ def _invite_cohort(state, coef, due, month, u_join, invited, declined):
     ``declined`` (R, S).
     """
     st = RolloutState(*state)
-    c = RolloutCoefficients(*coef)
+    c = named(RolloutCoefficients, coef)
     engagement = st.engagement
     runs, schools = engagement.shape
     for r in range(runs):
@@ -215,7 +216,7 @@ def _invite_cohort(state, coef, due, month, u_join, invited, declined):
                 break
             team_commitment = team_mean_at(st.commitment, st.weights, r, s)
             join_p = clip01_at(c.join_base[r] + team_commitment + c.join_why[r] * c.why_framing[r])
-            joins = c.required[r] or u_join[r, s] < join_p
+            joins = c.required[r] != 0.0 or u_join[r, s] < join_p
             engagement[r, s] = ENGAGED if joins else OPTED_OUT
             st.invited_month[r, s] = month
             st.joined[r, s] = st.joined[r, s] or joins
@@ -272,7 +273,7 @@ def _add_costs(state, coef, team_size, summer):
     has any, as the array code did (otherwise they add zero).
     """
     st = CostState(*state)
-    c = CostCoefficients(*coef)
+    c = named(CostCoefficients, coef)
     runs, schools = st.engagement.shape
     any_convening = False
     for r in range(runs):

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import coefficients, kernel, pick
+from improvesim.sim.jit import coefficients, kernel, named, pick
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State
 from improvesim.sim.submodels.calendar import Calendar
@@ -154,7 +154,7 @@ def _coach(state, coef, summer, pressure, pandemic, u):
     understanding.
     """
     st = CoachingState(*state)
-    c = CoachingCoefficients(*coef)
+    c = named(CoachingCoefficients, coef)
     engagement, coach_of, visits, skill = st.engagement, st.coach_of, st.visits, st.skill
     caseload = np.empty(engagement.shape[0])
     _deal_caseloads(engagement, st.coach_position, st.coach_filled, coach_of, caseload)

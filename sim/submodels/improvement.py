@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, pick, rule, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State
 from improvesim.sim.submodels.calendar import Calendar
@@ -113,8 +113,8 @@ class ImprovementCoefficients(NamedTuple):
     threshold_width: np.ndarray
 
 
-def improvement_coefficients(pv: ParamVectors) -> tuple:
-    """:class:`ImprovementCoefficients` of a batch, as the tuple kernels take."""
+def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
+    """:class:`ImprovementCoefficients` of a batch, as the (fields, R) array kernels take."""
     return coefficients(ImprovementCoefficients, pv)
 
 
@@ -377,7 +377,7 @@ def _improvement_month(summer, ratio, state, coef, u_start, u_success):
     then principles, then learning by doing, then stalls count down.  Returns
     the working schools (R, S)."""
     st = ImprovementState(*state)
-    c = ImprovementCoefficients(*coef)
+    c = named(ImprovementCoefficients, coef)
     busy = _working_schools(summer, st.engagement, st.stall, ratio)
     done = _advance_cycles(busy, ratio, st, c, u_start, u_success)
     if not summer:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import coefficients, kernel, pick, rule
+from improvesim.sim.jit import coefficients, kernel, named, pick, rule
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, PAUSED, ParamVectors, State, anything
 from improvesim.sim.submodels.improvement import NETWORKS
 
@@ -54,8 +54,8 @@ class NetworkCoefficients(NamedTuple):
     aim_strength: np.ndarray
 
 
-def network_coefficients(pv: ParamVectors) -> tuple:
-    """:class:`NetworkCoefficients` of a batch, as the tuple kernels take."""
+def network_coefficients(pv: ParamVectors) -> np.ndarray:
+    """:class:`NetworkCoefficients` of a batch, as the (fields, R) array kernels take."""
     return coefficients(NetworkCoefficients, pv)
 
 
@@ -90,7 +90,7 @@ def _bright_spot_practice(state, coef, out):
     """Bright spots' principles (6, R, S) and understanding (R, S), stacked in
     ``out`` (7, R, S), others' zeroed (values times 1.0 or 0.0)."""
     st = NetworkState(*state)
-    c = NetworkCoefficients(*coef)
+    c = named(NetworkCoefficients, coef)
     principles = st.principles
     runs, schools = st.engagement.shape
     for r in range(runs):
@@ -113,7 +113,7 @@ def _spread_from_bright_spots(state, coef, totals):
     then the same share of its gap to full networking practice.
     """
     st = NetworkState(*state)
-    c = NetworkCoefficients(*coef)
+    c = named(NetworkCoefficients, coef)
     principles, understanding, engagement = st.principles, st.understanding, st.engagement
     runs, schools = engagement.shape
     n_principles = principles.shape[0]

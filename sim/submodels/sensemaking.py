@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, pick, rule, smoothstep, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, smoothstep, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, required_by_run
 from improvesim.sim.structure import LONG_SPELL
@@ -54,7 +54,7 @@ class SchoolState(NamedTuple):
 class SensemakingCoefficients(NamedTuple):
     """Per-run (R,) coefficients of sensemaking: the schema's ``sensemaking.*``,
     ``governance.school_autonomy``, ``messaging.urgency`` and whether
-    participation is ``required`` (bool)."""
+    participation is ``required`` (1.0 under a mandate, else 0.0)."""
 
     SECTIONS = ("sensemaking", "governance", "messaging")
     DERIVED = {"required": required_by_run}
@@ -86,8 +86,8 @@ class SensemakingCoefficients(NamedTuple):
     fatigue_recovery: np.ndarray
 
 
-def sensemaking_coefficients(pv: ParamVectors) -> tuple:
-    """:class:`SensemakingCoefficients` of a batch, as the tuple kernels take."""
+def sensemaking_coefficients(pv: ParamVectors) -> np.ndarray:
+    """:class:`SensemakingCoefficients` of a batch, as the (fields, R) array kernels take."""
     return coefficients(SensemakingCoefficients, pv)
 
 
@@ -271,7 +271,7 @@ def _school_month(state, coef, school_stress, u):
     stress (R, S) and the draw ``u`` (R, S): commitment moves, then engagement
     is decided, then fatigue recovers.  Returns :func:`_decide`'s masks."""
     st = SchoolState(*state)
-    c = SensemakingCoefficients(*coef)
+    c = named(SensemakingCoefficients, coef)
     _move_commitment(st, c, school_stress)
     decisions = _decide(st, c, school_stress, u)
     _recover_fatigue(st.fatigue, c.fatigue_recovery)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import clip01_at, coefficients, kernel, rule
+from improvesim.sim.jit import clip01_at, coefficients, kernel, named, rule
 from improvesim.sim.state import MEMO_ENTRIES, ParamVectors, State, frozen
 from improvesim.sim.submodels.calendar import Calendar
 
@@ -71,7 +71,7 @@ def _time_share(pressure, coef):
     """Protected hours left after the crowding out by ``pressure`` (R, S), as a
     share of the hours needed, clipped to 0-1: a fresh (R, S) array.  ``coef``
     is the :class:`TimeCoefficients`."""
-    c = TimeCoefficients(*coef)
+    c = named(TimeCoefficients, coef)
     R, S = pressure.shape
     ratio = np.empty((R, S))
     for r in range(R):
@@ -94,7 +94,7 @@ def _stress(pressure, ratio, stall, pandemic, coef):
     the shortfall of time (``ratio``, (R, S)), plus ``stress_stall`` where the
     work ``stall``s (months, (R, S)) and ``stress_pandemic`` times a
     ``pandemic``'s severity ((R, 1), 0-1).  ``coef`` is the :class:`StressCoefficients`."""
-    c = StressCoefficients(*coef)
+    c = named(StressCoefficients, coef)
     R, S = pressure.shape
     out = np.empty((R, S))
     for r in range(R):

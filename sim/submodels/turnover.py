@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import event_marks, note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, pick, rule, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ASSISTANT_PRINCIPAL,
@@ -182,7 +182,7 @@ def _staff_exits_and_replacements(state, coef, month, leaves, happened):
     (:class:`StaffState`) in place and, when ``happened`` is not empty, marks in
     it the (R, S) schools of each of :data:`_STAFF_EVENTS`."""
     st = StaffState(*state)
-    c = StaffCoefficients(*coef)
+    c = named(StaffCoefficients, coef)
     m = StaffMonth(*month)
     if not _exits(m, c, st.tenure, leaves):
         return
@@ -446,7 +446,7 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
     in it the (R, C) positions of each of :data:`_COACH_EVENTS` (coaches who
     left, filled positions the grant's end closed)."""
     st = CoachState(*state)
-    c = CoachCoefficients(*coef)
+    c = named(CoachCoefficients, coef)
     position, filled, vacancy = st.coach_position, st.coach_filled, st.coach_vacancy
     R, C = position.shape
     record = happened.shape[1] != 0
@@ -574,7 +574,7 @@ def _central_office_leaders(state, coef, draws, hazard, happened):
     in it the (R,) runs of each of :data:`_CENTRAL_OFFICE_EVENTS` (a new leader
     with an initiative, a new leader without)."""
     st = OfficeState(*state)
-    c = OfficeCoefficients(*coef)
+    c = named(OfficeCoefficients, coef)
     u = OfficeDraws(*draws)
     R = st.fatigue.shape[0]
     if _initiatives_count_down(st.initiative_months):
