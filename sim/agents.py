@@ -47,12 +47,12 @@ class SchoolAgent(mesa.Agent):
     @property
     def commitment(self) -> float:
         """Team commitment, 0-1 (principal and lead weigh double)."""
-        return float(team_mean(self._st.commitment[:, :1, self.index : self.index + 1])[0, 0])
+        return float(team_mean(self._st.commitment[:, :1, self.index : self.index + 1], self._st.weights[:1])[0, 0])
 
     @property
     def skill(self) -> float:
         """Team improvement skill, 0-1 (novice below 1/3, expert above 2/3)."""
-        return float(team_mean(self._st.skill[:, :1, self.index : self.index + 1])[0, 0])
+        return float(team_mean(self._st.skill[:, :1, self.index : self.index + 1], self._st.weights[:1])[0, 0])
 
     @property
     def embeddedness(self) -> float:

@@ -23,6 +23,7 @@ from improvesim.sim.events import Event
 from improvesim.sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
 from improvesim.sim.params import Params
 from improvesim.sim.state import ParamVectors, State, engagement_masks, initial_state
+from improvesim.sim.structure import MONTHS_PER_YEAR
 from improvesim.sim.submodels.calendar import calendar_and_shocks, convening_months
 from improvesim.sim.submodels.central_office import central_office, costs
 from improvesim.sim.submodels.coaching import coaching
@@ -70,23 +71,14 @@ class Engine:
         self.months = self.params[0].months
         self.month = 0
         self._schedule = convening_months(self.pv.col("knowledge.convenings_per_year"))
-        S, K, C = self.st.schools, self.st.team_size, self.st.coach_position.shape[1]
+        # each draw kept contiguous (see rng.StreamSet), cheaper to compute with than a strided slice
         self._streams = rng.StreamSet(
             self.st.keys,
-            {
-                "staff_turnover": (S, K),
-                "succession": (S, 2),
-                "coach_turnover": (C,),
-                "central_office": (4,),
-                "engagement": (S, 2),
-                "coaching": (S,),
-                "improvement": (S, 2),
-            },
-            draws_first=_SEVERAL_DRAWS,
+            rng.draw_shapes(self.st.schools, self.st.team_size, self.st.coach_position.shape[1]),
+            draws_first=rng.several_draws(),
         )
-        self._month_axes = {stream: _month_axes(stream, layout) for stream, layout in self._streams.layouts.items()}
         self._year_first = -1
-        self._year_blocks: dict[str, np.ndarray] = {}
+        self._year_draws: list[rng.MonthDraws] = []
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
         self._no_visits = np.zeros(self.st.runs)  # visits planned in summer
@@ -95,18 +87,13 @@ class Engine:
     def done(self) -> bool:
         return self.month >= self.months
 
-    def _month_uniforms(self) -> dict[str, np.ndarray]:
-        """This month's uniforms (R, *shape) of every process, drawn a year at a time
-        (staff turnover's seat-major, (K, R, S))."""
-        first = self.month - self.month % 12
+    def _month_draws(self) -> rng.MonthDraws:
+        """This month's named draws (see :data:`sim.rng.DRAWS`), drawn a year at a time."""
+        first = self.month - self.month % MONTHS_PER_YEAR
         if first != self._year_first:
-            self._year_blocks = self._streams.blocks(first, 12)
+            self._year_draws = rng.named_draws(self._streams.blocks(first, MONTHS_PER_YEAR))
             self._year_first = first
-        m = self.month - first
-        return {
-            stream: block[m] if self._month_axes[stream] is None else block[m].transpose(self._month_axes[stream])
-            for stream, block in self._year_blocks.items()
-        }
+        return self._year_draws[self.month - first]
 
     def step(self) -> None:
         """Advance every run by one month."""
@@ -114,19 +101,17 @@ class Engine:
             raise RuntimeError("the run has reached its last month")
         st, pv, t = self.st, self.pv, self.month
         st.month = t
-        u = self._month_uniforms()
+        draws = self._month_draws()
         cal = calendar_and_shocks(st, pv, t)
-        staff_turnover(st, pv, cal, u["staff_turnover"], u["succession"])
-        coach_turnover(st, pv, cal, u["coach_turnover"])
-        u_office = u["central_office"]
-        central_office_turnover(st, pv, cal, u_office)
-        u_engage = u["engagement"]
-        central_office(st, pv, cal, u_office, u_engage[:, :, 1], self._schedule)
-        coaching(st, pv, cal, u["coaching"])
+        staff_turnover(st, pv, cal, draws)
+        coach_turnover(st, pv, cal, draws)
+        central_office_turnover(st, pv, cal, draws)
+        central_office(st, pv, cal, draws, self._schedule)
+        coaching(st, pv, cal, draws)
         ratio = time_ratio(pv, cal)
-        sensemaking(st, pv, cal, stress(st, cal, ratio), u_engage[:, :, 0])
-        busy = improvement_work(st, pv, cal, ratio, u["improvement"])
-        grow_bench(st, pv, cal, busy, u["succession"][:, :, 0])
+        sensemaking(st, pv, cal, stress(st, pv, cal, ratio), draws)
+        busy = improvement_work(st, pv, cal, ratio, draws)
+        grow_bench(st, pv, cal, busy, draws)
         network(st, pv)
         embed(st, pv, cal, busy)
         institutionalize(st, pv, t)
@@ -163,23 +148,6 @@ class Engine:
             final_authenticity=self.st.authenticity.copy(),
             events=self.st.events,
         )
-
-
-#: Processes that draw several numbers per school (or per district), on the
-#: last axis of their shape: each draw is kept contiguous (see rng.StreamSet),
-#: cheaper to compute with than a strided slice.
-_SEVERAL_DRAWS = ("staff_turnover", "succession", "central_office", "engagement", "improvement")
-
-
-def _month_axes(stream: str, layout: tuple[int, ...]) -> tuple[int, ...] | None:
-    """Axes that show one month (R, *layout) of a stream's block as the
-    submodels take it: (R, *shape), staff turnover seat-major (K, R, S); None
-    when it is that already."""
-    if stream == "staff_turnover":  # (R, K, S) -> (K, R, S)
-        return (1, 0, 2)
-    if stream in _SEVERAL_DRAWS and len(layout) > 1:  # (R, draws, *rest) -> (R, *rest, draws)
-        return (0, *range(2, len(layout) + 1), 1)
-    return None
 
 
 @dataclass

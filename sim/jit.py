@@ -1,7 +1,7 @@
 """Compiled kernels: the submodels' loops over runs, schools and seats.
 
-The submodels keep their NumPy-facing signatures (state arrays in, state
-arrays updated in place); their arithmetic runs in loops compiled by Numba,
+The submodels' functions take the state, the parameters and this month's
+draws and update the state in place; their arithmetic runs in loops compiled by Numba,
 which costs about a microsecond a call where the same work as NumPy array
 operations costs some hundred calls of a few tenths of a microsecond each on
 a district's small arrays.
@@ -10,6 +10,24 @@ Kernels do the same IEEE operations in the same order as the array code they
 replace (no ``fastmath``, so no reassociation and no fused multiply-add), so a
 run gives the same bytes whichever way it is computed.  ``error_model="numpy"``
 makes a division by zero give inf or NaN, as NumPy does, instead of raising.
+
+Named inputs.  A kernel takes a few bundles, each a ``typing.NamedTuple``
+declared once next to the kernel: the state arrays it reads and writes,
+its per-run coefficients (one (R,) array per schema parameter) and this
+month's named random draws.  A NamedTuple argument costs Numba a slow
+Python type look-up at every call, where a plain tuple of arrays costs no
+more than the arrays as separate arguments, so a bundle crosses into
+compiled code as a plain tuple (:func:`pick`) or, for coefficients, one
+(fields, R) array (:func:`coefficients`), and the kernel names it again on
+entry (``st = SchoolState(*state)``, ``c = named(SensemakingCoefficients,
+coef)``, free in compiled code).  The order of a bundle's fields is declared once, by the
+NamedTuple; nobody spells it out at a call.
+
+Inside a kernel, a loop over schools takes one run's coefficients as
+numbers (:func:`at_run`) and calls small rules (``@rule``, inlined) with
+numbers and single arrays: a bundle of arrays handed to a function called
+school by school costs a reference count on each of its arrays at each
+call, which made such loops two to four times slower when measured.
 
 Compiled kernels are cached on disk.  Numba checks a cached kernel against
 its own source file only, not against the kernels it calls in other files, so
@@ -22,9 +40,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from functools import cache
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import numba
+import numpy as np
+from numba.extending import overload
+
+from improvesim.sim.schema import BY_NAME
 
 _SIM = Path(__file__).resolve().parent
 
@@ -66,19 +92,144 @@ def kernels_cached() -> bool:
 
 #: Decorator of a compiled kernel (see the module docstring).
 kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: Decorator of a small compiled rule called school by school, inlined where it
+#: is called: it takes numbers, single arrays and one run's coefficients (see
+#: :func:`at_run`), never a bundle of arrays (passing one costs a reference
+#: count on each of its arrays, inlined or not).
+rule = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
-@kernel
+@rule
 def team_mean_at(x, weights, r, s):
     """Weighted team mean of the seat-major staff array ``x`` (K, R, S) at run r,
-    school s: seats added in order, as :func:`sim.state.team_mean` does."""
-    total = x[0, r, s] * weights[0]
+    school s, with the runs' seat ``weights`` (R, K): seats added in order, as
+    :func:`sim.state.team_mean` does."""
+    total = x[0, r, s] * weights[r, 0]
     for k in range(1, x.shape[0]):
-        total += x[k, r, s] * weights[k]
+        total += x[k, r, s] * weights[r, k]
     return total
 
 
-@kernel
+@rule
 def clip01_at(x):
     """``x`` clipped to [0, 1] (as :func:`sim.state.clip01`: max with 0, then min with 1)."""
     return min(max(x, 0.0), 1.0)
+
+
+@rule
+def smoothstep(x):
+    """The smoothstep 3x^2 - 2x^3 of ``x`` clipped to [0, 1]: 0 at 0, 1 at 1, flat at both ends."""
+    x = clip01_at(x)
+    return x * x * (3.0 - 2.0 * x)
+
+
+# --- named inputs --------------------------------------------------------------------------------
+
+
+def pick(bundle: type, source: Any) -> tuple:
+    """The attributes of ``source`` (a State, this month's draws, the calendar)
+    named by the fields of the NamedTuple class ``bundle``, as a plain tuple in
+    the bundle's field order: what a kernel takes and names again with
+    ``bundle(*t)``.  A State keeps the tuples it gave (``State.bundles``; its
+    arrays are updated in place, and setting one forgets them)."""
+    bundles = getattr(source, "bundles", None)
+    if bundles is None:
+        return _getter(bundle)(source)
+    try:
+        return bundles[bundle]
+    except KeyError:
+        picked = bundles[bundle] = _getter(bundle)(source)
+        return picked
+
+
+@cache
+def _getter(bundle: type) -> Callable[[Any], tuple]:
+    fields = bundle._fields
+    if len(fields) == 1:  # (attrgetter of one name returns the value, not a tuple)
+        only = fields[0]
+        return lambda source: (getattr(source, only),)
+    return attrgetter(*fields)
+
+
+def schema_name(bundle: type, field: str) -> str:
+    """The schema parameter behind a coefficient ``field`` of ``bundle``: the
+    one ``section.field`` among the bundle's ``SECTIONS``.
+
+    Raises:
+        LookupError: no section, or more than one, has the field.
+    """
+    found = [f"{section}.{field}" for section in bundle.SECTIONS if f"{section}.{field}" in BY_NAME]
+    if len(found) != 1:
+        raise LookupError(
+            f"{bundle.__name__}.{field}: expected one schema parameter among sections {bundle.SECTIONS}, found {found}"
+        )
+    return found[0]
+
+
+def coefficients(bundle: type, pv: Any) -> np.ndarray:
+    """The per-run coefficients of a batch as the (fields, R) float64 array a
+    kernel takes and names with :func:`named`: row by row, in the bundle's
+    field order, ``bundle.DERIVED[field](pv)`` for a value derived from the
+    parameters (a class attribute, when there are any; a bool becomes 1.0 or
+    0.0), otherwise the schema parameter :func:`schema_name` finds.  One
+    array crosses into compiled code for the price of one argument, where a
+    tuple of arrays costs the price of each.  Computed once per batch (``pv``
+    is a :class:`sim.state.ParamVectors`, ``pv.memo`` its memo by bundle)."""
+    try:
+        return pv.memo[bundle]
+    except KeyError:
+        derived = getattr(bundle, "DERIVED", {})
+        rows = [
+            derived[f](pv) if name is None else pv.col(name)
+            for f, name in zip(bundle._fields, _schema_names(bundle), strict=True)
+        ]
+        built = pv.memo[bundle] = np.array(rows, dtype=np.float64)
+        built.flags.writeable = False
+        return built
+
+
+def named(bundle: type, rows: np.ndarray) -> tuple:
+    """The NamedTuple class ``bundle`` holding the rows of ``rows`` (one per
+    field, in field order, as :func:`coefficients` makes them): each row a view,
+    in Python as in compiled code (through the overload below)."""
+    return bundle(*rows)
+
+
+@overload(named)
+def _named_compiled(bundle, rows):
+    cls = bundle.instance_class
+    source = "def named_impl(bundle, rows):\n    return cls({})\n".format(
+        "".join(f"rows[{i}], " for i in range(len(cls._fields)))
+    )
+    scope = {"cls": cls}
+    exec(source, scope)  # noqa: S102 (code generated from the field count only)
+    return scope["named_impl"]
+
+
+@cache
+def _schema_names(bundle: type) -> tuple[str | None, ...]:
+    """:func:`schema_name` of each field of ``bundle`` (None for a derived field), found once."""
+    derived = getattr(bundle, "DERIVED", {})
+    return tuple(None if f in derived else schema_name(bundle, f) for f in bundle._fields)
+
+
+def at_run(bundle, r):
+    """The coefficients of run ``r``: ``bundle`` (a NamedTuple of (R,) arrays)
+    with each array replaced by its value at ``r``, the same NamedTuple class
+    of numbers (pure Python, and compiled through the overload below).
+
+    A kernel takes it once per run and hands it to the helpers it calls
+    school by school: a bundle of numbers costs nothing to pass, where a
+    bundle of arrays costs a reference count on every array at every call.
+    """
+    return type(bundle)(*(x[r] for x in bundle))
+
+
+@overload(at_run)
+def _at_run_compiled(bundle, r):
+    source = "def at_run_impl(bundle, r):\n    return cls({})\n".format(
+        "".join(f"bundle[{i}][r], " for i in range(len(bundle)))
+    )
+    scope = {"cls": bundle.instance_class}
+    exec(source, scope)  # noqa: S102 (code generated from the field count only)
+    return scope["at_run_impl"]

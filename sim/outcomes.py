@@ -21,11 +21,13 @@ Definitions (the ODD repeats them):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from improvesim.sim.jit import kernel, team_mean_at
-from improvesim.sim.state import Authenticity, Engagement, State, team_weights
-from improvesim.sim.submodels.sensemaking import LONG_SPELL
+from improvesim.sim.jit import kernel, pick, team_mean_at
+from improvesim.sim.state import Authenticity, Engagement, State
+from improvesim.sim.structure import LONG_SPELL
 
 #: District metrics recorded every month, in column order.
 DISTRICT_METRICS: tuple[str, ...] = (
@@ -87,21 +89,48 @@ SCHOOL_METRICS: dict[str, type] = {
     "stalled": np.bool_,
 }
 
-#: District quantities recorded every month as they are, (R,) each.
-_DISTRICT_STOCKS = (
-    "knowledge_base",
-    "message",
-    "priority",
-    "coaches_in_post",
-    "visits_planned",
-    "convening",
-    "cycles_done",
-    "cycles_succeeded",
-    "leader_changes",
-    "pandemic",
-    "cost_month",
-    "cost_total",
-)
+#: Per-school records, one (R, T, S) array for each of :data:`SCHOOL_METRICS`, by name.
+SchoolRecords = NamedTuple("SchoolRecords", [(name, np.ndarray) for name in SCHOOL_METRICS])  # noqa: UP014
+
+
+class RecordedState(NamedTuple):
+    """The state arrays the per-school records are read from."""
+
+    engagement: np.ndarray
+    authenticity: np.ndarray
+    commitment: np.ndarray  # (K, R, S)
+    skill: np.ndarray  # (K, R, S)
+    embeddedness: np.ndarray
+    institutionalized: np.ndarray
+    ever_authentic: np.ndarray
+    months_not_authentic: np.ndarray
+    joined: np.ndarray
+    max_spell: np.ndarray
+    visits: np.ndarray
+    bench: np.ndarray
+    stall: np.ndarray
+    weights: np.ndarray  # (R, K) seat weights
+
+
+class DistrictStocks(NamedTuple):
+    """District quantities recorded every month as they are, (R,) each, in
+    column order (each also named in :data:`DISTRICT_METRICS`)."""
+
+    knowledge_base: np.ndarray
+    message: np.ndarray
+    priority: np.ndarray
+    coaches_in_post: np.ndarray
+    visits_planned: np.ndarray
+    convening: np.ndarray
+    cycles_done: np.ndarray
+    cycles_succeeded: np.ndarray
+    leader_changes: np.ndarray
+    pandemic: np.ndarray
+    cost_month: np.ndarray
+    cost_total: np.ndarray
+
+
+_DISTRICT_STOCKS = DistrictStocks._fields
 
 
 def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
@@ -110,50 +139,46 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
 
 
 @kernel
-def _record_schools(month, st_arrays, practised, weights, targets):
-    """Write this month's per-school metrics (``SCHOOL_METRICS`` order) into
-    ``targets`` (each (R, T, S)) at ``month``, from the state arrays
-    ``st_arrays``: engagement, authenticity, commitment, skill (K, R, S),
-    embeddedness, institutionalized, ever_authentic, months_not_authentic,
-    joined, max_spell, visits, bench, stall."""
-    (engagement, authenticity, commitment, skill, embeddedness, institutionalized, ever_authentic,
-     months_not_authentic, joined, max_spell, visits, bench, stall) = st_arrays  # fmt: skip
-    (t_engagement, t_authenticity, t_practised, t_commitment, t_skill, t_embeddedness, t_institutionalized,
-     t_faded, t_long_spell, t_joined, t_visits, t_bench, t_stalled) = targets  # fmt: skip
-    R, S = engagement.shape
+def _record_schools(month, state, practised, targets):
+    """Write this month's per-school metrics into ``targets``
+    (:class:`SchoolRecords`, each (R, T, S)) at ``month``, from the state
+    arrays (:class:`RecordedState`) and the principles ``practised`` (R, S)."""
+    st = RecordedState(*state)
+    t = SchoolRecords(*targets)
+    R, S = st.engagement.shape
     for r in range(R):
         for s in range(S):
-            t_engagement[r, month, s] = engagement[r, s]
-            t_authenticity[r, month, s] = authenticity[r, s]
-            t_practised[r, month, s] = practised[r, s]
-            t_commitment[r, month, s] = team_mean_at(commitment, weights, r, s)
-            t_skill[r, month, s] = team_mean_at(skill, weights, r, s)
-            t_embeddedness[r, month, s] = embeddedness[r, s]
-            t_institutionalized[r, month, s] = institutionalized[r, s]
+            t.engagement[r, month, s] = st.engagement[r, s]
+            t.authenticity[r, month, s] = st.authenticity[r, s]
+            t.principles_practised[r, month, s] = practised[r, s]
+            t.commitment[r, month, s] = team_mean_at(st.commitment, st.weights, r, s)
+            t.skill[r, month, s] = team_mean_at(st.skill, st.weights, r, s)
+            t.embeddedness[r, month, s] = st.embeddedness[r, s]
+            t.institutionalized[r, month, s] = st.institutionalized[r, s]
             # faded: reached authentic practice, then not authentic for six months or more
-            t_faded[r, month, s] = ever_authentic[r, s] and months_not_authentic[r, s] >= LONG_SPELL
-            t_long_spell[r, month, s] = joined[r, s] and max_spell[r, s] >= LONG_SPELL
-            t_joined[r, month, s] = joined[r, s]
-            t_visits[r, month, s] = visits[r, s]
-            t_bench[r, month, s] = bench[r, s]
-            t_stalled[r, month, s] = stall[r, s] > 0
+            t.faded[r, month, s] = st.ever_authentic[r, s] and st.months_not_authentic[r, s] >= LONG_SPELL
+            t.long_spell[r, month, s] = st.joined[r, s] and st.max_spell[r, s] >= LONG_SPELL
+            t.joined[r, month, s] = st.joined[r, s]
+            t.visits[r, month, s] = st.visits[r, s]
+            t.bench[r, month, s] = st.bench[r, s]
+            t.stalled[r, month, s] = st.stall[r, s] > 0
 
 
-def district_snapshot(st: State, planned_visits: np.ndarray) -> tuple[np.ndarray, ...]:
-    """This month's district stocks, each (R,), in ``_DISTRICT_STOCKS`` order."""
-    return (
-        st.knowledge_base,
-        st.message,
-        st.priority,
-        (st.coach_position & st.coach_filled).sum(axis=1),
-        planned_visits,
-        st.convening,
-        st.cycles_done.sum(axis=1),
-        st.cycles_succeeded.sum(axis=1),
-        st.leader_changes,
-        st.shock,
-        st.cost_month,
-        st.cost_total,
+def district_snapshot(st: State, planned_visits: np.ndarray) -> DistrictStocks:
+    """This month's district stocks, each (R,), by name."""
+    return DistrictStocks(
+        knowledge_base=st.knowledge_base,
+        message=st.message,
+        priority=st.priority,
+        coaches_in_post=(st.coach_position & st.coach_filled).sum(axis=1),
+        visits_planned=planned_visits,
+        convening=st.convening,
+        cycles_done=st.cycles_done.sum(axis=1),
+        cycles_succeeded=st.cycles_succeeded.sum(axis=1),
+        leader_changes=st.leader_changes,
+        pandemic=st.shock,
+        cost_month=st.cost_month,
+        cost_total=st.cost_total,
     )
 
 
@@ -171,7 +196,7 @@ class Recorder:
         # ``stocks`` is the (R, T, k) view
         self._stocks_by_month = np.full((months, len(_DISTRICT_STOCKS), runs), np.nan)
         self.stocks = self._stocks_by_month.transpose(2, 0, 1)
-        self._school_arrays = tuple(self.schools.values())
+        self._school_arrays = tuple(SchoolRecords(**self.schools))
         self._cached_month = -1
         self._cached = None
 
@@ -181,22 +206,7 @@ class Recorder:
         self._cached_month = -1
         if practised is None:
             practised = practised_count(st, practice_threshold)
-        state_arrays = (
-            st.engagement,
-            st.authenticity,
-            st.commitment,
-            st.skill,
-            st.embeddedness,
-            st.institutionalized,
-            st.ever_authentic,
-            st.months_not_authentic,
-            st.joined,
-            st.max_spell,
-            st.visits,
-            st.bench,
-            st.stall,
-        )
-        _record_schools(month, state_arrays, practised, team_weights(st.team_size), self._school_arrays)
+        _record_schools(month, pick(RecordedState, st), practised, self._school_arrays)
         self._stocks_by_month[month] = district_snapshot(st, planned_visits)
 
     def district(self) -> np.ndarray:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Collection
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,62 @@ STREAMS: dict[str, int] = {
         "succession",
     )
 }
+
+
+#: The named draws of each process a month, in slot order, and what one draw
+#: is taken for: each school, each seat of each school's team (one draw per
+#: seat), each coach position, or the district.  A draw's slot is part of its
+#: numbers' key: never reorder or remove one; a new draw goes at the end of
+#: its process (or in a new process).
+DRAWS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "staff_turnover": ("seat", ("staff_exit",)),
+    "succession": ("school", ("groom_successor", "new_leader_continues")),
+    "coach_turnover": ("coach", ("coach_exit",)),
+    "central_office": ("district", ("leader_leaves", "brings_initiative", "priority_reset", "message_repeated")),
+    "engagement": ("school", ("engagement_decision", "join")),
+    "coaching": ("school", ("visit_rounding",)),
+    "improvement": ("school", ("cycle_start", "cycle_success")),
+}
+
+#: One month's uniforms in [0, 1), each named draw of :data:`DRAWS` one
+#: field: (R, S) per school, (K, R, S) per seat (seat-major, as the staff
+#: arrays), (R, C) per coach position, (R,) per district.
+MonthDraws = NamedTuple(  # noqa: UP014 (the fields follow DRAWS)
+    "MonthDraws", [(name, np.ndarray) for _per, names in DRAWS.values() for name in names]
+)
+
+
+def draw_shapes(schools: int, team_size: int, coaches: int) -> dict[str, tuple[int, ...]]:
+    """The shape of each process's uniforms a month, one run: the element shape
+    (schools, coach positions or none), then the draws when there are several
+    (for ``seat`` draws, one per seat)."""
+    element = {"school": (schools,), "seat": (schools,), "coach": (coaches,), "district": ()}
+    shapes = {}
+    for stream, (per, names) in DRAWS.items():
+        n = team_size if per == "seat" else len(names)
+        shapes[stream] = element[per] + ((n,) if n > 1 else ())
+    return shapes
+
+
+def several_draws() -> tuple[str, ...]:
+    """Processes that draw several numbers per element, on the last axis of their shape."""
+    return tuple(stream for stream, (per, names) in DRAWS.items() if per == "seat" or len(names) > 1)
+
+
+def named_draws(blocks: dict[str, np.ndarray]) -> list[MonthDraws]:
+    """Month by month, the named draws of :meth:`StreamSet.blocks` (months, R,
+    *layout), each a view: per school (R, S), per seat (K, R, S), per coach
+    (R, C), per district (R,)."""
+    fields = []
+    for stream, (per, names) in DRAWS.items():
+        block = blocks[stream]
+        if per == "seat":  # (months, R, K, S): a month seat-major, (K, R, S)
+            fields.append(block.transpose(0, 2, 1, 3))
+        elif len(names) > 1:  # (months, R, draws, *rest): each draw (months, R, *rest)
+            fields.extend(block[:, :, slot] for slot in range(len(names)))
+        else:
+            fields.append(block)
+    return [MonthDraws(*(f[m] for f in fields)) for m in range(len(fields[0]))]
 
 
 def splitmix64(z: np.ndarray | np.uint64) -> np.ndarray:

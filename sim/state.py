@@ -19,17 +19,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from improvesim.sim import rng
 from improvesim.sim.params import Params
-from improvesim.sim.schema import MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
+from improvesim.sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
 
 PRINCIPAL, ASSISTANT_PRINCIPAL, LEAD = 0, 1, 2
 FIRST_TEACHER = 3
+#: Seats a groomed successor from the deep bench can step into, in order.
+SUCCESSION_SEATS = (PRINCIPAL, LEAD)
 #: Skill at or above which a staff member counts as developing (novice below, expert above 2/3).
 SKILL_DEVELOPING = 1.0 / 3.0
 #: The six principles of improvement science (Bryk et al. 2015; seed 003).
@@ -42,6 +43,8 @@ PRINCIPLES = (
     "organize_as_networks",
 )
 N_PRINCIPLES = len(PRINCIPLES)
+#: Most results a memo of derived values keeps before it starts again.
+MEMO_ENTRIES = 8
 
 
 class Engagement(IntEnum):
@@ -85,6 +88,8 @@ class ParamVectors(dict):
         self.shock_start, self.shock_end, self.shock_severity, self.shock_kind = _shock_arrays(params)
 
         self._cache: dict[str, np.ndarray] = {}
+        #: Coefficient bundles (sim.jit.coefficients) by bundle class.
+        self.memo: dict[type, tuple] = {}
 
     # one object per batch of runs, usable as a memo key
     __hash__ = object.__hash__
@@ -101,6 +106,11 @@ class ParamVectors(dict):
 
     def col(self, name: str) -> np.ndarray:
         return self._cols[name]
+
+
+def required_by_run(pv: ParamVectors) -> np.ndarray:
+    """Whether participation is required (a mandate), (R,) bools."""
+    return pv.required[:, 0]
 
 
 def _shock_arrays(params: Sequence[Params]):
@@ -163,6 +173,8 @@ class State:
     coach_filled: np.ndarray
     coach_skill: np.ndarray
     coach_vacancy: np.ndarray  # months until a vacant position is filled
+    # runs (R, K)
+    weights: np.ndarray  # weight of each seat in team means (team_weights)
     # district (R,)
     priority: np.ndarray
     leader_changes: np.ndarray
@@ -177,6 +189,14 @@ class State:
     events: list | None = None  # per-run event lists, when recording (see sim.events)
     #: Results derived from the state that submodels may reuse while their inputs are unchanged.
     memo: dict = field(default_factory=dict)
+    #: Tuples of this state's arrays handed to kernels, by bundle (sim.jit.pick); forgotten
+    #: whenever an array is set (arrays are otherwise only updated in place).
+    bundles: dict = field(default_factory=dict)
+
+    def __setattr__(self, name, value):
+        if isinstance(value, np.ndarray) and "bundles" in self.__dict__:
+            self.bundles.clear()
+        object.__setattr__(self, name, value)
 
     @property
     def runs(self) -> int:
@@ -197,35 +217,28 @@ class State:
             v = getattr(self, f.name)
             kw[f.name] = v.copy() if isinstance(v, np.ndarray) else v
         kw["memo"] = {}
+        kw["bundles"] = {}
         return State(**kw)
 
 
-@lru_cache(maxsize=16)
-def team_weights(team_size: int) -> np.ndarray:
-    """Weight of each seat in team aggregates: the principal and lead count double."""
+def team_weights(team_size: int, leader_weight: float = BY_NAME["district.leader_weight"].default) -> np.ndarray:
+    """Weight (K,) of each seat in team means, adding to 1: the principal and the
+    improvement lead count ``leader_weight`` times as much as the other seats."""
     w = np.ones(team_size)
-    w[PRINCIPAL] = 2.0
-    w[LEAD] = 2.0
+    w[PRINCIPAL] = leader_weight
+    w[LEAD] = leader_weight
     w /= w.sum()
-    w.flags.writeable = False
     return w
 
 
-def team_mean(x: np.ndarray) -> np.ndarray:
-    """Weighted team mean (R, S) of a seat-major staff array (K, R, S).
+def team_mean(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted team mean (R, S) of a seat-major staff array (K, R, S), with the
+    runs' seat ``weights`` (R, K) (``State.weights``).
 
     A reduction over the leading (seat) axis adds seats in order, never a
     BLAS call, so the result for a run does not depend on its batch.
     """
-    return np.add.reduce(x * _seat_weights(x.shape), axis=0)
-
-
-@lru_cache(maxsize=16)
-def _seat_weights(shape: tuple[int, ...]) -> np.ndarray:
-    """Seat weights spread over a staff array's ``shape`` (read-only): the same
-    products as broadcasting them, but same-shape arithmetic is cheaper."""
-    weights = team_weights(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
-    return frozen(np.ascontiguousarray(np.broadcast_to(weights, shape)))
+    return np.add.reduce(x * weights.T[:, :, None], axis=0)
 
 
 class EngagementMasks(NamedTuple):
@@ -341,6 +354,7 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         coach_filled=zb(R, C),
         coach_skill=z(R, C),
         coach_vacancy=zi(R, C),
+        weights=np.tile(team_weights(K), (R, 1)),
         priority=z(R),
         leader_changes=zi(R),
         initiative_months=zi(R),
@@ -378,7 +392,10 @@ def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
     # grant-funded positions are the first round(grant_share * coaches) seats
     st.coach_grant[:] = seat < np.round(pv.col("coaching.grant_share")[:, None] * n_coaches)
     st.coach_grant &= st.coach_position
-    st.coach_skill[:] = clip01(pv["coaching.skill"] * (0.75 + 0.5 * u[:, : st.coach_position.shape[1], 3, 0]))
+    # coaches in post at the start are drawn as new coaches are (sim.submodels.turnover)
+    spread = pv["coaching.new_coach_spread"] * u[:, : st.coach_position.shape[1], 3, 0]
+    st.coach_skill[:] = clip01(pv["coaching.skill"] * (pv["coaching.new_coach_low"] + spread))
     st.priority[:] = pv.col("governance.priority")
+    st.weights[:] = [team_weights(K, w) for w in pv.col("district.leader_weight")]
     st.tenure[:] = 24
     return st

@@ -10,9 +10,11 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from improvesim.sim.params import defaults  # noqa: E402
+from improvesim.sim.rng import DRAWS, MonthDraws  # noqa: E402
 from improvesim.sim.state import ParamVectors, blank_state  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +55,22 @@ def small(overrides=None, runs=1, schools=4, team=6, coaches=2):
     st.hub_capacity[:] = 1.0
     st.priority[:] = 0.8
     return pv, st
+
+
+def draws(st, fill=0.5, **named):
+    """This month's named draws (sim.rng.DRAWS) for a hand-made state: each ``fill``
+    (a uniform), unless given by name (a number or an array of the draw's shape)."""
+    runs, schools = st.engagement.shape
+    shape = {
+        "school": (runs, schools),
+        "seat": (st.team_size, runs, schools),
+        "coach": st.coach_position.shape,
+        "district": (runs,),
+    }
+    values = {}
+    for per, names in DRAWS.values():
+        for name in names:
+            values[name] = np.broadcast_to(np.asarray(named.pop(name, fill), dtype=float), shape[per]).copy()
+    if named:
+        raise KeyError(f"no such draws: {sorted(named)}")
+    return MonthDraws(**values)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import ROOT, small
+from conftest import ROOT, draws, small
 
 from improvesim.analysis.story import school_story, when
 from improvesim.sim.events import EVENT_TEXT
@@ -37,7 +37,7 @@ def cal(st, pv, month=0):
 def staff_leave(st, pv, seats, u_continue):
     u = np.ones(st.skill.shape)
     u[list(seats)] = 0.0
-    turnover.staff_turnover(st, pv, cal(st, pv), u, np.full(st.engagement.shape + (2,), u_continue))
+    turnover.staff_turnover(st, pv, cal(st, pv), draws(st, staff_exit=u, new_leader_continues=u_continue))
 
 
 def test_invited_and_declined():
@@ -69,19 +69,19 @@ def test_leaders_leaving(seats, bench, u_continue, expected, absent):
 def test_bench_grew():
     pv, st = recording({"succession.deep_bench": 1.0})
     st.skill[:] = 0.5
-    institutionalization.grow_bench(st, pv, cal(st, pv), np.ones((1, 4), bool), np.zeros((1, 4)))
+    institutionalization.grow_bench(st, pv, cal(st, pv), np.ones((1, 4), bool), draws(st, groom_successor=0.0))
     assert "bench_grew" in kinds(st)
 
 
 def test_coach_left_and_grant_ended():
     pv, st = recording({"turnover.coach": 0.6})
-    coaching.assign_caseloads(st)
-    turnover.coach_turnover(st, pv, cal(st, pv, 10), np.zeros(st.coach_position.shape))
+    coaching.coaching(st, pv, cal(st, pv, 10), draws(st))  # (summer: caseloads dealt, no visits)
+    turnover.coach_turnover(st, pv, cal(st, pv, 10), draws(st, coach_exit=0.0))
     assert "coach_left" in kinds(st)
     pv, st = recording({"coaching.funded_years": 1.0, "coaching.retained_after_grant": 0.0})
     st.coach_grant[:] = True
-    coaching.assign_caseloads(st)
-    turnover.coach_turnover(st, pv, cal(st, pv, 12), np.ones(st.coach_position.shape))
+    coaching.coaching(st, pv, cal(st, pv, 10), draws(st))
+    turnover.coach_turnover(st, pv, cal(st, pv, 12), draws(st, coach_exit=1.0))
     assert "grant_ended" in kinds(st)
 
 
@@ -89,9 +89,8 @@ def test_cycles_succeed_or_fail():
     for u_success, expected in ((0.0, "cycle_succeeded"), (0.999, "cycle_failed")):
         pv, st = recording({"improvement.cycle_months": 1.0})
         st.in_cycle[:] = True
-        u = np.zeros((1, 4, 2))
-        u[:, :, 1] = u_success
-        improvement.run_cycles(st, pv, cal(st, pv), np.ones((1, 4)), np.ones((1, 4), bool), u)
+        u = draws(st, cycle_start=0.0, cycle_success=u_success)
+        improvement.improvement_work(st, pv, cal(st, pv), np.ones((1, 4)), u)
         assert kinds(st) == {expected}
 
 
@@ -103,7 +102,7 @@ def test_paused_resumed_opted_out_and_six_months():
     st.commitment[:] = 0.0
     st.message[:] = 1.0  # an urgent message pulls the calm paused school back
     u = np.array([[0.0, 0.0, 0.5, 0.999]])
-    sensemaking.decide_engagement(st, pv, cal(st, pv), stress, u)
+    sensemaking.sensemaking(st, pv, cal(st, pv), stress, draws(st, engagement_decision=u))
     assert {"paused", "resumed", "opted_out", "disengaged_6_months"} <= kinds(st)
 
 
@@ -124,7 +123,7 @@ def test_became_authentic_faded_and_institutionalized():
 def test_central_office_leaders_and_initiatives():
     for churn, expected in ((1.0, "competing_initiative"), (0.0, "new_central_office_leader")):
         pv, st = recording({"governance.initiative_churn": churn})
-        turnover.central_office_turnover(st, pv, cal(st, pv, 10), np.zeros((1, 4)) + np.array([[0.0, 0.5, 0.5, 0.5]]))
+        turnover.central_office_turnover(st, pv, cal(st, pv, 10), draws(st, leader_leaves=0.0))
         assert expected in kinds(st)
         assert all(e.school == -1 for e in st.events[0])
 

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from improvesim.sim import jit
 from improvesim.sim.state import team_mean, team_weights
@@ -26,13 +27,19 @@ def test_cache_folder_follows_every_source_file(tmp_path, monkeypatch):
 def test_team_mean_kernel_adds_seats_as_numpy_does():
     rng = np.random.default_rng(3)
     x = rng.random((9, 2, 5))
-    weights = rng.random(9)
-    expected = np.add.reduce(x * weights[:, None, None], axis=0)
+    weights = rng.random((2, 9))  # a run's own seat weights
+    expected = np.add.reduce(x * weights.T[:, :, None], axis=0)
     got = np.array([[jit.team_mean_at(x, weights, r, s) for s in range(5)] for r in range(2)])
     assert got.tobytes() == expected.tobytes()
 
 
 def test_team_mean_kernel_matches_the_state_helper():
-    x = np.random.default_rng(4).random((6, 1, 3))
-    got = [jit.team_mean_at(x, team_weights(6), 0, s) for s in range(3)]
-    assert np.array_equal(np.array(got), team_mean(x)[0])
+    x = np.random.default_rng(4).random((6, 2, 3))
+    weights = np.array([team_weights(6), team_weights(6, leader_weight=3.0)])
+    got = [[jit.team_mean_at(x, weights, r, s) for s in range(3)] for r in range(2)]
+    assert np.array_equal(np.array(got), team_mean(x, weights))
+
+
+def test_leaders_weigh_as_the_parameter_says():
+    w = team_weights(6, leader_weight=3.0)
+    assert w.sum() == pytest.approx(1.0) and w[0] == w[2] == pytest.approx(3 * w[1])

@@ -1,9 +1,10 @@
 """Values derived from the state follow it when it changes in place."""
 
-from conftest import small
+from conftest import draws, small
 
 from improvesim.sim.state import Engagement, engagement_masks
 from improvesim.sim.submodels import coaching
+from improvesim.sim.submodels.calendar import calendar_and_shocks
 
 
 def test_engagement_masks_follow_the_state():
@@ -16,7 +17,8 @@ def test_engagement_masks_follow_the_state():
 
 def test_caseloads_are_dealt_again_when_participation_changes():
     pv, st = small(schools=5, coaches=2)
-    assert coaching.assign_caseloads(st)[0] == 3
+    coaching.coaching(st, pv, calendar_and_shocks(st, pv, 0), draws(st))
+    assert st.coach_of[0].tolist() == [0, 1, 0, 1, 0]
     st.engagement[0, 2] = Engagement.OPTED_OUT
-    caseload = coaching.assign_caseloads(st)
-    assert st.coach_of[0].tolist() == [0, 1, -1, 0, 1] and caseload[0] == 2
+    coaching.coaching(st, pv, calendar_and_shocks(st, pv, 0), draws(st))
+    assert st.coach_of[0].tolist() == [0, 1, -1, 0, 1]

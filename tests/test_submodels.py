@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from conftest import small
+from conftest import draws, small
 
+from improvesim.sim.jit import at_run, coefficients, named
 from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
 from improvesim.sim.submodels import (
     calendar,
@@ -87,8 +88,8 @@ def test_most_exits_fall_in_summer():
 
 def everyone_leaves(pv, st, u_continue=0.99):
     cal = cal_for(st, pv)
-    u = np.zeros(st.skill.shape)  # every uniform below every hazard
-    return turnover.staff_turnover(st, pv, cal, u, np.full(st.engagement.shape + (2,), u_continue))
+    # every uniform below every hazard
+    return turnover.staff_turnover(st, pv, cal, draws(st, staff_exit=0.0, new_leader_continues=u_continue))
 
 
 def test_replacements_start_as_novices_without_onboarding():
@@ -143,7 +144,7 @@ def test_the_bench_leaves_with_its_skilled_staff():
     pv, st = small()
     st.bench[:] = 2
     st.skill[:] = 0.1  # nobody on the team is skilled enough to be a successor
-    turnover._bench_keeps_only_skilled_staff(st)
+    turnover._bench_keeps_only_skilled_staff(st.skill, st.bench)
     assert (st.bench == 0).all()
 
 
@@ -151,11 +152,11 @@ def test_a_new_principal_may_drop_the_work():
     pv, st = small()
     st.commitment[:] = 0.6
     everyone_leaves(pv, st, u_continue=0.99)  # above any continue chance: dropped
-    dropped = team_mean(st.commitment)
+    dropped = team_mean(st.commitment, st.weights)
     pv2, st2 = small()
     st2.commitment[:] = 0.6
     everyone_leaves(pv2, st2, u_continue=0.0)  # continued
-    assert (dropped < team_mean(st2.commitment)).all()
+    assert (dropped < team_mean(st2.commitment, st2.weights)).all()
 
 
 def test_grant_end_closes_positions_unless_retained():
@@ -164,18 +165,18 @@ def test_grant_end_closes_positions_unless_retained():
         st.coach_grant[:] = True
         cal = cal_for(st, pv, month=12)
         assert not cal.grant_active.any()
-        turnover.coach_turnover(st, pv, cal, np.ones(st.coach_position.shape))
+        turnover.coach_turnover(st, pv, cal, draws(st, coach_exit=1.0))
         assert st.coach_position.sum() == open_positions and not st.coach_grant.any()
 
 
 def test_a_coach_vacancy_is_filled_after_the_vacancy_months():
     pv, st = small({"coaching.vacancy_months": 2, "turnover.coach": 0.6})
     cal = cal_for(st, pv, month=JUNE)
-    turnover.coach_turnover(st, pv, cal, np.zeros(st.coach_position.shape))
+    turnover.coach_turnover(st, pv, cal, draws(st, coach_exit=0.0))
     assert not st.coach_filled.any()
     filled_at = None
     for m in range(1, 6):
-        turnover.coach_turnover(st, pv, cal_for(st, pv, month=JUNE + m), np.ones(st.coach_position.shape))
+        turnover.coach_turnover(st, pv, cal_for(st, pv, month=JUNE + m), draws(st, coach_exit=1.0))
         if st.coach_filled.all() and filled_at is None:
             filled_at = m
     assert filled_at == 2  # vacant for two months, filled in the second after the exit
@@ -183,9 +184,8 @@ def test_a_coach_vacancy_is_filled_after_the_vacancy_months():
 
 def test_a_new_central_office_leader_with_an_initiative_halves_priority_and_adds_fatigue():
     pv, st = small({"governance.initiative_churn": 1.0})
-    u = np.zeros((1, 4))
-    turnover.central_office_turnover(st, pv, cal_for(st, pv, month=JUNE), u)
-    assert st.priority[0] == pytest.approx(0.4) and st.initiative_months[0] == turnover.INITIATIVE_MONTHS
+    turnover.central_office_turnover(st, pv, cal_for(st, pv, month=JUNE), draws(st, fill=0.0))
+    assert st.priority[0] == pytest.approx(0.4) and st.initiative_months[0] == pv["governance.initiative_length"][0, 0]
     assert (st.fatigue > 0).all() and st.leader_changes[0] == 1
 
 
@@ -240,12 +240,12 @@ def test_a_severe_pandemic_cancels_convenings():
     pv, st = small()
     schedule = np.ones((1, 12), dtype=bool)
     cal = cal_for(st, pv)
-    central_office.convene(st, cal, schedule)
+    central_office.convene(st, pv, cal, schedule)
     assert st.convening[0]
     pandemic = calendar.Calendar(
         cal.month, cal.summer, cal.testing, np.array([[0.9]]), cal.hub_loss, cal.grant_active, cal.pressure
     )
-    central_office.convene(st, pandemic, schedule)
+    central_office.convene(st, pv, pandemic, schedule)
     assert not st.convening[0]
 
 
@@ -272,46 +272,60 @@ def test_costs_add_up_from_their_parts():
 # --- coaching ------------------------------------------------------------------
 
 
+def deal_caseloads(st):
+    """The production kernel's caseloads (R,), setting ``st.coach_of``."""
+    caseload = np.empty(st.runs)
+    coaching._deal_caseloads(st.engagement, st.coach_position, st.coach_filled, st.coach_of, caseload)
+    return caseload
+
+
 def test_caseloads_are_dealt_in_turn():
     pv, st = small(schools=5, coaches=2)
     st.engagement[0, 2] = Engagement.OPTED_OUT
-    caseload = coaching.assign_caseloads(st)
+    caseload = deal_caseloads(st)
     assert st.coach_of[0].tolist() == [0, 1, -1, 0, 1] and caseload[0] == 2
+
+
+def visits_after_coaching(overrides=None, month=AUGUST, pressure=0.0, u=0.5):
+    pv, st = small(overrides)
+    coaching.coaching(st, pv, cal_for(st, pv, month, pressure=pressure), draws(st, visit_rounding=u))
+    return st.visits
 
 
 def test_capacity_limits_delivered_visits():
     # 2 coaches x (12 h / 6 h) = 4 visits for 4 schools planned 2 each: 1 each
-    pv, st = small(
+    visits = visits_after_coaching(
         {"coaching.hours_per_month": 12.0, "coaching.hours_per_visit": 6.0, "coaching.visits_per_month": 2.0}
     )
-    caseload = coaching.assign_caseloads(st)
-    visits = coaching.delivered_visits(st, pv, cal_for(st, pv, pressure=0.0), caseload, np.full((1, 4), 0.5))
     assert visits.tolist() == [[1.0] * 4]
 
 
 def test_no_visits_in_summer_and_pressure_cancels_some():
-    pv, st = small()
-    caseload = coaching.assign_caseloads(st)
-    assert not coaching.delivered_visits(st, pv, cal_for(st, pv, JUNE), caseload, np.zeros((1, 4))).any()
-    calm = coaching.delivered_visits(st, pv, cal_for(st, pv, pressure=0.0), caseload, np.full((1, 4), 0.7))
-    busy = coaching.delivered_visits(st, pv, cal_for(st, pv, pressure=1.0), caseload, np.full((1, 4), 0.7))
+    assert not visits_after_coaching(month=JUNE, u=0.0).any()
+    calm = visits_after_coaching(pressure=0.0, u=0.7)
+    busy = visits_after_coaching(pressure=1.0, u=0.7)
     assert calm.sum() > busy.sum()
 
 
 def test_visits_teach_leaders_more_than_teachers():
     pv, st = small({"coaching.effect_leaders": 0.1, "coaching.effect_teachers": 0.02})
     st.skill[:] = 0.2
-    coaching.coaching(st, pv, cal_for(st, pv, pressure=0.0), np.zeros((1, 4)))
+    coaching.coaching(st, pv, cal_for(st, pv, pressure=0.0), draws(st, visit_rounding=0.0))
     gain = st.skill[:, 0, 0] - 0.2
     assert gain[PRINCIPAL] > gain[5] > 0
 
 
 def test_coaching_is_weaker_at_scale():
     pv, st = small()
-    cal = cal_for(st, pv)
-    assert (
-        coaching.visit_effect(st, pv, cal, np.array([2.0])) > coaching.visit_effect(st, pv, cal, np.array([30.0]))
-    ).all()
+    deal_caseloads(st)
+    c = named(coaching.CoachingCoefficients, coefficients(coaching.CoachingCoefficients, pv))
+    effect = {}
+    for caseload in (2.0, 30.0):
+        effect[caseload] = np.empty(st.coach_of.shape)
+        coaching._visit_effects(
+            effect[caseload], st.coach_skill, st.coach_of, np.array([caseload]), c, np.zeros((1, 1))
+        )
+    assert (effect[2.0] > effect[30.0]).all()
 
 
 # --- time ------------------------------------------------------------------------
@@ -333,9 +347,9 @@ def test_commitment_above_the_threshold_sustains_itself_below_it_reverts():
     no_stress = np.zeros((1, 4))
     st.commitment[:, :, :2] = 0.8
     st.commitment[:, :, 2:] = 0.2
-    for _ in range(24):
-        sensemaking.update_commitment(st, pv, no_stress)  # no message, visits or results: zero drive
-    c = team_mean(st.commitment)[0]
+    for _ in range(24):  # no message, visits or results: zero drive
+        sensemaking.sensemaking(st, pv, cal_for(st, pv), no_stress, draws(st))
+    c = team_mean(st.commitment, st.weights)[0]
     rate = pv["sensemaking.reversion_rate"][0, 0]
     assert c[0] == pytest.approx(0.8) and c[3] == pytest.approx(0.2 * (1 - rate) ** 24)
 
@@ -344,8 +358,8 @@ def test_results_raise_commitment_and_stress_lowers_it():
     pv, st = small()
     st.commitment[:] = 0.3
     st.results[:, :2] = 1.0
-    sensemaking.update_commitment(st, pv, np.array([[0.0, 0.0, 1.0, 1.0]]))
-    c = team_mean(st.commitment)[0]
+    sensemaking.sensemaking(st, pv, cal_for(st, pv), np.array([[0.0, 0.0, 1.0, 1.0]]), draws(st))
+    c = team_mean(st.commitment, st.weights)[0]
     assert c[0] > 0.3 > c[2]
 
 
@@ -356,30 +370,35 @@ def test_a_mandate_forbids_opting_out_optional_lets_stressed_schools_leave():
         )
         st.engagement[:] = Engagement.PAUSED
         st.spell[:] = 5
-        sensemaking.decide_engagement(st, pv, cal_for(st, pv), np.ones((1, 4)), np.full((1, 4), 0.999))
+        sensemaking.sensemaking(st, pv, cal_for(st, pv), np.ones((1, 4)), draws(st, engagement_decision=0.999))
         assert ((st.engagement == Engagement.OPTED_OUT).all()) == can_leave
 
 
 def test_no_decisions_in_summer_and_spells_are_counted():
     pv, st = small({"sensemaking.pause_rate": 1.0})
-    sensemaking.decide_engagement(st, pv, cal_for(st, pv, JUNE), np.ones((1, 4)), np.zeros((1, 4)))
+    sensemaking.sensemaking(st, pv, cal_for(st, pv, JUNE), np.ones((1, 4)), draws(st, engagement_decision=0.0))
     assert (st.engagement == Engagement.ENGAGED).all()
     for _ in range(6):
-        sensemaking.decide_engagement(st, pv, cal_for(st, pv), np.ones((1, 4)), np.full((1, 4), 0.0))
+        sensemaking.sensemaking(st, pv, cal_for(st, pv), np.ones((1, 4)), draws(st, engagement_decision=0.0))
     assert (st.engagement == Engagement.PAUSED).all() and (st.max_spell >= 5).all()
 
 
 # --- improvement work --------------------------------------------------------------------
 
 
+def success_chances(pv, understanding, team_skill, knowledge=0.0):
+    """The production rule's chances for one run's coefficients, school by school."""
+    c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
+    return np.array([improvement.success_chance_at(c, team_skill, u, knowledge, knowledge) for u in understanding])
+
+
 def test_success_depends_on_skill_and_understanding_first():
-    pv, st = small()
-    st.understanding[0] = [0.0, 0.49, 0.5, 1.0]
-    p = improvement.success_chance(st, pv)[0]
+    pv, _ = small()
+    p = success_chances(pv, [0.0, 0.49, 0.5, 1.0], team_skill=0.15)
     assert p[0] < p[1] < p[2] < p[3]
     assert p[2] - p[1] > pv["improvement.solutionitis_penalty"][0, 0] * 0.9  # the solutionitis step
-    st.skill[:] = 0.9
-    assert (improvement.success_chance(st, pv) > p).all()
+    assert (success_chances(pv, [0.0, 0.49, 0.5, 1.0], team_skill=0.9) > p).all()
+    assert (success_chances(pv, [0.0, 0.49, 0.5, 1.0], team_skill=0.15, knowledge=1.0) > p).all()
 
 
 def test_a_cycle_takes_cycle_months_at_full_pace_and_twice_that_at_half():
@@ -388,10 +407,8 @@ def test_a_cycle_takes_cycle_months_at_full_pace_and_twice_that_at_half():
         cal = cal_for(st, pv)
         finished_at = None
         for m in range(1, 8):
-            done = improvement.run_cycles(
-                st, pv, cal, np.full((1, 4), ratio), np.ones((1, 4), bool), np.zeros((1, 4, 2))
-            )
-            if done.all() and finished_at is None:
+            improvement.improvement_work(st, pv, cal, np.full((1, 4), ratio), draws(st, cycle_start=0.0))
+            if (st.cycles_done > 0).all() and finished_at is None:
                 finished_at = m
         assert finished_at == months
 
@@ -402,15 +419,14 @@ def test_principles_grow_with_commitment_and_decay_without_work():
     st.principles[:] = 0.4
     st.commitment[:, :, :2] = 0.9
     st.commitment[:, :, 2:] = 0.05
-    busy = np.ones((1, 4), bool)
     for _ in range(12):
-        improvement.practise_principles(st, pv, cal, busy, np.zeros((1, 4), bool))
+        improvement.improvement_work(st, pv, cal, np.ones((1, 4)), draws(st))
     committed, ceremonial = st.principles[:, 0, 0], st.principles[:, 0, 3]
     assert (committed > ceremonial).all()
     pv2, st2 = small()
     st2.principles[:] = 0.6
-    improvement.practise_principles(st2, pv2, cal, np.zeros((1, 4), bool), np.zeros((1, 4), bool))
-    assert (st2.principles < 0.6).all()
+    busy = improvement.improvement_work(st2, pv2, cal, np.zeros((1, 4)), draws(st2))  # no time: no work
+    assert not busy.any() and (st2.principles < 0.6).all()
 
 
 # --- network and knowledge -----------------------------------------------------------------
@@ -430,16 +446,23 @@ def test_convenings_spread_bright_spots():
     assert (st2.principles[:, 0, 1:] == 0).all()
 
 
-def test_a_common_aim_strengthens_networking():
-    pv_aim, st = small({"governance.top_down_support": 1.0, "governance.school_autonomy": 0.0})
-    pv_none, _ = small({"governance.top_down_support": 0.0, "governance.school_autonomy": 1.0})
+def networking_after_a_convening(overrides):
+    pv, st = small(overrides)
     st.convening[:] = True
-    assert network.spread_strength(st, pv_aim)[0, 0] > network.spread_strength(st, pv_none)[0, 0]
+    network.network(st, pv)
+    return st.principles[improvement.NETWORKS, 0]
+
+
+def test_a_common_aim_strengthens_networking():
+    aim = networking_after_a_convening({"governance.top_down_support": 1.0, "governance.school_autonomy": 0.0})
+    no_aim = networking_after_a_convening({"governance.top_down_support": 0.0, "governance.school_autonomy": 1.0})
+    assert (aim > no_aim).all() and (no_aim > 0).all()
 
 
 def test_documented_successes_grow_the_knowledge_base():
     pv, st = small({"knowledge.management": 1.0})
-    improvement._document(st, pv, np.array([[True, True, False, False]]))
+    success = np.array([[True, True, False, False]])
+    improvement._document_successes(st.joined, success, pv.col("knowledge.management"), st.knowledge_base)
     assert st.knowledge_base[0] == pytest.approx(0.5)
 
 
@@ -493,9 +516,9 @@ def test_a_succession_plan_grows_the_bench_up_to_two():
     st.skill[:] = 0.5
     busy = np.ones((1, 4), bool)
     for _ in range(5):
-        institutionalization.grow_bench(st, pv, cal_for(st, pv), busy, np.zeros((1, 4)))
+        institutionalization.grow_bench(st, pv, cal_for(st, pv), busy, draws(st, groom_successor=0.0))
     assert (st.bench == 2).all()
     pv0, st0 = small({"succession.deep_bench": 0.0})
     st0.skill[:] = 0.5
-    institutionalization.grow_bench(st0, pv0, cal_for(st0, pv0), busy, np.zeros((1, 4)))
+    institutionalization.grow_bench(st0, pv0, cal_for(st0, pv0), busy, draws(st0, groom_successor=0.0))
     assert (st0.bench == 0).all()

@@ -14,17 +14,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import clip01_at, kernel
+from improvesim.sim.jit import clip01_at, coefficients, kernel, named
+from improvesim.sim.schema import SHOCK_KINDS
 from improvesim.sim.state import ParamVectors, State
+from improvesim.sim.structure import CONVENING_SLOT_CENTRE, MONTHS_PER_YEAR, SCHOOL_MONTHS, SUMMER, TESTING
 
-SUMMER = (10, 11)
-TESTING = (8, 9)
-SCHOOL_MONTHS = 10
-PANDEMIC, HUB_LOSS = 0, 1
-#: Extra demand a full-severity pandemic puts on schools (share of the protected time).
-PANDEMIC_DEMAND = 0.3
-#: Extra demand while a competing central-office initiative runs.
-INITIATIVE_DEMAND = 0.15
+#: Shock kinds as the arrays hold them (``ParamVectors.shock_kind``): their place in the schema's SHOCK_KINDS.
+PANDEMIC, HUB_LOSS = (SHOCK_KINDS.index(kind) for kind in ("pandemic", "hub_loss"))
 
 
 class Calendar(NamedTuple):
@@ -40,7 +36,7 @@ class Calendar(NamedTuple):
 
 
 def month_of_year(month: int) -> int:
-    return month % 12
+    return month % MONTHS_PER_YEAR
 
 
 def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
@@ -48,7 +44,7 @@ def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
     shock runs from its start month for its length), None in months without any."""
     months = np.arange(pv.params[0].months)[:, None, None]  # (T, 1, 1) against (R, n) shocks
     on = (pv.shock_start <= months) & (months < pv.shock_end) & (pv.shock_kind == kind)
-    timeline = np.where(on, pv.shock_severity, 0.0).max(axis=2)  # (T, R)
+    timeline = np.where(on, pv.shock_severity, 0.0).max(axis=-1)  # (T, R)
     return [sev if any_ else None for sev, any_ in zip(timeline, timeline.any(axis=1), strict=True)]
 
 
@@ -58,7 +54,7 @@ def _calendar_tables(pv: ParamVectors) -> list[tuple]:
     one), whether a pandemic is under way in any run, the severity as a column
     (R, 1), the hub loss severity (R,) and whether the grant still pays (R,)."""
     months = pv.params[0].months
-    grant_months = 12 * pv.col("coaching.funded_years")
+    grant_months = MONTHS_PER_YEAR * pv.col("coaching.funded_years")
     zeros = np.zeros(len(pv.params))
     zeros_col = zeros[:, None]
     tables = []
@@ -77,16 +73,27 @@ def _calendar_tables(pv: ParamVectors) -> list[tuple]:
     return tables
 
 
+class DemandCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of the competing demands on schools."""
+
+    SECTIONS = ("time",)
+
+    competing_demands: np.ndarray
+    testing_load: np.ndarray
+    pandemic_demand: np.ndarray
+    initiative_demand: np.ndarray
+
+
 @kernel
-def _shocks_and_pressure(
-    demand_mult, competing, testing_load, testing, pandemic, pandemic_on, initiative_months, shock
-):
-    """Competing demands (R, S) on schools, 0-1: the run's ``competing`` demands
+def _shocks_and_pressure(demand_mult, coef, testing, pandemic, pandemic_on, initiative_months, shock):
+    """Competing demands (R, S) on schools, 0-1: the run's ``competing_demands``
     x each school's ``demand_mult``, plus the ``testing_load`` in the testing
-    season, plus ``PANDEMIC_DEMAND`` x the ``pandemic`` severity (R,) when
-    ``pandemic_on`` in any run, plus ``INITIATIVE_DEMAND`` in runs with a competing
+    season, plus ``pandemic_demand`` x the ``pandemic`` severity (R,) when
+    ``pandemic_on`` in any run, plus ``initiative_demand`` in runs with a competing
     initiative (``initiative_months`` > 0) when any run has one; clipped to
-    [0, 1].  Sets ``shock`` (R,) to the pandemic severity."""
+    [0, 1].  Sets ``shock`` (R,) to the pandemic severity.  ``coef`` is the
+    :class:`DemandCoefficients`."""
+    c = named(DemandCoefficients, coef)
     runs, schools = demand_mult.shape
     initiative_on = False
     for r in range(runs):
@@ -97,13 +104,13 @@ def _shocks_and_pressure(
     for r in range(runs):
         initiative = 1.0 if initiative_months[r] > 0 else 0.0
         for s in range(schools):
-            p = competing[r] * demand_mult[r, s]
+            p = c.competing_demands[r] * demand_mult[r, s]
             if testing:
-                p = p + testing_load[r]
+                p = p + c.testing_load[r]
             if pandemic_on:
-                p = p + PANDEMIC_DEMAND * pandemic[r]
+                p = p + c.pandemic_demand[r] * pandemic[r]
             if initiative_on:
-                p = p + INITIATIVE_DEMAND * initiative
+                p = p + c.initiative_demand[r] * initiative
             pressure[r, s] = clip01_at(p)
     return pressure
 
@@ -114,8 +121,7 @@ def calendar_and_shocks(st: State, pv: ParamVectors, month: int) -> Calendar:
     summer, testing, pandemic, pandemic_on, pandemic_col, hub_loss, grant_active = by_month[month]
     pressure = _shocks_and_pressure(
         st.demand_mult,
-        pv.col("time.competing_demands"),
-        pv.col("time.testing_load"),
+        coefficients(DemandCoefficients, pv),
         testing,
         pandemic,
         pandemic_on,
@@ -130,8 +136,8 @@ def convening_months(per_year: np.ndarray) -> np.ndarray:
 
     ``n`` convenings are spread evenly over the ten school months.
     """
-    table = np.zeros((per_year.shape[0], 12), dtype=bool)
+    table = np.zeros((per_year.shape[0], MONTHS_PER_YEAR), dtype=bool)
     for r, n in enumerate(per_year.astype(int)):
         for i in range(n):
-            table[r, int((i + 0.5) * SCHOOL_MONTHS / n)] = True
+            table[r, int((i + CONVENING_SLOT_CENTRE) * SCHOOL_MONTHS / n)] = True
     return table

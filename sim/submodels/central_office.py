@@ -3,13 +3,13 @@
 * Messaging (seed 003): each month the message is repeated with chance
   ``messaging.consistency``; its strength is the office's priority times a
   mix of urgency and why/equity framing.  The felt message is a stock that
-  is topped up when repeated and fades otherwise (half-life about three
-  months), so consistency over time matters more than any one message.
+  is topped up when repeated and fades otherwise (``messaging.memory`` of it
+  kept a month: a half-life of about three months), so consistency over
+  time matters more than any one message.
 * Hub capacity (seed 001): hub staff against the participating schools they
   must support, minus any capacity lost to a ``hub_loss`` shock.
 * Convenings (seed 003: 2-3 a year) happen in their scheduled months unless
-  a pandemic of severity above one half cancels them or the hub has no
-  capacity.
+  a severe pandemic cancels them or the hub has (almost) no capacity.
 * Phased rollout (seed 001): the first cohort is invited in month 0, later
   cohorts every ``rollout.cohort_interval_months`` while the office still
   gives improvement priority.  Under optional participation an invited
@@ -19,24 +19,31 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import clip01_at, kernel, team_mean_at
-from improvesim.sim.state import ENGAGED, NOT_INVITED, OPTED_OUT, PAUSED, ParamVectors, State, anything, team_weights
-from improvesim.sim.submodels.calendar import Calendar
-
-#: Share of the felt message kept from one month to the next.
-MESSAGE_MEMORY = 0.8
-#: Pandemic severity above which convenings are cancelled.
-CONVENING_CANCEL_SEVERITY = 0.5
-#: Priority below which the office stops inviting new cohorts.
-ROLLOUT_MIN_PRIORITY = 0.3
+from improvesim.sim.jit import clip01_at, coefficients, kernel, named, pick, team_mean_at
+from improvesim.sim.rng import MonthDraws
+from improvesim.sim.state import (
+    ENGAGED,
+    NOT_INVITED,
+    OPTED_OUT,
+    PAUSED,
+    ParamVectors,
+    State,
+    anything,
+    required_by_run,
+)
+from improvesim.sim.structure import MONTHS_PER_YEAR
+from improvesim.sim.submodels.calendar import Calendar, month_of_year
 
 
 def _message_framing(pv: ParamVectors) -> np.ndarray:
-    """Framing (R,) of the message: 0.4 urgency + 0.6 why (each 0-1)."""
-    return 0.4 * pv.col("messaging.urgency") + 0.6 * pv.col("messaging.why_framing")
+    """Framing (R,) of the message: a mix of urgency and why (each 0-1)."""
+    urgency = pv.col("messaging.urgency_mix") * pv.col("messaging.urgency")
+    return urgency + pv.col("messaging.why_mix") * pv.col("messaging.why_framing")
 
 
 def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
@@ -47,17 +54,18 @@ def messaging(st: State, pv: ParamVectors, u_repeat: np.ndarray) -> None:
         pv.col("messaging.consistency"),
         st.priority,
         pv.cached("message_framing", _message_framing),
+        pv.col("messaging.memory"),
     )
 
 
 @kernel
-def _repeat_messages(message, u_repeat, consistency, priority, framing):
-    """The felt message (R,) keeps 0.8 of itself and, when the message is
-    repeated this month (``u_repeat < consistency``), gains 0.2 of its
-    strength, ``priority x framing``."""
+def _repeat_messages(message, u_repeat, consistency, priority, framing, memory):
+    """The felt message (R,) keeps ``memory`` (R,) of itself and, when the
+    message is repeated this month (``u_repeat < consistency``), gains the rest
+    of its strength, ``priority x framing``."""
     for r in range(message.shape[0]):
         repeated = 1.0 if u_repeat[r] < consistency[r] else 0.0
-        message[r] = MESSAGE_MEMORY * message[r] + (1.0 - MESSAGE_MEMORY) * repeated * (priority[r] * framing[r])
+        message[r] = memory[r] * message[r] + (1.0 - memory[r]) * repeated * (priority[r] * framing[r])
 
 
 def hub_capacity(st: State, pv: ParamVectors, cal: Calendar) -> None:
@@ -84,20 +92,25 @@ def _hub_capacities(hub_capacity, engagement, schools_per_hub_staff, hub_staff, 
         hub_capacity[r] = min(1.0, hub_staff[r] / load) * (1.0 - hub_loss[r])
 
 
-def convene(st: State, cal: Calendar, schedule: np.ndarray) -> None:
+def convene(st: State, pv: ParamVectors, cal: Calendar, schedule: np.ndarray) -> None:
     """Whether (R,) a convening is held this month; ``schedule`` is (R, 12)."""
-    _hold_convenings(st.convening, schedule, cal.month % 12, cal.pandemic, st.hub_capacity)
+    _hold_convenings(
+        st.convening,
+        schedule[:, month_of_year(cal.month)],
+        cal.pandemic,
+        st.hub_capacity,
+        pv.col("knowledge.convening_cancel_severity"),
+        pv.col("knowledge.min_hub_capacity"),
+    )
 
 
 @kernel
-def _hold_convenings(convening, schedule, month_of_year, pandemic, hub_capacity):
-    """A convening (R,) is held when ``schedule`` (R, 12) has one this month of
-    the year, no pandemic of severity above one half (``pandemic`` (R, 1))
-    cancels it and the hub has some capacity (above 0.05)."""
+def _hold_convenings(convening, scheduled, pandemic, hub_capacity, cancel_severity, min_hub_capacity):
+    """A convening (R,) is held when one is ``scheduled`` (R,) this month, no
+    pandemic (``pandemic`` (R, 1)) above ``cancel_severity`` cancels it and the
+    hub has capacity above ``min_hub_capacity``."""
     for r in range(convening.shape[0]):
-        convening[r] = (
-            schedule[r, month_of_year] and pandemic[r, 0] <= CONVENING_CANCEL_SEVERITY and hub_capacity[r] > 0.05
-        )
+        convening[r] = scheduled[r] and pandemic[r, 0] <= cancel_severity[r] and hub_capacity[r] > min_hub_capacity[r]
 
 
 def decay_knowledge_base(st: State, pv: ParamVectors) -> None:
@@ -119,7 +132,7 @@ def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray
             return pv.cached("no_cohort", _no_cohort)
     first = np.where(month == 0, pv.col("rollout.initial_schools"), 0.0)
     interval = pv.col("rollout.cohort_interval_months")
-    later = (month > 0) & (month % interval == 0) & (priority >= ROLLOUT_MIN_PRIORITY)
+    later = (month > 0) & (month % interval == 0) & (priority >= pv.col("rollout.min_priority"))
     return (first + np.where(later, pv.col("rollout.cohort_size"), 0.0)).astype(np.int64)
 
 
@@ -136,78 +149,106 @@ def _no_cohort(pv: ParamVectors) -> np.ndarray:
     return none
 
 
+class RolloutState(NamedTuple):
+    """The state arrays an invitation reads and writes."""
+
+    engagement: np.ndarray  # (R, S) Engagement
+    invited_month: np.ndarray  # (R, S) -1 if never
+    joined: np.ndarray  # (R, S)
+    understanding: np.ndarray  # (R, S) 0-1
+    commitment: np.ndarray  # (K, R, S) 0-1
+    knowledge_base: np.ndarray  # (R,) 0-1
+    hub_capacity: np.ndarray  # (R,) 0-1
+    weights: np.ndarray  # (R, K) seat weights of team means
+
+
+class RolloutCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of joining, and whether participation is
+    ``required`` (1.0 under a mandate, else 0.0)."""
+
+    SECTIONS = ("rollout", "messaging", "knowledge")
+    DERIVED = {"required": required_by_run}
+
+    required: np.ndarray
+    join_base: np.ndarray
+    join_why: np.ndarray
+    why_framing: np.ndarray
+    head_start: np.ndarray
+
+
 def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> None:
-    """Invite the next cohort, in school order; ``u_join`` is (R, S)."""
+    """Invite the next cohort, in school order; ``u_join`` (the draw ``join``) is (R, S)."""
     due = cohort_due(pv, cal.month, st.priority)
     if not anything(due):
         return
     invited = np.zeros(st.engagement.shape, dtype=bool)
     declined = np.zeros(st.engagement.shape, dtype=bool)
-    _invite_cohort(
-        st.engagement,
-        st.invited_month,
-        st.joined,
-        st.understanding,
-        st.commitment,
-        team_weights(st.team_size),
-        st.knowledge_base,
-        st.hub_capacity,
-        due,
-        pv.col("messaging.why_framing"),
-        pv.required[:, 0],
-        cal.month,
-        u_join,
-        invited,
-        declined,
-    )
+    coef = coefficients(RolloutCoefficients, pv)
+    _invite_cohort(pick(RolloutState, st), coef, due, cal.month, u_join, invited, declined)
     note(st.events, cal.month, "invited", invited)
     note(st.events, cal.month, "declined", declined)
 
 
 @kernel
-def _invite_cohort(
-    engagement,
-    invited_month,
-    joined,
-    understanding,
-    commitment,
-    weights,
-    knowledge_base,
-    hub_capacity,
-    due,
-    why_framing,
-    required,
-    month,
-    u_join,
-    invited,
-    declined,
-):
+def _invite_cohort(state, coef, due, month, u_join, invited, declined):
     """Invite each run's first ``due`` (R,) uninvited schools, in school order.
 
-    An invited school joins under a mandate (``required`` (R,)), or when
-    ``u_join`` (R, S) falls below ``0.4 + team commitment + 0.3 why``
-    (clipped to 0-1); otherwise it opts out.  Invited schools start with at
-    least ``0.3 x knowledge base x hub capacity`` understanding (documented
-    knowledge gives a head start).  Marks ``invited`` and ``declined`` (R, S).
+    An invited school joins under a mandate (``required``), or when ``u_join``
+    (R, S) falls below ``join_base + team commitment + join_why x why`` (clipped
+    to 0-1); otherwise it opts out.  Invited schools start with at least
+    ``head_start x knowledge base x hub capacity`` understanding (documented
+    knowledge gives a head start).  Updates the state (:class:`RolloutState`)
+    in place, noting ``month`` as the invitation's; marks ``invited`` and
+    ``declined`` (R, S).
     """
+    st = RolloutState(*state)
+    c = named(RolloutCoefficients, coef)
+    engagement = st.engagement
     runs, schools = engagement.shape
     for r in range(runs):
         rank = 0
-        head_start = 0.3 * knowledge_base[r] * hub_capacity[r]
+        head_start = c.head_start[r] * st.knowledge_base[r] * st.hub_capacity[r]
         for s in range(schools):
             if engagement[r, s] != NOT_INVITED:
                 continue
             rank += 1
             if rank > due[r]:
                 break
-            join_p = clip01_at(0.4 + team_mean_at(commitment, weights, r, s) + 0.3 * why_framing[r])
-            joins = required[r] or u_join[r, s] < join_p
+            team_commitment = team_mean_at(st.commitment, st.weights, r, s)
+            join_p = clip01_at(c.join_base[r] + team_commitment + c.join_why[r] * c.why_framing[r])
+            joins = c.required[r] != 0.0 or u_join[r, s] < join_p
             engagement[r, s] = ENGAGED if joins else OPTED_OUT
-            invited_month[r, s] = month
-            joined[r, s] = joined[r, s] or joins
-            understanding[r, s] = max(understanding[r, s], head_start)
+            st.invited_month[r, s] = month
+            st.joined[r, s] = st.joined[r, s] or joins
+            st.understanding[r, s] = max(st.understanding[r, s], head_start)
             invited[r, s] = True
             declined[r, s] = not joins
+
+
+class CostState(NamedTuple):
+    """The state arrays the month's cost reads and writes."""
+
+    cost_month: np.ndarray  # (R,) dollars
+    cost_total: np.ndarray  # (R,) dollars
+    coach_position: np.ndarray  # (R, C)
+    coach_filled: np.ndarray  # (R, C)
+    convening: np.ndarray  # (R,)
+    bench: np.ndarray  # (R, S) groomed successors
+    engagement: np.ndarray  # (R, S) Engagement
+
+
+class CostCoefficients(NamedTuple):
+    """Per-run (R,) prices and quantities of the month's cost."""
+
+    SECTIONS = ("costs", "knowledge", "time")
+
+    coach_salary: np.ndarray
+    convening: np.ndarray
+    hub_staff: np.ndarray
+    hub_salary: np.ndarray
+    successor_stipend: np.ndarray
+    protected_hours: np.ndarray
+    staff_hourly: np.ndarray
 
 
 def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
@@ -216,91 +257,57 @@ def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
     and stipends for groomed successors on the deep bench.
 
     The parts are added in the same order every month."""
-    _add_costs(
-        st.cost_month,
-        st.cost_total,
-        st.coach_position,
-        st.coach_filled,
-        st.convening,
-        st.bench,
-        st.engagement,
-        st.team_size,
-        pv.col("costs.coach_salary"),
-        pv.col("costs.convening"),
-        pv.col("knowledge.hub_staff"),
-        pv.col("costs.hub_salary"),
-        pv.col("costs.successor_stipend"),
-        pv.col("time.protected_hours"),
-        pv.col("costs.staff_hourly"),
-        cal.summer,
-    )
+    _add_costs(pick(CostState, st), coefficients(CostCoefficients, pv), st.team_size, cal.summer)
 
 
 @kernel
-def _add_costs(
-    cost_month,
-    cost_total,
-    coach_position,
-    coach_filled,
-    convening,
-    bench,
-    engagement,
-    team_size,
-    coach_salary,
-    convening_cost,
-    hub_staff,
-    hub_salary,
-    successor_stipend,
-    protected_hours,
-    staff_hourly,
-    summer,
-):
+def _add_costs(state, coef, team_size, summer):
     """This month's cost (R,), in dollars, written to ``cost_month`` and added
-    to ``cost_total``: coaches in post x ``coach_salary / 12``, a convening
-    held x ``convening_cost``, hub staff x ``hub_salary / 12``, groomed
-    successors (``bench`` (R, S)) x ``successor_stipend / 12`` and, in school
-    months, engaged schools x ``protected_hours`` x ``team_size`` x
-    ``staff_hourly``.
+    to ``cost_total`` (:class:`CostState`): coaches in post x a month of
+    ``coach_salary``, a convening held x its cost, hub staff x a month of
+    ``hub_salary``, groomed successors x a month of ``successor_stipend`` and,
+    in school months, engaged schools x ``protected_hours`` x ``team_size`` x
+    ``staff_hourly`` (:class:`CostCoefficients`).
 
     The convening and bench terms are added only when some run of the batch
     has any, as the array code did (otherwise they add zero).
     """
-    runs, schools = engagement.shape
+    st = CostState(*state)
+    c = named(CostCoefficients, coef)
+    runs, schools = st.engagement.shape
     any_convening = False
     for r in range(runs):
-        any_convening |= convening[r]
+        any_convening |= st.convening[r]
     any_bench = False
     for r in range(runs):
         for s in range(schools):
-            any_bench |= bench[r, s] != 0
+            any_bench |= st.bench[r, s] != 0
     for r in range(runs):
         coaches = 0
-        for c in range(coach_position.shape[1]):
-            coaches += coach_position[r, c] and coach_filled[r, c]
-        cost = coaches * coach_salary[r] / 12.0
+        for k in range(st.coach_position.shape[1]):
+            coaches += st.coach_position[r, k] and st.coach_filled[r, k]
+        cost = coaches * c.coach_salary[r] / MONTHS_PER_YEAR
         if any_convening:
-            cost = cost + (1.0 if convening[r] else 0.0) * convening_cost[r]
-        cost = cost + hub_staff[r] * hub_salary[r] / 12.0
+            cost = cost + (1.0 if st.convening[r] else 0.0) * c.convening[r]
+        cost = cost + c.hub_staff[r] * c.hub_salary[r] / MONTHS_PER_YEAR
         if any_bench:
             successors = 0
             for s in range(schools):
-                successors += bench[r, s]
-            cost = cost + successors * successor_stipend[r] / 12.0
+                successors += st.bench[r, s]
+            cost = cost + successors * c.successor_stipend[r] / MONTHS_PER_YEAR
         if not summer:
             engaged = 0
             for s in range(schools):
-                engaged += engagement[r, s] == ENGAGED
-            cost = cost + engaged * protected_hours[r] * team_size * staff_hourly[r]
-        cost_month[r] = cost
-        cost_total[r] = cost_total[r] + cost
+                engaged += st.engagement[r, s] == ENGAGED
+            cost = cost + engaged * c.protected_hours[r] * team_size * c.staff_hourly[r]
+        st.cost_month[r] = cost
+        st.cost_total[r] = st.cost_total[r] + cost
 
 
-def central_office(
-    st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_join: np.ndarray, schedule: np.ndarray
-) -> None:
+def central_office(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws, schedule: np.ndarray) -> None:
     """The central office's month: rollout, messaging, hub, convenings, knowledge base."""
-    rollout(st, pv, cal, u_join)
-    messaging(st, pv, u[:, 3])
+    rollout(st, pv, cal, draws.join)
+    messaging(st, pv, draws.message_repeated)
     hub_capacity(st, pv, cal)
-    convene(st, cal, schedule)
+    convene(st, pv, cal, schedule)
     decay_knowledge_base(st, pv)

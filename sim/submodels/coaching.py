@@ -5,7 +5,7 @@ can make ``hours_per_month / hours_per_visit`` visits a month; each school
 is planned ``coaching.visits_per_month`` but gets at most its share of the
 coach's capacity, and a school under pressure cancels some (seed 003:
 monthly planned, about quarterly delivered).  Paused schools are visited at
-half the rate, to win them back.  A visit raises skill by role (seed 001:
+a reduced rate, to win them back.  A visit raises skill by role (seed 001:
 differentiate learning by role; leaders more than teachers), by the coach's
 skill and less at large caseloads (Kraft, Blazar and Hogan 2018), and helps
 the team understand its problem; a pandemic makes visits virtual and weaker.
@@ -13,27 +13,44 @@ the team understand its problem; a pandemic makes visits virtual and weaker.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from improvesim.sim.jit import kernel
+from improvesim.sim.jit import coefficients, kernel, named, pick
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State
 from improvesim.sim.submodels.calendar import Calendar
 
-#: Relative loss of a visit's effect under a full-severity pandemic (virtual visits).
-PANDEMIC_COACHING_LOSS = 0.5
-#: Understanding gained from one fully effective visit (share of the gap).
-UNDERSTANDING_PER_VISIT = 0.15
+
+class CoachingState(NamedTuple):
+    """The state arrays the coaching month reads and writes."""
+
+    engagement: np.ndarray  # (R, S) Engagement
+    coach_position: np.ndarray  # (R, C)
+    coach_filled: np.ndarray  # (R, C)
+    coach_of: np.ndarray  # (R, S) seat of the school's coach, -1 for none
+    coach_skill: np.ndarray  # (R, C) 0-1
+    visits: np.ndarray  # (R, S) visits this month
+    skill: np.ndarray  # (K, R, S) 0-1
+    understanding: np.ndarray  # (R, S) 0-1
 
 
-def assign_caseloads(st: State) -> np.ndarray:
-    """Deal participating schools to coaches in post; set ``st.coach_of``.
+class CoachingCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of coaching: the schema's ``coaching.*``."""
 
-    Returns the caseload (R,) of each run's coaches (schools per coach, 0
-    when there is no coach).
-    """
-    caseload = np.empty(st.runs)
-    _deal_caseloads(st.engagement, st.coach_position, st.coach_filled, st.coach_of, caseload)
-    return caseload
+    SECTIONS = ("coaching",)
+
+    hours_per_month: np.ndarray
+    hours_per_visit: np.ndarray
+    visits_per_month: np.ndarray
+    paused_visit_share: np.ndarray
+    pressure_cancellation: np.ndarray
+    scale_caseload: np.ndarray
+    pandemic_loss: np.ndarray
+    effect_leaders: np.ndarray
+    effect_teachers: np.ndarray
+    understanding_per_visit: np.ndarray
 
 
 @kernel
@@ -62,68 +79,45 @@ def _deal_caseloads(engagement, coach_position, coach_filled, coach_of, caseload
         caseload[r] = np.ceil(n_part / n_coaches) if n_coaches > 0 else 0.0
 
 
-def delivered_visits(st: State, pv: ParamVectors, cal: Calendar, caseload: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Visits (R, S) each school gets this month; ``u`` is (R, S)."""
-    visits = np.zeros_like(st.visits)
-    if not cal.summer:
-        _deliver_visits(
-            visits,
-            st.engagement,
-            st.coach_of,
-            caseload,
-            pv.col("coaching.hours_per_month"),
-            pv.col("coaching.hours_per_visit"),
-            pv.col("coaching.visits_per_month"),
-            cal.pressure,
-            u,
-        )
-    return visits
-
-
 @kernel
-def _deliver_visits(
-    visits, engagement, coach_of, caseload, hours_per_month, hours_per_visit, visits_per_month, pressure, u
-):
+def _deliver_visits(visits, engagement, coach_of, caseload, c, pressure, u):
     """Visits (R, S) delivered in a school month, written to ``visits``.
 
-    A school with a coach is planned ``visits_per_month`` (R,), at most its
-    share of the coach's ``hours_per_month / hours_per_visit`` visits over the
-    ``caseload`` (R,), half that when paused.  Pressure (R, S, 0-1) cancels
-    up to half: of the expected visits it gets the whole ones and one more
-    when ``u`` (R, S) falls below the fraction.  Returns whether any school
-    got a visit.
+    A school with a coach is planned ``visits_per_month``, at most its share
+    of the coach's ``hours_per_month / hours_per_visit`` visits over the
+    ``caseload`` (R,), ``paused_visit_share`` of that when paused.  Pressure
+    (R, S, 0-1) cancels up to ``pressure_cancellation`` of them: of the
+    expected visits it gets the whole ones and one more when ``u`` (R, S)
+    falls below the fraction.  ``c`` is the :class:`CoachingCoefficients`.
+    Returns whether any school got a visit.
     """
     runs, schools = visits.shape
     any_visit = False
     for r in range(runs):
-        capacity = hours_per_month[r] / hours_per_visit[r]
-        per_school = min(visits_per_month[r], capacity / max(caseload[r], 1.0))
+        capacity = c.hours_per_month[r] / c.hours_per_visit[r]
+        per_school = min(c.visits_per_month[r], capacity / max(caseload[r], 1.0))
+        paused_share = c.paused_visit_share[r]
+        cancellation = c.pressure_cancellation[r]
         for s in range(schools):
-            rate = (0.5 if engagement[r, s] == PAUSED else 1.0) * (1.0 if coach_of[r, s] >= 0 else 0.0)
-            expected = per_school * rate * (1.0 - 0.5 * pressure[r, s])
+            rate = (paused_share if engagement[r, s] == PAUSED else 1.0) * (1.0 if coach_of[r, s] >= 0 else 0.0)
+            expected = per_school * rate * (1.0 - cancellation * pressure[r, s])
             whole = np.floor(expected)
             visits[r, s] = whole + (1.0 if u[r, s] < expected - whole else 0.0)
             any_visit |= visits[r, s] != 0.0
     return any_visit
 
 
-def visit_effect(st: State, pv: ParamVectors, cal: Calendar, caseload: np.ndarray) -> np.ndarray:
-    """Effect (R, S) of one visit: coach skill, lower at scale and when virtual."""
-    effect = np.empty(st.coach_of.shape)
-    _visit_effects(effect, st.coach_skill, st.coach_of, caseload, pv.col("coaching.scale_caseload"), cal.pandemic)
-    return effect
-
-
 @kernel
-def _visit_effects(effect, coach_skill, coach_of, caseload, scale_caseload, pandemic):
+def _visit_effects(effect, coach_skill, coach_of, caseload, c, pandemic):
     """Effect (R, S) of one visit, written to ``effect``: the skill (0-1) of the
     school's coach (seat 0's for a school without one) times
-    ``1 / (1 + caseload / scale_caseload)``, times ``1 - 0.5 * pandemic``
-    (severity (R, 1), 0-1) for virtual visits."""
+    ``1 / (1 + caseload / scale_caseload)``, times ``1 - pandemic_loss x
+    pandemic`` (severity (R, 1), 0-1) for virtual visits.  ``c`` is the
+    :class:`CoachingCoefficients`."""
     runs, schools = effect.shape
     for r in range(runs):
-        scale = 1.0 / (1.0 + (caseload[r] / scale_caseload[r]))
-        virtual = 1.0 - PANDEMIC_COACHING_LOSS * pandemic[r, 0]
+        scale = 1.0 / (1.0 + (caseload[r] / c.scale_caseload[r]))
+        virtual = 1.0 - c.pandemic_loss[r] * pandemic[r, 0]
         for s in range(schools):
             effect[r, s] = coach_skill[r, max(coach_of[r, s], 0)] * scale * virtual
 
@@ -135,76 +129,49 @@ def _role_effect(seat, effect_leaders, effect_teachers):
     return effect_leaders if seat < FIRST_TEACHER else effect_teachers
 
 
-def coaching(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
-    """Allocate visits and apply their effects; ``u`` is (R, S)."""
+def coaching(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
+    """Allocate visits and apply their effects (the draw ``visit_rounding``)."""
     _coach(
-        st.engagement,
-        st.coach_position,
-        st.coach_filled,
-        st.coach_of,
-        st.coach_skill,
-        st.visits,
-        st.skill,
-        st.understanding,
-        pv.col("coaching.hours_per_month"),
-        pv.col("coaching.hours_per_visit"),
-        pv.col("coaching.visits_per_month"),
-        pv.col("coaching.scale_caseload"),
-        pv.col("coaching.effect_leaders"),
-        pv.col("coaching.effect_teachers"),
+        pick(CoachingState, st),
+        coefficients(CoachingCoefficients, pv),
         cal.summer,
         cal.pressure,
         cal.pandemic,
-        u,
+        draws.visit_rounding,
     )
 
 
 @kernel
-def _coach(
-    engagement,
-    coach_position,
-    coach_filled,
-    coach_of,
-    coach_skill,
-    visits,
-    skill,
-    understanding,
-    hours_per_month,
-    hours_per_visit,
-    visits_per_month,
-    scale_caseload,
-    effect_leaders,
-    effect_teachers,
-    summer,
-    pressure,
-    pandemic,
-    u,
-):
-    """The coaching month: deal the caseloads, deliver visits (none in summer)
-    and, when any school got one, apply their dose (visits x effect of one).
+def _coach(state, coef, summer, pressure, pandemic, u):
+    """The coaching month on the state (:class:`CoachingState`), in place, with
+    the coefficients (:class:`CoachingCoefficients`), the pressure (R, S), the
+    pandemic severity (R, 1) and the draw ``u`` (R, S): deal the caseloads,
+    deliver visits (none in summer) and, when any school got one, apply their
+    dose (visits x effect of one).
 
     A seat gains ``min(dose x role effect, 1)`` of its gap to full skill, the
-    school ``min(0.15 dose, 1)`` of its gap to full understanding.
+    school ``min(understanding_per_visit x dose, 1)`` of its gap to full
+    understanding.
     """
+    st = CoachingState(*state)
+    c = named(CoachingCoefficients, coef)
+    engagement, coach_of, visits, skill = st.engagement, st.coach_of, st.visits, st.skill
     caseload = np.empty(engagement.shape[0])
-    _deal_caseloads(engagement, coach_position, coach_filled, coach_of, caseload)
+    _deal_caseloads(engagement, st.coach_position, st.coach_filled, coach_of, caseload)
     if summer:
         visits[:] = 0.0
         return
-    any_visit = _deliver_visits(
-        visits, engagement, coach_of, caseload, hours_per_month, hours_per_visit, visits_per_month, pressure, u
-    )
-    if not any_visit:
+    if not _deliver_visits(visits, engagement, coach_of, caseload, c, pressure, u):
         return
     effect = np.empty(visits.shape)
-    _visit_effects(effect, coach_skill, coach_of, caseload, scale_caseload, pandemic)
+    _visit_effects(effect, st.coach_skill, coach_of, caseload, c, pandemic)
     runs, schools = visits.shape
     for r in range(runs):
+        per_visit = c.understanding_per_visit[r]
         for s in range(schools):
             dose = visits[r, s] * effect[r, s]
             for k in range(skill.shape[0]):
-                gain = min(dose * _role_effect(k, effect_leaders[r], effect_teachers[r]), 1.0)
+                gain = min(dose * _role_effect(k, c.effect_leaders[r], c.effect_teachers[r]), 1.0)
                 skill[k, r, s] = skill[k, r, s] + gain * (1.0 - skill[k, r, s])
-            understanding[r, s] = understanding[r, s] + min(UNDERSTANDING_PER_VISIT * dose, 1.0) * (
-                1.0 - understanding[r, s]
-            )
+            gained = min(per_visit * dose, 1.0)
+            st.understanding[r, s] = st.understanding[r, s] + gained * (1.0 - st.understanding[r, s])

@@ -28,25 +28,94 @@ in school months principles decay, more slowly where routines are
 embedded.
 
 The month's work runs in compiled kernels (:mod:`sim.jit`), school by
-school: one call does the whole month (:func:`improvement_work`).
+school: one call does the whole month (:func:`improvement_work`).  Every
+coefficient is a parameter of the schema (:class:`ImprovementCoefficients`).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import clip01_at, kernel, team_mean_at
-from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, team_weights
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
+from improvesim.sim.rng import MonthDraws
+from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State
 from improvesim.sim.submodels.calendar import Calendar
 from improvesim.sim.submodels.sensemaking import sustained_at
 
-#: Monthly memory of the results signal.
-RESULTS_MEMORY = 0.9
-#: Skill gained per working month, and per finished cycle (share of the gap).
-LEARN_BY_DOING, LEARN_PER_CYCLE = 0.01, 0.03
 #: Index of each principle in ``State.principles``.
 PROBLEM, VARIABILITY, SYSTEM, MEASUREMENT, INQUIRY, NETWORKS = range(N_PRINCIPLES)
+
+
+class ImprovementState(NamedTuple):
+    """The state arrays a month of improvement work reads and writes."""
+
+    engagement: np.ndarray  # (R, S) Engagement
+    stall: np.ndarray  # (R, S) months the work stays stalled
+    in_cycle: np.ndarray  # (R, S) a PDSA cycle is under way
+    cycle_progress: np.ndarray  # (R, S) full-pace months of the cycle done
+    results: np.ndarray  # (R, S) recent results, -1 to 1
+    understanding: np.ndarray  # (R, S) of the problem, 0-1
+    local_knowledge: np.ndarray  # (R, S) 0-1
+    skill: np.ndarray  # (K, R, S) 0-1
+    commitment: np.ndarray  # (K, R, S) 0-1
+    principles: np.ndarray  # (6, R, S) practice, 0-1
+    cycles_done: np.ndarray  # (R, S)
+    cycles_succeeded: np.ndarray  # (R, S)
+    joined: np.ndarray  # (R, S) participating schools
+    knowledge_base: np.ndarray  # (R,) the hub's documented knowledge, 0-1
+    hub_capacity: np.ndarray  # (R,) 0-1
+    visits: np.ndarray  # (R, S) coaching visits this month
+    embeddedness: np.ndarray  # (R, S) 0-1
+    convening: np.ndarray  # (R,) a convening was held
+    weights: np.ndarray  # (R, K) seat weights of team means
+
+
+class ImprovementCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of improvement work: the schema's
+    ``improvement.*``, ``governance.top_down_support``, ``knowledge.management``,
+    ``sensemaking.threshold`` and ``sensemaking.threshold_width``."""
+
+    SECTIONS = ("improvement", "governance", "knowledge", "sensemaking")
+
+    cycle_months: np.ndarray
+    skill_effect: np.ndarray
+    base_success: np.ndarray
+    understanding_effect: np.ndarray
+    solutionitis_understanding: np.ndarray
+    solutionitis_penalty: np.ndarray
+    top_down_support: np.ndarray
+    data_systems_effect: np.ndarray
+    knowledge_share: np.ndarray
+    knowledge_effect: np.ndarray
+    min_success: np.ndarray
+    max_success: np.ndarray
+    management: np.ndarray
+    results_memory: np.ndarray
+    results_update: np.ndarray
+    failure_results: np.ndarray
+    learn_from_failure: np.ndarray
+    learn_from_success: np.ndarray
+    local_knowledge_gain: np.ndarray
+    learn_per_cycle: np.ndarray
+    learn_by_doing: np.ndarray
+    problem_understanding_gain: np.ndarray
+    principle_gain: np.ndarray
+    principle_decay: np.ndarray
+    embedded_decay_shield: np.ndarray
+    support_pull: np.ndarray
+    commitment_pull: np.ndarray
+    inquiry_support_idle: np.ndarray
+    compliance_ceiling: np.ndarray
+    threshold: np.ndarray
+    threshold_width: np.ndarray
+
+
+def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
+    """:class:`ImprovementCoefficients` of a batch, as the (fields, R) array kernels take."""
+    return coefficients(ImprovementCoefficients, pv)
 
 
 # --- working schools -----------------------------------------------------------------------------
@@ -69,159 +138,102 @@ def _working_schools(summer, engagement, stall, ratio):
 # --- PDSA cycles ---------------------------------------------------------------------------------
 
 
-@kernel
-def _success_chance_at(
-    team_skill,
-    understanding,
-    local_knowledge,
-    shared_knowledge,
-    skill_effect,
-    base_success,
-    understanding_effect,
-    solutionitis_penalty,
-    top_down_support,
-):
-    """Chance, 0.02-0.98, that a school's finished cycle succeeds: base + skill +
-    understanding - solutionitis + data systems + knowledge, summed in that order.
-    ``shared_knowledge`` is the hub's documented knowledge (knowledge base x hub capacity)."""
-    p = skill_effect * team_skill
-    p += base_success
-    p += understanding_effect * understanding
-    if understanding < 0.5:  # teams that jump to solutions pay the penalty
-        p -= solutionitis_penalty
-    p += 0.1 * top_down_support
+@rule
+def success_chance_at(c, team_skill, understanding, local_knowledge, shared_knowledge):
+    """Chance, ``min_success`` to ``max_success``, that a school's finished cycle
+    succeeds: base + skill + understanding - solutionitis + data systems +
+    knowledge, summed in that order.  ``c`` is one run's
+    :class:`ImprovementCoefficients`; ``shared_knowledge`` is the hub's
+    documented knowledge (knowledge base x hub capacity)."""
+    p = c.skill_effect * team_skill
+    p += c.base_success
+    p += c.understanding_effect * understanding
+    if understanding < c.solutionitis_understanding:  # teams that jump to solutions pay the penalty
+        p -= c.solutionitis_penalty
+    p += c.data_systems_effect * c.top_down_support
     knowledge = local_knowledge + shared_knowledge
-    knowledge *= 0.5
-    knowledge *= 0.1
+    knowledge *= c.knowledge_share
+    knowledge *= c.knowledge_effect
     p += knowledge
-    return min(max(p, 0.02), 0.98)
+    return min(max(p, c.min_success), c.max_success)
 
 
 @kernel
-def _success_chances(
-    skill,
-    weights,
-    understanding,
-    local_knowledge,
-    knowledge_base,
-    hub_capacity,
-    skill_effect,
-    base_success,
-    understanding_effect,
-    solutionitis_penalty,
-    top_down_support,
-):
-    """:func:`_success_chance_at` of every school, (R, S); per-run parameters are (R,)."""
-    R, S = understanding.shape
-    p = np.empty((R, S))
-    for r in range(R):
-        shared = knowledge_base[r] * hub_capacity[r]
-        for s in range(S):
-            p[r, s] = _success_chance_at(
-                team_mean_at(skill, weights, r, s),
-                understanding[r, s],
-                local_knowledge[r, s],
-                shared,
-                skill_effect[r],
-                base_success[r],
-                understanding_effect[r],
-                solutionitis_penalty[r],
-                top_down_support[r],
-            )
-    return p
-
-
-@kernel
-def _advance_cycles(
-    busy,
-    ratio,
-    u,
-    in_cycle,
-    cycle_progress,
-    results,
-    understanding,
-    local_knowledge,
-    skill,
-    principles,
-    cycles_done,
-    cycles_succeeded,
-    joined,
-    knowledge_base,
-    hub_capacity,
-    weights,
-    top_down_support,
-    cycle_months,
-    skill_effect,
-    base_success,
-    understanding_effect,
-    solutionitis_penalty,
-    management,
-):
+def _advance_cycles(busy, ratio, st, c, u_start, u_success):
     """Start, advance and finish cycles in the working schools ``busy`` (R, S),
-    updating the state arrays in place; ``u`` is (R, S, 2): slot 0 starts a
-    cycle, slot 1 decides its success.  Returns the finished cycles (R, S)."""
-    R, S = results.shape
+    updating the state arrays (:class:`ImprovementState`) in place: a cycle
+    starts when ``u_start`` (R, S) falls below the time ``ratio``, succeeds
+    when ``u_success`` falls below its chance.  Returns the finished cycles (R, S)."""
+    R, S = st.results.shape
+    results = st.results
     done = np.zeros((R, S), dtype=np.bool_)
     working = False
     for r in range(R):
+        memory = c.results_memory[r]
         for s in range(S):
-            results[r, s] *= RESULTS_MEMORY
+            results[r, s] *= memory
             working |= busy[r, s]
     if not working:  # (summer, say: no cycle starts, advances or finishes)
         return done
     finishing = False
+    in_cycle, cycle_progress = st.in_cycle, st.cycle_progress
     for r in range(R):
         for s in range(S):
             if not busy[r, s]:
                 continue
-            if not in_cycle[r, s] and u[r, s, 0] < ratio[r, s]:  # a cycle starts
+            if not in_cycle[r, s] and u_start[r, s] < ratio[r, s]:  # a cycle starts
                 in_cycle[r, s] = True
                 cycle_progress[r, s] = 0.0
             if in_cycle[r, s]:
                 cycle_progress[r, s] += ratio[r, s]
-                if cycle_progress[r, s] >= cycle_months[r]:
+                if cycle_progress[r, s] >= c.cycle_months[r]:
                     done[r, s] = True
                     finishing = True
     if not finishing:
         return done
+    success = _finish_cycles(done, st, c, u_success)
+    _document_successes(st.joined, success, c.management, st.knowledge_base)
+    return done
+
+
+@kernel
+def _finish_cycles(done, st, c, u_success):
+    """The cycles ``done`` (R, S) end, succeeding when ``u_success`` falls below
+    their chance; results, understanding, local knowledge, skill and the cycle
+    counts follow, in place.  Returns the successes (R, S)."""
+    R, S = done.shape
+    results, understanding, local_knowledge = st.results, st.understanding, st.local_knowledge
+    skill, principles, weights = st.skill, st.principles, st.weights
     success = np.zeros((R, S), dtype=np.bool_)
     for r in range(R):
-        shared = knowledge_base[r] * hub_capacity[r]  # (this month's successes are documented below)
+        cr = at_run(c, r)
+        shared = st.knowledge_base[r] * st.hub_capacity[r]  # (this month's successes are documented after)
         for s in range(S):
             finished = done[r, s]
             if finished:
-                p = _success_chance_at(
-                    team_mean_at(skill, weights, r, s),
-                    understanding[r, s],
-                    local_knowledge[r, s],
-                    shared,
-                    skill_effect[r],
-                    base_success[r],
-                    understanding_effect[r],
-                    solutionitis_penalty[r],
-                    top_down_support[r],
-                )
-                success[r, s] = u[r, s, 1] < p
+                team_skill = team_mean_at(skill, weights, r, s)
+                p = success_chance_at(cr, team_skill, understanding[r, s], local_knowledge[r, s], shared)
+                success[r, s] = u_success[r, s] < p
             succeeded = success[r, s]
             failed = finished and not succeeded
             inquiry = principles[INQUIRY, r, s]
             if finished:
-                outcome = 1.0 if succeeded else -0.5 * (1.0 - inquiry)
-                results[r, s] = 0.5 * results[r, s] + 0.5 * outcome
+                outcome = 1.0 if succeeded else -cr.failure_results * (1.0 - inquiry)
+                results[r, s] = (1.0 - cr.results_update) * results[r, s] + cr.results_update * outcome
             # (every school takes these steps; those without a finished cycle add 0 x the gap)
-            learned = 0.1 * inquiry if failed else 0.05 * (1.0 if succeeded else 0.0)
+            learned = cr.learn_from_failure * inquiry if failed else cr.learn_from_success * (1.0 if succeeded else 0.0)
             understanding[r, s] += learned * (1.0 - understanding[r, s])
-            local_knowledge[r, s] += (0.1 * (1.0 if succeeded else 0.0)) * (1.0 - local_knowledge[r, s])
-            per_cycle = LEARN_PER_CYCLE * (1.0 if finished else 0.0)
+            gained = cr.local_knowledge_gain * (1.0 if succeeded else 0.0)
+            local_knowledge[r, s] += gained * (1.0 - local_knowledge[r, s])
+            per_cycle = cr.learn_per_cycle * (1.0 if finished else 0.0)
             for k in range(skill.shape[0]):
                 skill[k, r, s] += per_cycle * (1.0 - skill[k, r, s])
             if finished:
-                cycles_done[r, s] += 1
-                in_cycle[r, s] = False  # the cycle ends
+                st.cycles_done[r, s] += 1
+                st.in_cycle[r, s] = False  # the cycle ends
             if succeeded:
-                cycles_succeeded[r, s] += 1
-    _document_successes(joined, success, management, knowledge_base)
-    return done
+                st.cycles_succeeded[r, s] += 1
+    return success
 
 
 @kernel
@@ -245,83 +257,67 @@ def _document_successes(joined, success, management, knowledge_base):
 # --- principles ----------------------------------------------------------------------------------
 
 
-@kernel
-def _principle_support_at(principle, visits, understanding, team_skill, top_down_support, cycling, networking):
+@rule
+def _principle_support_at(c, principle, visits, understanding, team_skill, cycling, networking):
     """Support, 0-1, for ``principle`` at a school: coaching visits or understanding
     for the problem focus, the team's skill for variability and systems, data
     systems (top-down support) for measurement, a cycle finished or under way
-    (``cycling``) for disciplined inquiry, and ``networking`` (convening x hub
-    capacity) for organizing as networks."""
+    (``cycling``, else ``inquiry_support_idle``) for disciplined inquiry, and
+    ``networking`` (convening x hub capacity) for organizing as networks."""
     if principle == PROBLEM:
         return max(min(visits, 1.0), understanding)
     if principle in (VARIABILITY, SYSTEM):
         return team_skill
     if principle == MEASUREMENT:
-        return top_down_support
+        return c.top_down_support
     if principle == INQUIRY:
-        return 1.0 if cycling else 0.5
+        return 1.0 if cycling else c.inquiry_support_idle
     return networking
 
 
-@kernel
-def _inquiry_ceiling_at(compliance_ceiling, team_commitment, threshold):
+@rule
+def _inquiry_ceiling_at(c, team_commitment):
     """Highest practice of disciplined inquiry, 0-1, a team reaches: ceremony
     (``compliance_ceiling``) until commitment crosses the motivation threshold,
     up to 1 above it."""
-    return compliance_ceiling + (1.0 - compliance_ceiling) * sustained_at(team_commitment, threshold)
+    kept = sustained_at(team_commitment, c.threshold, c.threshold_width)
+    return c.compliance_ceiling + (1.0 - c.compliance_ceiling) * kept
 
 
 @kernel
-def _practise_and_decay(
-    busy,
-    finished,
-    principles,
-    commitment,
-    skill,
-    weights,
-    understanding,
-    visits,
-    in_cycle,
-    embeddedness,
-    convening,
-    hub_capacity,
-    top_down_support,
-    principle_gain,
-    principle_decay,
-    compliance_ceiling,
-    threshold,
-):
+def _practise_and_decay(busy, finished, st, c):
     """Grow the principles (6, R, S), in place, in the working schools ``busy``
     (R, S); decay them elsewhere (a school month)."""
     R, S = busy.shape
+    principles, commitment, skill, weights = st.principles, st.commitment, st.skill, st.weights
     convened = False
     for r in range(R):
-        convened |= convening[r]
+        convened |= st.convening[r]
     for r in range(R):
+        cr = at_run(c, r)
         # (no convening anywhere, no support)
-        networking = (1.0 if convening[r] else 0.0) * hub_capacity[r] if convened else 0.0
+        networking = (1.0 if st.convening[r] else 0.0) * st.hub_capacity[r] if convened else 0.0
         for s in range(S):
             team_commitment = team_mean_at(commitment, weights, r, s)
             team_skill = team_mean_at(skill, weights, r, s)
             working = busy[r, s]
-            cycling = finished[r, s] or in_cycle[r, s]
-            decay = 0.5 * embeddedness[r, s]
+            cycling = finished[r, s] or st.in_cycle[r, s]
+            decay = cr.embedded_decay_shield * st.embeddedness[r, s]
             decay = 1.0 - decay
-            decay *= principle_decay[r]
+            decay *= cr.principle_decay
             # working teams lose practice that neither commitment nor support holds up
             # (ceremony); idle teams lose it at the full decay rate
             unheld = decay * (1.0 - team_commitment)
-            ceiling = _inquiry_ceiling_at(compliance_ceiling[r], team_commitment, threshold[r])
+            ceiling = _inquiry_ceiling_at(cr, team_commitment)
+            visits, understanding = st.visits[r, s], st.understanding[r, s]
             for i in range(N_PRINCIPLES):
-                support = _principle_support_at(
-                    i, visits[r, s], understanding[r, s], team_skill, top_down_support[r], cycling, networking
-                )
-                # half the pull is the team's commitment, half the principle's own support:
+                support = _principle_support_at(cr, i, visits, understanding, team_skill, cycling, networking)
+                # part of the pull is the team's commitment, part the principle's own support:
                 # structures and tools carry some principles without commitment (partial
                 # authenticity), none carries all six
-                gain = 0.5 * support
-                gain += 0.5 * team_commitment
-                gain *= principle_gain[r]
+                gain = cr.support_pull * support
+                gain += cr.commitment_pull * team_commitment
+                gain *= cr.principle_gain
                 gain *= 1.0 if working else 0.0
                 loss = (1.0 - support) * unheld if working else decay
                 # p += gain x (room to grow) - loss x p; disciplined inquiry grows only to its ceiling
@@ -337,9 +333,10 @@ def _practise_and_decay(
 
 
 @kernel
-def _learn_by_doing(busy, skill, understanding, principles):
+def _learn_by_doing(busy, st, c):
     """Working schools ``busy`` (R, S) gain skill (K, R, S) and, with the problem
     focus, understanding (R, S), in place."""
+    skill, understanding, principles = st.skill, st.understanding, st.principles
     K = skill.shape[0]
     R, S = busy.shape
     working = False
@@ -351,11 +348,12 @@ def _learn_by_doing(busy, skill, understanding, principles):
     for r in range(R):
         for s in range(S):
             share = 1.0 if busy[r, s] else 0.0
-            by_doing = LEARN_BY_DOING * share
+            by_doing = c.learn_by_doing[r] * share
             for k in range(K):
                 skill[k, r, s] += by_doing * (1.0 - skill[k, r, s])
             # studying the problem before acting: the problem focus builds understanding
-            understanding[r, s] += ((0.05 * share) * principles[PROBLEM, r, s]) * (1.0 - understanding[r, s])
+            studied = (c.problem_understanding_gain[r] * share) * principles[PROBLEM, r, s]
+            understanding[r, s] += studied * (1.0 - understanding[r, s])
 
 
 @kernel
@@ -372,103 +370,25 @@ def _count_down_stalls(stall):
 
 
 @kernel
-def _improvement_month(
-    summer, ratio, u, engagement, stall, skill, understanding, principles, cycle_args, principle_args
-):
-    """A month of improvement work on the state arrays, in place: cycles, then
-    principles, then learning by doing, then stalls count down.  ``cycle_args``
-    and ``principle_args`` are the arguments of :func:`_advance_cycles` after
-    ``u`` and of :func:`_practise_and_decay` after ``finished``.  Returns the
-    working schools (R, S)."""
-    busy = _working_schools(summer, engagement, stall, ratio)
-    done = _advance_cycles(busy, ratio, u, *cycle_args)
+def _improvement_month(summer, ratio, state, coef, u_start, u_success):
+    """A month of improvement work on the state arrays (:class:`ImprovementState`),
+    in place, with the coefficients (:class:`ImprovementCoefficients`), the time
+    ``ratio`` (R, S) and the draws ``u_start`` and ``u_success`` (R, S): cycles,
+    then principles, then learning by doing, then stalls count down.  Returns
+    the working schools (R, S)."""
+    st = ImprovementState(*state)
+    c = named(ImprovementCoefficients, coef)
+    busy = _working_schools(summer, st.engagement, st.stall, ratio)
+    done = _advance_cycles(busy, ratio, st, c, u_start, u_success)
     if not summer:
-        _practise_and_decay(busy, done, *principle_args)
-    _learn_by_doing(busy, skill, understanding, principles)
+        _practise_and_decay(busy, done, st, c)
+    _learn_by_doing(busy, st, c)
     if not summer:
-        _count_down_stalls(stall)
+        _count_down_stalls(st.stall)
     return busy
 
 
 # --- the submodel's functions --------------------------------------------------------------------
-
-
-def _cycle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
-    """Per-run (R,) parameters of the cycles, in :func:`_advance_cycles`' order."""
-    names = ("cycle_months", "skill_effect", "base_success", "understanding_effect", "solutionitis_penalty")
-    return (*(pv.col("improvement." + name) for name in names), pv.col("knowledge.management"))
-
-
-def _principle_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
-    """Per-run (R,) parameters of the principles, in :func:`_practise_and_decay`' order."""
-    names = ("principle_gain", "principle_decay", "compliance_ceiling")
-    return (*(pv.col("improvement." + name) for name in names), pv.col("sensemaking.threshold"))
-
-
-def _cycle_arguments(st: State, pv: ParamVectors) -> tuple:
-    """The arguments of :func:`_advance_cycles` after ``u``."""
-    return (
-        st.in_cycle,
-        st.cycle_progress,
-        st.results,
-        st.understanding,
-        st.local_knowledge,
-        st.skill,
-        st.principles,
-        st.cycles_done,
-        st.cycles_succeeded,
-        st.joined,
-        st.knowledge_base,
-        st.hub_capacity,
-        team_weights(st.team_size),
-        pv.col("governance.top_down_support"),
-        *pv.cached("improvement_cycle_parameters", _cycle_parameters),
-    )
-
-
-def _principle_arguments(st: State, pv: ParamVectors) -> tuple:
-    """The arguments of :func:`_practise_and_decay` after ``finished``."""
-    return (
-        st.principles,
-        st.commitment,
-        st.skill,
-        team_weights(st.team_size),
-        st.understanding,
-        st.visits,
-        st.in_cycle,
-        st.embeddedness,
-        st.convening,
-        st.hub_capacity,
-        pv.col("governance.top_down_support"),
-        *pv.cached("improvement_principle_parameters", _principle_parameters),
-    )
-
-
-def success_chance(st: State, pv: ParamVectors) -> np.ndarray:
-    """Chance (R, S) that a finished PDSA cycle succeeds."""
-    return _success_chances(
-        st.skill,
-        team_weights(st.team_size),
-        st.understanding,
-        st.local_knowledge,
-        st.knowledge_base,
-        st.hub_capacity,
-        pv.col("improvement.skill_effect"),
-        pv.col("improvement.base_success"),
-        pv.col("improvement.understanding_effect"),
-        pv.col("improvement.solutionitis_penalty"),
-        pv.col("governance.top_down_support"),
-    )
-
-
-def run_cycles(
-    st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, busy: np.ndarray, u: np.ndarray
-) -> np.ndarray:
-    """Start, advance and finish PDSA cycles; ``u`` is (R, S, 2).  Returns finished cycles (R, S)."""
-    counts = _cycle_counts(st)
-    done = _advance_cycles(busy, ratio, u, *_cycle_arguments(st, pv))
-    _note_cycles(st, cal.month, counts)
-    return done
 
 
 def _cycle_counts(st: State) -> tuple[np.ndarray, np.ndarray] | None:
@@ -490,32 +410,17 @@ def _note_cycles(st: State, month: int, counts: tuple[np.ndarray, np.ndarray] | 
     note(st.events, month, "cycle_failed", done ^ success)  # (success is within done)
 
 
-def _document(st: State, pv: ParamVectors, success: np.ndarray) -> None:
-    """Documented successes grow the hub's knowledge base."""
-    _document_successes(st.joined, success, pv.col("knowledge.management"), st.knowledge_base)
-
-
-def practise_principles(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, finished: np.ndarray) -> None:
-    """Grow principles in working, committed teams; decay them elsewhere in school months."""
-    if cal.summer:
-        return
-    _practise_and_decay(busy, finished, *_principle_arguments(st, pv))
-
-
-def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """A month of improvement work; ``u`` is (R, S, 2).  Returns the working schools (R, S)."""
+def improvement_work(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray, draws: MonthDraws) -> np.ndarray:
+    """A month of improvement work, with the draws ``cycle_start`` and
+    ``cycle_success``.  Returns the working schools (R, S)."""
     counts = _cycle_counts(st)
     busy = _improvement_month(
         cal.summer,
         ratio,
-        u,
-        st.engagement,
-        st.stall,
-        st.skill,
-        st.understanding,
-        st.principles,
-        _cycle_arguments(st, pv),
-        _principle_arguments(st, pv),
+        pick(ImprovementState, st),
+        improvement_coefficients(pv),
+        draws.cycle_start,
+        draws.cycle_success,
     )
     _note_cycles(st, cal.month, counts)
     return busy

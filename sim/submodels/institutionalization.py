@@ -15,9 +15,10 @@ inauthentic when none are.  A school year counts as authentic for the
 school when it ends (July) with authentic practice.
 
 Deep bench (seed 001): in school months a working school grooms a
-successor with chance ``succession.deep_bench / 6``, up to two successors
-and never more than it has members of at least developing skill besides
-the principal.
+successor with chance ``succession.deep_bench`` x
+``succession.groom_chance``, up to one successor for each seat a successor
+can fill (principal and lead) and never more than it has members of at
+least developing skill besides the principal.
 """
 
 from __future__ import annotations
@@ -26,15 +27,13 @@ import numpy as np
 
 from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import clip01_at, kernel, team_mean_at
-from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, ParamVectors, State, team_weights
-from improvesim.sim.submodels.calendar import Calendar
-from improvesim.sim.submodels.sensemaking import LONG_SPELL
+from improvesim.sim.rng import MonthDraws
+from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, SUCCESSION_SEATS, ParamVectors, State
+from improvesim.sim.structure import LONG_SPELL, YEAR_END
+from improvesim.sim.submodels.calendar import Calendar, month_of_year
 
-MAX_BENCH = 2
-#: Last month (July) of the school year, when ``State.authentic_years`` counts it.
-YEAR_END = 11
-#: Monthly chance of grooming a successor under a full succession plan.
-BENCH_RATE_SCALE = 1.0 / 6.0
+#: Most successors on a school's deep bench: one for each seat a successor can fill.
+MAX_BENCH = len(SUCCESSION_SEATS)
 
 
 @kernel
@@ -56,7 +55,7 @@ def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
         st.embeddedness,
         st.principles,
         st.commitment,
-        team_weights(st.team_size),
+        st.weights,
         busy,
         pv.cached("embed_speed_by_run", _embed_speed),
         pv.col("institution.embed_decay"),
@@ -139,7 +138,7 @@ def _min_months_whole(pv: ParamVectors) -> np.ndarray:
 def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
     """Authentic, partial or inauthentic from the six principles; track fading.
     Returns the number (R, S) of principles practised."""
-    marks = event_marks(st.events, 2, st.engagement.shape)
+    marks = event_marks(st.events, len(_PRACTICE_EVENTS), st.engagement.shape)
     practised = _classify_practice(
         st.principles,
         pv.col("improvement.practice_threshold"),
@@ -147,13 +146,17 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
         st.months_not_authentic,
         st.authentic_years,
         st.authenticity,
-        month % 12 == YEAR_END,
+        month_of_year(month) == YEAR_END,
         marks,
     )
     if st.events is not None:
-        note(st.events, month, "became_authentic", marks[0])
-        note(st.events, month, "faded", marks[1])
+        for kind, mask in zip(_PRACTICE_EVENTS, marks, strict=True):
+            note(st.events, month, kind, mask)
     return practised
+
+
+#: Events of :func:`classify_authenticity`, in the order they are noted: the rows of its event marks.
+_PRACTICE_EVENTS = ("became_authentic", "faded")
 
 
 @kernel
@@ -200,27 +203,33 @@ def _classify_practice(
     return practised
 
 
-def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, u: np.ndarray) -> None:
-    """Groom successors for the deep bench; ``u`` is (R, S)."""
+def grow_bench(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray, draws: MonthDraws) -> None:
+    """Groom successors for the deep bench (the draw ``groom_successor``)."""
     if cal.summer:
         return
     marks = event_marks(st.events, 1, st.engagement.shape)
-    _groom_successors(st.bench, st.skill, busy, u, pv.col("succession.deep_bench"), marks)
+    chance = pv.cached("groom_chance_by_run", _groom_chance)
+    _groom_successors(st.bench, st.skill, busy, draws.groom_successor, chance, marks)
     if st.events is not None:
         note(st.events, cal.month, "bench_grew", marks[0])
 
 
+def _groom_chance(pv: ParamVectors) -> np.ndarray:
+    """Monthly chance (R,) that a working school grooms a successor: the strength
+    of the succession plan times the chance under a full plan."""
+    return pv.col("succession.deep_bench") * pv.col("succession.groom_chance")
+
+
 @kernel
-def _groom_successors(bench, skill, busy, u, deep_bench, marks):
+def _groom_successors(bench, skill, busy, u, chance, marks):
     """In place: a working (``busy``) school grooms a successor when its uniform
-    ``u`` (R, S) falls below the monthly chance ``deep_bench`` (R,, 0-1) x
-    ``BENCH_RATE_SCALE``, while its ``bench`` holds fewer than ``MAX_BENCH`` and
-    fewer than its members besides the principal with at least developing
-    ``skill`` (K, R, S).  Marks ``marks[0]`` where a school groomed one (when
-    ``marks`` is not empty)."""
+    ``u`` (R, S) falls below the monthly ``chance`` (R,, 0-1), while its
+    ``bench`` holds fewer than ``MAX_BENCH`` and fewer than its members besides
+    the principal with at least developing ``skill`` (K, R, S).  Marks
+    ``marks[0]`` where a school groomed one (when ``marks`` is not empty)."""
     record = marks.shape[1] > 0
     for r in range(bench.shape[0]):
-        rate = deep_bench[r] * BENCH_RATE_SCALE
+        rate = chance[r]
         for s in range(bench.shape[1]):
             if busy[r, s] and u[r, s] < rate:
                 skilled = 0

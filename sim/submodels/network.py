@@ -2,101 +2,108 @@
 
 At a convening, participating schools close part of the gap between their
 practice and understanding and those of the network's bright spots
-(schools with good recent results).  The pull is ``knowledge.spread_rate``
-times the hub's capacity times the strength of the common aim: top-down
-support provides a common aim, and full school autonomy (every school its
-own aim) halves it (seed 001: a common aim makes networking work).
+(schools with recent results above ``knowledge.bright_spot_results``).  The
+pull is ``knowledge.spread_rate`` times the hub's capacity times the
+strength of the common aim: top-down support provides a common aim, and
+full school autonomy (every school its own aim) weakens it by
+``knowledge.autonomy_aim_loss`` (seed 001: a common aim makes networking work).
 Attending also lifts the practice of organizing as a network.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from improvesim.sim.jit import kernel
+from improvesim.sim.jit import coefficients, kernel, named, pick, rule
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, PAUSED, ParamVectors, State, anything
 from improvesim.sim.submodels.improvement import NETWORKS
 
-#: Recent results above which a school is a bright spot.
-BRIGHT_SPOT_RESULTS = 0.3
+
+class NetworkState(NamedTuple):
+    """The state arrays a convening reads and writes."""
+
+    principles: np.ndarray  # (6, R, S) 0-1
+    understanding: np.ndarray  # (R, S) 0-1
+    engagement: np.ndarray  # (R, S) Engagement
+    results: np.ndarray  # (R, S) recent results, -1 to 1
+    convening: np.ndarray  # (R,) a convening is held
+    hub_capacity: np.ndarray  # (R,) 0-1
 
 
 def common_aim(pv: ParamVectors) -> np.ndarray:
     """Strength (R, 1) of the network's common aim, 0-1."""
-    return pv["governance.top_down_support"] * (1.0 - 0.5 * pv["governance.school_autonomy"])
+    autonomy_loss = pv["knowledge.autonomy_aim_loss"] * pv["governance.school_autonomy"]
+    return pv["governance.top_down_support"] * (1.0 - autonomy_loss)
 
 
 def _aim_strength(pv: ParamVectors) -> np.ndarray:
-    """Weight (R,) of the common aim in the pull of a convening, 0.25-1."""
-    return pv.cached("aim_strength_by_run", lambda pv: (0.25 + 0.75 * common_aim(pv))[:, 0])
+    """Weight (R,) of the common aim in the pull of a convening, from ``aim_floor`` to 1."""
+    return (pv["knowledge.aim_floor"] + pv["knowledge.aim_weight"] * common_aim(pv))[:, 0]
 
 
-def spread_strength(st: State, pv: ParamVectors) -> np.ndarray:
-    """(R, 1) share of the gap to bright spots closed at this month's convening."""
-    strength = np.empty(st.runs)
-    _spread_strengths(strength, st.convening, st.hub_capacity, pv.col("knowledge.spread_rate"), _aim_strength(pv))
-    return strength[:, None]
+class NetworkCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of a convening, with the weight of the common aim."""
+
+    SECTIONS = ("knowledge",)
+    DERIVED = {"aim_strength": _aim_strength}
+
+    spread_rate: np.ndarray
+    bright_spot_results: np.ndarray
+    aim_strength: np.ndarray
 
 
-@kernel
-def _spread_strength_at(convening, hub_capacity, spread_rate, aim_strength):
+def network_coefficients(pv: ParamVectors) -> np.ndarray:
+    """:class:`NetworkCoefficients` of a batch, as the (fields, R) array kernels take."""
+    return coefficients(NetworkCoefficients, pv)
+
+
+@rule
+def spread_strength_at(convening, hub_capacity, spread_rate, aim_strength):
     """Share (0-1) of the gap to bright spots one run's convening closes: none
     without a convening, else ``spread_rate x hub_capacity x aim_strength``."""
     held = (1.0 if convening else 0.0) * hub_capacity
     return spread_rate * held * aim_strength
 
 
-@kernel
-def _spread_strengths(strength, convening, hub_capacity, spread_rate, aim_strength):
-    """:func:`_spread_strength_at` of every run, written to ``strength`` (R,)."""
-    for r in range(strength.shape[0]):
-        strength[r] = _spread_strength_at(convening[r], hub_capacity[r], spread_rate[r], aim_strength[r])
-
-
 def network(st: State, pv: ParamVectors) -> None:
     """Spread bright spots' practice and understanding at a convening."""
     if not anything(st.convening):
         return
+    coef = network_coefficients(pv)
     bright_practice = np.empty((N_PRINCIPLES + 1,) + st.understanding.shape)
-    _bright_spot_practice(st.engagement, st.results, st.principles, st.understanding, bright_practice)
+    _bright_spot_practice(pick(NetworkState, st), coef, bright_practice)
     # (float sums over the schools stay NumPy's pairwise sums, in NumPy)
-    totals = bright_practice.sum(axis=2)
-    _spread_from_bright_spots(
-        st.principles,
-        st.understanding,
-        st.engagement,
-        st.results,
-        st.convening,
-        st.hub_capacity,
-        pv.col("knowledge.spread_rate"),
-        _aim_strength(pv),
-        totals,
-    )
+    totals = bright_practice.sum(axis=-1)
+    _spread_from_bright_spots(pick(NetworkState, st), coef, totals)
+
+
+@rule
+def _is_bright_spot(engagement, results, bright_spot_results):
+    """Whether a school is a bright spot: participating, with recent results above ``bright_spot_results``."""
+    return engagement in (ENGAGED, PAUSED) and results > bright_spot_results
 
 
 @kernel
-def _is_bright_spot(engagement, results):
-    """Whether a school is a bright spot: participating, with recent results above 0.3."""
-    return engagement in (ENGAGED, PAUSED) and results > BRIGHT_SPOT_RESULTS
-
-
-@kernel
-def _bright_spot_practice(engagement, results, principles, understanding, out):
+def _bright_spot_practice(state, coef, out):
     """Bright spots' principles (6, R, S) and understanding (R, S), stacked in
     ``out`` (7, R, S), others' zeroed (values times 1.0 or 0.0)."""
-    runs, schools = engagement.shape
+    st = NetworkState(*state)
+    c = named(NetworkCoefficients, coef)
+    principles = st.principles
+    runs, schools = st.engagement.shape
     for r in range(runs):
         for s in range(schools):
-            bright = 1.0 if _is_bright_spot(engagement[r, s], results[r, s]) else 0.0
+            is_bright = _is_bright_spot(st.engagement[r, s], st.results[r, s], c.bright_spot_results[r])
+            bright = 1.0 if is_bright else 0.0
             for k in range(principles.shape[0]):
                 out[k, r, s] = principles[k, r, s] * bright
-            out[principles.shape[0], r, s] = understanding[r, s] * bright
+            out[principles.shape[0], r, s] = st.understanding[r, s] * bright
 
 
 @kernel
-def _spread_from_bright_spots(
-    principles, understanding, engagement, results, convening, hub_capacity, spread_rate, aim_strength, totals
-):
+def _spread_from_bright_spots(state, coef, totals):
     """Move participating schools' principles (6, R, S) and understanding
     (R, S) toward the bright spots' means, and lift attendees' networking.
 
@@ -105,15 +112,18 @@ def _spread_from_bright_spots(
     of a positive gap to each mean (nothing in a run without bright spots),
     then the same share of its gap to full networking practice.
     """
+    st = NetworkState(*state)
+    c = named(NetworkCoefficients, coef)
+    principles, understanding, engagement = st.principles, st.understanding, st.engagement
     runs, schools = engagement.shape
     n_principles = principles.shape[0]
     for r in range(runs):
         n_bright = 0
         for s in range(schools):
-            n_bright += _is_bright_spot(engagement[r, s], results[r, s])
+            n_bright += _is_bright_spot(engagement[r, s], st.results[r, s], c.bright_spot_results[r])
         any_bright = 1.0 if n_bright > 0 else 0.0
         n_bright = max(n_bright, 1)
-        strength = _spread_strength_at(convening[r], hub_capacity[r], spread_rate[r], aim_strength[r])
+        strength = spread_strength_at(st.convening[r], st.hub_capacity[r], c.spread_rate[r], c.aim_strength[r])
         for s in range(schools):
             attend = 1.0 if engagement[r, s] in (ENGAGED, PAUSED) else 0.0
             pull = strength * attend * any_bright

@@ -5,244 +5,247 @@ school-level *drive*: ownership (own aims: school autonomy; a mandate with
 little autonomy lowers it) times the pull of the felt message, coaching
 visits and recent PDSA results, minus stress and initiative fatigue.  Below
 the motivation threshold commitment also reverts towards zero; above it,
-results sustain it (a smooth step of width ``2 * THRESHOLD_WIDTH`` around
-``sensemaking.threshold``).  So pressure withdrawn before early results
+results sustain it (a smooth step of width twice
+``sensemaking.threshold_width`` around ``sensemaking.threshold``).  So pressure withdrawn before early results
 have carried the team over the threshold lets commitment revert.
 
 Engagement (seed 003).  Each school-year month an engaged school pauses
 with a chance that grows with stress and falls with commitment; a paused
 school resumes with a chance that grows with commitment, coaching and an
 urgent message and falls with stress; under optional participation a
-paused, stressed school may opt out for good.  A mandate halves pausing,
-forbids opting out and pulls paused schools back, but adds no commitment:
-participation without commitment.
+paused, stressed school may opt out for good.  A mandate makes pausing
+rarer, forbids opting out and pulls paused schools back, but adds no
+commitment: participation without commitment.
 
 The arithmetic runs in compiled kernels (:mod:`sim.jit`), school by school:
-one call does a school month (:func:`sensemaking`).
+one call does a school month (:func:`sensemaking`).  Every coefficient is a
+parameter of the schema (:class:`SensemakingCoefficients`).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import clip01_at, kernel, team_mean_at
-from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, team_weights
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, smoothstep, team_mean_at
+from improvesim.sim.rng import MonthDraws
+from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, required_by_run
+from improvesim.sim.structure import LONG_SPELL
 from improvesim.sim.submodels.calendar import Calendar
 
-THRESHOLD_WIDTH = 0.1
-#: Least monthly chance that a paused school under a mandate is pulled back.
-MANDATE_PULL_BACK = 0.25
-#: Months a school must have been paused before it can opt out.
-MIN_PAUSE_BEFORE_OPT_OUT = 3
-#: Disengagement spell (months) the outcomes count (seed 003).
-LONG_SPELL = 6
+
+class SchoolState(NamedTuple):
+    """The state arrays a school month of sensemaking reads and writes."""
+
+    commitment: np.ndarray  # (K, R, S) each member's, 0-1
+    engagement: np.ndarray  # (R, S) Engagement
+    spell: np.ndarray  # (R, S) school months away
+    max_spell: np.ndarray  # (R, S) the longest spell away
+    joined: np.ndarray  # (R, S) accepted the invitation
+    visits: np.ndarray  # (R, S) coaching visits this month
+    results: np.ndarray  # (R, S) recent PDSA results, -1 to 1
+    fatigue: np.ndarray  # (R, S) initiative fatigue, 0-1
+    message: np.ndarray  # (R,) the felt message, 0-1
+    weights: np.ndarray  # (R, K) seat weights of team means
+
+
+class SensemakingCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of sensemaking: the schema's ``sensemaking.*``,
+    ``governance.school_autonomy``, ``messaging.urgency`` and whether
+    participation is ``required`` (1.0 under a mandate, else 0.0)."""
+
+    SECTIONS = ("sensemaking", "governance", "messaging")
+    DERIVED = {"required": required_by_run}
+
+    required: np.ndarray
+    school_autonomy: np.ndarray
+    ownership_base: np.ndarray
+    ownership_autonomy: np.ndarray
+    mandate_ownership_loss: np.ndarray
+    max_felt_visits: np.ndarray
+    coaching_weight: np.ndarray
+    message_weight: np.ndarray
+    results_weight: np.ndarray
+    pressure_weight: np.ndarray
+    fatigue_weight: np.ndarray
+    uptake_rate: np.ndarray
+    threshold: np.ndarray
+    threshold_width: np.ndarray
+    reversion_rate: np.ndarray
+    pause_rate: np.ndarray
+    mandate_pause_factor: np.ndarray
+    resume_rate: np.ndarray
+    visit_resume_pull: np.ndarray
+    urgency: np.ndarray
+    urgency_resume_pull: np.ndarray
+    mandate_pull_back: np.ndarray
+    opt_out_rate: np.ndarray
+    min_pause_months: np.ndarray
+    fatigue_recovery: np.ndarray
+
+
+def sensemaking_coefficients(pv: ParamVectors) -> np.ndarray:
+    """:class:`SensemakingCoefficients` of a batch, as the (fields, R) array kernels take."""
+    return coefficients(SensemakingCoefficients, pv)
+
+
+#: Engagement decisions of a school month, in the order :func:`_decide` returns their masks.
+DECISIONS = ("paused", "resumed", "opted_out", "disengaged_6_months")
+_PAUSED, _RESUMED, _OPTED_OUT, _LONG_SPELL = range(len(DECISIONS))
+_N_DECISIONS = len(DECISIONS)
 
 
 # --- the threshold -------------------------------------------------------------------------------
 
 
-@kernel
-def sustained_at(team_commitment, threshold):
+@rule
+def sustained_at(team_commitment, threshold, width):
     """How far commitment sustains itself at one school, 0-1: 0 well below the
-    motivation ``threshold``, 1 above it, a smoothstep 3x^2 - 2x^3 of width
-    ``2 * THRESHOLD_WIDTH`` between (``team_commitment`` and ``threshold`` are
-    numbers, 0-1)."""
+    motivation ``threshold``, 1 above it, a smoothstep from ``threshold - width``
+    to ``threshold + width`` (numbers, 0-1)."""
     x = team_commitment - threshold
-    x += THRESHOLD_WIDTH
-    x /= 2 * THRESHOLD_WIDTH
-    x = clip01_at(x)
-    return x * x * (3.0 - 2.0 * x)
+    x += width
+    x /= width + width
+    return smoothstep(x)
 
 
 # --- commitment ----------------------------------------------------------------------------------
 
 
-@kernel
-def _ownership_at(autonomy, required):
-    """Ownership of the work, 0.35-1: own aims (``autonomy``, 0-1) raise it, a
-    mandate (``required``, a bool) lowers it by 30%."""
-    return (0.5 + 0.5 * autonomy) * (1.0 - 0.3 * (1.0 if required else 0.0))
+@rule
+def _ownership_at(c):
+    """Ownership of the work (``c``: one run's :class:`SensemakingCoefficients`):
+    a base raised by own aims (autonomy, 0-1), lowered by a share under a mandate."""
+    mandate = 1.0 if c.required else 0.0
+    return (c.ownership_base + c.ownership_autonomy * c.school_autonomy) * (1.0 - c.mandate_ownership_loss * mandate)
 
 
-@kernel
-def _drive_at(
-    visits,
-    message_pull,
-    results,
-    stress,
-    fatigue,
-    ownership,
-    coaching_weight,
-    results_weight,
-    pressure_weight,
-    fatigue_weight,
-):
+@rule
+def _drive_at(c, visits, results, stress, fatigue, ownership, message_pull):
     """Net push on a school's commitment this month (positive raises it, negative
     erodes it): ``ownership * (coaching + message + results) - stress - fatigue``,
     each term weighted, summed in that order.  ``message_pull`` is the district's
-    message times its weight."""
-    pull = min(visits, 2.0) * coaching_weight
+    message times its weight; ``c`` is one run's :class:`SensemakingCoefficients`."""
+    pull = min(visits, c.max_felt_visits) * c.coaching_weight
     pull = pull + message_pull
-    pull = pull + results_weight * results
+    pull = pull + c.results_weight * results
     pull = pull * ownership
-    pull = pull - pressure_weight * stress
-    return pull - fatigue_weight * fatigue
+    pull = pull - c.pressure_weight * stress
+    return pull - c.fatigue_weight * fatigue
 
 
 @kernel
-def _move_commitment(
-    commitment,
-    engagement,
-    visits,
-    results,
-    fatigue,
-    message,
-    school_stress,
-    weights,
-    required,
-    autonomy,
-    coaching_weight,
-    message_weight,
-    results_weight,
-    pressure_weight,
-    fatigue_weight,
-    uptake_rate,
-    threshold,
-    reversion_rate,
-):
+def _move_commitment(st, c, school_stress):
     """Each member's commitment (K, R, S), 0-1, moved in place by the drive of
     participating (engaged or paused) schools, and reverted as far as the team's
-    mean commitment (before the move) falls short of sustaining itself.
-    Per-run parameters are (R,)."""
-    K, R, S = commitment.shape
+    mean commitment (before the move) falls short of sustaining itself."""
+    K, R, S = st.commitment.shape
     for r in range(R):
-        ownership = _ownership_at(autonomy[r], required[r])
-        message_pull = message_weight[r] * message[r]
+        cr = at_run(c, r)
+        ownership = _ownership_at(cr)
+        message_pull = cr.message_weight * st.message[r]
         for s in range(S):
-            active = 1.0 if engagement[r, s] == ENGAGED or engagement[r, s] == PAUSED else 0.0
+            active = 1.0 if st.engagement[r, s] == ENGAGED or st.engagement[r, s] == PAUSED else 0.0
             d = _drive_at(
-                visits[r, s],
-                message_pull,
-                results[r, s],
-                school_stress[r, s],
-                fatigue[r, s],
-                ownership,
-                coaching_weight[r],
-                results_weight[r],
-                pressure_weight[r],
-                fatigue_weight[r],
+                cr, st.visits[r, s], st.results[r, s], school_stress[r, s], st.fatigue[r, s], ownership, message_pull
             )
-            d = d * uptake_rate[r]
+            d = d * cr.uptake_rate
             d = d * active
             # how far it is kept, then how far it reverts
-            revert = 1.0 - sustained_at(team_mean_at(commitment, weights, r, s), threshold[r])
-            revert = revert * reversion_rate[r]
+            team = team_mean_at(st.commitment, st.weights, r, s)
+            revert = 1.0 - sustained_at(team, cr.threshold, cr.threshold_width)
+            revert = revert * cr.reversion_rate
             revert = revert * active
             for k in range(K):
-                c = commitment[k, r, s]
+                x = st.commitment[k, r, s]
                 # positive drive closes the gap to 1, negative drive erodes what is there
-                change = d * (1.0 - c) if d > 0 else d * c
-                change = change - revert * c
-                commitment[k, r, s] = clip01_at(c + change)
+                change = d * (1.0 - x) if d > 0 else d * x
+                change = change - revert * x
+                st.commitment[k, r, s] = clip01_at(x + change)
 
 
 # --- engagement ----------------------------------------------------------------------------------
 
 
-@kernel
-def _pause_chance(stress, team_commitment, required, pause_rate):
+@rule
+def _pause_chance(c, stress, team_commitment):
     """Chance, 0-1, that an engaged school pauses: grows with stress (0-1), falls
-    with commitment (0-1); a mandate halves it."""
-    p = pause_rate * stress
+    with commitment (0-1); a mandate scales it by ``mandate_pause_factor``."""
+    p = c.pause_rate * stress
     p = p * (1.0 - team_commitment)
-    return p * (0.5 if required else 1.0)
+    return p * (c.mandate_pause_factor if c.required else 1.0)
 
 
-@kernel
-def _resume_chance(stress, team_commitment, visits, urgent_message, required, resume_rate):
+@rule
+def _resume_chance(c, stress, team_commitment, visits, urgent_message):
     """Chance, 0-1, that a paused school resumes: grows with commitment, coaching
-    visits and ``urgent_message`` (half the urgency times the message), falls with
-    stress; a mandate pulls back at least ``MANDATE_PULL_BACK``."""
-    pull = 0.5 * min(visits, 1.0)
+    visits and ``urgent_message`` (the urgency's pull times the message), falls
+    with stress; a mandate pulls back at least ``mandate_pull_back``."""
+    pull = c.visit_resume_pull * min(visits, 1.0)
     pull = pull + team_commitment
     pull = pull + urgent_message
-    p = resume_rate * min(pull, 1.0)
+    p = c.resume_rate * min(pull, 1.0)
     p = p * (1.0 - stress)
-    return max(p, MANDATE_PULL_BACK) if required else p
+    return max(p, c.mandate_pull_back) if c.required else p
 
 
-@kernel
-def _opt_out_chance(stress, team_commitment, opt_out_rate):
+@rule
+def _opt_out_chance(c, stress, team_commitment):
     """Chance, 0-1, that a paused school free to leave opts out for good: grows
     with stress, falls with commitment."""
-    p = opt_out_rate * stress
+    p = c.opt_out_rate * stress
     return p * (1.0 - team_commitment)
 
 
 @kernel
-def _decide(
-    engagement,
-    spell,
-    max_spell,
-    joined,
-    commitment,
-    weights,
-    visits,
-    message,
-    school_stress,
-    u,
-    required,
-    pause_rate,
-    resume_rate,
-    opt_out_rate,
-    urgency,
-):
-    """Each school's engagement (R, S) decided in place with its uniform ``u``
+def _decide(st, c, school_stress, u):
+    """Each school's engagement (R, S) decided in place with its draw ``u``
     (R, S), then the spells counted (:func:`_count_spells`).  Returns the masks
-    (4, R, S) of the schools that paused, resumed, opted out and reached a long
-    spell (one array: a kernel's arrays cost a few tenths of a microsecond each
-    to hand back).  Per-run parameters are (R,)."""
-    R, S = engagement.shape
-    decisions = np.zeros((4, R, S), dtype=np.bool_)
-    pauses, resumes, opts_out, long_spells = decisions[0], decisions[1], decisions[2], decisions[3]
+    (:data:`DECISIONS`, R, S) of the schools that paused, resumed, opted out and
+    reached a long spell (one array: a kernel's arrays cost a few tenths of a
+    microsecond each to hand back).  The chances take one run's coefficients."""
+    R, S = st.engagement.shape
+    decisions = np.zeros((_N_DECISIONS, R, S), dtype=np.bool_)
     for r in range(R):
-        urgent_message = urgency[r] * 0.5 * message[r]
+        cr = at_run(c, r)
+        urgent_message = cr.urgency * cr.urgency_resume_pull * st.message[r]
         for s in range(S):
             stress = school_stress[r, s]
-            if engagement[r, s] == ENGAGED:
-                c = team_mean_at(commitment, weights, r, s)
-                if u[r, s] < _pause_chance(stress, c, required[r], pause_rate[r]):
-                    pauses[r, s] = True
-                    engagement[r, s] = PAUSED
-            elif engagement[r, s] == PAUSED:
-                c = team_mean_at(commitment, weights, r, s)
-                if u[r, s] < _resume_chance(stress, c, visits[r, s], urgent_message, required[r], resume_rate[r]):
-                    resumes[r, s] = True
-                    engagement[r, s] = ENGAGED
+            if st.engagement[r, s] == ENGAGED:
+                x = team_mean_at(st.commitment, st.weights, r, s)
+                if u[r, s] < _pause_chance(cr, stress, x):
+                    decisions[_PAUSED, r, s] = True
+                    st.engagement[r, s] = PAUSED
+            elif st.engagement[r, s] == PAUSED:
+                x = team_mean_at(st.commitment, st.weights, r, s)
+                if u[r, s] < _resume_chance(cr, stress, x, st.visits[r, s], urgent_message):
+                    decisions[_RESUMED, r, s] = True
+                    st.engagement[r, s] = ENGAGED
                 elif (  # paused long enough, and free to leave: may opt out
-                    not required[r]
-                    and spell[r, s] >= MIN_PAUSE_BEFORE_OPT_OUT
-                    and u[r, s] > 1.0 - _opt_out_chance(stress, c, opt_out_rate[r])
+                    not cr.required
+                    and st.spell[r, s] >= cr.min_pause_months
+                    and u[r, s] > 1.0 - _opt_out_chance(cr, stress, x)
                 ):
-                    opts_out[r, s] = True
-                    engagement[r, s] = OPTED_OUT
-    _count_spells(engagement, joined, spell, max_spell, long_spells)
+                    decisions[_OPTED_OUT, r, s] = True
+                    st.engagement[r, s] = OPTED_OUT
+    _count_spells(st, decisions[_LONG_SPELL])
     return decisions
 
 
 @kernel
-def _count_spells(engagement, joined, spell, max_spell, long_spells):
+def _count_spells(st, long_spells):
     """Consecutive school months (R, S) not engaged, for schools that joined (summer
     not counted), and the longest, in place; marks in ``long_spells`` (R, S) the
     spells that have just reached ``LONG_SPELL``."""
-    R, S = engagement.shape
+    R, S = st.engagement.shape
     for r in range(R):
         for s in range(S):
-            away = joined[r, s] and (engagement[r, s] == PAUSED or engagement[r, s] == OPTED_OUT)
-            spell[r, s] = spell[r, s] + 1 if away else 0  # one more month away, or back to 0
-            max_spell[r, s] = max(max_spell[r, s], spell[r, s])
-            long_spells[r, s] = away and spell[r, s] == LONG_SPELL
+            away = st.joined[r, s] and (st.engagement[r, s] == PAUSED or st.engagement[r, s] == OPTED_OUT)
+            st.spell[r, s] = st.spell[r, s] + 1 if away else 0  # one more month away, or back to 0
+            st.max_spell[r, s] = max(st.max_spell[r, s], st.spell[r, s])
+            long_spells[r, s] = away and st.spell[r, s] == LONG_SPELL
 
 
 # --- fatigue -------------------------------------------------------------------------------------
@@ -262,180 +265,40 @@ def _recover_fatigue(fatigue, recovery):
 
 
 @kernel
-def _school_month(
-    commitment,
-    engagement,
-    spell,
-    max_spell,
-    joined,
-    visits,
-    results,
-    fatigue,
-    message,
-    school_stress,
-    u,
-    weights,
-    required,
-    fatigue_recovery,
-    autonomy,
-    coaching_weight,
-    message_weight,
-    results_weight,
-    pressure_weight,
-    fatigue_weight,
-    uptake_rate,
-    threshold,
-    reversion_rate,
-    pause_rate,
-    resume_rate,
-    opt_out_rate,
-    urgency,
-):
-    """A school month of sensemaking on the state arrays, in place: commitment
-    moves, then engagement is decided, then fatigue recovers.  Returns
-    :func:`_decide`'s masks."""
-    _move_commitment(
-        commitment,
-        engagement,
-        visits,
-        results,
-        fatigue,
-        message,
-        school_stress,
-        weights,
-        required,
-        autonomy,
-        coaching_weight,
-        message_weight,
-        results_weight,
-        pressure_weight,
-        fatigue_weight,
-        uptake_rate,
-        threshold,
-        reversion_rate,
-    )
-    decisions = _decide(
-        engagement,
-        spell,
-        max_spell,
-        joined,
-        commitment,
-        weights,
-        visits,
-        message,
-        school_stress,
-        u,
-        required,
-        pause_rate,
-        resume_rate,
-        opt_out_rate,
-        urgency,
-    )
-    _recover_fatigue(fatigue, fatigue_recovery)
+def _school_month(state, coef, school_stress, u):
+    """A school month of sensemaking on the state arrays (:class:`SchoolState`),
+    in place, with the coefficients (:class:`SensemakingCoefficients`), the
+    stress (R, S) and the draw ``u`` (R, S): commitment moves, then engagement
+    is decided, then fatigue recovers.  Returns :func:`_decide`'s masks."""
+    st = SchoolState(*state)
+    c = named(SensemakingCoefficients, coef)
+    _move_commitment(st, c, school_stress)
+    decisions = _decide(st, c, school_stress, u)
+    _recover_fatigue(st.fatigue, c.fatigue_recovery)
     return decisions
 
 
 # --- the submodel's functions --------------------------------------------------------------------
 
 
-def _commitment_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
-    """Per-run (R,) parameters of the commitment, in :func:`_move_commitment`'s order
-    (after ``required``)."""
-    names = (
-        "coaching_weight",
-        "message_weight",
-        "results_weight",
-        "pressure_weight",
-        "fatigue_weight",
-        "uptake_rate",
-        "threshold",
-        "reversion_rate",
-    )
-    return (pv.col("governance.school_autonomy"), *(pv.col("sensemaking." + name) for name in names))
-
-
-def _engagement_parameters(pv: ParamVectors) -> tuple[np.ndarray, ...]:
-    """Per-run (R,) parameters of the engagement decision, in :func:`_decide`'s order
-    (after ``required``)."""
-    names = ("pause_rate", "resume_rate", "opt_out_rate")
-    return (*(pv.col("sensemaking." + name) for name in names), pv.col("messaging.urgency"))
-
-
-def update_commitment(st: State, pv: ParamVectors, school_stress: np.ndarray) -> None:
-    """Move each member's commitment with the drive; revert below the threshold."""
-    _move_commitment(
-        st.commitment,
-        st.engagement,
-        st.visits,
-        st.results,
-        st.fatigue,
-        st.message,
-        school_stress,
-        team_weights(st.team_size),
-        pv.required[:, 0],
-        *pv.cached("sensemaking_commitment_parameters", _commitment_parameters),
-    )
-
-
-def decide_engagement(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:
-    """Engage, pause or opt out; ``u`` is (R, S).  No decisions in summer."""
-    if cal.summer:
-        return
-    decisions = _decide(
-        st.engagement,
-        st.spell,
-        st.max_spell,
-        st.joined,
-        st.commitment,
-        team_weights(st.team_size),
-        st.visits,
-        st.message,
-        school_stress,
-        u,
-        pv.required[:, 0],
-        *pv.cached("sensemaking_engagement_parameters", _engagement_parameters),
-    )
-    _note_decisions(st, cal.month, decisions)
-
-
 def _note_decisions(st: State, month: int, decisions: np.ndarray) -> None:
-    """Record :func:`_decide`'s masks (4, R, S) as events (long spells in the state's month)."""
+    """Record :func:`_decide`'s masks (:data:`DECISIONS`, R, S) as events (long
+    spells in the state's month)."""
     if st.events is None:
         return
-    pauses, resumes, opts_out, long_spells = decisions
-    note(st.events, st.month, "disengaged_6_months", long_spells)
-    note(st.events, month, "paused", pauses)
-    note(st.events, month, "resumed", resumes)
-    note(st.events, month, "opted_out", opts_out)
+    note(st.events, st.month, "disengaged_6_months", decisions[_LONG_SPELL])
+    for row, kind in ((_PAUSED, "paused"), (_RESUMED, "resumed"), (_OPTED_OUT, "opted_out")):
+        note(st.events, month, kind, decisions[row])
 
 
-def recover_fatigue(st: State, pv: ParamVectors) -> None:
-    """Initiative fatigue (R, S) recovers by ``sensemaking.fatigue_recovery`` a month."""
-    _recover_fatigue(st.fatigue, pv.col("sensemaking.fatigue_recovery"))
-
-
-def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, u: np.ndarray) -> None:
-    """Commitment dynamics, then the engagement decision; schools are closed in summer,
-    so commitment and engagement stand still then (fatigue still recovers)."""
+def sensemaking(st: State, pv: ParamVectors, cal: Calendar, school_stress: np.ndarray, draws: MonthDraws) -> None:
+    """Commitment dynamics, then the engagement decision (the draw
+    ``engagement_decision``); schools are closed in summer, so commitment and
+    engagement stand still then (fatigue still recovers)."""
     if cal.summer:
-        recover_fatigue(st, pv)
+        _recover_fatigue(st.fatigue, pv.col("sensemaking.fatigue_recovery"))
         return
     decisions = _school_month(
-        st.commitment,
-        st.engagement,
-        st.spell,
-        st.max_spell,
-        st.joined,
-        st.visits,
-        st.results,
-        st.fatigue,
-        st.message,
-        school_stress,
-        u,
-        team_weights(st.team_size),
-        pv.required[:, 0],
-        pv.col("sensemaking.fatigue_recovery"),
-        *pv.cached("sensemaking_commitment_parameters", _commitment_parameters),
-        *pv.cached("sensemaking_engagement_parameters", _engagement_parameters),
+        pick(SchoolState, st), sensemaking_coefficients(pv), school_stress, draws.engagement_decision
     )
     _note_decisions(st, cal.month, decisions)

@@ -12,11 +12,36 @@ a stall after losing a leader, and a pandemic.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from improvesim.sim.jit import clip01_at, kernel
-from improvesim.sim.state import ParamVectors, State, frozen
+from improvesim.sim.jit import clip01_at, coefficients, kernel, named, rule
+from improvesim.sim.state import MEMO_ENTRIES, ParamVectors, State, frozen
 from improvesim.sim.submodels.calendar import Calendar
+
+
+class TimeCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of the time for improvement."""
+
+    SECTIONS = ("time", "governance")
+
+    protected_hours: np.ndarray
+    hours_needed: np.ndarray
+    integrated: np.ndarray
+    top_down_support: np.ndarray
+    support_protection: np.ndarray
+
+
+class StressCoefficients(NamedTuple):
+    """Per-run (R,) weights of the parts of stress."""
+
+    SECTIONS = ("time",)
+
+    stress_pressure: np.ndarray
+    stress_shortfall: np.ndarray
+    stress_stall: np.ndarray
+    stress_pandemic: np.ndarray
 
 
 def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
@@ -26,62 +51,59 @@ def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
     key = (cal.pressure.shape, cal.pressure.tobytes())
     ratio = memo.get(key)
     if ratio is None:
-        if len(memo) > 8:
+        if len(memo) > MEMO_ENTRIES:
             memo.clear()
-        ratio = memo[key] = frozen(
-            _time_share(
-                cal.pressure,
-                pv.col("time.protected_hours"),
-                pv.col("time.integrated"),
-                pv.col("governance.top_down_support"),
-                pv.col("time.hours_needed"),
-            )
-        )
+        ratio = memo[key] = frozen(_time_share(cal.pressure, coefficients(TimeCoefficients, pv)))
     return ratio
 
 
-@kernel
-def _crowd_out_at(pressure, integrated, top_down_support):
+@rule
+def _crowd_out_at(pressure, integrated, top_down_support, support_protection):
     """Share, 0-1, of protected time lost to competing demands: the ``pressure``
     (0-1) on the share of the work added on top of existing duties (not
-    ``integrated``), softened by ``top_down_support`` (0-1)."""
+    ``integrated``), softened by ``support_protection`` x ``top_down_support`` (0-1)."""
     added_on = 1.0 - integrated
-    return pressure * added_on * (1.0 - 0.5 * top_down_support)
+    return pressure * added_on * (1.0 - support_protection * top_down_support)
 
 
 @kernel
-def _time_share(pressure, protected_hours, integrated, top_down_support, hours_needed):
-    """Protected hours (R,) left after the crowding out by ``pressure`` (R, S), as
-    a share of the ``hours_needed`` (R,), clipped to 0-1: a fresh (R, S) array."""
+def _time_share(pressure, coef):
+    """Protected hours left after the crowding out by ``pressure`` (R, S), as a
+    share of the hours needed, clipped to 0-1: a fresh (R, S) array.  ``coef``
+    is the :class:`TimeCoefficients`."""
+    c = named(TimeCoefficients, coef)
     R, S = pressure.shape
     ratio = np.empty((R, S))
     for r in range(R):
         for s in range(S):
-            hours = protected_hours[r] * (1.0 - _crowd_out_at(pressure[r, s], integrated[r], top_down_support[r]))
-            ratio[r, s] = clip01_at(hours / hours_needed[r])
+            lost = _crowd_out_at(pressure[r, s], c.integrated[r], c.top_down_support[r], c.support_protection[r])
+            hours = c.protected_hours[r] * (1.0 - lost)
+            ratio[r, s] = clip01_at(hours / c.hours_needed[r])
     return ratio
 
 
-def stress(st: State, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
+def stress(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
     """Stress (R, S) on a school team, 0-1 (read-only): the strain of pressure
     and short time, plus stalled work and a pandemic."""
-    return frozen(_stress(cal.pressure, ratio, st.stall, cal.pandemic))
+    return frozen(_stress(cal.pressure, ratio, st.stall, cal.pandemic, coefficients(StressCoefficients, pv)))
 
 
 @kernel
-def _stress(pressure, ratio, stall, pandemic):
+def _stress(pressure, ratio, stall, pandemic, coef):
     """Stress (R, S), 0-1, a fresh array: the strain of ``pressure`` (R, S) and of
-    the shortfall of time (``ratio``, (R, S)), plus 0.3 where the work ``stall``s
-    (months, (R, S)) and 0.3 times a ``pandemic``'s severity ((R, 1), 0-1)."""
+    the shortfall of time (``ratio``, (R, S)), plus ``stress_stall`` where the
+    work ``stall``s (months, (R, S)) and ``stress_pandemic`` times a
+    ``pandemic``'s severity ((R, 1), 0-1).  ``coef`` is the :class:`StressCoefficients`."""
+    c = named(StressCoefficients, coef)
     R, S = pressure.shape
     out = np.empty((R, S))
     for r in range(R):
         for s in range(S):
-            raw = 0.5 * pressure[r, s] + 0.5 * (1.0 - ratio[r, s])
+            raw = c.stress_pressure[r] * pressure[r, s] + c.stress_shortfall[r] * (1.0 - ratio[r, s])
             # (elsewhere these terms are zero, and adding them would change nothing)
             if stall[r, s] > 0:
-                raw = raw + 0.3
+                raw = raw + c.stress_stall[r]
             if pandemic[r, 0] != 0.0:
-                raw = raw + 0.3 * pandemic[r, 0]
+                raw = raw + c.stress_pandemic[r] * pandemic[r, 0]
             out[r, s] = clip01_at(raw)
     return out

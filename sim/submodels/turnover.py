@@ -5,7 +5,7 @@ principals) become monthly hazards with a summer peak: a share
 ``turnover.summer_share`` of the year's cumulative hazard falls in June and
 July, the rest is spread over the ten school months, so that the chance of
 staying a whole year is exactly ``1 - rate``.  A pandemic raises hazards by
-up to half.
+up to ``turnover.pandemic_rise``.
 
 A replacement starts as a novice unless the school's onboarding routines
 (scaled by how embedded they are) or the district's documented knowledge
@@ -17,15 +17,19 @@ practice walk out with people, except what is embedded or documented.
 
 The monthly hazards are per-run constants computed once with NumPy; the
 exits and what follows them run in compiled kernels (:mod:`sim.jit`), one
-call per process a month.
+call per process a month, each taking its named state, coefficients and
+draws.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from improvesim.sim.events import event_marks, note
-from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
+from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ASSISTANT_PRINCIPAL,
     LEAD,
@@ -33,22 +37,14 @@ from improvesim.sim.state import (
     NOT_INVITED,
     PRINCIPAL,
     SKILL_DEVELOPING,
+    SUCCESSION_SEATS,
     ParamVectors,
     State,
     anything,
     frozen,
-    team_weights,
 )
-from improvesim.sim.submodels.calendar import SCHOOL_MONTHS, SUMMER, Calendar, month_of_year
-
-#: Relative rise of every exit hazard under a full-severity pandemic.
-PANDEMIC_TURNOVER = 0.5
-#: Months a competing initiative from a new central-office leader lasts.
-INITIATIVE_MONTHS = 24
-#: Least skill of a groomed successor who steps up (just above developing).
-SUCCESSOR_SKILL = SKILL_DEVELOPING + 0.07
-#: Share of each team member's commitment left when a new leader drops the work.
-DROPPED_COMMITMENT = 0.7
+from improvesim.sim.structure import MAX_ANNUAL_RATE, MONTHS_PER_YEAR, SCHOOL_MONTHS, SUMMER
+from improvesim.sim.submodels.calendar import Calendar, month_of_year
 
 
 def monthly_hazard(annual: np.ndarray, summer_share: np.ndarray, month: int) -> np.ndarray:
@@ -57,7 +53,7 @@ def monthly_hazard(annual: np.ndarray, summer_share: np.ndarray, month: int) -> 
     The yearly cumulative hazard -ln(1 - annual) is split: ``summer_share``
     over the two summer months, the rest over the ten school months.
     """
-    cumulative = -np.log1p(-np.minimum(annual, 0.999999))
+    cumulative = -np.log1p(-np.minimum(annual, MAX_ANNUAL_RATE))
     if month_of_year(month) in SUMMER:
         share = summer_share / len(SUMMER)
     else:
@@ -78,7 +74,7 @@ def hazards_by_month(annual: np.ndarray, summer_share: np.ndarray) -> list[np.nd
     """:func:`monthly_hazard` (read-only) for each month of the year: one value
     for the summer months and one for the school months, each computed once."""
     summer, school = (frozen(monthly_hazard(annual, summer_share, m)) for m in (SUMMER[0], 0))
-    return [summer if m in SUMMER else school for m in range(12)]
+    return [summer if m in SUMMER else school for m in range(MONTHS_PER_YEAR)]
 
 
 def _seat_hazards_by_month(pv: ParamVectors, team_size: int) -> list[np.ndarray]:
@@ -96,48 +92,74 @@ def _central_office_hazards(pv: ParamVectors) -> list[np.ndarray]:
     return hazards_by_month(pv.col("turnover.central_office"), pv.col("turnover.summer_share"))
 
 
-@kernel
-def _with_pandemic(hazard, severity):
-    """A monthly exit hazard (0-1) raised by a pandemic of ``severity`` (0-1)."""
-    return hazard * (1.0 + PANDEMIC_TURNOVER * severity)
+@rule
+def _with_pandemic(hazard, severity, pandemic_rise):
+    """A monthly exit hazard (0-1) raised by a pandemic of ``severity`` (0-1),
+    by ``pandemic_rise`` at full severity."""
+    return hazard * (1.0 + pandemic_rise * severity)
 
 
 # --- staff ---------------------------------------------------------------------
 
 
-def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray, u_succession: np.ndarray) -> np.ndarray:
-    """Exits and replacements on school teams.  ``u`` is (K, R, S) uniforms,
-    ``u_succession`` (R, S, 2).  Returns the (K, R, S) mask of exits."""
+class StaffState(NamedTuple):
+    """The state arrays staff turnover reads and writes."""
+
+    skill: np.ndarray  # (K, R, S) 0-1
+    commitment: np.ndarray  # (K, R, S) 0-1
+    tenure: np.ndarray  # (K, R, S) months
+    engagement: np.ndarray  # (R, S) Engagement
+    bench: np.ndarray  # (R, S) groomed successors
+    embeddedness: np.ndarray  # (R, S) 0-1
+    stall: np.ndarray  # (R, S) months the work stays stalled
+    in_cycle: np.ndarray  # (R, S) a PDSA cycle is under way
+    local_knowledge: np.ndarray  # (R, S) 0-1
+    understanding: np.ndarray  # (R, S) 0-1
+    principles: np.ndarray  # (6, R, S) 0-1
+    knowledge_base: np.ndarray  # (R,) 0-1
+    weights: np.ndarray  # (R, K) seat weights of team means
+
+
+class StaffCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of staff turnover and succession."""
+
+    SECTIONS = ("turnover", "succession", "knowledge", "district", "sensemaking")
+
+    pandemic_rise: np.ndarray
+    newcomer_low: np.ndarray
+    initial_skill: np.ndarray
+    initial_commitment: np.ndarray
+    onboarding: np.ndarray
+    management: np.ndarray
+    documented_skill: np.ndarray
+    successor_skill_margin: np.ndarray
+    threshold: np.ndarray
+    stall_months: np.ndarray
+    continue_base: np.ndarray
+    continue_embedded: np.ndarray
+    dropped_commitment: np.ndarray
+    practice_loss: np.ndarray
+
+
+class StaffMonth(NamedTuple):
+    """This month's exits: the draws and the hazards they are compared with."""
+
+    staff_exit: np.ndarray  # (K, R, S) uniforms
+    new_leader_continues: np.ndarray  # (R, S) uniforms
+    hazard: np.ndarray  # (K, R, 1) exit hazards by seat, before any pandemic
+    pandemic: np.ndarray  # (R, 1) pandemic severity, 0-1
+
+
+def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> np.ndarray:
+    """Exits and replacements on school teams, with the draws ``staff_exit``
+    and ``new_leader_continues``.  Returns the (K, R, S) mask of exits."""
     K = st.team_size
     hazard = pv.cached(f"seat_hazards_{K}", lambda pv: _seat_hazards_by_month(pv, K))[month_of_year(cal.month)]
-    leaves = np.empty(u.shape, dtype=bool)
+    month = StaffMonth(draws.staff_exit, draws.new_leader_continues, hazard, cal.pandemic)
+    leaves = np.empty(draws.staff_exit.shape, dtype=bool)
     happened = event_marks(st.events, len(_STAFF_EVENTS), st.engagement.shape)
     _staff_exits_and_replacements(
-        u,
-        u_succession,
-        hazard,
-        cal.pandemic,
-        st.skill,
-        st.commitment,
-        st.tenure,
-        st.engagement,
-        st.bench,
-        st.embeddedness,
-        st.stall,
-        st.in_cycle,
-        st.local_knowledge,
-        st.understanding,
-        st.principles,
-        st.knowledge_base,
-        pv.col("succession.onboarding"),
-        pv.col("knowledge.management"),
-        pv.col("district.initial_skill"),
-        pv.col("district.initial_commitment"),
-        pv.col("sensemaking.threshold"),
-        pv.col("succession.stall_months"),
-        team_weights(K),
-        leaves,
-        happened,
+        pick(StaffState, st), coefficients(StaffCoefficients, pv), tuple(month), leaves, happened
     )
     if st.events is not None:
         # (dropped work is noted in the state's month, the rest in the calendar's: the same month in a run)
@@ -152,246 +174,254 @@ _DROPPED_WORK, _SUCCESSOR_STEPPED_UP, _PRINCIPAL_LEFT, _LEAD_LEFT = range(len(_S
 
 
 @kernel
-def _staff_exits_and_replacements(
-    u,
-    u_succession,
-    hazard,
-    pandemic,
-    skill,
-    commitment,
-    tenure,
-    engagement,
-    bench,
-    embeddedness,
-    stall,
-    in_cycle,
-    local_knowledge,
-    understanding,
-    principles,
-    knowledge_base,
-    onboarding,
-    knowledge_management,
-    initial_skill,
-    initial_commitment,
-    threshold,
-    stall_months,
-    weights,
-    leaves,
-    happened,
-):
-    """Staff exits (``u`` (K, R, S) below the seat's hazard (K, R, 1), raised
-    by the pandemic (R, 1)), marked in ``leaves`` (K, R, S), then school by
-    school: newcomers, successors, stalled work, knowledge lost and the bench.
-    Updates the state arrays in place and, when ``happened`` is not empty,
-    marks in it the (R, S) schools of each of :data:`_STAFF_EVENTS`."""
-    K, R, S = u.shape
-    record = happened.shape[1] != 0
-    if not _exits(u, hazard, pandemic, tenure, leaves):
+def _staff_exits_and_replacements(state, coef, month, leaves, happened):
+    """Staff exits (this ``month``'s :class:`StaffMonth`: a seat's draw below its
+    hazard, raised by the pandemic), marked in ``leaves`` (K, R, S), then, school
+    by school, each step for every school in turn: newcomers, successors,
+    stalled work, knowledge lost and the bench.  Updates the state arrays
+    (:class:`StaffState`) in place and, when ``happened`` is not empty, marks in
+    it the (R, S) schools of each of :data:`_STAFF_EVENTS`."""
+    st = StaffState(*state)
+    c = named(StaffCoefficients, coef)
+    m = StaffMonth(*month)
+    if not _exits(m, c, st.tenure, leaves):
         return
-    for r in range(R):
-        for s in range(S):
-            team_skill = team_mean_at(skill, weights, r, s)
-            team_commitment = team_mean_at(commitment, weights, r, s)
-            invited = engagement[r, s] != NOT_INVITED
-            # a groomed successor steps up for the principal first, then for the lead
-            principal_successor = leaves[PRINCIPAL, r, s] and bench[r, s] > 0
-            lead_successor = leaves[LEAD, r, s] and bench[r, s] - (1 if principal_successor else 0) > 0
-            principal_stalled = leaves[PRINCIPAL, r, s] and not principal_successor
-            lead_stalled = leaves[LEAD, r, s] and not lead_successor
-            stalled = (principal_stalled or lead_stalled) and invited
-            _replace_newcomers_at(
-                u,
-                hazard,
-                pandemic,
-                leaves,
-                skill,
-                commitment,
-                tenure,
-                team_skill,
-                team_commitment,
-                onboarding[r] * embeddedness[r, s],
-                0.5 * knowledge_management[r] * knowledge_base[r],
-                initial_skill[r],
-                initial_commitment[r],
-                r,
-                s,
-            )
-            if principal_successor:
-                _promote_successor_at(
-                    skill, commitment, bench, PRINCIPAL, team_skill, team_commitment, threshold[r], r, s
-                )
-            if lead_successor:
-                _promote_successor_at(skill, commitment, bench, LEAD, team_skill, team_commitment, threshold[r], r, s)
-            dropped = False
-            if stalled:
-                dropped = _stall_work_at(
-                    stall, commitment, in_cycle, embeddedness[r, s], stall_months[r], u_succession[r, s, 1], r, s
-                )
-            _knowledge_walks_out_at(
-                leaves,
-                weights,
-                local_knowledge,
-                understanding,
-                principles,
-                embeddedness[r, s],
-                knowledge_management[r],
-                r,
-                s,
-            )
-            _bench_keeps_only_skilled_staff_at(skill, bench, r, s)
-            if record:
-                happened[_DROPPED_WORK, r, s] = dropped
-                happened[_SUCCESSOR_STEPPED_UP, r, s] = (principal_successor or lead_successor) and invited
-                happened[_PRINCIPAL_LEFT, r, s] = stalled and principal_stalled
-                happened[_LEAD_LEFT, r, s] = stalled and lead_stalled
+    # what the team was before anyone was replaced
+    team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights)
+    successors = _successors(leaves, st.bench)
+    _replace_newcomers(st, c, m, leaves, team_skill, team_commitment)
+    _promote_successors(st, c, successors, team_skill, team_commitment)
+    stalled = _stalled(leaves, successors, st.engagement)
+    dropped = _stall_work(st, c, stalled, m.new_leader_continues)
+    _knowledge_walks_out(st, c, leaves)
+    _bench_keeps_only_skilled_staff(st.skill, st.bench)
+    if happened.shape[1] != 0:
+        _mark_staff_events(happened, successors, stalled, dropped, st.engagement)
 
 
 @kernel
-def _exits(u, hazard, pandemic, tenure, leaves):
-    """Mark in ``leaves`` (K, R, S) who leaves this month (uniform ``u`` below the
-    seat's hazard), and add a month to everyone's tenure.  Whether anyone left."""
-    K, R, S = u.shape
+def _exits(m, c, tenure, leaves):
+    """Mark in ``leaves`` (K, R, S) who leaves this month (the draw below the
+    seat's hazard, raised by the pandemic), and add a month to everyone's
+    tenure.  Whether anyone left."""
+    K, R, S = leaves.shape
     anyone = False
     for k in range(K):
         for r in range(R):
-            h = _with_pandemic(hazard[k, r, 0], pandemic[r, 0])
+            h = _with_pandemic(m.hazard[k, r, 0], m.pandemic[r, 0], c.pandemic_rise[r])
             for s in range(S):
-                leaves[k, r, s] = u[k, r, s] < h
+                leaves[k, r, s] = m.staff_exit[k, r, s] < h
                 anyone = anyone or leaves[k, r, s]
                 tenure[k, r, s] += 1
     return anyone
 
 
 @kernel
-def _replace_newcomers_at(
-    u,
-    hazard,
-    pandemic,
-    leaves,
-    skill,
-    commitment,
-    tenure,
-    team_skill,
-    team_commitment,
-    carry,
-    documented,
-    initial_skill,
-    initial_commitment,
-    r,
-    s,
-):
-    """Newcomers in the seats left at school (r, s) start near the district's
-    initial (novice) levels, spread by a fresh uniform (``u`` over the hazard,
-    for those who leave); onboarding routines, scaled by embeddedness
-    (``carry``, 0-1), pass on part of the team's skill and commitment, and
-    documented knowledge (``documented``, 0-0.5) part of the skill."""
-    for k in range(u.shape[0]):
-        if not leaves[k, r, s]:
-            continue
-        fresh = u[k, r, s] / _with_pandemic(hazard[k, r, 0], pandemic[r, 0])
-        spread = 0.5 + fresh
-        novice_skill = initial_skill * spread
-        novice_commit = initial_commitment * spread
-        gap = team_skill - novice_skill
-        skill[k, r, s] = clip01_at(novice_skill + max(carry, documented) * max(gap, 0.0))
-        gap = team_commitment - novice_commit
-        commitment[k, r, s] = clip01_at(novice_commit + carry * max(gap, 0.0))
-        tenure[k, r, s] = 0
+def _team_means(skill, commitment, weights):
+    """Team means (R, S) of ``skill`` and ``commitment`` (K, R, S)."""
+    K, R, S = skill.shape
+    team_skill = np.empty((R, S))
+    team_commitment = np.empty((R, S))
+    for r in range(R):
+        for s in range(S):
+            team_skill[r, s] = team_mean_at(skill, weights, r, s)
+            team_commitment[r, s] = team_mean_at(commitment, weights, r, s)
+    return team_skill, team_commitment
 
 
 @kernel
-def _promote_successor_at(skill, commitment, bench, seat, team_skill, team_commitment, threshold, r, s):
-    """A groomed successor steps into ``seat`` (the principal's or lead's) at
-    school (r, s) with the team's skill (at least developing) and commitment
-    (at least the threshold, 0-1), and leaves the deep bench."""
-    skill[seat, r, s] = max(team_skill, SUCCESSOR_SKILL)
-    commitment[seat, r, s] = max(team_commitment, threshold)
-    bench[r, s] -= 1
+def _successors(leaves, bench):
+    """(2, R, S) masks of the seats of :data:`SUCCESSION_SEATS` a groomed
+    successor steps into: the principal's first, then the lead's, while the
+    bench (R, S) has successors."""
+    K, R, S = leaves.shape
+    steps_up = np.zeros((len(SUCCESSION_SEATS), R, S), dtype=np.bool_)
+    for r in range(R):
+        for s in range(S):
+            left = bench[r, s]
+            for i in range(len(SUCCESSION_SEATS)):
+                if leaves[SUCCESSION_SEATS[i], r, s] and left > 0:
+                    steps_up[i, r, s] = True
+                    left -= 1
+    return steps_up
 
 
 @kernel
-def _stall_work_at(stall, commitment, in_cycle, embeddedness, stall_months, u_continue, r, s):
-    """Losing the principal or lead with no successor stalls the work at school
-    (r, s) for ``stall_months`` shortened by embeddedness (0-1), and ends the
-    cycle under way; the new leader continues the work with a chance that
-    grows with embeddedness, otherwise the whole team's commitment drops.
-    Whether the new leader dropped the work."""
-    months = round(stall_months * (1.0 - embeddedness))
-    stall[r, s] = max(stall[r, s], months)
-    dropped = u_continue >= 0.5 + 0.5 * embeddedness
-    if dropped:
-        for k in range(commitment.shape[0]):
-            commitment[k, r, s] = commitment[k, r, s] * DROPPED_COMMITMENT
-    in_cycle[r, s] = False
+def _replace_newcomers(st, c, m, leaves, team_skill, team_commitment):
+    """Newcomers in the seats left start near the district's initial (novice)
+    levels, spread by a fresh uniform (the exit draw over the hazard, for those
+    who leave) from ``newcomer_low`` times them; onboarding routines, scaled by
+    embeddedness, pass on part of the team's skill and commitment (R, S, before
+    the exits), and documented knowledge part of the skill."""
+    K, R, S = leaves.shape
+    skill, commitment = st.skill, st.commitment
+    for r in range(R):
+        cr = at_run(c, r)
+        documented = cr.documented_skill * cr.management * st.knowledge_base[r]
+        for s in range(S):
+            carry = cr.onboarding * st.embeddedness[r, s]
+            for k in range(K):
+                if not leaves[k, r, s]:
+                    continue
+                fresh = m.staff_exit[k, r, s] / _with_pandemic(m.hazard[k, r, 0], m.pandemic[r, 0], cr.pandemic_rise)
+                spread = cr.newcomer_low + fresh
+                novice_skill = cr.initial_skill * spread
+                novice_commit = cr.initial_commitment * spread
+                gap = team_skill[r, s] - novice_skill
+                skill[k, r, s] = clip01_at(novice_skill + max(carry, documented) * max(gap, 0.0))
+                gap = team_commitment[r, s] - novice_commit
+                commitment[k, r, s] = clip01_at(novice_commit + carry * max(gap, 0.0))
+                st.tenure[k, r, s] = 0
+
+
+@kernel
+def _promote_successors(st, c, successors, team_skill, team_commitment):
+    """A groomed successor steps into each seat ``successors`` (2, R, S) marks
+    with the team's skill (at least ``successor_skill_margin`` above developing)
+    and commitment (at least the threshold), and leaves the deep bench."""
+    R, S = st.bench.shape
+    for r in range(R):
+        least_skill = SKILL_DEVELOPING + c.successor_skill_margin[r]
+        for s in range(S):
+            for i in range(len(SUCCESSION_SEATS)):
+                if successors[i, r, s]:
+                    seat = SUCCESSION_SEATS[i]
+                    st.skill[seat, r, s] = max(team_skill[r, s], least_skill)
+                    st.commitment[seat, r, s] = max(team_commitment[r, s], c.threshold[r])
+                    st.bench[r, s] -= 1
+
+
+@kernel
+def _stalled(leaves, successors, engagement):
+    """(2, R, S) masks of invited schools whose principal (row 0) or lead (row 1)
+    left with no successor ready."""
+    _, R, S = successors.shape
+    stalled = np.zeros(successors.shape, dtype=np.bool_)
+    for r in range(R):
+        for s in range(S):
+            if engagement[r, s] == NOT_INVITED:
+                continue
+            for i in range(len(SUCCESSION_SEATS)):
+                stalled[i, r, s] = leaves[SUCCESSION_SEATS[i], r, s] and not successors[i, r, s]
+    return stalled
+
+
+@kernel
+def _stall_work(st, c, stalled, u_continue):
+    """Losing the principal or lead with no successor (``stalled`` (2, R, S))
+    stalls the work for ``stall_months`` shortened by embeddedness (0-1), and
+    ends the cycle under way; the new leader continues the work when
+    ``u_continue`` (R, S) falls below a chance that grows with embeddedness,
+    otherwise the whole team's commitment drops to ``dropped_commitment`` of
+    itself.  Returns where the new leader dropped the work (R, S)."""
+    _, R, S = stalled.shape
+    dropped = np.zeros((R, S), dtype=np.bool_)
+    for r in range(R):
+        cr = at_run(c, r)
+        for s in range(S):
+            if not (stalled[0, r, s] or stalled[1, r, s]):
+                continue
+            embedded = st.embeddedness[r, s]
+            months = round(cr.stall_months * (1.0 - embedded))
+            st.stall[r, s] = max(st.stall[r, s], months)
+            dropped[r, s] = u_continue[r, s] >= cr.continue_base + cr.continue_embedded * embedded
+            if dropped[r, s]:
+                for k in range(st.commitment.shape[0]):
+                    st.commitment[k, r, s] = st.commitment[k, r, s] * cr.dropped_commitment
+            st.in_cycle[r, s] = False
     return dropped
 
 
 @kernel
-def _knowledge_walks_out_at(
-    leaves, weights, local_knowledge, understanding, principles, embeddedness, knowledge_management, r, s
-):
-    """Local knowledge and practice at school (r, s) leave with people (the
-    weighted share of the team that left), except what is embedded in routines
-    (``embeddedness``, 0-1) or documented (``knowledge_management``, 0-1)."""
-    lost = team_mean_at(leaves, weights, r, s)
-    knowledge_lost = 1.0 - max(embeddedness, knowledge_management)  # not kept
-    local_knowledge[r, s] = local_knowledge[r, s] * (1.0 - lost * knowledge_lost)
-    half_lost = 0.5 * lost
-    kept = 1.0 - half_lost * (1.0 - embeddedness)
-    for p in range(N_PRINCIPLES):
-        principles[p, r, s] = principles[p, r, s] * kept
-    understanding[r, s] = understanding[r, s] * (1.0 - half_lost * knowledge_lost)
-
-
-def _bench_keeps_only_skilled_staff(st: State) -> None:
-    """The bench holds at most as many successors as the team has members of at
-    least developing skill besides the principal: groomed staff who leave take
-    their place on the bench with them."""
-    _bench_keeps_only_skilled_staff_kernel(st.skill, st.bench)
+def _knowledge_walks_out(st, c, leaves):
+    """Local knowledge and practice leave with people (the weighted share of the
+    team that left), except what is embedded in routines (embeddedness, 0-1) or
+    documented (``management``, 0-1); practice and understanding lose
+    ``practice_loss`` of that share."""
+    K, R, S = leaves.shape
+    for r in range(R):
+        management = c.management[r]
+        practice_loss = c.practice_loss[r]
+        for s in range(S):
+            embedded = st.embeddedness[r, s]
+            lost = team_mean_at(leaves, st.weights, r, s)
+            knowledge_lost = 1.0 - max(embedded, management)  # not kept
+            st.local_knowledge[r, s] = st.local_knowledge[r, s] * (1.0 - lost * knowledge_lost)
+            half_lost = practice_loss * lost
+            kept = 1.0 - half_lost * (1.0 - embedded)
+            for p in range(N_PRINCIPLES):
+                st.principles[p, r, s] = st.principles[p, r, s] * kept
+            st.understanding[r, s] = st.understanding[r, s] * (1.0 - half_lost * knowledge_lost)
 
 
 @kernel
-def _bench_keeps_only_skilled_staff_kernel(skill, bench):
-    """:func:`_bench_keeps_only_skilled_staff_at` at every school."""
+def _bench_keeps_only_skilled_staff(skill, bench):
+    """The bench (successors, (R, S)) holds at most as many successors as the
+    team has members of at least developing skill besides the principal:
+    groomed staff who leave take their place on the bench with them."""
     for r in range(bench.shape[0]):
         for s in range(bench.shape[1]):
-            _bench_keeps_only_skilled_staff_at(skill, bench, r, s)
+            skilled = 0
+            for k in range(PRINCIPAL + 1, skill.shape[0]):
+                if skill[k, r, s] >= SKILL_DEVELOPING:
+                    skilled += 1
+            bench[r, s] = min(bench[r, s], skilled)
 
 
 @kernel
-def _bench_keeps_only_skilled_staff_at(skill, bench, r, s):
-    """The bench (successors) of school (r, s) at most the number of team members
-    besides the principal with at least developing skill."""
-    skilled = 0
-    for k in range(PRINCIPAL + 1, skill.shape[0]):
-        if skill[k, r, s] >= SKILL_DEVELOPING:
-            skilled += 1
-    bench[r, s] = min(bench[r, s], skilled)
+def _mark_staff_events(happened, successors, stalled, dropped, engagement):
+    """Mark in ``happened`` (4, R, S) the schools of each of :data:`_STAFF_EVENTS`."""
+    _, R, S = happened.shape
+    for r in range(R):
+        for s in range(S):
+            invited = engagement[r, s] != NOT_INVITED
+            happened[_DROPPED_WORK, r, s] = dropped[r, s]
+            happened[_SUCCESSOR_STEPPED_UP, r, s] = (successors[0, r, s] or successors[1, r, s]) and invited
+            happened[_PRINCIPAL_LEFT, r, s] = stalled[0, r, s]
+            happened[_LEAD_LEFT, r, s] = stalled[1, r, s]
 
 
 # --- coaches -------------------------------------------------------------------
 
 
-def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
+class CoachState(NamedTuple):
+    """The coach positions (R, C) coach turnover reads and writes."""
+
+    coach_position: np.ndarray  # the position exists (funded)
+    coach_grant: np.ndarray  # funded by the grant
+    coach_filled: np.ndarray
+    coach_skill: np.ndarray  # 0-1
+    coach_vacancy: np.ndarray  # months until a vacant position is filled
+
+
+class CoachCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of coach turnover."""
+
+    SECTIONS = ("coaching", "turnover")
+
+    skill: np.ndarray
+    new_coach_low: np.ndarray
+    new_coach_spread: np.ndarray
+    vacancy_months: np.ndarray
+    retained_after_grant: np.ndarray
+    pandemic_rise: np.ndarray
+
+
+def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
     """Coaches leave (leaving a vacancy for ``coaching.vacancy_months`` months, at least one),
     vacancies are filled with new coaches, and when the grant ends its
-    positions close unless the district keeps them.  ``u`` is (R, C)."""
+    positions close unless the district keeps them.  Draws ``coach_exit``."""
     if st.coach_position.shape[1] == 0:
         return
     happened = event_marks(st.events, len(_COACH_EVENTS), st.coach_position.shape)
+    hazard = pv.cached("coach_hazards", _coach_hazards)[month_of_year(cal.month)]
     _coach_exits_and_vacancies(
-        u,
-        pv.cached("coach_hazards", _coach_hazards)[month_of_year(cal.month)],
+        pick(CoachState, st),
+        coefficients(CoachCoefficients, pv),
+        draws.coach_exit,
+        hazard,
         cal.pandemic,
         cal.grant_active,
-        st.coach_position,
-        st.coach_grant,
-        st.coach_filled,
-        st.coach_skill,
-        st.coach_vacancy,
-        pv.col("coaching.skill"),
-        pv.col("coaching.vacancy_months"),
-        pv.col("coaching.retained_after_grant"),
         happened,
     )
     if st.events is not None:
@@ -405,48 +435,39 @@ _COACH_LEFT, _GRANT_ENDED = range(len(_COACH_EVENTS))
 
 
 @kernel
-def _coach_exits_and_vacancies(
-    u,
-    hazard,
-    pandemic,
-    grant_active,
-    position,
-    grant,
-    filled,
-    coach_skill,
-    vacancy,
-    skill,
-    vacancy_months,
-    retained,
-    happened,
-):
-    """Coach positions (R, C) month by month: vacancies count down and those
-    whose time has come are filled (the draw ``u`` sets the newcomer's skill,
-    around ``skill``), coaches leave with the hazard (R, 1) raised by the
-    pandemic (R, 1) leaving a vacancy of ``vacancy_months`` (whole months of
-    it), then grant positions close when the grant ends.  Updates the coach
-    arrays in place and, when ``happened`` is not empty, marks in it the
-    (R, C) positions of each of :data:`_COACH_EVENTS` (coaches who left,
-    filled positions the grant's end closed)."""
+def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, happened):
+    """Coach positions (:class:`CoachState`, (R, C)) month by month: vacancies
+    count down and those whose time has come are filled (the draw ``u`` (R, C)
+    sets the newcomer's skill, from ``new_coach_low`` to that plus
+    ``new_coach_spread`` times the mean ``skill``), coaches leave with the hazard
+    (R, 1) raised by the pandemic (R, 1) leaving a vacancy of ``vacancy_months``
+    (whole months of it), then grant positions close when the grant ends (R,).
+    Updates the coach arrays in place and, when ``happened`` is not empty, marks
+    in it the (R, C) positions of each of :data:`_COACH_EVENTS` (coaches who
+    left, filled positions the grant's end closed)."""
+    st = CoachState(*state)
+    c = named(CoachCoefficients, coef)
+    position, filled, vacancy = st.coach_position, st.coach_filled, st.coach_vacancy
     R, C = position.shape
     record = happened.shape[1] != 0
     for r in range(R):
-        h = _with_pandemic(hazard[r, 0], pandemic[r, 0])
-        for c in range(C):
+        cr = at_run(c, r)
+        h = _with_pandemic(hazard[r, 0], pandemic[r, 0], cr.pandemic_rise)
+        for k in range(C):
             due = False
-            if position[r, c] and not filled[r, c]:  # vacant: the vacancy counts down
-                vacancy[r, c] -= 1
-                due = vacancy[r, c] <= 0
+            if position[r, k] and not filled[r, k]:  # vacant: the vacancy counts down
+                vacancy[r, k] -= 1
+                due = vacancy[r, k] <= 0
                 if due:
-                    coach_skill[r, c] = clip01_at(skill[r] * (0.75 + 0.5 * u[r, c]))
-                    filled[r, c] = True
-            if filled[r, c] and not due and u[r, c] < h:
-                filled[r, c] = False
-                vacancy[r, c] = int(vacancy_months[r])
+                    st.coach_skill[r, k] = clip01_at(cr.skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
+                    filled[r, k] = True
+            if filled[r, k] and not due and u[r, k] < h:
+                filled[r, k] = False
+                vacancy[r, k] = int(cr.vacancy_months)
                 if record:
-                    happened[_COACH_LEFT, r, c] = True
+                    happened[_COACH_LEFT, r, k] = True
         if not grant_active[r]:
-            _end_grant_at(position, grant, filled, happened, record, retained[r], r)
+            _end_grant_at(position, st.coach_grant, filled, happened, record, cr.retained_after_grant, r)
 
 
 @kernel
@@ -455,19 +476,19 @@ def _end_grant_at(position, grant, filled, happened, record, retained, r):
     ``retained`` (share, 0-1) of the grant's positions, the others close
     (marked in ``happened`` when ``record``, where a coach held them)."""
     n_grant = 0
-    for c in range(grant.shape[1]):
-        if grant[r, c]:
+    for k in range(grant.shape[1]):
+        if grant[r, k]:
             n_grant += 1
     n_kept = np.rint(retained * n_grant)
-    for c in range(grant.shape[1]):
-        if not grant[r, c]:
+    for k in range(grant.shape[1]):
+        if not grant[r, k]:
             continue
-        if c >= n_kept:
+        if k >= n_kept:
             if record:
-                happened[_GRANT_ENDED, r, c] = filled[r, c]
-            position[r, c] = False
-            filled[r, c] = False
-        grant[r, c] = False
+                happened[_GRANT_ENDED, r, k] = filled[r, k]
+            position[r, k] = False
+            filled[r, k] = False
+        grant[r, k] = False
 
 
 def _mark_coach_loss(st: State, lost: np.ndarray, month: int, kind: str) -> None:
@@ -482,26 +503,54 @@ def _mark_coach_loss(st: State, lost: np.ndarray, month: int, kind: str) -> None
 # --- central office --------------------------------------------------------------
 
 
-def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, u: np.ndarray) -> None:
+class OfficeState(NamedTuple):
+    """The state arrays central-office turnover reads and writes."""
+
+    engagement: np.ndarray  # (R, S) Engagement
+    priority: np.ndarray  # (R,) 0-1
+    message: np.ndarray  # (R,) the felt message, 0-1
+    leader_changes: np.ndarray  # (R,)
+    initiative_months: np.ndarray  # (R,) months left of a competing initiative
+    fatigue: np.ndarray  # (R, S) 0-1
+
+
+class OfficeCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of central-office turnover."""
+
+    SECTIONS = ("governance", "sensemaking", "messaging")
+
+    initiative_churn: np.ndarray
+    initiative_length: np.ndarray
+    initiative_priority_cut: np.ndarray
+    priority: np.ndarray
+    new_leader_priority_low: np.ndarray
+    new_leader_priority_spread: np.ndarray
+    new_leader_message_kept: np.ndarray
+    fatigue_per_change: np.ndarray
+    initiative_end_fatigue: np.ndarray
+
+
+class OfficeDraws(NamedTuple):
+    """The central office's draws (R,) this month (see :data:`sim.rng.DRAWS`)."""
+
+    leader_leaves: np.ndarray
+    brings_initiative: np.ndarray
+    priority_reset: np.ndarray
+
+
+def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
     """The central-office leader may leave; the successor brings a competing
-    initiative with chance ``governance.initiative_churn`` (priority halves,
-    demands rise for two years, schools grow more fatigued) or otherwise
-    resets priority somewhere between half and all of its initial level.
+    initiative with chance ``governance.initiative_churn`` (priority is cut,
+    demands rise while it lasts, schools grow more fatigued) or otherwise
+    resets priority somewhere between a share and all of its initial level.
     When a competing initiative ends it adds fatigue too: an initiative
-    that came and went.  ``u`` is (R, 4)."""
+    that came and went."""
     happened = event_marks(st.events, len(_CENTRAL_OFFICE_EVENTS), st.priority.shape)
     _central_office_leaders(
-        u,
+        pick(OfficeState, st),
+        coefficients(OfficeCoefficients, pv),
+        pick(OfficeDraws, draws),
         pv.cached("central_office_hazards", _central_office_hazards)[month_of_year(cal.month)],
-        pv.col("governance.initiative_churn"),
-        pv.col("governance.priority"),
-        pv.col("sensemaking.fatigue_per_change"),
-        st.engagement,
-        st.priority,
-        st.message,
-        st.leader_changes,
-        st.initiative_months,
-        st.fatigue,
         happened,
     )
     if st.events is not None:
@@ -515,60 +564,53 @@ _COMPETING_INITIATIVE, _NEW_LEADER = range(len(_CENTRAL_OFFICE_EVENTS))
 
 
 @kernel
-def _central_office_leaders(
-    u,
-    hazard,
-    churn,
-    initial_priority,
-    change,
-    engagement,
-    priority,
-    message,
-    leader_changes,
-    initiative_months,
-    fatigue,
-    happened,
-):
-    """A competing initiative counts down (R,) and, when it ends, adds half a
-    change's fatigue (``change`` per unit of fatigue room, 0-1) at invited
-    schools; then the leader leaves when ``u[:, 0]`` is below the hazard (R,),
-    and the successor brings an initiative with chance ``churn`` or resets the
-    priority.  Updates the arrays in place and, when ``happened`` is not
-    empty, marks in it the (R,) runs of each of :data:`_CENTRAL_OFFICE_EVENTS`
-    (a new leader with an initiative, a new leader without)."""
-    R = fatigue.shape[0]
-    if _initiatives_count_down(initiative_months):
+def _central_office_leaders(state, coef, draws, hazard, happened):
+    """A competing initiative counts down (R,) and, when it ends, adds
+    ``initiative_end_fatigue`` of a change's fatigue at invited schools; then
+    the leader leaves when the draw ``leader_leaves`` is below the hazard (R,),
+    and the successor brings an initiative when ``brings_initiative`` is below
+    the churn, or resets the priority (``priority_reset``).  Updates the arrays
+    (:class:`OfficeState`) in place and, when ``happened`` is not empty, marks
+    in it the (R,) runs of each of :data:`_CENTRAL_OFFICE_EVENTS` (a new leader
+    with an initiative, a new leader without)."""
+    st = OfficeState(*state)
+    c = named(OfficeCoefficients, coef)
+    u = OfficeDraws(*draws)
+    R = st.fatigue.shape[0]
+    if _initiatives_count_down(st.initiative_months):
         ending = np.zeros(R, dtype=np.bool_)
         any_ending = False
         for r in range(R):
-            ending[r] = initiative_months[r] == 1
+            ending[r] = st.initiative_months[r] == 1
             any_ending = any_ending or ending[r]
-            initiative_months[r] = max(initiative_months[r] - 1, 0)
+            st.initiative_months[r] = max(st.initiative_months[r] - 1, 0)
         if any_ending:
-            _add_fatigue(fatigue, engagement, ending, change, 0.5)
+            _add_fatigue(st.fatigue, st.engagement, ending, c.fatigue_per_change, c.initiative_end_fatigue)
     new_leader = np.zeros(R, dtype=np.bool_)
     initiative = np.zeros(R, dtype=np.bool_)
     anyone = False
     for r in range(R):
-        new_leader[r] = u[r, 0] < hazard[r]
-        initiative[r] = new_leader[r] and u[r, 1] < churn[r]
+        new_leader[r] = u.leader_leaves[r] < hazard[r]
+        initiative[r] = new_leader[r] and u.brings_initiative[r] < c.initiative_churn[r]
         anyone = anyone or new_leader[r]
     if not anyone:
         return
     for r in range(R):
+        cr = at_run(c, r)
         if new_leader[r]:
-            leader_changes[r] += 1
+            st.leader_changes[r] += 1
         if initiative[r]:
-            priority[r] = priority[r] * 0.5
-            initiative_months[r] = INITIATIVE_MONTHS
+            st.priority[r] = st.priority[r] * cr.initiative_priority_cut
+            st.initiative_months[r] = cr.initiative_length
         elif new_leader[r]:
-            priority[r] = initial_priority[r] * (0.5 + 0.5 * u[r, 2])
+            reset = cr.new_leader_priority_low + cr.new_leader_priority_spread * u.priority_reset[r]
+            st.priority[r] = cr.priority * reset
         if new_leader[r]:
-            message[r] = message[r] * 0.5
+            st.message[r] = st.message[r] * cr.new_leader_message_kept
         if happened.shape[1] != 0:
             happened[_COMPETING_INITIATIVE, r] = initiative[r]
             happened[_NEW_LEADER, r] = new_leader[r] and not initiative[r]
-    _add_fatigue(fatigue, engagement, new_leader, change, 1.0)
+    _add_fatigue(st.fatigue, st.engagement, new_leader, c.fatigue_per_change, np.ones(R))
 
 
 @kernel
@@ -582,12 +624,12 @@ def _initiatives_count_down(initiative_months):
 
 @kernel
 def _add_fatigue(fatigue, engagement, changed, change, scale):
-    """Add ``scale`` times a change's fatigue, ``change`` (R,) per unit of
+    """Add ``scale`` (R,) times a change's fatigue, ``change`` (R,) per unit of
     room left (1 - fatigue), at the invited schools (R, S) of the runs where the
     central office ``changed`` (R,); every school adds (zero elsewhere)."""
     for r in range(fatigue.shape[0]):
         for s in range(fatigue.shape[1]):
             add = 0.0
             if changed[r] and engagement[r, s] != NOT_INVITED:
-                add = scale * change[r] * (1.0 - fatigue[r, s])
+                add = scale[r] * change[r] * (1.0 - fatigue[r, s])
             fatigue[r, s] = fatigue[r, s] + add
