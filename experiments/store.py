@@ -40,10 +40,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from improvesim.experiments.design import Design
+from improvesim.experiments.output import (
+    LOCK,
+    MARKER,
+    FolderLock,
+    holds_results,
+    mark_results,
+    new_staging,
+    swap_into_place,
+)
 from improvesim.experiments.plan import Plan
 from improvesim.experiments.runner import ChunkResult, part_dtypes
 from improvesim.experiments.spec import Experiment
-from improvesim.output import LOCK, MARKER, FolderLock, holds_results, mark_results, new_staging, swap_into_place
 
 PARTS = "parts"
 KINDS = ("outcomes", "yearly", "schools")

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from improvesim.experiments.design import build_design
 from improvesim.experiments.lifeline import check_terminated, worker_init
+from improvesim.experiments.output import FolderLock, recover
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import StoreError, finish, prepare, save_chunk, write_manifest
-from improvesim.output import FolderLock, recover
 
 #: Chunks in flight per worker.
 IN_FLIGHT_PER_WORKER = 2
@@ -242,7 +242,7 @@ def run_sweep(
     """Run (or finish) an experiment into ``store``, holding the store's lock throughout.
 
     Raises :class:`~improvesim.experiments.store.StoreError` (the store
-    cannot be used as asked), :class:`~improvesim.output.FolderLockedError`
+    cannot be used as asked), :class:`~improvesim.experiments.output.FolderLockedError`
     (another process is writing into it) or :class:`SweepInterrupted`
     (interrupted, or the workers kept dying; finished chunks are saved and
     the manifest written).

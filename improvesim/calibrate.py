@@ -26,7 +26,7 @@ from improvesim.analysis.calibration import (
     posterior,
 )
 from improvesim.analysis.store import load_sweep
-from improvesim.output import staged_folder
+from improvesim.experiments.output import staged_folder
 
 
 def prior_box(meta: dict) -> dict[str, tuple[float, float]]:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from improvesim import __version__
-from improvesim.output import OutputExistsError, OutputNotWritableError, staged_folder
+from improvesim.experiments.output import OutputExistsError, OutputNotWritableError, staged_folder
 from improvesim.sim.params import ParameterError, Params, defaults, load_scenario, one_line, parse_assignment
 from improvesim.sim.schema import BY_NAME
 
@@ -288,7 +288,7 @@ def scenario_with_overrides(path: str | None, sets: Sequence[str], **options) ->
 def cmd_run(args: argparse.Namespace) -> int:
     from improvesim.analysis.summary import summary_table
     from improvesim.analysis.validation import case_table
-    from improvesim.output import check_writable, staged_folder
+    from improvesim.experiments.output import check_writable, staged_folder
     from improvesim.scenario_run import simulate_into
 
     params = scenario_with_overrides(
@@ -336,9 +336,9 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     import os
 
     from improvesim.experiments.design import check_size
+    from improvesim.experiments.output import check_writable
     from improvesim.experiments.store import StoreError
     from improvesim.experiments.sweep import SweepInterrupted, run_sweep
-    from improvesim.output import check_writable
 
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
@@ -406,8 +406,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from improvesim.analysis.sensitivity import SensitivityError, check_sample_size
+    from improvesim.experiments.output import FolderLock
     from improvesim.experiments.spec import load_experiment
-    from improvesim.output import FolderLock
     from improvesim.sensitivity import analyse_any, analyse_study
 
     try:
@@ -518,7 +518,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_discover(args: argparse.Namespace) -> int:
     from improvesim.analysis.discovery import Condition, DiscoveryError, check_store, discover
     from improvesim.discover import default_folder, write_discovery
-    from improvesim.output import check_writable
+    from improvesim.experiments.output import check_writable
 
     try:
         direction = "below" if args.below is not None else "above"
@@ -543,7 +543,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from improvesim.analysis.validation import KNOWN_FAILURES, markdown_table, validate
-    from improvesim.output import check_writable
+    from improvesim.experiments.output import check_writable
 
     check_seed(args.seed, "--seed")
     if not 2 <= args.replicates <= BY_NAME["run.replicates"].high:

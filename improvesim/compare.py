@@ -34,7 +34,7 @@ from improvesim.experiments.design import (
     BATCH_SCHOOL_MONTH_BYTES,
     check_memory,
 )
-from improvesim.output import check_writable, staged_folder
+from improvesim.experiments.output import check_writable, staged_folder
 from improvesim.sim.engine import DEFAULT_BATCH
 from improvesim.sim.outcomes import DISTRICT_METRICS
 from improvesim.sim.params import ParameterError, load_scenario, show

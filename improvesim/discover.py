@@ -21,7 +21,7 @@ import pandas as pd
 
 from improvesim.analysis import discovery as sd
 from improvesim.analysis.plots import discovery_tradeoff
-from improvesim.output import staged_folder
+from improvesim.experiments.output import staged_folder
 
 
 def default_folder(store: Path, outcome: str) -> Path:

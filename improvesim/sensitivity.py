@@ -26,8 +26,8 @@ import pandas as pd
 
 from improvesim.analysis import plots
 from improvesim.analysis import sensitivity as sa
+from improvesim.experiments.output import staged_folder
 from improvesim.experiments.store import read_parts
-from improvesim.output import staged_folder
 
 
 def _announce_replace(folder: Path) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from improvesim.experiments.output import LOCK, FolderLock, FolderLockedError, recover, staged_folder
 from improvesim.experiments.spec import load_experiment
 from improvesim.experiments.sweep import run_sweep
-from improvesim.output import LOCK, FolderLock, FolderLockedError, recover, staged_folder
 
 BASELINE = (ROOT / "scenarios" / "baseline.toml").as_posix()
 TINY = f"""
