@@ -55,7 +55,23 @@ _terminated = threading.Event()
 
 def _on_sigterm(signum, frame) -> None:
     _terminated.set()
-    raise Terminated()
+    if not _called_back_from_c(frame):
+        raise Terminated()
+
+
+#: Python code that C calls back into: an exception raised there is printed ("Exception ignored on
+#: calling ctypes callback function", with a traceback) and lost.  Numba's compiler calls llvmlite's
+#: object-cache hook this way, so SIGTERM during a first compile would land there.
+CALLBACK_SOURCES = ("llvmlite",)
+
+
+def _called_back_from_c(frame) -> bool:
+    """Whether ``frame`` runs inside a callback from C, where the exception must wait for :func:`check_terminated`."""
+    while frame is not None:
+        if any(part in frame.f_code.co_filename for part in CALLBACK_SOURCES):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def handle_sigterm() -> object:

@@ -288,3 +288,26 @@ def test_staging_of_dead_writers_is_cleaned_and_a_half_swapped_target_recovered(
         (stage / "summary.json").write_text("new results")
     assert (target / "summary.json").read_text() == "new results"
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "results"]
+
+
+def test_sigterm_inside_a_callback_from_c_waits_for_the_next_check():
+    """SIGTERM landing in llvmlite's object-cache hook (called from C while Numba compiles) would be printed
+    with a traceback and lost; it is kept for check_terminated instead."""
+    import signal
+    import sys
+
+    from improvesim.experiments import lifeline
+
+    frames = {}
+    hook = compile("def hook():\n    return sys._getframe()\n", "/site-packages/llvmlite/binding/x.py", "exec")
+    exec(hook, {"sys": sys}, frames)
+    previous = lifeline.handle_sigterm()
+    try:
+        lifeline._on_sigterm(signal.SIGTERM, frames["hook"]())
+        with pytest.raises(lifeline.Terminated):
+            lifeline.check_terminated()
+        with pytest.raises(lifeline.Terminated):
+            lifeline._on_sigterm(signal.SIGTERM, sys._getframe())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        lifeline._terminated.clear()
