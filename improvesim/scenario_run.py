@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,4 @@ def _json_ready(value):
 
 
 def _without_schools(part: SimulationResult) -> SimulationResult:
-    from dataclasses import replace
-
     return replace(part, schools=None)

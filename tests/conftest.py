@@ -18,6 +18,16 @@ from improvesim.sim.rng import DRAWS, MonthDraws  # noqa: E402
 from improvesim.sim.state import ParamVectors, blank_state  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Every file `improvesim run` writes (the marker lets a later --force replace the folder).
+RUN_FILES = [
+    ".improvesim",
+    "district.parquet",
+    "schools.parquet",
+    "summary.json",
+    "survival.parquet",
+    "survival.png",
+    "trajectories.png",
+]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 

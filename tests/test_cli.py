@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import ROOT, improvesim
+from conftest import ROOT, RUN_FILES, improvesim
 
 from improvesim.sim.params import ParameterError, defaults, load_scenario
 
@@ -19,15 +19,7 @@ def baseline_run(tmp_path_factory):
 
 def test_run_writes_every_output(baseline_run):
     out, proc = baseline_run
-    assert sorted(p.name for p in out.iterdir()) == [
-        ".improvesim",  # marks the folder as results that --force may replace
-        "district.parquet",
-        "schools.parquet",
-        "summary.json",
-        "survival.parquet",
-        "survival.png",
-        "trajectories.png",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == RUN_FILES
     assert "institutionalized_share" in proc.stdout and "90% interval" in proc.stdout
 
 

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, RUN_FILES
 
 #: The folders that are installed inside improvesim and must never load under their own names.
 FOLDERS = ("sim", "analysis", "experiments", "scenarios")
@@ -89,15 +89,7 @@ def test_the_wheel_runs_from_an_empty_folder(installed):
     run = _in(bin_dir, empty, "improvesim", "run", "baseline", "--replicates", 2, "--out", "X")
     assert run.returncode == 0, run.stderr
     assert run.stderr.startswith("improvesim: compiling the model for this machine"), run.stderr
-    assert sorted(p.name for p in (empty / "X").iterdir()) == [
-        ".improvesim",
-        "district.parquet",
-        "schools.parquet",
-        "summary.json",
-        "survival.parquet",
-        "survival.png",
-        "trajectories.png",
-    ]
+    assert sorted(p.name for p in (empty / "X").iterdir()) == RUN_FILES
     assert json.loads((empty / "X" / "summary.json").read_text())["replicates"] == 2
     version = _in(bin_dir, empty, "improvesim", "--version")
     assert version.returncode == 0 and version.stdout.startswith("improvesim ")
