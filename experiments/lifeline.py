@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 #: Linux prctl option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
@@ -50,41 +51,73 @@ class Terminated(KeyboardInterrupt):
     """The process got SIGTERM; handled like Ctrl-C."""
 
 
-_terminated = threading.Event()
+#: The interrupts received within :func:`interrupts_handled`, oldest first.
+_received: list[type[KeyboardInterrupt]] = []
 
 
 def _on_sigterm(signum, frame) -> None:
-    _terminated.set()
-    if not _called_back_from_c(frame):
-        raise Terminated()
+    _received.append(Terminated)
+    raise Terminated()
 
 
-#: Python code that C calls back into: an exception raised there is printed ("Exception ignored on
-#: calling ctypes callback function", with a traceback) and lost.  Numba's compiler calls llvmlite's
-#: object-cache hook this way, so SIGTERM during a first compile would land there.
-CALLBACK_SOURCES = ("llvmlite",)
+def _on_sigint(signum, frame) -> None:
+    _received.append(KeyboardInterrupt)
+    raise KeyboardInterrupt()
 
 
-def _called_back_from_c(frame) -> bool:
-    """Whether ``frame`` runs inside a callback from C, where the exception must wait for :func:`check_terminated`."""
-    while frame is not None:
-        if any(part in frame.f_code.co_filename for part in CALLBACK_SOURCES):
-            return True
-        frame = frame.f_back
-    return False
+def _keep_lost_interrupts(unraisable) -> None:
+    """``sys.unraisablehook`` while interrupts are handled: a lost interrupt waits silently for :func:`check_interrupted`.
+
+    Python cannot raise an exception out of a ``__del__`` method, a weakref
+    or garbage-collector callback, or Python code that C calls back into
+    (llvmlite's object-cache hook while Numba compiles); it hands it to this
+    hook, whose default prints "Exception ignored in ..." with a traceback.
+    An interrupt that lands there is already recorded by its handler and is
+    not printed; any other exception goes to the hook that was there before.
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    _previous_unraisablehook(unraisable)
 
 
-def handle_sigterm() -> object:
-    """Treat SIGTERM like Ctrl-C from now on (raise :class:`Terminated`); returns the previous handler.
+_previous_unraisablehook = sys.unraisablehook
+
+
+@contextlib.contextmanager
+def interrupts_handled() -> Iterator[None]:
+    """Within the block, SIGTERM is handled like Ctrl-C (it raises :class:`Terminated`), every
+    interrupt is recorded, and one that lands where Python cannot raise it waits for :func:`check_interrupted`.
 
     An exception raised by a signal handler can be lost (when it lands in a
-    ``__del__`` method, say), so long loops also call :func:`check_terminated`.
+    ``__del__`` method, say) or turned into another exception (an extension
+    module whose import it interrupts raises ``ImportError``), so long loops
+    also call :func:`check_interrupted` and the caller can ask
+    :func:`interrupt_received`.  The previous signal handlers and
+    ``sys.unraisablehook`` come back at the end.
     """
-    _terminated.clear()
-    return signal.signal(signal.SIGTERM, _on_sigterm)
+    global _previous_unraisablehook
+    _received.clear()
+    previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_int = signal.signal(signal.SIGINT, _on_sigint)
+    _previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _keep_lost_interrupts
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+        sys.unraisablehook = _previous_unraisablehook
 
 
-def check_terminated() -> None:
-    """Raise :class:`Terminated` if SIGTERM came (even if the handler's exception was lost)."""
-    if _terminated.is_set():
-        raise Terminated()
+def interrupt_received() -> type[KeyboardInterrupt] | None:
+    """:class:`Terminated` if SIGTERM came within :func:`interrupts_handled`, else ``KeyboardInterrupt``
+    if Ctrl-C came, else None."""
+    if Terminated in _received:
+        return Terminated
+    return KeyboardInterrupt if _received else None
+
+
+def check_interrupted() -> None:
+    """Raise the interrupt that came (see :func:`interrupt_received`), even if its exception was lost."""
+    kind = interrupt_received()
+    if kind is not None:
+        raise kind()

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from improvesim.experiments.lifeline import check_terminated
+from improvesim.experiments.lifeline import check_interrupted
 
 #: Written into every result folder: marks it as improvesim results that ``--force`` may replace.
 MARKER = ".improvesim"
@@ -184,7 +184,7 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
     staging = new_staging(target)
     try:
         yield staging
-        check_terminated()  # a SIGTERM whose exception was lost still stops the swap
+        check_interrupted()  # a SIGTERM whose exception was lost still stops the swap
         mark_results(staging)
         swap_into_place(staging, target)
     except BaseException:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improvesim.experiments.design import build_design
-from improvesim.experiments.lifeline import check_terminated, worker_init
+from improvesim.experiments.lifeline import check_interrupted, worker_init
 from improvesim.experiments.output import FolderLock, recover
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
@@ -281,8 +281,8 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
                 bar.update(len(result.outcomes))
                 if pause:
                     time.sleep(pause)
-                check_terminated()
-        check_terminated()
+                check_interrupted()
+        check_interrupted()
     except (KeyboardInterrupt, WorkersDied) as exc:
         bar.close()
         manifest = write_manifest(folder)

@@ -74,11 +74,27 @@ class Interrupted(Exception):
 
 
 def _interrupted_status(cause: BaseException) -> int:
+    """The exit status for an interrupted command: 143 for SIGTERM, 130 for Ctrl-C."""
     from improvesim.experiments.lifeline import Terminated
 
+    _forget_unhandled_interrupt()
     if isinstance(cause, Terminated):
         return 128 + 15
     return 130 if isinstance(cause, KeyboardInterrupt) else 1
+
+
+def _forget_unhandled_interrupt() -> None:
+    """Clear CPython's note that an interrupt went unhandled, once this program has handled it.
+
+    If the interrupt first passed through code run from a string (``exec``
+    of a string or ``PyRun_String``, as some libraries do while they are
+    imported), CPython 3.12 notes it as unhandled and, under ``python -m``,
+    ends the process by SIGINT at exit whatever status it was given.  Every
+    string run resets the note first, so running an empty one clears it.
+    """
+    import ctypes
+
+    ctypes.pythonapi.PyRun_SimpleString(b"")
 
 
 def out_folder(text: str) -> Path:
@@ -698,14 +714,12 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import signal
-
-    from improvesim.experiments.lifeline import handle_sigterm
+    from improvesim.experiments.lifeline import interrupt_received, interrupts_handled
 
     args = build_parser().parse_args(argv)
-    previous = handle_sigterm()  # SIGTERM is handled like Ctrl-C
     try:
-        return COMMANDS[args.command](args)
+        with interrupts_handled():  # SIGTERM is handled like Ctrl-C
+            return COMMANDS[args.command](args)
     except BrokenPipeError:
         return _reader_went_away()
     except (ParameterError, OutputExistsError, OutputNotWritableError, UsageError) as exc:
@@ -715,10 +729,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"improvesim {args.command}: {exc}", file=sys.stderr)
         return _interrupted_status(exc.cause)
     except KeyboardInterrupt as exc:
-        print(f"improvesim {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return _interrupted_status(exc)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        return _nothing_written(args.command, exc)
+    except Exception:
+        kind = interrupt_received()  # an interrupt that a library turned into another exception
+        if kind is None:
+            raise
+        return _nothing_written(args.command, kind())
+
+
+def _nothing_written(command: str, cause: KeyboardInterrupt) -> int:
+    """Report an interrupted command that saved nothing; returns its exit status."""
+    print(f"improvesim {command}: interrupted; nothing was written", file=sys.stderr)
+    return _interrupted_status(cause)
 
 
 def _reader_went_away() -> int:

@@ -26,7 +26,7 @@ from improvesim.analysis.plots import survival_curves, trajectories
 from improvesim.analysis.summary import district_frame, schools_frame, summarize
 from improvesim.analysis.survival import survival_frame
 from improvesim.analysis.validation import case_comparison
-from improvesim.experiments.lifeline import check_terminated
+from improvesim.experiments.lifeline import check_interrupted
 from improvesim.sim import rng
 from improvesim.sim.bundled import is_bundled_file
 from improvesim.sim.end_of_run import end_of_run_outcomes
@@ -83,7 +83,7 @@ def simulate_into(
     parts, events = [], []
     try:
         for first in range(0, replicates, batch):
-            check_terminated()  # a SIGTERM that landed where it could not raise (see lifeline)
+            check_interrupted()  # a SIGTERM that landed where it could not raise (see lifeline)
             chunk = seeds[first : first + batch]
             part = simulate([params] * len(chunk), chunk, record_schools=True)
             district.append(district_frame(part, first))
