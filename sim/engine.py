@@ -114,7 +114,7 @@ class Engine:
         grow_bench(st, pv, cal, busy, draws)
         network(st, pv)
         embed(st, pv, cal, busy)
-        institutionalize(st, pv, t)
+        institutionalize(st, pv, cal, draws)
         practised = classify_authenticity(st, pv, t)
         costs(st, pv, cal)
         self._observe(cal.summer, practised)

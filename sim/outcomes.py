@@ -8,8 +8,14 @@ Definitions (the ODD repeats them):
   opted out (including invitations declined), not invited; they add to one.
 * Authenticity shares are over all schools: authentic, partial, inauthentic
   among invited schools, plus the not-invited share; they add to one.
-* ``institutionalized_share``: schools embedded above the threshold for the
-  minimum months in a row, over all schools.
+* ``institutionalized_share``: schools in the institutionalized state
+  (entered through the institutionalization hazard, see
+  :mod:`sim.submodels.institutionalization`), over all schools;
+  ``ever_institutionalized_share``: schools that ever got there.
+* ``problem_focused_share``, ``variability_share``, ``system_share``,
+  ``measurement_share``, ``inquiry_share``, ``networks_share``: schools
+  practising that principle (at or above the practice threshold), and
+  ``tool_use_share`` schools using the tools, over all schools.
 * ``faded_share``: schools that were once authentic and have not been
   authentic for the last six months or more, over all schools.
 * ``share_with_6mo_disengagement``: participating schools that have had a
@@ -40,8 +46,16 @@ DISTRICT_METRICS: tuple[str, ...] = (
     "partial_share",
     "inauthentic_share",
     "institutionalized_share",
+    "ever_institutionalized_share",
     "faded_share",
     "share_with_6mo_disengagement",
+    "problem_focused_share",
+    "variability_share",
+    "system_share",
+    "measurement_share",
+    "inquiry_share",
+    "networks_share",
+    "tool_use_share",
     "mean_commitment",
     "mean_skill",
     "mean_embeddedness",
@@ -61,9 +75,20 @@ DISTRICT_METRICS: tuple[str, ...] = (
     "cost_total",
 )
 
+#: District metrics of the schools practising each principle, in the order of ``sim.state.PRINCIPLES``.
+PRINCIPLE_SHARES: tuple[str, ...] = (
+    "problem_focused_share",
+    "variability_share",
+    "system_share",
+    "measurement_share",
+    "inquiry_share",
+    "networks_share",
+)
+
 #: The headline shares reported in summaries (``summary.json``).
 HEADLINE: tuple[str, ...] = (
     "institutionalized_share",
+    "ever_institutionalized_share",
     "authentic_share",
     "partial_share",
     "inauthentic_share",
@@ -77,10 +102,13 @@ SCHOOL_METRICS: dict[str, type] = {
     "engagement": np.int8,
     "authenticity": np.int8,
     "principles_practised": np.int8,
+    "principle_bits": np.int8,
+    "tool_use": np.bool_,
     "commitment": np.float32,
     "skill": np.float32,
     "embeddedness": np.float32,
     "institutionalized": np.bool_,
+    "ever_institutionalized": np.bool_,
     "faded": np.bool_,
     "long_spell": np.bool_,
     "joined": np.bool_,
@@ -102,6 +130,9 @@ class RecordedState(NamedTuple):
     skill: np.ndarray  # (K, R, S)
     embeddedness: np.ndarray
     institutionalized: np.ndarray
+    first_institutionalized: np.ndarray
+    principles: np.ndarray  # (6, R, S)
+    tools: np.ndarray
     ever_authentic: np.ndarray
     months_not_authentic: np.ndarray
     joined: np.ndarray
@@ -139,15 +170,25 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
 
 
 @kernel
-def _record_schools(month, state, practised, targets):
+def _record_schools(month, state, practised, threshold, targets):
     """Write this month's per-school metrics into ``targets``
     (:class:`SchoolRecords`, each (R, T, S)) at ``month``, from the state
-    arrays (:class:`RecordedState`) and the principles ``practised`` (R, S)."""
+    arrays (:class:`RecordedState`), the number of principles ``practised``
+    (R, S) and the practice ``threshold`` (R,): bit i of ``principle_bits`` is
+    set when principle i is practised."""
     st = RecordedState(*state)
     t = SchoolRecords(*targets)
     R, S = st.engagement.shape
+    n = st.principles.shape[0]
     for r in range(R):
         for s in range(S):
+            bits = 0
+            for i in range(n):
+                if st.principles[i, r, s] >= threshold[r]:
+                    bits |= 1 << i
+            t.principle_bits[r, month, s] = bits
+            t.tool_use[r, month, s] = st.tools[r, s] >= threshold[r]
+            t.ever_institutionalized[r, month, s] = st.first_institutionalized[r, s] >= 0
             t.engagement[r, month, s] = st.engagement[r, s]
             t.authenticity[r, month, s] = st.authenticity[r, s]
             t.principles_practised[r, month, s] = practised[r, s]
@@ -206,7 +247,7 @@ class Recorder:
         self._cached_month = -1
         if practised is None:
             practised = practised_count(st, practice_threshold)
-        _record_schools(month, pick(RecordedState, st), practised, self._school_arrays)
+        _record_schools(month, pick(RecordedState, st), practised, practice_threshold[:, 0], self._school_arrays)
         self._stocks_by_month[month] = district_snapshot(st, planned_visits)
 
     def district(self) -> np.ndarray:
@@ -243,7 +284,10 @@ def district_metrics(schools: dict[str, np.ndarray], stocks: np.ndarray) -> np.n
         "partial_share": _share(invited & (auth == Authenticity.PARTIAL)),
         "inauthentic_share": _share(invited & (auth == Authenticity.INAUTHENTIC)),
         "institutionalized_share": _share(schools["institutionalized"]),
+        "ever_institutionalized_share": _share(schools["ever_institutionalized"]),
         "faded_share": _share(schools["faded"]),
+        **{name: _share((schools["principle_bits"] >> i) & 1 == 1) for i, name in enumerate(PRINCIPLE_SHARES)},
+        "tool_use_share": _share(schools["tool_use"]),
         "share_with_6mo_disengagement": np.where(n_joined > 0, long_spell / np.maximum(n_joined, 1), 0.0),
         "mean_commitment": schools["commitment"].astype(np.float64).mean(axis=-1),
         "mean_skill": schools["skill"].astype(np.float64).mean(axis=-1),

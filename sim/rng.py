@@ -47,6 +47,8 @@ STREAMS: dict[str, int] = {
         "engagement",
         "improvement",
         "succession",
+        "institution",
+        "school_start",
     )
 }
 
@@ -64,6 +66,7 @@ DRAWS: dict[str, tuple[str, tuple[str, ...]]] = {
     "engagement": ("school", ("engagement_decision", "join")),
     "coaching": ("school", ("visit_rounding",)),
     "improvement": ("school", ("cycle_start", "cycle_success")),
+    "institution": ("school", ("institutionalize",)),
 }
 
 #: One month's uniforms in [0, 1), each named draw of :data:`DRAWS` one

@@ -141,7 +141,6 @@ class State:
     demand_mult: np.ndarray
     understanding: np.ndarray
     embeddedness: np.ndarray
-    embedded_months: np.ndarray
     institutionalized: np.ndarray
     first_institutionalized: np.ndarray
     ever_authentic: np.ndarray
@@ -161,6 +160,9 @@ class State:
     spell: np.ndarray
     max_spell: np.ndarray
     authenticity: np.ndarray
+    effort: np.ndarray  # share of full-pace improvement work done this month, 0-1
+    tools: np.ndarray  # tool use, 0-1
+    equity_belief: np.ndarray  # the leaders' belief that improvement advances equity, 0-1
     # principles (6, R, S)
     principles: np.ndarray
     # staff (K, R, S)
@@ -325,7 +327,6 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         demand_mult=np.ones((R, S)),
         understanding=z(R, S),
         embeddedness=z(R, S),
-        embedded_months=zi(R, S),
         institutionalized=zb(R, S),
         first_institutionalized=np.full((R, S), -1, dtype=np.int64),
         ever_authentic=zb(R, S),
@@ -345,6 +346,9 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         spell=zi(R, S),
         max_spell=zi(R, S),
         authenticity=np.zeros((R, S), dtype=np.int8),
+        effort=z(R, S),
+        tools=z(R, S),
+        equity_belief=z(R, S),
         principles=z(N_PRINCIPLES, R, S),
         skill=z(K, R, S),
         commitment=z(K, R, S),
@@ -398,4 +402,6 @@ def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
     st.priority[:] = pv.col("governance.priority")
     st.weights[:] = [team_weights(K, w) for w in pv.col("district.leader_weight")]
     st.tenure[:] = 24
+    # schools start different: the leaders' belief that improvement advances equity (seed 003)
+    st.equity_belief[:] = rng.uniform(st.keys, "school_start", 0, (S,))
     return st

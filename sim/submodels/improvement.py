@@ -1,31 +1,42 @@
-"""Improvement work: PDSA cycles and the six principles, practised or decaying.
+"""Improvement work: effort, PDSA cycles, the six principles and the tools.
 
-An engaged school that is not stalled works in school months, at the pace
-its time allows (``time_ratio``).  With no cycle under way it starts one
-with chance ``time_ratio``; a cycle finishes after ``improvement.cycle_months``
-of full-pace work.  Its success chance rises with the team's skill, with
-how well the problem was understood first (a team that jumps to solutions,
-understanding below one half, pays the solutionitis penalty), with data
+Effort (Repenning 2002; Repenning and Sterman 2002).  The share of
+full-pace improvement work a team does in a school month is the time it
+has (``time_ratio``: protected time left after competing demands) times
+the priority it gives the work, which rises with the team's commitment
+from ``improvement.effort_floor``.  Under pressure the time goes first;
+without commitment the time is not used.
+
+PDSA cycles.  An engaged school that is not stalled starts a cycle with
+chance equal to its effort; a cycle finishes after
+``improvement.cycle_months`` of full-pace work.  Its success chance rises
+with the team's skill, with how well the problem was understood first (a
+team that jumps to solutions pays the solutionitis penalty), with data
 systems (top-down support) and with local and documented knowledge.
 Success lifts recent results, and so commitment ("learning begets
 learning"); failure drains results unless the team practises disciplined
 inquiry, in which case it still learns about the problem.
 
-Principles (seed 003).  While working, each principle's practice grows with
-the team's commitment and with the principle's own support: tool use
-without commitment (compliance, "technical ceremony") builds at most the
-principles that structures carry, and under low commitment unsupported
-practice erodes even while the forms are filled in.  The supports are:
-coaching for the problem focus, skill for variability and systems, data
-systems for measurement, finished cycles for disciplined inquiry, and
-convenings for organizing as networks.  Disciplined inquiry (learning from
-repeated cycles) is the one principle tools cannot carry: without
-commitment above the motivation threshold it rises no higher than
-``improvement.compliance_ceiling``, below the practice threshold, so a
-compliant team fills in PDSA forms without the principle ("technical
-ceremony", seed 003) and is at most partially authentic.  Without practice
-in school months principles decay, more slowly where routines are
+Principles (seed 003).  Each principle grows only from its own activity,
+in proportion to the effort: understanding the problem and its users,
+attending to variability and to measurement (data routines, run charts),
+seeing the system (process maps, driver diagrams) in every month of work;
+disciplined inquiry only while a PDSA cycle runs; organizing as networks
+only through exchanges between schools (convenings, and between them
+``improvement.exchange_between_convenings`` of a convening, times the
+hub's capacity).  What an hour yields rises with the team's skill and with
+coaching.  Principles differ in difficulty: measurement and networking are
+hardest (seed 003, 5.1.2: the persistent weaknesses), measurement less so
+with data systems (top-down support).  Each principle decays at its own
+rate as far as it is not practised, more slowly where routines are
 embedded.
+
+Tools (seed 003's partially authentic implementation; Meyer and Rowan 1977;
+Yurkofsky 2021).  Tool use (fishbone and driver diagrams, templates) is its
+own, cheaper stock: it grows with effort, and under a mandate also with
+compliance (``improvement.mandate_tool_push`` of full-pace work that fills in
+the forms whatever the team's commitment), and decays without use.  A school
+can use the tools without practising the principles.
 
 The month's work runs in compiled kernels (:mod:`sim.jit`), school by
 school: one call does the whole month (:func:`improvement_work`).  Every
@@ -41,9 +52,8 @@ import numpy as np
 from improvesim.sim.events import note
 from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State
+from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, required_by_run
 from improvesim.sim.submodels.calendar import Calendar
-from improvesim.sim.submodels.sensemaking import sustained_at
 
 #: Index of each principle in ``State.principles``.
 PROBLEM, VARIABILITY, SYSTEM, MEASUREMENT, INQUIRY, NETWORKS = range(N_PRINCIPLES)
@@ -71,15 +81,19 @@ class ImprovementState(NamedTuple):
     embeddedness: np.ndarray  # (R, S) 0-1
     convening: np.ndarray  # (R,) a convening was held
     weights: np.ndarray  # (R, K) seat weights of team means
+    effort: np.ndarray  # (R, S) share of full-pace improvement work done this month, 0-1
+    tools: np.ndarray  # (R, S) tool use, 0-1
 
 
 class ImprovementCoefficients(NamedTuple):
     """Per-run (R,) coefficients of improvement work: the schema's
-    ``improvement.*``, ``governance.top_down_support``, ``knowledge.management``,
-    ``sensemaking.threshold`` and ``sensemaking.threshold_width``."""
+    ``improvement.*``, ``governance.top_down_support``, ``knowledge.management``
+    and whether participation is ``required`` (1.0 under a mandate, else 0.0)."""
 
-    SECTIONS = ("improvement", "governance", "knowledge", "sensemaking")
+    SECTIONS = ("improvement", "governance", "knowledge")
+    DERIVED = {"required": required_by_run}
 
+    required: np.ndarray
     cycle_months: np.ndarray
     skill_effect: np.ndarray
     base_success: np.ndarray
@@ -102,15 +116,29 @@ class ImprovementCoefficients(NamedTuple):
     learn_per_cycle: np.ndarray
     learn_by_doing: np.ndarray
     problem_understanding_gain: np.ndarray
+    effort_floor: np.ndarray
     principle_gain: np.ndarray
-    principle_decay: np.ndarray
+    yield_base: np.ndarray
+    skill_yield: np.ndarray
+    coaching_yield: np.ndarray
+    difficulty_problem: np.ndarray
+    difficulty_variability: np.ndarray
+    difficulty_system: np.ndarray
+    difficulty_measurement: np.ndarray
+    difficulty_inquiry: np.ndarray
+    difficulty_networks: np.ndarray
+    data_systems_ease: np.ndarray
+    exchange_between_convenings: np.ndarray
+    decay_problem: np.ndarray
+    decay_variability: np.ndarray
+    decay_system: np.ndarray
+    decay_measurement: np.ndarray
+    decay_inquiry: np.ndarray
+    decay_networks: np.ndarray
     embedded_decay_shield: np.ndarray
-    support_pull: np.ndarray
-    commitment_pull: np.ndarray
-    inquiry_support_idle: np.ndarray
-    compliance_ceiling: np.ndarray
-    threshold: np.ndarray
-    threshold_width: np.ndarray
+    tool_gain: np.ndarray
+    tool_decay: np.ndarray
+    mandate_tool_push: np.ndarray
 
 
 def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
@@ -121,17 +149,29 @@ def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
 # --- working schools -----------------------------------------------------------------------------
 
 
+@rule
+def effort_at(c, ratio, team_commitment):
+    """Share, 0-1, of full-pace improvement work a team does: the time ``ratio``
+    (0-1) times the priority it gives the work, ``effort_floor`` rising to 1
+    with ``team_commitment`` (0-1)."""
+    priority = c.effort_floor + (1.0 - c.effort_floor) * team_commitment
+    return ratio * priority
+
+
 @kernel
-def _working_schools(summer, engagement, stall, ratio):
-    """Schools (R, S) doing improvement work this month: not in summer, engaged,
-    not stalled, with some time (``ratio`` > 0)."""
-    R, S = engagement.shape
+def _working_schools(summer, st, c, ratio):
+    """Schools (R, S) doing improvement work this month (not in summer, engaged,
+    not stalled, with some time: ``ratio`` (R, S) > 0), and each school's
+    effort (:func:`effort_at`, 0 where not working) written into ``st.effort``."""
+    R, S = st.engagement.shape
     busy = np.zeros((R, S), dtype=np.bool_)
-    if summer:
-        return busy
+    effort = st.effort
     for r in range(R):
+        cr = at_run(c, r)
         for s in range(S):
-            busy[r, s] = engagement[r, s] == ENGAGED and stall[r, s] == 0 and ratio[r, s] > 0.0
+            working = (not summer) and st.engagement[r, s] == ENGAGED and st.stall[r, s] == 0 and ratio[r, s] > 0.0
+            busy[r, s] = working
+            effort[r, s] = effort_at(cr, ratio[r, s], team_mean_at(st.commitment, st.weights, r, s)) if working else 0.0
     return busy
 
 
@@ -159,11 +199,12 @@ def success_chance_at(c, team_skill, understanding, local_knowledge, shared_know
 
 
 @kernel
-def _advance_cycles(busy, ratio, st, c, u_start, u_success):
+def _advance_cycles(busy, st, c, u_start, u_success):
     """Start, advance and finish cycles in the working schools ``busy`` (R, S),
     updating the state arrays (:class:`ImprovementState`) in place: a cycle
-    starts when ``u_start`` (R, S) falls below the time ``ratio``, succeeds
-    when ``u_success`` falls below its chance.  Returns the finished cycles (R, S)."""
+    starts when ``u_start`` (R, S) falls below the school's effort and
+    advances by the effort, and succeeds when ``u_success`` falls below its
+    chance.  Returns the finished cycles (R, S)."""
     R, S = st.results.shape
     results = st.results
     done = np.zeros((R, S), dtype=np.bool_)
@@ -181,11 +222,11 @@ def _advance_cycles(busy, ratio, st, c, u_start, u_success):
         for s in range(S):
             if not busy[r, s]:
                 continue
-            if not in_cycle[r, s] and u_start[r, s] < ratio[r, s]:  # a cycle starts
+            if not in_cycle[r, s] and u_start[r, s] < st.effort[r, s]:  # a cycle starts
                 in_cycle[r, s] = True
                 cycle_progress[r, s] = 0.0
             if in_cycle[r, s]:
-                cycle_progress[r, s] += ratio[r, s]
+                cycle_progress[r, s] += st.effort[r, s]
                 if cycle_progress[r, s] >= c.cycle_months[r]:
                     done[r, s] = True
                     finishing = True
@@ -254,79 +295,115 @@ def _document_successes(joined, success, management, knowledge_base):
         knowledge_base[r] += (management[r] * share) * (1.0 - knowledge_base[r])
 
 
-# --- principles ----------------------------------------------------------------------------------
+# --- principles and tools -----------------------------------------------------------------------
 
 
 @rule
-def _principle_support_at(c, principle, visits, understanding, team_skill, cycling, networking):
-    """Support, 0-1, for ``principle`` at a school: coaching visits or understanding
-    for the problem focus, the team's skill for variability and systems, data
-    systems (top-down support) for measurement, a cycle finished or under way
-    (``cycling``, else ``inquiry_support_idle``) for disciplined inquiry, and
-    ``networking`` (convening x hub capacity) for organizing as networks."""
-    if principle == PROBLEM:
-        return max(min(visits, 1.0), understanding)
-    if principle in (VARIABILITY, SYSTEM):
-        return team_skill
-    if principle == MEASUREMENT:
-        return c.top_down_support
+def _activity_at(principle, cycling, networking):
+    """Share, 0-1, of a month's improvement work that exercises ``principle``:
+    all of it for the problem focus, variability, systems and measurement; for
+    disciplined inquiry, all of it while a cycle runs or finishes (``cycling``)
+    and none otherwise; for organizing as networks, the school's exchanges with
+    other schools (``networking``, 0-1)."""
     if principle == INQUIRY:
-        return 1.0 if cycling else c.inquiry_support_idle
-    return networking
+        return 1.0 if cycling else 0.0
+    if principle == NETWORKS:
+        return networking
+    return 1.0
 
 
 @rule
-def _inquiry_ceiling_at(c, team_commitment):
-    """Highest practice of disciplined inquiry, 0-1, a team reaches: ceremony
-    (``compliance_ceiling``) until commitment crosses the motivation threshold,
-    up to 1 above it."""
-    kept = sustained_at(team_commitment, c.threshold, c.threshold_width)
-    return c.compliance_ceiling + (1.0 - c.compliance_ceiling) * kept
+def _difficulty_at(c, principle):
+    """Difficulty (>= 0) of ``principle``: full-pace months of practice per unit of
+    growth rate, relative to each other; measurement is easier with data systems
+    (``data_systems_ease`` x top-down support)."""
+    if principle == PROBLEM:
+        return c.difficulty_problem
+    if principle == VARIABILITY:
+        return c.difficulty_variability
+    if principle == SYSTEM:
+        return c.difficulty_system
+    if principle == MEASUREMENT:
+        return c.difficulty_measurement * (1.0 - c.data_systems_ease * c.top_down_support)
+    if principle == INQUIRY:
+        return c.difficulty_inquiry
+    return c.difficulty_networks
+
+
+@rule
+def _decay_at(c, principle):
+    """Monthly decay rate (0-1) of ``principle`` when it is not practised at all."""
+    if principle == PROBLEM:
+        return c.decay_problem
+    if principle == VARIABILITY:
+        return c.decay_variability
+    if principle == SYSTEM:
+        return c.decay_system
+    if principle == MEASUREMENT:
+        return c.decay_measurement
+    if principle == INQUIRY:
+        return c.decay_inquiry
+    return c.decay_networks
+
+
+@rule
+def yield_at(c, team_skill, visits):
+    """What a full-pace month of practice yields (>= 0): a base, raised by the
+    team's skill (0-1) and by coaching ``visits`` (counted up to one a month)."""
+    y = c.yield_base + c.skill_yield * team_skill
+    return y + c.coaching_yield * min(visits, 1.0)
+
+
+@rule
+def practice_step_at(c, principle, p, practice, yielded, shield):
+    """Next month's practice of ``principle``, 0-1, from ``p``: it grows by
+    ``principle_gain`` x ``practice`` (effort x activity, 0-1) x ``yielded`` /
+    difficulty of the room left, and decays by its rate x (1 - ``practice``) x
+    ``shield`` (the share of decay embedded routines let through) of itself."""
+    gain = c.principle_gain * practice
+    gain *= yielded
+    gain /= _difficulty_at(c, principle)
+    gain = min(gain, 1.0) * (1.0 - p)
+    loss = _decay_at(c, principle) * (1.0 - practice)
+    loss *= shield
+    return clip01_at(p + gain - loss * p)
 
 
 @kernel
-def _practise_and_decay(busy, finished, st, c):
-    """Grow the principles (6, R, S), in place, in the working schools ``busy``
-    (R, S); decay them elsewhere (a school month)."""
-    R, S = busy.shape
-    principles, commitment, skill, weights = st.principles, st.commitment, st.skill, st.weights
-    convened = False
-    for r in range(R):
-        convened |= st.convening[r]
+def _practise_and_decay(finished, st, c):
+    """In a school month, grow each principle (6, R, S) with its own activity
+    at the school's effort and decay it as far as it is not practised, and
+    the tools (R, S) likewise, in place (every school; a school that does not
+    work has no effort, so it only loses practice)."""
+    R, S = st.effort.shape
+    principles, skill, weights = st.principles, st.skill, st.weights
     for r in range(R):
         cr = at_run(c, r)
-        # (no convening anywhere, no support)
-        networking = (1.0 if st.convening[r] else 0.0) * st.hub_capacity[r] if convened else 0.0
+        exchange = 1.0 if st.convening[r] else cr.exchange_between_convenings
+        networking = exchange * st.hub_capacity[r]
         for s in range(S):
-            team_commitment = team_mean_at(commitment, weights, r, s)
-            team_skill = team_mean_at(skill, weights, r, s)
-            working = busy[r, s]
+            effort = st.effort[r, s]
             cycling = finished[r, s] or st.in_cycle[r, s]
-            decay = cr.embedded_decay_shield * st.embeddedness[r, s]
-            decay = 1.0 - decay
-            decay *= cr.principle_decay
-            # working teams lose practice that neither commitment nor support holds up
-            # (ceremony); idle teams lose it at the full decay rate
-            unheld = decay * (1.0 - team_commitment)
-            ceiling = _inquiry_ceiling_at(cr, team_commitment)
-            visits, understanding = st.visits[r, s], st.understanding[r, s]
+            yielded = yield_at(cr, team_mean_at(skill, weights, r, s), st.visits[r, s])
+            shield = 1.0 - cr.embedded_decay_shield * st.embeddedness[r, s]
             for i in range(N_PRINCIPLES):
-                support = _principle_support_at(cr, i, visits, understanding, team_skill, cycling, networking)
-                # part of the pull is the team's commitment, part the principle's own support:
-                # structures and tools carry some principles without commitment (partial
-                # authenticity), none carries all six
-                gain = cr.support_pull * support
-                gain += cr.commitment_pull * team_commitment
-                gain *= cr.principle_gain
-                gain *= 1.0 if working else 0.0
-                loss = (1.0 - support) * unheld if working else decay
-                # p += gain x (room to grow) - loss x p; disciplined inquiry grows only to its ceiling
-                p = principles[i, r, s]
-                room = max(ceiling - p, 0.0) if i == INQUIRY else 1.0 - p
-                gain *= room
-                loss *= p
-                gain -= loss
-                principles[i, r, s] = clip01_at(p + gain)
+                practice = effort * _activity_at(i, cycling, networking)
+                principles[i, r, s] = practice_step_at(cr, i, principles[i, r, s], practice, yielded, shield)
+            st.tools[r, s] = tool_step_at(cr, st.tools[r, s], effort, st.engagement[r, s] == ENGAGED)
+
+
+@rule
+def tool_step_at(c, tools, effort, engaged):
+    """Next month's tool use, 0-1: it grows by ``tool_gain`` x use of the room
+    left and decays by ``tool_decay`` x (1 - use); use is the ``effort`` or,
+    at an ``engaged`` school under a mandate, at least ``mandate_tool_push``
+    (compliance: the forms are filled in whatever the commitment)."""
+    use = effort
+    if engaged and c.required:
+        use = max(use, c.mandate_tool_push)
+    grown = c.tool_gain * use * (1.0 - tools)
+    lost = c.tool_decay * (1.0 - use) * tools
+    return clip01_at(tools + grown - lost)
 
 
 # --- learning and stalls -------------------------------------------------------------------------
@@ -335,7 +412,7 @@ def _practise_and_decay(busy, finished, st, c):
 @kernel
 def _learn_by_doing(busy, st, c):
     """Working schools ``busy`` (R, S) gain skill (K, R, S) and, with the problem
-    focus, understanding (R, S), in place."""
+    focus, understanding (R, S), in place, in proportion to their effort."""
     skill, understanding, principles = st.skill, st.understanding, st.principles
     K = skill.shape[0]
     R, S = busy.shape
@@ -347,7 +424,7 @@ def _learn_by_doing(busy, st, c):
         return
     for r in range(R):
         for s in range(S):
-            share = 1.0 if busy[r, s] else 0.0
+            share = st.effort[r, s]
             by_doing = c.learn_by_doing[r] * share
             for k in range(K):
                 skill[k, r, s] += by_doing * (1.0 - skill[k, r, s])
@@ -378,10 +455,10 @@ def _improvement_month(summer, ratio, state, coef, u_start, u_success):
     the working schools (R, S)."""
     st = ImprovementState(*state)
     c = named(ImprovementCoefficients, coef)
-    busy = _working_schools(summer, st.engagement, st.stall, ratio)
-    done = _advance_cycles(busy, ratio, st, c, u_start, u_success)
+    busy = _working_schools(summer, st, c, ratio)
+    done = _advance_cycles(busy, st, c, u_start, u_success)
     if not summer:
-        _practise_and_decay(busy, done, st, c)
+        _practise_and_decay(done, st, c)
     _learn_by_doing(busy, st, c)
     if not summer:
         _count_down_stalls(st.stall)

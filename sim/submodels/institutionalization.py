@@ -2,16 +2,25 @@
 
 Embeddedness (seed 001) is a stock of routine: in school months it grows in
 working schools with the quality of their practice (mean principle practice
-times team commitment), faster when improvement is integrated into existing
-structures, and decays in schools that do not practise.  A school whose
-embeddedness has stayed above ``institution.threshold`` for
-``institution.min_months`` months in a row is institutionalized.
-Embeddedness buffers turnover (see :mod:`sim.submodels.turnover`).
+times team commitment) and their effort, faster when improvement is
+integrated into existing structures, and decays in schools that do not
+practise.  Embeddedness buffers turnover (see :mod:`sim.submodels.turnover`).
 
-Authenticity (seed 003) is read off the principles each month: authentic
-when all six are practised (practice at or above
-``improvement.practice_threshold``), partially authentic when some are,
-inauthentic when none are.  A school year counts as authentic for the
+Institutionalization is earned school by school.  Each school month an
+engaged school practising authentically is institutionalized with a monthly
+hazard ``institution.hazard`` x embeddedness ** ``institution.hazard_shape``,
+raised by integration into existing structures (``institution.integration_hazard``),
+by the deep bench (``institution.bench_hazard`` per groomed successor) and
+cut while the principal is new (tenure below ``institution.stable_leader_months``).
+An institutionalized school keeps it unless, rarely, it is lost: with
+hazard ``institution.loss_hazard`` in a month its work is stalled (a leader
+left with no successor) or a competing initiative is under way.
+
+Authenticity (seed 003) is read off the principles and the tools each
+month: authentic when all six principles are practised (practice at or
+above ``improvement.practice_threshold``), partially authentic when some
+are or the tools are used (tool use at or above the same threshold),
+inauthentic otherwise.  A school year counts as authentic for the
 school when it ends (July) with authentic practice.
 
 Deep bench (seed 001): in school months a working school grooms a
@@ -25,12 +34,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import NamedTuple
+
 from improvesim.sim.events import event_marks, note
-from improvesim.sim.jit import clip01_at, kernel, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import PRINCIPAL, SKILL_DEVELOPING, SUCCESSION_SEATS, ParamVectors, State
+from improvesim.sim.state import (
+    ENGAGED,
+    PRINCIPAL,
+    SKILL_DEVELOPING,
+    SUCCESSION_SEATS,
+    Authenticity,
+    ParamVectors,
+    State,
+)
 from improvesim.sim.structure import LONG_SPELL, YEAR_END
 from improvesim.sim.submodels.calendar import Calendar, month_of_year
+
+AUTHENTIC = int(Authenticity.AUTHENTIC)
 
 #: Most successors on a school's deep bench: one for each seat a successor can fill.
 MAX_BENCH = len(SUCCESSION_SEATS)
@@ -48,14 +69,12 @@ def practice_quality_at(principles, commitment, weights, r, s):
 
 
 def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
-    """Grow embeddedness with authentic practice, decay it without."""
+    """Grow embeddedness with practice and effort, decay it without."""
     if cal.summer:
         return
     _grow_or_decay_embeddedness(
         st.embeddedness,
-        st.principles,
-        st.commitment,
-        st.weights,
+        (st.principles, st.commitment, st.weights, st.effort),
         busy,
         pv.cached("embed_speed_by_run", _embed_speed),
         pv.col("institution.embed_decay"),
@@ -71,15 +90,19 @@ def _embed_speed(pv: ParamVectors) -> np.ndarray:
 
 
 @kernel
-def _grow_or_decay_embeddedness(e, principles, commitment, weights, busy, speed, decay):
+def _grow_or_decay_embeddedness(e, practice, busy, speed, decay):
     """Embeddedness ``e`` (R, S), 0-1, in place: in working (``busy``) schools
-    e + speed x quality x (1 - e), in the others e - decay x e (``speed`` and
-    ``decay`` (R,) per month); then clipped to [0, 1]."""
+    e + speed x quality x effort x (1 - e), in the others e - decay x e
+    (``speed`` and ``decay`` (R,) per month; ``practice`` the principles
+    (6, R, S), commitment (K, R, S), seat weights (R, K) and effort (R, S));
+    then clipped to [0, 1]."""
+    principles, commitment, weights, effort = practice
     for r in range(e.shape[0]):
         for s in range(e.shape[1]):
             x = e[r, s]
             if busy[r, s]:
-                grown = practice_quality_at(principles, commitment, weights, r, s) * speed[r]
+                grown = practice_quality_at(principles, commitment, weights, r, s) * effort[r, s]
+                grown = grown * speed[r]
                 grown = grown * (1.0 - x)
                 grown = grown + x
             else:
@@ -87,52 +110,100 @@ def _grow_or_decay_embeddedness(e, principles, commitment, weights, busy, speed,
             e[r, s] = clip01_at(grown)
 
 
-def institutionalize(st: State, pv: ParamVectors, month: int) -> None:
-    """Count months embedded and flag institutionalized schools."""
-    marks = event_marks(st.events, 1, st.engagement.shape)
-    _count_embedded_months(
-        st.embeddedness,
-        pv.col("institution.threshold"),
-        pv.cached("min_months_by_run", _min_months_whole),
-        st.embedded_months,
-        st.institutionalized,
-        st.first_institutionalized,
-        month,
-        marks,
+class InstitutionState(NamedTuple):
+    """The state arrays institutionalization reads and writes."""
+
+    embeddedness: np.ndarray  # (R, S) 0-1
+    authenticity: np.ndarray  # (R, S) Authenticity of last month
+    engagement: np.ndarray  # (R, S) Engagement
+    stall: np.ndarray  # (R, S) months the work stays stalled
+    bench: np.ndarray  # (R, S) groomed successors
+    tenure: np.ndarray  # (K, R, S) months in the seat
+    initiative_months: np.ndarray  # (R,) months left of a competing initiative
+    institutionalized: np.ndarray  # (R, S)
+    first_institutionalized: np.ndarray  # (R, S) month, -1 if never
+
+
+class InstitutionCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of institutionalization: the schema's ``institution.*``
+    and ``time.integrated``."""
+
+    SECTIONS = ("institution", "time")
+
+    hazard: np.ndarray
+    hazard_shape: np.ndarray
+    integrated: np.ndarray
+    integration_hazard: np.ndarray
+    bench_hazard: np.ndarray
+    stable_leader_months: np.ndarray
+    new_leader_hazard: np.ndarray
+    loss_hazard: np.ndarray
+
+
+#: Events of :func:`institutionalize`, in the order they are noted: the rows of its event marks.
+_INSTITUTION_EVENTS = ("institutionalized", "institutionalization_lost")
+
+
+def institutionalize(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
+    """Institutionalization gained and lost in a school month (the draw ``institutionalize``)."""
+    if cal.summer:
+        return
+    marks = event_marks(st.events, len(_INSTITUTION_EVENTS), st.engagement.shape)
+    _gain_or_lose_institution(
+        pick(InstitutionState, st), coefficients(InstitutionCoefficients, pv), draws.institutionalize, cal.month, marks
     )
     if st.events is not None:
-        note(st.events, month, "institutionalized", marks[0])
+        for kind, mask in zip(_INSTITUTION_EVENTS, marks, strict=True):
+            note(st.events, cal.month, kind, mask)
+
+
+@rule
+def institution_hazard_at(c, embeddedness, bench, principal_tenure):
+    """Monthly chance, 0-1, that a school practising authentically is
+    institutionalized: ``hazard`` x ``embeddedness`` ** ``hazard_shape``, times
+    1 + ``integration_hazard`` x integration, times 1 + ``bench_hazard`` x the
+    groomed successors, times ``new_leader_hazard`` while the principal's
+    tenure (months) is below ``stable_leader_months``."""
+    h = c.hazard * embeddedness**c.hazard_shape
+    h *= 1.0 + c.integration_hazard * c.integrated
+    h *= 1.0 + c.bench_hazard * bench
+    if principal_tenure < c.stable_leader_months:
+        h *= c.new_leader_hazard
+    return min(h, 1.0)
 
 
 @kernel
-def _count_embedded_months(
-    embeddedness, threshold, min_months, embedded_months, institutionalized, first_institutionalized, month, marks
-):
-    """In place: one more month embedded (``embeddedness`` at or above the run's
-    ``threshold``) or back to 0; institutionalized after ``min_months`` (R,) whole
-    months, the first time noted as ``month``.  Marks ``marks[0]`` where a school
-    is institutionalized that was not last month (when ``marks`` is not empty)."""
+def _gain_or_lose_institution(state, coef, u, month, marks):
+    """In place: a school not institutionalized, engaged and authentic last month,
+    is institutionalized when its draw ``u`` (R, S) falls below
+    :func:`institution_hazard_at` (the first time noted as ``month``); an
+    institutionalized school whose work is stalled, or whose district runs a
+    competing initiative, loses it when ``u`` falls below ``loss_hazard``.
+    Marks ``marks[0]`` and ``marks[1]`` (when not empty) where it was gained or lost."""
+    st = InstitutionState(*state)
+    c = named(InstitutionCoefficients, coef)
     record = marks.shape[1] > 0
-    for r in range(embeddedness.shape[0]):
-        for s in range(embeddedness.shape[1]):
-            if embeddedness[r, s] >= threshold[r]:
-                embedded_months[r, s] += 1
-            else:
-                embedded_months[r, s] = 0
-            now = embedded_months[r, s] >= min_months[r]
-            if now:
-                if first_institutionalized[r, s] < 0:
-                    first_institutionalized[r, s] = month
+    R, S = st.embeddedness.shape
+    for r in range(R):
+        cr = at_run(c, r)
+        competing = st.initiative_months[r] > 0
+        for s in range(S):
+            if st.institutionalized[r, s]:
+                threatened = competing or st.stall[r, s] > 0
+                if threatened and u[r, s] < cr.loss_hazard:
+                    st.institutionalized[r, s] = False
+                    if record:
+                        marks[1, r, s] = True
+                continue
+            if st.engagement[r, s] != ENGAGED or st.authenticity[r, s] != AUTHENTIC:
+                continue
+            h = institution_hazard_at(cr, st.embeddedness[r, s], st.bench[r, s], st.tenure[PRINCIPAL, r, s])
+            if u[r, s] < h:
+                st.institutionalized[r, s] = True
+                if st.first_institutionalized[r, s] < 0:
+                    st.first_institutionalized[r, s] = month
                 if record:
-                    marks[0, r, s] = not institutionalized[r, s]
-            institutionalized[r, s] = now
-
-
-def _min_months_whole(pv: ParamVectors) -> np.ndarray:
-    """``institution.min_months`` rounded up, (R,) integers: a whole number of
-    months reaches it exactly when it reaches the rounded-up value (and comparing
-    integers with integers is cheaper)."""
-    return np.ceil(pv.col("institution.min_months")).astype(np.int64)
+                    marks[0, r, s] = True
 
 
 def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray:
@@ -140,7 +211,7 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
     Returns the number (R, S) of principles practised."""
     marks = event_marks(st.events, len(_PRACTICE_EVENTS), st.engagement.shape)
     practised = _classify_practice(
-        st.principles,
+        (st.principles, st.tools),
         pv.col("improvement.practice_threshold"),
         st.ever_authentic,
         st.months_not_authentic,
@@ -161,17 +232,20 @@ _PRACTICE_EVENTS = ("became_authentic", "faded")
 
 @kernel
 def _classify_practice(
-    principles, threshold, ever_authentic, months_not_authentic, authentic_years, authenticity, year_end, marks
+    practice, threshold, ever_authentic, months_not_authentic, authentic_years, authenticity, year_end, marks
 ):
-    """In place: a school practises a principle at or above the run's
-    ``threshold``; authentic when it practises all, partial (1) when some,
-    inauthentic (0) when none (``authenticity``, int8: 0-2).  Months since
+    """In place: a school practises a principle (``practice``: the principles
+    (6, R, S), then the tool use (R, S)) at or above the run's ``threshold``;
+    authentic when it practises all, partial (1) when some or when it uses the
+    tools at or above the threshold, inauthentic (0) otherwise
+    (``authenticity``, int8: 0-2).  Months since
     authentic practice count up once a school has ever been authentic, back to
     0 while it is; at the ``year_end`` an authentic school counts one more
     authentic year.  Returns the (R, S) int64 number of principles practised.
     Marks (when ``marks`` is not empty) ``marks[0]`` where a school is authentic
     for the first time and ``marks[1]`` where its practice faded (``LONG_SPELL``
     months without, looked for when any school of the batch has been authentic)."""
+    principles, tools = practice
     n, runs, schools = principles.shape
     record = marks.shape[1] > 0
     practised = np.empty((runs, schools), dtype=np.int64)
@@ -195,7 +269,8 @@ def _classify_practice(
                     months_not_authentic[r, s] = 0
             if year_end and authentic:
                 authentic_years[r, s] += 1
-            authenticity[r, s] = (1 if authentic else 0) + (1 if count > 0 else 0)
+            some = count > 0 or tools[r, s] >= threshold[r]
+            authenticity[r, s] = (1 if authentic else 0) + (1 if some else 0)
     if record and anyone_ever:  # (otherwise no count reaches the spell)
         for r in range(runs):
             for s in range(schools):

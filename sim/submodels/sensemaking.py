@@ -1,12 +1,17 @@
 """Sensemaking and engagement: commitment with a tipping point, and decisions.
 
-Commitment (Repenning 2002).  Each team member's commitment moves with a
-school-level *drive*: ownership (own aims: school autonomy; a mandate with
-little autonomy lowers it) times the pull of the felt message, coaching
-visits and recent PDSA results, minus stress and initiative fatigue.  Below
-the motivation threshold commitment also reverts towards zero; above it,
-results sustain it (a smooth step of width twice
-``sensemaking.threshold_width`` around ``sensemaking.threshold``).  So pressure withdrawn before early results
+Commitment (Repenning 2002) must be earned and kept.  Each team member's
+commitment moves with a school-level *drive*: ownership (own aims: school
+autonomy and the leaders' belief that improvement advances equity; a
+mandate lowers it by ``sensemaking.mandate_ownership_loss``) times the pull
+of the felt message, coaching visits and recent PDSA results, minus stress,
+initiative fatigue and, under a mandate, reactance (``sensemaking.reactance``
+times the lack of autonomy).  Without reinforcement commitment drifts down
+(``sensemaking.drift`` of it a month); below the motivation threshold it
+also reverts towards zero (a smooth step of width twice
+``sensemaking.threshold_width`` around ``sensemaking.threshold``).  Results
+come from PDSA cycles, which take effort, which takes commitment
+(:mod:`sim.submodels.improvement`): pressure withdrawn before early results
 have carried the team over the threshold lets commitment revert.
 
 Engagement (seed 003).  Each school-year month an engaged school pauses
@@ -49,6 +54,7 @@ class SchoolState(NamedTuple):
     fatigue: np.ndarray  # (R, S) initiative fatigue, 0-1
     message: np.ndarray  # (R,) the felt message, 0-1
     weights: np.ndarray  # (R, K) seat weights of team means
+    equity_belief: np.ndarray  # (R, S) the leaders' belief that improvement advances equity, 0-1
 
 
 class SensemakingCoefficients(NamedTuple):
@@ -63,7 +69,10 @@ class SensemakingCoefficients(NamedTuple):
     school_autonomy: np.ndarray
     ownership_base: np.ndarray
     ownership_autonomy: np.ndarray
+    ownership_belief: np.ndarray
     mandate_ownership_loss: np.ndarray
+    reactance: np.ndarray
+    drift: np.ndarray
     max_felt_visits: np.ndarray
     coaching_weight: np.ndarray
     message_weight: np.ndarray
@@ -115,11 +124,22 @@ def sustained_at(team_commitment, threshold, width):
 
 
 @rule
-def _ownership_at(c):
+def _ownership_at(c, equity_belief):
     """Ownership of the work (``c``: one run's :class:`SensemakingCoefficients`):
-    a base raised by own aims (autonomy, 0-1), lowered by a share under a mandate."""
+    a base raised by own aims (autonomy, 0-1) and by the leaders'
+    ``equity_belief`` (0-1), lowered by a share under a mandate."""
     mandate = 1.0 if c.required else 0.0
-    return (c.ownership_base + c.ownership_autonomy * c.school_autonomy) * (1.0 - c.mandate_ownership_loss * mandate)
+    own = c.ownership_base + c.ownership_autonomy * c.school_autonomy
+    own += c.ownership_belief * equity_belief
+    return own * (1.0 - c.mandate_ownership_loss * mandate)
+
+
+@rule
+def _reactance_at(c):
+    """Push against a mandate (>= 0): ``reactance`` x the lack of school autonomy
+    under required participation, 0 otherwise."""
+    mandate = 1.0 if c.required else 0.0
+    return c.reactance * (1.0 - c.school_autonomy) * mandate
 
 
 @rule
@@ -139,24 +159,28 @@ def _drive_at(c, visits, results, stress, fatigue, ownership, message_pull):
 @kernel
 def _move_commitment(st, c, school_stress):
     """Each member's commitment (K, R, S), 0-1, moved in place by the drive of
-    participating (engaged or paused) schools, and reverted as far as the team's
-    mean commitment (before the move) falls short of sustaining itself."""
+    participating (engaged or paused) schools, drifting down by ``drift`` of
+    itself, and reverted as far as the team's mean commitment (before the
+    move) falls short of sustaining itself."""
     K, R, S = st.commitment.shape
     for r in range(R):
         cr = at_run(c, r)
-        ownership = _ownership_at(cr)
         message_pull = cr.message_weight * st.message[r]
+        reactance = _reactance_at(cr)
         for s in range(S):
             active = 1.0 if st.engagement[r, s] == ENGAGED or st.engagement[r, s] == PAUSED else 0.0
+            ownership = _ownership_at(cr, st.equity_belief[r, s])
             d = _drive_at(
                 cr, st.visits[r, s], st.results[r, s], school_stress[r, s], st.fatigue[r, s], ownership, message_pull
             )
+            d = d - reactance
             d = d * cr.uptake_rate
             d = d * active
             # how far it is kept, then how far it reverts
             team = team_mean_at(st.commitment, st.weights, r, s)
             revert = 1.0 - sustained_at(team, cr.threshold, cr.threshold_width)
             revert = revert * cr.reversion_rate
+            revert = revert + cr.drift
             revert = revert * active
             for k in range(K):
                 x = st.commitment[k, r, s]
