@@ -55,9 +55,17 @@ METRIC_MEANINGS: dict[str, str] = {
     "opted_out_share": "share of schools that declined the invitation or left the work",
     "not_invited_share": "share of schools not yet invited",
     "authentic_share": "share of schools practising all six principles of improvement science",
-    "partial_share": "share of schools practising some but not all six principles",
-    "inauthentic_share": "share of invited schools practising none of the principles",
-    "institutionalized_share": "share of schools with improvement embedded in their routines",
+    "partial_share": "share of schools practising some but not all six principles, or using the tools",
+    "inauthentic_share": "share of invited schools practising none of the principles and not using the tools",
+    "institutionalized_share": "share of schools institutionalized (entered through the institutionalization hazard, not lost)",
+    "ever_institutionalized_share": "share of schools institutionalized at some month so far",
+    "problem_focused_share": "share of schools practising the problem-focused, user-centred principle",
+    "variability_share": "share of schools practising attention to variability",
+    "system_share": "share of schools practising seeing the system",
+    "measurement_share": "share of schools practising measurement (embracing measurement)",
+    "inquiry_share": "share of schools practising disciplined inquiry",
+    "networks_share": "share of schools practising organizing as networks",
+    "tool_use_share": "share of schools using the improvement tools (diagrams, templates)",
     "faded_share": "share of schools once authentic that have not been for the last 6 months or more",
     "share_with_6mo_disengagement": "of the schools that joined, the share that has had a 6-month paused or opted-out spell",
     "mean_commitment": "mean commitment of school teams (0-1)",
@@ -86,7 +94,6 @@ OUTCOMES: dict[str, str] = {
         name: f"{METRIC_MEANINGS[metric]}, at the end of year {year} (NaN if the run is shorter)"
         for name, (metric, year) in HORIZON_OUTCOMES.items()
     },
-    "ever_institutionalized_share": "share of schools institutionalized at some month",
     "time_to_first_institutionalization": "months to the first institutionalized school (NaN if none)",
     "median_time_to_institutionalization": (
         "median months from invitation to institutionalization over the schools that got there (NaN if none)"
@@ -104,7 +111,6 @@ def end_of_run_outcomes(result: SimulationResult) -> dict[str, np.ndarray]:
         month = 12 * year - 1
         out[name] = result.metric(metric)[:, month] if month < months else np.full(len(result.seeds), np.nan)
     first = result.first_institutionalized
-    out["ever_institutionalized_share"] = (first >= 0).mean(axis=1)
     out["time_to_first_institutionalization"] = result.time_to_first_institutionalization
     out["median_time_to_institutionalization"] = _median_time(first, result.invited_month)
     joined = result.joined

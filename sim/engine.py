@@ -108,7 +108,7 @@ class Engine:
         central_office_turnover(st, pv, cal, draws)
         central_office(st, pv, cal, draws, self._schedule)
         coaching(st, pv, cal, draws)
-        ratio = time_ratio(pv, cal)
+        ratio = time_ratio(pv, cal, st.local_knowledge)
         sensemaking(st, pv, cal, stress(st, pv, cal, ratio), draws)
         busy = improvement_work(st, pv, cal, ratio, draws)
         grow_bench(st, pv, cal, busy, draws)

@@ -32,9 +32,12 @@ EVENT_TEXT: dict[str, str] = {
     "disengaged_6_months": "has gone six months without engagement",
     "became_authentic": "practised all six principles: authentic implementation",
     "faded": "fell back from authentic practice for six months: the work faded",
-    "institutionalized": "had routines embedded long enough to count as institutionalized",
+    "institutionalized": "made improvement part of how the school works: institutionalized",
+    "institutionalization_lost": "lost its institutionalized routines while its leadership stalled or a competing initiative took the time",
     "new_central_office_leader": "saw a new central-office leader arrive",
-    "competing_initiative": "saw a new central-office leader bring a competing initiative",
+    "competing_initiative": "saw a new central-office leader bring a competing initiative that took the improvement time",
+    "run_charts_lapsed": "stopped practising measurement: the run charts lapsed",
+    "inquiry_lapsed": "stopped running PDSA cycles with discipline: inquiry lapsed",
 }
 
 

@@ -76,10 +76,9 @@ SOURCES: dict[str, str] = {
         "(2022-23), about $50 an hour of contract time with benefits."
     ),
     "Calibrated": (
-        "Calibrated by rejection ABC (`improvesim calibrate`): the posterior median, on the case of seed 003 "
-        "(experiments/calibrate_viano2024.toml) or, for institution.embed_rate, on seed 001's ten-year "
-        "journey (experiments/calibrate_journey.toml); prior box, posterior interval and procedure in "
-        "docs/validation.md."
+        "Calibrated by rejection ABC (`improvesim calibrate`) on the case of seed 003 "
+        "(experiments/calibrate_viano2024.toml): the posterior median for the model's first edition, kept "
+        "in the second edition until it is recalibrated (issue 17); procedure in docs/validation.md."
     ),
     "assumption": (
         "Modelling assumption: no direct estimate exists; the value is set for plausible "
@@ -373,6 +372,15 @@ PARAMETERS: tuple[Param, ...] = (
         1.0,
         "fraction",
         "Share of the crowding out of added-on work that full top-down support (protected-time policies) prevents.",
+        "assumption",
+    ),
+    _p(
+        "time.improvement_relief",
+        0.3,
+        0.0,
+        1.0,
+        "fraction",
+        "Share of competing demands that full local knowledge (built by successful PDSA cycles) takes away: improvement frees time, after a delay. Mechanism: Repenning and Sterman 2002 (the capability trap); the value is an assumption.",
         "assumption",
     ),
     _p(
@@ -1627,8 +1635,8 @@ PARAMETERS: tuple[Param, ...] = (
         0.0,
         0.5,
         "per month",
-        "Growth of routine embeddedness under authentic practice.",
-        "Calibrated",
+        "Growth of routine embeddedness at full quality of practice and full effort.",
+        "assumption",
     ),
     _p(
         "institution.integration_boost",

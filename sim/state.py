@@ -162,6 +162,7 @@ class State:
     authenticity: np.ndarray
     effort: np.ndarray  # share of full-pace improvement work done this month, 0-1
     tools: np.ndarray  # tool use, 0-1
+    practised_bits: np.ndarray  # bit i set while principle i is practised (as of the last classification)
     equity_belief: np.ndarray  # the leaders' belief that improvement advances equity, 0-1
     # principles (6, R, S)
     principles: np.ndarray
@@ -348,6 +349,7 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         authenticity=np.zeros((R, S), dtype=np.int8),
         effort=z(R, S),
         tools=z(R, S),
+        practised_bits=zi(R, S),
         equity_belief=z(R, S),
         principles=z(N_PRINCIPLES, R, S),
         skill=z(K, R, S),

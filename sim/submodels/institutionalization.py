@@ -49,6 +49,7 @@ from improvesim.sim.state import (
     State,
 )
 from improvesim.sim.structure import LONG_SPELL, YEAR_END
+from improvesim.sim.submodels.improvement import INQUIRY, MEASUREMENT
 from improvesim.sim.submodels.calendar import Calendar, month_of_year
 
 AUTHENTIC = int(Authenticity.AUTHENTIC)
@@ -211,7 +212,7 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
     Returns the number (R, S) of principles practised."""
     marks = event_marks(st.events, len(_PRACTICE_EVENTS), st.engagement.shape)
     practised = _classify_practice(
-        (st.principles, st.tools),
+        (st.principles, st.tools, st.practised_bits),
         pv.col("improvement.practice_threshold"),
         st.ever_authentic,
         st.months_not_authentic,
@@ -227,7 +228,9 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
 
 
 #: Events of :func:`classify_authenticity`, in the order they are noted: the rows of its event marks.
-_PRACTICE_EVENTS = ("became_authentic", "faded")
+_PRACTICE_EVENTS = ("became_authentic", "faded", "run_charts_lapsed", "inquiry_lapsed")
+#: Bit of each principle whose lapse is an event (run charts: measurement; PDSA cycles: inquiry).
+_MEASUREMENT_BIT, _INQUIRY_BIT = 1 << MEASUREMENT, 1 << INQUIRY
 
 
 @kernel
@@ -235,7 +238,8 @@ def _classify_practice(
     practice, threshold, ever_authentic, months_not_authentic, authentic_years, authenticity, year_end, marks
 ):
     """In place: a school practises a principle (``practice``: the principles
-    (6, R, S), then the tool use (R, S)) at or above the run's ``threshold``;
+    (6, R, S), the tool use (R, S), and the bits (R, S) of the principles
+    practised last month, updated) at or above the run's ``threshold``;
     authentic when it practises all, partial (1) when some or when it uses the
     tools at or above the threshold, inauthentic (0) otherwise
     (``authenticity``, int8: 0-2).  Months since
@@ -244,8 +248,10 @@ def _classify_practice(
     authentic year.  Returns the (R, S) int64 number of principles practised.
     Marks (when ``marks`` is not empty) ``marks[0]`` where a school is authentic
     for the first time and ``marks[1]`` where its practice faded (``LONG_SPELL``
-    months without, looked for when any school of the batch has been authentic)."""
-    principles, tools = practice
+    months without, looked for when any school of the batch has been authentic),
+    ``marks[2]`` and ``marks[3]`` where measurement or disciplined inquiry was
+    practised last month and is not now."""
+    principles, tools, bits = practice
     n, runs, schools = principles.shape
     record = marks.shape[1] > 0
     practised = np.empty((runs, schools), dtype=np.int64)
@@ -253,9 +259,16 @@ def _classify_practice(
     for r in range(runs):
         for s in range(schools):
             count = 0
+            now = 0
             for k in range(n):
                 if principles[k, r, s] >= threshold[r]:
                     count += 1
+                    now |= 1 << k
+            if record:
+                lost = bits[r, s] & ~now
+                marks[2, r, s] = (lost & _MEASUREMENT_BIT) != 0
+                marks[3, r, s] = (lost & _INQUIRY_BIT) != 0
+            bits[r, s] = now
             practised[r, s] = count
             authentic = count == n
             if authentic:

@@ -6,6 +6,11 @@ competing demands equal to the pressure, softened by top-down protected-time
 policies (Repenning and Sterman 2002: under pressure, working harder crowds
 out working smarter; seed 001: integrate, do not add).
 
+Improvement frees time, but only after a delay (the capability trap,
+Repenning and Sterman 2002): the competing demands a school feels shrink by
+``time.improvement_relief`` times its local knowledge, which only successful
+PDSA cycles build (:mod:`sim.submodels.improvement`).
+
 Stress, the push towards pausing, combines pressure, the shortfall of time,
 a stall after losing a leader, and a pandemic.
 """
@@ -17,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.jit import clip01_at, coefficients, kernel, named, rule
-from improvesim.sim.state import MEMO_ENTRIES, ParamVectors, State, frozen
+from improvesim.sim.state import ParamVectors, State, frozen
 from improvesim.sim.submodels.calendar import Calendar
 
 
@@ -31,6 +36,7 @@ class TimeCoefficients(NamedTuple):
     integrated: np.ndarray
     top_down_support: np.ndarray
     support_protection: np.ndarray
+    improvement_relief: np.ndarray
 
 
 class StressCoefficients(NamedTuple):
@@ -44,17 +50,10 @@ class StressCoefficients(NamedTuple):
     stress_pandemic: np.ndarray
 
 
-def time_ratio(pv: ParamVectors, cal: Calendar) -> np.ndarray:
-    """Time for improvement as a share (R, S) of what full-pace work needs, 0-1 (read-only)."""
-    # the share is the same while the pressure is (looking it up is cheaper than computing it)
-    memo = pv.cached("time_ratio_memo", lambda pv: {})
-    key = (cal.pressure.shape, cal.pressure.tobytes())
-    ratio = memo.get(key)
-    if ratio is None:
-        if len(memo) > MEMO_ENTRIES:
-            memo.clear()
-        ratio = memo[key] = frozen(_time_share(cal.pressure, coefficients(TimeCoefficients, pv)))
-    return ratio
+def time_ratio(pv: ParamVectors, cal: Calendar, local_knowledge: np.ndarray) -> np.ndarray:
+    """Time for improvement as a share (R, S) of what full-pace work needs, 0-1
+    (a fresh array), given each school's ``local_knowledge`` (R, S), 0-1."""
+    return _time_share(cal.pressure, local_knowledge, coefficients(TimeCoefficients, pv))
 
 
 @rule
@@ -67,16 +66,18 @@ def _crowd_out_at(pressure, integrated, top_down_support, support_protection):
 
 
 @kernel
-def _time_share(pressure, coef):
+def _time_share(pressure, local_knowledge, coef):
     """Protected hours left after the crowding out by ``pressure`` (R, S), as a
-    share of the hours needed, clipped to 0-1: a fresh (R, S) array.  ``coef``
-    is the :class:`TimeCoefficients`."""
+    share of the hours needed, clipped to 0-1: a fresh (R, S) array.  The
+    pressure felt shrinks by ``improvement_relief`` x ``local_knowledge``
+    (R, S).  ``coef`` is the :class:`TimeCoefficients`."""
     c = named(TimeCoefficients, coef)
     R, S = pressure.shape
     ratio = np.empty((R, S))
     for r in range(R):
         for s in range(S):
-            lost = _crowd_out_at(pressure[r, s], c.integrated[r], c.top_down_support[r], c.support_protection[r])
+            felt = pressure[r, s] * (1.0 - c.improvement_relief[r] * local_knowledge[r, s])
+            lost = _crowd_out_at(felt, c.integrated[r], c.top_down_support[r], c.support_protection[r])
             hours = c.protected_hours[r] * (1.0 - lost)
             ratio[r, s] = clip01_at(hours / c.hours_needed[r])
     return ratio

@@ -1,0 +1,244 @@
+"""Rule tests of the second edition's mechanisms (issue 14), each on small hand-made states
+and calling the production kernels: practice takes work, tools are not principles, commitment
+must be kept, institutionalization is a hazard, and improvement frees time after a delay."""
+
+import numpy as np
+import pytest
+from conftest import draws, small
+
+from improvesim.sim.events import EVENT_TEXT
+from improvesim.sim.jit import at_run, named
+from improvesim.sim.state import PRINCIPAL, Authenticity, Engagement, team_mean
+from improvesim.sim.submodels import calendar, improvement, institutionalization, sensemaking, time_use
+from improvesim.sim.submodels.improvement import INQUIRY, MEASUREMENT, NETWORKS, PROBLEM
+
+AUGUST = 0
+MONTHS = 12
+
+
+def month_of_work(st, pv, ratio, **named_draws):
+    """One school month of improvement work at time ``ratio`` (a number or (R, S))."""
+    cal = calendar.calendar_and_shocks(st, pv, AUGUST)
+    return improvement.improvement_work(st, pv, cal, np.broadcast_to(ratio, st.engagement.shape), draws(st, **named_draws))
+
+
+def work_for(months, overrides=None, ratio=1.0, commitment=1.0, **named_draws):
+    pv, st = small(overrides)
+    st.commitment[:] = commitment
+    for _ in range(months):
+        month_of_work(st, pv, ratio, **named_draws)
+    return pv, st
+
+
+# --- effort ----------------------------------------------------------------------------------------
+
+
+def test_effort_is_time_times_the_priority_commitment_gives():
+    pv, _ = small({"improvement.effort_floor": 0.2})
+    c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
+    assert improvement.effort_at(c, 0.5, 1.0) == pytest.approx(0.5)
+    assert improvement.effort_at(c, 0.5, 0.0) == pytest.approx(0.1)
+    assert improvement.effort_at(c, 0.0, 1.0) == 0.0
+
+
+# --- practice takes work ---------------------------------------------------------------------------
+
+
+def test_no_time_no_practice_and_what_there_was_decays():
+    _, idle = work_for(MONTHS, ratio=0.0)
+    assert (idle.principles == 0).all() and (idle.tools == 0).all()
+    pv, st = small()
+    st.commitment[:] = 1.0
+    st.principles[:] = 0.6
+    month_of_work(st, pv, 0.0)
+    assert (st.principles < 0.6).all()
+
+
+def test_principles_grow_in_proportion_to_the_time_spent():
+    _, little = work_for(6, ratio=0.1)
+    _, much = work_for(6, ratio=0.8)
+    for i in (PROBLEM, MEASUREMENT):
+        assert (much.principles[i] > 3 * little.principles[i]).all()
+
+
+def test_inquiry_grows_only_while_a_cycle_runs():
+    _, no_cycles = work_for(MONTHS, ratio=0.9, cycle_start=0.95)  # above the effort: no cycle ever starts
+    _, cycling = work_for(MONTHS, ratio=0.9, cycle_start=0.0)
+    assert (no_cycles.principles[INQUIRY] == 0).all()
+    assert (cycling.principles[INQUIRY] > 0.3).all()
+    assert (no_cycles.principles[PROBLEM] > 0.3).all()  # the rest of the work goes on
+
+
+def test_networking_grows_only_through_exchanges_between_schools():
+    pv, st = small()
+    st.commitment[:] = 1.0
+    st.hub_capacity[:] = 0.0  # no hub: no exchanges
+    for _ in range(MONTHS):
+        month_of_work(st, pv, 1.0)
+    assert (st.principles[NETWORKS] == 0).all()
+    _, hub = work_for(MONTHS)
+    assert (hub.principles[NETWORKS] > 0).all()
+
+
+def test_measurement_is_harder_than_the_problem_focus_and_data_systems_make_it_easier():
+    _, weak = work_for(6, {"governance.top_down_support": 0.0})
+    _, strong = work_for(6, {"governance.top_down_support": 1.0})
+    assert (weak.principles[MEASUREMENT] < weak.principles[PROBLEM]).all()
+    assert (strong.principles[MEASUREMENT] > weak.principles[MEASUREMENT]).all()
+
+
+def test_skill_and_coaching_raise_what_an_hour_yields():
+    def after(skill, visits):
+        pv, st = small()
+        st.commitment[:] = 1.0
+        st.skill[:] = skill
+        for _ in range(6):
+            st.visits[:] = visits
+            month_of_work(st, pv, 0.5)
+        return st.principles[PROBLEM, 0, 0]
+
+    assert after(0.9, 0.0) > after(0.1, 0.0)
+    assert after(0.1, 1.0) > after(0.1, 0.0)
+
+
+def test_each_principle_decays_at_its_own_rate_and_embedded_routines_slow_it():
+    rates = {f"improvement.decay_{n}": r for n, r in zip(("problem", "measurement"), (0.01, 0.1), strict=True)}
+    pv, st = small(rates)
+    st.principles[:] = 0.8
+    st.embeddedness[:, 2:] = 1.0
+    month_of_work(st, pv, 0.0)
+    loose = st.principles[:, 0, 0]
+    assert loose[PROBLEM] == pytest.approx(0.8 * (1 - 0.01))
+    assert loose[MEASUREMENT] == pytest.approx(0.8 * (1 - 0.1))
+    assert (st.principles[:, 0, 3] > loose).all()
+
+
+# --- tools are not principles ------------------------------------------------------------------------
+
+
+def test_a_mandate_raises_tool_use_without_the_principles():
+    _, mandated = work_for(MONTHS, {"governance.participation": "required"}, commitment=0.0)
+    _, optional = work_for(MONTHS, {"governance.participation": "optional"}, commitment=0.0)
+    threshold = 0.5
+    assert (mandated.tools >= threshold).all() and (optional.tools < threshold).all()
+    assert (mandated.principles < threshold).all()
+
+
+def test_tools_alone_make_practice_partial():
+    pv, st = small()
+    st.tools[0, 0] = 0.9
+    institutionalization.classify_authenticity(st, pv, 0)
+    assert st.authenticity[0].tolist() == [Authenticity.PARTIAL] + [Authenticity.INAUTHENTIC] * 3
+
+
+# --- commitment must be earned and kept ------------------------------------------------------------------
+
+
+def commitment_after(months, overrides=None, results=0.0, belief=0.5, commitment=0.6):
+    pv, st = small(overrides)
+    st.commitment[:] = commitment
+    st.equity_belief[:] = belief
+    cal = calendar.calendar_and_shocks(st, pv, AUGUST)
+    for _ in range(months):
+        st.results[:] = results
+        sensemaking.sensemaking(st, pv, cal, np.zeros((1, 4)), draws(st, engagement_decision=0.999))
+    return team_mean(st.commitment, st.weights)[0, 0]
+
+
+def test_commitment_drifts_down_without_reinforcement_and_results_keep_it():
+    quiet = {"sensemaking.message_weight": 0.0, "sensemaking.coaching_weight": 0.0}
+    assert commitment_after(MONTHS, quiet) < 0.6 * 0.9
+    assert commitment_after(MONTHS, quiet, results=1.0) > 0.6
+
+
+def test_a_mandate_with_little_autonomy_costs_commitment():
+    free = commitment_after(MONTHS, {"governance.participation": "optional", "governance.school_autonomy": 0.2})
+    forced = commitment_after(MONTHS, {"governance.participation": "required", "governance.school_autonomy": 0.2})
+    assert forced < free
+
+
+def test_leaders_who_see_improvement_as_equity_work_commit_more():
+    assert commitment_after(MONTHS, results=0.5, belief=1.0) > commitment_after(MONTHS, results=0.5, belief=0.0)
+
+
+# --- improvement frees time, after a delay ------------------------------------------------------------------
+
+
+def test_local_knowledge_from_successful_cycles_frees_time():
+    pv, st = small({"time.integrated": 0.0})
+    cal = calendar.calendar_and_shocks(st, pv, AUGUST)
+    cal = calendar.Calendar(*cal[:-1], np.full_like(cal.pressure, 0.6))
+    knowledge = np.array([[0.0, 0.5, 1.0, 1.0]])
+    ratio = time_use.time_ratio(pv, cal, knowledge)[0]
+    assert ratio[0] < ratio[1] < ratio[2]
+
+
+# --- institutionalization: a hazard -----------------------------------------------------------------------
+
+
+def hazard(embeddedness, bench=0, tenure=60, overrides=None):
+    pv, _ = small(overrides)
+    c = at_run(named(institutionalization.InstitutionCoefficients, coefficients_of(pv)), 0)
+    return institutionalization.institution_hazard_at(c, embeddedness, bench, tenure)
+
+
+def coefficients_of(pv):
+    from improvesim.sim.jit import coefficients
+
+    return coefficients(institutionalization.InstitutionCoefficients, pv)
+
+
+def test_the_hazard_rises_with_embeddedness_integration_and_the_bench_and_falls_under_a_new_principal():
+    assert hazard(0.0) == 0.0
+    assert hazard(0.3) < hazard(0.6) < hazard(0.9)
+    assert hazard(0.6, overrides={"time.integrated": 1.0}) > hazard(0.6, overrides={"time.integrated": 0.0})
+    assert hazard(0.6, bench=2) > hazard(0.6, bench=0)
+    assert hazard(0.6, tenure=3) < hazard(0.6, tenure=60)
+
+
+def institutionalize_month(st, pv, u):
+    cal = calendar.calendar_and_shocks(st, pv, AUGUST)
+    institutionalization.institutionalize(st, pv, cal, draws(st, institutionalize=u))
+
+
+def test_only_engaged_authentic_schools_are_institutionalized_when_the_draw_falls_below_the_hazard():
+    pv, st = small({"institution.hazard": 0.5, "institution.hazard_shape": 1.0, "time.integrated": 0.0})
+    st.tenure[PRINCIPAL] = 60
+    st.embeddedness[:] = 1.0
+    st.authenticity[:] = Authenticity.AUTHENTIC
+    st.authenticity[0, 1] = Authenticity.PARTIAL
+    st.engagement[0, 2] = Engagement.PAUSED
+    institutionalize_month(st, pv, np.array([[0.4, 0.0, 0.0, 0.6]]))
+    assert st.institutionalized[0].tolist() == [True, False, False, False]
+    assert st.first_institutionalized[0].tolist() == [AUGUST, -1, -1, -1]
+
+
+def test_institutionalization_is_lost_only_under_threat():
+    pv, st = small({"institution.loss_hazard": 0.5})
+    st.institutionalized[:] = True
+    st.first_institutionalized[:] = 0
+    st.stall[0, 0] = 3  # a leader left with no successor
+    institutionalize_month(st, pv, 0.1)
+    assert st.institutionalized[0].tolist() == [False, True, True, True]
+    st.initiative_months[:] = 6  # a competing initiative
+    institutionalize_month(st, pv, 0.1)
+    assert not st.institutionalized.any()
+    assert (st.first_institutionalized == 0).all()  # ever institutionalized stays
+
+
+# --- fading, as events -----------------------------------------------------------------------------------------
+
+
+def test_lapsed_run_charts_and_inquiry_are_events():
+    from improvesim.sim.events import EVENT_TEXT as text
+
+    pv, st = small()
+    st.events = [[]]
+    st.principles[:] = 0.9
+    institutionalization.classify_authenticity(st, pv, 0)
+    st.principles[MEASUREMENT, 0, 0] = 0.1
+    st.principles[INQUIRY, 0, 1] = 0.1
+    institutionalization.classify_authenticity(st, pv, 1)
+    kinds = {(e.kind, e.school) for e in st.events[0] if e.month == 1}
+    assert kinds == {("run_charts_lapsed", 0), ("inquiry_lapsed", 1)}
+    assert "run charts lapsed" in text["run_charts_lapsed"] and "institutionalization_lost" in EVENT_TEXT
