@@ -190,7 +190,7 @@ class StaffMonth(NamedTuple):
     staff_exit: np.ndarray  # (K, R, S) uniforms
     new_leader_continues: np.ndarray  # (R, S) uniforms
     hazard: np.ndarray  # (K, R, 1) exit hazards by seat, before any pandemic
-    pandemic: np.ndarray  # (R, 1) pandemic severity, 0-1
+    pandemic: np.ndarray  # (R, 1) severity of the pandemic raising exits (pandemic_for_exits), 0-1
 
 
 def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> np.ndarray:
