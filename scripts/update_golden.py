@@ -21,7 +21,12 @@ from improvesim.sim.params import load_scenario  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 #: Scenario, replicates and seed of each golden file.
-CASES = {"baseline": ("scenarios/baseline.toml", 4, 1), "framework_full": ("scenarios/framework_full.toml", 4, 1)}
+CASES = {
+    "baseline": ("scenarios/baseline.toml", 4, 1),
+    "framework_full": ("scenarios/framework_full.toml", 4, 1),
+    # a pandemic, turnover and the deep bench over three years: the pandemic's path through turnover
+    "viano2024_case": ("scenarios/viano2024_case.toml", 8, 1),
+}
 
 
 def golden(scenario: str, replicates: int, seed: int) -> dict:

@@ -80,6 +80,18 @@ SOURCES: dict[str, str] = {
         "(experiments/calibrate_viano2024.toml): the posterior median for the model's first edition, kept "
         "in the second edition until it is recalibrated (issue 17); procedure in docs/validation.md."
     ),
+    "Bartanen2019": (
+        "Bartanen, Grissom and Rogers (2019), The impacts of principal turnover, Educational Evaluation "
+        "and Policy Analysis 41(3): 350-374: nationally 18% of principals turn over each year; in Missouri "
+        "and Tennessee principal turnover lowers school achievement by 0.03 SD in the next year and "
+        "increases teacher turnover."
+    ),
+    "BacherHicks2023": (
+        "Bacher-Hicks, Chi and Orellana (2023), Two years later: how COVID-19 has shaped the teacher "
+        "workforce, Educational Researcher 52(4): 219-229: Massachusetts teacher turnover was similar to "
+        "prepandemic levels going into the fall of 2020, then rose by 17%, from 15.0% to 17.5%, going "
+        "into the fall of 2021."
+    ),
     "assumption": (
         "Modelling assumption: no direct estimate exists; the value is set for plausible "
         "behaviour, documented in the ODD, and varied in sensitivity analysis."
@@ -301,7 +313,42 @@ PARAMETERS: tuple[Param, ...] = (
         0.0,
         2.0,
         "fraction",
-        "Relative rise of every exit hazard (staff, coaches) under a full-severity pandemic.",
+        "Relative rise of every exit hazard (staff, coaches) under a full-severity pandemic "
+        "(from turnover.pandemic_delay months into it). 17.5/15 - 1 = 0.167 is the rise Bacher-Hicks, Chi "
+        "and Orellana (2023) observed, with turnover.pandemic_delay = 5; the default is the first edition's assumption.",
+        "assumption",
+    ),
+    _p(
+        "turnover.pandemic_delay",
+        0,
+        0,
+        36,
+        "months",
+        "Months a pandemic has been under way (without a break) before it raises exit hazards; its other "
+        "effects start at once. 5 = the timing Bacher-Hicks, Chi and Orellana (2023) observed for a pandemic "
+        "from March (month 7): exits into fall 2020 flat, exits of the 2020-21 school year raised. "
+        "0 (default): raised from the pandemic's first month, as in the first edition.",
+        "assumption",
+    ),
+    _p(
+        "turnover.after_principal_rise",
+        0.0,
+        0.0,
+        2.0,
+        "fraction",
+        "Relative rise of the exit hazard of the lead and the teachers of a school in the "
+        "turnover.after_principal_months after its principal leaves. That principal turnover raises teacher "
+        "turnover: Bartanen, Grissom and Rogers (2019); the size is an assumption. 0 (default) switches it off.",
+        "assumption",
+    ),
+    _p(
+        "turnover.after_principal_months",
+        12,
+        0,
+        36,
+        "months",
+        "Months after a principal leaves in which the school's lead and teachers leave more readily "
+        "(by turnover.after_principal_rise).",
         "assumption",
     ),
     _p(
@@ -820,6 +867,17 @@ PARAMETERS: tuple[Param, ...] = (
         1.0,
         "per month",
         "Monthly chance that a working school grooms a successor under a full succession plan (scaled by succession.deep_bench).",
+        "assumption",
+    ),
+    _p(
+        "succession.refill_promoted_seat",
+        0,
+        0,
+        1,
+        "0/1",
+        "1: a teammate promoted from the deep bench into the principal's or the lead's seat leaves their own "
+        "seat to a newcomer, drawn as replacements are (a novice unless onboarding or documented knowledge "
+        "carries skill over). 0 (default): the promoted teammate's seat is not modelled as vacated, as in the first edition.",
         "assumption",
     ),
     # --- knowledge ----------------------------------------------------------

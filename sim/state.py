@@ -155,6 +155,7 @@ class State:
     results: np.ndarray
     local_knowledge: np.ndarray
     bench: np.ndarray
+    unsettled_months: np.ndarray  # months left of raised teacher exits after the principal left
     visits: np.ndarray
     coach_of: np.ndarray
     spell: np.ndarray
@@ -342,6 +343,7 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         results=z(R, S),
         local_knowledge=z(R, S),
         bench=zi(R, S),
+        unsettled_months=zi(R, S),
         visits=z(R, S),
         coach_of=np.full((R, S), -1, dtype=np.int64),
         spell=zi(R, S),

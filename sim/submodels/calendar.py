@@ -48,6 +48,12 @@ def _shock_timeline(pv: ParamVectors, kind: int) -> list[np.ndarray | None]:
     return [sev if any_ else None for sev, any_ in zip(timeline, timeline.any(axis=1), strict=True)]
 
 
+def pandemic_by_month(pv: ParamVectors) -> list[np.ndarray | None]:
+    """Severity (R,) of the strongest pandemic under way, month by month; None in
+    months without one in any run."""
+    return _shock_timeline(pv, PANDEMIC)
+
+
 def _calendar_tables(pv: ParamVectors) -> list[tuple]:
     """Month by month, what the calendar and the per-run constants say: summer,
     the testing season, the pandemic severity (R,) (zeros in months without
@@ -60,7 +66,7 @@ def _calendar_tables(pv: ParamVectors) -> list[tuple]:
     tables = []
     for month, pandemic, hub_loss, grant in zip(
         range(months),
-        _shock_timeline(pv, PANDEMIC),
+        pandemic_by_month(pv),
         _shock_timeline(pv, HUB_LOSS),
         np.arange(months)[:, None] < grant_months,  # (R,) rows, month by month
         strict=True,

@@ -5,15 +5,20 @@ principals) become monthly hazards with a summer peak: a share
 ``turnover.summer_share`` of the year's cumulative hazard falls in June and
 July, the rest is spread over the ten school months, so that the chance of
 staying a whole year is exactly ``1 - rate``.  A pandemic raises hazards by
-up to ``turnover.pandemic_rise``.
+up to ``turnover.pandemic_rise``, once it has been under way for
+``turnover.pandemic_delay`` months.  After a principal leaves, the lead and
+the teachers of that school leave more readily (by
+``turnover.after_principal_rise``) for ``turnover.after_principal_months``.
 
 A replacement starts as a novice unless the school's onboarding routines
 (scaled by how embedded they are) or the district's documented knowledge
 carry skill and commitment over; a principal or improvement lead who leaves
 is replaced from the deep bench when the school has a groomed successor,
 otherwise the work stalls for up to ``succession.stall_months`` (shortened
-by embeddedness) and the new leader may not continue it.  Knowledge and
-practice walk out with people, except what is embedded or documented.
+by embeddedness) and the new leader may not continue it.  With
+``succession.refill_promoted_seat``, the seat the promoted teammate leaves
+is taken by a newcomer, drawn as replacements are.  Knowledge and practice
+walk out with people, except what is embedded or documented.
 
 The monthly hazards are per-run constants computed once with NumPy; the
 exits and what follows them run in compiled kernels (:mod:`sim.jit`), one
@@ -44,7 +49,7 @@ from improvesim.sim.state import (
     frozen,
 )
 from improvesim.sim.structure import MAX_ANNUAL_RATE, MONTHS_PER_YEAR, SCHOOL_MONTHS, SUMMER
-from improvesim.sim.submodels.calendar import Calendar, month_of_year
+from improvesim.sim.submodels.calendar import Calendar, month_of_year, pandemic_by_month
 
 
 def monthly_hazard(annual: np.ndarray, summer_share: np.ndarray, month: int) -> np.ndarray:
@@ -99,6 +104,40 @@ def _with_pandemic(hazard, severity, pandemic_rise):
     return hazard * (1.0 + pandemic_rise * severity)
 
 
+def pandemic_for_exits(pv: ParamVectors, cal: Calendar) -> np.ndarray:
+    """(R, 1) severity (0-1) of the pandemic that raises exit hazards this month:
+    the calendar's, in runs where the pandemic has been under way without a
+    break for at least ``turnover.pandemic_delay`` months, zero elsewhere (the
+    calendar's own array when no run has a delay)."""
+    if not anything(pv.col("turnover.pandemic_delay")):
+        return cal.pandemic
+    return cal.pandemic * pv.cached("pandemic_raises_exits", _pandemic_raises_exits)[cal.month]
+
+
+def _pandemic_raises_exits(pv: ParamVectors) -> list[np.ndarray]:
+    """Month by month, (R, 1) 1.0 where a pandemic has been under way without a
+    break for at least ``turnover.pandemic_delay`` months (so that it raises exit
+    hazards), 0.0 elsewhere."""
+    delay = pv.col("turnover.pandemic_delay")
+    under_way = np.zeros_like(delay)  # months the pandemic has been under way before this one
+    raises = []
+    for severity in pandemic_by_month(pv):
+        on = np.zeros_like(delay, dtype=bool) if severity is None else severity > 0
+        raises.append(frozen(np.where(on & (under_way >= delay), 1.0, 0.0)[:, None]))
+        under_way = np.where(on, under_way + 1, 0)
+    return raises
+
+
+@rule
+def _unsettled(hazard, seat, unsettled, rise):
+    """A monthly exit hazard (0-1) of team ``seat``, raised by ``rise`` for the
+    lead and the teachers (every seat from the lead's on) of a school still
+    ``unsettled`` after its principal left."""
+    if unsettled and seat >= LEAD:
+        return hazard * (1.0 + rise)
+    return hazard
+
+
 # --- staff ---------------------------------------------------------------------
 
 
@@ -113,6 +152,7 @@ class StaffState(NamedTuple):
     embeddedness: np.ndarray  # (R, S) 0-1
     stall: np.ndarray  # (R, S) months the work stays stalled
     in_cycle: np.ndarray  # (R, S) a PDSA cycle is under way
+    unsettled_months: np.ndarray  # (R, S) months left of raised exits after the principal left
     local_knowledge: np.ndarray  # (R, S) 0-1
     understanding: np.ndarray  # (R, S) 0-1
     principles: np.ndarray  # (6, R, S) 0-1
@@ -139,6 +179,9 @@ class StaffCoefficients(NamedTuple):
     continue_embedded: np.ndarray
     dropped_commitment: np.ndarray
     practice_loss: np.ndarray
+    after_principal_rise: np.ndarray
+    after_principal_months: np.ndarray
+    refill_promoted_seat: np.ndarray
 
 
 class StaffMonth(NamedTuple):
@@ -147,7 +190,7 @@ class StaffMonth(NamedTuple):
     staff_exit: np.ndarray  # (K, R, S) uniforms
     new_leader_continues: np.ndarray  # (R, S) uniforms
     hazard: np.ndarray  # (K, R, 1) exit hazards by seat, before any pandemic
-    pandemic: np.ndarray  # (R, 1) pandemic severity, 0-1
+    pandemic: np.ndarray  # (R, 1) severity of the pandemic raising exits (pandemic_for_exits), 0-1
 
 
 def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> np.ndarray:
@@ -155,7 +198,7 @@ def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws
     and ``new_leader_continues``.  Returns the (K, R, S) mask of exits."""
     K = st.team_size
     hazard = pv.cached(f"seat_hazards_{K}", lambda pv: _seat_hazards_by_month(pv, K))[month_of_year(cal.month)]
-    month = StaffMonth(draws.staff_exit, draws.new_leader_continues, hazard, cal.pandemic)
+    month = StaffMonth(draws.staff_exit, draws.new_leader_continues, hazard, pandemic_for_exits(pv, cal))
     leaves = np.empty(draws.staff_exit.shape, dtype=bool)
     happened = event_marks(st.events, len(_STAFF_EVENTS), st.engagement.shape)
     _staff_exits_and_replacements(
@@ -176,21 +219,32 @@ _DROPPED_WORK, _SUCCESSOR_STEPPED_UP, _PRINCIPAL_LEFT, _LEAD_LEFT = range(len(_S
 @kernel
 def _staff_exits_and_replacements(state, coef, month, leaves, happened):
     """Staff exits (this ``month``'s :class:`StaffMonth`: a seat's draw below its
-    hazard, raised by the pandemic), marked in ``leaves`` (K, R, S), then, school
-    by school, each step for every school in turn: newcomers, successors,
-    stalled work, knowledge lost and the bench.  Updates the state arrays
+    hazard, raised by the pandemic and, for the lead and the teachers of a
+    school whose principal left recently, by ``after_principal_rise``), marked
+    in ``leaves`` (K, R, S), then, school by school, each step for every school
+    in turn: newcomers, successors (and, with ``refill_promoted_seat``,
+    newcomers in their former seats), stalled work, knowledge lost and the
+    bench; last, schools whose principal left are unsettled for
+    ``after_principal_months``.  Updates the state arrays
     (:class:`StaffState`) in place and, when ``happened`` is not empty, marks in
     it the (R, S) schools of each of :data:`_STAFF_EVENTS`."""
     st = StaffState(*state)
     c = named(StaffCoefficients, coef)
     m = StaffMonth(*month)
-    if not _exits(m, c, st.tenure, leaves):
-        return
+    if _exits(m, c, st.tenure, st.unsettled_months, leaves):
+        _after_exits(st, c, m, leaves, happened)
+    _unsettle_after_principal(st.unsettled_months, leaves, c.after_principal_months)
+
+
+@kernel
+def _after_exits(st, c, m, leaves, happened):
+    """What follows the exits ``leaves`` (K, R, S): see :func:`_staff_exits_and_replacements`."""
     # what the team was before anyone was replaced
     team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights)
     successors = _successors(leaves, st.bench)
     _replace_newcomers(st, c, m, leaves, team_skill, team_commitment)
     _promote_successors(st, c, successors, team_skill, team_commitment)
+    _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commitment)
     stalled = _stalled(leaves, successors, st.engagement)
     dropped = _stall_work(st, c, stalled, m.new_leader_continues)
     _knowledge_walks_out(st, c, leaves)
@@ -199,21 +253,45 @@ def _staff_exits_and_replacements(state, coef, month, leaves, happened):
         _mark_staff_events(happened, successors, stalled, dropped, st.engagement)
 
 
+@rule
+def _seat_hazard(hazard, severity, seat, unsettled, cr):
+    """This month's exit hazard (0-1) of team ``seat``: the seat's ``hazard``
+    raised by a pandemic of ``severity`` (0-1) and, at a school still
+    ``unsettled`` after its principal left, for the lead and the teachers
+    (coefficients ``cr`` of one run)."""
+    return _unsettled(_with_pandemic(hazard, severity, cr.pandemic_rise), seat, unsettled, cr.after_principal_rise)
+
+
 @kernel
-def _exits(m, c, tenure, leaves):
+def _exits(m, c, tenure, unsettled_months, leaves):
     """Mark in ``leaves`` (K, R, S) who leaves this month (the draw below the
-    seat's hazard, raised by the pandemic), and add a month to everyone's
+    seat's hazard, raised by the pandemic and, where ``unsettled_months`` (R, S)
+    is not zero, for the lead and the teachers), and add a month to everyone's
     tenure.  Whether anyone left."""
     K, R, S = leaves.shape
     anyone = False
     for k in range(K):
         for r in range(R):
             h = _with_pandemic(m.hazard[k, r, 0], m.pandemic[r, 0], c.pandemic_rise[r])
+            raised = _unsettled(h, k, True, c.after_principal_rise[r])
             for s in range(S):
-                leaves[k, r, s] = m.staff_exit[k, r, s] < h
+                leaves[k, r, s] = m.staff_exit[k, r, s] < (raised if unsettled_months[r, s] > 0 else h)
                 anyone = anyone or leaves[k, r, s]
                 tenure[k, r, s] += 1
     return anyone
+
+
+@kernel
+def _unsettle_after_principal(unsettled_months, leaves, months):
+    """Count down the months (R, S) a school stays unsettled after its principal
+    left, and start ``months`` (R,) of them where the principal left this month
+    (``leaves`` (K, R, S)): the raise applies in the months after the exit."""
+    for r in range(unsettled_months.shape[0]):
+        for s in range(unsettled_months.shape[1]):
+            left = max(unsettled_months[r, s] - 1, 0)
+            if leaves[PRINCIPAL, r, s]:
+                left = int(months[r])
+            unsettled_months[r, s] = left
 
 
 @kernel
@@ -260,18 +338,33 @@ def _replace_newcomers(st, c, m, leaves, team_skill, team_commitment):
         documented = cr.documented_skill * cr.management * st.knowledge_base[r]
         for s in range(S):
             carry = cr.onboarding * st.embeddedness[r, s]
+            unsettled = st.unsettled_months[r, s] > 0
             for k in range(K):
                 if not leaves[k, r, s]:
                     continue
-                fresh = m.staff_exit[k, r, s] / _with_pandemic(m.hazard[k, r, 0], m.pandemic[r, 0], cr.pandemic_rise)
-                spread = cr.newcomer_low + fresh
-                novice_skill = cr.initial_skill * spread
-                novice_commit = cr.initial_commitment * spread
-                gap = team_skill[r, s] - novice_skill
-                skill[k, r, s] = clip01_at(novice_skill + max(carry, documented) * max(gap, 0.0))
-                gap = team_commitment[r, s] - novice_commit
-                commitment[k, r, s] = clip01_at(novice_commit + carry * max(gap, 0.0))
+                h = _seat_hazard(m.hazard[k, r, 0], m.pandemic[r, 0], k, unsettled, cr)
+                fresh = m.staff_exit[k, r, s] / h
+                skill[k, r, s], commitment[k, r, s] = _newcomer(
+                    cr, fresh, team_skill[r, s], team_commitment[r, s], carry, documented
+                )
                 st.tenure[k, r, s] = 0
+
+
+@rule
+def _newcomer(cr, fresh, team_skill, team_commitment, carry, documented):
+    """Skill and commitment (0-1) of a newcomer with the fresh uniform ``fresh``:
+    novice levels (the district's initial levels times ``newcomer_low`` +
+    ``fresh``), plus ``carry`` (onboarding) or ``documented`` (the knowledge
+    base), whichever is larger, of the gap to the team's skill, and ``carry``
+    of the gap to its commitment (coefficients ``cr`` of one run)."""
+    spread = cr.newcomer_low + fresh
+    novice_skill = cr.initial_skill * spread
+    novice_commit = cr.initial_commitment * spread
+    gap = team_skill - novice_skill
+    skill = clip01_at(novice_skill + max(carry, documented) * max(gap, 0.0))
+    gap = team_commitment - novice_commit
+    commitment = clip01_at(novice_commit + carry * max(gap, 0.0))
+    return skill, commitment
 
 
 @kernel
@@ -289,6 +382,59 @@ def _promote_successors(st, c, successors, team_skill, team_commitment):
                     st.skill[seat, r, s] = max(team_skill[r, s], least_skill)
                     st.commitment[seat, r, s] = max(team_commitment[r, s], c.threshold[r])
                     st.bench[r, s] -= 1
+
+
+@kernel
+def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commitment):
+    """In runs with ``refill_promoted_seat``, the seat of each teammate promoted
+    into a seat ``successors`` (2, R, S) marks is taken by a newcomer, drawn as
+    replacements are (:func:`_newcomer`, team means (R, S) from before the
+    exits), with tenure 0.  The promoted teammate is :func:`_promoted_teammate`;
+    the newcomer's uniform is the teammate's exit draw this month above the
+    seat's hazard, rescaled to [0, 1): a stayer's draw, uniform above the
+    hazard and used for nothing else."""
+    K, R, S = leaves.shape
+    for r in range(R):
+        cr = at_run(c, r)
+        if cr.refill_promoted_seat == 0:
+            continue
+        documented = cr.documented_skill * cr.management * st.knowledge_base[r]
+        for s in range(S):
+            carry = cr.onboarding * st.embeddedness[r, s]
+            unsettled = st.unsettled_months[r, s] > 0
+            promoted = -1
+            for i in range(len(SUCCESSION_SEATS)):
+                if not successors[i, r, s]:
+                    continue
+                promoted = _promoted_teammate(st.skill, leaves, successors, promoted, r, s)
+                if promoted < 0:
+                    continue
+                h = _seat_hazard(m.hazard[promoted, r, 0], m.pandemic[r, 0], promoted, unsettled, cr)
+                fresh = (m.staff_exit[promoted, r, s] - h) / (1.0 - h)
+                st.skill[promoted, r, s], st.commitment[promoted, r, s] = _newcomer(
+                    cr, fresh, team_skill[r, s], team_commitment[r, s], carry, documented
+                )
+                st.tenure[promoted, r, s] = 0
+
+
+@kernel
+def _promoted_teammate(skill, leaves, successors, taken, r, s):
+    """The seat of the teammate a successor is promoted from, at run r, school s:
+    the most skilled member (the first on ties) besides the principal, of at
+    least developing skill (K, R, S), who did not leave this month (``leaves``),
+    is not in a seat a successor fills this month (``successors`` (2, R, S)) and
+    is not the teammate promoted already (seat ``taken``, -1 for none); -1 when
+    there is none."""
+    best = -1
+    for k in range(PRINCIPAL + 1, skill.shape[0]):
+        if leaves[k, r, s] or k == taken or skill[k, r, s] < SKILL_DEVELOPING:
+            continue
+        filled = False
+        for i in range(len(SUCCESSION_SEATS)):
+            filled = filled or (SUCCESSION_SEATS[i] == k and successors[i, r, s])
+        if not filled and (best < 0 or skill[k, r, s] > skill[best, r, s]):
+            best = k
+    return best
 
 
 @kernel
@@ -420,7 +566,7 @@ def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws
         coefficients(CoachCoefficients, pv),
         draws.coach_exit,
         hazard,
-        cal.pandemic,
+        pandemic_for_exits(pv, cal),
         cal.grant_active,
         happened,
     )
