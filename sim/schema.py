@@ -309,46 +309,57 @@ PARAMETERS: tuple[Param, ...] = (
     ),
     _p(
         "turnover.pandemic_rise",
-        0.5,
+        0.167,
         0.0,
         2.0,
         "fraction",
         "Relative rise of every exit hazard (staff, coaches) under a full-severity pandemic "
         "(from turnover.pandemic_delay months into it). 17.5/15 - 1 = 0.167 is the rise Bacher-Hicks, Chi "
-        "and Orellana (2023) observed, with turnover.pandemic_delay = 5; the default is the first edition's assumption.",
+        "and Orellana (2023) observed on the annual rate, with turnover.pandemic_delay = 5: the default. (It multiplies the "
+        "monthly hazard, so at full severity for a year it takes 15.0% to 17.3% a year.) The first edition used 0.5.",
         "assumption",
     ),
     _p(
         "turnover.pandemic_delay",
-        0,
+        5,
         0,
         36,
         "months",
         "Months a pandemic has been under way (without a break) before it raises exit hazards; its other "
         "effects start at once. 5 = the timing Bacher-Hicks, Chi and Orellana (2023) observed for a pandemic "
         "from March (month 7): exits into fall 2020 flat, exits of the 2020-21 school year raised. "
-        "0 (default): raised from the pandemic's first month, as in the first edition.",
+        "The default is 5. 0: raised from the pandemic's first month, as in the first edition.",
         "assumption",
     ),
     _p(
         "turnover.after_principal_rise",
-        0.0,
+        0.3,
         0.0,
         2.0,
         "fraction",
         "Relative rise of the exit hazard of the lead and the teachers of a school in the "
         "turnover.after_principal_months after its principal leaves. That principal turnover raises teacher "
-        "turnover: Bartanen, Grissom and Rogers (2019); the size is an assumption. 0 (default) switches it off.",
+        "turnover: Bartanen, Grissom and Rogers (2019); the size (default 0.3) is an assumption. 0 switches it off (the first edition).",
         "assumption",
     ),
     _p(
         "turnover.after_principal_months",
-        12,
+        18,
         0,
         36,
         "months",
         "Months after a principal leaves in which the school's lead and teachers leave more readily "
         "(by turnover.after_principal_rise).",
+        "assumption",
+    ),
+    _p(
+        "turnover.arrival_fatigue",
+        0.2,
+        0.0,
+        1.0,
+        "fraction",
+        "Share of a newcomer's starting commitment lost to the fatigue staff carry from initiatives that came "
+        "and went elsewhere. Mechanism: seed 001 (initiative fatigue); the value is an assumption.",
         "assumption",
     ),
     _p(
@@ -871,13 +882,13 @@ PARAMETERS: tuple[Param, ...] = (
     ),
     _p(
         "succession.refill_promoted_seat",
-        0,
+        1,
         0,
         1,
         "0/1",
         "1: a teammate promoted from the deep bench into the principal's or the lead's seat leaves their own "
         "seat to a newcomer, drawn as replacements are (a novice unless onboarding or documented knowledge "
-        "carries skill over). 0 (default): the promoted teammate's seat is not modelled as vacated, as in the first edition.",
+        "carries skill over; the default). 0: the promoted teammate's seat is not modelled as vacated, as in the first edition.",
         "assumption",
     ),
     # --- knowledge ----------------------------------------------------------

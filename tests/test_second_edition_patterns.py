@@ -3,10 +3,9 @@
 Each criterion is stated here, and committed, before the new dynamics first
 run, so that no criterion is tuned to a result.  Every test is the replicate
 mean of a named outcome at a named month over 200 replicates, seed 1
-(common random numbers between arms), against a stated range.  The current
-(first-edition) model is expected to fail most of them: each is marked
-``xfail`` until the second edition lands, when the marks go and every test
-must pass.  The quantitative calibration and validation are issue 17.
+(common random numbers between arms), against a stated range.  The
+first-edition model failed most of them (they were marked ``xfail`` until
+the second edition landed); every one must now pass.  The quantitative calibration and validation are issue 17.
 
 Sources (each cited for the number it contains):
 
@@ -45,10 +44,6 @@ PRINCIPLE_SHARES = (
     "networks_share",
 )
 
-second_edition = pytest.mark.xfail(
-    reason="issue 14: the second edition of the model is not built yet (criteria fixed in advance)", strict=False
-)
-
 #: Supports all high or all low (assumption: about twice and about a third of the baseline's value).
 SUPPORTS_HIGH = {
     "time.protected_hours": 12.0,
@@ -82,12 +77,10 @@ def _among_participants(result, month, level):
     return ((at_level & joined).sum(axis=1) / np.maximum(joined.sum(axis=1), 1)).mean()
 
 
-@second_edition
 def test_authentic_practice_is_rare_after_one_year(baseline):
     assert _among_participants(baseline, YEAR_END[1], Authenticity.AUTHENTIC) < 0.25
 
 
-@second_edition
 def test_partial_practice_is_at_least_as_common_as_authentic_in_years_one_to_three(baseline):
     for year in (1, 2, 3):
         month = YEAR_END[year]
@@ -96,14 +89,12 @@ def test_partial_practice_is_at_least_as_common_as_authentic_in_years_one_to_thr
         assert partial >= authentic, (year, partial, authentic)
 
 
-@second_edition
 def test_measurement_and_networking_are_the_weakest_principles_at_year_three(baseline):
     shares = {name: baseline.metric(name)[:, YEAR_END[3]].mean() for name in PRINCIPLE_SHARES}
     lowest_two = sorted(shares, key=shares.get)[:2]
     assert set(lowest_two) == {"measurement_share", "networks_share"}, shares
 
 
-@second_edition
 def test_partial_sustainment_is_the_norm_at_year_five(baseline):
     """Of the schools that ever practised a principle, most still practise at least one at year 5 (Scheirer 2005)."""
     month = YEAR_END[5]
@@ -114,14 +105,12 @@ def test_partial_sustainment_is_the_norm_at_year_five(baseline):
     assert share > 0.5, share
 
 
-@second_edition
 def test_leaving_the_model_is_common_and_early(baseline):
     """Baseline opted-out share at year 3 between 0.15 and 0.45 (Taylor 2006: nearly a third within two years)."""
     opted_out = baseline.metric("opted_out_share")[:, YEAR_END[3]].mean()
     assert 0.15 <= opted_out <= 0.45, opted_out
 
 
-@second_edition
 def test_supports_matter_together():
     """Authentic share at year 5 with time, coaching and support all high is at least five times all low (Bryk 2010)."""
     base = load_scenario("baseline")
@@ -130,13 +119,11 @@ def test_supports_matter_together():
     assert high > 0.05 and high >= 5 * low, (high, low)
 
 
-@second_edition
 def test_without_time_coaching_or_support_practice_does_not_take_hold():
     result = _run(load_scenario("baseline").with_overrides(NO_SUPPORT))
     assert result.metric("authentic_share")[:, YEAR_END[10]].mean() < 0.05
 
 
-@second_edition
 def test_the_full_framework_institutionalizes_some_schools_by_year_six():
     result = _run(load_scenario("framework_full"))
     ever_by_71 = ((result.first_institutionalized >= 0) & (result.first_institutionalized <= 71)).mean(axis=1)
@@ -144,7 +131,6 @@ def test_the_full_framework_institutionalizes_some_schools_by_year_six():
     assert result.metric("ever_institutionalized_share")[:, 71].mean() >= 0.05
 
 
-@second_edition
 @pytest.mark.parametrize("scenario", ["mandate", "high_churn"])
 def test_mandates_and_churn_institutionalize_less_than_the_baseline(baseline, scenario):
     other = _run(load_scenario(scenario))

@@ -182,6 +182,7 @@ class StaffCoefficients(NamedTuple):
     after_principal_rise: np.ndarray
     after_principal_months: np.ndarray
     refill_promoted_seat: np.ndarray
+    arrival_fatigue: np.ndarray
 
 
 class StaffMonth(NamedTuple):
@@ -354,12 +355,15 @@ def _replace_newcomers(st, c, m, leaves, team_skill, team_commitment):
 def _newcomer(cr, fresh, team_skill, team_commitment, carry, documented):
     """Skill and commitment (0-1) of a newcomer with the fresh uniform ``fresh``:
     novice levels (the district's initial levels times ``newcomer_low`` +
-    ``fresh``), plus ``carry`` (onboarding) or ``documented`` (the knowledge
-    base), whichever is larger, of the gap to the team's skill, and ``carry``
-    of the gap to its commitment (coefficients ``cr`` of one run)."""
+    ``fresh``; commitment lowered by the ``arrival_fatigue`` newcomers carry
+    from initiatives that came and went), plus ``carry`` (onboarding) or
+    ``documented`` (the knowledge base), whichever is larger, of the gap to
+    the team's skill, and ``carry`` of the gap to its commitment
+    (coefficients ``cr`` of one run)."""
     spread = cr.newcomer_low + fresh
     novice_skill = cr.initial_skill * spread
     novice_commit = cr.initial_commitment * spread
+    novice_commit *= 1.0 - cr.arrival_fatigue
     gap = team_skill - novice_skill
     skill = clip01_at(novice_skill + max(carry, documented) * max(gap, 0.0))
     gap = team_commitment - novice_commit
