@@ -1281,6 +1281,16 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
     _p(
+        "improvement.own_time",
+        0.15,
+        0.0,
+        1.0,
+        "share of full pace",
+        "Improvement work a fully committed team does on its own time, beyond its protected time (scaled by its "
+        "commitment). Mechanism: seed 003, 5.2.2.1 ('on your own time with no compensation'); the value is an assumption.",
+        "assumption",
+    ),
+    _p(
         "improvement.yield_base",
         0.4,
         0.0,

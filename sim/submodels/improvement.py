@@ -4,7 +4,9 @@ Effort (Repenning 2002; Repenning and Sterman 2002).  The share of
 full-pace improvement work a team does in a school month is the time it
 has (``time_ratio``: protected time left after competing demands) times
 the priority it gives the work, which rises with the team's commitment
-from ``improvement.effort_floor``.  Under pressure the time goes first;
+from ``improvement.effort_floor``, plus the time a committed team finds on
+its own (``improvement.own_time`` x commitment; seed 003: "on your own time
+with no compensation").  Under pressure the protected time goes first;
 without commitment the time is not used.
 
 PDSA cycles.  An engaged school that is not stalled starts a cycle with
@@ -117,6 +119,7 @@ class ImprovementCoefficients(NamedTuple):
     learn_by_doing: np.ndarray
     problem_understanding_gain: np.ndarray
     effort_floor: np.ndarray
+    own_time: np.ndarray
     principle_gain: np.ndarray
     yield_base: np.ndarray
     skill_yield: np.ndarray
@@ -153,9 +156,10 @@ def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
 def effort_at(c, ratio, team_commitment):
     """Share, 0-1, of full-pace improvement work a team does: the time ``ratio``
     (0-1) times the priority it gives the work, ``effort_floor`` rising to 1
-    with ``team_commitment`` (0-1)."""
+    with ``team_commitment`` (0-1), plus the time a committed team gives on its
+    own (``own_time`` x commitment), at most 1."""
     priority = c.effort_floor + (1.0 - c.effort_floor) * team_commitment
-    return ratio * priority
+    return min(ratio * priority + c.own_time * team_commitment, 1.0)
 
 
 @kernel
