@@ -311,9 +311,22 @@ PATTERNS: tuple[CasePattern | Contrast, ...] = (
 #: Patterns the model fails, with the reason (docs/validation.md says more).
 #: The tests require these to fail, so the list stays true as the model changes.
 KNOWN_FAILURES: dict[str, str] = {
-    "mandate_without_authenticity": (
-        "direction holds but the effect is small: with the calibrated motivation threshold (0.33) forced "
-        "PDSA cycles still build commitment over ten years; the model has no lasting resistance to a mandate"
+    "viano_authentic_all_years": (
+        "no school is authentic in any month of any run: with 2 of the 8 hours a month full-pace work needs, and "
+        "a commitment that starts on average below the motivation threshold and drifts down, working teams give "
+        "an effort under 0.1 and their principles level off near 0.2, below the practice threshold of 0.5; the "
+        "second edition awaits recalibration (issue 17)"
+    ),
+    "viano_authentic_by_year_3": (
+        "no participant ends year 3 authentic in any run, for the same reason (effort under 0.1, principles near "
+        "0.2); this calibration target was met by the first edition, on which the constants were calibrated, and "
+        "the second edition awaits recalibration (issue 17)"
+    ),
+    "viano_partial_at_end": (
+        "partial practice is rare (under 1% of participants at the end): at the case's low effort the separate "
+        "tool stock and the strongest principle both level off near 0.2, below the practice threshold of 0.5, "
+        "while a third of the participants have paused and a fifth opted out by the end; the second edition "
+        "awaits recalibration (issue 17)"
     ),
 }
 
