@@ -59,6 +59,16 @@ class SchoolAgent(mesa.Agent):
         return float(self._st.embeddedness[0, self.index])
 
     @property
+    def effort(self) -> float:
+        """Share of full-pace improvement work the team did this month, 0-1."""
+        return float(self._st.effort[0, self.index])
+
+    @property
+    def tool_use(self) -> float:
+        """Use of the improvement tools (diagrams, templates), 0-1."""
+        return float(self._st.tools[0, self.index])
+
+    @property
     def institutionalized(self) -> bool:
         return bool(self._st.institutionalized[0, self.index])
 

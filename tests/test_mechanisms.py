@@ -19,7 +19,9 @@ MONTHS = 12
 def month_of_work(st, pv, ratio, **named_draws):
     """One school month of improvement work at time ``ratio`` (a number or (R, S))."""
     cal = calendar.calendar_and_shocks(st, pv, AUGUST)
-    return improvement.improvement_work(st, pv, cal, np.broadcast_to(ratio, st.engagement.shape), draws(st, **named_draws))
+    return improvement.improvement_work(
+        st, pv, cal, np.broadcast_to(ratio, st.engagement.shape), draws(st, **named_draws)
+    )
 
 
 def work_for(months, overrides=None, ratio=1.0, commitment=1.0, **named_draws):
@@ -242,3 +244,46 @@ def test_lapsed_run_charts_and_inquiry_are_events():
     kinds = {(e.kind, e.school) for e in st.events[0] if e.month == 1}
     assert kinds == {("run_charts_lapsed", 0), ("inquiry_lapsed", 1)}
     assert "run charts lapsed" in text["run_charts_lapsed"] and "institutionalization_lost" in EVENT_TEXT
+
+
+# --- fading for the reasons practitioners name: seeded replicates ----------------------------------------------
+
+REPLICATES, SEED = 100, 1
+YEAR_5, YEAR_10 = 59, 119
+
+
+@pytest.fixture(scope="module")
+def cliff_and_baseline():
+    from improvesim.sim.engine import run_replicates
+    from improvesim.sim.params import load_scenario
+
+    cliff = run_replicates(load_scenario("grant_cliff"), REPLICATES, SEED, record_schools=True)
+    baseline = run_replicates(load_scenario("baseline"), REPLICATES, SEED, record_schools=True)
+    return cliff, baseline
+
+
+def test_when_the_coaching_grant_ends_authentic_practice_fades(cliff_and_baseline):
+    """Coaching ends after year 5 (grant_cliff): authentic practice falls over years 6 to 10, where with
+    coaching kept (the baseline, same seeds) it does not; the paired difference's spread sets the margin."""
+    cliff, baseline = cliff_and_baseline
+    change = lambda r: r.metric("authentic_share")[:, YEAR_10] - r.metric("authentic_share")[:, YEAR_5]  # noqa: E731
+    fall = change(cliff)
+    assert fall.mean() + 2 * fall.std(ddof=1) / np.sqrt(REPLICATES) < 0  # falls
+    paired = change(baseline) - fall
+    assert paired.mean() - 2 * paired.std(ddof=1) / np.sqrt(REPLICATES) > 0  # and falls more than with coaching
+
+
+def test_embedded_practice_mostly_survives_the_end_of_coaching_and_practice_not_embedded_constricts(
+    cliff_and_baseline,
+):
+    """Of the schools authentic when the coaching ends, the institutionalized ones are more often still
+    authentic five years later than the others."""
+    cliff, _ = cliff_and_baseline
+    auth = cliff.schools["authenticity"]
+    authentic_then = auth[:, YEAR_5, :] == Authenticity.AUTHENTIC
+    institutionalized_then = cliff.schools["institutionalized"][:, YEAR_5, :]
+    still = auth[:, YEAR_10, :] == Authenticity.AUTHENTIC
+    embedded = authentic_then & institutionalized_then
+    loose = authentic_then & ~institutionalized_then
+    assert embedded.sum() >= 20 and loose.sum() >= 20  # enough schools in each group to compare
+    assert still[embedded].mean() > still[loose].mean()

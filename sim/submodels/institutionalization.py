@@ -32,9 +32,9 @@ least developing skill besides the principal.
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import NamedTuple
+
+import numpy as np
 
 from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
@@ -49,8 +49,8 @@ from improvesim.sim.state import (
     State,
 )
 from improvesim.sim.structure import LONG_SPELL, YEAR_END
-from improvesim.sim.submodels.improvement import INQUIRY, MEASUREMENT
 from improvesim.sim.submodels.calendar import Calendar, month_of_year
+from improvesim.sim.submodels.improvement import INQUIRY, MEASUREMENT
 
 AUTHENTIC = int(Authenticity.AUTHENTIC)
 
