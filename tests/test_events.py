@@ -89,6 +89,7 @@ def test_cycles_succeed_or_fail():
     for u_success, expected in ((0.0, "cycle_succeeded"), (0.999, "cycle_failed")):
         pv, st = recording({"improvement.cycle_months": 1.0})
         st.in_cycle[:] = True
+        st.commitment[:] = 1.0  # full effort: the cycle finishes this month
         u = draws(st, cycle_start=0.0, cycle_success=u_success)
         improvement.improvement_work(st, pv, cal(st, pv), np.ones((1, 4)), u)
         assert kinds(st) == {expected}
@@ -106,18 +107,22 @@ def test_paused_resumed_opted_out_and_six_months():
     assert {"paused", "resumed", "opted_out", "disengaged_6_months"} <= kinds(st)
 
 
-def test_became_authentic_faded_and_institutionalized():
-    pv, st = recording({"institution.min_months": 1})
+def test_became_authentic_lapsed_faded_institutionalized_and_lost():
+    pv, st = recording({"institution.hazard": 0.5, "institution.loss_hazard": 0.5})
     st.principles[:] = 0.9
     institutionalization.classify_authenticity(st, pv, 0)
     assert "became_authentic" in kinds(st)
+    st.tenure[:] = 60
+    st.embeddedness[:] = 1.0
+    institutionalization.institutionalize(st, pv, cal(st, pv), draws(st, institutionalize=0.0))
+    assert "institutionalized" in kinds(st)
     st.principles[:] = 0.1
     for month in range(1, 7):
         institutionalization.classify_authenticity(st, pv, month)
-    assert "faded" in kinds(st)
-    st.embeddedness[:] = 0.9
-    institutionalization.institutionalize(st, pv, 7)
-    assert "institutionalized" in kinds(st)
+    assert {"faded", "run_charts_lapsed", "inquiry_lapsed"} <= kinds(st)
+    st.stall[:] = 2  # a leader left with no successor
+    institutionalization.institutionalize(st, pv, cal(st, pv), draws(st, institutionalize=0.0))
+    assert "institutionalization_lost" in kinds(st)
 
 
 def test_central_office_leaders_and_initiatives():

@@ -53,10 +53,22 @@ def test_counters_never_decrease(result):
     assert (result.metric("cycles_succeeded") <= result.metric("cycles_done")).all()
 
 
-def test_institutionalized_schools_are_embedded_and_faded_ones_were_authentic(result):
+def test_institutionalized_schools_stay_counted_as_ever_institutionalized_and_faded_ones_were_authentic(result):
     s = result.schools
-    assert (s["embeddedness"][s["institutionalized"]] >= 0.5).all()
+    assert (s["ever_institutionalized"][s["institutionalized"]]).all()
+    assert (np.diff(s["ever_institutionalized"].astype(np.int8), axis=1) >= 0).all()  # once there, always counted
     assert not (s["faded"] & (s["authenticity"] == 2)).any()
+
+
+def test_authenticity_agrees_with_the_principles_and_the_tools(result):
+    s = result.schools
+    bits = s["principle_bits"].astype(np.uint8)
+    counted = np.unpackbits(bits[..., None], axis=-1).sum(axis=-1)
+    assert (counted == s["principles_practised"]).all()
+    authentic = s["authenticity"] == 2
+    assert (s["principles_practised"][authentic] == 6).all()
+    partial_without_principles = (s["authenticity"] == 1) & (s["principles_practised"] == 0)
+    assert s["tool_use"][partial_without_principles].all()
 
 
 def test_delivered_visits_never_exceed_what_was_planned_in_total(result):

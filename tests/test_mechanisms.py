@@ -25,7 +25,7 @@ def month_of_work(st, pv, ratio, **named_draws):
 
 
 def work_for(months, overrides=None, ratio=1.0, commitment=1.0, **named_draws):
-    pv, st = small(overrides)
+    pv, st = small({"improvement.own_time": 0.0, **(overrides or {})})
     st.commitment[:] = commitment
     for _ in range(months):
         month_of_work(st, pv, ratio, **named_draws)
@@ -35,12 +35,13 @@ def work_for(months, overrides=None, ratio=1.0, commitment=1.0, **named_draws):
 # --- effort ----------------------------------------------------------------------------------------
 
 
-def test_effort_is_time_times_the_priority_commitment_gives():
-    pv, _ = small({"improvement.effort_floor": 0.2})
+def test_effort_is_time_times_the_priority_commitment_gives_plus_own_time():
+    pv, _ = small({"improvement.effort_floor": 0.2, "improvement.own_time": 0.1})
     c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
-    assert improvement.effort_at(c, 0.5, 1.0) == pytest.approx(0.5)
+    assert improvement.effort_at(c, 0.5, 1.0) == pytest.approx(0.5 + 0.1)
     assert improvement.effort_at(c, 0.5, 0.0) == pytest.approx(0.1)
-    assert improvement.effort_at(c, 0.0, 1.0) == 0.0
+    assert improvement.effort_at(c, 0.0, 1.0) == pytest.approx(0.1)  # no protected time: own time only
+    assert improvement.effort_at(c, 1.0, 1.0) == 1.0
 
 
 # --- practice takes work ---------------------------------------------------------------------------

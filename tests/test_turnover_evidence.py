@@ -1,5 +1,6 @@
 """Turnover closer to the evidence (issue 14, item 7): three mechanisms behind
-schema parameters whose defaults keep the first edition's output.
+schema parameters, switched on by the second edition's defaults; each can be
+switched off (its first-edition value), and then leaves the output as it was.
 
 - After a principal leaves, the lead and the teachers of that school leave
   more readily (``turnover.after_principal_rise`` for
@@ -35,13 +36,22 @@ AUGUST = 0
 #: Standard errors a replicate estimate may stray from what the mechanism stands for.
 Z = 3.0
 
-# --- the defaults are the first edition -----------------------------------------------
+#: Every mechanism of this file switched off (the first edition's values).
+ALL_OFF = {
+    "turnover.after_principal_rise": 0.0,
+    "succession.refill_promoted_seat": 0,
+    "turnover.pandemic_delay": 0,
+    "turnover.arrival_fatigue": 0.0,
+}
+
+# --- the defaults are the second edition's -----------------------------------------------
 
 
-def test_every_mechanism_is_off_by_default():
-    assert BY_NAME["turnover.after_principal_rise"].default == 0.0
-    assert BY_NAME["succession.refill_promoted_seat"].default == 0
-    assert BY_NAME["turnover.pandemic_delay"].default == 0
+def test_the_second_edition_switches_every_mechanism_on_at_its_documented_value():
+    assert BY_NAME["turnover.after_principal_rise"].default > 0.0
+    assert BY_NAME["succession.refill_promoted_seat"].default == 1
+    assert BY_NAME["turnover.pandemic_delay"].default == 5
+    assert BY_NAME["turnover.pandemic_rise"].default == pytest.approx(17.5 / 15.0 - 1.0, abs=5e-4)
 
 
 def test_the_documented_values_are_in_range():
@@ -64,7 +74,7 @@ def test_an_off_mechanism_leaves_every_byte(unused):
     """With a mechanism off, its other parameter changes nothing (the golden
     files, tests/golden, hold the first edition's bytes, viano2024_case's
     pandemic among them)."""
-    base = load_scenario("viano2024_case").with_overrides({"succession.deep_bench": 1.0})
+    base = load_scenario("viano2024_case").with_overrides({**ALL_OFF, "succession.deep_bench": 1.0})
     if "turnover.pandemic_rise" in unused:
         base = base.with_overrides({"turnover.pandemic_rise": 0.0})
     seeds = derive_seeds(1, 8)
@@ -196,7 +206,7 @@ def test_a_pandemic_raises_exits_only_after_the_delay_and_a_break_starts_it_agai
 
 
 def test_without_a_delay_exits_see_the_calendars_pandemic():
-    pv, st = small()
+    pv, st = small({"turnover.pandemic_delay": 0})
     cal = calendar.calendar_and_shocks(st, pv, AUGUST)
     assert turnover.pandemic_for_exits(pv, cal) is cal.pandemic
 
@@ -291,6 +301,7 @@ def test_promoted_teammates_seats_hold_novices(monkeypatch):
             "run.years": 4,
             "succession.deep_bench": 1.0,
             "succession.refill_promoted_seat": 1,
+            "turnover.arrival_fatigue": 0.0,  # (so that commitment and skill share the newcomer's draw)
             "succession.dropped_commitment": 1.0,  # (a new leader who drops the work cuts everyone's commitment)
             "turnover.principal": 0.3,
             "turnover.lead": 0.3,
@@ -318,7 +329,14 @@ def test_promoted_teammates_seats_hold_novices(monkeypatch):
 
 def test_no_seat_is_refilled_with_the_switch_off(monkeypatch):
     params = defaults().with_overrides(
-        {**NOVICE, "run.years": 3, "succession.deep_bench": 1.0, "turnover.principal": 0.3, "turnover.lead": 0.3}
+        {
+            **NOVICE,
+            **ALL_OFF,
+            "run.years": 3,
+            "succession.deep_bench": 1.0,
+            "turnover.principal": 0.3,
+            "turnover.lead": 0.3,
+        }
     )
     _, seen = watch(params, 10, monkeypatch)
     assert not any(r.any() for r in seen.refilled)
@@ -332,7 +350,7 @@ def test_pandemic_exits_stay_flat_for_the_delay_then_rise(delay, monkeypatch):
     rise, start = 1.0, 7
     values = (
         defaults()
-        .with_overrides({"run.years": 3, "turnover.pandemic_rise": rise, "turnover.pandemic_delay": delay})
+        .with_overrides({**ALL_OFF, "run.years": 3, "turnover.pandemic_rise": rise, "turnover.pandemic_delay": delay})
         .values
     )
     params = Params(values=values, shocks=(Shock("pandemic", start, 24, 1.0),))

@@ -229,6 +229,7 @@ def classify_authenticity(st: State, pv: ParamVectors, month: int) -> np.ndarray
 
 #: Events of :func:`classify_authenticity`, in the order they are noted: the rows of its event marks.
 _PRACTICE_EVENTS = ("became_authentic", "faded", "run_charts_lapsed", "inquiry_lapsed")
+_RUN_CHARTS_ROW, _INQUIRY_ROW = _PRACTICE_EVENTS.index("run_charts_lapsed"), _PRACTICE_EVENTS.index("inquiry_lapsed")
 #: Bit of each principle whose lapse is an event (run charts: measurement; PDSA cycles: inquiry).
 _MEASUREMENT_BIT, _INQUIRY_BIT = 1 << MEASUREMENT, 1 << INQUIRY
 
@@ -266,8 +267,8 @@ def _classify_practice(
                     now |= 1 << k
             if record:
                 lost = bits[r, s] & ~now
-                marks[2, r, s] = (lost & _MEASUREMENT_BIT) != 0
-                marks[3, r, s] = (lost & _INQUIRY_BIT) != 0
+                marks[_RUN_CHARTS_ROW, r, s] = (lost & _MEASUREMENT_BIT) != 0
+                marks[_INQUIRY_ROW, r, s] = (lost & _INQUIRY_BIT) != 0
             bits[r, s] = now
             practised[r, s] = count
             authentic = count == n
