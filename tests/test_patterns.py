@@ -66,7 +66,6 @@ def test_a_mandate_brings_participation_without_authentic_practice():
     mandate = load_scenario(ROOT / "scenarios/mandate.toml")
     engaged, se_e = paired(base, mandate, "engaged_share")
     # more schools take part, but a smaller share of the participants practise all six principles
-    # (the size of this effect is a documented validation failure: docs/validation.md)
     a, b = (end_of_run_outcomes(run_replicates(p, N, 1))["authentic_among_participants"] for p in (base, mandate))
     d = b - a
     assert engaged > Z * se_e and d.mean() < -Z * d.std(ddof=1) / np.sqrt(N)
