@@ -14,7 +14,7 @@ from conftest import ROOT
 
 import improvesim.app as app
 from improvesim.app import CONTROLS, SEED_MAX, WorkshopModel, checked_controls, clicked_district
-from improvesim.cli import OFFLINE_SOLARA, is_loopback, main
+from improvesim.cli import OFFLINE_SOLARA, PAGE_SOLARA, is_loopback, main
 from improvesim.sim.params import ParameterError
 
 DEFAULTS = {name: spec["value"] for name, spec in CONTROLS.items()}
@@ -140,9 +140,10 @@ def _notices(rc) -> list[str]:
 
 
 def _tiles(rc) -> int:
+    """The tiles on the page (each district's tiles are one widget, app.TileGrid)."""
     import ipyvuetify as v
 
-    return sum("school-tile" in (w.class_ or "") for w in rc.find(v.Btn).widgets)
+    return sum(len(w.tiles) for w in rc.find(v.VuetifyTemplate).widgets if hasattr(w, "tiles"))
 
 
 def test_the_page_shows_refusals_and_failures_as_short_messages(monkeypatch, caplog):
@@ -152,10 +153,10 @@ def test_the_page_shows_refusals_and_failures_as_short_messages(monkeypatch, cap
 
     box, rc = solara.render(app.Page(), handle_error=False)
     reset = rc.find(v.Btn, children=["Reset"]).widget
-    rc.find(v.Select, label="Scenario").widget.v_model = "../../../../tmp/evil"
+    rc.find(v.Select, class_="control-scenario_file").widget.v_model = "../../../../tmp/evil"
     reset.click()
     assert _notices(rc) == ["Scenario: refused; allowed: one of the listed choices."] and _tiles(rc) == 0
-    rc.find(v.Select, label="Scenario").widget.v_model = "mandate"
+    rc.find(v.Select, class_="control-scenario_file").widget.v_model = "mandate"
     reset.click()
     assert _notices(rc) == [] and _tiles(rc) == 40
     real = app.tile_state
@@ -212,21 +213,21 @@ def test_the_default_host_does_not_warn_and_solara_runs_offline(execv, capsys, m
     assert "warning" not in capsys.readouterr().err
     (_, argv, env) = execv[0]
     assert "--no-check-version" in argv and argv[argv.index("--host") + 1] == "127.0.0.1"
-    assert {k: env[k] for k in OFFLINE_SOLARA} == OFFLINE_SOLARA
+    assert {k: env[k] for k in OFFLINE_SOLARA | PAGE_SOLARA} == OFFLINE_SOLARA | PAGE_SOLARA
 
 
 def test_the_solara_settings_exist_and_take_effect():
-    """The names in OFFLINE_SOLARA are the ones the installed Solara reads."""
+    """The names in OFFLINE_SOLARA and PAGE_SOLARA are the ones the installed Solara reads."""
     import subprocess
     import sys
 
     code = (
         "import solara.server.settings as s, solara.settings as t;"
-        "print(s.telemetry.mixpanel_enable, t.assets.proxy, t.assets.cdn)"
+        "print(s.telemetry.mixpanel_enable, t.assets.proxy, t.assets.cdn, s.theme.show_banner, repr(s.theme.title))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")} | OFFLINE_SOLARA
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")} | OFFLINE_SOLARA | PAGE_SOLARA
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True", "offline:/"]
+    assert out.strip().split(maxsplit=4) == ["False", "True", "offline:/", "False", "'improvesim workshop'"]
 
 
 # --- replay -------------------------------------------------------------------------------
@@ -310,6 +311,16 @@ def test_an_old_store_is_replayed_only_while_its_files_are_unchanged(tmp_path, c
     assert "changed since the sweep" in caplog.text
 
 
+def _district_labels(rc) -> list[str]:
+    import solara
+
+    return [
+        w.unsafe_innerHTML
+        for w in rc.find(solara.widgets.HTML).widgets
+        if "district-label" in w.attributes.get("class", "")
+    ]
+
+
 def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
     import ipyvuetify as v
     import solara
@@ -317,10 +328,10 @@ def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
     _sweep(tmp_path)
     monkeypatch.setenv(app.REPLAY_ENV, f"{tmp_path / 'store'}:2")
     box, rc = solara.render(app.Page(), handle_error=False)
-    headings = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if w.tag == "h3"]
+    headings = _district_labels(rc)
     assert headings == [f"Replay of run 2 of {tmp_path / 'store'}"] and _tiles(rc) == 40
     rc.find(v.Btn, children=["Reset"]).widget.click()  # Reset keeps the replay
-    assert [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if w.tag == "h3"] == headings
+    assert _district_labels(rc) == headings
     rc.close()
 
 
