@@ -411,8 +411,8 @@ def TileGrid(tiles: list, event_pick: Callable[[int], None]):
 
 
 @solara.component
-def DistrictTiles(district: DistrictModel, label: str):
-    update_counter.get()
+def DistrictTiles(district: DistrictModel, label: str, month: int):
+    """A district's tiles as of ``month`` (the months simulated: the component redraws when it changes)."""
     engaged = sum(s.engagement == Engagement.ENGAGED for s in district.schools)
     institutionalized = sum(s.institutionalized for s in district.schools)
     with solara.Column(classes=["district", "box"], gap="4px"):
@@ -439,13 +439,12 @@ def _line_key(colour: str, style: str) -> str:
 
 
 @solara.component
-def Districts(model: WorkshopModel):
-    update_counter.get()
+def Districts(model: WorkshopModel, month: int):
     with solara.Column(classes=["districts-and-legend"], gap="4px"):
         with solara.Row(classes=["districts"], gap="16px"):
-            DistrictTiles(model.a, model.label_a)
+            DistrictTiles(model.a, model.label_a, month)
             if model.b is not None:
-                DistrictTiles(model.b, model.label_b)
+                DistrictTiles(model.b, model.label_b, month)
             else:
                 with solara.Column(classes=["district", "box", "no-plan-b"]):
                     solara.Text("No plan B: choose one under “Side by side with”, then press Reset.")
@@ -462,8 +461,7 @@ def clicked_district(model: WorkshopModel, label: str, school: int) -> DistrictM
 
 
 @solara.component
-def Story(model: WorkshopModel):
-    update_counter.get()
+def Story(model: WorkshopModel, month: int):
     with solara.Column(classes=["story-box", "box"]):
         choice = selected.value
         district = clicked_district(model, *choice) if choice is not None else None
@@ -508,11 +506,10 @@ def share_chart(model: WorkshopModel) -> ShareChart:
 
 
 @solara.component
-def Chart(model: WorkshopModel):
+def Chart(model: WorkshopModel, month: int):
     """The district shares of both plans over the run (plan A solid, plan B dashed), with its legend."""
-    update_counter.get()
     chart = solara.use_memo(lambda: share_chart(model), [model])
-    svg = solara.use_memo(lambda: chart.svg(chart_series(model)), [model, model.a.month])
+    svg = solara.use_memo(lambda: chart.svg(chart_series(model)), [model, month])
     plans = [("-", "solid", model.label_a)] + ([("--", "dashed", model.label_b)] if model.b is not None else [])
     legend = "".join(
         f"<span class='key'>{_line_key(colour, 'solid')}{html.escape(name)}</span>"
@@ -527,12 +524,11 @@ def Chart(model: WorkshopModel):
 
 
 @solara.component
-def StepCounter(model: WorkshopModel):
-    """Where the run is: "Year 2, September (month 14 of 120)", or "Before the start"."""
-    update_counter.get()
+def StepCounter(model: WorkshopModel, month: int):
+    """Where the run is: "Year 2, September" and "month 14 of 120", or "Before the start"."""
     if model.failure is not None:
         return
-    month, months = model.a.month, model.a.engine.months
+    months = model.a.engine.months
     with solara.Column(gap="0px"):
         solara.Text(when(month - 1) if month else "Before the start", classes=["step-counter"])
         solara.Text(f"month {month} of {months}", classes=["step-months"])
@@ -592,6 +588,10 @@ def Workshop():
     play_interval = solara.use_reactive(150)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
+    # the page's one reader of Mesa's update counter: the parts showing the run get the month
+    # and redraw when it changes (a reader each would cost a render pass of the page each)
+    update_counter.get()
+    month = model.value.a.month if model.value.failure is None else 0
     with solara.Row(classes=["workshop"], gap="16px"):
         with solara.Column(classes=["controls-panel", "box"], gap="12px"):
             solara.HTML(tag="h2", unsafe_innerHTML="Why improvement fades", classes=["page-title"])
@@ -603,13 +603,13 @@ def Workshop():
                     render_interval=render_interval,
                     use_threads=use_threads,
                 )
-                StepCounter(model.value)
+                StepCounter(model.value, month)
             with solara.Column(classes=["levers-card", "card", "box"], gap="10px"):
                 solara.HTML(tag="h3", unsafe_innerHTML="Plans, levers and seed", classes=["card-title"])
                 solara.Text("Changes apply when you press Reset.", classes=["hint"])
                 Levers(parameters)
         with solara.Column(classes=["run-area"], gap="8px"):
-            Run(model.value)
+            Run(model.value, month)
 
 
 def shown_value(spec: dict[str, Any], value: Any) -> str:
@@ -651,17 +651,16 @@ def Lever(name: str, spec: dict[str, Any], parameters: solara.Reactive[dict]):
 
 
 @solara.component
-def Run(model: WorkshopModel):
-    """The districts, a school's story and the chart; a failed run's message instead."""
-    update_counter.get()
+def Run(model: WorkshopModel, month: int):
+    """The districts, a school's story and the chart as of ``month``; a failed run's message instead."""
     if model.failure is not None:
         notice(model.failure)
         return
     with solara.Column(classes=["run"], gap="8px"):
-        Districts(model)
+        Districts(model, month)
         with solara.Row(classes=["below"], gap="16px"):
-            Story(model)
-            Chart(model)
+            Story(model, month)
+            Chart(model, month)
 
 
 page = Page
