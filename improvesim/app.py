@@ -1,15 +1,19 @@
-"""Workshop mode: a live district in the browser (Mesa SolaraViz).
+"""Workshop mode: a live district in the browser (Mesa SolaraViz parts).
 
     improvesim app [--port 8765] [--host 127.0.0.1] [--replay STORE:RUN_ID]
 
-It is built from Mesa's SolaraViz parts (the model controller, the
-parameter controls, the plot component).  The page shows the district as tiles, one per school, coloured by
-engagement and authenticity, with each school's coach; charts of the
-district shares over time; controls for the levers a room argues about; a
-scenario picker; play, step and reset; a seed; a second plan side by side
-on the same seed; and, when a school's tile is clicked, that school's story.
-Changed controls take effect on Reset.  ``--replay STORE:RUN_ID`` shows a run
-of a sweep exactly (its stored parameters and seed) as plan A.
+Built for a projector at 1280x720: on the left, Mesa's model controller
+(Reset, Play, Step) with a step counter in years and months, and the levers
+(a scenario picker, a second plan side by side on the same seed, a seed and
+the levers a room argues about, each showing its value; their column scrolls
+on its own).  On the right, on one screen: the tiles of plan A and plan B,
+one per school, coloured by engagement and authenticity, with each school's
+coach; a legend; a school's story when its tile is clicked; and a chart of
+the district shares of both plans (plan A solid, plan B dashed) over the run,
+in the tiles' colours (Okabe-Ito, colour-blind safe), with its legend.  Text
+is at least 18 px and meets WCAG AA contrast.  Changed controls take effect
+on Reset.  ``--replay STORE:RUN_ID`` shows a run of a sweep exactly (its
+stored parameters and seed) as plan A.
 
 Everything the browser sends is untrusted: every control value is checked on
 the server against the listed choices and ranges (:data:`CONTROLS`) before

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 #: The chart's size in CSS pixels (the page's box for it has this size).
-WIDTH, HEIGHT = 456, 240
+WIDTH, HEIGHT = 456, 280
 #: Margins in pixels: left (tick labels and y label), right, top, bottom (tick labels and x label).
 MARGINS = (84, 14, 12, 62)
 #: Font size of every label, in pixels.
@@ -86,7 +86,9 @@ def _axes_figure(months: int) -> Figure:
     ax.set_ylim(0, 100)
     ax.xaxis.set_major_locator(MultipleLocator(MONTHS_PER_YEAR * _year_step(months)))
     ax.xaxis.set_minor_locator(MultipleLocator(3))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x) // MONTHS_PER_YEAR + 1}" if x < months else ""))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _: f"{int(x) // MONTHS_PER_YEAR + 1}" if 0 <= x < months else "")
+    )
     ax.yaxis.set_major_locator(MultipleLocator(25))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0f}%"))
     ax.set_xlabel("Year (ticks: August; small: quarters)", labelpad=2)
