@@ -113,7 +113,7 @@ html, body, .v-application { font-size: 18px; color: #1a1a1a; background: #fffff
 .run-area { flex: 1 1 0; min-width: 0; height: 100%; overflow: hidden; }
 .districts { flex-wrap: nowrap !important; }
 .district { flex: 1 1 0; min-width: 0; }
-.district-label { font-size: 19px; margin: 0; line-height: 24px; white-space: nowrap; overflow: hidden; }
+.district-label { font-size: 19px; margin: 0; line-height: 24px; overflow-wrap: anywhere; }
 .district-summary { line-height: 24px; }
 .tile-grid { display: grid; grid-template-columns: repeat(8, 1fr); gap: 4px; }
 .school-tile { height: 42px; min-width: 0; border: 2px solid #444; border-radius: 4px; font-size: 18px;
@@ -321,9 +321,9 @@ class WorkshopModel(mesa.Model):
         super().__init__(rng=seed)
         try:
             if run is not None:
-                plan_a, label = run.params, f"Replay of run {run.run_id} of {run.store}"
+                plan_a, label = run.params, f"Replay: run {run.run_id} of {run.store.name}"
             else:
-                plan_a, label = _plan_a(c), f"Plan A: {c['scenario_file']} with the room's levers"
+                plan_a, label = _plan_a(c), f"Plan A: {c['scenario_file']} with your levers"
             self._start(plan_a, seed, label, c["compare_with"])
         except PageError as exc:
             self._fail(str(exc))

@@ -329,7 +329,7 @@ def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
     monkeypatch.setenv(app.REPLAY_ENV, f"{tmp_path / 'store'}:2")
     box, rc = solara.render(app.Page(), handle_error=False)
     headings = _district_labels(rc)
-    assert headings == [f"Replay of run 2 of {tmp_path / 'store'}"] and _tiles(rc) == 40
+    assert headings == ["Replay: run 2 of store"] and _tiles(rc) == 40
     rc.find(v.Btn, children=["Reset"]).widget.click()  # Reset keeps the replay
     assert _district_labels(rc) == headings
     rc.close()
