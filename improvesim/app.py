@@ -459,7 +459,8 @@ def clicked_district(model: WorkshopModel, label: str, school: int) -> DistrictM
     """The district shown under ``label`` if it has a school ``school``; None otherwise."""
     shown = {model.label_a: model.a} | ({model.label_b: model.b} if model.b is not None else {})
     district = shown.get(label)
-    if district is None or not isinstance(school, int) or not 0 <= school < len(district.schools):
+    whole = isinstance(school, int) and not isinstance(school, bool)  # the browser sends it: check its type
+    if district is None or not whole or not 0 <= school < len(district.schools):
         return None
     return district
 

@@ -321,6 +321,7 @@ def test_every_slider_shows_its_value(page, artifacts):
     page.screenshot(path=str(artifacts / "room_deep_bench_0.9.png"))
     assert deep.locator(".lever-value").inner_text() == "0.9"
     assert lever(page, "Coaches").locator(".lever-value").inner_text() == "4"
+    assert page.get_by_text(CONTROLS["pandemic"]["label"]).count() == 1  # the checkbox's label, once
 
 
 def test_the_side_by_side_chart_draws_both_plans(page, artifacts):

@@ -125,7 +125,8 @@ def test_only_a_shown_tile_tells_a_story():
     model = WorkshopModel(**{**DEFAULTS, "compare_with": "plans/deep_bench"})
     assert clicked_district(model, model.label_a, 0) is model.a
     assert clicked_district(model, model.label_b, 39) is model.b
-    for label, school in [(model.label_a, 40), (model.label_a, -1), ("Plan C", 0), (model.label_b, "3")]:
+    crafted = [(model.label_a, 40), (model.label_a, -1), ("Plan C", 0), (model.label_b, "3"), (model.label_a, True)]
+    for label, school in crafted + [(model.label_a, 2.0), (model.label_a, None), (model.label_a, [1])]:
         assert clicked_district(model, label, school) is None
 
 
