@@ -640,7 +640,8 @@ def Lever(name: str, spec: dict[str, Any], parameters: solara.Reactive[dict]):
     kind = spec["type"]
     with solara.Column(classes=["lever", f"lever-{name}"], gap="0px"):
         if kind == "Checkbox":
-            solara.Checkbox(label=spec["label"], value=bool(value), on_value=set_value)
+            # not solara.Checkbox, which also puts its label inside the box (shown twice, spilling out)
+            solara.v.Checkbox(label=spec["label"], v_model=bool(value), on_v_model=set_value, hide_details=True)
             return
         with solara.Row(classes=["lever-head"], justify="space-between", gap="8px"):
             solara.Text(spec["label"], classes=["lever-label"])

@@ -193,7 +193,12 @@ LAYOUT_JS = """() => {
     if (scroller === document.documentElement || scroller === document.body) scroller = null;
     if (scroller && scroller.classList.contains('workshop')) scroller = null;
     const holder = el.parentElement && el.parentElement.closest('.box');
-    const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+    const texts = [...el.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
+    const own = texts.map(n => n.textContent).join('').trim();
+    const spills = texts.some(n => {  // text drawn outside its element (e.g. a 40 px box's label)
+      const range = document.createRange(); range.selectNodeContents(n); const t = range.getBoundingClientRect();
+      return t.width > 0 && (t.left < r.left - 0.5 || t.right > r.right + 0.5);
+    });
     const svg = el instanceof SVGElement;
     let scale = 1;
     if (svg && el.getScreenCTM()) { const m = el.getScreenCTM(); scale = Math.hypot(m.a, m.b); }
@@ -204,8 +209,8 @@ LAYOUT_JS = """() => {
       name: (el.className && el.className.baseVal !== undefined ? el.className.baseVal : el.className) || el.tagName,
       rect: box(r), holder: box(holder && holder.getBoundingClientRect()),
       scroller: box(scroller && scroller.getBoundingClientRect()),
-      cut: !scrolls(el) && cs.overflowX !== 'visible' && !svg && !!el.innerText.trim()
-        && el.scrollWidth > el.clientWidth + 1,
+      cut: spills || (!scrolls(el) && cs.overflowX !== 'visible' && !svg && !!el.innerText.trim()
+        && el.scrollWidth > el.clientWidth + 1),
       text: own, px: parseFloat(cs.fontSize) * scale, weight: +cs.fontWeight,
       colour: svg ? cs.fill : cs.color, backs,
       disabled: !!el.closest('[disabled], .v-btn--disabled, .v-input--is-disabled'),

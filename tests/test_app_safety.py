@@ -322,6 +322,25 @@ def _district_labels(rc) -> list[str]:
     ]
 
 
+def test_the_levers_reach_the_run_on_reset(monkeypatch):
+    """The page's own fields (app.Levers) set what Reset builds from: a slider, a select, the checkbox."""
+    import ipyvuetify as v
+    import solara
+
+    built = []
+    real = app._plan_a
+    monkeypatch.setattr(app, "_plan_a", lambda c: built.append(c) or real(c))
+    box, rc = solara.render(app.Page(), handle_error=False)
+    rc.find(v.Checkbox).widget.v_model = True
+    rc.find(v.Select, class_="control-participation").widget.v_model = "required"
+    integrated = [w for w in rc.find(v.Slider).widgets if w.max == 1 and w.v_model == 0.3][0]
+    integrated.v_model = 0.9  # the first 0-1 slider at 0.3 is "Integrated into PLCs"
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert built[-1]["pandemic"] is True and built[-1]["participation"] == "required"
+    assert built[-1]["integrated"] == 0.9
+    rc.close()
+
+
 def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
     import ipyvuetify as v
     import solara
