@@ -647,6 +647,8 @@ OFFLINE_SOLARA = {
     "SOLARA_ASSETS_PROXY": "True",
     "SOLARA_ASSETS_CDN": "offline:/",  # no such scheme: a cache miss fails at once, without a connection
 }
+#: The page's own Solara settings: no corner banner (it would cover the chart at 1280x720), its title.
+PAGE_SOLARA = {"SOLARA_THEME_SHOW_BANNER": "False", "SOLARA_THEME_TITLE": "improvesim workshop"}
 
 
 def is_loopback(host: str) -> bool:
@@ -674,7 +676,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     if args.replay:
         replayed(args.replay)  # refused here, before the server starts, if it cannot be rebuilt
         os.environ["IMPROVESIM_APP_REPLAY"] = args.replay
-    os.environ.update(OFFLINE_SOLARA)
+    os.environ.update(OFFLINE_SOLARA | PAGE_SOLARA)
     if not is_loopback(args.host):
         print(
             f"improvesim app: warning: --host {args.host} serves the page beyond this machine: anyone who can "

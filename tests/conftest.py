@@ -38,6 +38,16 @@ def improvesim(*args, cwd=ROOT) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory) -> Path:
+    """Where browser tests keep their screenshots: the folder named by IMPROVESIM_TEST_ARTIFACTS
+    (made if missing; CI keeps it), else a folder under pytest's temporary directory."""
+    named = os.environ.get("IMPROVESIM_TEST_ARTIFACTS")
+    folder = Path(named) if named else tmp_path_factory.mktemp("artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def params():
     return defaults()

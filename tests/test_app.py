@@ -16,7 +16,8 @@ from conftest import ROOT
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
+#: The screen of a projector in a meeting room (issue 20).
+ROOM = {"width": 1280, "height": 720}
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test installs it)"
 )
@@ -68,13 +69,12 @@ def open_page(p):
         executable_path=str(CHROMIUM),
         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-proxy-server"],
     )
-    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+    pg = browser.new_page(viewport=ROOM)
     return browser, pg
 
 
 @pytest.fixture
 def page(server):
-    ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
         browser, pg = open_page(p)
         errors = []
@@ -87,54 +87,69 @@ def page(server):
 
 
 def step(pg, times: int) -> None:
-    """Press Step ``times`` times, waiting for the page to show each month."""
+    """Press Step ``times`` times, waiting for the step counter to show each month."""
     button = pg.get_by_role("button", name="Step")
     for _ in range(times):
-        before = summary(pg)
+        before = counter(pg)
         button.click()
         pg.wait_for_function(
-            "before => document.querySelector('.district-summary').innerText !== before", arg=before, timeout=10_000
+            "before => document.querySelector('.step-months').innerText !== before", arg=before, timeout=10_000
         )
+
+
+def counter(pg) -> str:
+    """The step counter's months line ("month 14 of 120")."""
+    return pg.locator(".step-months").inner_text()
 
 
 def summary(pg, index: int = 0) -> str:
     return pg.locator(".district-summary").nth(index).inner_text()
 
 
-def test_the_page_loads_with_one_tile_per_school(page):
+def now(pg) -> str:
+    """The step counter's month in words ("Year 2, September", or "Before the start")."""
+    return pg.locator(".step-counter").inner_text()
+
+
+def test_the_page_loads_with_one_tile_per_school(page, artifacts):
     assert page.locator(".school-tile").count() == 40
-    assert "Before the start" in summary(page)
-    page.screenshot(path=str(ARTIFACTS / "app_loaded.png"))
+    assert now(page) == "Before the start" and counter(page) == "month 0 of 120"
+    page.screenshot(path=str(artifacts / "app_loaded.png"))
 
 
-def test_stepping_moves_the_district_on(page):
+def test_stepping_moves_the_district_on(page, artifacts):
     step(page, 14)
-    assert "Year 2, September" in summary(page)
-    page.screenshot(path=str(ARTIFACTS / "app_stepped.png"))
+    assert now(page) == "Year 2, September" and counter(page) == "month 14 of 120"
+    page.screenshot(path=str(artifacts / "app_stepped.png"))
+
+
+def lever(pg, label: str):
+    """The field of the control labelled ``label``."""
+    return pg.locator(".lever", has=pg.locator(".lever-label", has_text=label)).first
 
 
 def choose(pg, label: str, option: str) -> None:
     """Pick ``option`` in the select box labelled ``label`` (a Vuetify select)."""
-    pg.locator(".v-select", has_text=label).first.click()
+    lever(pg, label).locator(".v-select").click()
     pg.locator(".v-list-item:visible", has_text=option).first.click()
     pg.wait_for_timeout(300)
 
 
-def test_moving_a_control_changes_the_run(page):
+def test_moving_a_control_changes_the_run(page, artifacts):
     step(page, 12)
     before = summary(page)
     choose(page, "Participation", "required")
     page.wait_for_timeout(1000)
     page.get_by_role("button", name="Reset").click()
-    page.wait_for_function("() => document.querySelector('.district-summary').innerText.startsWith('Before')")
+    page.wait_for_function("() => document.querySelector('.step-counter').innerText.startsWith('Before')")
     step(page, 12)
     after = summary(page)
     assert before != after  # under a mandate no school declines or opts out
-    assert "Year 1, July" in after and "40 of 40 schools engaged" not in before
-    page.screenshot(path=str(ARTIFACTS / "app_mandate.png"))
+    assert now(page) == "Year 1, July" and "40 of 40 engaged" not in before
+    page.screenshot(path=str(artifacts / "app_mandate.png"))
 
 
-def test_side_by_side_shows_two_districts_on_one_seed(page):
+def test_side_by_side_shows_two_districts_on_one_seed(page, artifacts):
     choose(page, "Side by side with", "plans/integrated_time")
     page.wait_for_timeout(1000)
     page.get_by_role("button", name="Reset").click()
@@ -143,16 +158,193 @@ def test_side_by_side_shows_two_districts_on_one_seed(page):
     assert page.locator(".district").count() == 2
     assert page.locator(".school-tile").count() == 80
     assert "Plan B: Protected time in PLCs" in page.inner_text("body")
-    page.screenshot(path=str(ARTIFACTS / "app_side_by_side.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "app_side_by_side.png"), full_page=True)
 
 
-def test_clicking_a_school_shows_its_story(page):
+def test_clicking_a_school_shows_its_story(page, artifacts):
     step(page, 13)
     page.locator(".school-tile").nth(5).click()
     page.wait_for_selector(".school-story", timeout=10_000)
     story = page.locator(".school-story").inner_text()
     assert "The story of school 5" in story and "Year 1, August: the school was invited" in story
-    page.screenshot(path=str(ARTIFACTS / "app_story.png"))
+    page.screenshot(path=str(artifacts / "app_story.png"))
+
+
+# --- issue 20: a page a facilitator can run in a room ----------------------------------------
+
+#: Every visible element of the page, with what the checks below need: its box, the box of the
+#: nearest element marked .box around it, and of the nearest scrolling element around it (whose
+#: contents may lie outside the screen until scrolled to); whether its text is cut off (wider than
+#: its box with overflow hidden); and, for an element with text of its own, the text, its size in
+#: pixels as drawn (CSS size times any scaling, e.g. of Vuetify's floating labels or of the SVG
+#: chart), its weight, its colour and the background colours behind it, nearest first.
+LAYOUT_JS = """() => {
+  const box = r => r && {left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY);
+  const out = [];
+  const shown = '.workshop, .workshop *, .v-overlay--active .v-list, .v-overlay--active .v-list *';
+  for (const el of document.querySelectorAll(shown)) {
+    const cs = getComputedStyle(el), r = el.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1 || cs.visibility !== 'visible' || +cs.opacity === 0) continue;
+    if (el.closest('defs, clipPath')) continue;
+    let scroller = el.parentElement;
+    const scrolling = e => scrolls(e) && e.clientHeight > 0;  // (Vuetify's empty overlay container: no)
+    while (scroller && !scroller.classList.contains('workshop') && !scrolling(scroller)) scroller = scroller.parentElement;
+    if (scroller === document.documentElement || scroller === document.body) scroller = null;
+    if (scroller && scroller.classList.contains('workshop')) scroller = null;
+    const holder = el.parentElement && el.parentElement.closest('.box');
+    const texts = [...el.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
+    const own = texts.map(n => n.textContent).join('').trim();
+    const spills = texts.some(n => {  // text drawn outside its element (e.g. a 40 px box's label)
+      const range = document.createRange(); range.selectNodeContents(n); const t = range.getBoundingClientRect();
+      return t.width > 0 && (t.left < r.left - 0.5 || t.right > r.right + 0.5);
+    });
+    const svg = el instanceof SVGElement;
+    let scale = 1;
+    if (svg && el.getScreenCTM()) { const m = el.getScreenCTM(); scale = Math.hypot(m.a, m.b); }
+    else if (!svg && el.offsetHeight) scale = r.height / el.offsetHeight;
+    const backs = [];
+    for (let a = el; a; a = a.parentElement) backs.push(getComputedStyle(a).backgroundColor);
+    out.push({
+      name: (el.className && el.className.baseVal !== undefined ? el.className.baseVal : el.className) || el.tagName,
+      rect: box(r), holder: box(holder && holder.getBoundingClientRect()),
+      scroller: box(scroller && scroller.getBoundingClientRect()),
+      cut: spills || (!scrolls(el) && cs.overflowX !== 'visible' && !svg && !!el.innerText.trim()
+        && el.scrollWidth > el.clientWidth + 1),
+      text: own, px: parseFloat(cs.fontSize) * scale, weight: +cs.fontWeight,
+      colour: svg ? cs.fill : cs.color, backs,
+      disabled: !!el.closest('[disabled], .v-btn--disabled, .v-input--is-disabled'),
+    });
+  }
+  return out;
+}"""
+
+
+def inside(inner: dict, outer: dict, vertical: bool = True) -> bool:
+    """Whether box ``inner`` lies within ``outer`` (to half a pixel), or only across when not ``vertical``."""
+    across = inner["left"] >= outer["left"] - 0.5 and inner["right"] <= outer["right"] + 0.5
+    return across and (
+        not vertical or (inner["top"] >= outer["top"] - 0.5 and inner["bottom"] <= outer["bottom"] + 0.5)
+    )
+
+
+def contrast(colour: str, backs: list[str]) -> float:
+    """WCAG 2.1 contrast of text ``colour`` over the first opaque background of ``backs`` (nearest
+    first), each colour composited over the ones behind it (the page is white behind everything)."""
+    from coloraide import Color
+
+    layers = [Color(b) for b in backs if Color(b).alpha() > 0] + [Color("white")]
+    behind = Color.layer(layers)
+    return Color.layer([Color(colour), behind]).contrast(behind, method="wcag21")
+
+
+def room_problems(pg) -> list[str]:
+    """What a room at 1280x720 could not see or read on the page as it is now (empty: nothing)."""
+    screen = {"left": 0, "top": 0, "right": ROOM["width"], "bottom": ROOM["height"]}
+    problems = []
+    for el in pg.evaluate(LAYOUT_JS):
+        what = f"{el['name']!s:.60} {el['text']!r:.60}"
+        if el["holder"] and not inside(el["rect"], el["holder"], vertical=el["scroller"] is None):
+            problems.append(f"outside its card: {what} {el['rect']} in {el['holder']}")
+        if el["scroller"] is None and not inside(el["rect"], screen):
+            problems.append(f"off the screen: {what} {el['rect']}")
+        if el["scroller"] is not None and not inside(el["rect"], el["scroller"], vertical=False):
+            problems.append(f"outside its scrolling panel: {what}")
+        if el["cut"]:
+            problems.append(f"text cut off: {what}")
+        if el["text"] and el["px"] < 18 - 0.01:
+            problems.append(f"text below 18 px ({el['px']:.1f}): {what}")
+        if el["text"] and not el["disabled"]:
+            large = el["px"] >= 24 or (el["px"] >= 18.66 and el["weight"] >= 700)
+            ratio = contrast(el["colour"], el["backs"])
+            if ratio < (3 if large else 4.5):
+                problems.append(f"contrast {ratio:.2f} below WCAG AA: {what} {el['colour']} on {el['backs'][:3]}")
+    return problems
+
+
+def test_the_room_sees_and_reads_everything_at_1280x720(page, artifacts):
+    """Both plans' tiles, the chart, its legend and a story are on one 1280x720 screen, nothing is
+    cut off or outside its card, text is at least 18 px and meets WCAG AA contrast; the levers'
+    column scrolls on its own, and each lever is whole when scrolled to."""
+    choose(page, "Side by side with", "plans/deep_bench")  # the longest plan name
+    reset(page)
+    page.wait_for_selector(".district >> nth=1", timeout=10_000)
+    step(page, 30)
+    page.locator(".school-tile").nth(12).click()
+    page.wait_for_selector(".school-story", timeout=10_000)
+    page.screenshot(path=str(artifacts / "room_side_by_side.png"))
+    assert room_problems(page) == []
+    for name in ("Story", "chart", "tile-legend", "chart-legend"):
+        assert page.locator(f".{name.lower()}, .{name.lower()}-box").first.is_visible()
+    from improvesim.app import CONTROLS
+
+    levers = page.locator(".lever")
+    assert levers.count() == len(CONTROLS)
+    for i in range(levers.count()):  # each lever, scrolled to, is whole on the screen
+        levers.nth(i).scroll_into_view_if_needed()
+        box = levers.nth(i).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= ROOM["height"], i
+    page.screenshot(path=str(artifacts / "room_levers_scrolled.png"))
+    assert room_problems(page) == []
+    lever(page, "Side by side with").locator(".v-select").click()  # an open list of choices
+    page.wait_for_selector(".v-overlay--active .v-list-item", timeout=10_000)
+    page.wait_for_timeout(500)  # the list's opening transition
+    page.screenshot(path=str(artifacts / "room_choices_open.png"))
+    assert room_problems(page) == []
+    assert page.locator(".v-overlay--active .v-list-item", has_text="plans/deep_bench").is_visible()
+
+
+def test_one_plan_alone_fits_too(page, artifacts):
+    choose(page, "Scenario", "viano2024_case")  # the longest scenario name
+    reset(page)
+    page.wait_for_function("() => document.querySelector('.district-label').innerText.includes('viano')")
+    step(page, 3)
+    page.locator(".school-tile").nth(3).click()
+    page.wait_for_selector(".school-story", timeout=10_000)
+    page.screenshot(path=str(artifacts / "room_plan_a.png"))
+    assert room_problems(page) == []
+
+
+def test_every_slider_shows_its_value(page, artifacts):
+    from improvesim.app import CONTROLS
+
+    sliders = {spec["label"]: spec for spec in CONTROLS.values() if spec["type"].startswith("Slider")}
+    for label, spec in sliders.items():
+        assert lever(page, label).locator(".lever-value").inner_text() == (
+            f"{spec['value']:.0f}" if float(spec["step"]).is_integer() else f"{spec['value']:.1f}"
+        ), label
+        track = lever(page, label).locator(".v-slider").bounding_box()
+        assert track["width"] >= 200, label  # a track the room can see, not a 4 px sliver
+    deep = lever(page, "Deep bench")
+    deep.locator(".v-slider").click(position={"x": 1, "y": 8})  # the track's left end: 0
+    page.wait_for_function("() => [...document.querySelectorAll('.lever-value')].some(e => e.innerText === '0.0')")
+    assert deep.locator(".lever-value").inner_text() == "0.0"
+    deep.get_by_role("slider").focus()
+    for _ in range(9):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => [...document.querySelectorAll('.lever-value')].some(e => e.innerText === '0.9')")
+    page.screenshot(path=str(artifacts / "room_deep_bench_0.9.png"))
+    assert deep.locator(".lever-value").inner_text() == "0.9"
+    assert lever(page, "Coaches").locator(".lever-value").inner_text() == "4"
+    assert page.get_by_text(CONTROLS["pandemic"]["label"]).count() == 1  # the checkbox's label, once
+
+
+def test_the_side_by_side_chart_draws_both_plans(page, artifacts):
+    """Each metric is a line for plan A and one for plan B, each as long as the months run."""
+    from improvesim.app import CHART_LINES
+
+    choose(page, "Side by side with", "plans/deep_bench")
+    reset(page)
+    page.wait_for_selector(".district >> nth=1", timeout=10_000)
+    step(page, 8)
+    page.screenshot(path=str(artifacts / "room_chart_both_plans.png"))
+    for plan in ("A", "B"):
+        for metric in CHART_LINES:
+            line = page.locator(f".chart #line-{plan}-{metric} path")
+            assert line.count() == 1, (plan, metric)
+            assert line.get_attribute("d").count("L") == 7, (plan, metric)  # 8 months: 8 points
+    legend = page.locator(".chart-legend").inner_text()
+    assert "Plan A" in legend and "Plan B" in legend and "authentic" in legend and "_share" not in legend
 
 
 def test_a_sweep_run_replays_exactly(tmp_path):
@@ -254,7 +446,7 @@ def reset(pg) -> None:
     pg.get_by_role("button", name="Reset").click()
 
 
-def test_a_crafted_select_value_is_refused_without_opening_a_file(watched):
+def test_a_crafted_select_value_is_refused_without_opening_a_file(watched, artifacts):
     url, opens, log, sentinel = watched
     evil = os.path.relpath(sentinel.with_suffix(""), ROOT / "scenarios")  # what joined under scenarios/ reached it
     with playwright.sync_playwright() as p:
@@ -269,7 +461,7 @@ def test_a_crafted_select_value_is_refused_without_opening_a_file(watched):
         assert notice == "Scenario: refused; allowed: one of the listed choices."
         assert pg.locator(".school-tile").count() == 0
         assert "Traceback" not in pg.inner_text("body") and "SECRET-MARKER" not in pg.inner_text("body")
-        pg.screenshot(path=str(ARTIFACTS / "app_refused.png"))
+        pg.screenshot(path=str(artifacts / "app_refused.png"))
         # the server's side: the refusal is logged, and the sentinel was never opened
         assert f"refused scenario_file from the browser: {evil!r}" in log.read_text()
         assert not [line for line in opens.read_text().splitlines() if sentinel.parent.name in line]
@@ -283,7 +475,7 @@ def test_a_crafted_select_value_is_refused_without_opening_a_file(watched):
         browser.close()
 
 
-def test_a_scenario_that_fails_to_load_shows_no_traceback(watched):
+def test_a_scenario_that_fails_to_load_shows_no_traceback(watched, artifacts):
     url, _, log, _ = watched
     with playwright.sync_playwright() as p:
         browser, pg = open_page(p)
@@ -296,7 +488,7 @@ def test_a_scenario_that_fails_to_load_shows_no_traceback(watched):
         body = pg.inner_text("body")
         for detail in ("Traceback", "SECRET-MARKER", "mandate.toml", "File "):
             assert detail not in body
-        pg.screenshot(path=str(ARTIFACTS / "app_load_failed.png"))
+        pg.screenshot(path=str(artifacts / "app_load_failed.png"))
         browser.close()
     details = log.read_text()
     assert "could not load the scenario mandate" in details and "Traceback" in details and "SECRET-MARKER" in details

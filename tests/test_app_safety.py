@@ -14,7 +14,7 @@ from conftest import ROOT
 
 import improvesim.app as app
 from improvesim.app import CONTROLS, SEED_MAX, WorkshopModel, checked_controls, clicked_district
-from improvesim.cli import OFFLINE_SOLARA, is_loopback, main
+from improvesim.cli import OFFLINE_SOLARA, PAGE_SOLARA, is_loopback, main
 from improvesim.sim.params import ParameterError
 
 DEFAULTS = {name: spec["value"] for name, spec in CONTROLS.items()}
@@ -125,7 +125,8 @@ def test_only_a_shown_tile_tells_a_story():
     model = WorkshopModel(**{**DEFAULTS, "compare_with": "plans/deep_bench"})
     assert clicked_district(model, model.label_a, 0) is model.a
     assert clicked_district(model, model.label_b, 39) is model.b
-    for label, school in [(model.label_a, 40), (model.label_a, -1), ("Plan C", 0), (model.label_b, "3")]:
+    crafted = [(model.label_a, 40), (model.label_a, -1), ("Plan C", 0), (model.label_b, "3"), (model.label_a, True)]
+    for label, school in crafted + [(model.label_a, 2.0), (model.label_a, None), (model.label_a, [1])]:
         assert clicked_district(model, label, school) is None
 
 
@@ -140,9 +141,10 @@ def _notices(rc) -> list[str]:
 
 
 def _tiles(rc) -> int:
+    """The tiles on the page (each district's tiles are one widget, app.TileGrid)."""
     import ipyvuetify as v
 
-    return sum("school-tile" in (w.class_ or "") for w in rc.find(v.Btn).widgets)
+    return sum(len(w.tiles) for w in rc.find(v.VuetifyTemplate).widgets if hasattr(w, "tiles"))
 
 
 def test_the_page_shows_refusals_and_failures_as_short_messages(monkeypatch, caplog):
@@ -152,10 +154,10 @@ def test_the_page_shows_refusals_and_failures_as_short_messages(monkeypatch, cap
 
     box, rc = solara.render(app.Page(), handle_error=False)
     reset = rc.find(v.Btn, children=["Reset"]).widget
-    rc.find(v.Select, label="Scenario").widget.v_model = "../../../../tmp/evil"
+    rc.find(v.Select, class_="control-scenario_file").widget.v_model = "../../../../tmp/evil"
     reset.click()
     assert _notices(rc) == ["Scenario: refused; allowed: one of the listed choices."] and _tiles(rc) == 0
-    rc.find(v.Select, label="Scenario").widget.v_model = "mandate"
+    rc.find(v.Select, class_="control-scenario_file").widget.v_model = "mandate"
     reset.click()
     assert _notices(rc) == [] and _tiles(rc) == 40
     real = app.tile_state
@@ -212,21 +214,21 @@ def test_the_default_host_does_not_warn_and_solara_runs_offline(execv, capsys, m
     assert "warning" not in capsys.readouterr().err
     (_, argv, env) = execv[0]
     assert "--no-check-version" in argv and argv[argv.index("--host") + 1] == "127.0.0.1"
-    assert {k: env[k] for k in OFFLINE_SOLARA} == OFFLINE_SOLARA
+    assert {k: env[k] for k in OFFLINE_SOLARA | PAGE_SOLARA} == OFFLINE_SOLARA | PAGE_SOLARA
 
 
 def test_the_solara_settings_exist_and_take_effect():
-    """The names in OFFLINE_SOLARA are the ones the installed Solara reads."""
+    """The names in OFFLINE_SOLARA and PAGE_SOLARA are the ones the installed Solara reads."""
     import subprocess
     import sys
 
     code = (
         "import solara.server.settings as s, solara.settings as t;"
-        "print(s.telemetry.mixpanel_enable, t.assets.proxy, t.assets.cdn)"
+        "print(s.telemetry.mixpanel_enable, t.assets.proxy, t.assets.cdn, s.theme.show_banner, repr(s.theme.title))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")} | OFFLINE_SOLARA
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLARA_")} | OFFLINE_SOLARA | PAGE_SOLARA
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True", "offline:/"]
+    assert out.strip().split(maxsplit=4) == ["False", "True", "offline:/", "False", "'improvesim workshop'"]
 
 
 # --- replay -------------------------------------------------------------------------------
@@ -310,6 +312,35 @@ def test_an_old_store_is_replayed_only_while_its_files_are_unchanged(tmp_path, c
     assert "changed since the sweep" in caplog.text
 
 
+def _district_labels(rc) -> list[str]:
+    import solara
+
+    return [
+        w.unsafe_innerHTML
+        for w in rc.find(solara.widgets.HTML).widgets
+        if "district-label" in w.attributes.get("class", "")
+    ]
+
+
+def test_the_levers_reach_the_run_on_reset(monkeypatch):
+    """The page's own fields (app.Levers) set what Reset builds from: a slider, a select, the checkbox."""
+    import ipyvuetify as v
+    import solara
+
+    built = []
+    real = app._plan_a
+    monkeypatch.setattr(app, "_plan_a", lambda c: built.append(c) or real(c))
+    box, rc = solara.render(app.Page(), handle_error=False)
+    rc.find(v.Checkbox).widget.v_model = True
+    rc.find(v.Select, class_="control-participation").widget.v_model = "required"
+    integrated = [w for w in rc.find(v.Slider).widgets if w.max == 1 and w.v_model == 0.3][0]
+    integrated.v_model = 0.9  # the first 0-1 slider at 0.3 is "Integrated into PLCs"
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert built[-1]["pandemic"] is True and built[-1]["participation"] == "required"
+    assert built[-1]["integrated"] == 0.9
+    rc.close()
+
+
 def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
     import ipyvuetify as v
     import solara
@@ -317,10 +348,10 @@ def test_the_page_starts_on_the_replayed_run(tmp_path, monkeypatch):
     _sweep(tmp_path)
     monkeypatch.setenv(app.REPLAY_ENV, f"{tmp_path / 'store'}:2")
     box, rc = solara.render(app.Page(), handle_error=False)
-    headings = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if w.tag == "h3"]
-    assert headings == [f"Replay of run 2 of {tmp_path / 'store'}"] and _tiles(rc) == 40
+    headings = _district_labels(rc)
+    assert headings == ["Replay: run 2 of store"] and _tiles(rc) == 40
     rc.find(v.Btn, children=["Reset"]).widget.click()  # Reset keeps the replay
-    assert [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if w.tag == "h3"] == headings
+    assert _district_labels(rc) == headings
     rc.close()
 
 

@@ -13,7 +13,6 @@ from improvesim.sim.engine import simulate
 from improvesim.sim.params import ParameterError, defaults
 
 PLANS = ROOT / "scenarios" / "plans"
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 def short(plan):
@@ -132,11 +131,10 @@ def test_report_files(report):
     )
 
 
-def test_the_report_renders_in_a_real_browser(report):
+def test_the_report_renders_in_a_real_browser(report, artifacts):
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian's chromium is not installed (make test installs it)")
-    ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
@@ -149,7 +147,7 @@ def test_the_report_renders_in_a_real_browser(report):
         )
         assert len(images) == 3 and all(done and natural > 500 and shown > 300 for done, natural, shown in images)
         assert "Internal coach pipeline" in page.inner_text(".summary")
-        page.screenshot(path=str(ARTIFACTS / "compare_report.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "compare_report.png"), full_page=True)
         browser.close()
 
 

@@ -119,6 +119,15 @@ def test_the_wheel_is_one_import_package(installed):
     )
     top = sorted(p.name for p in Path(site.stdout.strip()).iterdir() if p.name.split("-")[0].split(".")[0] in FOLDERS)
     assert top == [], top
+    # the workshop page's tiles are a Vue template, package data of improvesim
+    vue = _in(
+        bin_dir,
+        empty,
+        "python",
+        "-c",
+        "import improvesim.app as a, pathlib; print(pathlib.Path(a.__file__).with_name('tiles.vue').is_file())",
+    )
+    assert vue.stdout.strip() == "True", vue.stderr
 
 
 def test_the_wheel_serves_the_workshop_page(installed):
