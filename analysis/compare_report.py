@@ -88,8 +88,9 @@ def build_html(
         "<h2>How the district changes over time</h2>",
         _figure(
             plots.plan_trajectories(comp, typical),
-            f"Schools institutionalized (routines embedded for 12 months or more), authentic (practising all six "
-            f"principles of improvement science) and engaged, under {CONDITIONS[typical]['label']}. "
+            "Schools institutionalized (improvement embedded in their routines, and not lost since), authentic "
+            "(practising all six principles of improvement science) and engaged, under "
+            f"{CONDITIONS[typical]['label']}. "
             "Lines: mean over replicates; bands: 90% intervals.",
             "trajectories per plan",
         ),
