@@ -35,6 +35,16 @@ from improvesim.sim.jit import kernel, pick, team_mean_at
 from improvesim.sim.state import Authenticity, Engagement, State
 from improvesim.sim.structure import LONG_SPELL
 
+#: District metrics of the schools practising each principle, in the order of ``sim.state.PRINCIPLES``.
+PRINCIPLE_SHARES: tuple[str, ...] = (
+    "problem_focused_share",
+    "variability_share",
+    "system_share",
+    "measurement_share",
+    "inquiry_share",
+    "networks_share",
+)
+
 #: District metrics recorded every month, in column order.
 DISTRICT_METRICS: tuple[str, ...] = (
     "invited_share",
@@ -49,12 +59,7 @@ DISTRICT_METRICS: tuple[str, ...] = (
     "ever_institutionalized_share",
     "faded_share",
     "share_with_6mo_disengagement",
-    "problem_focused_share",
-    "variability_share",
-    "system_share",
-    "measurement_share",
-    "inquiry_share",
-    "networks_share",
+    *PRINCIPLE_SHARES,
     "tool_use_share",
     "mean_commitment",
     "mean_skill",
@@ -73,16 +78,6 @@ DISTRICT_METRICS: tuple[str, ...] = (
     "pandemic",
     "cost_month",
     "cost_total",
-)
-
-#: District metrics of the schools practising each principle, in the order of ``sim.state.PRINCIPLES``.
-PRINCIPLE_SHARES: tuple[str, ...] = (
-    "problem_focused_share",
-    "variability_share",
-    "system_share",
-    "measurement_share",
-    "inquiry_share",
-    "networks_share",
 )
 
 #: The headline shares reported in summaries (``summary.json``).

@@ -30,19 +30,12 @@ import numpy as np
 import pytest
 
 from improvesim.sim.engine import run_replicates
+from improvesim.sim.outcomes import PRINCIPLE_SHARES
 from improvesim.sim.params import load_scenario
 from improvesim.sim.state import Authenticity
 
 REPLICATES, SEED = 200, 1
 YEAR_END = {year: 12 * year - 1 for year in range(1, 11)}  # month index of the end of each school year
-PRINCIPLE_SHARES = (
-    "problem_focused_share",
-    "variability_share",
-    "system_share",
-    "measurement_share",
-    "inquiry_share",
-    "networks_share",
-)
 
 #: Supports all high or all low (assumption: about twice and about a third of the baseline's value).
 SUPPORTS_HIGH = {

@@ -317,37 +317,50 @@ def _activity_at(principle, cycling, networking):
 
 
 @rule
+def _of_principle(principle, problem, variability, system, measurement, inquiry, networks):
+    """The one of six values that belongs to ``principle`` (in the order of the principles)."""
+    if principle == PROBLEM:
+        return problem
+    if principle == VARIABILITY:
+        return variability
+    if principle == SYSTEM:
+        return system
+    if principle == MEASUREMENT:
+        return measurement
+    if principle == INQUIRY:
+        return inquiry
+    return networks
+
+
+@rule
 def _difficulty_at(c, principle):
     """Difficulty (>= 0) of ``principle``: full-pace months of practice per unit of
     growth rate, relative to each other; measurement is easier with data systems
     (``data_systems_ease`` x top-down support)."""
-    if principle == PROBLEM:
-        return c.difficulty_problem
-    if principle == VARIABILITY:
-        return c.difficulty_variability
-    if principle == SYSTEM:
-        return c.difficulty_system
-    if principle == MEASUREMENT:
-        return c.difficulty_measurement * (1.0 - c.data_systems_ease * c.top_down_support)
-    if principle == INQUIRY:
-        return c.difficulty_inquiry
-    return c.difficulty_networks
+    measurement = c.difficulty_measurement * (1.0 - c.data_systems_ease * c.top_down_support)
+    return _of_principle(
+        principle,
+        c.difficulty_problem,
+        c.difficulty_variability,
+        c.difficulty_system,
+        measurement,
+        c.difficulty_inquiry,
+        c.difficulty_networks,
+    )
 
 
 @rule
 def _decay_at(c, principle):
     """Monthly decay rate (0-1) of ``principle`` when it is not practised at all."""
-    if principle == PROBLEM:
-        return c.decay_problem
-    if principle == VARIABILITY:
-        return c.decay_variability
-    if principle == SYSTEM:
-        return c.decay_system
-    if principle == MEASUREMENT:
-        return c.decay_measurement
-    if principle == INQUIRY:
-        return c.decay_inquiry
-    return c.decay_networks
+    return _of_principle(
+        principle,
+        c.decay_problem,
+        c.decay_variability,
+        c.decay_system,
+        c.decay_measurement,
+        c.decay_inquiry,
+        c.decay_networks,
+    )
 
 
 @rule
