@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from improvesim.sim.engine import SimulationResult
-from improvesim.sim.outcomes import DISTRICT_METRICS, HEADLINE, SCHOOL_METRICS
+from improvesim.sim.outcomes import DISTRICT_METRICS, HEADLINE, PRINCIPLE_SHARES, SCHOOL_METRICS
 from improvesim.sim.state import Authenticity, Engagement
 
 #: Central interval reported everywhere: 5th to 95th percentile over replicates.
@@ -45,7 +45,7 @@ def summarize(result: SimulationResult, scenario: str, seed: int) -> dict[str, A
         "final": {},
         "yearly": {},
     }
-    for name in HEADLINE:
+    for name in (*HEADLINE, *PRINCIPLE_SHARES, "tool_use_share"):
         series = result.metric(name)
         out["final"][name] = interval(series[:, -1])
         out["yearly"][name] = [float(v) for v in series[:, year_ends].mean(axis=0)]

@@ -317,7 +317,7 @@ PARAMETERS: tuple[Param, ...] = (
         "(from turnover.pandemic_delay months into it). 17.5/15 - 1 = 0.167 is the rise Bacher-Hicks, Chi "
         "and Orellana (2023) observed on the annual rate, with turnover.pandemic_delay = 5: the default. (It multiplies the "
         "monthly hazard, so at full severity for a year it takes 15.0% to 17.3% a year.) The first edition used 0.5.",
-        "assumption",
+        "BacherHicks2023",
     ),
     _p(
         "turnover.pandemic_delay",
@@ -329,7 +329,7 @@ PARAMETERS: tuple[Param, ...] = (
         "effects start at once. 5 = the timing Bacher-Hicks, Chi and Orellana (2023) observed for a pandemic "
         "from March (month 7): exits into fall 2020 flat, exits of the 2020-21 school year raised. "
         "The default is 5. 0: raised from the pandemic's first month, as in the first edition.",
-        "assumption",
+        "BacherHicks2023",
     ),
     _p(
         "turnover.after_principal_rise",
@@ -1287,7 +1287,7 @@ PARAMETERS: tuple[Param, ...] = (
         1.0,
         "share of full pace",
         "Improvement work a fully committed team does on its own time, beyond its protected time (scaled by its "
-        "commitment). Mechanism: seed 003, 5.2.2.1 ('on your own time with no compensation'); the value is an assumption.",
+        "commitment; only at a school with some protected time left, which is what makes it a working school). Mechanism: seed 003, 5.2.2.1 ('on your own time with no compensation'); the value is an assumption.",
         "assumption",
     ),
     _p(
@@ -1314,7 +1314,7 @@ PARAMETERS: tuple[Param, ...] = (
         0.0,
         2.0,
         "-",
-        "Yield added by coaching (one visit a month or more).",
+        "Yield added by coaching, in proportion to the visits this month up to one.",
         "assumption",
     ),
     _p(

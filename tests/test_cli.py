@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, RUN_FILES, improvesim
 
+from improvesim.sim.outcomes import PRINCIPLE_SHARES
 from improvesim.sim.params import ParameterError, defaults, load_scenario
 
 
@@ -35,6 +36,9 @@ def test_summary_json_has_the_agreed_fields(baseline_run):
         "engaged_share",
         "faded_share",
         "share_with_6mo_disengagement",
+        "ever_institutionalized_share",
+        *PRINCIPLE_SHARES,
+        "tool_use_share",
     ]:
         final = summary["final"][name]
         assert final["p05"] <= final["mean"] <= final["p95"]
