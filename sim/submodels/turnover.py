@@ -108,24 +108,30 @@ def pandemic_for_exits(pv: ParamVectors, cal: Calendar) -> np.ndarray:
     """(R, 1) severity (0-1) of the pandemic that raises exit hazards this month:
     the calendar's, in runs where the pandemic has been under way without a
     break for at least ``turnover.pandemic_delay`` months, zero elsewhere (the
-    calendar's own array when no run has a delay)."""
+    calendar's own array when no run has a delay).  Read-only."""
     if not anything(pv.col("turnover.pandemic_delay")):
         return cal.pandemic
-    return cal.pandemic * pv.cached("pandemic_raises_exits", _pandemic_raises_exits)[cal.month]
+    return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[cal.month]
 
 
-def _pandemic_raises_exits(pv: ParamVectors) -> list[np.ndarray]:
-    """Month by month, (R, 1) 1.0 where a pandemic has been under way without a
-    break for at least ``turnover.pandemic_delay`` months (so that it raises exit
-    hazards), 0.0 elsewhere."""
+def _pandemic_for_exits_by_month(pv: ParamVectors) -> list[np.ndarray]:
+    """:func:`pandemic_for_exits` month by month, each (R, 1) and read-only:
+    the severity where a pandemic has been under way without a break for at
+    least ``turnover.pandemic_delay`` months, 0.0 elsewhere (computed once per
+    batch; one shared zero column for months without a pandemic anywhere)."""
     delay = pv.col("turnover.pandemic_delay")
+    none = frozen(np.zeros((len(delay), 1)))
     under_way = np.zeros_like(delay)  # months the pandemic has been under way before this one
-    raises = []
+    severities = []
     for severity in pandemic_by_month(pv):
-        on = np.zeros_like(delay, dtype=bool) if severity is None else severity > 0
-        raises.append(frozen(np.where(on & (under_way >= delay), 1.0, 0.0)[:, None]))
+        if severity is None:
+            severities.append(none)
+            under_way = np.zeros_like(delay)
+            continue
+        on = severity > 0
+        severities.append(frozen(np.where(on & (under_way >= delay), severity, 0.0)[:, None]))
         under_way = np.where(on, under_way + 1, 0)
-    return raises
+    return severities
 
 
 @rule
