@@ -126,7 +126,7 @@ class RecordedState(NamedTuple):
     embeddedness: np.ndarray
     institutionalized: np.ndarray
     first_institutionalized: np.ndarray
-    principles: np.ndarray  # (6, R, S)
+    practised_bits: np.ndarray  # (R, S) bit i set while principle i is practised (sim.submodels.institutionalization)
     tools: np.ndarray
     ever_authentic: np.ndarray
     months_not_authentic: np.ndarray
@@ -168,20 +168,15 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
 def _record_schools(month, state, practised, threshold, targets):
     """Write this month's per-school metrics into ``targets``
     (:class:`SchoolRecords`, each (R, T, S)) at ``month``, from the state
-    arrays (:class:`RecordedState`), the number of principles ``practised``
-    (R, S) and the practice ``threshold`` (R,): bit i of ``principle_bits`` is
-    set when principle i is practised."""
+    arrays (:class:`RecordedState`; ``principle_bits`` as this month's
+    classification of authenticity left them), the number of principles
+    ``practised`` (R, S) and the practice ``threshold`` (R,) for tool use."""
     st = RecordedState(*state)
     t = SchoolRecords(*targets)
     R, S = st.engagement.shape
-    n = st.principles.shape[0]
     for r in range(R):
         for s in range(S):
-            bits = 0
-            for i in range(n):
-                if st.principles[i, r, s] >= threshold[r]:
-                    bits |= 1 << i
-            t.principle_bits[r, month, s] = bits
+            t.principle_bits[r, month, s] = st.practised_bits[r, s]
             t.tool_use[r, month, s] = st.tools[r, s] >= threshold[r]
             t.ever_institutionalized[r, month, s] = st.first_institutionalized[r, s] >= 0
             t.engagement[r, month, s] = st.engagement[r, s]

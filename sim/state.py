@@ -43,8 +43,6 @@ PRINCIPLES = (
     "organize_as_networks",
 )
 N_PRINCIPLES = len(PRINCIPLES)
-#: Most results a memo of derived values keeps before it starts again.
-MEMO_ENTRIES = 8
 
 
 class Engagement(IntEnum):
