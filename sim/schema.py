@@ -92,6 +92,16 @@ SOURCES: dict[str, str] = {
         "prepandemic levels going into the fall of 2020, then rose by 17%, from 15.0% to 17.5%, going "
         "into the fall of 2021."
     ),
+    "BLS-ECEC": (
+        "US Bureau of Labor Statistics, Employer Costs for Employee Compensation, September 2021: state and "
+        "local government employers paid $33.76 an hour worked in wages and salaries and $20.70 in benefits "
+        "(62.0% and 38.0% of compensation); benefits are thus about 0.61 of wages."
+    ),
+    "BLS-OEWS-sub": (
+        "US Bureau of Labor Statistics, Occupational Employment and Wage Statistics, May 2023: national mean "
+        "hourly wage of short-term substitute teachers $20.95 (as reported by Kelly Education); a day of 7 "
+        "hours at that wage is about $147 (the 7-hour day is an assumption)."
+    ),
     "assumption": (
         "Modelling assumption: no direct estimate exists; the value is set for plausible "
         "behaviour, documented in the ODD, and varied in sensitivity analysis."
@@ -1826,6 +1836,93 @@ PARAMETERS: tuple[Param, ...] = (
         50_000.0,
         "$ per successor-year",
         "Stipend and training for each groomed successor on a school's deep bench.",
+        "assumption",
+    ),
+    # --- costs: the district budget of a plan comparison (improvesim compare) ----
+    _p(
+        "costs.coach_wage",
+        74_600.0,
+        0.0,
+        500_000.0,
+        "$ per year",
+        "Salary (wages alone) of one coach in a plan comparison's budget; benefits are added at costs.benefits_rate.",
+        "BLS",
+    ),
+    _p(
+        "costs.benefits_rate",
+        0.61,
+        0.0,
+        2.0,
+        "fraction of wages",
+        "Employer benefits (insurance, retirement, paid leave, legally required) per dollar of wages, in a plan "
+        "comparison's budget.",
+        "BLS-ECEC",
+    ),
+    _p(
+        "costs.coach_training",
+        5_000.0,
+        0.0,
+        100_000.0,
+        "$ per coach hired",
+        "Training of each newly hired coach (the first coaches and every replacement) in a plan comparison's budget.",
+        "assumption",
+    ),
+    _p(
+        "costs.substitute_daily",
+        147.0,
+        0.0,
+        1_000.0,
+        "$ per day",
+        "Pay of a substitute teacher for one day, in a plan comparison's budget: protected time added on top of "
+        "duties, and convening attendance, are released with substitutes.",
+        "BLS-OEWS-sub",
+    ),
+    _p(
+        "costs.substitute_day_hours",
+        7.0,
+        1.0,
+        12.0,
+        "hours",
+        "Hours of a teacher's time one substitute day releases.",
+        "assumption",
+    ),
+    _p(
+        "costs.lead_stipend",
+        2_000.0,
+        0.0,
+        50_000.0,
+        "$ per engaged school per year",
+        "Stipend of each engaged school's improvement lead, in a plan comparison's budget.",
+        "assumption",
+    ),
+    _p(
+        "costs.data_system",
+        1_500.0,
+        0.0,
+        50_000.0,
+        "$ per participating school per year",
+        "Data system licences and support for each school taking part (engaged or paused), in a plan "
+        "comparison's budget.",
+        "assumption",
+    ),
+    _p(
+        "costs.attendees_per_school",
+        2.0,
+        0.0,
+        20.0,
+        "people per engaged school",
+        "People each engaged school sends to a convening, each released with a substitute day, in a plan "
+        "comparison's budget.",
+        "assumption",
+    ),
+    _p(
+        "costs.convening_attendee",
+        100.0,
+        0.0,
+        5_000.0,
+        "$ per attendee",
+        "Meals, materials and travel of each convening attendee, in a plan comparison's budget (on top of "
+        "costs.convening, the fixed cost of holding it).",
         "assumption",
     ),
 )
