@@ -20,7 +20,7 @@ run: setup
 	$(VENV)/bin/improvesim run baseline --force
 
 test: setup
-	$(PY) -m pytest -q
+	IMPROVESIM_TEST_ARTIFACTS=test-artifacts $(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

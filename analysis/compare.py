@@ -1,11 +1,13 @@
-"""Plan comparison for district planners: outcomes, differences, costs, robustness.
+"""Plan comparison for district planners: outcomes, decision statistics, budgets, robustness.
 
 Every plan is run on the same replicate seeds (common random numbers), so
 plan B's replicate r meets the same turnover draws, the same decisions'
 dice, as plan A's replicate r; the difference between plans is then
 computed run by run (paired), and its interval is not swamped by the noise
 that is common to both.  Intervals are 90% (5th to 95th percentile over
-replicates).
+replicates).  Probabilities (best plan, pairwise, acceptability) are shares
+of the paired replicates (:mod:`improvesim.analysis.decision`); costs are
+the district budget of :mod:`improvesim.analysis.budget`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from improvesim.sim.engine import run_replicates
+from improvesim.analysis.budget import RECORDED, Budget, budget
+from improvesim.analysis.decision import (
+    acceptability,
+    cost_per_additional,
+    pairwise_beats,
+    probability_best,
+    wtp_grid,
+)
+from improvesim.sim.engine import DEFAULT_BATCH, concatenate, simulate
+from improvesim.sim.outcomes import PRINCIPLE_SHARES
 from improvesim.sim.params import ParameterError, Params, load_scenario
+from improvesim.sim.rng import derive_seeds
 
 YEARS = (3, 5, 10)
-TRAJECTORY_METRICS = ("institutionalized_share", "authentic_share", "engaged_share")
+#: Outcomes kept per plan: key -> (label, district metrics added up, in schools (True) or as is).
+OUTCOMES: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "institutionalized": ("Institutionalized schools", ("institutionalized_share",), True),
+    "ever_institutionalized": ("Schools ever institutionalized", ("ever_institutionalized_share",), True),
+    "at_least_partial": (
+        "Schools practising at least partially authentically",
+        ("authentic_share", "partial_share"),
+        True,
+    ),
+    "authentic": ("Authentic schools (all six principles)", ("authentic_share",), True),
+    "principles": ("Principles practised per school (of six)", PRINCIPLE_SHARES, False),
+    "engaged": ("Engaged schools", ("engaged_share",), True),
+}
+#: Outcomes a plan may be chosen on (``--outcome``): counts of schools.
+DECISION_OUTCOMES = ("institutionalized", "ever_institutionalized", "at_least_partial", "authentic")
+#: Outcomes drawn over time in the report.
+TRAJECTORY_METRICS = ("institutionalized", "at_least_partial", "engaged")
 TURNOVER_KEYS = ("turnover.teacher", "turnover.principal", "turnover.lead", "turnover.coach")
 #: Turnover conditions: multipliers on every staff turnover rate (NCES 2021-22: attrition in
 #: high-poverty schools is about half again the average; "low" mirrors it downwards).
@@ -81,6 +109,28 @@ def under_condition(params: Params, condition: str) -> Params:
     return changed
 
 
+def replicate_params(params: Params, replicates: int, seed: int) -> list[Params]:
+    """The Params of each of ``replicates`` replicates of a plan (one per replicate, in order).
+
+    Today every replicate runs the plan's own parameters.  This is the one place where per-replicate
+    parameters enter a comparison: a posterior (``--posterior``) replaces it with one draw of the
+    behavioural constants per replicate (the same draw for every plan, so the comparison stays paired
+    over replicates and posterior draws alike); everything downstream (budget, decision statistics)
+    already reads one Params per replicate."""
+    return [params] * replicates
+
+
+def run_paired(params: list[Params], seed: int):
+    """Simulate replicate i of ``params`` (one Params per replicate) on seed i derived from ``seed``:
+    every plan meets the same seeds (common random numbers)."""
+    seeds = derive_seeds(seed, len(params))
+    parts = [
+        simulate(params[i : i + DEFAULT_BATCH], seeds[i : i + DEFAULT_BATCH])
+        for i in range(0, len(params), DEFAULT_BATCH)
+    ]
+    return concatenate(parts)
+
+
 @dataclass
 class Comparison:
     plans: list[Plan]
@@ -89,17 +139,50 @@ class Comparison:
     seed: int
     schools: int
     years: int
-    trajectories: dict = field(default_factory=dict)  # (condition, plan) -> {metric: (R, T)}
-    at_years: dict = field(default_factory=dict)  # (condition, plan) -> {metric: {year: (R,)}}
+    outcome: str = "institutionalized"
+    trajectories: dict = field(default_factory=dict)  # (condition, plan) -> {outcome: (R, T)}
+    at_years: dict = field(default_factory=dict)  # (condition, plan) -> {outcome: {year: (R,)}}
+    budgets: dict = field(default_factory=dict)  # (condition, plan) -> Budget
     seeds: dict = field(default_factory=dict)  # (condition, plan) -> seeds
 
     @property
     def reference(self) -> str:
         return self.plans[0].name
 
+    @property
+    def years_shown(self) -> list[int]:
+        """The years of :data:`YEARS` within the horizon, and the horizon."""
+        return sorted({y for y in YEARS if y <= self.years} | {self.years})
 
-def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int) -> Comparison:
-    """Run every plan under every condition on the same seeds."""
+    def effect(self, condition: str, plan: str, year: int | None = None) -> np.ndarray:
+        """(R,) the decision outcome of a plan at ``year`` (default: the horizon)."""
+        return self.at_years[(condition, plan)][self.outcome][year or self.years]
+
+    def cash(self, condition: str, plan: str) -> np.ndarray:
+        """(R,) the plan's cash cost over the horizon."""
+        return self.budgets[(condition, plan)].total.sum(axis=1)
+
+    def stacked(self, condition: str) -> tuple[np.ndarray, np.ndarray]:
+        """(P, R) decision outcome at the horizon and cash cost of every plan, paired by replicate."""
+        names = [p.name for p in self.plans]
+        return (
+            np.stack([self.effect(condition, n) for n in names]),
+            np.stack([self.cash(condition, n) for n in names]),
+        )
+
+
+def outcome_values(result, outcome: str, schools: int) -> np.ndarray:
+    """(R, T) one of :data:`OUTCOMES` from a simulation result."""
+    _, metrics, in_schools = OUTCOMES[outcome]
+    values = sum(result.metric(m) for m in metrics)
+    return values * schools if in_schools else values
+
+
+def compare(
+    plans: list[Plan], conditions: list[str], replicates: int, seed: int, outcome: str = "institutionalized"
+) -> Comparison:
+    """Run every plan under every condition on the same seeds; keep each outcome at years 3, 5, 10 and
+    the horizon, and each plan's budget.  Raises ParameterError when the plans cannot be compared."""
     schools = {int(p.params["district.schools"]) for p in plans}
     years = {int(p.params["run.years"]) for p in plans}
     if len(schools) > 1 or len(years) > 1:
@@ -111,17 +194,17 @@ def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int
             str(plans[0].path or plans[0].name),
             "run.years",
         )
-    comp = Comparison(plans, conditions, replicates, seed, schools.pop(), years.pop())
+    comp = Comparison(plans, conditions, replicates, seed, schools.pop(), years.pop(), outcome)
     for condition in conditions:
         for plan in plans:
-            result = run_replicates(under_condition(plan.params, condition), replicates, seed)
+            params = [under_condition(p, condition) for p in replicate_params(plan.params, replicates, seed)]
+            result = run_paired(params, seed)
             key = (condition, plan.name)
             comp.seeds[key] = result.seeds
-            comp.trajectories[key] = {m: result.metric(m) for m in TRAJECTORY_METRICS}
-            comp.at_years[key] = {
-                m: {y: result.metric(m)[:, 12 * y - 1] for y in YEARS if 12 * y <= result.district.shape[1]}
-                for m in (*TRAJECTORY_METRICS, "cost_total")
-            }
+            values = {o: outcome_values(result, o, comp.schools) for o in OUTCOMES}
+            comp.trajectories[key] = {o: values[o] for o in TRAJECTORY_METRICS}
+            comp.at_years[key] = {o: {y: v[:, 12 * y - 1] for y in comp.years_shown} for o, v in values.items()}
+            comp.budgets[key] = budget(params, {m: result.metric(m) for m in RECORDED})
     return comp
 
 
@@ -131,140 +214,133 @@ def _interval(values: np.ndarray) -> tuple[float, float, float]:
 
 
 def outcomes_table(comp: Comparison) -> pd.DataFrame:
-    """Institutionalized, authentic and engaged schools at years 3, 5 and 10, with 90% intervals."""
+    """Every outcome of :data:`OUTCOMES` at years 3, 5, 10 (and the horizon), with 90% intervals."""
     rows = []
     for (condition, plan), metrics in comp.at_years.items():
-        for metric in TRAJECTORY_METRICS:
-            for year, values in metrics[metric].items():
-                mean, lo, hi = _interval(values * comp.schools)
+        for outcome, by_year in metrics.items():
+            for year, values in by_year.items():
+                mean, lo, hi = _interval(values)
                 rows.append(
-                    {
-                        "condition": condition,
-                        "plan": plan,
-                        "year": year,
-                        "outcome": metric.replace("_share", "_schools"),
-                        "mean": mean,
-                        "p05": lo,
-                        "p95": hi,
-                    }
+                    {"condition": condition, "plan": plan, "year": year, "outcome": outcome}
+                    | {"mean": mean, "p05": lo, "p95": hi}
                 )
     return pd.DataFrame(rows)
 
 
 def differences_table(comp: Comparison) -> pd.DataFrame:
-    """Each plan minus the reference plan, run by run on common seeds: schools institutionalized."""
+    """Each plan minus the reference plan, run by run on common seeds, on the decision outcome."""
     rows = []
     for condition in comp.conditions:
-        ref = comp.at_years[(condition, comp.reference)]["institutionalized_share"]
         for plan in comp.plans[1:]:
-            mine = comp.at_years[(condition, plan.name)]["institutionalized_share"]
-            for year in ref:
-                diff = (mine[year] - ref[year]) * comp.schools
+            for year in comp.years_shown:
+                diff = comp.effect(condition, plan.name, year) - comp.effect(condition, comp.reference, year)
                 mean, lo, hi = _interval(diff)
                 rows.append(
-                    {
-                        "condition": condition,
-                        "plan": plan.name,
-                        "year": year,
-                        "extra_institutionalized_schools": mean,
-                        "p05": lo,
-                        "p95": hi,
-                    }
+                    {"condition": condition, "plan": plan.name, "year": year, "outcome": comp.outcome}
+                    | {"difference": mean, "p05": lo, "p95": hi}
                 )
     return pd.DataFrame(rows)
 
 
+def best_table(comp: Comparison) -> pd.DataFrame:
+    """Probability that each plan is the best on the decision outcome at the horizon, per condition."""
+    rows = []
+    for condition in comp.conditions:
+        effect, _ = comp.stacked(condition)
+        for plan, p in zip(comp.plans, probability_best(effect), strict=True):
+            rows.append({"condition": condition, "plan": plan.name, "outcome": comp.outcome, "probability_best": p})
+    return pd.DataFrame(rows)
+
+
+def pairwise_table(comp: Comparison) -> pd.DataFrame:
+    """For every ordered pair of plans and condition: the probability that plan A beats plan B on the
+    decision outcome at the horizon (strictly more), that they tie, and the paired mean difference."""
+    rows = []
+    for condition in comp.conditions:
+        effect, cash = comp.stacked(condition)
+        beats = pairwise_beats(effect)
+        for a, plan_a in enumerate(comp.plans):
+            for b, plan_b in enumerate(comp.plans):
+                if a != b:
+                    rows.append(
+                        {
+                            "condition": condition,
+                            "plan": plan_a.name,
+                            "other": plan_b.name,
+                            "probability_beats": beats[a, b],
+                            "probability_tie": 1.0 - beats[a, b] - beats[b, a],
+                            "mean_difference": float((effect[a] - effect[b]).mean()),
+                            "extra_cost": float((cash[a] - cash[b]).mean()),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
 def costs_table(comp: Comparison) -> pd.DataFrame:
-    """Total cost per plan over the horizon, and cost per additional institutionalized school."""
+    """Cash over the horizon per plan (grant, district), integrated time's value, and the cost per
+    additional school (decision outcome) against the reference with its bootstrap interval."""
     rows = []
-    final = max(comp.at_years[(comp.conditions[0], comp.reference)]["cost_total"])
+    boot_seed = derive_seeds(comp.seed, 1, salt="bootstrap")[0]
     for condition in comp.conditions:
-        ref = comp.at_years[(condition, comp.reference)]
         for plan in comp.plans:
-            mine = comp.at_years[(condition, plan.name)]
-            cost, cost_lo, cost_hi = _interval(mine["cost_total"][final])
-            extra_cost = float((mine["cost_total"][final] - ref["cost_total"][final]).mean())
-            extra_schools = float(
-                ((mine["institutionalized_share"][final] - ref["institutionalized_share"][final]) * comp.schools).mean()
-            )
-            per_school = extra_cost / extra_schools if plan.name != comp.reference and extra_schools > 0.05 else np.nan
-            rows.append(
-                {
-                    "condition": condition,
-                    "plan": plan.name,
-                    "year": final,
-                    "total_cost": cost,
-                    "total_cost_p05": cost_lo,
-                    "total_cost_p95": cost_hi,
-                    "extra_cost": extra_cost,
-                    "extra_institutionalized_schools": extra_schools,
-                    "cost_per_additional_school": per_school,
+            b: Budget = comp.budgets[(condition, plan.name)]
+            cash = b.total.sum(axis=1)
+            mean, lo, hi = _interval(cash)
+            row = {
+                "condition": condition,
+                "plan": plan.name,
+                "years": comp.years,
+                "total_cost": mean,
+                "total_cost_p05": lo,
+                "total_cost_p95": hi,
+                "grant_funded": float(b.grant.sum(axis=1).mean()),
+                "district_funded": float(b.district.sum(axis=1).mean()),
+                "integrated_time_value": float(b.opportunity.sum(axis=1).mean()),
+            }
+            if plan.name != comp.reference:
+                per = cost_per_additional(
+                    cash - comp.cash(condition, comp.reference),
+                    comp.effect(condition, plan.name) - comp.effect(condition, comp.reference),
+                    boot_seed,
+                )
+                row |= {
+                    "extra_cost": per.extra_cost,
+                    "extra_schools": per.extra_effect,
+                    "verdict": per.verdict,
+                    "cost_per_additional_school": per.ratio,
+                    "cost_per_school_p05": per.low,
+                    "cost_per_school_p95": per.high,
                 }
-            )
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def winners(comp: Comparison, year: int) -> pd.DataFrame:
-    """Which plan institutionalizes most schools by ``year`` under each condition."""
+def budget_table(comp: Comparison) -> pd.DataFrame:
+    """Mean dollars per plan, condition, year and line: each cash item, grant, district, total, and
+    the value of integrated time (not cash)."""
+    rows = []
+    for (condition, plan), b in comp.budgets.items():
+        lines = {**b.items, "grant_funded": b.grant, "district_funded": b.district, "total_cash": b.total}
+        lines["integrated_time_value"] = b.opportunity
+        for line, values in lines.items():
+            for year, amount in enumerate(values.mean(axis=0), start=1):
+                rows.append(
+                    {"condition": condition, "plan": plan, "year": year, "line": line, "dollars": float(amount)}
+                )
+    return pd.DataFrame(rows)
+
+
+def acceptability_table(comp: Comparison, wtp: np.ndarray | None = None) -> pd.DataFrame:
+    """The acceptability curve per condition: for each willingness to pay per additional school
+    (dollars; default :func:`wtp_grid` of the first condition), the probability that each plan has the
+    highest net benefit.  Raises ValueError for a grid that is not strictly increasing."""
+    if wtp is None:
+        wtp = wtp_grid(*reversed(comp.stacked(comp.conditions[0])))
     rows = []
     for condition in comp.conditions:
-        means = {
-            p.name: float(comp.at_years[(condition, p.name)]["institutionalized_share"][year].mean()) * comp.schools
-            for p in comp.plans
-        }
-        best = max(means, key=means.get)
-        rows.append({"condition": condition, "year": year, "winner": best, "institutionalized_schools": means[best]})
+        effect, cash = comp.stacked(condition)
+        curve = acceptability(effect, cash, wtp)
+        for w, probs in zip(wtp, curve, strict=True):
+            for plan, p in zip(comp.plans, probs, strict=True):
+                rows.append({"condition": condition, "wtp": float(w), "plan": plan.name, "probability_best_buy": p})
     return pd.DataFrame(rows)
-
-
-def _money(x: float) -> str:
-    return f"${x:,.0f}" if abs(x) < 1e6 else f"${x / 1e6:,.1f} million"
-
-
-def summary_sentences(comp: Comparison, differences: pd.DataFrame, costs: pd.DataFrame) -> list[str]:
-    """Plain-language findings, one per plan, for the top of the report."""
-    typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
-    year = final = int(costs["year"].max())
-    lines = []
-    for plan in comp.plans[1:]:
-        d = differences[
-            (differences.condition == typical) & (differences.plan == plan.name) & (differences.year == year)
-        ].iloc[0]
-        c = costs[(costs.condition == typical) & (costs.plan == plan.name)].iloc[0]
-        n, lo, hi = d["extra_institutionalized_schools"], d["p05"], d["p95"]
-        verb = "more" if n >= 0 else "fewer"
-        text = (
-            f"**{plan.name}** institutionalizes {abs(n):.1f} {verb} schools (90% interval {lo:+.1f} to {hi:+.1f}) "
-            f"than {comp.reference} by year {year}"
-        )
-        if lo > 0:
-            text += ", a gain the replicates agree on (its 90% interval is above zero)"
-        elif hi < 0:
-            text += ", a loss the replicates agree on"
-        elif lo == hi == 0:
-            text += ": no difference"
-        else:
-            text += ", a difference the replicates cannot tell from zero"
-        extra = c["extra_cost"]
-        if np.isfinite(c["cost_per_additional_school"]):
-            text += (
-                f"; over {final} years it costs {_money(extra)} {'more' if extra >= 0 else 'less'}, about "
-                f"{_money(c['cost_per_additional_school'])} per additional institutionalized school"
-            )
-        else:
-            text += f"; over {final} years it costs {_money(abs(extra))} {'more' if extra >= 0 else 'less'}"
-        robust = []
-        for condition in comp.conditions:
-            if condition == typical:
-                continue
-            dc = differences[
-                (differences.condition == condition) & (differences.plan == plan.name) & (differences.year == year)
-            ].iloc[0]
-            robust.append(
-                f"{'still ahead' if dc['extra_institutionalized_schools'] > 0 else 'not ahead'} "
-                f"when {CONDITIONS[condition]['when']} ({dc['extra_institutionalized_schools']:+.1f})"
-            )
-        if robust:
-            text += "; it is " + ", and ".join(robust)
-        lines.append(text + ".")
-    return lines

@@ -1,30 +1,94 @@
-"""The plan-comparison report: one self-contained HTML page (figures embedded)."""
+"""The plan-comparison report: one self-contained HTML page (figures embedded) from a Jinja2 template.
+
+Numbers are rounded honestly: money to two significant figures ("$760,000",
+"$1.1 million"), schools to one decimal, probabilities to whole percent;
+bounds carry no "+" sign; a table row whose every cell is zero with a zero
+interval is left out, and so is a table left with no rows.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
+import hashlib
 import io
-import re
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
+import jinja2
+import numpy as np
 import pandas as pd
 
+from improvesim import __version__
 from improvesim.analysis import plots
-from improvesim.analysis.compare import CONDITIONS, Comparison, winners
+from improvesim.analysis.budget import CASH_ITEMS
+from improvesim.analysis.compare import CONDITIONS, OUTCOMES, Comparison
+from improvesim.sim.schema import BY_NAME, SOURCES
 
-STYLE = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
-       color: #1a1a1a; line-height: 1.45; }
-h1 { font-size: 1.9em; margin-bottom: 0.2em; } h3 { font-size: 1.1em; margin-bottom: 0.2em; } h2 { font-size: 1.4em; margin-top: 1.6em; border-bottom: 2px solid #0072B2; }
-.summary { background: #f2f7fb; border-left: 6px solid #0072B2; padding: 0.8em 1.2em; font-size: 1.08em; }
-.summary li { margin: 0.4em 0; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.95em; }
-th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: right; }
-th { background: #eef2f5; } td:first-child, th:first-child, td:nth-child(2), th:nth-child(2) { text-align: left; }
-figure { margin: 1em 0; } figure img { max-width: 100%; } figcaption { color: #444; font-size: 0.95em; }
-.note { color: #444; font-size: 0.95em; }
-@media print { body { margin: 0; max-width: none; } h2 { page-break-after: avoid; } figure { page-break-inside: avoid; } }
-"""
+#: Unit costs shown in the report's budget section, in order.
+UNIT_COSTS = (
+    "costs.coach_wage",
+    "costs.benefits_rate",
+    "costs.coach_training",
+    "costs.substitute_daily",
+    "costs.substitute_day_hours",
+    "costs.lead_stipend",
+    "costs.data_system",
+    "costs.convening",
+    "costs.attendees_per_school",
+    "costs.convening_attendee",
+    "costs.hub_salary",
+    "costs.successor_stipend",
+    "costs.staff_hourly",
+)
+
+
+def money(x: float) -> str:
+    """Dollars to two significant figures: "$760,000", "$1.1 million", "$12 million", "-$45,000", "$0"."""
+    if not math.isfinite(x):
+        return "no upper limit" if x > 0 else "—"
+    if round(x) == 0:
+        return "$0"
+    sign, x = ("-" if x < 0 else ""), abs(x)
+    rounded = round(x, 1 - math.floor(math.log10(x)))
+    if rounded >= 1e6:
+        m = rounded / 1e6
+        return f"{sign}${m:.1f} million" if m < 10 else f"{sign}${m:,.0f} million"
+    return f"{sign}${rounded:,.0f}"
+
+
+def number(x: float, digits: int = 1) -> str:
+    """One decimal, no "+" sign, never "-0.0"."""
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def percent(p: float) -> str:
+    """A probability as a whole percent, "<1%" and ">99%" where rounding would say 0 or 100 wrongly."""
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def cell(mean: float, lo: float, hi: float) -> str:
+    """A mean with its 90% interval: "12.3 (6.0 to 19.0)"."""
+    return f"{number(mean)} ({number(lo)} to {number(hi)})"
+
+
+def all_zero(*values: float) -> bool:
+    return all(abs(v) < 0.05 for v in values)
+
+
+@dataclass
+class Table:
+    """A table for the template: header (list of str) and rows (lists of str)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
 
 
 def _png(fig) -> str:
@@ -33,138 +97,262 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _figure(fig, caption: str, alt: str) -> str:
-    return (
-        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
+def file_digest(path: Path | None) -> str:
+    """SHA-256 of a plan file's bytes (hex), or "" when it has no file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
 
 
-def _table(frame: pd.DataFrame, money: tuple[str, ...] = (), digits: int = 1) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = []
-    for _, row in frame.iterrows():
-        cells = []
-        for col, value in row.items():
-            if isinstance(value, float):
-                text = "—" if pd.isna(value) else (f"${value:,.0f}" if col in money else f"{value:,.{digits}f}")
-            else:
-                text = html.escape(str(value))
-            cells.append(f"<td>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def outcome_tables(comp: Comparison, outcomes: pd.DataFrame, condition: str) -> list[Table]:
+    """One table per outcome: plans by year, mean (90% interval); all-zero rows and tables left out."""
+    tables = []
+    for outcome, (label, _, _) in OUTCOMES.items():
+        rows = []
+        for plan in comp.plans:
+            sel = outcomes[
+                (outcomes.condition == condition) & (outcomes.plan == plan.name) & (outcomes.outcome == outcome)
+            ]
+            sel = sel.set_index("year").loc[comp.years_shown]
+            if all_zero(*sel["mean"], *sel["p05"], *sel["p95"]):
+                continue
+            rows.append([plan.name, *(cell(r["mean"], r["p05"], r["p95"]) for _, r in sel.iterrows())])
+        if rows:
+            tables.append(Table(["plan", *(f"year {y}" for y in comp.years_shown)], rows, label))
+    return tables
 
 
-def _bold(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+def best_table(comp: Comparison, best: pd.DataFrame) -> Table:
+    header = ["plan", *(CONDITIONS[c]["label"] for c in comp.conditions)]
+    rows = [
+        [
+            p.name,
+            *(
+                percent(best[(best.condition == c) & (best.plan == p.name)]["probability_best"].iloc[0])
+                for c in comp.conditions
+            ),
+        ]
+        for p in comp.plans
+    ]
+    return Table(header, rows)
+
+
+def pairwise_matrix(comp: Comparison, pairwise: pd.DataFrame, condition: str) -> Table:
+    """Row plan A, column plan B: the probability A beats B (ties in brackets where any)."""
+    sel = pairwise[pairwise.condition == condition].set_index(["plan", "other"])
+    rows = []
+    for a in comp.plans:
+        row = [a.name]
+        for b in comp.plans:
+            if a is b:
+                row.append("—")
+                continue
+            r = sel.loc[(a.name, b.name)]
+            text = percent(r["probability_beats"])
+            if r["probability_tie"] > 0:
+                text += f" (tie {percent(r['probability_tie'])})"
+            row.append(text)
+        rows.append(row)
+    return Table(["plan … beats →", *(p.name for p in comp.plans)], rows)
+
+
+def verdict_text(row) -> str:
+    """Cost per additional school in words."""
+    verdict = row["verdict"]
+    if verdict == "gain":
+        return (
+            f"{money(row['cost_per_additional_school'])} ({money(row['cost_per_school_p05'])} to "
+            f"{money(row['cost_per_school_p95'])})"
+        )
+    if verdict == "uncertain gain":
+        return (
+            f"{money(row['cost_per_additional_school'])}, at least {money(row['cost_per_school_p05'])}, no upper "
+            "limit: the gain cannot be told from zero"
+        )
+    return {
+        "dominant": "more schools for less money",
+        "dominated": "dominated: costs more, no more schools",
+        "no gain": "no gain",
+        "no difference": "no difference",
+    }[verdict]
+
+
+def cost_summary(comp: Comparison, costs: pd.DataFrame, condition: str) -> Table:
+    rows = []
+    for _, r in costs[costs.condition == condition].iterrows():
+        reference = r["plan"] == comp.reference
+        rows.append(
+            [
+                r["plan"],
+                f"{money(r['total_cost'])} ({money(r['total_cost_p05'])} to {money(r['total_cost_p95'])})",
+                money(r["grant_funded"]),
+                money(r["district_funded"]),
+                money(r["integrated_time_value"]),
+                "—" if reference else money(r["extra_cost"]),
+                "—" if reference else number(r["extra_schools"]),
+                "the reference" if reference else verdict_text(r),
+            ]
+        )
+    header = [
+        "plan",
+        f"cash over {comp.years} years (90% interval)",
+        "grant pays",
+        "district pays",
+        "integrated time (not cash)",
+        "extra cash",
+        "extra schools",
+        "cost per additional school (90% interval)",
+    ]
+    return Table(header, rows)
+
+
+def items_table(comp: Comparison, budget: pd.DataFrame, condition: str) -> Table:
+    """Cash items over the horizon, plans as columns; all-zero items left out."""
+    sel = budget[budget.condition == condition].groupby(["plan", "line"])["dollars"].sum()
+    rows = []
+    for key, label in CASH_ITEMS.items():
+        values = [sel[(p.name, key)] for p in comp.plans]
+        if all(round(v) == 0 for v in values):
+            continue
+        rows.append([label, *map(money, values)])
+    rows.append(["Total cash", *(money(sel[(p.name, "total_cash")]) for p in comp.plans)])
+    return Table(["item", *(p.name for p in comp.plans)], rows)
+
+
+def yearly_table(comp: Comparison, budget: pd.DataFrame, condition: str) -> Table:
+    """The district's own budget year by year, plans as columns: where the grant cliff shows."""
+    sel = budget[(budget.condition == condition)].set_index(["plan", "line", "year"])["dollars"]
+    rows = [
+        [f"year {y}", *(money(sel[(p.name, "district_funded", y)]) for p in comp.plans)]
+        for y in range(1, comp.years + 1)
+    ]
+    return Table(["district pays", *(p.name for p in comp.plans)], rows)
+
+
+def grant_years_table(comp: Comparison, budget: pd.DataFrame, condition: str) -> Table | None:
+    sel = budget[(budget.condition == condition)].set_index(["plan", "line", "year"])["dollars"]
+    rows = [
+        [f"year {y}", *(money(sel[(p.name, "grant_funded", y)]) for p in comp.plans)]
+        for y in range(1, comp.years + 1)
+        if any(round(sel[(p.name, "grant_funded", y)]) != 0 for p in comp.plans)
+    ]
+    return Table(["grant pays", *(p.name for p in comp.plans)], rows) if rows else None
+
+
+def unit_cost_table(comp: Comparison) -> Table:
+    params = comp.plans[0].params
+    rows = []
+    for name in UNIT_COSTS:
+        p = BY_NAME[name]
+        value = params[name]
+        shown = f"${value:,.0f}" if p.unit.startswith("$") else f"{value:g}"
+        source = "assumption" if p.source == "assumption" else SOURCES[p.source]
+        rows.append([p.description, shown, p.unit, source])
+    return Table(["what", "value", "unit", "source"], rows)
+
+
+def summary_sentences(comp: Comparison, best: pd.DataFrame, pairwise: pd.DataFrame, costs: pd.DataFrame) -> list[str]:
+    """Plain-language findings for the top of the report (``**bold**`` marks plan names)."""
+    typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
+    label = OUTCOMES[comp.outcome][0].lower()
+    b = best[best.condition == typical].set_index("plan")["probability_best"]
+    leader = b.idxmax()
+    lines = [
+        f"Under {CONDITIONS[typical]['label']}, **{leader}** has the most {label} at year {comp.years} in "
+        f"{percent(b[leader])} of the paired replicates"
+        + (
+            "."
+            if len(b) < 2
+            else f" (next: {', '.join(f'{n} {percent(v)}' for n, v in b.drop(leader).sort_values(ascending=False).items())})."
+        )
+    ]
+    pw = pairwise[pairwise.condition == typical].set_index(["plan", "other"])
+    c = costs[costs.condition == typical].set_index("plan")
+    for plan in comp.plans[1:]:
+        r = pw.loc[(plan.name, comp.reference)]
+        back = pw.loc[(comp.reference, plan.name)]["probability_beats"]
+        row = c.loc[plan.name]
+        if r["probability_tie"] == 1:
+            text = f"**{plan.name}** has as many {label} as {comp.reference} at year {comp.years} in every replicate"
+        else:
+            text = (
+                f"**{plan.name}** has {number(abs(r['mean_difference']))} "
+                f"{'more' if r['mean_difference'] >= 0 else 'fewer'} {label} than {comp.reference} at year "
+                f"{comp.years} on average (more in {percent(r['probability_beats'])} of replicates, fewer in "
+                f"{percent(back)})"
+            )
+        if round(row["extra_cost"]) == 0:
+            text += f"; over {comp.years} years it costs the same in cash"
+        else:
+            text += (
+                f"; over {comp.years} years it costs {money(abs(row['extra_cost']))} "
+                f"{'more' if row['extra_cost'] > 0 else 'less'} in cash"
+            )
+        if row["verdict"] not in ("no difference",):
+            text += "; cost per additional school: " + verdict_text(row)
+        others = [
+            f"{percent(best[(best.condition == cond) & (best.plan == plan.name)]['probability_best'].iloc[0])} "
+            f"when {CONDITIONS[cond]['when']}"
+            for cond in comp.conditions
+            if cond != typical
+        ]
+        if others:
+            text += "; chance it is the best plan: " + ", ".join(others)
+        lines.append(text + ".")
+    return lines
 
 
 def build_html(
     comp: Comparison,
-    outcomes: pd.DataFrame,
-    differences: pd.DataFrame,
-    costs: pd.DataFrame,
-    summary: list[str],
+    tables: dict[str, pd.DataFrame],
     title: str,
+    command: str,
+    when: datetime | None = None,
 ) -> str:
-    final = int(costs["year"].max())
+    """The report as one HTML page; ``tables`` holds outcomes, differences, best, pairwise, costs, budget
+    and acceptability (the frames of :mod:`improvesim.analysis.compare`); ``command`` is the exact
+    command line that made it."""
     typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p class='note'>{comp.schools} schools, {comp.years} years, {comp.replicates} simulated replicates of each plan "
-        f"under each condition, on the same random seeds for every plan (common random numbers), so that differences "
-        f"between plans are not differences of luck. Intervals are 90%: 9 in 10 replicates fall inside.</p>",
-        "<h2>In short</h2><div class='summary'><ul>",
-        *[f"<li>{_bold(line)}</li>" for line in summary],
-        "</ul></div>",
-        "<h2>The plans</h2>",
-        _table(
-            pd.DataFrame({"plan": [p.name for p in comp.plans], "what it does": [p.description for p in comp.plans]})
-        ),
-        f"<p class='note'>The first plan, <strong>{html.escape(comp.reference)}</strong>, is the reference every other "
-        "plan is compared with.</p>",
-        "<h2>How the district changes over time</h2>",
-        _figure(
-            plots.plan_trajectories(comp, typical),
-            "Schools institutionalized (improvement embedded in their routines, and not lost since), authentic "
-            "(practising all six principles of improvement science) and engaged, under "
-            f"{CONDITIONS[typical]['label']}. "
-            "Lines: mean over replicates; bands: 90% intervals.",
-            "trajectories per plan",
-        ),
-        "<h2>Schools by year</h2>",
-        "<p class='note'>Mean over replicates, with the 90% interval in brackets, under "
-        f"{CONDITIONS[typical]['label']}.</p>",
-    ]
-    order = [p.name for p in comp.plans]
-    for outcome, label in (
-        ("institutionalized_schools", "Institutionalized schools"),
-        ("authentic_schools", "Authentic schools"),
-        ("engaged_schools", "Engaged schools"),
-    ):
-        rows = outcomes[(outcomes.condition == typical) & (outcomes.outcome == outcome)].copy()
-        rows["cell"] = rows.apply(lambda r: f"{r['mean']:.1f} ({r.p05:.0f} to {r.p95:.0f})", axis=1)
-        pivot = rows.pivot(index="plan", columns="year", values="cell").loc[order]
-        pivot.columns = [f"year {y}" for y in pivot.columns]
-        parts += [f"<h3>{label}</h3>", _table(pivot.reset_index())]
-    parts += [
-        "<h2>Difference from the reference plan</h2>",
-        "<p class='note'>Extra institutionalized schools compared with the reference, computed replicate by replicate "
-        "on the same seeds.</p>",
-        _figure(
-            plots.plan_differences(differences, comp.reference, final),
-            f"Extra institutionalized schools by year {final}, per condition (90% intervals).",
-            "differences",
-        ),
-    ]
-    d = differences.copy()
-    d["cell"] = d.apply(lambda r: f"{r.extra_institutionalized_schools:+.1f} ({r.p05:+.0f} to {r.p95:+.0f})", axis=1)
-    for year in sorted(set(d["year"])):
-        pivot = d[d.year == year].pivot(index="plan", columns="condition", values="cell")
-        pivot = pivot.loc[[p.name for p in comp.plans[1:]], comp.conditions]
-        pivot.columns = [CONDITIONS[c]["label"] for c in pivot.columns]
-        parts += [
-            f"<h3>Extra institutionalized schools by year {year} (90% interval)</h3>",
-            _table(pivot.reset_index()),
-        ]
-
-    parts += [
-        "<h2>Cost</h2>",
-        "<p class='note'>Costs over the whole horizon in US dollars, from the scenario's [costs]: coach salaries and "
-        "benefits, team members' protected time, convenings and hub staff. Cost per additional institutionalized "
-        "school is the extra cost over the reference divided by the extra schools institutionalized at the horizon "
-        "(shown only when the plan adds schools).</p>",
-        _figure(
-            plots.cost_effect(costs, typical),
-            f"Total cost and extra institutionalized schools at year {final}.",
-            "cost",
-        ),
-        _table(
-            costs[costs.condition == typical][
-                ["plan", "total_cost", "extra_cost", "extra_institutionalized_schools", "cost_per_additional_school"]
-            ].rename(
-                columns={
-                    "total_cost": "total cost",
-                    "extra_cost": "extra cost",
-                    "extra_institutionalized_schools": "extra schools",
-                    "cost_per_additional_school": "cost per extra school",
-                }
-            ),
-            money=("total cost", "extra cost", "cost per extra school"),
-        ),
-        "<h2>Robustness: which plan wins under each condition</h2>",
-        _table(
-            winners(comp, final)
-            .rename(columns={"institutionalized_schools": "schools institutionalized"})
-            .assign(condition=lambda f: f["condition"].map(lambda c: CONDITIONS[c]["label"]))
-        ),
-        "<h2>What this is, and what it is not</h2>",
-        "<p class='note'>These are simulations of a model of how districts adopt continuous improvement (improvesim; "
-        "the model and its evidence are described in docs/ODD.md). They compare plans under the model's assumptions, "
-        "which rest on published turnover rates and case studies but are not fitted to your district. Use the "
-        "differences between plans, and whether they hold across conditions, more than the absolute numbers.</p>",
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+    label = OUTCOMES[comp.outcome][0]
+    figures = {
+        "trajectories": _png(plots.plan_trajectories(comp, typical)),
+        "differences": _png(plots.plan_differences(tables["differences"], comp.reference, comp.years, label)),
+        "cost": _png(plots.cost_effect(tables["costs"], tables["outcomes"], typical, comp.outcome, comp.years, label)),
+        "acceptability": _png(plots.acceptability_curve(tables["acceptability"], typical, label)),
+    }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("improvesim.analysis", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    summary = summary_sentences(comp, tables["best"], tables["pairwise"], tables["costs"])
+    return env.get_template("compare_report.html.j2").render(
+        title=title,
+        comp=comp,
+        condition_label=CONDITIONS[typical]["label"],
+        outcome_label=label,
+        summary=[s.split("**") for s in summary],
+        plans=[
+            {
+                "name": p.name,
+                "description": p.description,
+                "file": p.path.name if p.path else "",
+                "sha256": file_digest(p.path),
+            }
+            for p in comp.plans
+        ],
+        provenance={
+            "version": __version__,
+            "seed": comp.seed,
+            "date": (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": command,
+        },
+        figures=figures,
+        outcome_tables=outcome_tables(comp, tables["outcomes"], typical),
+        best=best_table(comp, tables["best"]),
+        pairwise=pairwise_matrix(comp, tables["pairwise"], typical),
+        costs=cost_summary(comp, tables["costs"], typical),
+        items=items_table(comp, tables["budget"], typical),
+        district_years=yearly_table(comp, tables["budget"], typical),
+        grant_years=grant_years_table(comp, tables["budget"], typical),
+        unit_costs=unit_cost_table(comp),
+        wtp_top=money(float(np.max(tables["acceptability"]["wtp"]))),
+    )

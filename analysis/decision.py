@@ -52,7 +52,8 @@ class CostPerSchool:
     """Cost per additional unit of effect (e.g. per institutionalized school) against the reference.
 
     ``verdict``: "dominant" (more effect for no more money), "dominated" (no more effect for more
-    money), "no gain" (no more effect, for less money), "gain" (more effect for more money, the effect
+    money), "no gain" (no more effect, for less money, or less effect), "no difference" (the same
+    effect and cost on average), "gain" (more effect for more money, the effect
     clearly above zero: ``ratio`` in [``low``, ``high``]), or "uncertain gain" (more effect for more
     money on average, but the effect cannot be told from zero: ``high`` is infinite, no upper limit).
     ``extra_cost`` and ``extra_effect`` are paired means; ``ratio``, ``low``, ``high`` are NaN where
@@ -80,7 +81,8 @@ def cost_per_additional(
     mean_cost, mean_effect = float(d_cost.mean()), float(d_effect.mean())
     nan = float("nan")
     if mean_effect <= 0:
-        return CostPerSchool("dominated" if mean_cost > 0 else "no gain", mean_cost, mean_effect, nan, nan, nan)
+        verdict = "dominated" if mean_cost > 0 else "no gain" if mean_cost < 0 or mean_effect < 0 else "no difference"
+        return CostPerSchool(verdict, mean_cost, mean_effect, nan, nan, nan)
     if mean_cost <= 0:
         return CostPerSchool("dominant", mean_cost, mean_effect, nan, nan, nan)
     rng = np.random.default_rng(seed)

@@ -178,17 +178,18 @@ PLAN_STYLES = ["-", "--", "-.", ":", "-", "--", "-.", ":"]
 
 
 def plan_trajectories(comp, condition: str) -> Figure:
-    """Institutionalized, authentic and engaged shares per plan over time, mean and 90% band."""
+    """Institutionalized, at least partially authentic and engaged schools per plan over time, mean and
+    90% band (``comp``: an :class:`improvesim.analysis.compare.Comparison`)."""
     titles = {
-        "institutionalized_share": "Institutionalized",
-        "authentic_share": "Authentic (all six principles)",
-        "engaged_share": "Engaged",
+        "institutionalized": "Institutionalized",
+        "at_least_partial": "At least partially authentic",
+        "engaged": "Engaged",
     }
     fig = Figure(figsize=(13, 4.6), dpi=110)
     axes = fig.subplots(1, 3, sharey=True)
     for ax, (metric, title) in zip(axes, titles.items(), strict=True):
         for i, plan in enumerate(comp.plans):
-            values = comp.trajectories[(condition, plan.name)][metric] * comp.schools
+            values = comp.trajectories[(condition, plan.name)][metric]
             years = (np.arange(values.shape[1]) + 1) / 12.0
             lo, hi = np.percentile(values, [5, 95], axis=0)
             colour = PLAN_COLOURS[i % len(PLAN_COLOURS)]
@@ -213,8 +214,9 @@ def plan_trajectories(comp, condition: str) -> Figure:
     return fig
 
 
-def plan_differences(differences, reference: str, year: int) -> Figure:
-    """Extra institutionalized schools against the reference plan, by condition, with 90% intervals."""
+def plan_differences(differences, reference: str, year: int, outcome_label: str) -> Figure:
+    """Paired difference from the reference plan on the decision outcome at ``year``, by condition,
+    with 90% intervals (``differences``: :func:`improvesim.analysis.compare.differences_table`)."""
     d = differences[differences["year"] == year]
     plans = list(dict.fromkeys(d["plan"]))
     conditions = list(dict.fromkeys(d["condition"]))
@@ -226,12 +228,9 @@ def plan_differences(differences, reference: str, year: int) -> Figure:
         rows = d[d["condition"] == condition].set_index("plan").loc[plans]
         y = np.arange(len(plans)) + (j - (len(conditions) - 1) / 2) * height
         ax.errorbar(
-            rows["extra_institutionalized_schools"],
+            rows["difference"],
             y,
-            xerr=[
-                rows["extra_institutionalized_schools"] - rows["p05"],
-                rows["p95"] - rows["extra_institutionalized_schools"],
-            ],
+            xerr=[rows["difference"] - rows["p05"], rows["p95"] - rows["difference"]],
             fmt="o",
             color=colours[j % len(colours)],
             capsize=3,
@@ -240,39 +239,65 @@ def plan_differences(differences, reference: str, year: int) -> Figure:
     ax.axvline(0, color="grey", linewidth=1)
     ax.set_yticks(np.arange(len(plans)), plans, fontsize=11)
     ax.invert_yaxis()
-    ax.set_xlabel(
-        f"Extra institutionalized schools by year {year} compared with {reference} (90% interval)", fontsize=11
-    )
-    ax.legend(title="turnover / condition", frameon=False, fontsize=10)
+    ax.set_xlabel(f"{outcome_label} by year {year}, minus {reference} (90% interval)", fontsize=11)
+    ax.legend(title="condition", frameon=False, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def cost_effect(costs, condition: str) -> Figure:
-    """Total cost against institutionalized schools gained, one point per plan."""
-    c = costs[costs["condition"] == condition]
+def cost_effect(costs, outcomes, condition: str, outcome: str, year: int, outcome_label: str) -> Figure:
+    """Cash cost over the horizon against the decision outcome at ``year``, one point per plan with
+    90% intervals on both axes (``costs``/``outcomes``: tables of :mod:`improvesim.analysis.compare`)."""
+    c = costs[costs["condition"] == condition].set_index("plan")
+    o = outcomes[(outcomes.condition == condition) & (outcomes.outcome == outcome) & (outcomes.year == year)]
+    o = o.set_index("plan").loc[c.index]
     fig = Figure(figsize=(9, 5.5), dpi=110)
     ax = fig.subplots()
-    for i, (_, row) in enumerate(c.iterrows()):
-        ax.scatter(
-            row["total_cost"] / 1e6,
-            row["extra_institutionalized_schools"],
-            s=90,
+    for i, plan in enumerate(c.index):
+        x, y = c.loc[plan, "total_cost"] / 1e6, o.loc[plan, "mean"]
+        ax.errorbar(
+            x,
+            y,
+            xerr=[[x - c.loc[plan, "total_cost_p05"] / 1e6], [c.loc[plan, "total_cost_p95"] / 1e6 - x]],
+            yerr=[[y - o.loc[plan, "p05"]], [o.loc[plan, "p95"] - y]],
+            fmt="o",
+            markersize=9,
             color=PLAN_COLOURS[i % len(PLAN_COLOURS)],
+            capsize=3,
             zorder=3,
         )
-        ax.annotate(
-            row["plan"],
-            (row["total_cost"] / 1e6, row["extra_institutionalized_schools"]),
-            fontsize=10,
-            xytext=(6, 4),
-            textcoords="offset points",
-        )
-    ax.set_xlabel("Total cost over the horizon (million dollars)", fontsize=11)
-    ax.set_ylabel("Extra institutionalized schools at the horizon", fontsize=11)
-    ax.set_title(f"Cost and effect ({condition})", fontsize=13)
+        ax.annotate(plan, (x, y), fontsize=10, xytext=(6, 4), textcoords="offset points")
+    ax.set_xlabel("Cash cost over the horizon (million dollars)", fontsize=11)
+    ax.set_ylabel(f"{outcome_label} at year {year}", fontsize=11)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def acceptability_curve(curve, condition: str, outcome_label: str) -> Figure:
+    """The cost-effectiveness acceptability curve: probability that each plan is the best buy against
+    the willingness to pay per additional school (``curve``:
+    :func:`improvesim.analysis.compare.acceptability_table`)."""
+    c = curve[curve["condition"] == condition]
+    fig = Figure(figsize=(10, 5.5), dpi=110)
+    ax = fig.subplots()
+    for i, plan in enumerate(dict.fromkeys(c["plan"])):
+        rows = c[c["plan"] == plan]
+        ax.plot(
+            rows["wtp"] / 1e3,
+            rows["probability_best_buy"],
+            color=PLAN_COLOURS[i % len(PLAN_COLOURS)],
+            linestyle=PLAN_STYLES[i % 8],
+            linewidth=2,
+            label=plan,
+        )
+    ax.set_xlabel(f"Willingness to pay per school ({outcome_label.lower()}), thousand dollars", fontsize=11)
+    ax.set_ylabel("Probability the plan is the best buy", fontsize=11)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(0, c["wtp"].max() / 1e3)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=10)
     fig.tight_layout()
     return fig
 

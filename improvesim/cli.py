@@ -5,7 +5,7 @@
     improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity --from STORE
-    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
+    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--outcome O] [--wtp LIST] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
@@ -23,6 +23,7 @@ file and the key and what is allowed, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -191,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--conditions",
         default="low,typical,high",
         help="comma-separated: low, typical, high (turnover), pandemic, high_demands",
+    )
+    comp.add_argument(
+        "--outcome",
+        default="institutionalized",
+        help="outcome plans are chosen on, at the horizon: institutionalized (default), ever_institutionalized, "
+        "at_least_partial, authentic",
+    )
+    comp.add_argument(
+        "--wtp", help="willingness-to-pay grid per school for the acceptability curve: increasing dollars, 0,50000,..."
     )
     comp.add_argument("--out", type=out_folder, default=Path("results/compare"))
     comp.add_argument("--force", action="store_true", help="replace a report already in --out")
@@ -466,7 +476,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     check_seed(args.seed, "--seed")
     _notice_if_compiling()
-    out = run_compare(args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force)
+    out = run_compare(
+        args.plans,
+        args.base,
+        args.replicates,
+        args.seed,
+        args.conditions,
+        args.out,
+        args.force,
+        args.outcome,
+        args.wtp,
+        command=args.command_line,
+    )
     print(f"report in {out}/report.html")
     return 0
 
@@ -718,7 +739,9 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     from improvesim.experiments.lifeline import interrupt_received, interrupts_handled
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["improvesim", *map(shlex.quote, argv)])
     try:
         with interrupts_handled():  # SIGTERM is handled like Ctrl-C
             return COMMANDS[args.command](args)

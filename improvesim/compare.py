@@ -1,33 +1,42 @@
 """``improvesim compare``: compare plans for a school board, and ``improvesim frontier``.
 
-    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
+    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high]
+                       [--outcome institutionalized] [--wtp 0,50000,...] [--out DIR] [--force]
 
 writes into DIR (default ``results/compare/``), whole or not at all:
 
     report.html        self-contained (figures embedded), readable offline, printable
-    outcomes.csv       institutionalized, authentic and engaged schools at years 3, 5, 10 per plan and condition
-    differences.csv    extra institutionalized schools against the first plan, paired on common seeds
-    costs.csv          total cost, extra cost and cost per additional institutionalized school
-    winners.csv        which plan wins under each condition
+    outcomes.csv       every outcome at years 3, 5, 10 per plan and condition, with 90% intervals
+    differences.csv    the decision outcome against the first plan, paired on common seeds
+    best.csv           probability that each plan is the best, per condition
+    pairwise.csv       probability that plan A beats plan B, for every pair and condition
+    costs.csv          cash over the horizon, grant and district shares, integrated time, cost per additional school
+    budget.csv         every budget line per plan, condition and year
+    acceptability.csv  the acceptability curve: probability each plan is the best buy at each willingness to pay
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from improvesim.analysis.compare import (
     CONDITIONS,
+    DECISION_OUTCOMES,
     TRAJECTORY_METRICS,
     Plan,
+    acceptability_table,
+    best_table,
+    budget_table,
     compare,
     costs_table,
     differences_table,
     load_plan,
     outcomes_table,
-    summary_sentences,
-    winners,
+    pairwise_table,
 )
-from improvesim.analysis.compare_report import build_html
+from improvesim.analysis.compare_report import build_html, summary_sentences
 from improvesim.experiments.design import (
     BASE_BYTES,
     BATCH_SCHOOL_BYTES,
@@ -55,6 +64,23 @@ def parse_conditions(text: str) -> list[str]:
     return names
 
 
+def parse_wtp(text: str | None) -> np.ndarray | None:
+    """The willingness-to-pay grid of ``--wtp`` (comma-separated dollars, strictly increasing, at least
+    two, none negative), or None for the automatic grid; raises :class:`ParameterError` otherwise."""
+    if text is None:
+        return None
+    allowed = (
+        "allowed: at least two amounts in dollars, from 0 up, each larger than the one before (e.g. 0,50000,100000)"
+    )
+    try:
+        values = np.array([float(v.replace("_", "")) for v in text.split(",") if v.strip()])
+    except ValueError:
+        raise ParameterError(f"got {show(text)}; {allowed}", "--wtp") from None
+    if len(values) < 2 or not np.all(np.isfinite(values)) or values.min() < 0 or np.any(np.diff(values) <= 0):
+        raise ParameterError(f"got {show(text)}; {allowed}", "--wtp")
+    return values
+
+
 def memory_needed(plans: list[Plan], conditions: list[str], replicates: int) -> int:
     """Bytes a comparison needs at its peak: the trajectories it keeps for every plan and condition, the
     district records of the plan and condition being run (and their concatenated copy), and the batch
@@ -68,14 +94,28 @@ def memory_needed(plans: list[Plan], conditions: list[str], replicates: int) -> 
 
 
 def run_compare(
-    plan_paths, base: str | None, replicates: int, seed: int, conditions: str, out: Path, force: bool
+    plan_paths,
+    base: str | None,
+    replicates: int,
+    seed: int,
+    conditions: str,
+    out: Path,
+    force: bool,
+    outcome: str = "institutionalized",
+    wtp: str | None = None,
+    command: str = "",
 ) -> Path:
+    """Compare plans and write the report and tables into ``out`` (whole or not at all); ``command`` is
+    the command line shown in the report.  Raises ParameterError for any bad input, before simulating."""
     if len(plan_paths) < 2:
         raise ParameterError("give at least two plan files; the first is the reference", "compare")
     most = BY_NAME["run.replicates"].high
     if not 2 <= replicates <= most:
         raise ParameterError(f"got {replicates}; allowed: at least 2 and at most {most:,} replicates", "--replicates")
+    if outcome not in DECISION_OUTCOMES:
+        raise ParameterError(f"got {show(outcome)}; allowed: {', '.join(DECISION_OUTCOMES)}", "--outcome")
     names = parse_conditions(conditions)
+    grid = parse_wtp(wtp)
     base_params = load_scenario(base) if base else None
     plans = [load_plan(p, base_params) for p in plan_paths]
     if len({p.name for p in plans}) < len(plans):
@@ -87,16 +127,22 @@ def run_compare(
         "--replicates",
     )
     check_writable(out, force)
-    comp = compare(plans, names, replicates, seed)
-    outcomes, differences, costs = outcomes_table(comp), differences_table(comp), costs_table(comp)
-    summary = summary_sentences(comp, differences, costs)
+    comp = compare(plans, names, replicates, seed, outcome)
+    tables = {
+        "outcomes": outcomes_table(comp),
+        "differences": differences_table(comp),
+        "best": best_table(comp),
+        "pairwise": pairwise_table(comp),
+        "costs": costs_table(comp),
+        "budget": budget_table(comp),
+        "acceptability": acceptability_table(comp, grid),
+    }
+    title = "Comparing plans: " + ", ".join(p.name for p in plans)
+    html = build_html(comp, tables, title, command)
     with staged_folder(out, force=force) as stage:
-        outcomes.to_csv(stage / "outcomes.csv", index=False)
-        differences.to_csv(stage / "differences.csv", index=False)
-        costs.to_csv(stage / "costs.csv", index=False)
-        winners(comp, int(costs["year"].max())).to_csv(stage / "winners.csv", index=False)
-        title = "Comparing plans: " + ", ".join(p.name for p in plans)
-        (stage / "report.html").write_text(build_html(comp, outcomes, differences, costs, summary, title))
-    for line in summary:
+        for name, frame in tables.items():
+            frame.to_csv(stage / f"{name}.csv", index=False)
+        (stage / "report.html").write_text(html)
+    for line in summary_sentences(comp, tables["best"], tables["pairwise"], tables["costs"]):
         print("- " + line.replace("**", ""))
     return out

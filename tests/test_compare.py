@@ -1,5 +1,7 @@
 """Plan comparison: common random numbers, intervals, costs, the report in a real browser, bad plans."""
 
+import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +9,16 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from improvesim.analysis.compare import compare, costs_table, differences_table, load_plan, under_condition
+from improvesim.analysis.compare import (
+    best_table,
+    compare,
+    costs_table,
+    differences_table,
+    load_plan,
+    pairwise_table,
+    under_condition,
+)
+from improvesim.analysis.compare_report import money, number, percent
 from improvesim.analysis.frontier import pareto_front
 from improvesim.sim.engine import simulate
 from improvesim.sim.params import ParameterError, defaults
@@ -41,7 +52,10 @@ def test_common_random_numbers_pair_the_runs(plans):
     assert len({tuple(s) for s in seeds.values()}) == 1  # every plan and condition: the same seeds
     # and identical plans give identical runs, so their paired difference is exactly zero
     same = compare([plans[0], type(plans[0])("Copy", "", plans[0].params)], ["typical"], 6, 3)
-    assert (differences_table(same)["extra_institutionalized_schools"] == 0).all()
+    assert (differences_table(same)["difference"] == 0).all()
+    pairs = pairwise_table(same)
+    assert (pairs["probability_tie"] == 1).all() and (pairs["probability_beats"] == 0).all()
+    assert best_table(same)["probability_best"].tolist() == [0.5, 0.5]
 
 
 def test_intervals_shrink_as_replicates_grow(plans):
@@ -50,9 +64,9 @@ def test_intervals_shrink_as_replicates_grow(plans):
     comp_large = compare(plans[:2], ["typical"], 80, seed=1)
 
     def se(comp):
-        ref = comp.at_years[("typical", comp.reference)]["authentic_share"][5]
-        mine = comp.at_years[("typical", plans[1].name)]["authentic_share"][5]
-        diff = (mine - ref) * comp.schools
+        ref = comp.at_years[("typical", comp.reference)]["authentic"][5]
+        mine = comp.at_years[("typical", plans[1].name)]["authentic"][5]
+        diff = mine - ref
         return diff.std(ddof=1) / np.sqrt(len(diff))
 
     assert se(comp_large) < se(comp_small)
@@ -88,11 +102,35 @@ def test_cost_per_additional_school(plans):
     comp = compare(plans[:2], ["typical"], 10, seed=2)
     c = costs_table(comp).set_index("plan")
     row = c.loc[plans[1].name]
-    if row["extra_institutionalized_schools"] > 0.05:
-        assert row["cost_per_additional_school"] == pytest.approx(
-            row["extra_cost"] / row["extra_institutionalized_schools"]
-        )
-    assert np.isnan(c.loc[plans[0].name, "cost_per_additional_school"])
+    ref_cash, cash = comp.cash("typical", plans[0].name), comp.cash("typical", plans[1].name)
+    assert row["extra_cost"] == pytest.approx((cash - ref_cash).mean())
+    assert row["grant_funded"] + row["district_funded"] == pytest.approx(row["total_cost"])
+    if row["verdict"] in ("gain", "uncertain gain"):
+        assert row["cost_per_additional_school"] == pytest.approx(row["extra_cost"] / row["extra_schools"])
+    else:
+        assert np.isnan(row["cost_per_additional_school"])
+    assert pd.isna(c.loc[plans[0].name, "verdict"])  # the reference has none
+
+
+@pytest.mark.parametrize(
+    "value,text",
+    [
+        (757_211, "$760,000"),
+        (1_149_000, "$1.1 million"),
+        (3_000_000, "$3.0 million"),
+        (12_400_000, "$12 million"),
+        (-45_120, "-$45,000"),
+        (98_760, "$99,000"),
+        (0.2, "$0"),
+    ],
+)
+def test_money_has_two_significant_figures(value, text):
+    assert money(value) == text
+
+
+def test_numbers_carry_no_plus_and_no_minus_zero():
+    assert number(-0.04) == "0.0" and number(2.345) == "2.3" and number(-1.26) == "-1.3"
+    assert percent(0.999) == ">99%" and percent(0.001) == "<1%" and percent(1.0) == "100%"
 
 
 def test_pareto_front():
@@ -101,13 +139,19 @@ def test_pareto_front():
     assert pareto_front(cost, effect).tolist() == [True, False, True, False, True]
 
 
+def report_text(folder: Path) -> str:
+    """The report's HTML without its embedded images."""
+    return re.sub(r'src="data:image/png;base64,[^"]*"', "", (folder / "report.html").read_text())
+
+
+REPORT_PLANS = ("grant_only.toml", "internal_pipeline.toml", "deep_bench.toml", "integrated_time.toml")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "report"
-    files = [
-        PLANS / n for n in ("grant_only.toml", "internal_pipeline.toml", "deep_bench.toml", "integrated_time.toml")
-    ]
-    proc = improvesim("compare", *map(str, files), "--replicates", "12", "--out", str(out))
+    files = [str(PLANS / n) for n in REPORT_PLANS] + ["high_churn"]  # a bundled scenario used as a plan
+    proc = improvesim("compare", *files, "--replicates", "12", "--seed", "4", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -118,17 +162,53 @@ def test_report_files(report):
         "report.html",
         "outcomes.csv",
         "differences.csv",
+        "best.csv",
+        "pairwise.csv",
         "costs.csv",
-        "winners.csv",
+        "budget.csv",
+        "acceptability.csv",
     }
     outcomes = pd.read_csv(report / "outcomes.csv")
     assert set(outcomes["year"]) == {3, 5, 10} and set(outcomes["condition"]) == {"low", "typical", "high"}
-    html = (report / "report.html").read_text()
-    assert (
-        "In short" in html
-        and "per additional institutionalized school" in html
-        and "http" not in html.split("<body>")[1]
+    assert {"at_least_partial", "principles", "institutionalized"} <= set(outcomes["outcome"])
+    # the early outcome is not zero at year 3, where institutionalization still is for most plans
+    early = outcomes[(outcomes.outcome == "at_least_partial") & (outcomes.year == 3)]
+    assert (early["mean"] > 0).all()
+    best = pd.read_csv(report / "best.csv")
+    assert best.groupby("condition")["probability_best"].sum().to_numpy() == pytest.approx(1.0)
+    pairs = pd.read_csv(report / "pairwise.csv")
+    assert len(pairs) == 3 * 5 * 4  # every ordered pair, under every condition
+    budget = pd.read_csv(report / "budget.csv").pivot_table(
+        index=["condition", "plan", "year"], columns="line", values="dollars"
     )
+    assert (budget["grant_funded"] + budget["district_funded"]).to_numpy() == pytest.approx(
+        budget["total_cash"].to_numpy()
+    )
+    html = report_text(report)
+    assert "In short" in html and "cost per additional school" in html.lower()
+    text = html.split("<body>")[1]
+    assert "http" not in text and "ODD" not in text  # nothing fetched; no pointer to the model's technical docs
+
+
+def test_report_provenance_and_names(report):
+    html = report_text(report)
+    from improvesim import __version__
+
+    assert f"improvesim {__version__}; seed 4; made 20" in html
+    assert "improvesim compare " in html and "--replicates 12" in html
+    for name in REPORT_PLANS:
+        assert hashlib.sha256((PLANS / name).read_bytes()).hexdigest() in html
+    assert "High-turnover district" in html and ">high_churn<" not in html  # the scenario's name, not its stem
+
+
+def test_report_has_no_all_zero_row_and_no_plus_zero(report):
+    html = report_text(report)
+    rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
+    for row in rows:
+        cells = re.findall(r"<td>(.*?)</td>", row, flags=re.S)[1:]
+        if cells:
+            assert not all(re.fullmatch(r"(0\.0 \(0\.0 to 0\.0\)|\$0)", c.strip()) for c in cells), row
+    assert "+0" not in html and "-0.0" not in html
 
 
 def test_the_report_renders_in_a_real_browser(report, artifacts):
@@ -140,12 +220,18 @@ def test_the_report_renders_in_a_real_browser(report, artifacts):
             executable_path="/usr/bin/chromium",
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto((report / "report.html").as_uri())
         images = page.evaluate(
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])"
         )
-        assert len(images) == 3 and all(done and natural > 500 and shown > 300 for done, natural, shown in images)
+        assert len(images) == 4 and all(done and natural > 500 and shown > 300 for done, natural, shown in images)
+        overflowing = page.evaluate(
+            "Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > "
+            "document.documentElement.clientWidth || t.scrollWidth > t.parentElement.clientWidth).length"
+        )
+        assert overflowing == 0
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         assert "Internal coach pipeline" in page.inner_text(".summary")
         page.screenshot(path=str(artifacts / "compare_report.png"), full_page=True)
         browser.close()
@@ -171,6 +257,22 @@ def test_bad_plan_files(tmp_path, content, expected):
         load_plan(bad)
     assert expected in str(err.value)
     proc = improvesim("compare", str(PLANS / "grant_only.toml"), str(bad), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "option,value,expected",
+    [
+        ("--wtp", "0,50000,40000", "--wtp: got '0,50000,40000'; allowed: at least two amounts in dollars"),
+        ("--wtp", "lots", "--wtp: got 'lots'; allowed"),
+        ("--wtp", "-5,10", "--wtp: got '-5,10'; allowed"),
+        ("--outcome", "happiness", "--outcome: got 'happiness'; allowed: institutionalized"),
+    ],
+)
+def test_bad_options_are_refused(tmp_path, option, value, expected):
+    plans = [str(PLANS / "grant_only.toml"), str(PLANS / "deep_bench.toml")]
+    proc = improvesim("compare", *plans, f"{option}={value}", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 

@@ -65,6 +65,7 @@ def test_cost_per_additional_school_verdicts():
     assert cost_per_additional(np.full(5, 10.0), np.zeros(5), 1).verdict == "dominated"
     assert cost_per_additional(np.full(5, -10.0), np.full(5, -1.0), 1).verdict == "no gain"
     assert cost_per_additional(np.full(5, -10.0), np.ones(5), 1).verdict == "dominant"
+    assert cost_per_additional(np.zeros(5), np.zeros(5), 1).verdict == "no difference"
     assert np.isnan(cost_per_additional(np.full(5, 10.0), np.zeros(5), 1).ratio)
 
 
