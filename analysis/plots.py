@@ -303,7 +303,8 @@ def acceptability_curve(curve, condition: str, outcome_label: str) -> Figure:
 
 
 def frontier_plot(table, title: str) -> Figure:
-    """Every parameter set's cost and institutionalized schools, the frontier highlighted."""
+    """Every parameter set's cost and institutionalized schools; the sets left on the frontier (none
+    beaten by a set costing no more, :mod:`improvesim.analysis.frontier`) highlighted."""
     fig = Figure(figsize=(10, 6.5), dpi=110)
     ax = fig.subplots()
     off = table[~table["on_frontier"]]
@@ -314,7 +315,7 @@ def frontier_plot(table, title: str) -> Figure:
         s=18,
         color=OKABE_ITO["sky"],
         alpha=0.6,
-        label="other plans",
+        label="dropped: beaten by a plan costing no more",
     )
     ax.errorbar(
         on["cost_total"] / 1e6,
@@ -323,10 +324,10 @@ def frontier_plot(table, title: str) -> Figure:
             on["institutionalized_schools"] - on["institutionalized_p05"],
             on["institutionalized_p95"] - on["institutionalized_schools"],
         ],
-        fmt="o-",
+        fmt="o",
         color=OKABE_ITO["vermillion"],
         capsize=3,
-        label="frontier (90% intervals)",
+        label="remaining plans (90% intervals)",
     )
     ax.set_xlabel("Total cost over the horizon (million dollars)", fontsize=12)
     ax.set_ylabel("Institutionalized schools at the horizon", fontsize=12)

@@ -493,7 +493,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_frontier(args: argparse.Namespace) -> int:
-    from improvesim.analysis.frontier import COST, EFFECT, frontier
+    from improvesim.analysis.frontier import BEATS, COST, EFFECT, frontier
     from improvesim.analysis.plots import frontier_plot
     from improvesim.analysis.store import load_sweep
     from improvesim.experiments.spec import load_experiment
@@ -502,6 +502,11 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     missing = [o for o in (COST, EFFECT) if o not in exp.outcomes]
     if missing:
         raise UsageError(f"{args.experiment}: outcomes: add {', '.join(missing)} (the frontier needs cost and effect)")
+    if not exp.common_random_numbers:
+        raise UsageError(
+            f"{args.experiment}: common_random_numbers: got false; allowed: true (the frontier compares plans "
+            "replicate by replicate, on shared seeds)"
+        )
     store, status = _sweep(args, exp)
     sweep = load_sweep(store)
     table = frontier(sweep.outcomes, sweep.factors, int(exp.base["district.schools"]))
@@ -509,11 +514,19 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     with staged_folder(folder, force=True) as stage:
         table.to_csv(stage / "frontier.csv", index=False)
         frontier_plot(table, f"Cost and institutionalization: {exp.name}").savefig(stage / "frontier.png")
-    on = table[table["on_frontier"]]
-    print(f"{len(on)} of {len(table)} plans are on the frontier (cheapest first):")
+    on, off = table[table["on_frontier"]], table[~table["on_frontier"]]
+    print(
+        f"{len(on)} of {len(table)} plans remain: no plan costing no more institutionalizes more schools than "
+        f"they do in at least {BEATS:.0%} of the paired replicates (cheapest first):"
+    )
     for _, row in on.iterrows():
         levers = ", ".join(f"{f}={row[f]}" for f in sweep.factors)
         print(f"  ${row['cost_total'] / 1e6:,.2f}M  {row['institutionalized_schools']:5.1f} schools  {levers}")
+    if len(off):
+        print(f"{len(off)} dropped, each with the plan that beats it (frontier.csv: beaten_by, probability_beaten):")
+        for _, row in off.sort_values("cost_total").iterrows():
+            levers = ", ".join(f"{f}={row[f]}" for f in sweep.factors)
+            print(f"  {levers}: beaten by {row['beaten_by']} in {row['probability_beaten']:.0%} of replicates")
     print(f"table and figure in {folder}/")
     return status
 

@@ -19,7 +19,6 @@ from improvesim.analysis.compare import (
     under_condition,
 )
 from improvesim.analysis.compare_report import money, number, percent
-from improvesim.analysis.frontier import pareto_front
 from improvesim.sim.engine import simulate
 from improvesim.sim.params import ParameterError, defaults
 
@@ -131,12 +130,6 @@ def test_money_has_two_significant_figures(value, text):
 def test_numbers_carry_no_plus_and_no_minus_zero():
     assert number(-0.04) == "0.0" and number(2.345) == "2.3" and number(-1.26) == "-1.3"
     assert percent(0.999) == ">99%" and percent(0.001) == "<1%" and percent(1.0) == "100%"
-
-
-def test_pareto_front():
-    cost = np.array([1.0, 2.0, 2.0, 3.0, 4.0])
-    effect = np.array([1.0, 0.5, 3.0, 2.0, 4.0])
-    assert pareto_front(cost, effect).tolist() == [True, False, True, False, True]
 
 
 def report_text(folder: Path) -> str:
