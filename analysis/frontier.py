@@ -67,7 +67,10 @@ def frontier(outcomes: pd.DataFrame, factors: list[str], schools: int, beats: fl
     table = set_summary(outcomes, factors, schools)
     q, prob = beaten_by(paired(outcomes, COST), paired(outcomes, EFFECT), beats)
     sets = table["set"].to_numpy()
-    levers = table[factors].apply(lambda row: ", ".join(f"{f}={row[f]}" for f in factors), axis=1).to_numpy()
+    columns = [table[f].tolist() for f in factors]  # each column keeps its own type (2, not 2.0)
+    levers = np.array(
+        [", ".join(f"{f}={v}" for f, v in zip(factors, values, strict=True)) for values in zip(*columns, strict=True)]
+    )
     table["on_frontier"] = q < 0
     table["beaten_by_set"] = np.where(q >= 0, sets[np.maximum(q, 0)], -1)
     table["beaten_by"] = np.where(q >= 0, levers[np.maximum(q, 0)], "")

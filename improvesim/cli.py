@@ -523,10 +523,15 @@ def cmd_frontier(args: argparse.Namespace) -> int:
         levers = ", ".join(f"{f}={row[f]}" for f in sweep.factors)
         print(f"  ${row['cost_total'] / 1e6:,.2f}M  {row['institutionalized_schools']:5.1f} schools  {levers}")
     if len(off):
-        print(f"{len(off)} dropped, each with the plan that beats it (frontier.csv: beaten_by, probability_beaten):")
+        print(
+            f"{len(off)} dropped, each beaten by a plan that costs no more (frontier.csv: beaten_by, probability_beaten):"
+        )
+        by_set = table.set_index("set")
         for _, row in off.sort_values("cost_total").iterrows():
             levers = ", ".join(f"{f}={row[f]}" for f in sweep.factors)
-            print(f"  {levers}: beaten by {row['beaten_by']} in {row['probability_beaten']:.0%} of replicates")
+            q = by_set.loc[row["beaten_by_set"]]
+            changes = ", ".join(f"{f}={q[f]}" for f in sweep.factors if q[f] != row[f])
+            print(f"  {levers}: beaten by the same with {changes} in {row['probability_beaten']:.0%} of replicates")
     print(f"table and figure in {folder}/")
     return status
 

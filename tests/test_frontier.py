@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import improvesim
 
 from improvesim.analysis.frontier import beaten_by, frontier
 
@@ -60,3 +61,33 @@ def test_missing_runs_are_left_out_of_the_pairs():
     assert q.tolist() == [1, -1] and prob[0] == pytest.approx(1.0)
     table = frontier(outcomes, ["lever"], 10).set_index("set")
     assert not table.loc[0, "on_frontier"] and table.loc[0, "probability_beaten"] == pytest.approx(1.0)
+
+
+EXPERIMENT = """
+scenario = "viano2024_case"
+design = "grid"
+replicates = 4
+seed = 2
+outcomes = ["institutionalized_share", "cost_total"]
+{crn}
+[parameters]
+"time.integrated" = [0.3, 0.9]
+"""
+
+
+def test_the_command_names_the_plan_that_beats_each_dropped_one(tmp_path):
+    (tmp_path / "exp.toml").write_text(EXPERIMENT.format(crn=""))
+    proc = improvesim("frontier", str(tmp_path / "exp.toml"), "--out", str(tmp_path / "store"), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "plans remain" in proc.stdout
+    table = pd.read_csv(tmp_path / "store" / "frontier" / "frontier.csv")
+    assert {"on_frontier", "beaten_by", "probability_beaten"} <= set(table.columns) and len(table) == 2
+    for _, row in table[~table["on_frontier"]].iterrows():
+        assert row["probability_beaten"] >= 0.95 and f"in {row['probability_beaten']:.0%} of replicates" in proc.stdout
+
+
+def test_the_command_refuses_unpaired_replicates(tmp_path):
+    (tmp_path / "exp.toml").write_text(EXPERIMENT.format(crn="common_random_numbers = false"))
+    proc = improvesim("frontier", str(tmp_path / "exp.toml"), "--out", str(tmp_path / "store"))
+    assert proc.returncode == 2 and "common_random_numbers: got false; allowed: true" in proc.stderr
+    assert "Traceback" not in proc.stderr
