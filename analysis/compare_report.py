@@ -306,10 +306,12 @@ def build_html(
     title: str,
     command: str,
     when: datetime | None = None,
+    discovery: list[str] | None = None,
 ) -> str:
     """The report as one HTML page; ``tables`` holds outcomes, differences, best, pairwise, costs, budget
     and acceptability (the frames of :mod:`improvesim.analysis.compare`); ``command`` is the exact
-    command line that made it."""
+    command line that made it; ``discovery`` the sentences of
+    :mod:`improvesim.analysis.plan_discovery`, if it was run."""
     typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
     label = OUTCOMES[comp.outcome][0]
     figures = {
@@ -355,4 +357,5 @@ def build_html(
         grant_years=grant_years_table(comp, tables["budget"], typical),
         unit_costs=unit_cost_table(comp),
         wtp_top=money(float(np.max(tables["acceptability"]["wtp"]))),
+        discovery=discovery or [],
     )

@@ -5,7 +5,7 @@
     improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity --from STORE
-    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--outcome O] [--wtp LIST] [--out DIR] [--force]
+    improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--outcome O] [--wtp LIST] [--discover EXPERIMENT] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument(
         "--wtp", help="willingness-to-pay grid per school for the acceptability curve: increasing dollars, 0,50000,..."
+    )
+    comp.add_argument(
+        "--discover",
+        metavar="EXPERIMENT",
+        help="also find where each plan loses its advantage, over the uncertainties of this experiment "
+        "(e.g. plan_conditions)",
     )
     comp.add_argument("--out", type=out_folder, default=Path("results/compare"))
     comp.add_argument("--force", action="store_true", help="replace a report already in --out")
@@ -487,6 +493,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.outcome,
         args.wtp,
         command=args.command_line,
+        discover=args.discover,
     )
     print(f"report in {out}/report.html")
     return 0

@@ -1,7 +1,8 @@
 """``improvesim compare``: compare plans for a school board, and ``improvesim frontier``.
 
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high]
-                       [--outcome institutionalized] [--wtp 0,50000,...] [--out DIR] [--force]
+                       [--outcome institutionalized] [--wtp 0,50000,...] [--discover EXPERIMENT]
+                       [--out DIR] [--force]
 
 writes into DIR (default ``results/compare/``), whole or not at all:
 
@@ -13,6 +14,8 @@ writes into DIR (default ``results/compare/``), whole or not at all:
     costs.csv          cash over the horizon, grant and district shares, integrated time, cost per additional school
     budget.csv         every budget line per plan, condition and year
     acceptability.csv  the acceptability curve: probability each plan is the best buy at each willingness to pay
+    discovery.csv      with --discover: where each plan loses its advantage (PRIM boxes over the uncertainties)
+    discovery_conditions.csv  with --discover: the sampled conditions and each plan's paired difference there
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from improvesim.analysis.compare import (
     pairwise_table,
 )
 from improvesim.analysis.compare_report import build_html, summary_sentences
+from improvesim.analysis.plan_discovery import findings_table, plan_conditions, uncertainties
 from improvesim.experiments.design import (
     BASE_BYTES,
     BATCH_SCHOOL_BYTES,
@@ -44,6 +48,7 @@ from improvesim.experiments.design import (
     check_memory,
 )
 from improvesim.experiments.output import check_writable, staged_folder
+from improvesim.experiments.spec import load_experiment
 from improvesim.sim.engine import DEFAULT_BATCH
 from improvesim.sim.outcomes import DISTRICT_METRICS
 from improvesim.sim.params import ParameterError, load_scenario, show
@@ -104,6 +109,7 @@ def run_compare(
     outcome: str = "institutionalized",
     wtp: str | None = None,
     command: str = "",
+    discover: str | None = None,
 ) -> Path:
     """Compare plans and write the report and tables into ``out`` (whole or not at all); ``command`` is
     the command line shown in the report.  Raises ParameterError for any bad input, before simulating."""
@@ -116,6 +122,7 @@ def run_compare(
         raise ParameterError(f"got {show(outcome)}; allowed: {', '.join(DECISION_OUTCOMES)}", "--outcome")
     names = parse_conditions(conditions)
     grid = parse_wtp(wtp)
+    conditions_exp = uncertainties(load_experiment(discover)) if discover else None
     base_params = load_scenario(base) if base else None
     plans = [load_plan(p, base_params) for p in plan_paths]
     if len({p.name for p in plans}) < len(plans):
@@ -137,8 +144,13 @@ def run_compare(
         "budget": budget_table(comp),
         "acceptability": acceptability_table(comp, grid),
     }
+    findings = []
+    if conditions_exp is not None:
+        findings, sampled = plan_conditions(plans, conditions_exp, outcome)
+        tables["discovery"] = findings_table(findings)
+        tables["discovery_conditions"] = sampled.assign(**{f"difference: {f.plan}": f.difference for f in findings})
     title = "Comparing plans: " + ", ".join(p.name for p in plans)
-    html = build_html(comp, tables, title, command)
+    html = build_html(comp, tables, title, command, discovery=[f.sentence() for f in findings])
     with staged_folder(out, force=force) as stage:
         for name, frame in tables.items():
             frame.to_csv(stage / f"{name}.csv", index=False)
