@@ -255,14 +255,16 @@ def summary_sentences(comp: Comparison, best: pd.DataFrame, pairwise: pd.DataFra
     label = OUTCOMES[comp.outcome][0].lower()
     b = best[best.condition == typical].set_index("plan")["probability_best"]
     leader = b.idxmax()
+    others = b.drop(leader).sort_values(ascending=False)
+    ahead = [f"{n} {percent(v)}" for n, v in others.items() if v > 0]
+    never = len(others) - len(ahead)
+    if not ahead:
+        tail = "no other plan ever is"
+    else:
+        tail = "next: " + ", ".join(ahead) + (f"; the other plan{'s' if never > 1 else ''} never" if never else "")
     lines = [
         f"Under {CONDITIONS[typical]['label']}, **{leader}** has the most {label} at year {comp.years} in "
-        f"{percent(b[leader])} of the paired replicates"
-        + (
-            "."
-            if len(b) < 2
-            else f" (next: {', '.join(f'{n} {percent(v)}' for n, v in b.drop(leader).sort_values(ascending=False).items())})."
-        )
+        f"{percent(b[leader])} of the paired replicates" + (f" ({tail})." if len(others) else ".")
     ]
     pw = pairwise[pairwise.condition == typical].set_index(["plan", "other"])
     c = costs[costs.condition == typical].set_index("plan")
