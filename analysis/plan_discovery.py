@@ -60,11 +60,13 @@ class PlanConditions:
         if k == n:
             return f"{self.plan} has no advantage over {self.reference} in any of the {n} sampled conditions."
         strong = [_parameter_clause(row) for _, row in self.box.iterrows() if not _is_weak(row)]
+        weak = len(self.box) - len(strong)
         text = f"{self.plan} loses its advantage over {self.reference} in {k} of {n} sampled conditions"
         if strong:
             text += (
-                f"; {self.coverage:.0%} of them lie where {' and '.join(strong)} (there {self.density:.0%} of the "
-                "conditions are lost)"
+                f"; {self.coverage:.0%} of them lie in a region where {' and '.join(strong)}"
+                + (f" (with weaker limits on {weak} other condition{'s' if weak > 1 else ''})" if weak else "")
+                + f", and there {self.density:.0%} of the conditions are lost"
             )
         else:
             text += "; no region of the conditions stands out (every limit PRIM found is weak, quasi-p 0.05 or more)"
