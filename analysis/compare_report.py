@@ -20,7 +20,6 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from improvesim import __version__
 from improvesim.analysis import plots
 from improvesim.analysis.budget import CASH_ITEMS
 from improvesim.analysis.compare import CONDITIONS, OUTCOMES, Comparison
@@ -307,12 +306,13 @@ def build_html(
     tables: dict[str, pd.DataFrame],
     title: str,
     command: str,
+    version: str,
     when: datetime | None = None,
     discovery: list[str] | None = None,
 ) -> str:
     """The report as one HTML page; ``tables`` holds outcomes, differences, best, pairwise, costs, budget
     and acceptability (the frames of :mod:`improvesim.analysis.compare`); ``command`` is the exact
-    command line that made it; ``discovery`` the sentences of
+    command line that made it, ``version`` improvesim's version; ``discovery`` the sentences of
     :mod:`improvesim.analysis.plan_discovery`, if it was run."""
     typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
     label = OUTCOMES[comp.outcome][0]
@@ -344,7 +344,7 @@ def build_html(
             for p in comp.plans
         ],
         provenance={
-            "version": __version__,
+            "version": version,
             "seed": comp.seed,
             "date": (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
             "command": command,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from improvesim import __version__
 from improvesim.analysis.compare import (
     CONDITIONS,
     DECISION_OUTCOMES,
@@ -150,7 +151,7 @@ def run_compare(
         tables["discovery"] = findings_table(findings)
         tables["discovery_conditions"] = sampled.assign(**{f"difference: {f.plan}": f.difference for f in findings})
     title = "Comparing plans: " + ", ".join(p.name for p in plans)
-    html = build_html(comp, tables, title, command, discovery=[f.sentence() for f in findings])
+    html = build_html(comp, tables, title, command, __version__, discovery=[f.sentence() for f in findings])
     with staged_folder(out, force=force) as stage:
         for name, frame in tables.items():
             frame.to_csv(stage / f"{name}.csv", index=False)

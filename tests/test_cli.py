@@ -194,9 +194,10 @@ def test_a_run_with_overrides_says_so_in_its_table_summary_and_figure(tmp_path):
         "run", "baseline", "--set", "turnover.teacher=0.3", "--replicates", 2, "--out", tmp_path / "o", "--no-schools"
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("baseline with turnover.teacher=0.3: 2 replicates")
+    # the bundled scenario is shown by its name line ("Baseline district"), not its file stem
+    assert proc.stdout.startswith("Baseline district with turnover.teacher=0.3: 2 replicates")
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert summary["title"] == "baseline with turnover.teacher=0.3"
+    assert summary["title"] == "Baseline district with turnover.teacher=0.3"
     assert summary["overrides"] == ["turnover.teacher=0.3"]
     assert summary["parameters"]["turnover"]["teacher"] == 0.3
 
