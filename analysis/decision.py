@@ -99,14 +99,15 @@ def cost_per_additional(
 
 def wtp_grid(costs: np.ndarray, effects: np.ndarray, points: int = 41) -> np.ndarray:
     """A willingness-to-pay grid (points,) from 0 to twice the largest positive ratio of a plan's mean
-    extra cost to its mean extra effect over the cheapest plan (at least $100,000), rounded to
-    a multiple of $1,000 per step: wide enough to show every crossing of the acceptability curve.  ``costs`` and
-    ``effects`` are (P, N)."""
+    extra cost to its mean extra effect, over the first plan (the reference) or over the cheapest plan
+    (at least $100,000), with steps that are whole thousands of dollars: wide enough to show where even
+    the dearest plan that adds schools becomes the best buy.  ``costs`` and ``effects`` are (P, N)."""
     cost_means, effect_means = np.mean(costs, axis=1), np.mean(effects, axis=1)
-    cheapest = int(np.argmin(cost_means))
-    d_cost = cost_means - cost_means[cheapest]
-    d_effect = effect_means - effect_means[cheapest]
-    ratios = d_cost[d_effect > 0] / d_effect[d_effect > 0]
-    top = max(100_000.0, 2 * float(ratios.max())) if len(ratios) else 100_000.0
+    ratios = []
+    for base in (0, int(np.argmin(cost_means))):
+        d_cost, d_effect = cost_means - cost_means[base], effect_means - effect_means[base]
+        gains = (d_effect > 0) & (d_cost > 0)
+        ratios += list(d_cost[gains] / d_effect[gains])
+    top = max([100_000.0, *(2 * r for r in ratios)])
     step = 1000.0 * (points - 1)
     return np.linspace(0.0, np.ceil(top / step) * step, points)

@@ -280,22 +280,23 @@ def acceptability_curve(curve, condition: str, outcome_label: str) -> Figure:
     the willingness to pay per additional school (``curve``:
     :func:`improvesim.analysis.compare.acceptability_table`)."""
     c = curve[curve["condition"] == condition]
+    scale, unit = (1e6, "million") if c["wtp"].max() > 2e6 else (1e3, "thousand")
     fig = Figure(figsize=(10, 5.5), dpi=110)
     ax = fig.subplots()
     for i, plan in enumerate(dict.fromkeys(c["plan"])):
         rows = c[c["plan"] == plan]
         ax.plot(
-            rows["wtp"] / 1e3,
+            rows["wtp"] / scale,
             rows["probability_best_buy"],
             color=PLAN_COLOURS[i % len(PLAN_COLOURS)],
             linestyle=PLAN_STYLES[i % 8],
             linewidth=2,
             label=plan,
         )
-    ax.set_xlabel(f"Willingness to pay per school ({outcome_label.lower()}), thousand dollars", fontsize=11)
+    ax.set_xlabel(f"Willingness to pay per school ({outcome_label.lower()}), {unit} dollars", fontsize=11)
     ax.set_ylabel("Probability the plan is the best buy", fontsize=11)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(0, c["wtp"].max() / 1e3)
+    ax.set_xlim(0, c["wtp"].max() / scale)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=10)
     fig.tight_layout()

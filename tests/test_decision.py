@@ -79,3 +79,6 @@ def test_wtp_grid_spans_the_crossings():
     grid = wtp_grid(np.array([[0.0], [100_000.0]]), np.array([[0.0], [2.0]]))
     assert grid[0] == 0 and grid[-1] >= 100_000 and np.all(np.diff(grid) > 0)
     assert np.all(grid % 1000 == 0)
+    # a dear plan ($3 million for 2 more schools than the reference) is reached, twice over
+    grid = wtp_grid(np.array([[1e6], [0.9e6], [4e6]]), np.array([[1.0], [5.0], [3.0]]))
+    assert grid[-1] >= 3_000_000
