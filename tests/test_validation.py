@@ -15,7 +15,15 @@ import pytest
 from conftest import ROOT, improvesim
 
 from improvesim.analysis.calibration import CalibrationError, posterior, weighted_quantile
-from improvesim.analysis.validation import KNOWN_FAILURES, PATTERNS, CasePattern, Contrast, markdown_table, validate
+from improvesim.analysis.validation import (
+    KNOWN_FAILURES,
+    PATTERNS,
+    ROLES,
+    CasePattern,
+    Contrast,
+    markdown_table,
+    validate,
+)
 from improvesim.sim.params import load_scenario
 
 #: The documented table's settings (docs/validation.md): the whole suite takes seconds.
@@ -90,8 +98,21 @@ def test_every_pattern_names_an_existing_scenario_and_a_known_outcome():
         assert p.outcome in OUTCOMES, p.key
     keys = [p.key for p in PATTERNS]
     assert len(keys) == len(set(keys))
-    # both kinds of evidence: some patterns calibrate, the others test the model
-    assert any(p.calibration for p in PATTERNS) and any(not p.calibration for p in PATTERNS)
+    assert all(p.role in ROLES for p in PATTERNS)
+
+
+def test_roles_follow_what_each_pattern_was_used_for():
+    """The seed-003 case counts are fitted (calibration); seed 001's patterns chose the structure."""
+    for p in PATTERNS:
+        if p.scenario == "viano2024_case" and isinstance(p, CasePattern):
+            assert p.role == "calibration", p.key
+        if p.source.startswith("Seed 001"):
+            assert p.role == "structure", p.key
+
+
+def test_a_role_outside_the_three_is_refused():
+    with pytest.raises(ValueError, match="allowed: structure, calibration, test"):
+        CasePattern("k", "d", "s", "x.toml", "share", 1, 1, role="tuning")
 
 
 def test_weighted_quantile():
@@ -128,7 +149,7 @@ def test_validate_command_prints_and_writes_the_table(tmp_path):
     proc = improvesim("validate", "--replicates", 30, "--out", out)
     assert proc.returncode in (0, 1), proc.stderr
     text = (out / "validation.md").read_text()
-    assert text.startswith("| Pattern | Source | Observed | Model | Used for | Verdict |")
+    assert text.startswith("| Pattern | Source | Observed | Model | Role | Verdict |")
     table = pd.read_csv(out / "validation.csv")
     assert len(table) == len(PATTERNS)
     explained = table["passed"] | table["pattern"].isin(list(KNOWN_FAILURES))
