@@ -35,15 +35,20 @@ overrides and an end-of-run outcome.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from improvesim.sim import rng
 from improvesim.sim.end_of_run import end_of_run_outcomes
-from improvesim.sim.engine import run_replicates
+from improvesim.sim.engine import DEFAULT_BATCH, concatenate, run_replicates, simulate
 from improvesim.sim.params import Params, load_scenario
+
+#: One parameter set per replicate from a scenario's parameters, the replicates and the seed (for example
+#: the scenario with its behavioural constants drawn from a posterior); None: every replicate runs the scenario.
+Draw = Callable[[Params, int, int], Sequence[Params]]
 
 #: Quantiles of the model's central 90% range.
 CENTRAL = (0.05, 0.95)
@@ -162,6 +167,82 @@ class Contrast(_Role):
         }
 
 
+#: The joint case check passes when the posterior predictive probability of a joint outcome at least as far from
+#: the model's centre as the observed one is at least this.
+JOINT_MIN_P = 0.05
+#: Added to each count's variance in the joint distance: the variance of rounding a count to whole schools
+#: (uniform over one school, 1/12), so a count the model never varies still has a finite, large distance.
+COUNT_RESOLUTION_VARIANCE = 1.0 / 12.0
+
+
+@dataclass(frozen=True)
+class JointCase(_Role):
+    """Every count of a case at once: a posterior predictive check.
+
+    Discrepancy (fixed before it was first run): the Mahalanobis distance of a
+    vector of the K counts from the model's centre (the mean count vector over
+    the runs), with the runs' (K, K) covariance plus
+    :data:`COUNT_RESOLUTION_VARIANCE` on the diagonal.  The observed vector
+    takes, for a count observed as a range, the point of the range nearest the
+    centre (the least discrepant reading of the source).  The p-value is the
+    share of runs at least as far from the centre as the observed vector; the
+    pattern passes when it is at least :data:`JOINT_MIN_P`.  The share of runs
+    matching every count at once (each count rounds into its observed range)
+    is reported beside it.
+    """
+
+    key: str
+    description: str
+    source: str
+    cases: tuple[CasePattern, ...]
+    role: str = "test"
+    note: str = ""
+    min_p: float = JOINT_MIN_P
+
+    @property
+    def scenario(self) -> str:
+        (scenario,) = {c.scenario for c in self.cases}
+        return scenario
+
+    @property
+    def observed(self) -> str:
+        return "; ".join(c.observed for c in self.cases) + f", at once (p >= {self.min_p:g})"
+
+    def counts(self, outcomes: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(R, K) model counts, one column per case pattern."""
+        return np.column_stack([c.counts(outcomes) for c in self.cases])
+
+    def judge(self, outcomes: Mapping[str, np.ndarray]) -> dict:
+        counts = self.counts(outcomes)
+        centre = counts.mean(axis=0)
+        cov = np.atleast_2d(np.cov(counts, rowvar=False)) + COUNT_RESOLUTION_VARIANCE * np.eye(len(self.cases))
+        precision = np.linalg.inv(cov)
+        low = np.array([c.low for c in self.cases], dtype=float)
+        high = np.array([c.high for c in self.cases], dtype=float)
+        observed = np.clip(centre, low, high)
+
+        def distance(x: np.ndarray) -> np.ndarray:
+            d = np.atleast_2d(x) - centre
+            return np.sqrt(np.einsum("ij,jk,ik->i", d, precision, d))
+
+        d_observed = float(distance(observed)[0])
+        p = float(np.mean(distance(counts) >= d_observed))
+        all_match = np.logical_and.reduce([c.matches(outcomes) for c in self.cases])
+        share_all = float(all_match.mean())
+        centre_text = ", ".join(f"{x:.1f}" for x in centre)
+        return {
+            "model": (
+                f"p = {p:.3f} (distance of the observed counts {d_observed:.1f}; centre {centre_text}); "
+                f"runs matching all {len(self.cases)} at once: {100 * share_all:.1f}%"
+            ),
+            "model_mean": p,
+            "model_low": np.nan,
+            "model_high": np.nan,
+            "all_match_share": share_all,
+            "passed": bool(p >= self.min_p),
+        }
+
+
 VIANO = "viano2024_case"
 BASELINE = "baseline"
 HIGH_CHURN = "high_churn"
@@ -180,8 +261,8 @@ def _turnover(scale: float) -> dict[str, float]:
     return {f"turnover.{k}": round(float(base[f"turnover.{k}"]) * scale, 4) for k in keys}
 
 
-#: Every pattern, in the order of the table.  The criteria are fixed here.
-PATTERNS: tuple[CasePattern | Contrast, ...] = (
+#: The four counts of seed 003's case (the calibration fits them jointly).
+VIANO_CASES: tuple[CasePattern, ...] = (
     CasePattern(
         "viano_authentic_all_years",
         "Schools authentic in all 3 years",
@@ -220,6 +301,18 @@ PATTERNS: tuple[CasePattern | Contrast, ...] = (
         "at_least_partial_among_participants",
         8,
         8,
+        role="calibration",
+    ),
+)
+
+#: Every pattern, in the order of the table.  The criteria are fixed here.
+PATTERNS: tuple[CasePattern | Contrast | JointCase, ...] = (
+    *VIANO_CASES,
+    JointCase(
+        "viano_joint",
+        "All four case counts at once (posterior predictive check)",
+        "Seed 003 (Viano et al. 2024), 5.1.1, 5.3, 5.3.3",
+        VIANO_CASES,
         role="calibration",
     ),
     CasePattern(
@@ -385,18 +478,73 @@ def _params(pattern, overrides: Mapping[str, object]) -> Params:
     return params.with_overrides(changes) if changes else params
 
 
-def outcomes_of(params: Params, replicates: int, seed: int) -> dict[str, np.ndarray]:
-    """End-of-run outcomes (R,) of ``replicates`` seeded runs of ``params``."""
-    return end_of_run_outcomes(run_replicates(params, replicates, seed))
+def outcomes_of(params: Params, replicates: int, seed: int, draw: Draw | None = None) -> dict[str, np.ndarray]:
+    """End-of-run outcomes (R,) of ``replicates`` seeded runs of ``params``, or of the parameter sets
+    ``draw(params, replicates, seed)`` gives (one per replicate, each on replicate i's seed)."""
+    if draw is None:
+        return end_of_run_outcomes(run_replicates(params, replicates, seed))
+    return outcomes_of_each(draw(params, replicates, seed), seed)
 
 
-def judge(pattern, replicates: int, seed: int) -> dict:
-    """Run one pattern and return its table row."""
-    if isinstance(pattern, CasePattern):
-        verdict = pattern.judge(outcomes_of(_params(pattern, {}), replicates, seed))
+def outcomes_of_each(params: Sequence[Params], seed: int) -> dict[str, np.ndarray]:
+    """End-of-run outcomes (R,) of one run per parameter set: run i has replicate i's seed of ``seed``
+    (as :func:`sim.engine.run_replicates`), so a list of R copies of a scenario gives its replicates.
+
+    Raises:
+        ValueError: no parameter sets, or sets that differ in schools, team size or years.
+    """
+    if not params:
+        raise ValueError("give at least one parameter set")
+    seeds = rng.derive_seeds(seed, len(params))
+    step = DEFAULT_BATCH
+    parts = [simulate(list(params[i : i + step]), seeds[i : i + step]) for i in range(0, len(params), step)]
+    return end_of_run_outcomes(concatenate(parts))
+
+
+def joint_case_check(
+    params: Sequence[Params] | None = None, replicates: int = 200, seed: int = 1, pattern: JointCase | None = None
+) -> dict:
+    """The joint posterior predictive check of seed 003's four case counts (:class:`JointCase`).
+
+    Args:
+        params: one parameter set per replicate (each replicate's own constants, for example drawn from
+            a calibration's posterior); None runs the case scenario's point ``replicates`` times.
+        replicates: runs when ``params`` is None (at least 2); otherwise ``len(params)``.
+        seed: the seed replicate i's seed is derived from.
+        pattern: the joint pattern (default: the table's, ``viano_joint``).
+
+    Returns:
+        The verdict: ``model_mean`` is the p-value (0-1), ``all_match_share`` the share of runs matching
+        all four counts at once (0-1), ``passed`` whether p >= 0.05, ``model`` the text of the table.
+    """
+    pattern = pattern or next(p for p in PATTERNS if isinstance(p, JointCase))
+    if params is None:
+        outcomes = outcomes_of(load_scenario(pattern.scenario), replicates, seed)
     else:
-        better = outcomes_of(_params(pattern, pattern.better), replicates, seed)
-        worse = outcomes_of(_params(pattern, pattern.worse), replicates, seed)
+        outcomes = outcomes_of_each(params, seed)
+    return pattern.judge(outcomes)
+
+
+def _outcomes(pattern, overrides: Mapping[str, object], replicates: int, seed: int, draw, cache: dict) -> dict:
+    """Outcomes of a pattern's scenario with ``overrides``, run once per validation (patterns share runs)."""
+    key = (pattern.scenario, repr(sorted({**getattr(pattern, "set", {}), **overrides}.items())))
+    if key not in cache:
+        cache[key] = outcomes_of(_params(pattern, overrides), replicates, seed, draw)
+    return cache[key]
+
+
+def judge(pattern, replicates: int, seed: int, draw: Draw | None = None, cache: dict | None = None) -> dict:
+    """Run one pattern and return its table row.
+
+    ``draw`` gives each replicate its own parameter set (see :data:`Draw`); ``cache`` keeps runs that
+    several patterns share (the case's counts).
+    """
+    cache = {} if cache is None else cache
+    if isinstance(pattern, CasePattern | JointCase):
+        verdict = pattern.judge(_outcomes(pattern, {}, replicates, seed, draw, cache))
+    else:
+        better = _outcomes(pattern, pattern.better, replicates, seed, draw, cache)
+        worse = _outcomes(pattern, pattern.worse, replicates, seed, draw, cache)
         verdict = pattern.judge(better, worse)
     if verdict["passed"]:
         label = "pass"
@@ -414,9 +562,14 @@ def judge(pattern, replicates: int, seed: int) -> dict:
     }
 
 
-def validate(replicates: int = 200, seed: int = 1, patterns=PATTERNS) -> pd.DataFrame:
-    """Every pattern's row: pattern, source, observed, model (with interval), verdict."""
-    return pd.DataFrame([judge(p, replicates, seed) for p in patterns])
+def validate(replicates: int = 200, seed: int = 1, patterns=PATTERNS, draw: Draw | None = None) -> pd.DataFrame:
+    """Every pattern's row: pattern, source, observed, model (with interval), role, verdict.
+
+    ``draw`` (optional) gives each replicate of every pattern its own parameter set, from the pattern's
+    scenario, the replicates and the seed (for example behavioural constants drawn from a posterior).
+    """
+    cache: dict = {}
+    return pd.DataFrame([judge(p, replicates, seed, draw, cache) for p in patterns])
 
 
 def _role_cell(role: str, note: object) -> str:

@@ -16,12 +16,17 @@ from conftest import ROOT, improvesim
 
 from improvesim.analysis.calibration import CalibrationError, posterior, weighted_quantile
 from improvesim.analysis.validation import (
+    JOINT_MIN_P,
     KNOWN_FAILURES,
     PATTERNS,
     ROLES,
     CasePattern,
     Contrast,
+    JointCase,
+    joint_case_check,
     markdown_table,
+    outcomes_of,
+    outcomes_of_each,
     validate,
 )
 from improvesim.sim.params import load_scenario
@@ -95,7 +100,8 @@ def test_every_pattern_names_an_existing_scenario_and_a_known_outcome():
 
     for p in PATTERNS:
         assert load_scenario(p.scenario), p.key
-        assert p.outcome in OUTCOMES, p.key
+        for outcome in [c.outcome for c in p.cases] if isinstance(p, JointCase) else [p.outcome]:
+            assert outcome in OUTCOMES, p.key
     keys = [p.key for p in PATTERNS]
     assert len(keys) == len(set(keys))
     assert all(p.role in ROLES for p in PATTERNS)
@@ -113,6 +119,73 @@ def test_roles_follow_what_each_pattern_was_used_for():
 def test_a_role_outside_the_three_is_refused():
     with pytest.raises(ValueError, match="allowed: structure, calibration, test"):
         CasePattern("k", "d", "s", "x.toml", "share", 1, 1, role="tuning")
+
+
+JOINT = JointCase(
+    "joint",
+    "d",
+    "s",
+    (
+        CasePattern("a", "d", "s", "viano2024_case", "a", 2, 2),
+        CasePattern("b", "d", "s", "viano2024_case", "b", 6, 8),
+    ),
+)
+
+
+def test_joint_check_passes_when_the_observed_counts_are_typical_of_the_runs():
+    rng = np.random.default_rng(0)
+    typical = {"a": rng.integers(0, 5, 400) / 8, "b": rng.integers(4, 9, 400) / 8}
+    verdict = JOINT.judge(typical)
+    assert verdict["passed"] and verdict["model_mean"] > 0.5
+    # the share of runs matching both at once: a == 2 and b in 6..8
+    expected = np.mean((np.rint(typical["a"] * 8) == 2) & (np.rint(typical["b"] * 8) >= 6))
+    assert verdict["all_match_share"] == pytest.approx(expected)
+
+
+def test_joint_check_fails_when_the_observed_counts_are_far_from_every_run():
+    rng = np.random.default_rng(1)
+    far = {"a": rng.integers(5, 9, 400) / 8, "b": rng.integers(0, 3, 400) / 8}
+    verdict = JOINT.judge(far)
+    assert not verdict["passed"] and verdict["model_mean"] < JOINT_MIN_P
+    assert verdict["all_match_share"] == 0.0
+    # a model that never varies still gives a finite distance, and fails unless it sits on the observation
+    frozen = {"a": np.zeros(50), "b": np.zeros(50)}
+    assert not JOINT.judge(frozen)["passed"]
+    on_it = {"a": np.full(50, 2 / 8), "b": np.full(50, 7 / 8)}
+    assert JOINT.judge(on_it)["passed"]
+
+
+def test_joint_check_fails_on_a_combination_each_count_alone_would_pass():
+    """Two counts each typical alone, but never together: the joint check sees the correlation."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 5, 400)
+    together = {"a": a / 8, "b": (10 - a).clip(0, 8) / 8}  # b high only when a is low
+    low_a_high_b = JointCase(
+        "j",
+        "d",
+        "s",
+        (
+            CasePattern("a", "d", "s", "x", "a", 4, 4),
+            CasePattern("b", "d", "s", "x", "b", 8, 8),
+        ),
+    )
+    for case in low_a_high_b.cases:
+        assert case.judge(together)["passed"]  # each alone within its 90% range
+    assert not low_a_high_b.judge(together)["passed"]
+
+
+def test_runs_with_one_parameter_set_each_reproduce_the_replicates_and_take_each_set():
+    case = load_scenario("viano2024_case")
+    same = outcomes_of_each([case] * 4, seed=3)
+    replicates = outcomes_of(case, 4, 3)
+    for name in ("authentic_among_participants", "share_with_6mo_disengagement", "participating_share"):
+        assert np.array_equal(same[name], replicates[name], equal_nan=True), name
+    eager = case.with_overrides({"sensemaking.pause_rate": 0.0, "sensemaking.opt_out_rate": 0.0})
+    mixed = outcomes_of_each([case, eager, case, eager], seed=3)
+    assert np.array_equal(mixed["participating_share"][[0, 2]], replicates["participating_share"][[0, 2]])
+    assert joint_case_check([case] * 3, seed=3)["model"].startswith("p = ")
+    with pytest.raises(ValueError, match="at least one"):
+        outcomes_of_each([], seed=3)
 
 
 def test_weighted_quantile():
