@@ -43,7 +43,7 @@ import pandas as pd
 
 from improvesim.sim import rng
 from improvesim.sim.end_of_run import end_of_run_outcomes
-from improvesim.sim.engine import DEFAULT_BATCH, concatenate, run_replicates, simulate
+from improvesim.sim.engine import DEFAULT_BATCH, SimulationResult, concatenate, run_replicates, simulate
 from improvesim.sim.params import Params, load_scenario
 
 #: One parameter set per replicate from a scenario's parameters, the replicates and the seed (for example
@@ -243,12 +243,173 @@ class JointCase(_Role):
         }
 
 
+#: Outcomes the validation derives from the end-of-run outcomes: (meaning, function of the outcomes).
+DERIVED_OUTCOMES: dict[str, tuple[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]]] = {
+    "engaged_among_participants": (
+        "share of the participating schools engaged at the final month",
+        lambda o: np.divide(
+            o["engaged_share"],
+            o["participating_share"],
+            out=np.zeros_like(o["engaged_share"]),
+            where=o["participating_share"] > 0,
+        ),
+    ),
+    "not_engaged_among_participants": (
+        "share of the participating schools paused or opted out at the final month (the work ceased)",
+        lambda o: 1.0 - DERIVED_OUTCOMES["engaged_among_participants"][1](o),
+    ),
+}
+
+
+def outcome_values(outcomes: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """(R,) values of an end-of-run outcome (sim.end_of_run.OUTCOMES) or of a :data:`DERIVED_OUTCOMES` one."""
+    if name in DERIVED_OUTCOMES:
+        return np.asarray(DERIVED_OUTCOMES[name][1](outcomes), dtype=float)
+    return np.asarray(outcomes[name], dtype=float)
+
+
+#: Central probability of the predictive range of a count in a published sample.
+SAMPLE_RANGE = 0.90
+
+
+@dataclass(frozen=True)
+class SampledCount(_Role):
+    """``count`` of ``of`` schools (or sites) in a published sample showed an outcome.
+
+    The model's share per replicate (``outcome`` over the scenario's schools, at the
+    end of ``set``'s horizon) stands for the chance that one school of the
+    sample shows it; a sample of ``of`` schools then gives a count drawn from
+    the mixture over replicates of Binomial(``of``, share).  The pattern passes
+    when the observed count lies in the central 90% of that predictive
+    distribution (the tolerance: the sampling spread of a study of ``of``
+    schools, plus the model's spread between runs).
+    """
+
+    key: str
+    description: str
+    source: str
+    scenario: str
+    outcome: str
+    count: int
+    of: int
+    set: Mapping[str, object] = field(default_factory=dict)
+    role: str = "test"
+    note: str = ""
+    wording: str = ""
+
+    @property
+    def observed(self) -> str:
+        return self.wording or f"{self.count} of {self.of}"
+
+    def predictive_cdf(self, outcomes: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(of + 1,) P(count <= k) for k = 0..of, the mixture over replicates of Binomial(of, share)."""
+        from scipy.stats import binom
+
+        shares = np.clip(outcome_values(outcomes, self.outcome), 0.0, 1.0)
+        k = np.arange(self.of + 1)
+        return binom.cdf(k[None, :], self.of, shares[:, None]).mean(axis=0)
+
+    def judge(self, outcomes: Mapping[str, np.ndarray]) -> dict:
+        cdf = self.predictive_cdf(outcomes)
+        tail = (1.0 - SAMPLE_RANGE) / 2.0
+        lo = int(np.searchsorted(cdf, tail - 1e-12))
+        hi = int(np.searchsorted(cdf, 1.0 - tail - 1e-12))
+        mean = float(self.of * outcome_values(outcomes, self.outcome).mean())
+        return {
+            "model": f"{mean:.1f} of {self.of} (90% predictive range {lo} to {hi})",
+            "model_mean": mean,
+            "model_low": float(lo),
+            "model_high": float(hi),
+            "passed": bool(lo <= self.count <= hi),
+        }
+
+
+@dataclass(frozen=True)
+class YearlyShape(_Role):
+    """How the mean number of principles practised per participating school changes from year to year.
+
+    ``shape`` is ``"rising, slowing"``: the yearly mean rises every year over
+    ``years`` (each paired year-on-year difference with its 90% interval
+    above zero) and the first year's rise exceeds the last one's (paired
+    difference of the two rises, 90% interval above zero); or ``"falling"``:
+    the last year is below the one before (paired difference, 90% interval
+    below zero).  Years are counted from the start of the run (end of each
+    school year).
+    """
+
+    key: str
+    description: str
+    source: str
+    scenario: str
+    years: tuple[int, ...]
+    shape: str
+    expected: str
+    set: Mapping[str, object] = field(default_factory=dict)
+    role: str = "test"
+    note: str = ""
+
+    SHAPES = ("rising, slowing", "falling")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.shape not in self.SHAPES:
+            raise ValueError(f"pattern {self.key}: shape {self.shape!r}; allowed: {', '.join(self.SHAPES)}")
+
+    @property
+    def observed(self) -> str:
+        return self.expected
+
+    def judge_yearly(self, yearly: np.ndarray) -> dict:
+        """``yearly``: (R, len(years)) mean principles practised per participating school at each year's end."""
+        rises = np.diff(yearly, axis=1)
+        means = yearly.mean(axis=0)
+        text = ", ".join(f"year {y}: {m:.2f}" for y, m in zip(self.years, means, strict=True))
+        if self.shape == "rising, slowing":
+            lows = [_interval(r)[0] for r in rises.T]
+            slowing_low, _ = _interval(rises[:, 0] - rises[:, -1])
+            passed = all(low > 0 for low in lows) and slowing_low > 0
+            detail = f"first rise {rises[:, 0].mean():+.2f}, last rise {rises[:, -1].mean():+.2f}"
+        else:
+            _, high = _interval(rises[:, -1])
+            passed = high < 0
+            detail = f"last change {rises[:, -1].mean():+.2f} (90% CI {_interval(rises[:, -1])[0]:+.2f} to {high:+.2f})"
+        return {
+            "model": f"{text}; {detail}",
+            "model_mean": float(rises[:, -1].mean()),
+            "model_low": np.nan,
+            "model_high": np.nan,
+            "passed": bool(passed),
+        }
+
+
+def _interval(diff: np.ndarray) -> tuple[float, float]:
+    """90% interval of the mean of paired differences (normal approximation)."""
+    mean = float(diff.mean())
+    half = Z90 * float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
+    return mean - half, mean + half
+
+
+def principles_per_participant(result: SimulationResult, years: Sequence[int]) -> np.ndarray:
+    """(R, len(years)) mean number of principles (0-6) practised per participating school at the end of each year."""
+    from improvesim.sim.outcomes import PRINCIPLE_SHARES
+
+    months = [12 * y - 1 for y in years]
+    practised = sum(result.metric(name)[:, months] for name in PRINCIPLE_SHARES)  # per school of the district
+    participating = result.joined.mean(axis=1)[:, None]
+    return np.divide(practised, participating, out=np.zeros_like(practised), where=participating > 0)
+
+
 VIANO = "viano2024_case"
 BASELINE = "baseline"
 HIGH_CHURN = "high_churn"
 SEED003 = "Seed 003 (Viano et al. 2024), 5.1.1, 5.3"
 SEED001 = "Seed 001 (Anderson et al. 2024)"
 SEED001_BALANCE = "Seed 001 (Anderson et al. 2024), 3.4"
+DATNOW2005 = "Datnow (2005), Educational Administration Quarterly 41(1)"
+DATNOW_JEC = "Datnow, Journal of Educational Change, doi:10.1023/A:1021221627854"
+BODILLY1998 = "Bodilly (1998), RAND MR-942-NAS"
+KIRBY2001 = "Kirby, Berends and Naftel (2001), RAND (four years into scale-up)"
+WONG2022 = "Wong, Schaper and Saldana (2022), Implementation Science Communications 3:2"
 
 
 #: A top-down mandate: participation required, little school autonomy.
@@ -306,7 +467,7 @@ VIANO_CASES: tuple[CasePattern, ...] = (
 )
 
 #: Every pattern, in the order of the table.  The criteria are fixed here.
-PATTERNS: tuple[CasePattern | Contrast | JointCase, ...] = (
+PATTERNS: tuple[CasePattern | Contrast | JointCase | SampledCount | YearlyShape, ...] = (
     *VIANO_CASES,
     JointCase(
         "viano_joint",
@@ -446,6 +607,79 @@ PATTERNS: tuple[CasePattern | Contrast | JointCase, ...] = (
         role="structure",
         note=RULE_IN_CODE,
     ),
+    # --- tests: used neither to calibrate nor to choose the structure (issue 17) -------------------------
+    # Criteria fixed before their first run; the mapping each assumes is in docs/validation.md.
+    SampledCount(
+        "datnow_ceased_by_year_3",
+        "Schools whose reform had ceased after 3 years, of 13 in one urban district",
+        DATNOW2005,
+        HIGH_CHURN,
+        "not_engaged_among_participants",
+        6,
+        13,
+        set={"run.years": 3},
+    ),
+    SampledCount(
+        "datnow_implementing_at_year_3",
+        "Schools still implementing at moderate to high intensity after 3 years, of 13",
+        DATNOW2005,
+        HIGH_CHURN,
+        "at_least_partial_among_participants",
+        5,
+        13,
+        set={"run.years": 3},
+    ),
+    SampledCount(
+        "datnow_implementing_at_year_6",
+        "Schools still implementing their reform six years on, of 13",
+        DATNOW_JEC,
+        HIGH_CHURN,
+        "engaged_among_participants",
+        4,
+        13,
+        set={"run.years": 6},
+    ),
+    SampledCount(
+        "nas_high_levels_after_2_years",
+        "Schools at the two highest levels of implementation after 2 years, of 33 (New American Schools)",
+        BODILLY1998,
+        BASELINE,
+        "at_least_partial_among_participants",
+        18,
+        33,
+        set={"run.years": 2},
+    ),
+    YearlyShape(
+        "nas_rises_for_four_years",
+        "Implementation over the first four years (New American Schools)",
+        KIRBY2001,
+        BASELINE,
+        (1, 2, 3, 4),
+        "rising, slowing",
+        "implementation increases and deepens over the first four years, at a decreasing rate",
+        set={"run.years": 5},
+    ),
+    YearlyShape(
+        "nas_downturn_in_year_5",
+        "Implementation between the fourth and fifth years (New American Schools)",
+        KIRBY2001,
+        BASELINE,
+        (4, 5),
+        "falling",
+        "a significant downturn in implementation between the fourth and fifth years",
+        set={"run.years": 5},
+    ),
+    SampledCount(
+        "sites_sustained_two_years",
+        "Sites still delivering a newly adopted programme 2 years after start-up, of 208",
+        WONG2022,
+        BASELINE,
+        "engaged_among_participants",
+        77,
+        208,
+        set={"run.years": 2},
+        wording="37.1% of 208 sites (77)",
+    ),
 )
 
 
@@ -481,21 +715,21 @@ KNOWN_FAILURES: dict[str, str] = {
 
 def _params(pattern, overrides: Mapping[str, object]) -> Params:
     params = load_scenario(pattern.scenario)
-    changes = {**pattern.set, **overrides} if isinstance(pattern, Contrast) else dict(overrides)
+    changes = {**getattr(pattern, "set", {}), **overrides}
     return params.with_overrides(changes) if changes else params
 
 
-def outcomes_of(params: Params, replicates: int, seed: int, draw: Draw | None = None) -> dict[str, np.ndarray]:
-    """End-of-run outcomes (R,) of ``replicates`` seeded runs of ``params``, or of the parameter sets
-    ``draw(params, replicates, seed)`` gives (one per replicate, each on replicate i's seed)."""
+def results_of(params: Params, replicates: int, seed: int, draw: Draw | None = None) -> SimulationResult:
+    """``replicates`` seeded runs of ``params``, or of the parameter sets ``draw(params, replicates, seed)``
+    gives (one per replicate, each on replicate i's seed)."""
     if draw is None:
-        return end_of_run_outcomes(run_replicates(params, replicates, seed))
-    return outcomes_of_each(draw(params, replicates, seed), seed)
+        return run_replicates(params, replicates, seed)
+    return results_of_each(draw(params, replicates, seed), seed)
 
 
-def outcomes_of_each(params: Sequence[Params], seed: int) -> dict[str, np.ndarray]:
-    """End-of-run outcomes (R,) of one run per parameter set: run i has replicate i's seed of ``seed``
-    (as :func:`sim.engine.run_replicates`), so a list of R copies of a scenario gives its replicates.
+def results_of_each(params: Sequence[Params], seed: int) -> SimulationResult:
+    """One run per parameter set: run i has replicate i's seed of ``seed`` (as
+    :func:`sim.engine.run_replicates`), so R copies of a scenario give its replicates.
 
     Raises:
         ValueError: no parameter sets, or sets that differ in schools, team size or years.
@@ -504,8 +738,17 @@ def outcomes_of_each(params: Sequence[Params], seed: int) -> dict[str, np.ndarra
         raise ValueError("give at least one parameter set")
     seeds = rng.derive_seeds(seed, len(params))
     step = DEFAULT_BATCH
-    parts = [simulate(list(params[i : i + step]), seeds[i : i + step]) for i in range(0, len(params), step)]
-    return end_of_run_outcomes(concatenate(parts))
+    return concatenate([simulate(list(params[i : i + step]), seeds[i : i + step]) for i in range(0, len(params), step)])
+
+
+def outcomes_of(params: Params, replicates: int, seed: int, draw: Draw | None = None) -> dict[str, np.ndarray]:
+    """End-of-run outcomes (R,) of :func:`results_of`."""
+    return end_of_run_outcomes(results_of(params, replicates, seed, draw))
+
+
+def outcomes_of_each(params: Sequence[Params], seed: int) -> dict[str, np.ndarray]:
+    """End-of-run outcomes (R,) of :func:`results_of_each` (one run per parameter set)."""
+    return end_of_run_outcomes(results_of_each(params, seed))
 
 
 def joint_case_check(
@@ -532,12 +775,25 @@ def joint_case_check(
     return pattern.judge(outcomes)
 
 
-def _outcomes(pattern, overrides: Mapping[str, object], replicates: int, seed: int, draw, cache: dict) -> dict:
-    """Outcomes of a pattern's scenario with ``overrides``, run once per validation (patterns share runs)."""
+def _result(pattern, overrides: Mapping[str, object], replicates: int, seed: int, draw, cache: dict):
+    """(result, end-of-run outcomes) of a pattern's scenario with ``overrides``, run once per validation
+    (patterns share runs)."""
     key = (pattern.scenario, repr(sorted({**getattr(pattern, "set", {}), **overrides}.items())))
     if key not in cache:
-        cache[key] = outcomes_of(_params(pattern, overrides), replicates, seed, draw)
+        result = results_of(_params(pattern, overrides), replicates, seed, draw)
+        cache[key] = (result, end_of_run_outcomes(result))
     return cache[key]
+
+
+def _verdict(pattern, replicates: int, seed: int, draw, cache: dict) -> dict:
+    if isinstance(pattern, Contrast):
+        _, better = _result(pattern, pattern.better, replicates, seed, draw, cache)
+        _, worse = _result(pattern, pattern.worse, replicates, seed, draw, cache)
+        return pattern.judge(better, worse)
+    result, outcomes = _result(pattern, {}, replicates, seed, draw, cache)
+    if isinstance(pattern, YearlyShape):
+        return pattern.judge_yearly(principles_per_participant(result, pattern.years))
+    return pattern.judge(outcomes)
 
 
 def judge(pattern, replicates: int, seed: int, draw: Draw | None = None, cache: dict | None = None) -> dict:
@@ -546,13 +802,7 @@ def judge(pattern, replicates: int, seed: int, draw: Draw | None = None, cache: 
     ``draw`` gives each replicate its own parameter set (see :data:`Draw`); ``cache`` keeps runs that
     several patterns share (the case's counts).
     """
-    cache = {} if cache is None else cache
-    if isinstance(pattern, CasePattern | JointCase):
-        verdict = pattern.judge(_outcomes(pattern, {}, replicates, seed, draw, cache))
-    else:
-        better = _outcomes(pattern, pattern.better, replicates, seed, draw, cache)
-        worse = _outcomes(pattern, pattern.worse, replicates, seed, draw, cache)
-        verdict = pattern.judge(better, worse)
+    verdict = _verdict(pattern, replicates, seed, draw, {} if cache is None else cache)
     if verdict["passed"]:
         label = "pass"
     else:

@@ -16,6 +16,7 @@ from conftest import ROOT, improvesim
 
 from improvesim.analysis.calibration import CalibrationError, posterior, weighted_quantile
 from improvesim.analysis.validation import (
+    DERIVED_OUTCOMES,
     JOINT_MIN_P,
     KNOWN_FAILURES,
     PATTERNS,
@@ -23,10 +24,15 @@ from improvesim.analysis.validation import (
     CasePattern,
     Contrast,
     JointCase,
+    SampledCount,
+    YearlyShape,
     joint_case_check,
     markdown_table,
+    outcome_values,
     outcomes_of,
     outcomes_of_each,
+    principles_per_participant,
+    results_of,
     validate,
 )
 from improvesim.sim.params import load_scenario
@@ -100,8 +106,12 @@ def test_every_pattern_names_an_existing_scenario_and_a_known_outcome():
 
     for p in PATTERNS:
         assert load_scenario(p.scenario), p.key
-        for outcome in [c.outcome for c in p.cases] if isinstance(p, JointCase) else [p.outcome]:
-            assert outcome in OUTCOMES, p.key
+        if isinstance(p, JointCase):
+            outcomes = [c.outcome for c in p.cases]
+        else:
+            outcomes = [] if isinstance(p, YearlyShape) else [p.outcome]
+        for outcome in outcomes:
+            assert outcome in OUTCOMES or outcome in DERIVED_OUTCOMES, p.key
     keys = [p.key for p in PATTERNS]
     assert len(keys) == len(set(keys))
     assert all(p.role in ROLES for p in PATTERNS)
@@ -186,6 +196,51 @@ def test_runs_with_one_parameter_set_each_reproduce_the_replicates_and_take_each
     assert joint_case_check([case] * 3, seed=3)["model"].startswith("p = ")
     with pytest.raises(ValueError, match="at least one"):
         outcomes_of_each([], seed=3)
+
+
+SAMPLE = SampledCount("s", "d", "src", "baseline", "share", 6, 13)
+
+
+def test_a_sampled_count_passes_inside_the_predictive_range_of_a_study_of_its_size():
+    even = {"share": np.full(100, 0.5)}  # Binomial(13, 0.5): central 90% is 4 to 9
+    verdict = SAMPLE.judge(even)
+    assert (verdict["model_low"], verdict["model_high"]) == (4.0, 9.0)
+    assert verdict["passed"]
+    assert not SampledCount("s", "d", "src", "baseline", "share", 0, 13).judge(even)["passed"]
+    assert not SampledCount("s", "d", "src", "baseline", "share", 13, 13).judge(even)["passed"]
+    # the model's own spread widens the range: half the runs at 0.1, half at 0.9
+    spread = {"share": np.r_[np.full(50, 0.1), np.full(50, 0.9)]}
+    wide = SAMPLE.judge(spread)
+    assert wide["model_low"] <= 1 and wide["model_high"] >= 12
+
+
+def test_derived_outcomes_count_over_participating_schools():
+    outcomes = {"engaged_share": np.array([0.3, 0.0, 0.5]), "participating_share": np.array([0.6, 0.0, 0.5])}
+    assert outcome_values(outcomes, "engaged_among_participants").tolist() == [0.5, 0.0, 1.0]
+    assert outcome_values(outcomes, "not_engaged_among_participants").tolist() == [0.5, 1.0, 0.0]
+
+
+RISING = YearlyShape("r", "d", "s", "baseline", (1, 2, 3, 4), "rising, slowing", "e")
+FALLING = YearlyShape("f", "d", "s", "baseline", (4, 5), "falling", "e")
+
+
+def test_yearly_shapes_need_the_direction_and_the_slowing():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.05, (200, 4))
+    assert RISING.judge_yearly(np.array([1.0, 2.0, 2.6, 2.9]) + noise)["passed"]
+    assert not RISING.judge_yearly(np.array([1.0, 1.5, 2.0, 2.5]) + noise)["passed"]  # not slowing
+    assert not RISING.judge_yearly(np.array([1.0, 2.0, 2.6, 2.5]) + noise)["passed"]  # falls in year 4
+    assert FALLING.judge_yearly(np.array([3.0, 2.7]) + noise[:, :2])["passed"]
+    assert not FALLING.judge_yearly(np.array([3.0, 3.0]) + noise[:, :2])["passed"]
+    with pytest.raises(ValueError, match="shape"):
+        YearlyShape("x", "d", "s", "baseline", (1, 2), "wiggly", "e")
+
+
+def test_principles_per_participant_is_a_count_of_principles_per_yearly_end():
+    result = results_of(load_scenario("baseline").with_overrides({"run.years": 2}), 3, 5)
+    yearly = principles_per_participant(result, (1, 2))
+    assert yearly.shape == (3, 2)
+    assert (yearly >= 0).all() and (yearly <= 6).all()
 
 
 def test_weighted_quantile():
