@@ -1,6 +1,6 @@
 """Pattern-oriented validation (Grimm et al. 2005): what real districts showed.
 
-Two kinds of pattern, each with its pass criterion fixed here, before any
+Five kinds of pattern, each with its pass criterion fixed here, before any
 run is looked at:
 
 * :class:`CasePattern`: a count of schools observed in a case study (seed
@@ -16,6 +16,13 @@ run is looked at:
   random numbers).  It passes when the mean paired difference is positive
   with its 90% interval above zero and the relative effect (difference over
   the better arm's mean) is at least ``min_relative``.
+* :class:`JointCase`: every count of a case at once, a posterior predictive
+  check (the Mahalanobis distance of the observed counts from the model's
+  centre; passes when p >= 0.05).
+* :class:`SampledCount`: a count in a published sample of ``of`` schools;
+  passes when it lies in the 90% predictive range of a study of that size.
+* :class:`YearlyShape`: how the number of principles practised changes from
+  year to year (rising and slowing, or falling), by paired 90% intervals.
 
 Every pattern has a *role* (:data:`ROLES`), fixed here with its criterion:
 
