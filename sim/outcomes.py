@@ -157,6 +157,38 @@ class DistrictStocks(NamedTuple):
 
 
 _DISTRICT_STOCKS = DistrictStocks._fields
+#: Rows of the district stocks in the recorder, in the order of :class:`DistrictStocks`.
+(
+    _KNOWLEDGE_BASE,
+    _MESSAGE,
+    _PRIORITY,
+    _COACHES_IN_POST,
+    _VISITS_PLANNED,
+    _CONVENING,
+    _CYCLES_DONE,
+    _CYCLES_SUCCEEDED,
+    _LEADER_CHANGES,
+    _PANDEMIC,
+    _COST_MONTH,
+    _COST_TOTAL,
+) = range(len(_DISTRICT_STOCKS))
+
+
+class DistrictState(NamedTuple):
+    """The state arrays the district stocks are read from."""
+
+    knowledge_base: np.ndarray  # (R,)
+    message: np.ndarray  # (R,)
+    priority: np.ndarray  # (R,)
+    coach_position: np.ndarray  # (R, C)
+    coach_filled: np.ndarray  # (R, C)
+    convening: np.ndarray  # (R,)
+    cycles_done: np.ndarray  # (R, S)
+    cycles_succeeded: np.ndarray  # (R, S)
+    leader_changes: np.ndarray  # (R,)
+    shock: np.ndarray  # (R,) pandemic severity
+    cost_month: np.ndarray  # (R,)
+    cost_total: np.ndarray  # (R,)
 
 
 def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
@@ -195,22 +227,36 @@ def _record_schools(month, state, practised, threshold, targets):
             t.stalled[r, month, s] = st.stall[r, s] > 0
 
 
-def district_snapshot(st: State, planned_visits: np.ndarray) -> DistrictStocks:
-    """This month's district stocks, each (R,), by name."""
-    return DistrictStocks(
-        knowledge_base=st.knowledge_base,
-        message=st.message,
-        priority=st.priority,
-        coaches_in_post=(st.coach_position & st.coach_filled).sum(axis=1),
-        visits_planned=planned_visits,
-        convening=st.convening,
-        cycles_done=st.cycles_done.sum(axis=1),
-        cycles_succeeded=st.cycles_succeeded.sum(axis=1),
-        leader_changes=st.leader_changes,
-        pandemic=st.shock,
-        cost_month=st.cost_month,
-        cost_total=st.cost_total,
-    )
+@kernel
+def _record_district(month, state, planned_visits, stocks):
+    """Write this month's district stocks (:class:`DistrictStocks`, from the
+    state arrays :class:`DistrictState` and the ``planned_visits`` (R,)) into
+    ``stocks`` (T, len(DistrictStocks), R) at ``month``: coaches in post and
+    cycles counted over positions and schools, the rest as they are."""
+    st = DistrictState(*state)
+    R, C = st.coach_position.shape
+    S = st.cycles_done.shape[1]
+    for r in range(R):
+        in_post = 0
+        for k in range(C):
+            in_post += st.coach_position[r, k] and st.coach_filled[r, k]
+        done = 0
+        succeeded = 0
+        for s in range(S):
+            done += st.cycles_done[r, s]
+            succeeded += st.cycles_succeeded[r, s]
+        stocks[month, _KNOWLEDGE_BASE, r] = st.knowledge_base[r]
+        stocks[month, _MESSAGE, r] = st.message[r]
+        stocks[month, _PRIORITY, r] = st.priority[r]
+        stocks[month, _COACHES_IN_POST, r] = in_post
+        stocks[month, _VISITS_PLANNED, r] = planned_visits[r]
+        stocks[month, _CONVENING, r] = st.convening[r]
+        stocks[month, _CYCLES_DONE, r] = done
+        stocks[month, _CYCLES_SUCCEEDED, r] = succeeded
+        stocks[month, _LEADER_CHANGES, r] = st.leader_changes[r]
+        stocks[month, _PANDEMIC, r] = st.shock[r]
+        stocks[month, _COST_MONTH, r] = st.cost_month[r]
+        stocks[month, _COST_TOTAL, r] = st.cost_total[r]
 
 
 class Recorder:
@@ -238,7 +284,7 @@ class Recorder:
         if practised is None:
             practised = practised_count(st, practice_threshold)
         _record_schools(month, pick(RecordedState, st), practised, practice_threshold[:, 0], self._school_arrays)
-        self._stocks_by_month[month] = district_snapshot(st, planned_visits)
+        _record_district(month, pick(DistrictState, st), planned_visits, self._stocks_by_month)
 
     def district(self) -> np.ndarray:
         """(R, T, len(DISTRICT_METRICS)) district metrics."""

@@ -16,6 +16,14 @@ packed element index with the low key half, then with the high half mixed
 with the month, using Wellons' ``lowbias32`` integer hash twice.  32-bit
 lanes keep it SIMD-fast in NumPy; uniforms have a resolution of 2**-32,
 ample for the Bernoulli decisions the model makes.
+
+Most processes draw a year of uniforms at a time for every element
+(:class:`StreamSet`).  Staff exits instead run on exit clocks (stream
+``staff_clock``): each seat holds an Exp(1) budget of cumulative hazard,
+drawn when the seat is filled, so one number is drawn per departure rather
+than one per seat a month.  Compiled kernels draw those numbers one at a
+time with :func:`uniform_at`, the same number :func:`uniform` gives for the
+same run, stream, month and index.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+
+from improvesim.sim.jit import rule
 
 _GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -49,8 +59,14 @@ STREAMS: dict[str, int] = {
         "succession",
         "institution",
         "school_start",
+        "staff_clock",
     )
 }
+
+#: Slots (last index) of stream ``staff_clock``: a seat's budget drawn when it
+#: is filled in month t (index: school, seat, CLOCK_REFILL), and at the start
+#: (month 0, index: school, seat, CLOCK_START).
+CLOCK_REFILL, CLOCK_START = 0, 1
 
 
 #: The named draws of each process a month, in slot order, and what one draw
@@ -59,7 +75,6 @@ STREAMS: dict[str, int] = {
 #: numbers' key: never reorder or remove one; a new draw goes at the end of
 #: its process (or in a new process).
 DRAWS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "staff_turnover": ("seat", ("staff_exit",)),
     "succession": ("school", ("groom_successor", "new_leader_continues")),
     "coach_turnover": ("coach", ("coach_exit",)),
     "central_office": ("district", ("leader_leaves", "brings_initiative", "priority_reset", "message_repeated")),
@@ -236,6 +251,43 @@ def uniform_block(keys: np.ndarray, stream: str, first_month: int, months: int, 
 def uniform(keys: np.ndarray, stream: str, month: int, shape: tuple[int, ...]) -> np.ndarray:
     """Uniforms of shape ``(R, *shape)`` for one process and one month."""
     return uniform_block(keys, stream, month, 1, shape)[:, 0]
+
+
+def stream_keys(keys: np.ndarray, stream: str) -> np.ndarray:
+    """(R, 2) uint64: the low and high 32-bit halves of each run's key for
+    ``stream``, as :func:`uniform_at` takes them (read-only)."""
+    sk = splitmix64(keys ^ _stream_salt(stream))
+    halves = np.stack([sk & np.uint64(0xFFFFFFFF), sk >> np.uint64(32)], axis=-1)
+    halves.flags.writeable = False
+    return halves
+
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_A64, _B64 = np.uint64(_A32), np.uint64(_B32)
+_SALT64 = np.uint64(0x3C6EF372)
+_U8, _U15, _U16 = np.uint64(8), np.uint64(15), np.uint64(16)
+
+
+@rule
+def _hash32_at(x):
+    """:func:`_hash32` of one 32-bit value held in a uint64."""
+    x ^= x >> _U16
+    x = (x * _A64) & _MASK32
+    x ^= x >> _U15
+    x = (x * _B64) & _MASK32
+    x ^= x >> _U16
+    return x
+
+
+@rule
+def uniform_at(key, month, i, j, k):
+    """One uniform in [0, 1) in compiled code: ``uniform(keys, stream, month,
+    shape)[r, i, j, k]`` for ``key = stream_keys(keys, stream)[r]`` (i below
+    2**16, j and k below 2**8, month a non-negative integer)."""
+    packed = (np.uint64(i) << _U16) | (np.uint64(j) << _U8) | np.uint64(k)
+    x = _hash32_at(packed ^ key[0])
+    salt = _hash32_at((np.uint64(month) + _SALT64) & _MASK32)
+    return np.float64(_hash32_at(x ^ key[1] ^ salt)) * _TO_UNIT
 
 
 def derive_seeds(seed: int, count: int, salt: str = "replicate") -> list[int]:

@@ -169,6 +169,7 @@ class State:
     skill: np.ndarray
     commitment: np.ndarray
     tenure: np.ndarray
+    exit_budget: np.ndarray  # cumulative exit hazard left before the seat's holder leaves (exit clocks, sim.rng)
     # coaches (R, C)
     coach_position: np.ndarray  # the position exists (funded)
     coach_grant: np.ndarray  # funded by the grant
@@ -177,6 +178,7 @@ class State:
     coach_vacancy: np.ndarray  # months until a vacant position is filled
     # runs (R, K)
     weights: np.ndarray  # weight of each seat in team means (team_weights)
+    exit_clock_key: np.ndarray  # (R, 2) key halves of stream staff_clock (sim.rng.stream_keys)
     # district (R,)
     priority: np.ndarray
     leader_changes: np.ndarray
@@ -307,6 +309,22 @@ def clip01(x: np.ndarray) -> np.ndarray:
     return np.minimum(x, 1.0, out=x)
 
 
+def exit_budget(u: np.ndarray | float) -> np.ndarray:
+    """The Exp(1) budget of cumulative exit hazard, -ln(1 - u), of a uniform
+    ``u`` in [0, 1): a seat whose budget is below this month's cumulative
+    hazard -ln(1 - p) leaves, which happens exactly when u < p (u = 1 gives an
+    infinite budget: never leaves)."""
+    with np.errstate(divide="ignore"):
+        return -np.log1p(-np.asarray(u, dtype=float))
+
+
+def initial_exit_budgets(keys: np.ndarray, schools: int, team_size: int) -> np.ndarray:
+    """(K, R, S) exit budgets of the staff in post at the start: stream
+    ``staff_clock``, month 0, index (school, seat, :data:`sim.rng.CLOCK_START`)."""
+    u = rng.uniform(keys, "staff_clock", 0, (schools, team_size, rng.CLOCK_START + 1))[..., rng.CLOCK_START]
+    return exit_budget(np.moveaxis(u, -1, 0))
+
+
 def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=None) -> State:
     """A state of the given shape with every school uninvited and all stocks at zero.
 
@@ -318,8 +336,9 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
     zi = lambda *shape: np.zeros(shape, dtype=np.int64)  # noqa: E731
     zb = lambda *shape: np.zeros(shape, dtype=bool)  # noqa: E731
     seeds = list(range(R)) if seeds is None else seeds
+    keys = rng.run_keys(seeds)
     return State(
-        keys=rng.run_keys(seeds),
+        keys=keys,
         month=0,
         engagement=np.zeros((R, S), dtype=np.int8),
         invited_month=np.full((R, S), -1, dtype=np.int64),
@@ -355,12 +374,14 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         skill=z(K, R, S),
         commitment=z(K, R, S),
         tenure=zi(K, R, S),
+        exit_budget=initial_exit_budgets(keys, S, K),
         coach_position=zb(R, C),
         coach_grant=zb(R, C),
         coach_filled=zb(R, C),
         coach_skill=z(R, C),
         coach_vacancy=zi(R, C),
         weights=np.tile(team_weights(K), (R, 1)),
+        exit_clock_key=rng.stream_keys(keys, "staff_clock"),
         priority=z(R),
         leader_changes=zi(R),
         initiative_months=zi(R),

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 from improvesim.sim.params import defaults  # noqa: E402
 from improvesim.sim.rng import DRAWS, MonthDraws  # noqa: E402
-from improvesim.sim.state import ParamVectors, blank_state  # noqa: E402
+from improvesim.sim.state import ParamVectors, blank_state, exit_budget  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Every file `improvesim run` writes (the marker lets a later --force replace the folder).
@@ -77,9 +77,16 @@ def small(overrides=None, runs=1, schools=4, team=6, coaches=2):
     return pv, st
 
 
-def draws(st, fill=0.5, **named):
+def draws(st, fill=0.5, staff_exit=None, **named):
     """This month's named draws (sim.rng.DRAWS) for a hand-made state: each ``fill``
-    (a uniform), unless given by name (a number or an array of the draw's shape)."""
+    (a uniform), unless given by name (a number or an array of the draw's shape).
+
+    Staff exits run on exit clocks (sim.rng), not on a draw a month: ``staff_exit``
+    (a number or a (K, R, S) array), when given, sets every seat's exit budget to
+    the one (sim.state.exit_budget) that leaves exactly when that uniform is below
+    the seat's hazard this month, as a Bernoulli draw would."""
+    if staff_exit is not None:
+        st.exit_budget[:] = exit_budget(np.broadcast_to(staff_exit, st.skill.shape))
     runs, schools = st.engagement.shape
     shape = {
         "school": (runs, schools),

@@ -15,7 +15,26 @@ import pytest
 from conftest import ROOT, improvesim
 
 from improvesim.analysis.calibration import CalibrationError, posterior, weighted_quantile
-from improvesim.analysis.validation import KNOWN_FAILURES, PATTERNS, CasePattern, Contrast, markdown_table, validate
+from improvesim.analysis.validation import (
+    DERIVED_OUTCOMES,
+    JOINT_MIN_P,
+    KNOWN_FAILURES,
+    PATTERNS,
+    ROLES,
+    CasePattern,
+    Contrast,
+    JointCase,
+    SampledCount,
+    YearlyShape,
+    joint_case_check,
+    markdown_table,
+    outcome_values,
+    outcomes_of,
+    outcomes_of_each,
+    principles_per_participant,
+    results_of,
+    validate,
+)
 from improvesim.sim.params import load_scenario
 
 #: The documented table's settings (docs/validation.md): the whole suite takes seconds.
@@ -87,11 +106,141 @@ def test_every_pattern_names_an_existing_scenario_and_a_known_outcome():
 
     for p in PATTERNS:
         assert load_scenario(p.scenario), p.key
-        assert p.outcome in OUTCOMES, p.key
+        if isinstance(p, JointCase):
+            outcomes = [c.outcome for c in p.cases]
+        else:
+            outcomes = [] if isinstance(p, YearlyShape) else [p.outcome]
+        for outcome in outcomes:
+            assert outcome in OUTCOMES or outcome in DERIVED_OUTCOMES, p.key
     keys = [p.key for p in PATTERNS]
     assert len(keys) == len(set(keys))
-    # both kinds of evidence: some patterns calibrate, the others test the model
-    assert any(p.calibration for p in PATTERNS) and any(not p.calibration for p in PATTERNS)
+    assert all(p.role in ROLES for p in PATTERNS)
+
+
+def test_roles_follow_what_each_pattern_was_used_for():
+    """The seed-003 case counts are fitted (calibration); seed 001's patterns chose the structure."""
+    for p in PATTERNS:
+        if p.scenario == "viano2024_case" and isinstance(p, CasePattern):
+            assert p.role == "calibration", p.key
+        if p.source.startswith("Seed 001"):
+            assert p.role == "structure", p.key
+
+
+def test_a_role_outside_the_three_is_refused():
+    with pytest.raises(ValueError, match="allowed: structure, calibration, test"):
+        CasePattern("k", "d", "s", "x.toml", "share", 1, 1, role="tuning")
+
+
+JOINT = JointCase(
+    "joint",
+    "d",
+    "s",
+    (
+        CasePattern("a", "d", "s", "viano2024_case", "a", 2, 2),
+        CasePattern("b", "d", "s", "viano2024_case", "b", 6, 8),
+    ),
+)
+
+
+def test_joint_check_passes_when_the_observed_counts_are_typical_of_the_runs():
+    rng = np.random.default_rng(0)
+    typical = {"a": rng.integers(0, 5, 400) / 8, "b": rng.integers(4, 9, 400) / 8}
+    verdict = JOINT.judge(typical)
+    assert verdict["passed"] and verdict["model_mean"] > 0.5
+    # the share of runs matching both at once: a == 2 and b in 6..8
+    expected = np.mean((np.rint(typical["a"] * 8) == 2) & (np.rint(typical["b"] * 8) >= 6))
+    assert verdict["all_match_share"] == pytest.approx(expected)
+
+
+def test_joint_check_fails_when_the_observed_counts_are_far_from_every_run():
+    rng = np.random.default_rng(1)
+    far = {"a": rng.integers(5, 9, 400) / 8, "b": rng.integers(0, 3, 400) / 8}
+    verdict = JOINT.judge(far)
+    assert not verdict["passed"] and verdict["model_mean"] < JOINT_MIN_P
+    assert verdict["all_match_share"] == 0.0
+    # a model that never varies still gives a finite distance, and fails unless it sits on the observation
+    frozen = {"a": np.zeros(50), "b": np.zeros(50)}
+    assert not JOINT.judge(frozen)["passed"]
+    on_it = {"a": np.full(50, 2 / 8), "b": np.full(50, 7 / 8)}
+    assert JOINT.judge(on_it)["passed"]
+
+
+def test_joint_check_fails_on_a_combination_each_count_alone_would_pass():
+    """Two counts each typical alone, but never together: the joint check sees the correlation."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 5, 400)
+    together = {"a": a / 8, "b": (10 - a).clip(0, 8) / 8}  # b high only when a is low
+    low_a_high_b = JointCase(
+        "j",
+        "d",
+        "s",
+        (
+            CasePattern("a", "d", "s", "x", "a", 4, 4),
+            CasePattern("b", "d", "s", "x", "b", 8, 8),
+        ),
+    )
+    for case in low_a_high_b.cases:
+        assert case.judge(together)["passed"]  # each alone within its 90% range
+    assert not low_a_high_b.judge(together)["passed"]
+
+
+def test_runs_with_one_parameter_set_each_reproduce_the_replicates_and_take_each_set():
+    case = load_scenario("viano2024_case")
+    same = outcomes_of_each([case] * 4, seed=3)
+    replicates = outcomes_of(case, 4, 3)
+    for name in ("authentic_among_participants", "share_with_6mo_disengagement", "participating_share"):
+        assert np.array_equal(same[name], replicates[name], equal_nan=True), name
+    eager = case.with_overrides({"sensemaking.pause_rate": 0.0, "sensemaking.opt_out_rate": 0.0})
+    mixed = outcomes_of_each([case, eager, case, eager], seed=3)
+    assert np.array_equal(mixed["participating_share"][[0, 2]], replicates["participating_share"][[0, 2]])
+    assert joint_case_check([case] * 3, seed=3)["model"].startswith("p = ")
+    with pytest.raises(ValueError, match="at least one"):
+        outcomes_of_each([], seed=3)
+
+
+SAMPLE = SampledCount("s", "d", "src", "baseline", "share", 6, 13)
+
+
+def test_a_sampled_count_passes_inside_the_predictive_range_of_a_study_of_its_size():
+    even = {"share": np.full(100, 0.5)}  # Binomial(13, 0.5): central 90% is 4 to 9
+    verdict = SAMPLE.judge(even)
+    assert (verdict["model_low"], verdict["model_high"]) == (4.0, 9.0)
+    assert verdict["passed"]
+    assert not SampledCount("s", "d", "src", "baseline", "share", 0, 13).judge(even)["passed"]
+    assert not SampledCount("s", "d", "src", "baseline", "share", 13, 13).judge(even)["passed"]
+    # the model's own spread widens the range: half the runs at 0.1, half at 0.9
+    spread = {"share": np.r_[np.full(50, 0.1), np.full(50, 0.9)]}
+    wide = SAMPLE.judge(spread)
+    assert wide["model_low"] <= 1 and wide["model_high"] >= 12
+
+
+def test_derived_outcomes_count_over_participating_schools():
+    outcomes = {"engaged_share": np.array([0.3, 0.0, 0.5]), "participating_share": np.array([0.6, 0.0, 0.5])}
+    assert outcome_values(outcomes, "engaged_among_participants").tolist() == [0.5, 0.0, 1.0]
+    assert outcome_values(outcomes, "not_engaged_among_participants").tolist() == [0.5, 1.0, 0.0]
+
+
+RISING = YearlyShape("r", "d", "s", "baseline", (1, 2, 3, 4), "rising, slowing", "e")
+FALLING = YearlyShape("f", "d", "s", "baseline", (4, 5), "falling", "e")
+
+
+def test_yearly_shapes_need_the_direction_and_the_slowing():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.05, (200, 4))
+    assert RISING.judge_yearly(np.array([1.0, 2.0, 2.6, 2.9]) + noise)["passed"]
+    assert not RISING.judge_yearly(np.array([1.0, 1.5, 2.0, 2.5]) + noise)["passed"]  # not slowing
+    assert not RISING.judge_yearly(np.array([1.0, 2.0, 2.6, 2.5]) + noise)["passed"]  # falls in year 4
+    assert FALLING.judge_yearly(np.array([3.0, 2.7]) + noise[:, :2])["passed"]
+    assert not FALLING.judge_yearly(np.array([3.0, 3.0]) + noise[:, :2])["passed"]
+    with pytest.raises(ValueError, match="shape"):
+        YearlyShape("x", "d", "s", "baseline", (1, 2), "wiggly", "e")
+
+
+def test_principles_per_participant_is_a_count_of_principles_per_yearly_end():
+    result = results_of(load_scenario("baseline").with_overrides({"run.years": 2}), 3, 5)
+    yearly = principles_per_participant(result, (1, 2))
+    assert yearly.shape == (3, 2)
+    assert (yearly >= 0).all() and (yearly <= 6).all()
 
 
 def test_weighted_quantile():
@@ -128,7 +277,7 @@ def test_validate_command_prints_and_writes_the_table(tmp_path):
     proc = improvesim("validate", "--replicates", 30, "--out", out)
     assert proc.returncode in (0, 1), proc.stderr
     text = (out / "validation.md").read_text()
-    assert text.startswith("| Pattern | Source | Observed | Model | Used for | Verdict |")
+    assert text.startswith("| Pattern | Source | Observed | Model | Role | Verdict |")
     table = pd.read_csv(out / "validation.csv")
     assert len(table) == len(PATTERNS)
     explained = table["passed"] | table["pattern"].isin(list(KNOWN_FAILURES))
@@ -176,7 +325,9 @@ def test_running_the_case_shows_the_observed_patterns(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Observed patterns beside the model" in proc.stdout
     rows = json.loads((tmp_path / "v" / "summary.json").read_text())["observed"]
-    assert [r["pattern"] for r in rows] == [p.key for p in PATTERNS if p.scenario == "viano2024_case"]
+    assert [r["pattern"] for r in rows] == [
+        p.key for p in PATTERNS if isinstance(p, CasePattern) and p.scenario == "viano2024_case"
+    ]
     for r in rows:
         assert sum(r["distribution"].values()) == pytest.approx(1.0)
         assert r["model_p05"] <= r["model_mean"] <= r["model_p95"]

@@ -20,6 +20,13 @@ by embeddedness) and the new leader may not continue it.  With
 is taken by a newcomer, drawn as replacements are.  Knowledge and practice
 walk out with people, except what is embedded or documented.
 
+Staff exits run on exit clocks (:mod:`sim.rng`): each seat holds a budget
+of cumulative hazard, Exp(1), drawn when the seat is filled; every month the
+seat's cumulative hazard -ln(1 - p) is spent from it, and the holder leaves
+in the month it would run out.  That is a Bernoulli(p) exit each month,
+month by month the same distribution, with one draw per departure instead
+of one per seat a month.
+
 The monthly hazards are per-run constants computed once with NumPy; the
 exits and what follows them run in compiled kernels (:mod:`sim.jit`), one
 call per process a month, each taking its named state, coefficients and
@@ -34,7 +41,7 @@ import numpy as np
 
 from improvesim.sim.events import event_marks, note
 from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
-from improvesim.sim.rng import MonthDraws
+from improvesim.sim.rng import CLOCK_REFILL, MonthDraws, uniform_at
 from improvesim.sim.state import (
     ASSISTANT_PRINCIPAL,
     LEAD,
@@ -153,6 +160,8 @@ class StaffState(NamedTuple):
     skill: np.ndarray  # (K, R, S) 0-1
     commitment: np.ndarray  # (K, R, S) 0-1
     tenure: np.ndarray  # (K, R, S) months
+    exit_budget: np.ndarray  # (K, R, S) cumulative exit hazard left (exit clocks)
+    exit_clock_key: np.ndarray  # (R, 2) key halves of stream staff_clock
     engagement: np.ndarray  # (R, S) Engagement
     bench: np.ndarray  # (R, S) groomed successors
     embeddedness: np.ndarray  # (R, S) 0-1
@@ -192,21 +201,22 @@ class StaffCoefficients(NamedTuple):
 
 
 class StaffMonth(NamedTuple):
-    """This month's exits: the draws and the hazards they are compared with."""
+    """This month's exits: the month, a draw and the hazards the exit budgets are spent on."""
 
-    staff_exit: np.ndarray  # (K, R, S) uniforms
+    month: int  # the month, a counter of stream staff_clock
     new_leader_continues: np.ndarray  # (R, S) uniforms
     hazard: np.ndarray  # (K, R, 1) exit hazards by seat, before any pandemic
     pandemic: np.ndarray  # (R, 1) severity of the pandemic raising exits (pandemic_for_exits), 0-1
 
 
 def staff_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> np.ndarray:
-    """Exits and replacements on school teams, with the draws ``staff_exit``
-    and ``new_leader_continues``.  Returns the (K, R, S) mask of exits."""
+    """Exits (exit clocks, see the module docstring) and replacements on school
+    teams, with the draw ``new_leader_continues``.  Returns the (K, R, S) mask
+    of exits."""
     K = st.team_size
     hazard = pv.cached(f"seat_hazards_{K}", lambda pv: _seat_hazards_by_month(pv, K))[month_of_year(cal.month)]
-    month = StaffMonth(draws.staff_exit, draws.new_leader_continues, hazard, pandemic_for_exits(pv, cal))
-    leaves = np.empty(draws.staff_exit.shape, dtype=bool)
+    month = StaffMonth(cal.month, draws.new_leader_continues, hazard, pandemic_for_exits(pv, cal))
+    leaves = np.empty(st.skill.shape, dtype=bool)
     happened = event_marks(st.events, len(_STAFF_EVENTS), st.engagement.shape)
     _staff_exits_and_replacements(
         pick(StaffState, st), coefficients(StaffCoefficients, pv), tuple(month), leaves, happened
@@ -225,8 +235,8 @@ _DROPPED_WORK, _SUCCESSOR_STEPPED_UP, _PRINCIPAL_LEFT, _LEAD_LEFT = range(len(_S
 
 @kernel
 def _staff_exits_and_replacements(state, coef, month, leaves, happened):
-    """Staff exits (this ``month``'s :class:`StaffMonth`: a seat's draw below its
-    hazard, raised by the pandemic and, for the lead and the teachers of a
+    """Staff exits (this ``month``'s :class:`StaffMonth`: a seat's exit budget
+    below its cumulative hazard, raised by the pandemic and, for the lead and the teachers of a
     school whose principal left recently, by ``after_principal_rise``), marked
     in ``leaves`` (K, R, S), then, school by school, each step for every school
     in turn: newcomers, successors (and, with ``refill_promoted_seat``,
@@ -238,24 +248,26 @@ def _staff_exits_and_replacements(state, coef, month, leaves, happened):
     st = StaffState(*state)
     c = named(StaffCoefficients, coef)
     m = StaffMonth(*month)
-    if _exits(m, c, st.tenure, st.unsettled_months, leaves):
+    if _exits(m, c, st.tenure, st.unsettled_months, st.exit_budget, leaves):
         _after_exits(st, c, m, leaves, happened)
     _unsettle_after_principal(st.unsettled_months, leaves, c.after_principal_months)
 
 
 @kernel
 def _after_exits(st, c, m, leaves, happened):
-    """What follows the exits ``leaves`` (K, R, S): see :func:`_staff_exits_and_replacements`."""
+    """What follows the exits ``leaves`` (K, R, S): see :func:`_staff_exits_and_replacements`.
+    Only the schools someone left are visited (nothing follows elsewhere)."""
+    hit = _schools_left(leaves)
     # what the team was before anyone was replaced
-    team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights)
+    team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights, hit)
     successors = _successors(leaves, st.bench)
-    _replace_newcomers(st, c, m, leaves, team_skill, team_commitment)
+    _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment)
     _promote_successors(st, c, successors, team_skill, team_commitment)
     _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commitment)
     stalled = _stalled(leaves, successors, st.engagement)
     dropped = _stall_work(st, c, stalled, m.new_leader_continues)
-    _knowledge_walks_out(st, c, leaves)
-    _bench_keeps_only_skilled_staff(st.skill, st.bench)
+    _knowledge_walks_out(st, c, leaves, hit)
+    _bench_keeps_only_skilled_staff(st.skill, st.bench, hit)
     if happened.shape[1] != 0:
         _mark_staff_events(happened, successors, stalled, dropped, st.engagement)
 
@@ -269,23 +281,46 @@ def _seat_hazard(hazard, severity, seat, unsettled, cr):
     return _unsettled(_with_pandemic(hazard, severity, cr.pandemic_rise), seat, unsettled, cr.after_principal_rise)
 
 
+@rule
+def _cumulative(hazard):
+    """The cumulative hazard -ln(1 - ``hazard``) of a monthly exit hazard
+    (probability, 0-1): infinite from 1 on (everyone leaves)."""
+    if hazard >= 1.0:
+        return np.inf
+    return -np.log1p(-hazard)
+
+
 @kernel
-def _exits(m, c, tenure, unsettled_months, leaves):
-    """Mark in ``leaves`` (K, R, S) who leaves this month (the draw below the
-    seat's hazard, raised by the pandemic and, where ``unsettled_months`` (R, S)
-    is not zero, for the lead and the teachers), and add a month to everyone's
-    tenure.  Whether anyone left."""
+def _exits(m, c, tenure, unsettled_months, budget, leaves):
+    """Mark in ``leaves`` (K, R, S) who leaves this month: a seat whose exit
+    ``budget`` (K, R, S) is below the cumulative hazard of the seat's hazard,
+    raised by the pandemic and, where ``unsettled_months`` (R, S) is not zero,
+    for the lead and the teachers; the others spend that cumulative hazard
+    from their budget (a leaver's budget is left for :func:`_replace_newcomers`).
+    Adds a month to everyone's tenure.  Whether anyone left."""
     K, R, S = leaves.shape
     anyone = False
     for k in range(K):
         for r in range(R):
             h = _with_pandemic(m.hazard[k, r, 0], m.pandemic[r, 0], c.pandemic_rise[r])
-            raised = _unsettled(h, k, True, c.after_principal_rise[r])
+            settled = _cumulative(h)
+            raised = _cumulative(_unsettled(h, k, True, c.after_principal_rise[r]))
             for s in range(S):
-                leaves[k, r, s] = m.staff_exit[k, r, s] < (raised if unsettled_months[r, s] > 0 else h)
-                anyone = anyone or leaves[k, r, s]
+                spent = raised if unsettled_months[r, s] > 0 else settled
+                left = budget[k, r, s] < spent
+                if not left:
+                    budget[k, r, s] -= spent
+                leaves[k, r, s] = left
+                anyone = anyone or left
                 tenure[k, r, s] += 1
     return anyone
+
+
+@rule
+def _new_exit_budget(key, month, s, k):
+    """The Exp(1) exit budget of whoever fills seat k of school s in ``month``
+    (stream ``staff_clock`` of the run's ``key``, slot :data:`CLOCK_REFILL`)."""
+    return -np.log1p(-uniform_at(key, month, s, k, CLOCK_REFILL))
 
 
 @kernel
@@ -302,13 +337,28 @@ def _unsettle_after_principal(unsettled_months, leaves, months):
 
 
 @kernel
-def _team_means(skill, commitment, weights):
-    """Team means (R, S) of ``skill`` and ``commitment`` (K, R, S)."""
+def _schools_left(leaves):
+    """(R, S) mask of the schools where someone left (``leaves`` (K, R, S))."""
+    K, R, S = leaves.shape
+    hit = np.zeros((R, S), dtype=np.bool_)
+    for k in range(K):
+        for r in range(R):
+            for s in range(S):
+                hit[r, s] = hit[r, s] or leaves[k, r, s]
+    return hit
+
+
+@kernel
+def _team_means(skill, commitment, weights, hit):
+    """Team means (R, S) of ``skill`` and ``commitment`` (K, R, S) at the schools
+    ``hit`` (R, S) marks, zero elsewhere."""
     K, R, S = skill.shape
-    team_skill = np.empty((R, S))
-    team_commitment = np.empty((R, S))
+    team_skill = np.zeros((R, S))
+    team_commitment = np.zeros((R, S))
     for r in range(R):
         for s in range(S):
+            if not hit[r, s]:
+                continue
             team_skill[r, s] = team_mean_at(skill, weights, r, s)
             team_commitment[r, s] = team_mean_at(commitment, weights, r, s)
     return team_skill, team_commitment
@@ -332,29 +382,35 @@ def _successors(leaves, bench):
 
 
 @kernel
-def _replace_newcomers(st, c, m, leaves, team_skill, team_commitment):
+def _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment):
     """Newcomers in the seats left start near the district's initial (novice)
-    levels, spread by a fresh uniform (the exit draw over the hazard, for those
-    who leave) from ``newcomer_low`` times them; onboarding routines, scaled by
+    levels, spread by a fresh uniform from ``newcomer_low`` times them (the
+    leaver's exit budget b as a uniform, 1 - exp(-b), over the hazard: uniform
+    on [0, 1) given b below the cumulative hazard), and draw their own exit
+    budgets; onboarding routines, scaled by
     embeddedness, pass on part of the team's skill and commitment (R, S, before
-    the exits), and documented knowledge part of the skill."""
+    the exits), and documented knowledge part of the skill.  Visits the
+    schools ``hit`` (R, S) marks: those someone left."""
     K, R, S = leaves.shape
     skill, commitment = st.skill, st.commitment
     for r in range(R):
         cr = at_run(c, r)
         documented = cr.documented_skill * cr.management * st.knowledge_base[r]
         for s in range(S):
+            if not hit[r, s]:
+                continue
             carry = cr.onboarding * st.embeddedness[r, s]
             unsettled = st.unsettled_months[r, s] > 0
             for k in range(K):
                 if not leaves[k, r, s]:
                     continue
                 h = _seat_hazard(m.hazard[k, r, 0], m.pandemic[r, 0], k, unsettled, cr)
-                fresh = m.staff_exit[k, r, s] / h
+                fresh = -np.expm1(-st.exit_budget[k, r, s]) / h
                 skill[k, r, s], commitment[k, r, s] = _newcomer(
                     cr, fresh, team_skill[r, s], team_commitment[r, s], carry, documented
                 )
                 st.tenure[k, r, s] = 0
+                st.exit_budget[k, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, k)
 
 
 @rule
@@ -399,10 +455,11 @@ def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commit
     """In runs with ``refill_promoted_seat``, the seat of each teammate promoted
     into a seat ``successors`` (2, R, S) marks is taken by a newcomer, drawn as
     replacements are (:func:`_newcomer`, team means (R, S) from before the
-    exits), with tenure 0.  The promoted teammate is :func:`_promoted_teammate`;
-    the newcomer's uniform is the teammate's exit draw this month above the
-    seat's hazard, rescaled to [0, 1): a stayer's draw, uniform above the
-    hazard and used for nothing else."""
+    exits), with tenure 0 and an exit budget of their own.  The promoted
+    teammate is :func:`_promoted_teammate`; the newcomer's uniform is 1 -
+    exp(-b) of the budget b the teammate had left after this month: uniform
+    on [0, 1) (a stayer's budget left is Exp(1), memoryless) and used for
+    nothing else, since the seat's budget is drawn afresh."""
     K, R, S = leaves.shape
     for r in range(R):
         cr = at_run(c, r)
@@ -411,7 +468,6 @@ def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commit
         documented = cr.documented_skill * cr.management * st.knowledge_base[r]
         for s in range(S):
             carry = cr.onboarding * st.embeddedness[r, s]
-            unsettled = st.unsettled_months[r, s] > 0
             promoted = -1
             for i in range(len(SUCCESSION_SEATS)):
                 if not successors[i, r, s]:
@@ -419,12 +475,12 @@ def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commit
                 promoted = _promoted_teammate(st.skill, leaves, successors, promoted, r, s)
                 if promoted < 0:
                     continue
-                h = _seat_hazard(m.hazard[promoted, r, 0], m.pandemic[r, 0], promoted, unsettled, cr)
-                fresh = (m.staff_exit[promoted, r, s] - h) / (1.0 - h)
+                fresh = -np.expm1(-st.exit_budget[promoted, r, s])
                 st.skill[promoted, r, s], st.commitment[promoted, r, s] = _newcomer(
                     cr, fresh, team_skill[r, s], team_commitment[r, s], carry, documented
                 )
                 st.tenure[promoted, r, s] = 0
+                st.exit_budget[promoted, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, promoted)
 
 
 @kernel
@@ -489,16 +545,19 @@ def _stall_work(st, c, stalled, u_continue):
 
 
 @kernel
-def _knowledge_walks_out(st, c, leaves):
+def _knowledge_walks_out(st, c, leaves, hit):
     """Local knowledge and practice leave with people (the weighted share of the
     team that left), except what is embedded in routines (embeddedness, 0-1) or
     documented (``management``, 0-1); practice and understanding lose
-    ``practice_loss`` of that share."""
+    ``practice_loss`` of that share.  Visits the schools ``hit`` (R, S) marks:
+    nothing is lost where nobody left."""
     K, R, S = leaves.shape
     for r in range(R):
         management = c.management[r]
         practice_loss = c.practice_loss[r]
         for s in range(S):
+            if not hit[r, s]:
+                continue
             embedded = st.embeddedness[r, s]
             lost = team_mean_at(leaves, st.weights, r, s)
             knowledge_lost = 1.0 - max(embedded, management)  # not kept
@@ -511,12 +570,16 @@ def _knowledge_walks_out(st, c, leaves):
 
 
 @kernel
-def _bench_keeps_only_skilled_staff(skill, bench):
+def _bench_keeps_only_skilled_staff(skill, bench, hit):
     """The bench (successors, (R, S)) holds at most as many successors as the
     team has members of at least developing skill besides the principal:
-    groomed staff who leave take their place on the bench with them."""
+    groomed staff who leave take their place on the bench with them.  Checked
+    at the schools ``hit`` (R, S) marks, those someone left: elsewhere skill
+    only grew and the bench grows only while it holds fewer."""
     for r in range(bench.shape[0]):
         for s in range(bench.shape[1]):
+            if not hit[r, s]:
+                continue
             skilled = 0
             for k in range(PRINCIPAL + 1, skill.shape[0]):
                 if skill[k, r, s] >= SKILL_DEVELOPING:
