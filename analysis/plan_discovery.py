@@ -61,7 +61,7 @@ class PlanConditions:
             return f"{self.plan} has no advantage over {self.reference} in any of the {n} sampled conditions."
         strong = [_parameter_clause(row) for _, row in self.box.iterrows() if not _is_weak(row)]
         weak = len(self.box) - len(strong)
-        text = f"{self.plan} loses its advantage over {self.reference} in {k} of {n} sampled conditions"
+        text = f"{self.plan} has no advantage over {self.reference} in {k} of {n} sampled conditions"
         if strong:
             text += (
                 f"; {self.coverage:.0%} of them lie in a region where {' and '.join(strong)}"

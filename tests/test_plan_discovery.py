@@ -39,7 +39,7 @@ def test_a_plan_that_lowers_demands_loses_its_advantage_where_demands_are_alread
     assert not f.lost[demands > 0.5].any()
     box = f.box.set_index("parameter")
     assert box.loc["time.competing_demands", "upper"] <= 0.5
-    assert "time.competing_demands" in f.sentence() and "loses its advantage over Grant only" in f.sentence()
+    assert "time.competing_demands" in f.sentence() and "has no advantage over Grant only in" in f.sentence()
     assert set(findings_table(findings)["plan"]) == {"Fewer competing demands"}
 
 
