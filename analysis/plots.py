@@ -173,8 +173,12 @@ def convergence_lines(conv, outcome: str, index: str, top: int = 6) -> Figure:
     return fig
 
 
-PLAN_COLOURS = [OKABE_ITO[k] for k in ("black", "orange", "sky", "green", "vermillion", "blue", "purple", "yellow")]
-PLAN_STYLES = ["-", "--", "-.", ":", "-", "--", "-.", ":"]
+#: Plan colours: the Okabe-Ito palette, then grey and wine (Paul Tol), so ten plans stay distinct.
+PLAN_COLOURS = [OKABE_ITO[k] for k in ("black", "orange", "sky", "green", "vermillion", "blue", "purple", "yellow")] + [
+    "#999999",
+    "#882255",
+]
+PLAN_STYLES = ["-", "--", "-.", ":", "-", "--", "-.", ":", "--", "-."]
 
 
 def plan_trajectories(comp, condition: str) -> Figure:
@@ -195,7 +199,12 @@ def plan_trajectories(comp, condition: str) -> Figure:
             colour = PLAN_COLOURS[i % len(PLAN_COLOURS)]
             ax.fill_between(years, lo, hi, color=colour, alpha=0.12, linewidth=0)
             ax.plot(
-                years, values.mean(axis=0), color=colour, linestyle=PLAN_STYLES[i % 8], linewidth=2, label=plan.name
+                years,
+                values.mean(axis=0),
+                color=colour,
+                linestyle=PLAN_STYLES[i % len(PLAN_STYLES)],
+                linewidth=2,
+                label=plan.name,
             )
         ax.set_title(title, fontsize=13)
         ax.set_xlabel("Years", fontsize=11)
@@ -289,7 +298,7 @@ def acceptability_curve(curve, condition: str, outcome_label: str) -> Figure:
             rows["wtp"] / scale,
             rows["probability_best_buy"],
             color=PLAN_COLOURS[i % len(PLAN_COLOURS)],
-            linestyle=PLAN_STYLES[i % 8],
+            linestyle=PLAN_STYLES[i % len(PLAN_STYLES)],
             linewidth=2,
             label=plan,
         )
