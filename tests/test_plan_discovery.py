@@ -60,3 +60,17 @@ def test_the_bundled_conditions_vary_only_uncertainties(name):
 
     exp = load_experiment(name)
     assert exp.design == "lhs" and all(BY_NAME[f.name].role == "uncertainty" for f in exp.factors)
+
+
+def test_the_report_says_where_each_plan_loses_its_advantage(tmp_path):
+    (tmp_path / "tiny.toml").write_text(CONDITIONS.replace("samples = 30", "samples = 12").replace("= 3\n", "= 2\n"))
+    plans = [str(PLANS / "grant_only.toml"), str(PLANS / "fewer_demands.toml")]
+    out = tmp_path / "o"
+    proc = improvesim(
+        "compare", *plans, "--replicates", "4", "--conditions", "typical", "--discover", str(tmp_path / "tiny.toml"),
+        "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    html = (out / "report.html").read_text()
+    assert "Where each plan loses its advantage" in html and "sampled conditions" in html
+    assert {"discovery.csv", "discovery_conditions.csv"} <= {p.name for p in out.iterdir()}
