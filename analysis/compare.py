@@ -120,15 +120,19 @@ def replicate_params(params: Params, replicates: int, seed: int) -> list[Params]
     return [params] * replicates
 
 
-def run_paired(params: list[Params], seed: int):
-    """Simulate replicate i of ``params`` (one Params per replicate) on seed i derived from ``seed``:
-    every plan meets the same seeds (common random numbers)."""
-    seeds = derive_seeds(seed, len(params))
+def simulate_in_batches(params: list[Params], seeds: list[int]):
+    """Run i of ``params`` (one Params per run) on ``seeds[i]``, in batches of the engine's size."""
     parts = [
         simulate(params[i : i + DEFAULT_BATCH], seeds[i : i + DEFAULT_BATCH])
         for i in range(0, len(params), DEFAULT_BATCH)
     ]
     return concatenate(parts)
+
+
+def run_paired(params: list[Params], seed: int):
+    """Simulate replicate i of ``params`` (one Params per replicate) on seed i derived from ``seed``:
+    every plan meets the same seeds (common random numbers)."""
+    return simulate_in_batches(params, derive_seeds(seed, len(params)))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from improvesim.analysis.compare import OUTCOMES, Plan, outcome_values
+from improvesim.analysis.compare import OUTCOMES, Plan, outcome_values, simulate_in_batches
 from improvesim.analysis.discovery import (
     DEFAULT_MIN_COVERAGE,
     _column,
@@ -32,7 +32,6 @@ from improvesim.analysis.discovery import (
 )
 from improvesim.experiments.design import build_design
 from improvesim.experiments.spec import Experiment
-from improvesim.sim.engine import DEFAULT_BATCH, concatenate, simulate
 from improvesim.sim.params import ParameterError
 from improvesim.sim.rng import derive_seeds
 from improvesim.sim.schema import BY_NAME
@@ -93,12 +92,8 @@ def _effects(plan: Plan, reference: Plan, design, replicates: int, seed: int, ou
     own = {k for k in design.values.columns if plan.params[k] != reference.params[k]}
     conditions = [{k: v for k, v in design.overrides(i).items() if k not in own} for i in range(design.sets)]
     params = [plan.params.with_overrides(c) for c in conditions for _ in range(replicates)]
-    all_seeds = seeds * design.sets
-    parts = [
-        simulate(params[i : i + DEFAULT_BATCH], all_seeds[i : i + DEFAULT_BATCH])
-        for i in range(0, len(params), DEFAULT_BATCH)
-    ]
-    values = outcome_values(concatenate(parts), outcome, int(plan.params["district.schools"]))
+    result = simulate_in_batches(params, seeds * design.sets)
+    values = outcome_values(result, outcome, int(plan.params["district.schools"]))
     return values[:, -1].reshape(design.sets, replicates)
 
 
