@@ -7,7 +7,7 @@
     improvesim sensitivity --from STORE
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
-    improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
+    improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS] [--sbc N]
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
     improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
@@ -201,9 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_options(front)
 
-    calib = sub.add_parser("calibrate", help="calibrate constants by rejection ABC over an lhs experiment")
-    calib.add_argument("experiment", help="experiment file, e.g. experiments/calibrate_viano2024.toml")
+    calib = sub.add_parser("calibrate", help="calibrate the screened constants by ABC-SMC (pyabc) on a case")
+    calib.add_argument("experiment", help="calibration experiment file or bundled name, e.g. calibrate_viano2024")
     _add_engine_options(calib)
+    calib.add_argument(
+        "--sbc",
+        type=int,
+        metavar="N",
+        help="simulation-based calibration check instead: N synthetic datasets (default --out results/<name>-sbc/)",
+    )
 
     disc = sub.add_parser(
         "discover", help="scenario discovery (PRIM): in which region of a sweep does an outcome condition hold?"
@@ -498,37 +504,50 @@ def cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from improvesim.analysis.calibration import CalibrationError, calibration_patterns
-    from improvesim.analysis.validation import PATTERNS
-    from improvesim.calibrate import analyse_calibration
-    from improvesim.experiments.spec import load_experiment
+    import os
 
-    exp = load_experiment(args.experiment)
-    if exp.design != "lhs":
-        raise UsageError(f'{args.experiment}: design: got "{exp.design}"; calibration needs "lhs"')
-    patterns = calibration_patterns(exp.base.name)
-    if not patterns:
-        observed_in = sorted({p.scenario for p in PATTERNS if p.calibration})
-        raise UsageError(
-            f"{args.experiment}: scenario: no calibration pattern is observed in {exp.base.name}; "
-            f"allowed: {', '.join(observed_in)}"
-        )
-    missing = sorted({p.outcome for p in patterns} - set(exp.outcomes))
-    if missing:
-        raise UsageError(f"{args.experiment}: outcomes: add {', '.join(missing)} (the calibration patterns need them)")
-    store, status = _sweep(args, exp)
+    from improvesim.analysis.calibration import CalibrationError, load_calibration
+    from improvesim.calibrate import calibrate, run_sbc, workers_for
+
+    cal = load_calibration(args.experiment)
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
+        raise UsageError("--workers and --dask-local need at least 1")
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+    if args.sbc is not None and not 2 <= args.sbc <= 1000:
+        raise UsageError(f"--sbc: got {args.sbc}; allowed: 2 to 1000 synthetic datasets")
+    if args.sbc is not None and args.resume:
+        raise UsageError("--sbc and --resume: the check cannot be resumed; run it again")
+    _notice_if_compiling()
     try:
-        folder, post = analyse_calibration(store, exp.base.name)
+        with workers_for(workers, args.dask_local, args.scheduler) as (submit, n):
+            if args.sbc is not None:
+                out = args.out if args.out is not None else Path("results") / f"{cal.name}-sbc"
+                cover = run_sbc(cal, args.sbc, out, force=args.force, submit=submit, workers=n)
+                for row in cover.itertuples():
+                    verdict = "pass" if row.passed else "FAIL"
+                    print(
+                        f"  {row.parameter:32s} covered {row.covered} of {row.datasets} (floor {row.floor}) {verdict}"
+                    )
+                print(f"check in {out}/ (report.md, sbc.csv)")
+                return 0 if cover["passed"].all() else 1
+            out = args.out if args.out is not None else Path("results") / cal.name
+            result = calibrate(cal, out, force=args.force, resume=args.resume, submit=submit, workers=n)
     except CalibrationError as exc:
         raise UsageError(f"{args.experiment}: {exc}") from None
-    print(f"{post.accepted_runs} of {post.runs} runs accepted; effective sample size {post.ess:.0f}")
-    for row in post.summary.itertuples():
+    g = result.info.generations
+    print(
+        f"{len(g)} generations ({result.info.stopped}); final epsilon {g['epsilon'].iloc[-1]:.3g}, acceptance "
+        f"{100 * g['acceptance_rate'].iloc[-1]:.1f}%, ESS {g['ess'].iloc[-1]:.0f}; {result.info.seconds:.0f} s"
+    )
+    for row in result.marginals.itertuples():
         print(
-            f"  {row.parameter:32s} median {row.posterior_median:.3g}  "
-            f"(90% {row.posterior_q05:.3g} to {row.posterior_q95:.3g}; prior {row.prior_low:g} to {row.prior_high:g})"
+            f"  {row.parameter:32s} joint point {result.point[row.parameter]:.3g}  median {row.median:.3g}  "
+            f"(90% {row.low:.3g} to {row.high:.3g}; prior {row.prior_low:g} to {row.prior_high:g})"
         )
-    print(f"posterior in {folder}/ (report.md, calibrated.toml)")
-    return status
+    print(f"posterior in {out}/ (report.md, posterior.parquet, point.toml)")
+    return 0
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
