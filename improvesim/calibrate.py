@@ -359,3 +359,70 @@ def workers_for(workers: int, dask_local: int | None, scheduler: str | None) -> 
         yield pool.submit, workers
     finally:
         _stop_pool(pool)
+
+
+# --- adoption ----------------------------------------------------------------------------------
+
+
+class AdoptionError(ValueError):
+    """A calibration folder that cannot be adopted (missing files, a point outside the posterior's constants)."""
+
+
+def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Path, Path]:
+    """Make calibration ``folder``'s joint point the defaults, and bundle its posterior as ``name``.
+
+    Writes ``repo/sim/calibrated.toml`` (``[provenance]``: experiment, seed,
+    date, commit, folder; ``[values]``: the joint point, read by
+    :mod:`improvesim.sim.schema`) and copies ``posterior.parquet`` to
+    ``repo/scenarios/posteriors/NAME.parquet``, each file written whole
+    (a temporary file renamed into place).  An existing bundled posterior of
+    that name is replaced only with ``force``.  Raises :class:`AdoptionError`
+    or :class:`~improvesim.sim.params.ParameterError` (a bad posterior file).
+    """
+    import os
+    import tomllib
+
+    from improvesim.sim.posterior import load_posterior
+
+    for needed in ("posterior.parquet", "point.toml", "calibration.json"):
+        if not (folder / needed).is_file():
+            raise AdoptionError(f"{folder}: no {needed}; allowed: a folder written by improvesim calibrate")
+    if not (repo / "sim" / "schema.py").is_file():
+        raise AdoptionError(f"--repo {repo}: not a checkout of improvesim (no sim/schema.py)")
+    posterior = load_posterior(folder / "posterior.parquet")
+    with (folder / "point.toml").open("rb") as f:
+        point = {f"{sec}.{key}": value for sec, body in tomllib.load(f).items() for key, value in body.items()}
+    if set(point) != set(posterior.constants):
+        raise AdoptionError(f"{folder}/point.toml: its constants differ from posterior.parquet's columns")
+    meta = json.loads((folder / "calibration.json").read_text())
+    bundled = repo / "scenarios" / "posteriors" / f"{name}.parquet"
+    if bundled.exists() and not force:
+        raise AdoptionError(f"{bundled} exists; use --force to replace it")
+    lines = [
+        "# The adopted calibration: written by scripts/adopt_calibration.py, read by sim/schema.py.",
+        "# Its values are the defaults of the calibrated constants (the joint KDE mode of the posterior).",
+        "[provenance]",
+        *[
+            f"{key} = {json.dumps(str(meta.get(key, '')))}"
+            for key in ("experiment", "seed", "date", "commit", "stopped")
+        ],
+        f"folder = {json.dumps(str(folder))}",
+        f"posterior = {json.dumps(name)}",
+        "",
+        "[values]",
+        *[f'"{k}" = {point[k]!r}' for k in sorted(point)],
+    ]
+    target = repo / "sim" / "calibrated.toml"
+    _write_whole(target, ("\n".join(lines) + "\n").encode())
+    bundled.parent.mkdir(parents=True, exist_ok=True)
+    _write_whole(bundled, (folder / "posterior.parquet").read_bytes())
+    os.sync()
+    return target, bundled
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    import os
+
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
