@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace results already in the output folder")
     run.add_argument("--no-schools", action="store_true", help="skip schools.parquet (per-school monthly rows)")
+    _add_posterior_option(run)
 
     params = sub.add_parser("params", help="list every parameter with its value, range, unit, meaning and source")
     params.add_argument("scenario", nargs="?", help="scenario file or bundled name (default: the built-in defaults)")
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse an existing sweep store with delta and PAWN indices (no sampling)",
     )
     _add_engine_options(sens)
+    _add_posterior_option(sens)
 
     comp = sub.add_parser("compare", help="compare plans (scenario or plan files) with uncertainty and cost")
     comp.add_argument("plans", nargs="+", metavar="PLAN", help="plan files; the first is the reference")
@@ -194,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--out", type=out_folder, default=Path("results/compare"))
     comp.add_argument("--force", action="store_true", help="replace a report already in --out")
+    _add_posterior_option(comp)
 
     front = sub.add_parser("frontier", help="cost against institutionalization frontier over a sweep of levers")
     front.add_argument(
@@ -272,6 +275,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_posterior_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--posterior",
+        metavar="FILE",
+        help="each replicate draws the calibrated constants from this posterior (a file improvesim calibrate "
+        "wrote, or a bundled name); constants the scenario, --set or the design sets keep their values",
+    )
+
+
+def posterior_of(args: argparse.Namespace):
+    """The ``--posterior`` option's posterior (None when not given); bad input raises ParameterError."""
+    from improvesim.sim.posterior import load_posterior
+
+    return None if args.posterior is None else load_posterior(args.posterior)
+
+
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=out_folder, help="result store (default results/<experiment name>/)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
@@ -316,6 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = scenario_with_overrides(
         args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
     )
+    posterior = posterior_of(args)
     out = args.out if args.out is not None else Path("results") / params.name
     check_writable(out, args.force)
     seed, replicates = int(params["run.seed"]), int(params["run.replicates"])
@@ -323,12 +343,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with staged_folder(out, force=args.force) as stage:
         summary, _ = simulate_into(
-            params, replicates, seed, stage, overrides=args.sets, record_schools=not args.no_schools
+            params,
+            replicates,
+            seed,
+            stage,
+            overrides=args.sets,
+            record_schools=not args.no_schools,
+            posterior=posterior,
         )
     elapsed = time.perf_counter() - started
     print(summary_table(summary))
     if "observed" in summary:
         print("\n" + case_table(summary["observed"], replicates))
+    print(f"\nIntervals: {summary['intervals']}.")
     print(f"\n{replicates} runs in {elapsed:.2f} s; results in {out}/")
     return 0
 
@@ -436,6 +463,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         if args.from_store is not None:
             if args.experiment is not None:
                 raise UsageError("give an experiment file or --from STORE, not both")
+            if args.posterior is not None:
+                raise UsageError("--posterior and --from STORE: the store's runs are already made; give one")
             if not (args.from_store / "experiment.json").is_file():
                 raise UsageError(f"{args.from_store} is not a sweep store (no experiment.json)")
             with FolderLock(args.from_store, command="improvesim sensitivity --from"):
@@ -450,6 +479,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                     "(use --from STORE for delta and PAWN indices of other sweeps)"
                 )
             check_sample_size(exp.design, exp.samples, where=f"{args.experiment}: samples")
+            posterior = posterior_of(args)
+            if posterior is not None:
+                from dataclasses import replace
+
+                exp = replace(exp, posterior=posterior)
             store, status = _sweep(args, exp)
             if status:
                 print("some runs failed or are missing; analysing what there is", file=sys.stderr)
@@ -472,7 +506,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     check_seed(args.seed, "--seed")
     _notice_if_compiling()
-    out = run_compare(args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force)
+    posterior = posterior_of(args)
+    out = run_compare(
+        args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force, posterior
+    )
     print(f"report in {out}/report.html")
     return 0
 

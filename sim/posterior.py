@@ -154,6 +154,32 @@ def posterior_from_table(table: pd.DataFrame, where: str) -> Posterior:
     return Posterior(where, tuple(constants), values, weights)
 
 
+def uncertainty_note(posterior: Posterior | None, pinned: Collection[str] = ()) -> str:
+    """What the run's intervals show, in words (for summary.json and reports)."""
+    if posterior is None:
+        return "replicate noise only: every replicate runs the same constants (no --posterior)"
+    drawn = [c for c in posterior.constants if c not in pinned]
+    note = (
+        f"replicate noise and parameter uncertainty: each replicate draws {', '.join(drawn) or 'nothing'} from the "
+        f"posterior {posterior.source}"
+    )
+    if pinned:
+        note += f"; {', '.join(sorted(pinned))} kept the scenario's or design's value (replicate noise only for them)"
+    return note
+
+
+def fingerprint(posterior: Posterior | None) -> str | None:
+    """A hash of the particles and weights (None without a posterior): a store's runs depend on it."""
+    if posterior is None:
+        return None
+    import hashlib
+
+    digest = hashlib.sha256(repr(posterior.constants).encode())
+    digest.update(np.ascontiguousarray(posterior.values).tobytes())
+    digest.update(np.ascontiguousarray(posterior.weights).tobytes())
+    return digest.hexdigest()
+
+
 def pinned_constants(posterior: Posterior, params: Params, design: Collection[str] = ()) -> set[str]:
     """Constants of ``posterior`` that keep ``params``' value: design factors, and values other than the default."""
     return {c for c in posterior.constants if c in design or params[c] != BY_NAME[c].default}
