@@ -78,8 +78,8 @@ SOURCES: dict[str, str] = {
         "(2022-23), about $50 an hour of contract time with benefits."
     ),
     "Calibrated": (
-        "Calibrated by rejection ABC (`improvesim calibrate`) on the case of seed 003 "
-        "(experiments/calibrate_viano2024.toml): the posterior median for the model's first edition, kept "
+        "Calibrated by rejection ABC (the first edition's `improvesim calibrate`) on the case of seed 003 "
+        "(experiments/calibrate_viano2024.toml at commit 1852e72): the posterior median for the model's first edition, kept "
         "in the second edition until it is recalibrated (issue 17); procedure in docs/validation.md."
     ),
     "Bartanen2019": (
