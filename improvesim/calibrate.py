@@ -57,6 +57,11 @@ class CalibrationResult:
     info: abc.RunInfo
 
 
+def resume_folder(out: Path) -> Path:
+    """Where an unfinished calibration into ``out`` keeps pyabc's History (``.OUT.calibrating`` beside it)."""
+    return out.parent / f".{out.name}.{RESUME_STAGE}"
+
+
 def calibrate(cal: Calibration, out: Path, *, force: bool, resume: bool, submit: Submit | None, workers: int):
     """Run the calibration into ``out`` (see the module's docstring); returns a :class:`CalibrationResult`."""
     check_writable(out, force)

@@ -544,7 +544,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import os
 
     from improvesim.analysis.calibration import CalibrationError, load_calibration
-    from improvesim.calibrate import calibrate, run_sbc, workers_for
+    from improvesim.calibrate import calibrate, resume_folder, run_sbc, workers_for
 
     cal = load_calibration(args.experiment)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
@@ -556,6 +556,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UsageError(f"--sbc: got {args.sbc}; allowed: 2 to 1000 synthetic datasets")
     if args.sbc is not None and args.resume:
         raise UsageError("--sbc and --resume: the check cannot be resumed; run it again")
+    import logging
+
+    logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)  # pyabc's progress lines
     _notice_if_compiling()
     try:
         with workers_for(workers, args.dask_local, args.scheduler) as (submit, n):
@@ -570,7 +573,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print(f"check in {out}/ (report.md, sbc.csv)")
                 return 0 if cover["passed"].all() else 1
             out = args.out if args.out is not None else Path("results") / cal.name
-            result = calibrate(cal, out, force=args.force, resume=args.resume, submit=submit, workers=n)
+            try:
+                result = calibrate(cal, out, force=args.force, resume=args.resume, submit=submit, workers=n)
+            except KeyboardInterrupt as exc:
+                again = f"improvesim calibrate {args.experiment} --out {out} --resume" + (
+                    " --force" if args.force else ""
+                )
+                raise Interrupted(
+                    f"interrupted; the completed generations are kept in {resume_folder(out)}/ and {out}/ is "
+                    f"untouched; continue with: {again}",
+                    exc,
+                ) from None
     except CalibrationError as exc:
         raise UsageError(f"{args.experiment}: {exc}") from None
     g = result.info.generations
