@@ -154,6 +154,12 @@ class Calibration:
         return next(p for p in self.calibrated if p.name == name)
 
 
+def is_calibration(path: str | Path) -> bool:
+    """Whether an experiment file is a calibration experiment (a ``[calibrated]`` table, no ``design``)."""
+    data = read_toml(resolve(path, "experiment"), "experiment")
+    return "calibrated" in data and "design" not in data
+
+
 def _fail(where: str, key: str, message: str) -> ParameterError:
     return ParameterError(message, where, key)
 
@@ -169,6 +175,13 @@ def load_calibration(path: str | Path) -> Calibration:
     path = resolve(path, "experiment")
     where = str(path)
     data = read_toml(path, "experiment")
+    if "design" in data:
+        raise _fail(
+            where,
+            "design",
+            "this is a sweep experiment; improvesim calibrate needs a calibration experiment (targets, "
+            "[calibrated], [abc]), e.g. calibrate_viano2024",
+        )
     for key in data:
         if key not in TOP_KEYS:
             raise _fail(where, key, "unknown key" + suggest(key, TOP_KEYS) + "; allowed keys: " + ", ".join(TOP_KEYS))

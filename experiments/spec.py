@@ -144,6 +144,8 @@ def load_experiment(path: str | Path) -> Experiment:
     path = resolve(path, "experiment")
     where = str(path)
     data = read_toml(path, "experiment")
+    if "calibrated" in data and "design" not in data:
+        raise _fail(where, "calibrated", "this is a calibration experiment; run it with: improvesim calibrate " + where)
     for key in data:
         if key not in TOP_KEYS:
             raise _fail(where, key, "unknown key" + suggest(key, TOP_KEYS) + "; allowed keys: " + ", ".join(TOP_KEYS))

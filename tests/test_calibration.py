@@ -154,6 +154,12 @@ def test_a_bad_posterior_is_refused_by_run_compare_and_sensitivity(tmp_path, cap
         assert not any((tmp_path / d).exists() for d in ("r", "c", "s"))
 
 
+def test_a_sweep_experiment_is_not_a_calibration(tmp_path, capsys):
+    refused(
+        capsys, "calibrate", "morris_case_screening", "--out", tmp_path / "o", says=("design", "calibrate_viano2024")
+    )
+
+
 def test_a_missing_posterior_names_the_bundled_ones(tmp_path, capsys):
     refused(capsys, "run", "baseline", "--posterior", tmp_path / "nope.parquet", says=("nope.parquet", "--posterior"))
 
