@@ -505,8 +505,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from improvesim.compare import run_compare
 
     check_seed(args.seed, "--seed")
+    posterior = posterior_of(args)  # refused before the compile notice: bad input gets one line
     _notice_if_compiling()
-    posterior = posterior_of(args)
     out = run_compare(
         args.plans, args.base, args.replicates, args.seed, args.conditions, args.out, args.force, posterior
     )

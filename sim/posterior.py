@@ -198,6 +198,23 @@ def replicate_params(
     return [params.with_overrides(posterior_overrides(posterior, seed, pinned), where="--posterior") for seed in seeds]
 
 
+def params_per_replicate(
+    posterior: str | Path | Posterior, params: Params, replicates: int, seed: int, design: Collection[str] = ()
+) -> list[Params]:
+    """One Params per replicate of ``replicates`` runs from ``seed``, constants drawn from ``posterior``.
+
+    ``posterior`` is a file, a bundled name or a :class:`Posterior`.
+    Replicate i runs with seed ``derive_seeds(seed, replicates)[i]``, as
+    ``run_replicates`` and ``improvesim run`` give it, and draws the particle
+    that seed picks; constants in ``design`` or changed from their defaults
+    in ``params`` keep ``params``' values.  Raises :class:`ParameterError`
+    for a bad posterior file.
+    """
+    post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
+    seeds = rng.derive_seeds(seed, replicates)
+    return replicate_params(params, seeds, post, pinned_constants(post, params, design))
+
+
 def posterior_overrides(posterior: Posterior, seed: int, pinned: Collection[str] = ()) -> dict[str, object]:
     """The constants run ``seed`` draws from ``posterior``, without those in ``pinned``."""
     return {k: v for k, v in posterior.draw(seed).items() if k not in pinned}

@@ -28,7 +28,13 @@ from improvesim.sim import schema
 from improvesim.sim.end_of_run import end_of_run_outcomes
 from improvesim.sim.engine import run_replicates
 from improvesim.sim.params import ParameterError, load_scenario
-from improvesim.sim.posterior import load_posterior, pinned_constants, posterior_from_table, replicate_params
+from improvesim.sim.posterior import (
+    load_posterior,
+    params_per_replicate,
+    pinned_constants,
+    posterior_from_table,
+    replicate_params,
+)
 from improvesim.sim.rng import derive_seeds
 
 EXPERIMENT = ROOT / "experiments" / "calibrate_viano2024.toml"
@@ -183,6 +189,15 @@ def test_each_replicate_draws_from_the_posterior_by_its_own_seed_whatever_the_ba
         np.testing.assert_array_equal(one_batch[name], small_batches[name])
     plain = end_of_run_outcomes(run_replicates(params, 40, 5))
     assert not np.array_equal(plain["engaged_share"], one_batch["engaged_share"])
+
+
+def test_params_per_replicate_are_the_runs_of_run_replicates(tmp_path):
+    path = _posterior_file(tmp_path, GOOD)
+    params = load_scenario("viano2024_case")
+    each = params_per_replicate(path, params, 12, 3)
+    assert len(each) == 12
+    result = run_replicates(params, 12, 3, posterior=load_posterior(path))
+    assert [p["sensemaking.pause_rate"] for p in result.params] == [p["sensemaking.pause_rate"] for p in each]
 
 
 def test_a_design_factor_or_a_changed_value_wins_over_the_posterior(tmp_path):
