@@ -18,6 +18,7 @@ import pandas as pd
 
 from improvesim.sim.engine import run_replicates
 from improvesim.sim.params import ParameterError, Params, load_scenario
+from improvesim.sim.posterior import pinned_constants
 
 YEARS = (3, 5, 10)
 TRAJECTORY_METRICS = ("institutionalized_share", "authentic_share", "engaged_share")
@@ -98,8 +99,13 @@ class Comparison:
         return self.plans[0].name
 
 
-def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int) -> Comparison:
-    """Run every plan under every condition on the same seeds."""
+def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int, posterior=None) -> Comparison:
+    """Run every plan under every condition on the same seeds.
+
+    With ``posterior``, replicate r of every plan and condition draws the
+    same particle (its seed decides), except constants a plan sets to a
+    value other than the default (they keep the plan's value).
+    """
     schools = {int(p.params["district.schools"]) for p in plans}
     years = {int(p.params["run.years"]) for p in plans}
     if len(schools) > 1 or len(years) > 1:
@@ -114,7 +120,9 @@ def compare(plans: list[Plan], conditions: list[str], replicates: int, seed: int
     comp = Comparison(plans, conditions, replicates, seed, schools.pop(), years.pop())
     for condition in conditions:
         for plan in plans:
-            result = run_replicates(under_condition(plan.params, condition), replicates, seed)
+            params = under_condition(plan.params, condition)
+            pinned = pinned_constants(posterior, plan.params) if posterior is not None else ()
+            result = run_replicates(params, replicates, seed, posterior=posterior, pinned=pinned)
             key = (condition, plan.name)
             comp.seeds[key] = result.seeds
             comp.trajectories[key] = {m: result.metric(m) for m in TRAJECTORY_METRICS}

@@ -38,6 +38,7 @@ from improvesim.experiments.output import check_writable, staged_folder
 from improvesim.sim.engine import DEFAULT_BATCH
 from improvesim.sim.outcomes import DISTRICT_METRICS
 from improvesim.sim.params import ParameterError, load_scenario, show
+from improvesim.sim.posterior import Posterior, pinned_constants, uncertainty_note
 from improvesim.sim.schema import BY_NAME
 
 
@@ -68,7 +69,14 @@ def memory_needed(plans: list[Plan], conditions: list[str], replicates: int) -> 
 
 
 def run_compare(
-    plan_paths, base: str | None, replicates: int, seed: int, conditions: str, out: Path, force: bool
+    plan_paths,
+    base: str | None,
+    replicates: int,
+    seed: int,
+    conditions: str,
+    out: Path,
+    force: bool,
+    posterior: Posterior | None = None,
 ) -> Path:
     if len(plan_paths) < 2:
         raise ParameterError("give at least two plan files; the first is the reference", "compare")
@@ -87,9 +95,11 @@ def run_compare(
         "--replicates",
     )
     check_writable(out, force)
-    comp = compare(plans, names, replicates, seed)
+    comp = compare(plans, names, replicates, seed, posterior)
     outcomes, differences, costs = outcomes_table(comp), differences_table(comp), costs_table(comp)
     summary = summary_sentences(comp, differences, costs)
+    pinned = set().union(*(pinned_constants(posterior, p.params) for p in plans)) if posterior is not None else set()
+    summary.append("Intervals show " + uncertainty_note(posterior, pinned) + ".")
     with staged_folder(out, force=force) as stage:
         outcomes.to_csv(stage / "outcomes.csv", index=False)
         differences.to_csv(stage / "differences.csv", index=False)
