@@ -26,9 +26,10 @@ from improvesim.analysis.decision import (
     probability_best,
     wtp_grid,
 )
-from improvesim.sim.engine import DEFAULT_BATCH, concatenate, simulate
+from improvesim.sim.engine import DEFAULT_BATCH, concatenate, run_replicates, simulate
 from improvesim.sim.outcomes import PRINCIPLE_SHARES
 from improvesim.sim.params import ParameterError, Params, load_scenario
+from improvesim.sim.posterior import pinned_constants
 from improvesim.sim.rng import derive_seeds
 
 YEARS = (3, 5, 10)
@@ -109,17 +110,6 @@ def under_condition(params: Params, condition: str) -> Params:
     return changed
 
 
-def replicate_params(params: Params, replicates: int, seed: int) -> list[Params]:
-    """The Params of each of ``replicates`` replicates of a plan (one per replicate, in order).
-
-    Today every replicate runs the plan's own parameters.  This is the one place where per-replicate
-    parameters enter a comparison: a posterior (``--posterior``) replaces it with one draw of the
-    behavioural constants per replicate (the same draw for every plan, so the comparison stays paired
-    over replicates and posterior draws alike); everything downstream (budget, decision statistics)
-    already reads one Params per replicate."""
-    return [params] * replicates
-
-
 def simulate_in_batches(params: list[Params], seeds: list[int]):
     """Run i of ``params`` (one Params per run) on ``seeds[i]``, in batches of the engine's size."""
     parts = [
@@ -127,12 +117,6 @@ def simulate_in_batches(params: list[Params], seeds: list[int]):
         for i in range(0, len(params), DEFAULT_BATCH)
     ]
     return concatenate(parts)
-
-
-def run_paired(params: list[Params], seed: int):
-    """Simulate replicate i of ``params`` (one Params per replicate) on seed i derived from ``seed``:
-    every plan meets the same seeds (common random numbers)."""
-    return simulate_in_batches(params, derive_seeds(seed, len(params)))
 
 
 @dataclass
@@ -183,10 +167,20 @@ def outcome_values(result, outcome: str, schools: int) -> np.ndarray:
 
 
 def compare(
-    plans: list[Plan], conditions: list[str], replicates: int, seed: int, outcome: str = "institutionalized"
+    plans: list[Plan],
+    conditions: list[str],
+    replicates: int,
+    seed: int,
+    outcome: str = "institutionalized",
+    posterior=None,
 ) -> Comparison:
     """Run every plan under every condition on the same seeds; keep each outcome at years 3, 5, 10 and
-    the horizon, and each plan's budget.  Raises ParameterError when the plans cannot be compared."""
+    the horizon, and each plan's budget.  Raises ParameterError when the plans cannot be compared.
+
+    With ``posterior``, replicate r of every plan and condition draws the same particle (its seed
+    decides), except constants a plan sets to a value other than the default (they keep the plan's
+    value); the budget reads each replicate's own Params, so every probability is over paired
+    replicates and posterior draws alike."""
     schools = {int(p.params["district.schools"]) for p in plans}
     years = {int(p.params["run.years"]) for p in plans}
     if len(schools) > 1 or len(years) > 1:
@@ -201,14 +195,15 @@ def compare(
     comp = Comparison(plans, conditions, replicates, seed, schools.pop(), years.pop(), outcome)
     for condition in conditions:
         for plan in plans:
-            params = [under_condition(p, condition) for p in replicate_params(plan.params, replicates, seed)]
-            result = run_paired(params, seed)
+            params = under_condition(plan.params, condition)
+            pinned = pinned_constants(posterior, plan.params) if posterior is not None else ()
+            result = run_replicates(params, replicates, seed, posterior=posterior, pinned=pinned)
             key = (condition, plan.name)
             comp.seeds[key] = result.seeds
             values = {o: outcome_values(result, o, comp.schools) for o in OUTCOMES}
             comp.trajectories[key] = {o: values[o] for o in TRAJECTORY_METRICS}
             comp.at_years[key] = {o: {y: v[:, 12 * y - 1] for y in comp.years_shown} for o, v in values.items()}
-            comp.budgets[key] = budget(params, {m: result.metric(m) for m in RECORDED})
+            comp.budgets[key] = budget(list(result.params), {m: result.metric(m) for m in RECORDED})
     return comp
 
 

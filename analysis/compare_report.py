@@ -309,11 +309,13 @@ def build_html(
     version: str,
     when: datetime | None = None,
     discovery: list[str] | None = None,
+    uncertainty: str = "",
 ) -> str:
     """The report as one HTML page; ``tables`` holds outcomes, differences, best, pairwise, costs, budget
     and acceptability (the frames of :mod:`improvesim.analysis.compare`); ``command`` is the exact
     command line that made it, ``version`` improvesim's version; ``discovery`` the sentences of
-    :mod:`improvesim.analysis.plan_discovery`, if it was run."""
+    :mod:`improvesim.analysis.plan_discovery`, if it was run; ``uncertainty`` says what the intervals
+    and probabilities include (replicate noise only, or posterior draws too)."""
     typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
     label = OUTCOMES[comp.outcome][0]
     figures = {
@@ -360,4 +362,5 @@ def build_html(
         unit_costs=unit_cost_table(comp),
         wtp_top=money(float(np.max(tables["acceptability"]["wtp"]))),
         discovery=discovery or [],
+        uncertainty=uncertainty,
     )

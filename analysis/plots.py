@@ -348,27 +348,45 @@ def frontier_plot(table, title: str) -> Figure:
     return fig
 
 
-def posterior_plot(points, summary) -> Figure:
-    """Weighted histograms of the marginal ABC posteriors over their prior ranges, medians marked."""
-    n = len(summary)
-    cols = min(4, n)
-    rows = -(-n // cols)
-    fig = Figure(figsize=(3.2 * cols, 2.6 * rows), dpi=110)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for ax, row in zip(axes, summary.itertuples(), strict=False):
-        ax.hist(
-            points[row.parameter],
-            bins=20,
-            range=(row.prior_low, row.prior_high),
-            weights=points["weight"],
-            color=OKABE_ITO["blue"],
-        )
-        ax.axvline(row.posterior_median, color=OKABE_ITO["orange"], linewidth=2)
-        ax.set_title(_short(row.parameter).replace("improvement.", "impr."), fontsize=10)
-        ax.set_yticks([])
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    fig.suptitle("Posterior of the calibrated constants (flat line = prior; orange: median)", fontsize=11)
+def pair_plot(particles, priors, point=None) -> Figure:
+    """The joint posterior in pairs: weighted 2-D histograms below the diagonal, weighted marginal
+    histograms on it, each over its prior range (a flat marginal is the prior).
+
+    ``particles`` has a column per constant and ``weight``; ``priors`` is a
+    sequence of (name, low, high); ``point`` ({name: value}, optional) is
+    marked in orange (the kernel-density mode).
+    """
+    n = len(priors)
+    fig = Figure(figsize=(1.9 * n + 0.6, 1.9 * n + 0.6), dpi=100)
+    axes = np.atleast_2d(fig.subplots(n, n, squeeze=False))
+    w = particles["weight"].to_numpy(dtype=float)
+    for i, (yi, ylo, yhi) in enumerate(priors):
+        for j, (xj, xlo, xhi) in enumerate(priors):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_visible(False)
+                continue
+            if i == j:
+                ax.hist(particles[xj], bins=20, range=(xlo, xhi), weights=w, color=OKABE_ITO["blue"])
+                ax.set_yticks([])
+            else:
+                ax.hist2d(
+                    particles[xj], particles[yi], bins=15, range=((xlo, xhi), (ylo, yhi)), weights=w, cmap="Blues"
+                )
+            if point is not None:
+                ax.axvline(point[xj], color=OKABE_ITO["orange"], linewidth=1)
+                if i != j:
+                    ax.axhline(point[yi], color=OKABE_ITO["orange"], linewidth=1)
+            ax.tick_params(labelsize=6)
+            if i == n - 1:
+                ax.set_xlabel(_short(xj), fontsize=7)
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(_short(yi), fontsize=7)
+            elif j > 0:
+                ax.set_yticklabels([])
+    fig.suptitle("Posterior of the calibrated constants (weighted particles; orange: the joint KDE mode)", fontsize=10)
     fig.tight_layout()
     return fig
 

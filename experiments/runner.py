@@ -20,6 +20,7 @@ from improvesim.sim.end_of_run import end_of_run_outcomes, yearly_series
 from improvesim.sim.engine import batch_shape, simulate
 from improvesim.sim.outcomes import DISTRICT_METRICS, SCHOOL_METRICS
 from improvesim.sim.params import Params
+from improvesim.sim.posterior import Posterior, replicate_params
 
 #: Runs per vectorized model call (the model is fastest around this size).
 BATCH = 256
@@ -63,6 +64,8 @@ class ChunkTask:
     outcomes: tuple[str, ...]
     record_schools: bool = False
     batch: int = BATCH
+    posterior: Posterior | None = None  # each run draws its constants from it (by its seed), but not ``pinned``
+    pinned: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -82,6 +85,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     for run_id, seed, overrides in task.runs:
         try:
             params = task.base.with_overrides(overrides, where=f"run {run_id}")
+            params = replicate_params(params, [seed], task.posterior, task.pinned)[0]
         except Exception as exc:  # an invalid parameter set fails this run only
             rows[run_id] = _failed(run_id, exc, task.outcomes)
             continue

@@ -43,6 +43,8 @@ from improvesim.sim.params import (
     show,
     suggest,
 )
+from improvesim.sim.posterior import Posterior
+from improvesim.sim.posterior import fingerprint as posterior_fingerprint
 
 DESIGNS = ("grid", "lhs", "sobol", "morris", "list")
 TOP_KEYS = {
@@ -105,6 +107,8 @@ class Experiment:
     chunk: int = 256
     constants: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: ``--posterior``: each run draws the constants the design does not vary from it (by the run's seed)
+    posterior: Posterior | None = field(default=None, compare=False)
 
     def fingerprint(self) -> str:
         """A hash of everything that decides the runs and their results."""
@@ -123,6 +127,7 @@ class Experiment:
             "crn": self.common_random_numbers,
             "schools": self.record_schools,
             "chunk": self.chunk,
+            **({"posterior": posterior_fingerprint(self.posterior)} if self.posterior is not None else {}),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -139,6 +144,8 @@ def load_experiment(path: str | Path) -> Experiment:
     path = resolve(path, "experiment")
     where = str(path)
     data = read_toml(path, "experiment")
+    if "calibrated" in data and "design" not in data:
+        raise _fail(where, "calibrated", "this is a calibration experiment; run it with: improvesim calibrate " + where)
     for key in data:
         if key not in TOP_KEYS:
             raise _fail(where, key, "unknown key" + suggest(key, TOP_KEYS) + "; allowed keys: " + ", ".join(TOP_KEYS))

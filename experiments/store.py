@@ -97,6 +97,7 @@ def _meta(exp: Experiment, design: Design, plan: Plan) -> dict:
     return {
         "experiment": exp.name,
         "fingerprint": exp.fingerprint(),
+        "posterior": exp.posterior.source if exp.posterior is not None else None,
         "design": exp.design,
         "factors": [f.__dict__ for f in exp.factors],
         "sets": design.sets,

@@ -31,6 +31,7 @@ from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import StoreError, finish, prepare, save_chunk, write_manifest
+from improvesim.sim.posterior import pinned_constants
 
 #: Chunks in flight per worker.
 IN_FLIGHT_PER_WORKER = 2
@@ -60,6 +61,7 @@ class SweepSummary:
 
 def tasks_for(exp: Experiment, plan: Plan, skip: set[int]) -> Iterator[ChunkTask]:
     factors = [c for c in plan.table.columns if c not in ("run_id", "set", "replicate", "seed")]
+    pinned = frozenset(pinned_constants(exp.posterior, exp.base, factors)) if exp.posterior is not None else frozenset()
     for index in range(plan.chunks):
         if index in skip:
             continue
@@ -69,7 +71,7 @@ def tasks_for(exp: Experiment, plan: Plan, skip: set[int]) -> Iterator[ChunkTask
             (int(run_id), int(seed), {k: _native(v) for k, v in o.items()})
             for run_id, seed, o in zip(rows["run_id"], rows["seed"], overrides, strict=True)
         ]
-        yield ChunkTask(index, exp.base, runs, exp.outcomes, exp.record_schools)
+        yield ChunkTask(index, exp.base, runs, exp.outcomes, exp.record_schools, posterior=exp.posterior, pinned=pinned)
 
 
 def _native(v):

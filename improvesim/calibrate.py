@@ -1,87 +1,433 @@
-"""``improvesim calibrate``: run a calibration experiment and write its ABC posterior.
+"""``improvesim calibrate``: ABC-SMC (pyabc) of a calibration experiment, its simulation-based check, adoption.
 
-    improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim calibrate EXPERIMENT [--out DIR] [--workers N | --dask-local N | --scheduler ADDRESS] [--resume] [--force]
+    improvesim calibrate EXPERIMENT --sbc N [--out DIR] [--workers N] [--force]
 
-The sweep store is DIR (default ``results/<experiment name>/``); the
-posterior goes to ``DIR/calibration/``, written whole or not at all:
+The results go to DIR (default ``results/<experiment name>/``), written whole
+or not at all (:func:`~improvesim.experiments.output.staged_folder`):
 
-    posterior.csv     per constant: prior range, posterior median, mean and 90% interval
-    points.csv        per design point: its values, runs, accepted runs and posterior weight
-    calibrated.toml   the posterior medians as scenario-file lines
-    posterior.png     weighted histograms of the marginal posteriors
-    report.md         the procedure and the results in words
+    posterior.parquet    the posterior: the last generation's weighted particles, one row each
+                         (the calibrated constants, weight, population, distance); weights sum to one
+    particles.parquet    every generation's particles, the same columns
+    generations.csv      per generation: tolerance, candidates simulated, acceptance rate, ESS
+    marginals.csv        per constant: prior range, weighted mean, median, 90% credible interval
+    point.toml           the defaults' single joint point: the mode of a weighted KDE of the posterior
+    calibration.json     the procedure and provenance (experiment, seed, settings, date, commit)
+    pairs.png            the pair plot (identifiability)
+    report.md            the procedure and the results in words
+    history.db           pyabc's History (SQLite)
+
+While it runs, pyabc's History lives in the hidden folder ``.DIR.calibrating``
+beside DIR; an interrupted calibration is continued from its last complete
+generation with ``--resume`` (pyabc's ``ABCSMC.load``).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from improvesim.analysis import plots
-from improvesim.analysis.calibration import (
-    CalibrationError,
-    Posterior,
-    calibrated_toml,
-    calibration_patterns,
-    posterior,
-)
-from improvesim.analysis.store import load_sweep
-from improvesim.experiments.output import staged_folder
+import numpy as np
+import pandas as pd
+
+from improvesim import __version__
+from improvesim.analysis import calibration as abc
+from improvesim.analysis.calibration import Calibration, CalibrationError, Submit
+from improvesim.analysis.plots import pair_plot
+from improvesim.experiments.output import FolderLock, check_writable, new_staging, staged_folder
+from improvesim.sim import rng
+
+HISTORY = "history.db"
+RESUME_STAGE = "calibrating"
 
 
-def prior_box(meta: dict) -> dict[str, tuple[float, float]]:
-    missing = [f["name"] for f in meta["factors"] if f.get("low") is None]
-    if missing:
-        raise CalibrationError(
-            f"calibration needs ranges (lhs design) for every parameter; no range for {', '.join(missing)}"
+@dataclass
+class CalibrationResult:
+    folder: Path
+    posterior: pd.DataFrame
+    marginals: pd.DataFrame
+    point: dict[str, float]
+    info: abc.RunInfo
+
+
+def resume_folder(out: Path) -> Path:
+    """Where an unfinished calibration into ``out`` keeps pyabc's History (``.OUT.calibrating`` beside it)."""
+    return out.parent / f".{out.name}.{RESUME_STAGE}"
+
+
+def calibrate(cal: Calibration, out: Path, *, force: bool, resume: bool, submit: Submit | None, workers: int):
+    """Run the calibration into ``out`` (see the module's docstring); returns a :class:`CalibrationResult`."""
+    check_writable(out, force)
+    stage = new_staging(out, name=RESUME_STAGE)
+    with FolderLock(stage, command="improvesim calibrate"):
+        db = stage / HISTORY
+        if db.exists() and not resume:
+            raise CalibrationError(
+                f"an interrupted calibration is kept in {stage}/; continue it with --resume, or delete that "
+                "folder to start again"
+            )
+        if resume and not db.exists():
+            raise CalibrationError(f"--resume: nothing to resume ({stage}/{HISTORY} does not exist)")
+        info = abc.run_abc(cal, db, submit=submit, workers=workers, resume=resume)
+        result = write_results(cal, db, out, info, force=force, workers=workers)
+    shutil.rmtree(stage, ignore_errors=True)
+    return result
+
+
+def write_results(cal: Calibration, db: Path, out: Path, info: abc.RunInfo, *, force: bool, workers: int):
+    import pyabc
+
+    history = pyabc.History(f"sqlite:///{db}")
+    particles = abc.particle_table(history, cal.names)
+    posterior = abc.final_population(particles)
+    marginals = abc.marginals(posterior, cal)
+    point = abc.kde_mode(posterior, cal)
+    meta = provenance(cal, info, workers)
+    with staged_folder(out, force=force) as stage:
+        posterior.to_parquet(stage / "posterior.parquet", index=False)
+        particles.to_parquet(stage / "particles.parquet", index=False)
+        info.generations.to_csv(stage / "generations.csv", index=False)
+        marginals.to_csv(stage / "marginals.csv", index=False)
+        (stage / "point.toml").write_text(point_toml(point, meta))
+        (stage / "calibration.json").write_text(json.dumps(meta, indent=2) + "\n")
+        priors = [(p.name, p.low, p.high) for p in cal.calibrated]
+        pair_plot(posterior, priors, point).savefig(stage / "pairs.png")
+        (stage / "report.md").write_text(report(cal, info, marginals, point, posterior, meta))
+        shutil.copyfile(db, stage / HISTORY)
+    return CalibrationResult(out, posterior, marginals, point, info)
+
+
+def git_commit() -> str:
+    """The commit of the checkout improvesim runs from (``unknown`` outside a git checkout)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
         )
-    return {f["name"]: (float(f["low"]), float(f["high"])) for f in meta["factors"]}
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
-def analyse_calibration(store: Path, scenario: str) -> tuple[Path, Posterior]:
-    """ABC posterior of a calibration store of ``scenario`` (its name), written to ``store/calibration/``."""
-    sweep = load_sweep(store)
-    ok = sweep.outcomes[sweep.outcomes["status"] == "ok"]
-    post = posterior(ok, sweep.factors, prior_box(sweep.meta), calibration_patterns(scenario))
-    folder = store / "calibration"
-    with staged_folder(folder, force=True) as stage:
-        post.summary.to_csv(stage / "posterior.csv", index=False)
-        post.points.to_csv(stage / "points.csv", index=False)
-        (stage / "calibrated.toml").write_text(calibrated_toml(post))
-        plots.posterior_plot(post.points, post.summary).savefig(stage / "posterior.png", dpi=120)
-        (stage / "report.md").write_text(report(sweep.meta, post))
-    return folder, post
+def provenance(cal: Calibration, info: abc.RunInfo, workers: int) -> dict:
+    return {
+        "experiment": cal.name,
+        "experiment_file": str(cal.path),
+        "experiment_text": cal.path.read_text(),
+        "scenario": cal.base.name,
+        "targets": [p.key for p in cal.targets],
+        "calibrated": [asdict(p) for p in cal.calibrated],
+        "nuisance": [asdict(p) for p in cal.nuisance],
+        "replicates": cal.replicates,
+        "seed": cal.seed,
+        "abc": asdict(cal.abc),
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": git_commit(),
+        "improvesim": __version__,
+        "workers": workers,
+        "seconds": round(info.seconds, 1),
+        "stopped": info.stopped,
+        "simulations": int(info.generations["samples"].sum()),
+    }
 
 
-def report(meta: dict, post: Posterior) -> str:
-    targets = "; ".join(f"{p.description.lower()}: {p.observed}" for p in post.patterns)
+def point_toml(point: dict[str, float], meta: dict) -> str:
+    """The joint point as scenario-file lines, with its provenance as comments (4 significant digits)."""
     lines = [
-        f"# Calibration: {meta.get('experiment', '')}",
-        "",
-        f"Rejection ABC over a uniform prior box: {len(post.points)} design points, {post.runs} runs; "
-        f"a run is accepted when it matches every calibration pattern exactly ({targets}). "
-        f"{post.accepted_runs} runs were accepted ({100 * post.accepted_runs / post.runs:.2f}%); "
-        f"effective sample size of the weighted points {post.ess:.0f}.",
-        "",
-        "| Parameter | Prior | Posterior median | 90% credible interval |",
-        "|---|---|---|---|",
+        f"# The mode of a weighted kernel density estimate of the joint posterior of {meta['experiment']}",
+        f"# (seed {meta['seed']}, {meta['date']}, commit {meta['commit']}).",
     ]
-    for row in post.summary.itertuples():
-        lines.append(
-            f"| `{row.parameter}` | {row.prior_low:g} to {row.prior_high:g} | {row.posterior_median:.3g} | "
-            f"{row.posterior_q05:.3g} to {row.posterior_q95:.3g} |"
-        )
-    lines += [
+    section = None
+    for name in sorted(point):
+        sec, key = name.split(".", 1)
+        if sec != section:
+            lines.append(f"[{sec}]")
+            section = sec
+        lines.append(f"{key} = {float(f'{point[name]:.4g}')}")
+    return "\n".join(lines) + "\n"
+
+
+def report(cal, info, marginals, point, posterior, meta) -> str:
+    g = info.generations
+    targets = "; ".join(f"{p.description.lower()}: {p.observed}" for p in cal.targets)
+    ess = abc.effective_sample_size(posterior["weight"].to_numpy())
+    corr = abc.correlations(posterior, cal.names)
+    strong = [
+        f"`{a}` and `{b}` ({corr.loc[a, b]:+.2f})"
+        for i, a in enumerate(cal.names)
+        for b in cal.names[i + 1 :]
+        if abs(corr.loc[a, b]) >= 0.5
+    ]
+    lines = [
+        f"# Calibration: {cal.name}",
         "",
-        "![Marginal posteriors](posterior.png)",
+        f"ABC-SMC (pyabc) on `{cal.base.name}`, fitting jointly: {targets}. One particle is one batched model "
+        f"call of {cal.replicates} replicates; the {len(cal.nuisance)} nuisance constants are drawn from their "
+        f"prior ranges in every replicate. Distance: the mean over replicates of the {cal.abc.distance} norm of "
+        f"the gaps to the observed counts (schools). Tolerance: each generation's epsilon is the weighted "
+        f"{cal.abc.epsilon_quantile:g} quantile of the last accepted distances. Population {cal.abc.population_size}; "
+        f"stopping rule: epsilon at most {cal.abc.minimum_epsilon:g}, {cal.abc.max_populations} generations, "
+        f"acceptance rate below {cal.abc.min_acceptance_rate:g}, or {cal.abc.max_walltime_minutes:g} minutes.",
         "",
-        "Experiment:",
-        "",
-        "```json",
-        json.dumps(
-            {k: meta[k] for k in ("scenario", "design", "samples", "replicates", "seed") if k in meta}, indent=2
+        f"Stopped after {len(g)} generations ({info.stopped}); {meta['simulations']:,} particles simulated in "
+        f"{info.seconds:,.0f} s. Final tolerance {g['epsilon'].iloc[-1]:.3g} schools, acceptance rate "
+        f"{100 * g['acceptance_rate'].iloc[-1]:.1f}%, effective sample size {ess:.0f} of {len(posterior)} particles. "
+        f"Seed {cal.seed}, commit {meta['commit']}, {meta['date']}."
+        + (
+            " The walltime rule stopped it: another machine may stop at another generation."
+            if "walltime" in info.stopped
+            else ""
         ),
-        "```",
+        "",
+        "| Generation | Epsilon (schools) | Simulated | Acceptance rate | ESS |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r.t} | {r.epsilon:.3g} | {r.samples:,} | {100 * r.acceptance_rate:.1f}% | {r.ess:.0f} |"
+            for r in g.itertuples()
+        ],
+        "",
+        "| Constant | Prior | Posterior median | 90% credible interval | Joint point (KDE mode) |",
+        "|---|---|---|---|---|",
+        *[
+            f"| `{r.parameter}` | {r.prior_low:g} to {r.prior_high:g} | {r.median:.3g} | {r.low:.3g} to {r.high:.3g} "
+            f"| {point[r.parameter]:.3g} |"
+            for r in marginals.itertuples()
+        ],
+        "",
+        "The joint point is the mode of a weighted Gaussian kernel density estimate of the joint posterior "
+        "(constants scaled to their prior ranges); it is not the marginal medians, which need not lie together "
+        "in a likely region. Weights are ABC-SMC importance weights (prior over proposal density, normalised).",
+        "",
+        "Pairs with a weighted correlation of at least 0.5 in size (a ridge: the data identify a combination, "
+        "not each constant): " + (", ".join(strong) if strong else "none") + ".",
+        "",
+        "![Pair plot of the posterior](pairs.png)",
         "",
     ]
     return "\n".join(lines)
+
+
+# --- simulation-based calibration --------------------------------------------------------------
+
+
+def coverage_floor(datasets: int, level: float, alpha: float) -> int:
+    """The fewest covering intervals a correct calibration gives with probability at least 1 - ``alpha``.
+
+    The number of ``datasets`` whose central ``level`` interval covers the truth
+    is Binomial(datasets, level) when the posterior is right; the floor is the
+    largest k with P(X < k) <= alpha (15 of 20 at level 0.9, alpha 0.02).
+    """
+    from scipy.stats import binom
+
+    k = 0
+    while k < datasets and binom.cdf(k, datasets, level) <= alpha:
+        k += 1
+    return k
+
+
+def sbc(cal: Calibration, datasets: int, submit: Submit | None, workers: int, work: Path) -> pd.DataFrame:
+    """Simulation-based calibration: ``datasets`` synthetic cases from prior draws, each calibrated.
+
+    Dataset i draws its true constants (calibrated and nuisance) from the
+    prior with seed ``derive_seeds(cal.seed, datasets, "sbc")[i]``, simulates
+    one district (its counts, rounded, are the data), and runs ABC-SMC with
+    the experiment's ``[sbc]`` settings.  Returns one row per dataset and
+    constant: truth, the central ``level`` interval, covered.
+    """
+    settings = cal.sbc
+    run_settings = replace(cal.abc, population_size=settings.population_size, max_populations=settings.max_populations)
+    rows = []
+    for i, seed in enumerate(rng.derive_seeds(cal.seed, datasets, salt="sbc")):
+        u = np.random.default_rng(seed).random(len(cal.calibrated))
+        truth = {p.name: float(p.sample(u[j])) for j, p in enumerate(cal.calibrated)}
+        model = abc.CaseModel(cal.base, cal.targets, cal.nuisance, 1)
+        counts = np.rint(model.counts(truth, seed)[0])
+        data = {"low": counts, "high": counts}
+        db = work / f"sbc-{i}.db"
+        abc.run_abc(
+            cal,
+            db,
+            targets_observed=data,
+            abc=run_settings,
+            replicates=settings.replicates,
+            seed=seed,
+            submit=submit,
+            workers=workers,
+        )
+        import pyabc
+
+        posterior = abc.final_population(abc.particle_table(pyabc.History(f"sqlite:///{db}"), cal.names))
+        m = abc.marginals(posterior, cal, settings.level)
+        for r in m.itertuples():
+            rows.append(
+                {
+                    "dataset": i,
+                    "parameter": r.parameter,
+                    "truth": truth[r.parameter],
+                    "low": r.low,
+                    "high": r.high,
+                    "covered": bool(r.low <= truth[r.parameter] <= r.high),
+                    "width_of_prior": (r.high - r.low) / (r.prior_high - r.prior_low),
+                    "data": " ".join(f"{c:g}" for c in counts),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def coverage(table: pd.DataFrame, level: float, alpha: float) -> pd.DataFrame:
+    """Per constant: datasets covered, the binomial floor, and whether it passes."""
+    datasets = int(table["dataset"].nunique())
+    floor = coverage_floor(datasets, level, alpha)
+    out = table.groupby("parameter", sort=False).agg(
+        covered=("covered", "sum"), datasets=("dataset", "nunique"), mean_width_of_prior=("width_of_prior", "mean")
+    )
+    out["floor"] = floor
+    out["passed"] = out["covered"] >= floor
+    return out.reset_index()
+
+
+#: The full check's criterion, fixed before it is first run: per constant, P(X < floor) <= 0.02 under a
+#: correct posterior (X ~ Binomial(datasets, level)); 15 of 20 at level 0.9.
+SBC_ALPHA = 0.02
+
+
+def run_sbc(cal: Calibration, datasets: int, out: Path, *, force: bool, submit: Submit | None, workers: int):
+    """The check into ``out``: ``sbc.csv`` (per dataset and constant), ``coverage.csv``, ``report.md``."""
+    check_writable(out, force)
+    with tempfile.TemporaryDirectory(prefix="improvesim-sbc-") as work:
+        table = sbc(cal, datasets, submit, workers, Path(work))
+    cover = coverage(table, cal.sbc.level, SBC_ALPHA)
+    with staged_folder(out, force=force) as stage:
+        table.to_csv(stage / "sbc.csv", index=False)
+        cover.to_csv(stage / "coverage.csv", index=False)
+        (stage / "report.md").write_text(sbc_report(cal, cover, datasets))
+    return cover
+
+
+def sbc_report(cal: Calibration, cover: pd.DataFrame, datasets: int) -> str:
+    s = cal.sbc
+    lines = [
+        f"# Simulation-based calibration check: {cal.name}",
+        "",
+        f"{datasets} synthetic case datasets, each from constants drawn from the prior (calibrated and nuisance), "
+        f"each calibrated by ABC-SMC with population {s.population_size}, at most {s.max_populations} generations, "
+        f"{s.replicates} replicates per particle (seed {cal.seed}). Criterion, fixed before the first run: each "
+        f"constant's central {100 * s.level:.0f}% credible interval covers the truth in at least "
+        f"{int(cover['floor'].iloc[0])} of {datasets} (P < {SBC_ALPHA:g} under a correct posterior, binomial).",
+        "",
+        "| Constant | Covered | Floor | Mean interval width (share of prior) | Verdict |",
+        "|---|---|---|---|---|",
+        *[
+            f"| `{r.parameter}` | {r.covered} of {r.datasets} | {r.floor} | {r.mean_width_of_prior:.2f} | "
+            f"{'pass' if r.passed else 'FAIL'} |"
+            for r in cover.itertuples()
+        ],
+        "",
+        "Intervals nearly as wide as the prior cover the truth whatever the data: read coverage beside the width.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- workers -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def workers_for(workers: int, dask_local: int | None, scheduler: str | None) -> Iterator[tuple[Submit | None, int]]:
+    """(submit, workers) for the sampler: a spawned process pool, a Dask cluster, or this process."""
+    if dask_local or scheduler:
+        from dask.distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True) if dask_local else None
+        client = Client(cluster if cluster is not None else scheduler)
+        try:
+            n = max(1, len(client.scheduler_info().get("workers", {})))
+            yield (lambda fn, *args: client.submit(fn, *args, pure=False)), n
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    if workers <= 1:
+        yield None, 1
+        return
+    from improvesim.experiments.sweep import _new_pool, _stop_pool
+
+    pool = _new_pool(workers)
+    try:
+        yield pool.submit, workers
+    finally:
+        _stop_pool(pool)
+
+
+# --- adoption ----------------------------------------------------------------------------------
+
+
+class AdoptionError(ValueError):
+    """A calibration folder that cannot be adopted (missing files, a point outside the posterior's constants)."""
+
+
+def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Path, Path]:
+    """Make calibration ``folder``'s joint point the defaults, and bundle its posterior as ``name``.
+
+    Writes ``repo/sim/calibrated.toml`` (``[provenance]``: experiment, seed,
+    date, commit, folder; ``[values]``: the joint point, read by
+    :mod:`improvesim.sim.schema`) and copies ``posterior.parquet`` to
+    ``repo/scenarios/posteriors/NAME.parquet``, each file written whole
+    (a temporary file renamed into place).  An existing bundled posterior of
+    that name is replaced only with ``force``.  Raises :class:`AdoptionError`
+    or :class:`~improvesim.sim.params.ParameterError` (a bad posterior file).
+    """
+    import os
+    import tomllib
+
+    from improvesim.sim.posterior import load_posterior
+
+    for needed in ("posterior.parquet", "point.toml", "calibration.json"):
+        if not (folder / needed).is_file():
+            raise AdoptionError(f"{folder}: no {needed}; allowed: a folder written by improvesim calibrate")
+    if not (repo / "sim" / "schema.py").is_file():
+        raise AdoptionError(f"--repo {repo}: not a checkout of improvesim (no sim/schema.py)")
+    posterior = load_posterior(folder / "posterior.parquet")
+    with (folder / "point.toml").open("rb") as f:
+        point = {f"{sec}.{key}": value for sec, body in tomllib.load(f).items() for key, value in body.items()}
+    if set(point) != set(posterior.constants):
+        raise AdoptionError(f"{folder}/point.toml: its constants differ from posterior.parquet's columns")
+    meta = json.loads((folder / "calibration.json").read_text())
+    bundled = repo / "scenarios" / "posteriors" / f"{name}.parquet"
+    if bundled.exists() and not force:
+        raise AdoptionError(f"{bundled} exists; use --force to replace it")
+    lines = [
+        "# The adopted calibration: written by scripts/adopt_calibration.py, read by sim/schema.py.",
+        "# Its values are the defaults of the calibrated constants (the joint KDE mode of the posterior).",
+        "[provenance]",
+        *[
+            f"{key} = {json.dumps(str(meta.get(key, '')))}"
+            for key in ("experiment", "seed", "date", "commit", "stopped")
+        ],
+        f"folder = {json.dumps(str(folder))}",
+        f"posterior = {json.dumps(name)}",
+        "",
+        "[values]",
+        *[f'"{k}" = {point[k]!r}' for k in sorted(point)],
+    ]
+    target = repo / "sim" / "calibrated.toml"
+    _write_whole(target, ("\n".join(lines) + "\n").encode())
+    bundled.parent.mkdir(parents=True, exist_ok=True)
+    _write_whole(bundled, (folder / "posterior.parquet").read_bytes())
+    os.sync()
+    return target, bundled
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    import os
+
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

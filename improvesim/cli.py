@@ -7,7 +7,7 @@
     improvesim sensitivity --from STORE
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--outcome O] [--wtp LIST] [--discover EXPERIMENT] [--out DIR] [--force]
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
-    improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force]
+    improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS] [--sbc N]
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
     improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace results already in the output folder")
     run.add_argument("--no-schools", action="store_true", help="skip schools.parquet (per-school monthly rows)")
+    _add_posterior_option(run)
 
     params = sub.add_parser("params", help="list every parameter with its value, range, unit, meaning and source")
     params.add_argument("scenario", nargs="?", help="scenario file or bundled name (default: the built-in defaults)")
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse an existing sweep store with delta and PAWN indices (no sampling)",
     )
     _add_engine_options(sens)
+    _add_posterior_option(sens)
 
     comp = sub.add_parser("compare", help="compare plans (scenario or plan files) with uncertainty and cost")
     comp.add_argument("plans", nargs="+", metavar="PLAN", help="plan files; the first is the reference")
@@ -210,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--out", type=out_folder, default=Path("results/compare"))
     comp.add_argument("--force", action="store_true", help="replace a report already in --out")
+    _add_posterior_option(comp)
 
     front = sub.add_parser("frontier", help="cost against institutionalization frontier over a sweep of levers")
     front.add_argument(
@@ -217,9 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_options(front)
 
-    calib = sub.add_parser("calibrate", help="calibrate constants by rejection ABC over an lhs experiment")
-    calib.add_argument("experiment", help="experiment file, e.g. experiments/calibrate_viano2024.toml")
+    calib = sub.add_parser("calibrate", help="calibrate the screened constants by ABC-SMC (pyabc) on a case")
+    calib.add_argument("experiment", help="calibration experiment file or bundled name, e.g. calibrate_viano2024")
     _add_engine_options(calib)
+    calib.add_argument(
+        "--sbc",
+        type=int,
+        metavar="N",
+        help="simulation-based calibration check instead: N synthetic datasets (default --out results/<name>-sbc/)",
+    )
 
     disc = sub.add_parser(
         "discover", help="scenario discovery (PRIM): in which region of a sweep does an outcome condition hold?"
@@ -282,6 +291,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_posterior_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--posterior",
+        metavar="FILE",
+        help="each replicate draws the calibrated constants from this posterior (a file improvesim calibrate "
+        "wrote, or a bundled name); constants the scenario, --set or the design sets keep their values",
+    )
+
+
+def posterior_of(args: argparse.Namespace):
+    """The ``--posterior`` option's posterior (None when not given); bad input raises ParameterError."""
+    from improvesim.sim.posterior import load_posterior
+
+    return None if args.posterior is None else load_posterior(args.posterior)
+
+
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=out_folder, help="result store (default results/<experiment name>/)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
@@ -326,6 +351,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = scenario_with_overrides(
         args.scenario, args.sets, **{"run.seed": args.seed, "run.replicates": args.replicates}
     )
+    posterior = posterior_of(args)
     out = args.out if args.out is not None else Path("results") / params.name
     check_writable(out, args.force)
     seed, replicates = int(params["run.seed"]), int(params["run.replicates"])
@@ -333,12 +359,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with staged_folder(out, force=args.force) as stage:
         summary, _ = simulate_into(
-            params, replicates, seed, stage, overrides=args.sets, record_schools=not args.no_schools
+            params,
+            replicates,
+            seed,
+            stage,
+            overrides=args.sets,
+            record_schools=not args.no_schools,
+            posterior=posterior,
         )
     elapsed = time.perf_counter() - started
     print(summary_table(summary))
     if "observed" in summary:
         print("\n" + case_table(summary["observed"], replicates))
+    print(f"\nIntervals: {summary['intervals']}.")
     print(f"\n{replicates} runs in {elapsed:.2f} s; results in {out}/")
     return 0
 
@@ -446,6 +479,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         if args.from_store is not None:
             if args.experiment is not None:
                 raise UsageError("give an experiment file or --from STORE, not both")
+            if args.posterior is not None:
+                raise UsageError("--posterior and --from STORE: the store's runs are already made; give one")
             if not (args.from_store / "experiment.json").is_file():
                 raise UsageError(f"{args.from_store} is not a sweep store (no experiment.json)")
             with FolderLock(args.from_store, command="improvesim sensitivity --from"):
@@ -460,6 +495,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                     "(use --from STORE for delta and PAWN indices of other sweeps)"
                 )
             check_sample_size(exp.design, exp.samples, where=f"{args.experiment}: samples")
+            posterior = posterior_of(args)
+            if posterior is not None:
+                from dataclasses import replace
+
+                exp = replace(exp, posterior=posterior)
             store, status = _sweep(args, exp)
             if status:
                 print("some runs failed or are missing; analysing what there is", file=sys.stderr)
@@ -481,6 +521,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from improvesim.compare import run_compare
 
     check_seed(args.seed, "--seed")
+    posterior = posterior_of(args)  # refused before the compile notice: bad input gets one line
     _notice_if_compiling()
     out = run_compare(
         args.plans,
@@ -494,6 +535,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.wtp,
         command=args.command_line,
         discover=args.discover,
+        posterior=posterior,
     )
     print(f"report in {out}/report.html")
     return 0
@@ -544,37 +586,63 @@ def cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from improvesim.analysis.calibration import CalibrationError, calibration_patterns
-    from improvesim.analysis.validation import PATTERNS
-    from improvesim.calibrate import analyse_calibration
-    from improvesim.experiments.spec import load_experiment
+    import os
 
-    exp = load_experiment(args.experiment)
-    if exp.design != "lhs":
-        raise UsageError(f'{args.experiment}: design: got "{exp.design}"; calibration needs "lhs"')
-    patterns = calibration_patterns(exp.base.name)
-    if not patterns:
-        observed_in = sorted({p.scenario for p in PATTERNS if p.calibration})
-        raise UsageError(
-            f"{args.experiment}: scenario: no calibration pattern is observed in {exp.base.name}; "
-            f"allowed: {', '.join(observed_in)}"
-        )
-    missing = sorted({p.outcome for p in patterns} - set(exp.outcomes))
-    if missing:
-        raise UsageError(f"{args.experiment}: outcomes: add {', '.join(missing)} (the calibration patterns need them)")
-    store, status = _sweep(args, exp)
+    from improvesim.analysis.calibration import CalibrationError, load_calibration
+    from improvesim.calibrate import calibrate, resume_folder, run_sbc, workers_for
+
+    cal = load_calibration(args.experiment)
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1 or (args.dask_local is not None and args.dask_local < 1):
+        raise UsageError("--workers and --dask-local need at least 1")
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+    if args.sbc is not None and not 2 <= args.sbc <= 1000:
+        raise UsageError(f"--sbc: got {args.sbc}; allowed: 2 to 1000 synthetic datasets")
+    if args.sbc is not None and args.resume:
+        raise UsageError("--sbc and --resume: the check cannot be resumed; run it again")
+    import logging
+
+    logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)  # pyabc's progress lines
+    _notice_if_compiling()
     try:
-        folder, post = analyse_calibration(store, exp.base.name)
+        with workers_for(workers, args.dask_local, args.scheduler) as (submit, n):
+            if args.sbc is not None:
+                out = args.out if args.out is not None else Path("results") / f"{cal.name}-sbc"
+                cover = run_sbc(cal, args.sbc, out, force=args.force, submit=submit, workers=n)
+                for row in cover.itertuples():
+                    verdict = "pass" if row.passed else "FAIL"
+                    print(
+                        f"  {row.parameter:32s} covered {row.covered} of {row.datasets} (floor {row.floor}) {verdict}"
+                    )
+                print(f"check in {out}/ (report.md, sbc.csv)")
+                return 0 if cover["passed"].all() else 1
+            out = args.out if args.out is not None else Path("results") / cal.name
+            try:
+                result = calibrate(cal, out, force=args.force, resume=args.resume, submit=submit, workers=n)
+            except KeyboardInterrupt as exc:
+                again = f"improvesim calibrate {args.experiment} --out {out} --resume" + (
+                    " --force" if args.force else ""
+                )
+                raise Interrupted(
+                    f"interrupted; the completed generations are kept in {resume_folder(out)}/ and {out}/ is "
+                    f"untouched; continue with: {again}",
+                    exc,
+                ) from None
     except CalibrationError as exc:
         raise UsageError(f"{args.experiment}: {exc}") from None
-    print(f"{post.accepted_runs} of {post.runs} runs accepted; effective sample size {post.ess:.0f}")
-    for row in post.summary.itertuples():
+    g = result.info.generations
+    print(
+        f"{len(g)} generations ({result.info.stopped}); final epsilon {g['epsilon'].iloc[-1]:.3g}, acceptance "
+        f"{100 * g['acceptance_rate'].iloc[-1]:.1f}%, ESS {g['ess'].iloc[-1]:.0f}; {result.info.seconds:.0f} s"
+    )
+    for row in result.marginals.itertuples():
         print(
-            f"  {row.parameter:32s} median {row.posterior_median:.3g}  "
-            f"(90% {row.posterior_q05:.3g} to {row.posterior_q95:.3g}; prior {row.prior_low:g} to {row.prior_high:g})"
+            f"  {row.parameter:32s} joint point {result.point[row.parameter]:.3g}  median {row.median:.3g}  "
+            f"(90% {row.low:.3g} to {row.high:.3g}; prior {row.prior_low:g} to {row.prior_high:g})"
         )
-    print(f"posterior in {folder}/ (report.md, calibrated.toml)")
-    return status
+    print(f"posterior in {out}/ (report.md, posterior.parquet, point.toml)")
+    return 0
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ from improvesim.experiments.spec import load_experiment
 from improvesim.sim.engine import DEFAULT_BATCH
 from improvesim.sim.outcomes import DISTRICT_METRICS
 from improvesim.sim.params import ParameterError, load_scenario, show
+from improvesim.sim.posterior import Posterior, pinned_constants, uncertainty_note
 from improvesim.sim.schema import BY_NAME
 
 
@@ -111,6 +112,7 @@ def run_compare(
     wtp: str | None = None,
     command: str = "",
     discover: str | None = None,
+    posterior: Posterior | None = None,
 ) -> Path:
     """Compare plans and write the report and tables into ``out`` (whole or not at all); ``command`` is
     the command line shown in the report.  Raises ParameterError for any bad input, before simulating."""
@@ -135,7 +137,7 @@ def run_compare(
         "--replicates",
     )
     check_writable(out, force)
-    comp = compare(plans, names, replicates, seed, outcome)
+    comp = compare(plans, names, replicates, seed, outcome, posterior)
     tables = {
         "outcomes": outcomes_table(comp),
         "differences": differences_table(comp),
@@ -151,7 +153,11 @@ def run_compare(
         tables["discovery"] = findings_table(findings)
         tables["discovery_conditions"] = sampled.assign(**{f"difference: {f.plan}": f.difference for f in findings})
     title = "Comparing plans: " + ", ".join(p.name for p in plans)
-    html = build_html(comp, tables, title, command, __version__, discovery=[f.sentence() for f in findings])
+    pinned = set().union(*(pinned_constants(posterior, p.params) for p in plans)) if posterior is not None else set()
+    uncertainty = "Intervals and probabilities show " + uncertainty_note(posterior, pinned) + "."
+    html = build_html(
+        comp, tables, title, command, __version__, discovery=[f.sentence() for f in findings], uncertainty=uncertainty
+    )
     with staged_folder(out, force=force) as stage:
         for name, frame in tables.items():
             frame.to_csv(stage / f"{name}.csv", index=False)

@@ -32,6 +32,7 @@ from improvesim.sim.bundled import is_bundled_file
 from improvesim.sim.end_of_run import end_of_run_outcomes
 from improvesim.sim.engine import DEFAULT_BATCH, SimulationResult, concatenate, simulate
 from improvesim.sim.params import Params
+from improvesim.sim.posterior import Posterior, pinned_constants, replicate_params, uncertainty_note
 
 
 def run_title(name: str, overrides: Sequence[str]) -> str:
@@ -66,6 +67,7 @@ def simulate_into(
     overrides: Sequence[str] = (),
     record_schools: bool = True,
     batch: int = DEFAULT_BATCH,
+    posterior: Posterior | None = None,
 ) -> tuple[dict[str, Any], SimulationResult]:
     """Simulate ``replicates`` runs of ``params`` and write a run's files into ``folder``.
 
@@ -74,9 +76,13 @@ def simulate_into(
     ``survival.png``.  Per-school records are kept batch by batch whatever
     ``record_schools`` says (survival needs them), and dropped once written.
     Returns the summary (as in ``summary.json``) and the result without
-    per-school records.
+    per-school records.  With ``posterior``, each replicate draws its
+    constants from it, except those the scenario or ``--set`` gives a value
+    other than the default (:func:`~improvesim.sim.posterior.pinned_constants`);
+    ``summary.json`` says so under ``intervals``.
     """
     seeds = rng.derive_seeds(seed, replicates)
+    pinned = pinned_constants(posterior, params) if posterior is not None else set()
     district = _ParquetStream(folder / "district.parquet")
     schools = _ParquetStream(folder / "schools.parquet")
     survival = _ParquetStream(folder / "survival.parquet")
@@ -85,7 +91,7 @@ def simulate_into(
         for first in range(0, replicates, batch):
             check_interrupted()  # a SIGTERM that landed where it could not raise (see lifeline)
             chunk = seeds[first : first + batch]
-            part = simulate([params] * len(chunk), chunk, record_schools=True)
+            part = simulate(replicate_params(params, chunk, posterior, pinned), chunk, record_schools=True)
             district.append(district_frame(part, first))
             if record_schools:
                 schools.append(schools_frame(part, first))
@@ -99,6 +105,9 @@ def simulate_into(
     title = run_title(params.title or params.name, overrides)
     summary = summarize(result, params.name, seed)
     summary["title"] = title
+    summary["intervals"] = uncertainty_note(posterior, pinned)
+    if posterior is not None:
+        summary["posterior"] = posterior.source
     if params.description:
         summary["description"] = params.description
     if _is_the_observed_case(params, overrides):

@@ -186,6 +186,14 @@ def _report(store: Path, study, sections, skipped) -> str:
         "design's own second-order setting, read from the store.",
         "",
     ]
+    if meta.get("posterior"):
+        header += [
+            f"Each run drew the calibrated constants the design does not vary from the posterior {meta['posterior']} "
+            "(`--posterior`): the replicate noise reported beside the indices includes parameter uncertainty.",
+            "",
+        ]
+    else:
+        header += ["Every run used the scenario's constants (no `--posterior`): replicate noise only.", ""]
     if skipped:
         header += ["Outcomes not analysed:", "", *skipped, ""]
     return "\n".join(header + sections)

@@ -22,6 +22,7 @@ from improvesim.sim import rng
 from improvesim.sim.events import Event
 from improvesim.sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
 from improvesim.sim.params import Params
+from improvesim.sim.posterior import replicate_params
 from improvesim.sim.state import ParamVectors, State, engagement_masks, initial_state
 from improvesim.sim.structure import MONTHS_PER_YEAR
 from improvesim.sim.submodels.calendar import calendar_and_shocks, convening_months
@@ -202,8 +203,14 @@ def run_replicates(
     *,
     record_schools: bool = False,
     batch: int = DEFAULT_BATCH,
+    posterior=None,
+    pinned=(),
 ) -> SimulationResult:
     """Run a scenario's replicates, seeds derived from one seed.
+
+    With ``posterior`` (:class:`improvesim.sim.posterior.Posterior`), each
+    replicate draws its constants from it, except those in ``pinned``
+    (:func:`improvesim.sim.posterior.replicate_params`).
 
     ``replicates`` and ``seed`` default to the scenario's ``run.replicates``
     and ``run.seed``.  Replicate i's seed depends only on the seed and i
@@ -214,7 +221,7 @@ def run_replicates(
     seed = int(params["run.seed"]) if seed is None else seed
     seeds = rng.derive_seeds(seed, replicates)
     parts = [
-        simulate([params] * len(chunk), chunk, record_schools=record_schools)
+        simulate(replicate_params(params, chunk, posterior, pinned), chunk, record_schools=record_schools)
         for chunk in (seeds[i : i + batch] for i in range(0, replicates, batch))
     ]
     return concatenate(parts)

@@ -13,7 +13,9 @@ apart.  Sources are keys into :data:`SOURCES`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 Kind = Literal["float", "int", "choice"]
@@ -76,8 +78,8 @@ SOURCES: dict[str, str] = {
         "(2022-23), about $50 an hour of contract time with benefits."
     ),
     "Calibrated": (
-        "Calibrated by rejection ABC (`improvesim calibrate`) on the case of seed 003 "
-        "(experiments/calibrate_viano2024.toml): the posterior median for the model's first edition, kept "
+        "Calibrated by rejection ABC (the first edition's `improvesim calibrate`) on the case of seed 003 "
+        "(experiments/calibrate_viano2024.toml at commit 1852e72): the posterior median for the model's first edition, kept "
         "in the second edition until it is recalibrated (issue 17); procedure in docs/validation.md."
     ),
     "Bartanen2019": (
@@ -1926,6 +1928,62 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
 )
+
+
+#: The adopted calibration: the joint point of the posterior that ``scripts/adopt_calibration.py`` made the
+#: defaults of the calibrated constants, with its provenance.  Absent until a calibration is adopted.
+CALIBRATED_FILE = Path(__file__).with_name("calibrated.toml")
+
+
+def read_adopted(path: Path = CALIBRATED_FILE) -> dict:
+    """The adopted calibration (``{"provenance": {...}, "values": {name: value}}``), or {} when there is none."""
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+def with_adopted(parameters: tuple[Param, ...], adopted: dict) -> tuple[Param, ...]:
+    """``parameters`` with the adopted calibration's values as defaults (source "Calibrated").
+
+    Constants marked Calibrated that the adopted calibration does not
+    calibrate keep their first edition's values, marked "FirstEdition".
+    Raises ValueError for an unknown constant or a value out of its range.
+    """
+    if not adopted:
+        return parameters
+    values = adopted.get("values", {})
+    names = {p.name for p in parameters}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{CALIBRATED_FILE}: [values] {unknown[0]}: not a parameter")
+    out = []
+    for p in parameters:
+        if p.name in values:
+            value = type(p.default)(values[p.name])
+            if not p.low <= value <= p.high:
+                raise ValueError(f"{CALIBRATED_FILE}: [values] {p.name}: {value} outside {p.allowed()}")
+            p = replace(p, default=value, source="Calibrated")
+        elif p.source == "Calibrated":
+            p = replace(p, source="FirstEdition")
+        out.append(p)
+    return tuple(out)
+
+
+ADOPTED = read_adopted()
+if ADOPTED:
+    _prov = ADOPTED.get("provenance", {})
+    SOURCES["Calibrated"] = (
+        f"Calibrated by ABC-SMC (`improvesim calibrate {_prov.get('experiment', '?')}`, seed {_prov.get('seed', '?')}, "
+        f"{_prov.get('date', '?')}, commit {_prov.get('commit', '?')}) on the case of seed 003: the mode of a "
+        "weighted kernel density estimate of the joint posterior (sim/calibrated.toml); the posterior is bundled as "
+        "`--posterior viano2024`; procedure in docs/validation.md."
+    )
+    SOURCES["FirstEdition"] = (
+        "The posterior median of the first edition's rejection-ABC calibration; a nuisance constant (drawn from its "
+        "prior) in the second edition's calibration, not calibrated."
+    )
+PARAMETERS = with_adopted(PARAMETERS, ADOPTED)
 
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMETERS}
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(p.section for p in PARAMETERS)) + ("shocks",)

@@ -100,7 +100,7 @@ def test_the_wheel_runs_from_an_empty_folder(installed):
     assert "compiling" not in validate.stderr  # compiled once, by the first run
     assert (empty / "V" / "validation.md").exists()
     sweep = _in(bin_dir, empty, "improvesim", "sweep", "nope")
-    assert sweep.returncode == 2 and "bundled: calibrate_journey" in sweep.stderr
+    assert sweep.returncode == 2 and "bundled: calibrate_viano2024" in sweep.stderr
 
 
 def test_the_wheel_is_one_import_package(installed):

@@ -1,4 +1,4 @@
-"""Validation (issue 7): the reduced pattern suite, its criteria, the ABC calibration.
+"""Validation (issues 7 and 17): the reduced pattern suite, its criteria and roles, the joint case check.
 
 The suite runs every pattern of ``improvesim validate`` at the documented
 settings (200 replicates, seed 1; about 15 seconds) and fails when a pattern
@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from conftest import ROOT, improvesim
 
-from improvesim.analysis.calibration import CalibrationError, posterior, weighted_quantile
 from improvesim.analysis.validation import (
     DERIVED_OUTCOMES,
     JOINT_MIN_P,
@@ -243,35 +242,6 @@ def test_principles_per_participant_is_a_count_of_principles_per_yearly_end():
     assert (yearly >= 0).all() and (yearly <= 6).all()
 
 
-def test_weighted_quantile():
-    x = np.array([1.0, 2.0, 3.0, 4.0])
-    assert weighted_quantile(x, np.ones(4), 0.5) == pytest.approx(2.5)
-    assert weighted_quantile(x, np.array([0.0, 0.0, 1.0, 0.0]), 0.5) == pytest.approx(3.0)
-
-
-def _synthetic_store(match_at: float) -> pd.DataFrame:
-    """Outcomes of 20 design points x 10 replicates; points near ``match_at`` reproduce the case."""
-    rows = []
-    for s, theta in enumerate(np.linspace(0, 1, 20)):
-        for r in range(10):
-            hit = abs(theta - match_at) < 0.15 and r < 8
-            rows.append({"set": s, "k": theta, "share": 2 / 8 if hit else 5 / 8})
-    return pd.DataFrame(rows)
-
-
-def test_abc_posterior_concentrates_where_runs_reproduce_the_observations():
-    post = posterior(_synthetic_store(0.7), ["k"], {"k": (0.0, 1.0)}, [CASE])
-    row = post.summary.iloc[0]
-    assert row["posterior_median"] == pytest.approx(0.7, abs=0.06)
-    assert 0.5 < row["posterior_q05"] < row["posterior_q95"] < 0.9
-    assert post.points["weight"].sum() == pytest.approx(1.0)
-
-
-def test_abc_posterior_refuses_when_nothing_matches():
-    with pytest.raises(CalibrationError, match="no run matched"):
-        posterior(_synthetic_store(5.0), ["k"], {"k": (0.0, 1.0)}, [CASE])
-
-
 def test_validate_command_prints_and_writes_the_table(tmp_path):
     out = tmp_path / "v"
     proc = improvesim("validate", "--replicates", 30, "--out", out)
@@ -286,34 +256,9 @@ def test_validate_command_prints_and_writes_the_table(tmp_path):
     assert again.returncode == 2 and "--force" in again.stderr
 
 
-def test_validate_and_calibrate_reject_bad_input(tmp_path):
+def test_validate_rejects_bad_input(tmp_path):
     proc = improvesim("validate", "--replicates", 1, "--out", tmp_path / "v")
     assert proc.returncode == 2 and "at least 2" in proc.stderr and "Traceback" not in proc.stderr
-    grid = tmp_path / "grid.toml"
-    grid.write_text(
-        f'scenario = "{(ROOT / "scenarios/viano2024_case.toml").as_posix()}"\ndesign = "grid"\n'
-        '[parameters]\n"sensemaking.pause_rate" = [0.1, 0.2]\n'
-    )
-    proc = improvesim("calibrate", grid, "--out", tmp_path / "store")
-    assert proc.returncode == 2 and 'needs "lhs"' in proc.stderr and "Traceback" not in proc.stderr
-
-
-@pytest.mark.parametrize(
-    ("scenario", "outcomes", "message"),
-    [
-        ("grant_cliff.toml", "", "no calibration pattern is observed in grant_cliff"),
-        ("viano2024_case.toml", 'outcomes = ["engaged_share"]\n', "outcomes: add at_least_partial_among_participants"),
-    ],
-)
-def test_calibrate_checks_the_experiment_before_running_it(tmp_path, scenario, outcomes, message):
-    spec = tmp_path / "cal.toml"
-    spec.write_text(
-        f'scenario = "{(ROOT / "scenarios" / scenario).as_posix()}"\ndesign = "lhs"\nsamples = 4\n{outcomes}'
-        '[parameters]\n"sensemaking.pause_rate" = { min = 0.02, max = 0.3 }\n'
-    )
-    proc = improvesim("calibrate", spec, "--out", tmp_path / "store")
-    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "store").exists()  # refused before any run
 
 
 def test_running_the_case_shows_the_observed_patterns(tmp_path):

@@ -1,0 +1,352 @@
+"""Calibration (issue 17): ABC-SMC with pyabc, the screening, the posterior carried into runs, adoption, SBC.
+
+Calibrations here are tiny (a few dozen particles, 2 or 3 generations, 3 to
+4 replicates per particle): they check the machinery, not the posterior.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+from test_bad_input import cli, refused
+
+from improvesim.analysis import calibration as abc
+from improvesim.calibrate import adopt, calibrate, coverage, coverage_floor, sbc
+from improvesim.experiments.design import build_design
+from improvesim.experiments.plan import make_plan
+from improvesim.experiments.spec import load_experiment
+from improvesim.experiments.sweep import tasks_for
+from improvesim.sim import schema
+from improvesim.sim.end_of_run import end_of_run_outcomes
+from improvesim.sim.engine import run_replicates
+from improvesim.sim.params import ParameterError, load_scenario
+from improvesim.sim.posterior import (
+    load_posterior,
+    params_per_replicate,
+    pinned_constants,
+    posterior_from_table,
+    replicate_params,
+)
+from improvesim.sim.rng import derive_seeds
+
+EXPERIMENT = ROOT / "experiments" / "calibrate_viano2024.toml"
+TINY_ABC = {"population_size": 16, "max_populations": 2}
+
+
+def tiny(tmp_path: Path, calibrated: int = 8, population: int = 16, generations: int = 2, replicates: int = 3) -> Path:
+    """The bundled calibration experiment at tiny settings, as a file in ``tmp_path``."""
+    text = EXPERIMENT.read_text()
+    text = text.replace(
+        'scenario = "viano2024_case"', f'scenario = "{(ROOT / "scenarios/viano2024_case.toml").as_posix()}"'
+    )
+    text = text.replace("population_size = 300", f"population_size = {population}")
+    text = text.replace("max_populations = 10", f"max_populations = {generations}")
+    text = text.replace("replicates = 20 ", f"replicates = {replicates} ")
+    path = tmp_path / "cal.toml"
+    path.write_text(text)
+    cal = abc.load_calibration(path)
+    assert cal.abc.population_size == population and cal.replicates == replicates
+    if calibrated < 8:  # the others become nuisance parameters
+        text = path.read_text()
+        lines = [f'"{p.name}" = {{ min = {p.low}, max = {p.high} }}' for p in cal.calibrated[calibrated:]]
+        for line in lines:
+            text = text.replace(line + "\n", "")
+        text = text.replace("[nuisance]\n", "[nuisance]\n" + "\n".join(lines) + "\n")
+        path.write_text(text)
+    return path
+
+
+# --- the experiment file ------------------------------------------------------------------------
+
+
+def test_the_bundled_experiment_fits_the_four_case_counts_and_calibrates_what_the_screening_named():
+    cal = abc.load_calibration("calibrate_viano2024")
+    assert {p.key for p in cal.targets} == {
+        "viano_authentic_by_year_3",
+        "viano_partial_at_end",
+        "viano_authentic_all_years",
+        "viano_long_disengagement",
+    }
+    morris = pd.read_csv(ROOT / "docs/validation/screening_case_morris.csv")
+    assert set(cal.names) == set(abc.screened_constants(morris, 8))
+    screened = load_experiment(ROOT / "experiments/morris_case_screening.toml")
+    priors = {p.name: (p.low, p.high) for p in (*cal.calibrated, *cal.nuisance)}
+    assert priors == {f.name: (f.low, f.high) for f in screened.factors}  # the screening asked the same question
+
+
+def test_screening_score_weighs_each_outcome_alike():
+    morris = pd.DataFrame(
+        {
+            "outcome": ["a", "a", "a", "b", "b", "b"],
+            "factor": ["x", "y", "z", "x", "y", "z"],
+            "mu_star": [10.0, 5.0, 0.0, 0.001, 0.0, 0.002],
+        }
+    )
+    assert abc.screened_constants(morris, 2) == ["x", "z"]  # z leads the small outcome b
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "says"),
+    [
+        (('distance = "euclidean"', 'distance = "cosine"'), "abc.distance", "euclidean, manhattan, maximum"),
+        (
+            ('"time.hours_needed" = { min = 4.0, max = 16.0 }', '"time.hours_needed" = 6.0'),
+            "calibrated.time.hours_needed",
+            "{ min = LOW, max = HIGH }",
+        ),
+        (
+            ('"sensemaking.drift" = { min', '"sensemaking.drfit" = { min'),
+            "calibrated.sensemaking.drfit",
+            "sensemaking.drift",
+        ),
+        (('"viano_partial_at_end"', '"viano_partial"'), "targets", "viano_partial_at_end"),
+        (("population_size = 300", "population_size = 3"), "abc.population_size", "from 10"),
+        (
+            (
+                '"improvement.tool_decay" = { min = 0.0, max = 0.1 }',
+                '"improvement.tool_decay" = { min = 0.0, max = 0.9 }',
+            ),
+            "calibrated.improvement.tool_decay",
+            "from 0 to 0.5",
+        ),
+    ],
+)
+def test_a_bad_experiment_is_refused_naming_file_key_and_what_is_allowed(tmp_path, capsys, change, key, says):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXPERIMENT.read_text().replace(*change))
+    line = refused(capsys, "calibrate", bad, "--out", tmp_path / "out", says=(str(bad), key, says))
+    assert "Traceback" not in line
+    assert not (tmp_path / "out").exists()
+
+
+# --- the posterior file -------------------------------------------------------------------------
+
+
+def _posterior_file(tmp_path: Path, table: pd.DataFrame, name: str = "post.csv") -> Path:
+    path = tmp_path / name
+    table.to_csv(path, index=False)
+    return path
+
+
+GOOD = pd.DataFrame({"sensemaking.pause_rate": [0.05, 0.15], "sensemaking.drift": [0.02, 0.12], "weight": [0.25, 0.75]})
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "says"),
+    [
+        (GOOD.rename(columns={"weight": "w"}), "weight", "no 'weight' column"),
+        (GOOD.rename(columns={"sensemaking.drift": "sensemaking.drfit"}), "sensemaking.drfit", "sensemaking.drift"),
+        (GOOD.assign(weight=[0.5, 0.6]), "weight", "sum to 1"),
+        (GOOD.assign(weight=[-0.25, 1.25]), "weight", "at least 0"),
+        (GOOD.assign(**{"sensemaking.drift": [0.02, 7.0]}), "sensemaking.drift", "from 0 to 0.2"),
+    ],
+)
+def test_a_bad_posterior_is_refused_by_run_compare_and_sensitivity(tmp_path, capsys, table, key, says):
+    path = _posterior_file(tmp_path, table)
+    for command in (
+        ("run", "viano2024_case", "--replicates", 2, "--out", tmp_path / "r"),
+        ("compare", "plans/deep_bench", "plans/integrated_time", "--replicates", 2, "--out", tmp_path / "c"),
+        ("sensitivity", "morris_case_screening", "--out", tmp_path / "s"),
+    ):
+        refused(capsys, *command, "--posterior", path, says=(str(path), key, says))
+        assert not any((tmp_path / d).exists() for d in ("r", "c", "s"))
+
+
+def test_a_sweep_experiment_is_not_a_calibration(tmp_path, capsys):
+    refused(
+        capsys, "calibrate", "morris_case_screening", "--out", tmp_path / "o", says=("design", "calibrate_viano2024")
+    )
+
+
+def test_a_missing_posterior_names_the_bundled_ones(tmp_path, capsys):
+    refused(capsys, "run", "baseline", "--posterior", tmp_path / "nope.parquet", says=("nope.parquet", "--posterior"))
+
+
+# --- the posterior carried into runs ------------------------------------------------------------
+
+
+def test_each_replicate_draws_from_the_posterior_by_its_own_seed_whatever_the_batch():
+    posterior = posterior_from_table(GOOD, "test")
+    params = load_scenario("viano2024_case")
+    seeds = derive_seeds(5, 40)
+    drawn = replicate_params(params, seeds, posterior)
+    pause = np.array([p["sensemaking.pause_rate"] for p in drawn])
+    assert set(pause) == {0.05, 0.15}
+    assert 0.55 < np.mean(pause == 0.15) < 0.95  # weight 0.75 (40 draws: 3 standard errors either side)
+    # the drawn particle keeps both constants together (a joint draw, not two marginal ones)
+    assert all((p["sensemaking.pause_rate"] == 0.15) == (p["sensemaking.drift"] == 0.12) for p in drawn)
+    one_batch = end_of_run_outcomes(run_replicates(params, 40, 5, posterior=posterior))
+    small_batches = end_of_run_outcomes(run_replicates(params, 40, 5, posterior=posterior, batch=7))
+    for name in one_batch:
+        np.testing.assert_array_equal(one_batch[name], small_batches[name])
+    plain = end_of_run_outcomes(run_replicates(params, 40, 5))
+    assert not np.array_equal(plain["engaged_share"], one_batch["engaged_share"])
+
+
+def test_params_per_replicate_are_the_runs_of_run_replicates(tmp_path):
+    path = _posterior_file(tmp_path, GOOD)
+    params = load_scenario("viano2024_case")
+    each = params_per_replicate(path, params, 12, 3)
+    assert len(each) == 12
+    result = run_replicates(params, 12, 3, posterior=load_posterior(path))
+    assert [p["sensemaking.pause_rate"] for p in result.params] == [p["sensemaking.pause_rate"] for p in each]
+
+
+def test_a_design_factor_or_a_changed_value_wins_over_the_posterior(tmp_path):
+    posterior = posterior_from_table(GOOD, "test")
+    base = load_scenario("viano2024_case")
+    assert pinned_constants(posterior, base) == set()
+    changed = base.with_overrides({"sensemaking.drift": 0.19})
+    assert pinned_constants(posterior, changed) == {"sensemaking.drift"}
+    drawn = replicate_params(changed, derive_seeds(1, 10), posterior, pinned_constants(posterior, changed))
+    assert {p["sensemaking.drift"] for p in drawn} == {0.19}
+    assert {p["sensemaking.pause_rate"] for p in drawn} == {0.05, 0.15}
+    # a sweep: the design's factor keeps the design's value in every run
+    exp = replace(load_experiment(ROOT / "experiments/morris_case_screening.toml"), posterior=posterior)
+    task = next(tasks_for(exp, make_plan(exp, build_design(exp)), set()))
+    assert "sensemaking.pause_rate" in task.pinned and "sensemaking.drift" in task.pinned
+    assert exp.fingerprint() != replace(exp, posterior=None).fingerprint()
+
+
+def test_run_with_a_posterior_says_its_intervals_include_parameter_uncertainty(tmp_path, capsys):
+    import json
+
+    path = _posterior_file(tmp_path, GOOD)
+    code, out, err = cli(
+        capsys, "run", "viano2024_case", "--replicates", 4, "--out", tmp_path / "a", "--no-schools", "--posterior", path
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["intervals"].startswith("replicate noise and parameter uncertainty")
+    code, out, err = cli(capsys, "run", "viano2024_case", "--replicates", 4, "--out", tmp_path / "b", "--no-schools")
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["intervals"].startswith("replicate noise only")
+
+
+# --- ABC-SMC ------------------------------------------------------------------------------------
+
+
+def test_the_distance_is_zero_for_counts_that_round_into_the_observed_range():
+    counts = np.array([[2.4, 8.0], [1.4, 7.6], [2.0, 5.0]])
+    g = abc.gaps(counts, np.array([2.0, 6.0]), np.array([2.0, 8.0]))
+    np.testing.assert_allclose(g, [[0, 0], [0.1, 0], [0, 0.5]])
+    d = abc.GapDistance("euclidean")({"counts": counts}, {"low": np.array([2.0, 6.0]), "high": np.array([2.0, 8.0])})
+    assert d == pytest.approx((0 + 0.1 + 0.5) / 3)
+
+
+def test_kde_mode_is_the_joint_mode_not_the_marginal_medians():
+    rng = np.random.default_rng(0)
+    # two clusters on a diagonal; the heavier one's centre is the mode, the medians mix coordinates
+    a = rng.normal([0.2, 0.8], 0.03, (300, 2))
+    b = rng.normal([0.8, 0.2], 0.03, (300, 2))
+    x = np.vstack([a, b])
+    w = np.r_[np.full(300, 0.6), np.full(300, 0.4)]
+    table = pd.DataFrame(
+        {"sensemaking.drift": x[:, 0] * 0.2, "sensemaking.pause_rate": x[:, 1] * 0.2, "weight": w / w.sum()}
+    )
+    cal = replace(
+        abc.load_calibration(EXPERIMENT),
+        calibrated=(abc.Prior("sensemaking.drift", 0.0, 0.2), abc.Prior("sensemaking.pause_rate", 0.0, 0.2)),
+    )
+    mode = abc.kde_mode(table, cal)
+    assert mode["sensemaking.drift"] == pytest.approx(0.04, abs=0.01)
+    assert mode["sensemaking.pause_rate"] == pytest.approx(0.16, abs=0.01)
+
+
+def test_same_seed_same_posterior_whatever_the_workers_and_resumable(tmp_path):
+    cal = abc.load_calibration(tiny(tmp_path))
+    serial = tmp_path / "serial.db"
+    abc.run_abc(cal, serial)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parallel = tmp_path / "parallel.db"
+        abc.run_abc(cal, parallel, submit=pool.submit, workers=2)
+    import pyabc
+
+    def table(db):
+        return abc.particle_table(pyabc.History(f"sqlite:///{db}"), cal.names)
+
+    pd.testing.assert_frame_equal(table(serial), table(parallel))
+    # interrupted after one generation, then resumed: the same two generations
+    halted = tmp_path / "halted.db"
+    abc.run_abc(cal, halted, abc=replace(cal.abc, max_populations=1))
+    abc.run_abc(cal, halted, resume=True)
+    pd.testing.assert_frame_equal(table(serial), table(halted))
+    other = tmp_path / "other.db"
+    abc.run_abc(cal, other, seed=cal.seed + 1)
+    assert not table(other).equals(table(serial))
+
+
+def test_calibrate_writes_the_posterior_whole_and_adoption_makes_its_point_the_defaults(tmp_path, capsys):
+    spec = tiny(tmp_path)
+    out = tmp_path / "cal"
+    code, stdout, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
+    assert code == 0, err
+    for name in (
+        "posterior.parquet",
+        "particles.parquet",
+        "generations.csv",
+        "point.toml",
+        "pairs.png",
+        "report.md",
+        "history.db",
+        "calibration.json",
+    ):
+        assert (out / name).is_file(), name
+    assert not list(tmp_path.glob(".cal.*"))  # no staging or resume folder left
+    posterior = load_posterior(out / "posterior.parquet")  # a valid posterior file
+    table = pd.read_parquet(out / "posterior.parquet")
+    assert list(table.columns) == [*abc.load_calibration(spec).names, "weight", "population", "distance"]
+    assert table["weight"].sum() == pytest.approx(1.0) and len(table) == 16
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
+    assert code == 2 and "--force" in err  # never overwritten unasked
+    # adoption into a copy of the checkout's layout
+    repo = tmp_path / "repo"
+    (repo / "sim").mkdir(parents=True)
+    (repo / "sim" / "schema.py").write_text("")
+    written, bundled = adopt(out, repo, "viano2024")
+    adopted = schema.read_adopted(written)
+    assert adopted["provenance"]["experiment"] == "cal"
+    with (out / "point.toml").open("rb") as f:
+        point = {f"{s}.{k}": v for s, body in tomllib.load(f).items() for k, v in body.items()}
+    params = {p.name: p for p in schema.with_adopted(schema.PARAMETERS, adopted)}
+    for name, value in point.items():
+        assert params[name].default == pytest.approx(value) and params[name].source == "Calibrated"
+    assert params["sensemaking.threshold"].source == "FirstEdition"  # Calibrated before, not calibrated now
+    assert load_posterior(bundled).constants == posterior.constants
+    with pytest.raises(ValueError, match="exists"):
+        adopt(out, repo, "viano2024")
+
+
+def test_simulation_based_calibration_covers_the_truth(tmp_path):
+    """Reduced SBC: 8 synthetic cases, 2 calibrated constants (the screening's top two), tiny ABC.
+
+    Criterion, fixed before the first run: under a correct posterior the
+    number of 90% intervals covering the truth is Binomial(8, 0.9); each
+    constant must cover at least the floor with P(X < floor) <= 0.02 / 2
+    (Bonferroni over the two constants): 5 of 8.
+    """
+    cal = abc.load_calibration(tiny(tmp_path, calibrated=2, population=16, generations=2))
+    cal = replace(cal, sbc=replace(cal.sbc, population_size=16, max_populations=2, replicates=2))
+    table = sbc(cal, 8, None, 1, tmp_path)
+    cover = coverage(table, 0.9, 0.02 / 2)
+    assert coverage_floor(8, 0.9, 0.01) == 5 and coverage_floor(20, 0.9, 0.02) == 15
+    assert cover["passed"].all(), cover
+
+
+def test_bundled_experiment_refuses_resume_without_an_interrupted_run(tmp_path):
+    with pytest.raises(abc.CalibrationError, match="nothing to resume"):
+        calibrate(
+            abc.load_calibration(tiny(tmp_path)), tmp_path / "o", force=False, resume=True, submit=None, workers=1
+        )
+
+
+def test_a_posterior_column_the_schema_lacks_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="not a numeric model parameter"):
+        posterior_from_table(GOOD.rename(columns={"sensemaking.drift": "run.seed"}), "x")
