@@ -1057,6 +1057,19 @@ PARAMETERS: tuple[Param, ...] = (
     ),
     _p("rollout.cohort_interval_months", 12, 1, 120, "months", "Months between cohorts.", "Seed001", L),
     _p(
+        "rollout.capacity_gate",
+        0,
+        0,
+        1,
+        "0/1",
+        "1: a later cohort is invited only when the hub can carry it, i.e. when knowledge.hub_staff x "
+        "knowledge.schools_per_hub_staff covers the participating schools and the cohort together; otherwise "
+        "it waits for the next cohort date. 0: cohorts come on schedule (the first edition's rule). Mechanism: "
+        "seed 001 (expand only when teams can be supported).",
+        "Seed001",
+        L,
+    ),
+    _p(
         "rollout.min_priority",
         0.3,
         0.0,

@@ -124,8 +124,11 @@ def _decay_knowledge_base(knowledge_base, decay):
         knowledge_base[r] = knowledge_base[r] * (1.0 - decay[r])
 
 
-def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray:
-    """How many schools (R,) the office invites this month."""
+def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray, engagement: np.ndarray | None = None) -> np.ndarray:
+    """How many schools (R,) the office invites this month.  With ``rollout.capacity_gate`` on, a later
+    cohort is invited only when the participating schools (engaged or paused, from ``engagement``
+    (R, S)) and the cohort fit what the hub's staff can support; otherwise it waits for the next
+    cohort date."""
     if month > 0:
         cohort_months = pv.cached("cohort_months", _cohort_months)
         if month < len(cohort_months) and not cohort_months[month]:  # no run's cohort is due
@@ -133,6 +136,11 @@ def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray) -> np.ndarray
     first = np.where(month == 0, pv.col("rollout.initial_schools"), 0.0)
     interval = pv.col("rollout.cohort_interval_months")
     later = (month > 0) & (month % interval == 0) & (priority >= pv.col("rollout.min_priority"))
+    gate = pv.col("rollout.capacity_gate") > 0
+    if engagement is not None and gate.any():
+        participating = ((engagement == ENGAGED) | (engagement == PAUSED)).sum(axis=1)
+        room = pv.col("knowledge.hub_staff") * pv.col("knowledge.schools_per_hub_staff")
+        later = later & (~gate | (participating + pv.col("rollout.cohort_size") <= room))
     return (first + np.where(later, pv.col("rollout.cohort_size"), 0.0)).astype(np.int64)
 
 
@@ -178,7 +186,7 @@ class RolloutCoefficients(NamedTuple):
 
 def rollout(st: State, pv: ParamVectors, cal: Calendar, u_join: np.ndarray) -> None:
     """Invite the next cohort, in school order; ``u_join`` (the draw ``join``) is (R, S)."""
-    due = cohort_due(pv, cal.month, st.priority)
+    due = cohort_due(pv, cal.month, st.priority, st.engagement)
     if not anything(due):
         return
     invited = np.zeros(st.engagement.shape, dtype=bool)
