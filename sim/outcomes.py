@@ -199,7 +199,8 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
 @kernel
 def _record_schools(month, state, practised, threshold, targets):
     """Write this month's per-school metrics into ``targets``
-    (:class:`SchoolRecords`, each (R, T, S)) at ``month``, from the state
+    (:class:`SchoolRecords`, each month-major (T, R, S), so that a month's records
+    are contiguous) at ``month``, from the state
     arrays (:class:`RecordedState`; ``principle_bits`` as this month's
     classification of authenticity left them), the number of principles
     ``practised`` (R, S) and the practice ``threshold`` (R,) for tool use."""
@@ -208,23 +209,23 @@ def _record_schools(month, state, practised, threshold, targets):
     R, S = st.engagement.shape
     for r in range(R):
         for s in range(S):
-            t.principle_bits[r, month, s] = st.practised_bits[r, s]
-            t.tool_use[r, month, s] = st.tools[r, s] >= threshold[r]
-            t.ever_institutionalized[r, month, s] = st.first_institutionalized[r, s] >= 0
-            t.engagement[r, month, s] = st.engagement[r, s]
-            t.authenticity[r, month, s] = st.authenticity[r, s]
-            t.principles_practised[r, month, s] = practised[r, s]
-            t.commitment[r, month, s] = team_mean_at(st.commitment, st.weights, r, s)
-            t.skill[r, month, s] = team_mean_at(st.skill, st.weights, r, s)
-            t.embeddedness[r, month, s] = st.embeddedness[r, s]
-            t.institutionalized[r, month, s] = st.institutionalized[r, s]
+            t.principle_bits[month, r, s] = st.practised_bits[r, s]
+            t.tool_use[month, r, s] = st.tools[r, s] >= threshold[r]
+            t.ever_institutionalized[month, r, s] = st.first_institutionalized[r, s] >= 0
+            t.engagement[month, r, s] = st.engagement[r, s]
+            t.authenticity[month, r, s] = st.authenticity[r, s]
+            t.principles_practised[month, r, s] = practised[r, s]
+            t.commitment[month, r, s] = team_mean_at(st.commitment, st.weights, r, s)
+            t.skill[month, r, s] = team_mean_at(st.skill, st.weights, r, s)
+            t.embeddedness[month, r, s] = st.embeddedness[r, s]
+            t.institutionalized[month, r, s] = st.institutionalized[r, s]
             # faded: reached authentic practice, then not authentic for six months or more
-            t.faded[r, month, s] = st.ever_authentic[r, s] and st.months_not_authentic[r, s] >= LONG_SPELL
-            t.long_spell[r, month, s] = st.joined[r, s] and st.max_spell[r, s] >= LONG_SPELL
-            t.joined[r, month, s] = st.joined[r, s]
-            t.visits[r, month, s] = st.visits[r, s]
-            t.bench[r, month, s] = st.bench[r, s]
-            t.stalled[r, month, s] = st.stall[r, s] > 0
+            t.faded[month, r, s] = st.ever_authentic[r, s] and st.months_not_authentic[r, s] >= LONG_SPELL
+            t.long_spell[month, r, s] = st.joined[r, s] and st.max_spell[r, s] >= LONG_SPELL
+            t.joined[month, r, s] = st.joined[r, s]
+            t.visits[month, r, s] = st.visits[r, s]
+            t.bench[month, r, s] = st.bench[r, s]
+            t.stalled[month, r, s] = st.stall[r, s] > 0
 
 
 @kernel
@@ -262,18 +263,21 @@ def _record_district(month, state, planned_visits, stocks):
 class Recorder:
     """Month-by-month records of R runs over T months of S schools.
 
-    Per-school metrics are stored compactly (int8, bool, float32) and the
-    district metrics are computed from them once, at the end, in one
-    vectorized pass.
+    Per-school metrics are stored compactly (int8, bool, float32), month-major
+    (a month's records are contiguous; ``schools[name]`` is the (R, T, S)
+    view), and the district metrics are computed from them once, at the end.
     """
 
     def __init__(self, runs: int, months: int, schools: int):
-        self.schools = {name: np.zeros((runs, months, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
+        # month-major (T, R, S), so that a month's records are written contiguously;
+        # ``schools`` holds the (R, T, S) views
+        self._by_month = {name: np.zeros((months, runs, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
+        self.schools = {name: a.transpose(1, 0, 2) for name, a in self._by_month.items()}
         # month-major, so that a month's stocks are stored in one assignment;
         # ``stocks`` is the (R, T, k) view
         self._stocks_by_month = np.full((months, len(_DISTRICT_STOCKS), runs), np.nan)
         self.stocks = self._stocks_by_month.transpose(2, 0, 1)
-        self._school_arrays = tuple(SchoolRecords(**self.schools))
+        self._school_arrays = tuple(SchoolRecords(**self._by_month))
         self._cached_month = -1
         self._cached = None
 
