@@ -30,6 +30,7 @@ bench: setup
 	$(PY) benchmarks/sweep.py
 	$(PY) benchmarks/app.py
 	$(PY) benchmarks/sizes.py
+	$(PY) benchmarks/targets.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -1,6 +1,6 @@
 """The ``improvesim`` command line.
 
-    improvesim run SCENARIO [--out DIR] [--seed N] [--replicates R] [--set section.key=value ...] [--force]
+    improvesim run SCENARIO [--out DIR] [--seed N] [--replicates R] [--set section.key=value ...] [--workers N] [--force]
     improvesim params [SCENARIO] [--format table|json|toml]
     improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
@@ -23,6 +23,7 @@ file and the key and what is allowed, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace results already in the output folder")
     run.add_argument("--no-schools", action="store_true", help="skip schools.parquet (per-school monthly rows)")
+    run.add_argument("--workers", type=int, default=None, help="threads computing batches at once (default: all cores)")
     _add_posterior_option(run)
 
     params = sub.add_parser("params", help="list every parameter with its value, range, unit, meaning and source")
@@ -355,6 +357,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / params.name
     check_writable(out, args.force)
     seed, replicates = int(params["run.seed"]), int(params["run.replicates"])
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise UsageError(f"--workers: got {workers}; allowed: at least 1")
     _notice_if_compiling()
     started = time.perf_counter()
     with staged_folder(out, force=args.force) as stage:
@@ -366,6 +371,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             overrides=args.sets,
             record_schools=not args.no_schools,
             posterior=posterior,
+            workers=workers,
         )
     elapsed = time.perf_counter() - started
     print(summary_table(summary))

@@ -30,7 +30,7 @@ from improvesim.experiments.lifeline import check_interrupted
 from improvesim.sim import rng
 from improvesim.sim.bundled import is_bundled_file
 from improvesim.sim.end_of_run import end_of_run_outcomes
-from improvesim.sim.engine import DEFAULT_BATCH, SimulationResult, concatenate, simulate
+from improvesim.sim.engine import DEFAULT_BATCH, SimulationResult, concatenate, parallel_batch, simulate_batches
 from improvesim.sim.params import Params
 from improvesim.sim.posterior import Posterior, pinned_constants, replicate_params, uncertainty_note
 
@@ -68,6 +68,7 @@ def simulate_into(
     record_schools: bool = True,
     batch: int = DEFAULT_BATCH,
     posterior: Posterior | None = None,
+    workers: int = 1,
 ) -> tuple[dict[str, Any], SimulationResult]:
     """Simulate ``replicates`` runs of ``params`` and write a run's files into ``folder``.
 
@@ -80,6 +81,10 @@ def simulate_into(
     constants from it, except those the scenario or ``--set`` gives a value
     other than the default (:func:`~improvesim.sim.posterior.pinned_constants`);
     ``summary.json`` says so under ``intervals``.
+    With ``workers`` > 1 the batches (of at most
+    ``batch`` runs, fewer when that gives every worker a batch) are computed
+    that many at a time in threads (:func:`~improvesim.sim.engine.simulate_batches`);
+    the files hold the same rows and values whatever ``workers`` and ``batch``.
     """
     seeds = rng.derive_seeds(seed, replicates)
     pinned = pinned_constants(posterior, params) if posterior is not None else set()
@@ -87,18 +92,22 @@ def simulate_into(
     schools = _ParquetStream(folder / "schools.parquet")
     survival = _ParquetStream(folder / "survival.parquet")
     parts, events = [], []
+    batch = parallel_batch(replicates, workers, batch) if workers > 1 else batch
+    runs = replicate_params(params, seeds, posterior, pinned)
+    computed = simulate_batches(runs, seeds, batch=batch, workers=workers, record_schools=True)
     try:
-        for first in range(0, replicates, batch):
+        first = 0
+        for part in computed:
             check_interrupted()  # a SIGTERM that landed where it could not raise (see lifeline)
-            chunk = seeds[first : first + batch]
-            part = simulate(replicate_params(params, chunk, posterior, pinned), chunk, record_schools=True)
             district.append(district_frame(part, first))
             if record_schools:
                 schools.append(schools_frame(part, first))
             events.append(survival_frame(part, first))
             survival.append(events[-1])
             parts.append(_without_schools(part))
+            first += len(part.seeds)
     finally:
+        computed.close()  # at once if writing failed: no batch is started after it, its threads end
         for stream in (district, schools, survival):
             stream.close()
     result = concatenate(parts)

@@ -13,7 +13,9 @@ gives the same bytes alone or in any batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -225,6 +227,53 @@ def run_replicates(
         for chunk in (seeds[i : i + batch] for i in range(0, replicates, batch))
     ]
     return concatenate(parts)
+
+
+def simulate_batches(
+    params: Sequence[Params],
+    seeds: Sequence[int],
+    *,
+    batch: int = DEFAULT_BATCH,
+    workers: int = 1,
+    record_schools: bool = False,
+) -> Iterator[SimulationResult]:
+    """The runs of ``params`` (one per seed) with ``seeds``, batch by batch in order (at most
+    ``batch`` runs each), computed ``workers`` batches at a time in threads of
+    this process: the compiled kernels release the GIL, so the threads share
+    the cores without starting processes or loading kernels again.  At most
+    ``workers`` + 1 finished or running batches are held at once.  A run's
+    outcomes do not depend on ``batch`` or ``workers`` (same bytes).
+
+    Raises:
+        ValueError: ``batch`` or ``workers`` below 1, or not one parameter set per seed.
+    """
+    if batch < 1 or workers < 1:
+        raise ValueError(f"batch and workers must be at least 1; got batch={batch}, workers={workers}")
+    if len(params) != len(seeds):
+        raise ValueError(f"give one parameter set per seed; got {len(params)} sets for {len(seeds)} seeds")
+    chunks = [(list(params[i : i + batch]), list(seeds[i : i + batch])) for i in range(0, len(seeds), batch)]
+    if workers == 1 or len(chunks) == 1:
+        for runs, chunk in chunks:
+            yield simulate(runs, chunk, record_schools=record_schools)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="improvesim-batch")
+    pending: deque = deque()
+    try:
+        for runs, chunk in chunks:
+            pending.append(pool.submit(simulate, runs, chunk, record_schools=record_schools))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def parallel_batch(replicates: int, workers: int, batch: int = DEFAULT_BATCH) -> int:
+    """The batch size that gives each of ``workers`` threads work: ``batch``,
+    or fewer runs when ``replicates`` would otherwise fill fewer batches than
+    there are workers (at least 1)."""
+    return max(1, min(batch, -(-replicates // max(workers, 1))))
 
 
 def concatenate(parts: Sequence[SimulationResult]) -> SimulationResult:

@@ -199,7 +199,8 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
 @kernel
 def _record_schools(month, state, practised, threshold, targets):
     """Write this month's per-school metrics into ``targets``
-    (:class:`SchoolRecords`, each (R, T, S)) at ``month``, from the state
+    (:class:`SchoolRecords`, each month-major (T, R, S), so that a month's records
+    are contiguous) at ``month``, from the state
     arrays (:class:`RecordedState`; ``principle_bits`` as this month's
     classification of authenticity left them), the number of principles
     ``practised`` (R, S) and the practice ``threshold`` (R,) for tool use."""
@@ -208,23 +209,23 @@ def _record_schools(month, state, practised, threshold, targets):
     R, S = st.engagement.shape
     for r in range(R):
         for s in range(S):
-            t.principle_bits[r, month, s] = st.practised_bits[r, s]
-            t.tool_use[r, month, s] = st.tools[r, s] >= threshold[r]
-            t.ever_institutionalized[r, month, s] = st.first_institutionalized[r, s] >= 0
-            t.engagement[r, month, s] = st.engagement[r, s]
-            t.authenticity[r, month, s] = st.authenticity[r, s]
-            t.principles_practised[r, month, s] = practised[r, s]
-            t.commitment[r, month, s] = team_mean_at(st.commitment, st.weights, r, s)
-            t.skill[r, month, s] = team_mean_at(st.skill, st.weights, r, s)
-            t.embeddedness[r, month, s] = st.embeddedness[r, s]
-            t.institutionalized[r, month, s] = st.institutionalized[r, s]
+            t.principle_bits[month, r, s] = st.practised_bits[r, s]
+            t.tool_use[month, r, s] = st.tools[r, s] >= threshold[r]
+            t.ever_institutionalized[month, r, s] = st.first_institutionalized[r, s] >= 0
+            t.engagement[month, r, s] = st.engagement[r, s]
+            t.authenticity[month, r, s] = st.authenticity[r, s]
+            t.principles_practised[month, r, s] = practised[r, s]
+            t.commitment[month, r, s] = team_mean_at(st.commitment, st.weights, r, s)
+            t.skill[month, r, s] = team_mean_at(st.skill, st.weights, r, s)
+            t.embeddedness[month, r, s] = st.embeddedness[r, s]
+            t.institutionalized[month, r, s] = st.institutionalized[r, s]
             # faded: reached authentic practice, then not authentic for six months or more
-            t.faded[r, month, s] = st.ever_authentic[r, s] and st.months_not_authentic[r, s] >= LONG_SPELL
-            t.long_spell[r, month, s] = st.joined[r, s] and st.max_spell[r, s] >= LONG_SPELL
-            t.joined[r, month, s] = st.joined[r, s]
-            t.visits[r, month, s] = st.visits[r, s]
-            t.bench[r, month, s] = st.bench[r, s]
-            t.stalled[r, month, s] = st.stall[r, s] > 0
+            t.faded[month, r, s] = st.ever_authentic[r, s] and st.months_not_authentic[r, s] >= LONG_SPELL
+            t.long_spell[month, r, s] = st.joined[r, s] and st.max_spell[r, s] >= LONG_SPELL
+            t.joined[month, r, s] = st.joined[r, s]
+            t.visits[month, r, s] = st.visits[r, s]
+            t.bench[month, r, s] = st.bench[r, s]
+            t.stalled[month, r, s] = st.stall[r, s] > 0
 
 
 @kernel
@@ -262,18 +263,21 @@ def _record_district(month, state, planned_visits, stocks):
 class Recorder:
     """Month-by-month records of R runs over T months of S schools.
 
-    Per-school metrics are stored compactly (int8, bool, float32) and the
-    district metrics are computed from them once, at the end, in one
-    vectorized pass.
+    Per-school metrics are stored compactly (int8, bool, float32), month-major
+    (a month's records are contiguous; ``schools[name]`` is the (R, T, S)
+    view), and the district metrics are computed from them once, at the end.
     """
 
     def __init__(self, runs: int, months: int, schools: int):
-        self.schools = {name: np.zeros((runs, months, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
+        # month-major (T, R, S), so that a month's records are written contiguously;
+        # ``schools`` holds the (R, T, S) views
+        self._by_month = {name: np.zeros((months, runs, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
+        self.schools = {name: a.transpose(1, 0, 2) for name, a in self._by_month.items()}
         # month-major, so that a month's stocks are stored in one assignment;
         # ``stocks`` is the (R, T, k) view
         self._stocks_by_month = np.full((months, len(_DISTRICT_STOCKS), runs), np.nan)
         self.stocks = self._stocks_by_month.transpose(2, 0, 1)
-        self._school_arrays = tuple(SchoolRecords(**self.schools))
+        self._school_arrays = tuple(SchoolRecords(**self._by_month))
         self._cached_month = -1
         self._cached = None
 
@@ -299,40 +303,124 @@ class Recorder:
         return self._cached
 
 
-def _share(mask: np.ndarray) -> np.ndarray:
-    return mask.sum(axis=-1) / mask.shape[-1]
+#: Columns of :data:`DISTRICT_METRICS` that count schools (:func:`_school_counts`);
+#: the principles' shares follow one another from the first, in the order of PRINCIPLE_SHARES.
+(
+    _INVITED,
+    _ENGAGED,
+    _PAUSED,
+    _OPTED_OUT,
+    _NOT_INVITED,
+    _AUTHENTIC,
+    _PARTIAL,
+    _INAUTHENTIC,
+    _INSTITUTIONALIZED,
+    _EVER_INSTITUTIONALIZED,
+    _FADED,
+    _SIX_MONTHS_AWAY,
+    _TOOL_USE,
+    _DEEP_BENCH,
+    _FIRST_PRINCIPLE,
+) = (
+    DISTRICT_METRICS.index(name)
+    for name in (
+        "invited_share",
+        "engaged_share",
+        "paused_share",
+        "opted_out_share",
+        "not_invited_share",
+        "authentic_share",
+        "partial_share",
+        "inauthentic_share",
+        "institutionalized_share",
+        "ever_institutionalized_share",
+        "faded_share",
+        "share_with_6mo_disengagement",
+        "tool_use_share",
+        "deep_bench",
+        PRINCIPLE_SHARES[0],
+    )
+)
+_PRINCIPLE_COUNT = len(PRINCIPLE_SHARES)
+#: Team means and sums of the float records, computed with NumPy (its pairwise summation), in column order.
+_FLOAT_METRICS = {"mean_commitment": "commitment", "mean_skill": "skill", "mean_embeddedness": "embeddedness"}
+#: The codes of :class:`Engagement` and :class:`Authenticity` as compiled code compares them.
+_NOT_INVITED_CODE, _ENGAGED_CODE, _PAUSED_CODE, _OPTED_OUT_CODE = (
+    int(e) for e in (Engagement.NOT_INVITED, Engagement.ENGAGED, Engagement.PAUSED, Engagement.OPTED_OUT)
+)
+_AUTHENTIC_CODE, _PARTIAL_CODE, _INAUTHENTIC_CODE = (
+    int(a) for a in (Authenticity.AUTHENTIC, Authenticity.PARTIAL, Authenticity.INAUTHENTIC)
+)
+
+
+@kernel
+def _school_counts(records, out):
+    """Write the district metrics that count schools into ``out`` (R, T,
+    len(DISTRICT_METRICS)), from the per-school records (:class:`SchoolRecords`,
+    each (R, T, S)), in one pass over them: each share is the count of
+    schools over S (engagement and authenticity over all schools, the
+    authenticity shares among invited schools), the six-month share over the
+    schools that joined (0 when none did), the deep bench successors per school."""
+    t = SchoolRecords(*records)
+    R, T, S = t.engagement.shape
+    for r in range(R):
+        for m in range(T):
+            invited = engaged = paused = opted_out = 0
+            authentic = partial = inauthentic = 0
+            institutionalized = ever = faded = tools = joined = away = bench = 0
+            for s in range(S):
+                e = t.engagement[r, m, s]
+                a = t.authenticity[r, m, s]
+                if e != _NOT_INVITED_CODE:
+                    invited += 1
+                    authentic += a == _AUTHENTIC_CODE
+                    partial += a == _PARTIAL_CODE
+                    inauthentic += a == _INAUTHENTIC_CODE
+                engaged += e == _ENGAGED_CODE
+                paused += e == _PAUSED_CODE
+                opted_out += e == _OPTED_OUT_CODE
+                institutionalized += t.institutionalized[r, m, s]
+                ever += t.ever_institutionalized[r, m, s]
+                faded += t.faded[r, m, s]
+                tools += t.tool_use[r, m, s]
+                joined += t.joined[r, m, s]
+                away += t.long_spell[r, m, s]
+                bench += t.bench[r, m, s]
+            row = out[r, m]
+            row[_INVITED] = invited / S
+            row[_ENGAGED] = engaged / S
+            row[_PAUSED] = paused / S
+            row[_OPTED_OUT] = opted_out / S
+            row[_NOT_INVITED] = (S - invited) / S
+            row[_AUTHENTIC] = authentic / S
+            row[_PARTIAL] = partial / S
+            row[_INAUTHENTIC] = inauthentic / S
+            row[_INSTITUTIONALIZED] = institutionalized / S
+            row[_EVER_INSTITUTIONALIZED] = ever / S
+            row[_FADED] = faded / S
+            row[_SIX_MONTHS_AWAY] = away / max(joined, 1) if joined > 0 else 0.0
+            row[_TOOL_USE] = tools / S
+            row[_DEEP_BENCH] = bench / S
+            for i in range(_PRINCIPLE_COUNT):
+                practising = 0
+                for s in range(S):
+                    practising += (t.principle_bits[r, m, s] >> i) & 1
+                row[_FIRST_PRINCIPLE + i] = practising / S
 
 
 def district_metrics(schools: dict[str, np.ndarray], stocks: np.ndarray) -> np.ndarray:
-    """District metrics (R, T, M) from per-school records (R, T, S) and stocks (R, T, k)."""
-    eng = schools["engagement"]
-    auth = schools["authenticity"]
-    invited = eng != Engagement.NOT_INVITED
-    n_joined = schools["joined"].sum(axis=-1)
-    long_spell = schools["long_spell"].sum(axis=-1)
-    derived = {
-        "invited_share": _share(invited),
-        "engaged_share": _share(eng == Engagement.ENGAGED),
-        "paused_share": _share(eng == Engagement.PAUSED),
-        "opted_out_share": _share(eng == Engagement.OPTED_OUT),
-        "not_invited_share": _share(~invited),
-        "authentic_share": _share(invited & (auth == Authenticity.AUTHENTIC)),
-        "partial_share": _share(invited & (auth == Authenticity.PARTIAL)),
-        "inauthentic_share": _share(invited & (auth == Authenticity.INAUTHENTIC)),
-        "institutionalized_share": _share(schools["institutionalized"]),
-        "ever_institutionalized_share": _share(schools["ever_institutionalized"]),
-        "faded_share": _share(schools["faded"]),
-        **{name: _share((schools["principle_bits"] >> i) & 1 == 1) for i, name in enumerate(PRINCIPLE_SHARES)},
-        "tool_use_share": _share(schools["tool_use"]),
-        "share_with_6mo_disengagement": np.where(n_joined > 0, long_spell / np.maximum(n_joined, 1), 0.0),
-        "mean_commitment": schools["commitment"].astype(np.float64).mean(axis=-1),
-        "mean_skill": schools["skill"].astype(np.float64).mean(axis=-1),
-        "mean_embeddedness": schools["embeddedness"].astype(np.float64).mean(axis=-1),
-        "deep_bench": schools["bench"].sum(axis=-1) / eng.shape[-1],
-        "visits_delivered": schools["visits"].astype(np.float64).sum(axis=-1),
-    }
-    derived.update({name: stocks[:, :, j] for j, name in enumerate(_DISTRICT_STOCKS)})
-    return np.stack([derived[name] for name in DISTRICT_METRICS], axis=-1)
+    """District metrics (R, T, M) from per-school records (R, T, S) and stocks (R, T, k):
+    the counts of schools in one compiled pass (:func:`_school_counts`), the
+    team means and visits with NumPy, the stocks as they are."""
+    R, T, _ = schools["engagement"].shape
+    out = np.empty((R, T, len(DISTRICT_METRICS)))
+    _school_counts(tuple(schools[name] for name in SCHOOL_METRICS), out)
+    for metric, record in _FLOAT_METRICS.items():
+        out[:, :, DISTRICT_METRICS.index(metric)] = schools[record].astype(np.float64).mean(axis=-1)
+    out[:, :, DISTRICT_METRICS.index("visits_delivered")] = schools["visits"].astype(np.float64).sum(axis=-1)
+    for j, name in enumerate(_DISTRICT_STOCKS):
+        out[:, :, DISTRICT_METRICS.index(name)] = stocks[:, :, j]
+    return out
 
 
 def time_to_first_institutionalization(first_month: np.ndarray) -> np.ndarray:

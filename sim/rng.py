@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import rule
+from improvesim.sim.jit import kernel, rule
 
 _GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -229,9 +229,11 @@ class StreamSet:
         self._ends = np.cumsum([x.shape[2] for x in xs]).tolist()
 
     def blocks(self, first_month: int, months: int) -> dict[str, np.ndarray]:
-        """Uniforms (months, R, *layout) of every stream, as ``block_from_counters`` draws them."""
-        u = _hash32(self._x_hi ^ _month_salt(first_month, months).reshape(-1, 1, 1)) * _TO_UNIT  # (months, R, N)
-        runs = u.shape[1]
+        """Uniforms (months, R, *layout) of every stream, as ``block_from_counters`` draws them
+        (hashed in one compiled pass, :func:`_hashed_months`, the same integers as :func:`_hash32`)."""
+        runs = self._x_hi.shape[1]
+        u = np.empty((months, runs, self._x_hi.shape[2]))
+        _hashed_months(self._x_hi, _month_salt(first_month, months), u)
         out, start = {}, 0
         for (stream, layout), end in zip(self.layouts.items(), self._ends, strict=True):
             out[stream] = u[:, :, start:end].reshape((months, runs) + layout)
@@ -288,6 +290,18 @@ def uniform_at(key, month, i, j, k):
     x = _hash32_at(packed ^ key[0])
     salt = _hash32_at((np.uint64(month) + _SALT64) & _MASK32)
     return np.float64(_hash32_at(x ^ key[1] ^ salt)) * _TO_UNIT
+
+
+@kernel
+def _hashed_months(x_hi, salt, out):
+    """``out[m, r, n]`` = uniform of ``_hash32(x_hi[0, r, n] ^ salt[m])``: what
+    :meth:`StreamSet.blocks` draws, in one pass over memory instead of one
+    NumPy pass per operation of the hash (uint32 inputs, float64 ``out``)."""
+    for m in range(out.shape[0]):
+        month_salt = np.uint64(salt[m])
+        for r in range(out.shape[1]):
+            for n in range(out.shape[2]):
+                out[m, r, n] = np.float64(_hash32_at(np.uint64(x_hi[0, r, n]) ^ month_salt)) * _TO_UNIT
 
 
 def derive_seeds(seed: int, count: int, salt: str = "replicate") -> list[int]:

@@ -293,6 +293,44 @@ def test_run_streams_batches_with_the_same_values(tmp_path):
     assert summary["replicates"] == 5
 
 
+def test_run_on_two_threads_writes_the_same_values_as_on_one(tmp_path):
+    """Batches computed two at a time in threads: the same rows, values, summary and order as one at a time."""
+    import json
+
+    from improvesim.scenario_run import simulate_into
+
+    params = load_scenario("baseline").with_overrides(
+        {"run.years": 2, "district.schools": 6, "rollout.initial_schools": 6}
+    )
+    written = {}
+    for workers, batch in ((1, 256), (2, 2)):
+        folder = tmp_path / f"w{workers}"
+        folder.mkdir()
+        summary, result = simulate_into(params, 7, 3, folder, batch=batch, workers=workers)
+        frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("district", "schools", "survival")}
+        written[workers] = (json.dumps(summary, sort_keys=True, default=str), result.district.tobytes(), frames)
+    assert written[1][0] == written[2][0] and written[1][1] == written[2][1]
+    for name, frame in written[1][2].items():
+        pd.testing.assert_frame_equal(frame, written[2][2][name], obj=name)
+
+
+def test_batches_keep_their_order_on_any_number_of_threads():
+    from improvesim.sim.engine import parallel_batch, simulate_batches
+
+    params = load_scenario("baseline").with_overrides(
+        {"run.years": 1, "district.schools": 3, "rollout.initial_schools": 3}
+    )
+    seeds = list(range(10, 21))
+    for workers in (1, 3):
+        parts = list(
+            simulate_batches([params] * len(seeds), seeds, batch=parallel_batch(len(seeds), 4, 3), workers=workers)
+        )
+        assert [s for p in parts for s in p.seeds] == seeds and max(len(p.seeds) for p in parts) == 3
+    assert parallel_batch(100, 2) == 50 and parallel_batch(1000, 2) == 256 and parallel_batch(1, 8) == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        next(simulate_batches([params] * len(seeds), seeds, workers=0))
+
+
 def test_a_plan_names_its_base_beside_itself_first(tmp_path):
     from improvesim.analysis.compare import load_plan
 

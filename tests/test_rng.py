@@ -50,3 +50,20 @@ def test_derived_seeds_are_prefix_stable_and_distinct():
     assert rng.derive_seeds(1, 500)[:5] == five
     assert len(set(rng.derive_seeds(1, 10_000))) == 10_000
     assert rng.derive_seeds(0, 3) != rng.derive_seeds(1, 3)  # seed 0 is a seed, not "no seed"
+
+
+def test_a_stream_set_draws_what_each_stream_draws_alone():
+    """StreamSet.blocks (one compiled pass over every stream) gives, bit for bit, the
+    NumPy hash of block_from_counters for each stream, at any first month."""
+    keys = rng.run_keys([3, 2**40 + 1, 99])
+    shapes = rng.draw_shapes(schools=5, team_size=4, coaches=2)
+    several = rng.several_draws()
+    streams = rng.StreamSet(keys, shapes, draws_first=several)
+    for first in (0, 12, 119):
+        blocks = streams.blocks(first, 12)
+        for stream, shape in shapes.items():
+            alone = rng.block_from_counters(rng.stream_counters(keys, stream, shape), first, 12)  # (R, months, *shape)
+            alone = np.moveaxis(alone, 1, 0)  # (months, R, *shape)
+            if stream in several:
+                alone = np.moveaxis(alone, -1, 2)
+            assert blocks[stream].tobytes() == np.ascontiguousarray(alone).tobytes(), (stream, first)

@@ -1,0 +1,301 @@
+"""Benchmark of issue 18 ("a million runs in ten minutes on two cores"): each target beside its measured value.
+
+Prints, for the baseline district (40 schools, 10 years) unless said:
+
+- single run at 40, 400 and 4,000 schools (CPU time, best of several);
+- runs per second on one core batched (one process, 256-run batches);
+- a sweep's steady rate on 1 and 2 workers and the parallel efficiency: the
+  rate is measured between two sweeps of different sizes, (runs_big -
+  runs_small) / (wall_big - wall_small), so that start-up cancels out;
+- a sweep's fixed cost: the wall time of a 2,000-run sweep minus 2,000 / the
+  2-worker steady rate (kernels compiled);
+- the first use on a new machine: a fresh process with an empty kernel cache
+  importing the model and simulating one run (compiling every kernel);
+- a million-run study: an extrapolation from the measured steady rate and
+  fixed cost (said so), and the run count and extrapolated time of
+  ``experiments/sobol_all.toml`` and ``sobol_all_families.toml``;
+- ``improvesim run`` of many replicates on 1 and 2 threads;
+- a profile of a 256-run batch: the share of time of each submodel and of
+  each stage (set-up, random draws, submodels, recording, end-of-run outcomes);
+- ``mesa.batch_run`` against ``improvesim sweep`` on the grid of
+  ``benchmarks/sweep.py`` (36 parameter sets, 2 processes each).
+
+    .venv/bin/python benchmarks/targets.py            # about 2-3 minutes on an idle 2-core machine
+    .venv/bin/python benchmarks/targets.py --quick    # smaller sweeps, fewer repeats
+
+The machine is shared: single-run and batch numbers are CPU time
+(``time.process_time``, best of N); sweep numbers are wall time and fall
+when other work runs on the machine (the load average is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from improvesim.experiments.design import count_sets  # noqa: E402
+from improvesim.experiments.spec import load_experiment  # noqa: E402
+from improvesim.experiments.sweep import run_sweep  # noqa: E402
+from improvesim.sim import engine as engine_module  # noqa: E402
+from improvesim.sim.end_of_run import end_of_run_outcomes, yearly_series  # noqa: E402
+from improvesim.sim.engine import Engine, simulate, simulate_batches  # noqa: E402
+from improvesim.sim.outcomes import Recorder  # noqa: E402
+from improvesim.sim.params import defaults  # noqa: E402
+
+#: The issue's targets.
+TARGET_RATE_2 = 1700
+TARGET_EFFICIENCY = 0.90
+TARGET_FIXED = 1.0
+TARGET_COMPILE = 30.0
+TARGET_4000 = 0.5
+TARGET_MILLION = 600.0
+#: Issue 14's single-run target at 40 schools (ms).
+TARGET_SINGLE_40 = 12.0
+BATCH = 256
+
+
+def district(schools: int):
+    return defaults().with_overrides(
+        {"district.schools": schools, "rollout.initial_schools": schools, "coaching.coaches": max(1, schools // 10)}
+    )
+
+
+def cpu_best(repeats: int, fn) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def row(what: str, measured: str, target: str = "", met: bool | None = None) -> None:
+    verdict = "" if met is None else ("met" if met else "NOT met")
+    print(f"{what:52s} {measured:>22s}   {target:>16s}  {verdict}")
+
+
+def sweep_wall(runs: int, workers: int, folder: Path) -> float:
+    """Wall time of a sweep of ``runs`` runs of the baseline (LHS over two parameters, 1 replicate)."""
+    path = folder / f"s{runs}_{workers}.toml"
+    path.write_text(
+        'scenario = "baseline"\ndesign = "lhs"\n'
+        f"samples = {runs}\nreplicates = 1\nseed = 3\nchunk = 1024\n"
+        'outcomes = ["institutionalized_share", "cost_total"]\n[parameters]\n'
+        '"turnover.teacher" = { min = 0.08, max = 0.30 }\n"time.integrated" = { min = 0.0, max = 1.0 }\n'
+    )
+    exp = load_experiment(path)
+    start = time.perf_counter()
+    summary = run_sweep(exp, folder / f"store{runs}_{workers}", workers=workers, progress=False)
+    wall = time.perf_counter() - start
+    assert summary.ok == runs, summary
+    return wall
+
+
+def steady_and_fixed(workers: int, small: int, big: int, folder: Path) -> tuple[float, float, float]:
+    """(steady runs/s, wall of the small sweep, fixed cost) on ``workers`` workers."""
+    wall_small = sweep_wall(small, workers, folder)
+    wall_big = sweep_wall(big, workers, folder)
+    rate = (big - small) / (wall_big - wall_small)
+    return rate, wall_small, wall_small - small / rate
+
+
+def first_use_seconds() -> float:
+    """Wall time of a fresh process with an empty kernel cache: import, compile, one run."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        code = (
+            "from improvesim.sim.engine import simulate\nfrom improvesim.sim.params import defaults\n"
+            "simulate([defaults()], [1])\n"
+        )
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        return time.perf_counter() - start
+
+
+def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per submodel and per stage of one batch of ``runs`` runs, by timing wrappers
+    around the engine's calls (benchmark-only instrumentation; the model is unchanged)."""
+    submodels = defaultdict(float)
+    stages = defaultdict(float)
+    names = [
+        "calendar_and_shocks",
+        "staff_turnover",
+        "coach_turnover",
+        "central_office_turnover",
+        "central_office",
+        "coaching",
+        "time_ratio",
+        "stress",
+        "sensemaking",
+        "improvement_work",
+        "grow_bench",
+        "network",
+        "embed",
+        "institutionalize",
+        "classify_authenticity",
+        "costs",
+    ]
+
+    def timed(table, key, fn):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                table[key] += time.process_time() - start
+
+        return wrapper
+
+    params = defaults()
+    originals = {name: getattr(engine_module, name) for name in names}
+    methods = {name: getattr(Engine, name) for name in ("__init__", "_month_draws", "_observe")}
+    district = Recorder.district
+    try:
+        for name, fn in originals.items():
+            setattr(engine_module, name, timed(submodels, name, fn))
+        Engine.__init__ = timed(stages, "engine set-up", methods["__init__"])
+        Engine._month_draws = timed(stages, "random draws (a year at a time)", methods["_month_draws"])
+        Engine._observe = timed(stages, "recording (per month)", methods["_observe"])
+        Recorder.district = timed(stages, "end-of-run metrics and outcomes", district)
+        start = time.process_time()
+        result = simulate([params] * runs, list(range(runs)))
+        middle = time.process_time()
+        end_of_run_outcomes(result)
+        yearly_series(result)
+        stages["end-of-run metrics and outcomes"] += time.process_time() - middle
+        total = time.process_time() - start
+    finally:
+        for name, fn in originals.items():
+            setattr(engine_module, name, fn)
+        for name, fn in methods.items():
+            setattr(Engine, name, fn)
+        Recorder.district = district
+    stages["submodels"] = sum(submodels.values())
+    stages["other (stepping in Python, result)"] = total - sum(stages.values())
+    return {k: v / total for k, v in submodels.items()}, {k: v / total for k, v in stages.items()}
+
+
+def threaded_run_rate(workers: int, runs: int) -> float:
+    params = defaults()
+    start = time.perf_counter()
+    done = sum(len(r.seeds) for r in simulate_batches([params] * runs, list(range(runs)), batch=BATCH, workers=workers))
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sweeps and fewer repeats")
+    parser.add_argument("--no-compile", action="store_true", help="skip the first-use (compile) measurement")
+    parser.add_argument("--no-mesa", action="store_true", help="skip the mesa.batch_run comparison")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+    small, big = (2000, 4000) if args.quick else (2000, 10000)
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores")
+    print(f"{'what':52s} {'measured':>22s}   {'target':>16s}")
+    simulate([defaults()], [0])  # kernels loaded (compiled if needed)
+
+    singles = {}
+    for schools in (40, 400, 4000):
+        params = district(schools)
+        simulate([params], [0])
+        singles[schools] = cpu_best(repeats if schools < 4000 else 3, lambda p=params: simulate([p], [1]))
+    row(
+        "single run, 40 schools (CPU ms)",
+        f"{singles[40] * 1e3:.1f}",
+        f"<= {TARGET_SINGLE_40:.0f}",
+        singles[40] * 1e3 <= TARGET_SINGLE_40,
+    )
+    row("single run, 400 schools (CPU ms)", f"{singles[400] * 1e3:.1f}")
+    row("single run, 4,000 schools (CPU s)", f"{singles[4000]:.3f}", f"< {TARGET_4000}", singles[4000] < TARGET_4000)
+    row(
+        "  cost per school, 400 / 40 and 4,000 / 400",
+        f"{singles[400] / singles[40] / 10:.2f} {singles[4000] / singles[400] / 10:.2f}",
+        "~1 = linear",
+    )
+
+    params = defaults()
+    batch_cpu = cpu_best(max(2, repeats // 2), lambda: simulate([params] * BATCH, list(range(BATCH))))
+    row(
+        f"batched, one core ({BATCH}-run batches, CPU)",
+        f"{BATCH / batch_cpu:.0f} runs/s",
+        f">= {TARGET_RATE_2 * TARGET_EFFICIENCY / 2:.0f}/core",
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rate1, _, fixed1 = steady_and_fixed(1, small, big if not args.quick else 4000, folder)
+        rate2, wall2000, fixed2 = steady_and_fixed(2, small, big, folder)
+    efficiency = rate2 / (2 * rate1)
+    row("sweep steady rate, 1 worker (wall)", f"{rate1:.0f} runs/s")
+    row("sweep steady rate, 2 workers (wall)", f"{rate2:.0f} runs/s", f">= {TARGET_RATE_2}", rate2 >= TARGET_RATE_2)
+    row(
+        "parallel efficiency, 2 workers against 1",
+        f"{efficiency:.0%}",
+        f">= {TARGET_EFFICIENCY:.0%}",
+        efficiency >= TARGET_EFFICIENCY,
+    )
+    row(f"sweep of {small:,} runs on 2 workers (wall s)", f"{wall2000:.2f}", "")
+    row("sweep fixed cost, 2 workers (s)", f"{fixed2:.2f}", f"<= {TARGET_FIXED:.0f}", fixed2 <= TARGET_FIXED)
+    row("sweep fixed cost, 1 worker in-process (s)", f"{fixed1:.2f}")
+    million = fixed2 + 1e6 / rate2
+    row(
+        "a million runs, 2 workers (EXTRAPOLATED, s)",
+        f"{million:.0f}",
+        f"<= {TARGET_MILLION:.0f}",
+        million <= TARGET_MILLION,
+    )
+    for name in ("sobol_all", "sobol_all_families"):
+        exp = load_experiment(ROOT / "experiments" / f"{name}.toml")
+        runs = count_sets(exp) * exp.replicates
+        row(f"experiments/{name}.toml: runs; EXTRAPOLATED s", f"{runs:,}; {fixed2 + runs / rate2:.0f}")
+
+    for workers in (1, 2):
+        row(
+            f"improvesim run, {workers} thread(s), 2,048 runs (wall)",
+            f"{threaded_run_rate(workers, 2048):.0f} runs/s",
+            "uses both cores" if workers == 2 else "",
+        )
+
+    if not args.no_compile:
+        seconds = first_use_seconds()
+        row(
+            "first use: empty kernel cache, one run (wall s)",
+            f"{seconds:.1f}",
+            f"<= {TARGET_COMPILE:.0f}",
+            seconds <= TARGET_COMPILE,
+        )
+
+    submodels, stages = profile()
+    print(f"\nprofile of one {BATCH}-run batch (CPU time shares), by stage:")
+    for name, share in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:50s} {share:6.1%}")
+    print("by submodel:")
+    for name, share in sorted(submodels.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:50s} {share:6.1%}")
+
+    if not args.no_mesa:
+        from sweep import time_batch_run, time_sweep
+
+        with contextlib.redirect_stderr(None):
+            sweep_runs, sweep_time = time_sweep(20 if args.quick else 100)
+            batch_runs, batch_time = time_batch_run(2 if args.quick else 5)
+        print(
+            f"\nsame grid (36 sets), 2 processes: improvesim sweep {sweep_runs / sweep_time:.0f} runs/s "
+            f"({sweep_runs} runs, {sweep_time:.1f} s with start-up) against mesa.batch_run "
+            f"{batch_runs / batch_time:.1f} runs/s ({batch_runs} runs): {sweep_runs / sweep_time / (batch_runs / batch_time):.0f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
