@@ -23,6 +23,7 @@ file and the key and what is allowed, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -101,6 +102,12 @@ def out_folder(text: str) -> Path:
     """``--out``: a folder path; empty text is refused (it would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("got an empty path; allowed: a folder to write the results in")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, which the file system cannot encode; allowed: a folder name in valid text"
+        ) from None
     return Path(text)
 
 
