@@ -9,7 +9,7 @@
     improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
     improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS] [--sbc N]
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
-    improvesim validate [--replicates R] [--seed N] [--out DIR] [--force]
+    improvesim validate [--replicates R] [--seed N] [--out DIR] [--force] [--posterior FILE]
     improvesim explain SCENARIO --school ID [--seed N] [--replicate K | --run-seed S] [--set section.key=value ...]
     improvesim explain --replay STORE:RUN_ID --school ID
     improvesim app [--port P] [--host H] [--replay STORE:RUN_ID]
@@ -103,6 +103,12 @@ def out_folder(text: str) -> Path:
     """``--out``: a folder path; empty text is refused (it would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("got an empty path; allowed: a folder to write the results in")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, which the file system cannot encode; allowed: a folder name in valid text"
+        ) from None
     return Path(text)
 
 
@@ -268,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=out_folder, default=Path("results/validation"), help="folder for validation.md and .csv"
     )
     valid.add_argument("--force", action="store_true", help="replace a table already in --out")
+    _add_posterior_option(valid)
 
     explain = sub.add_parser("explain", help="tell the story of one school in one run")
     explain.add_argument("scenario", nargs="?", help="scenario file (TOML) or bundled name; not with --replay")
@@ -678,8 +685,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from improvesim.analysis.validation import KNOWN_FAILURES, markdown_table, validate
+    from improvesim.analysis.validation import KNOWN_FAILURES, markdown_table, posterior_draw, validate
     from improvesim.experiments.output import check_writable
+    from improvesim.sim.posterior import uncertainty_note
 
     check_seed(args.seed, "--seed")
     if not 2 <= args.replicates <= BY_NAME["run.replicates"].high:
@@ -687,9 +695,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"--replicates: got {args.replicates}; allowed: at least 2 and at most {BY_NAME['run.replicates'].high:,}"
         )
     check_writable(args.out, args.force)
+    posterior = posterior_of(args)  # refused before the compile notice: bad input gets one line
     _notice_if_compiling()
-    table = validate(args.replicates, args.seed)
-    markdown = markdown_table(table)
+    table = validate(args.replicates, args.seed, draw=None if posterior is None else posterior_draw(posterior))
+    intervals = uncertainty_note(posterior)
+    table["intervals"] = intervals
+    markdown = markdown_table(table, intervals)
     with staged_folder(args.out, force=args.force) as stage:
         (stage / "validation.md").write_text(markdown)
         table.to_csv(stage / "validation.csv", index=False)

@@ -40,8 +40,6 @@ from improvesim.sim.rng import derive_seeds
 
 EXPERIMENT = ROOT / "experiments" / "calibrate_viano2024.toml"
 TINY_ABC = {"population_size": 16, "max_populations": 2}
-#: The [abc] table's population line as the experiment file writes it (the first one; [sbc] has its own).
-ABC_POPULATION = re.search(r"^population_size = \d+", EXPERIMENT.read_text(), re.M).group(0)
 
 
 def tiny(tmp_path: Path, calibrated: int = 8, population: int = 16, generations: int = 2, replicates: int = 3) -> Path:
@@ -50,7 +48,7 @@ def tiny(tmp_path: Path, calibrated: int = 8, population: int = 16, generations:
     text = text.replace(
         'scenario = "viano2024_case"', f'scenario = "{(ROOT / "scenarios/viano2024_case.toml").as_posix()}"'
     )
-    text = text.replace(ABC_POPULATION, f"population_size = {population}", 1)
+    text = re.sub(r"^population_size = \d+", f"population_size = {population}", text, count=1, flags=re.M)  # [abc]
     text = text.replace("max_populations = 10", f"max_populations = {generations}")
     text = text.replace("replicates = 20 ", f"replicates = {replicates} ")
     path = tmp_path / "cal.toml"
@@ -111,7 +109,7 @@ def test_screening_score_weighs_each_outcome_alike():
             "sensemaking.drift",
         ),
         (('"viano_partial_at_end"', '"viano_partial"'), "targets", "viano_partial_at_end"),
-        ((ABC_POPULATION, "population_size = 3"), "abc.population_size", "from 10"),
+        (("population_size = 500", "population_size = 3"), "abc.population_size", "from 10"),
         (
             (
                 '"improvement.tool_decay" = { min = 0.0, max = 0.1 }',
@@ -123,8 +121,10 @@ def test_screening_score_weighs_each_outcome_alike():
     ],
 )
 def test_a_bad_experiment_is_refused_naming_file_key_and_what_is_allowed(tmp_path, capsys, change, key, says):
+    good = EXPERIMENT.read_text()
+    assert change[0] in good, f"the bundled experiment no longer has {change[0]!r}: the test would run it whole"
     bad = tmp_path / "bad.toml"
-    bad.write_text(EXPERIMENT.read_text().replace(*change))
+    bad.write_text(good.replace(*change))
     line = refused(capsys, "calibrate", bad, "--out", tmp_path / "out", says=(str(bad), key, says))
     assert "Traceback" not in line
     assert not (tmp_path / "out").exists()
@@ -152,15 +152,16 @@ GOOD = pd.DataFrame({"sensemaking.pause_rate": [0.05, 0.15], "sensemaking.drift"
         (GOOD.assign(**{"sensemaking.drift": [0.02, 7.0]}), "sensemaking.drift", "from 0 to 0.2"),
     ],
 )
-def test_a_bad_posterior_is_refused_by_run_compare_and_sensitivity(tmp_path, capsys, table, key, says):
+def test_a_bad_posterior_is_refused_by_run_compare_sensitivity_and_validate(tmp_path, capsys, table, key, says):
     path = _posterior_file(tmp_path, table)
     for command in (
         ("run", "viano2024_case", "--replicates", 2, "--out", tmp_path / "r"),
         ("compare", "plans/deep_bench", "plans/integrated_time", "--replicates", 2, "--out", tmp_path / "c"),
         ("sensitivity", "morris_case_screening", "--out", tmp_path / "s"),
+        ("validate", "--replicates", 2, "--out", tmp_path / "v"),
     ):
         refused(capsys, *command, "--posterior", path, says=(str(path), key, says))
-        assert not any((tmp_path / d).exists() for d in ("r", "c", "s"))
+        assert not any((tmp_path / d).exists() for d in ("r", "c", "s", "v"))
 
 
 def test_a_sweep_experiment_is_not_a_calibration(tmp_path, capsys):

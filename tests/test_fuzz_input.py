@@ -236,6 +236,14 @@ def test_scenario_and_set_are_refused_in_one_line_or_recorded_exactly(scenario, 
             assert recorded[section][key] == canonical(name, value), (name, value, recorded[section][key])
 
 
+def test_an_output_folder_the_file_system_cannot_encode_is_refused_in_one_line(tmp_path):
+    """Hypothesis found it: a lone surrogate in --out's name crashed when the staging folder was made."""
+    code, _, err = run_cli("run", "baseline", "--out", tmp_path / "\ud800", "--no-schools")
+    assert code == 2 and "--out" in err and "cannot encode" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
 def _parsed(text: str):
     """A --set value as TOML reads it (a bare word stays text)."""
     try:

@@ -30,11 +30,13 @@ from improvesim.analysis.validation import (
     outcome_values,
     outcomes_of,
     outcomes_of_each,
+    posterior_draw,
     principles_per_participant,
     results_of,
     validate,
 )
 from improvesim.sim.params import load_scenario
+from improvesim.sim.posterior import posterior_from_table
 
 #: The documented table's settings (docs/validation.md): the whole suite takes seconds.
 REPLICATES, SEED = 200, 1
@@ -53,6 +55,33 @@ def test_pattern_holds_or_is_a_documented_failure(table, pattern):
         assert not row["passed"], f"{pattern.key} now passes: update KNOWN_FAILURES and docs/validation.md"
     else:
         assert row["passed"], f"{pattern.key}: observed {row['observed']}; model {row['model']}"
+
+
+def test_the_table_says_its_ranges_show_replicate_noise_only_without_a_posterior(table):
+    assert "Model ranges and intervals: replicate noise only" in markdown_table(table)
+
+
+#: A one-particle posterior: every replicate draws a pause rate six times the default.
+ONE_PARTICLE = pd.DataFrame({"sensemaking.pause_rate": [0.2], "weight": [1.0]})
+
+
+def test_validating_with_a_posterior_runs_each_pattern_with_the_drawn_constants():
+    disengagement = next(p for p in PATTERNS if p.key == "viano_long_disengagement")
+    draw = posterior_draw(posterior_from_table(ONE_PARTICLE, "test"))
+    drawn = validate(20, 3, patterns=[disengagement], draw=draw).iloc[0]
+    scenario = load_scenario(disengagement.scenario)
+    expected = disengagement.judge(outcomes_of(scenario.with_overrides({"sensemaking.pause_rate": 0.2}), 20, 3))
+    assert drawn["model_mean"] == expected["model_mean"]
+    assert drawn["model_mean"] > disengagement.judge(outcomes_of(scenario, 20, 3))["model_mean"]
+
+
+def test_validate_with_a_posterior_says_its_intervals_include_parameter_uncertainty(tmp_path):
+    out = tmp_path / "v"
+    proc = improvesim("validate", "--replicates", 4, "--posterior", "viano2024", "--out", out)
+    assert proc.returncode in (0, 1), proc.stderr
+    text = (out / "validation.md").read_text()
+    assert "Model ranges and intervals: replicate noise and parameter uncertainty" in text
+    assert "viano2024" in pd.read_csv(out / "validation.csv")["intervals"].iloc[0]
 
 
 def test_docs_show_the_current_table(table):
