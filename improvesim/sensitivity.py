@@ -302,6 +302,8 @@ def analyse_any(store: Path) -> tuple[Path, int]:
             f"(replicate means), with 95% intervals for delta. These indices need no special design, so they "
             "suit any sweep; on a coarse grid they are rough.",
             "",
+            uncertainty_sentence(meta),
+            "",
         ]
         if skipped:
             header += ["Outcomes not analysed:", "", *skipped, ""]

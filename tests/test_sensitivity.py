@@ -152,6 +152,7 @@ def test_from_store_gives_delta_and_pawn(model_study):
     folder, _ = analyse_any(store)
     table = pd.read_csv(folder / "indices.csv")
     assert {"delta", "delta_conf", "pawn_median"} <= set(table.columns)
+    assert "(no `--posterior`): replicate noise only." in (folder / "report.md").read_text()
     inst = table[table["outcome"] == "institutionalized_share"].set_index("factor")
     assert inst.loc["time.integrated", "delta"] > inst.loc["costs.coach_salary", "delta"]
 
