@@ -186,17 +186,48 @@ def _report(store: Path, study, sections, skipped) -> str:
         "design's own second-order setting, read from the store.",
         "",
     ]
-    if meta.get("posterior"):
-        header += [
-            f"Each run drew the calibrated constants the design does not vary from the posterior {meta['posterior']} "
-            "(`--posterior`): the replicate noise reported beside the indices includes parameter uncertainty.",
-            "",
-        ]
-    else:
-        header += ["Every run used the scenario's constants (no `--posterior`): replicate noise only.", ""]
+    header += [uncertainty_sentence(meta), ""]
     if skipped:
         header += ["Outcomes not analysed:", "", *skipped, ""]
     return "\n".join(header + sections)
+
+
+def uncertainty_sentence(meta: dict) -> str:
+    """What the replicate means, the noise share and the intervals include, in words, from a store's metadata.
+
+    Without a posterior: replicate noise only.  With one: which of its
+    constants each replicate drew (the others kept the scenario's or the
+    design's value), and, under common random numbers, that every sample
+    row averages over the same draws, so the intervals do not include which
+    draws were made.  Raises :class:`~improvesim.sim.params.ParameterError`
+    when the posterior file can no longer be read.
+    """
+    from improvesim.sim.params import from_mapping
+    from improvesim.sim.posterior import load_posterior, pinned_constants, posterior_folder
+
+    if not meta.get("posterior"):
+        return "Every run used the scenario's constants (no `--posterior`): replicate noise only."
+    source = Path(meta["posterior"])
+    posterior = load_posterior(source)
+    base = from_mapping(meta["base"], where="experiment.json", name=meta.get("base_name", "scenario"))
+    pinned = pinned_constants(posterior, base, [f["name"] for f in meta["factors"]])
+    drawn = [c for c in posterior.constants if c not in pinned]
+    name = source.stem if source.parent == posterior_folder() else str(source)
+    text = (
+        f"Each replicate drew {len(drawn)} calibrated constants ({', '.join(drawn)}) from the posterior {name} "
+        "(`--posterior`): each sample row's mean averages over parameter uncertainty as well as replicate noise, "
+        "and the noise between replicates reported beside the indices includes both."
+    )
+    if pinned:
+        text += f" {', '.join(sorted(pinned))} kept the scenario's or the design's value."
+    replicates = int(meta["replicates"])
+    if meta.get("common_random_numbers"):
+        return text + (
+            f" With common random numbers, replicate r of every sample row drew the same particle: every row "
+            f"averages over the same {replicates} draws. The 95% intervals, taken over the sample rows, include how "
+            f"the draws' effect differs between rows, not which {replicates} draws were made."
+        )
+    return text + " Every replicate of every row drew its own particle: the 95% intervals include both."
 
 
 # --- sampling-free analysis of any store -------------------------------------------------------------
@@ -270,6 +301,8 @@ def analyse_any(store: Path) -> tuple[Path, int]:
             f"Borgonovo's delta and PAWN indices from the {meta['design']} sweep's {len(per_set)} parameter sets "
             f"(replicate means), with 95% intervals for delta. These indices need no special design, so they "
             "suit any sweep; on a coarse grid they are rough.",
+            "",
+            uncertainty_sentence(meta),
             "",
         ]
         if skipped:

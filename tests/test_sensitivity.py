@@ -141,6 +141,7 @@ def test_the_report_and_figures_are_written(model_study):
     _, folder = model_study
     report = (folder / "report.md").read_text()
     assert "mean over its replicates" in report and "Matter most" in report and "Noise between replicates" in report
+    assert "(no `--posterior`): replicate noise only." in report
     assert (folder / "figures" / "institutionalized_share-indices.png").stat().st_size > 10_000
     assert {"quarter", "half", "full"} == set(pd.read_csv(folder / "convergence.csv")["samples"])
     assert len(pd.read_csv(folder / "noise.csv")) == 3
@@ -151,6 +152,7 @@ def test_from_store_gives_delta_and_pawn(model_study):
     folder, _ = analyse_any(store)
     table = pd.read_csv(folder / "indices.csv")
     assert {"delta", "delta_conf", "pawn_median"} <= set(table.columns)
+    assert "(no `--posterior`): replicate noise only." in (folder / "report.md").read_text()
     inst = table[table["outcome"] == "institutionalized_share"].set_index("factor")
     assert inst.loc["time.integrated", "delta"] > inst.loc["costs.coach_salary", "delta"]
 
@@ -345,3 +347,48 @@ def test_nothing_analysed_exits_non_zero_with_the_reason(tmp_path, capsys):
     assert "no outcome could be analysed" in capsys.readouterr().err
     report = (tmp_path / "store" / "sensitivity-from" / "report.md").read_text()
     assert "have no successful run" in report
+
+
+# --- what the intervals include (issue 17) ---------------------------------------------------------
+
+
+def _posterior_meta(posterior, factors, crn=True):
+    from improvesim.sim.params import load_scenario
+
+    return {
+        "posterior": str(posterior),
+        "base": load_scenario("baseline").as_nested(),
+        "base_name": "baseline",
+        "factors": [{"name": f} for f in factors],
+        "replicates": 10,
+        "common_random_numbers": crn,
+    }
+
+
+def test_the_report_says_which_constants_each_replicate_drew_and_that_crn_fixes_the_draws():
+    from improvesim.sensitivity import uncertainty_sentence
+    from improvesim.sim.posterior import load_posterior, resolve_posterior
+
+    bundled = resolve_posterior("viano2024")
+    constants = load_posterior(bundled).constants
+    text = uncertainty_sentence(_posterior_meta(bundled, ["time.hours_needed", "coaching.coaches"]))
+    drawn = [c for c in constants if c != "time.hours_needed"]
+    assert f"drew {len(drawn)} calibrated constants ({', '.join(drawn)}) from the posterior viano2024 " in text
+    assert "time.hours_needed kept the scenario's or the design's value" in text
+    assert "parameter uncertainty as well as replicate noise" in text
+    assert "every row averages over the same 10 draws" in text and "not which 10 draws were made" in text
+    assert str(bundled.parent) not in text  # a bundled posterior by its name, not this machine's path
+
+
+def test_without_common_random_numbers_each_row_draws_its_own_particles(tmp_path):
+    import shutil
+
+    from improvesim.sensitivity import uncertainty_sentence
+    from improvesim.sim.posterior import resolve_posterior
+
+    own = tmp_path / "mine.parquet"
+    shutil.copy(resolve_posterior("viano2024"), own)
+    text = uncertainty_sentence(_posterior_meta(own, ["coaching.coaches"], crn=False))
+    assert f"from the posterior {own} " in text and "kept the" not in text
+    assert "drew its own particle: the 95% intervals include both" in text and "same 10 draws" not in text
+    assert uncertainty_sentence({"posterior": None}).endswith("(no `--posterior`): replicate noise only.")
