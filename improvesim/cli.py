@@ -462,7 +462,7 @@ def _interrupted_message(args: argparse.Namespace, exc) -> str:
     again = ["improvesim", args.command, str(args.experiment), "--out", str(exc.store), "--resume"]
     if exc.forced:
         again.append("--force")
-    for option in ("workers", "dask_local", "scheduler"):
+    for option in ("posterior", "workers", "dask_local", "scheduler"):
         value = getattr(args, option, None)
         if value is not None:
             again += [f"--{option.replace('_', '-')}", str(value)]

@@ -398,3 +398,20 @@ def test_the_compile_notice_looks_at_this_installation_s_own_kernels(tmp_path, m
     (tmp_path / "elsewhere_0123").mkdir()
     (tmp_path / "elsewhere_0123" / "k.nbi").write_text("")  # another installation's kernels
     assert not kernels_cached()
+
+
+def test_the_resume_command_of_an_interrupted_sweep_repeats_its_posterior_and_workers(tmp_path):
+    """A sweep stopped part way prints the exact command that finishes it: a posterior is part of that command."""
+    import argparse
+
+    from improvesim.cli import _interrupted_message
+    from improvesim.experiments.sweep import SweepInterrupted
+
+    args = argparse.Namespace(
+        command="sensitivity", experiment="sobol_full", posterior="viano2024", workers=2, dask_local=None
+    )
+    exc = SweepInterrupted(tmp_path, tmp_path, 10, 100, KeyboardInterrupt())
+    message = _interrupted_message(args, exc)
+    assert message.endswith(
+        f"improvesim sensitivity sobol_full --out {tmp_path} --resume --posterior viano2024 --workers 2"
+    )
