@@ -131,7 +131,14 @@ def lever(pg, label: str):
 def choose(pg, label: str, option: str) -> None:
     """Pick ``option`` in the select box labelled ``label`` (a Vuetify select)."""
     lever(pg, label).locator(".v-select").click()
-    pg.locator(".v-list-item:visible", has_text=option).first.click()
+    item = pg.locator(".v-list-item:visible", has_text=option).first
+    for _ in range(20):  # a long list shows its first items only: scroll the open menu as a user would
+        if item.count():
+            break
+        pg.locator(".v-list-item:visible").last.hover()
+        pg.mouse.wheel(0, 200)
+        pg.wait_for_timeout(200)
+    item.click()
     pg.wait_for_timeout(300)
 
 
