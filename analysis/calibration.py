@@ -595,13 +595,21 @@ def correlations(posterior: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
         return pd.DataFrame(cov / np.outer(sd, sd), index=list(names), columns=list(names))
 
 
-def screened_constants(morris: pd.DataFrame, at_most: int = 8) -> list[str]:
+#: A screened outcome whose largest mu_star is below this (its own units: for the case counts, a share
+#: of participating schools, a sixth of a school of 8) is noise and does not enter the score.
+SCREENING_NOISE_FLOOR = 0.02
+
+
+def screened_constants(morris: pd.DataFrame, at_most: int = 8, floor: float = SCREENING_NOISE_FLOOR) -> list[str]:
     """The constants a Morris screening calibrates: the ``at_most`` largest scores.
 
     ``morris`` has columns outcome, factor, mu_star (``morris.csv`` of
     ``improvesim sensitivity``).  A constant's score is the largest, over the
-    outcomes, of its mu_star over that outcome's largest mu_star.
+    outcomes whose largest mu_star reaches ``floor``, of its mu_star over that
+    outcome's largest mu_star (each informative outcome weighs alike; an
+    outcome no constant moves beyond ``floor`` cannot inform any of them).
     """
     table = morris.pivot(index="factor", columns="outcome", values="mu_star")
-    score = (table / table.max().replace(0, np.nan)).max(axis=1).fillna(0.0)
+    informative = table.loc[:, table.max() >= floor]
+    score = (informative / informative.max()).max(axis=1).reindex(table.index).fillna(0.0)
     return list(score.sort_values(ascending=False, kind="stable").index[:at_most])

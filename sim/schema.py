@@ -1316,6 +1316,20 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
     _p(
+        "improvement.own_time_belief",
+        1.0,
+        0.0,
+        1.0,
+        "0-1",
+        "How far the time a team gives on its own follows its leaders' belief that improvement advances equity: "
+        "own time is scaled by 1 - b + 2 b x the belief (0-1, uniform across schools, so the district's mean own "
+        "time is unchanged). 0: every school gives the same share of its commitment; 1: schools whose leaders see "
+        "the work as their equity agenda give the most. Mechanism: seed 003, 6.1 (leaders interested in equity were "
+        "those most likely to implement authentically) and 6.2 (they reported engagement even outside the NIC); the "
+        "value is an assumption.",
+        "assumption",
+    ),
+    _p(
         "improvement.yield_base",
         0.4,
         0.0,

@@ -50,7 +50,7 @@ def tiny(tmp_path: Path, calibrated: int = 8, population: int = 16, generations:
     )
     text = re.sub(r"^population_size = \d+", f"population_size = {population}", text, count=1, flags=re.M)  # [abc]
     text = text.replace("max_populations = 10", f"max_populations = {generations}")
-    text = text.replace("replicates = 20 ", f"replicates = {replicates} ")
+    text = text.replace("replicates = 1 ", f"replicates = {replicates} ", 1)
     path = tmp_path / "cal.toml"
     path.write_text(text)
     cal = abc.load_calibration(path)
@@ -91,7 +91,18 @@ def test_screening_score_weighs_each_outcome_alike():
             "mu_star": [10.0, 5.0, 0.0, 0.001, 0.0, 0.002],
         }
     )
-    assert abc.screened_constants(morris, 2) == ["x", "z"]  # z leads the small outcome b
+    assert abc.screened_constants(morris, 2, floor=0.0) == ["x", "z"]  # z leads the small outcome b
+
+
+def test_screening_score_leaves_out_an_outcome_no_constant_moves_beyond_noise():
+    morris = pd.DataFrame(
+        {
+            "outcome": ["a", "a", "a", "b", "b", "b"],
+            "factor": ["x", "y", "z", "x", "y", "z"],
+            "mu_star": [10.0, 5.0, 0.0, 0.001, 0.0, 0.002],
+        }
+    )
+    assert abc.screened_constants(morris, 2, floor=0.01) == ["x", "y"]  # b is noise: y's 5.0 on a counts
 
 
 @pytest.mark.parametrize(

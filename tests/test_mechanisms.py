@@ -36,12 +36,25 @@ def work_for(months, overrides=None, ratio=1.0, commitment=1.0, **named_draws):
 
 
 def test_effort_is_time_times_the_priority_commitment_gives_plus_own_time():
-    pv, _ = small({"improvement.effort_floor": 0.2, "improvement.own_time": 0.1})
+    pv, _ = small({"improvement.effort_floor": 0.2, "improvement.own_time": 0.1, "improvement.own_time_belief": 0.0})
     c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
-    assert improvement.effort_at(c, 0.5, 1.0) == pytest.approx(0.5 + 0.1)
-    assert improvement.effort_at(c, 0.5, 0.0) == pytest.approx(0.1)
-    assert improvement.effort_at(c, 0.0, 1.0) == pytest.approx(0.1)  # no protected time: own time only
-    assert improvement.effort_at(c, 1.0, 1.0) == 1.0
+    for belief in (0.0, 0.5, 1.0):  # with own_time_belief 0 the leaders' belief does not matter
+        assert improvement.effort_at(c, 0.5, 1.0, belief) == pytest.approx(0.5 + 0.1)
+        assert improvement.effort_at(c, 0.5, 0.0, belief) == pytest.approx(0.1)
+        assert improvement.effort_at(c, 0.0, 1.0, belief) == pytest.approx(0.1)  # no protected time: own time only
+        assert improvement.effort_at(c, 1.0, 1.0, belief) == 1.0
+
+
+def test_own_time_follows_the_leaders_equity_belief_and_keeps_its_mean():
+    """Seed 003 (6.1): leaders who saw improvement as advancing equity were the ones who implemented it
+    authentically, engaging even outside the network.  With own_time_belief b, a team's own time is
+    own_time x commitment x (1 - b + 2 b x belief): none at belief 0 when b = 1, twice the mean at belief
+    1, and the mean over a uniform belief unchanged."""
+    pv, _ = small({"improvement.effort_floor": 0.0, "improvement.own_time": 0.2, "improvement.own_time_belief": 1.0})
+    c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
+    own = [improvement.effort_at(c, 0.0, 1.0, belief) for belief in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert own == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert np.mean(own) == pytest.approx(0.2)
 
 
 # --- practice takes work ---------------------------------------------------------------------------

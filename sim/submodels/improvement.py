@@ -85,6 +85,7 @@ class ImprovementState(NamedTuple):
     weights: np.ndarray  # (R, K) seat weights of team means
     effort: np.ndarray  # (R, S) share of full-pace improvement work done this month, 0-1
     tools: np.ndarray  # (R, S) tool use, 0-1
+    equity_belief: np.ndarray  # (R, S) the leaders' belief that improvement advances equity, 0-1
 
 
 class ImprovementCoefficients(NamedTuple):
@@ -120,6 +121,7 @@ class ImprovementCoefficients(NamedTuple):
     problem_understanding_gain: np.ndarray
     effort_floor: np.ndarray
     own_time: np.ndarray
+    own_time_belief: np.ndarray
     principle_gain: np.ndarray
     yield_base: np.ndarray
     skill_yield: np.ndarray
@@ -153,13 +155,15 @@ def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
 
 
 @rule
-def effort_at(c, ratio, team_commitment):
+def effort_at(c, ratio, team_commitment, equity_belief):
     """Share, 0-1, of full-pace improvement work a team does: the time ``ratio``
     (0-1) times the priority it gives the work, ``effort_floor`` rising to 1
     with ``team_commitment`` (0-1), plus the time a committed team gives on its
-    own (``own_time`` x commitment), at most 1."""
+    own (``own_time`` x commitment x ``1 - own_time_belief + 2 own_time_belief x
+    equity_belief``, the leaders' belief 0-1), at most 1."""
     priority = c.effort_floor + (1.0 - c.effort_floor) * team_commitment
-    return min(ratio * priority + c.own_time * team_commitment, 1.0)
+    belief = 1.0 - c.own_time_belief + 2.0 * c.own_time_belief * equity_belief
+    return min(ratio * priority + c.own_time * team_commitment * belief, 1.0)
 
 
 @kernel
@@ -175,7 +179,11 @@ def _working_schools(summer, st, c, ratio):
         for s in range(S):
             working = (not summer) and st.engagement[r, s] == ENGAGED and st.stall[r, s] == 0 and ratio[r, s] > 0.0
             busy[r, s] = working
-            effort[r, s] = effort_at(cr, ratio[r, s], team_mean_at(st.commitment, st.weights, r, s)) if working else 0.0
+            effort[r, s] = (
+                effort_at(cr, ratio[r, s], team_mean_at(st.commitment, st.weights, r, s), st.equity_belief[r, s])
+                if working
+                else 0.0
+            )
     return busy
 
 
