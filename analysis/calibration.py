@@ -20,7 +20,9 @@ ABC-SMC (Beaumont et al. 2009; Toni et al. 2009; pyabc: Schaelte et al.
 2022): generation 0 samples the prior; each later generation perturbs the
 previous one's weighted particles with a multivariate normal kernel and
 keeps those within a tolerance epsilon set to a quantile of the previous
-generation's distances (pyabc's ``QuantileEpsilon``).  Stopping: epsilon at
+generation's distances (pyabc's ``QuantileEpsilon``), and strictly below the
+last epsilon (the largest distance below it when the quantile is not: with
+one simulated case per particle the distances take few values).  Stopping: epsilon at
 or below ``minimum_epsilon``, ``max_populations`` generations, acceptance
 rate below ``min_acceptance_rate``, or ``max_walltime_minutes``.  The
 particles' weights are prior over proposal density, normalised: they are
@@ -402,6 +404,38 @@ def _make_sampler_class():
     return DeterministicSampler
 
 
+#: Relative difference below which two distances count as the same (a quantile interpolates).
+_SAME = 1e-9
+
+
+def _make_epsilon_class():
+    """pyabc's QuantileEpsilon with a strictly falling tolerance (pyabc is imported lazily)."""
+    from pyabc.epsilon import QuantileEpsilon
+
+    class FallingQuantileEpsilon(QuantileEpsilon):
+        """Each generation's tolerance: the weighted ``alpha``-quantile of the last generation's
+        distances (pyabc's QuantileEpsilon), but below the last tolerance.
+
+        With one simulated case per particle the distances take few values (counts of 8
+        schools), and when at least ``alpha`` of the weight sits on the largest accepted value
+        the quantile equals the last tolerance and the run stops learning.  Then the tolerance
+        is the largest distance of the last generation below the last tolerance (0 if none).
+        """
+
+        def _update(self, t, weighted_distances):
+            super()._update(t, weighted_distances)
+            previous = self._look_up.get(t - 1)
+            if previous is None:
+                return
+            # the largest distance below the last tolerance: a tolerance above it accepts what the last did
+            distances = weighted_distances.distance.to_numpy(dtype=float)
+            below = distances[distances < previous * (1.0 - _SAME)]
+            lower = float(below.max()) if below.size else 0.0
+            self._look_up[t] = min(self._look_up[t], lower)
+
+    return FallingQuantileEpsilon
+
+
 # --- running ----------------------------------------------------------------------------------
 
 
@@ -445,7 +479,7 @@ def run_abc(
         prior,
         GapDistance(abc.distance),
         population_size=abc.population_size,
-        eps=pyabc.QuantileEpsilon(alpha=abc.epsilon_quantile, weighted=True),
+        eps=_make_epsilon_class()(alpha=abc.epsilon_quantile, weighted=True),
         sampler=sampler,
     )
     url = f"sqlite:///{db}"

@@ -256,6 +256,21 @@ def test_the_distance_is_zero_for_counts_that_round_into_the_observed_range():
     assert d == pytest.approx((0 + 0.1 + 0.5) / 3)
 
 
+def test_the_tolerance_falls_even_when_most_weight_sits_on_the_last_one():
+    """Distances of one simulated case take few values: when half the weight sits on the last
+    tolerance, the median would repeat it; the tolerance then falls to the next distance below."""
+    epsilon = abc._make_epsilon_class()(alpha=0.5, weighted=True)
+    epsilon._look_up = {0: 7.66}
+    stuck = pd.DataFrame({"distance": [7.66, 7.66, 7.66, 5.2, 3.1], "w": [0.2] * 5})
+    epsilon._update(1, stuck)
+    assert epsilon(1) == 5.2
+    falling = pd.DataFrame({"distance": [5.2, 3.1, 3.1, 1.0, 0.0], "w": [0.2] * 5})
+    epsilon._update(2, falling)
+    assert epsilon(2) == pytest.approx(3.1)  # the weighted median, below the last tolerance: kept
+    epsilon._update(3, pd.DataFrame({"distance": [3.1, 3.1, 3.1], "w": [1 / 3] * 3}))
+    assert epsilon(3) == 0.0  # nothing below: demand an exact match
+
+
 def test_kde_mode_is_the_joint_mode_not_the_marginal_medians():
     rng = np.random.default_rng(0)
     # two clusters on a diagonal; the heavier one's centre is the mode, the medians mix coordinates
