@@ -152,10 +152,39 @@ def update_odd(path: str = "docs/ODD.md") -> bool:
     return new != text
 
 
+#: Where the generated body of the baseline scenario starts (its hand-written header is kept).
+BASELINE_BODY_START = "[district]"
+
+
+def baseline_text(current: str) -> str:
+    """The baseline scenario file with every value the model default: ``current``'s
+    header (its comments, name and description, up to :data:`BASELINE_BODY_START`),
+    then every parameter as :func:`as_toml` writes it."""
+    from improvesim.sim.params import defaults
+
+    body = as_toml(defaults())
+    return current[: current.index(BASELINE_BODY_START)] + body[body.index(BASELINE_BODY_START) :]
+
+
+def update_baseline(path: str = "scenarios/baseline.toml") -> bool:
+    """Rewrite the baseline scenario's values and comments from the schema; True if it changed."""
+    from pathlib import Path
+
+    scenario = Path(path)
+    text = scenario.read_text()
+    new = baseline_text(text)
+    scenario.write_text(new)
+    return new != text
+
+
 if __name__ == "__main__":
     import sys
     from pathlib import Path
 
     if not Path("docs/ODD.md").is_file():
-        sys.exit("python -m improvesim.describe: run it in a checkout of the repository (it rewrites docs/ODD.md)")
-    print("updated" if update_odd() else "unchanged")
+        sys.exit(
+            "python -m improvesim.describe: run it in a checkout of the repository "
+            "(it rewrites docs/ODD.md and scenarios/baseline.toml)"
+        )
+    print("docs/ODD.md", "updated" if update_odd() else "unchanged")
+    print("scenarios/baseline.toml", "updated" if update_baseline() else "unchanged")

@@ -6,7 +6,8 @@ RESULTS_FOLDER is what ``improvesim calibrate`` wrote.  Writes
 ``sim/calibrated.toml`` (the joint KDE mode and its provenance; read by
 sim/schema.py) and ``scenarios/posteriors/NAME.parquet`` (so that
 ``--posterior NAME`` finds it).  Then regenerate the ODD's parameter table
-(``python -m improvesim.describe``) and the golden baseline
+and the baseline scenario, which lists every default
+(``python -m improvesim.describe``), and the golden baseline
 (``python scripts/update_golden.py``), and commit them with the two files.
 Bad input: one message, exit status 2.
 """

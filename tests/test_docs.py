@@ -4,7 +4,7 @@ import re
 
 from conftest import ROOT
 
-from improvesim.describe import PARAMS_BEGIN, PARAMS_END, as_markdown
+from improvesim.describe import PARAMS_BEGIN, PARAMS_END, as_markdown, baseline_text
 from improvesim.sim.events import EVENT_TEXT
 from improvesim.sim.outcomes import DISTRICT_METRICS
 
@@ -14,6 +14,14 @@ ODD = (ROOT / "docs" / "ODD.md").read_text()
 def test_the_odd_parameter_table_matches_the_schema():
     start, end = ODD.index(PARAMS_BEGIN), ODD.index(PARAMS_END) + len(PARAMS_END)
     assert ODD[start:end] == as_markdown(), "run: .venv/bin/python -m improvesim.describe"
+
+
+def test_the_baseline_scenario_holds_every_default():
+    """The baseline lists every parameter at its default (its header says so): a default changed in the
+    schema or by an adopted calibration must reach it, or the baseline would keep the old value."""
+    path = ROOT / "scenarios" / "baseline.toml"
+    text = path.read_text()
+    assert text == baseline_text(text), "run: .venv/bin/python -m improvesim.describe"
 
 
 def test_every_submodel_module_is_described():
