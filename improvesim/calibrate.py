@@ -153,6 +153,21 @@ def point_toml(point: dict[str, float], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _particle_sentence(cal) -> str:
+    """What one particle is and how its distance is measured, in words."""
+    nuisance = f"the {len(cal.nuisance)} nuisance constants are drawn from their prior ranges"
+    if cal.replicates == 1:
+        return (
+            f"One particle is one simulated case; {nuisance} for it. Distance: the {cal.abc.distance} norm of the "
+            "gaps to the observed counts (schools)."
+        )
+    return (
+        f"One particle is one batched model call of {cal.replicates} replicates; {nuisance} in every replicate. "
+        f"Distance: the mean over replicates of the {cal.abc.distance} norm of the gaps to the observed counts "
+        "(schools)."
+    )
+
+
 def report(cal, info, marginals, point, posterior, meta) -> str:
     g = info.generations
     targets = "; ".join(f"{p.description.lower()}: {p.observed}" for p in cal.targets)
@@ -167,11 +182,9 @@ def report(cal, info, marginals, point, posterior, meta) -> str:
     lines = [
         f"# Calibration: {cal.name}",
         "",
-        f"ABC-SMC (pyabc) on `{cal.base.name}`, fitting jointly: {targets}. One particle is one batched model "
-        f"call of {cal.replicates} replicates; the {len(cal.nuisance)} nuisance constants are drawn from their "
-        f"prior ranges in every replicate. Distance: the mean over replicates of the {cal.abc.distance} norm of "
-        f"the gaps to the observed counts (schools). Tolerance: each generation's epsilon is the weighted "
-        f"{cal.abc.epsilon_quantile:g} quantile of the last accepted distances. Population {cal.abc.population_size}; "
+        f"ABC-SMC (pyabc) on `{cal.base.name}`, fitting jointly: {targets}. {_particle_sentence(cal)} "
+        f"Tolerance: each generation's epsilon is the weighted {cal.abc.epsilon_quantile:g} quantile of the last "
+        f"accepted distances, and below the last epsilon. Population {cal.abc.population_size}; "
         f"stopping rule: epsilon at most {cal.abc.minimum_epsilon:g}, {cal.abc.max_populations} generations, "
         f"acceptance rate below {cal.abc.min_acceptance_rate:g}, or {cal.abc.max_walltime_minutes:g} minutes.",
         "",
