@@ -301,19 +301,27 @@ class CaseModel:
 
     def __call__(self, particle: Mapping[str, float]) -> dict[str, np.ndarray]:
         seed = int(np.random.randint(0, 2**62))
-        return {"counts": self.counts(dict(particle), seed)}
+        counts, nuisance = self.simulate_case(dict(particle), seed)
+        return {"counts": counts, "nuisance": nuisance}
 
     def counts(self, constants: Mapping[str, float], seed: int) -> np.ndarray:
         """Counts (R, targets) of R replicates from ``seed`` at ``constants`` (nuisance drawn from ``seed`` too)."""
+        return self.simulate_case(constants, seed)[0]
+
+    def simulate_case(self, constants: Mapping[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Counts (R, targets) of R replicates from ``seed`` at ``constants``, and the nuisance
+        constants (R, nuisance) each replicate drew from its prior (from ``seed`` too)."""
         seeds = rng.derive_seeds(seed, self.replicates)
         u = np.random.default_rng(seed).random((self.replicates, len(self.nuisance)))
+        drawn = np.array([[p.sample(u[r, j]) for j, p in enumerate(self.nuisance)] for r in range(self.replicates)])
+        drawn = drawn.reshape(self.replicates, len(self.nuisance))
         params = self.base.with_overrides(_typed(constants), where="calibration")
         runs = [
-            params.with_overrides(_typed({p.name: p.sample(u[r, j]) for j, p in enumerate(self.nuisance)}), "prior")
+            params.with_overrides(_typed({p.name: drawn[r, j] for j, p in enumerate(self.nuisance)}), "prior")
             for r in range(self.replicates)
         ]
         outcomes = end_of_run_outcomes(simulate(runs, seeds))
-        return np.stack([p.counts(outcomes) for p in self.targets], axis=1)
+        return np.stack([p.counts(outcomes) for p in self.targets], axis=1), drawn
 
 
 def _typed(values: Mapping[str, float]) -> dict[str, Any]:
@@ -545,17 +553,31 @@ def effective_sample_size(weights: np.ndarray) -> float:
     return float(1.0 / np.sum(w**2))
 
 
-def particle_table(history, names: Sequence[str]) -> pd.DataFrame:
-    """Every generation's weighted particles: the constants, weight (normalised per generation), population, distance."""
+def particle_table(history, names: Sequence[str], nuisance: Sequence[str] = ()) -> pd.DataFrame:
+    """Every generation's weighted particles: the constants ``names``, then (with one simulated
+    case per particle, where a particle's nuisance draw is one value each) the ``nuisance``
+    constants it drew, weight (normalised per generation), population, distance.
+
+    With the nuisance values beside the calibrated ones, a particle is a draw from the joint
+    posterior of both (the nuisance prior times the same likelihood), which ``--posterior``
+    then draws together; with several replicates per particle the nuisance columns are left out.
+    """
     frames = []
     for t in range(history.max_t + 1):
-        df, w = history.get_distribution(t=t)
-        dist = history.get_weighted_distances(t=t)
-        frame = df.reset_index(drop=True)[list(names)].astype(float)
-        frame["weight"] = np.asarray(w, dtype=float) / float(np.sum(w))
+        particles = history.get_population(t=t).particles
+        rows = []
+        for p in particles:
+            row = {name: float(p.parameter[name]) for name in names}
+            drawn = np.asarray(p.sum_stat.get("nuisance", np.empty((0, 0))), dtype=float)
+            if nuisance and drawn.shape == (1, len(nuisance)):
+                row.update(zip(nuisance, drawn[0].tolist(), strict=True))
+            row["weight"] = float(p.weight)
+            row["distance"] = float(p.distance)
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame["weight"] = frame["weight"] / frame["weight"].sum()
         frame["population"] = t
-        frame["distance"] = dist["distance"].to_numpy(dtype=float)
-        frames.append(frame)
+        frames.append(frame[[c for c in frame.columns if c != "distance"] + ["distance"]])
     return pd.concat(frames, ignore_index=True)
 
 

@@ -85,7 +85,7 @@ def write_results(cal: Calibration, db: Path, out: Path, info: abc.RunInfo, *, f
     import pyabc
 
     history = pyabc.History(f"sqlite:///{db}")
-    particles = abc.particle_table(history, cal.names)
+    particles = abc.particle_table(history, cal.names, [p.name for p in cal.nuisance])
     posterior = abc.final_population(particles)
     marginals = abc.marginals(posterior, cal)
     point = abc.kde_mode(posterior, cal)
@@ -410,8 +410,8 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     posterior = load_posterior(folder / "posterior.parquet")
     with (folder / "point.toml").open("rb") as f:
         point = {f"{sec}.{key}": value for sec, body in tomllib.load(f).items() for key, value in body.items()}
-    if set(point) != set(posterior.constants):
-        raise AdoptionError(f"{folder}/point.toml: its constants differ from posterior.parquet's columns")
+    if not set(point) <= set(posterior.constants):
+        raise AdoptionError(f"{folder}/point.toml: its constants are not all columns of posterior.parquet")
     meta = json.loads((folder / "calibration.json").read_text())
     bundled = repo / "scenarios" / "posteriors" / f"{name}.parquet"
     if bundled.exists() and not force:

@@ -2,8 +2,10 @@
 
 A posterior file is a table of weighted particles (Parquet, or CSV), one
 row per particle, as ``improvesim calibrate`` writes it
-(``posterior.parquet``): one column per calibrated constant (its full name,
-e.g. ``sensemaking.pause_rate``), ``weight`` (the particle's normalised
+(``posterior.parquet``): one column per constant it carries (its full name,
+e.g. ``sensemaking.pause_rate``: the calibrated constants and, from a
+calibration with one simulated case per particle, the nuisance constants
+each particle drew, so that runs draw them jointly), ``weight`` (the particle's normalised
 ABC-SMC importance weight, prior over proposal density: the weights sum to
 one), and optionally ``population`` and ``distance`` (ignored here).
 Bundled posteriors live in ``scenarios/posteriors/NAME.parquet`` and are

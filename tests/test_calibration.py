@@ -354,6 +354,28 @@ def test_calibrate_writes_the_posterior_whole_and_adoption_makes_its_point_the_d
         adopt(out, repo, "viano2024")
 
 
+def test_with_one_case_per_particle_the_posterior_carries_the_nuisance_draws_and_runs_draw_them(tmp_path, capsys):
+    """One simulated case per particle: each accepted particle's nuisance draw is kept beside its
+    calibrated constants, so the posterior is joint and --posterior draws the nuisance constants too."""
+    spec = tiny(tmp_path, replicates=1)
+    out = tmp_path / "cal"
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
+    assert code == 0, err
+    cal = abc.load_calibration(spec)
+    nuisance = [p.name for p in cal.nuisance]
+    table = pd.read_parquet(out / "posterior.parquet")
+    assert list(table.columns) == [*cal.names, *nuisance, "weight", "population", "distance"]
+    for p in cal.nuisance:
+        assert table[p.name].between(p.low, p.high).all() and table[p.name].nunique() > 1, p.name
+    posterior = load_posterior(out / "posterior.parquet")
+    base = load_scenario("viano2024_case")
+    runs = params_per_replicate(posterior, base, 8, 1)
+    rows = {tuple(run[c] for c in posterior.constants) for run in runs}
+    particles = {tuple(r) for r in table[list(posterior.constants)].itertuples(index=False)}
+    assert rows <= particles  # each run takes one particle's calibrated and nuisance values together
+    assert "improvement.own_time_belief" in posterior.constants
+
+
 def test_simulation_based_calibration_covers_the_truth(tmp_path):
     """Reduced SBC: 8 synthetic cases, 2 calibrated constants (the screening's top two), tiny ABC.
 
