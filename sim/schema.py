@@ -791,13 +791,25 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
     _p(
+        "coaching.internal_learning",
+        0.05,
+        0.0,
+        0.5,
+        "fraction of gap per month",
+        "Share of the gap between an internal coach's skill and a hired coach's mean skill (coaching.skill) "
+        "the internal coach closes each month in post, learning the craft on the job (about half the gap in a "
+        "year at 0.05). The value is an assumption.",
+        "assumption",
+    ),
+    _p(
         "coaching.internal_skill_kept",
         0.5,
         0.0,
         1.0,
         "fraction",
-        "Share of a departing internal coach's skill the next internal coach in the post starts with at least "
-        "(the one who left stays in the district and passes on what was learned). The value is an assumption.",
+        "Share of what a departing internal coach had learned beyond a new hire's skill that the next internal "
+        "coach in the post starts with (the one who left stays in the district and passes it on). The value is "
+        "an assumption.",
         "assumption",
     ),
     _p(

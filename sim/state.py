@@ -149,10 +149,18 @@ def understanding_per_visit(pv: ParamVectors) -> np.ndarray:
 
 
 def skill_kept(pv: ParamVectors) -> np.ndarray:
-    """Share (R,) of a departing coach's skill the next coach in the post starts with at least:
-    ``coaching.internal_skill_kept`` for internal coaches, 0 otherwise."""
+    """Share (R,), 0-1, of what a departing coach had learned beyond a new hire's skill that the next
+    coach in the post starts with: ``coaching.internal_skill_kept`` for internal coaches, 0 otherwise."""
     none = np.zeros(len(pv.params))
     return _by_coach_model(pv, none, none, pv.col("coaching.internal_skill_kept"))
+
+
+def internal_learning(pv: ParamVectors) -> np.ndarray:
+    """Share (R,), 0-1, of the gap to ``coaching.skill`` a coach in post closes a month:
+    ``coaching.internal_learning`` for internal coaches, 0 otherwise (hired and external coaches
+    come with their craft)."""
+    none = np.zeros(len(pv.params))
+    return _by_coach_model(pv, none, none, pv.col("coaching.internal_learning"))
 
 
 def _shock_arrays(params: Sequence[Params]):

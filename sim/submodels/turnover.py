@@ -55,6 +55,7 @@ from improvesim.sim.state import (
     anything,
     frozen,
     hire_skill,
+    internal_learning,
     skill_kept,
 )
 from improvesim.sim.structure import MAX_ANNUAL_RATE, MONTHS_PER_YEAR, SCHOOL_MONTHS, SUMMER
@@ -619,23 +620,25 @@ class CoachCoefficients(NamedTuple):
     """Per-run (R,) coefficients of coach turnover."""
 
     SECTIONS = ("coaching", "turnover")
-    DERIVED = {"skill": hire_skill, "skill_kept": skill_kept}
+    DERIVED = {"hire_skill": hire_skill, "skill_kept": skill_kept, "learning": internal_learning}
 
-    skill: np.ndarray  # mean skill at hire under the run's coach model
+    hire_skill: np.ndarray  # mean skill at hire under the run's coach model
     new_coach_low: np.ndarray
     new_coach_spread: np.ndarray
     vacancy_months: np.ndarray
     retained_after_grant: np.ndarray
     pandemic_rise: np.ndarray
-    skill_kept: np.ndarray  # share of the departed coach's skill the next one starts with at least
+    skill: np.ndarray  # a hired coach's mean skill: what a learning coach grows towards
+    learning: np.ndarray  # share of that gap a coach in post closes a month
+    skill_kept: np.ndarray  # share of what the departed coach learned beyond the hire the next one starts with
 
 
 def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
     """Coaches leave (leaving a vacancy for ``coaching.vacancy_months`` months, at least one),
-    vacancies are filled with new coaches (of the run's ``coaching.model``: an internal coach
-    starts with at least ``coaching.internal_skill_kept`` of the skill of the coach who left
-    the post), and when the grant ends its positions close unless the district keeps them.
-    Draws ``coach_exit``."""
+    vacancies are filled with new coaches of the run's ``coaching.model`` (internal coaches learn
+    on the job, and the next internal coach in a post starts with a share of what the one who
+    left had learned beyond a new hire), and when the grant ends its positions close unless the
+    district keeps them.  Draws ``coach_exit``."""
     if st.coach_position.shape[1] == 0:
         return
     happened = event_marks(st.events, len(_COACH_EVENTS), st.coach_position.shape)
@@ -664,8 +667,9 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
     """Coach positions (:class:`CoachState`, (R, C)) month by month: vacancies
     count down and those whose time has come are filled (the draw ``u`` (R, C)
     sets the newcomer's skill, from ``new_coach_low`` to that plus
-    ``new_coach_spread`` times the mean ``skill``, and at least ``skill_kept``
-    times the skill of the coach who left the post), coaches leave with the hazard
+    ``new_coach_spread`` times the mean ``hire_skill``, plus ``skill_kept`` of
+    what the coach who left the post had above that), coaches in post close
+    ``learning`` of their gap to ``skill`` (when below it), coaches leave with the hazard
     (R, 1) raised by the pandemic (R, 1) leaving a vacancy of ``vacancy_months``
     (whole months of it), then grant positions close when the grant ends (R,).
     Updates the coach arrays in place and, when ``happened`` is not empty, marks
@@ -685,9 +689,13 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
                 vacancy[r, k] -= 1
                 due = vacancy[r, k] <= 0
                 if due:
-                    hired = clip01_at(cr.skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
-                    st.coach_skill[r, k] = max(hired, cr.skill_kept * st.coach_skill[r, k])
+                    hired = clip01_at(cr.hire_skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
+                    if cr.skill_kept > 0:  # what the coach who left (skill still in the post) had learned
+                        hired = hired + cr.skill_kept * max(st.coach_skill[r, k] - hired, 0.0)
+                    st.coach_skill[r, k] = hired
                     filled[r, k] = True
+            if filled[r, k] and not due and cr.learning > 0:
+                st.coach_skill[r, k] += cr.learning * max(cr.skill - st.coach_skill[r, k], 0.0)
             if filled[r, k] and not due and u[r, k] < h:
                 filled[r, k] = False
                 vacancy[r, k] = int(cr.vacancy_months)
