@@ -1978,7 +1978,8 @@ PARAMETERS: tuple[Param, ...] = (
         10_000.0,
         "$ per coaching day",
         "Day rate an outside organisation bills for an external coach (coaching.model = external), all costs "
-        "included, in a plan comparison's budget; replaces the coach's salary and benefits.",
+        "included: replaces the coach's salary, benefits and training in a plan comparison's budget, and "
+        "costs.coach_salary in the running cost.",
         "assumption",
     ),
     _p(
@@ -1987,7 +1988,7 @@ PARAMETERS: tuple[Param, ...] = (
         0.0,
         260.0,
         "days per year",
-        "Days a year an external coach is billed for (a school year of coaching), in a plan comparison's budget.",
+        "Days a year an external coach is billed for (a school year of coaching).",
         "assumption",
     ),
     _p(

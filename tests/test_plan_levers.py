@@ -18,7 +18,7 @@ from improvesim.sim import rng
 from improvesim.sim.engine import Engine, run_replicates
 from improvesim.sim.params import load_scenario
 from improvesim.sim.state import ParamVectors, initial_state
-from improvesim.sim.submodels import calendar, coaching, turnover
+from improvesim.sim.submodels import calendar, central_office, coaching, turnover
 
 JUNE = 10
 REPLICATES = 16
@@ -210,6 +210,17 @@ def test_internal_coaches_build_understanding_sooner(coach_models):
     hired, internal = coach_models["hired"][1][:, :10], coach_models["internal"][1][:, :10]
     gain = (internal - hired).mean(axis=1)
     assert gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)), gain
+
+
+def test_the_running_cost_charges_an_external_coach_the_contract():
+    cost = {}
+    for model in ("hired", "external"):
+        pv, st = small({"coaching.model": model}, coaches=2)
+        central_office.costs(st, pv, calendar.calendar_and_shocks(st, pv, JUNE))  # summer: no protected time
+        cost[model] = st.cost_month[0]
+    p = load_scenario("baseline")
+    contract = p["costs.external_coach_daily"] * p["costs.coach_days"]
+    assert cost["external"] - cost["hired"] == pytest.approx(2 * (contract - p["costs.coach_salary"]) / 12)
 
 
 def test_the_coach_model_plans_differ_from_the_reference_in_the_model_only():

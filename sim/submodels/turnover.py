@@ -689,10 +689,10 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
                 vacancy[r, k] -= 1
                 due = vacancy[r, k] <= 0
                 if due:
-                    hired = clip01_at(cr.hire_skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
+                    newcomer = clip01_at(cr.hire_skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
                     if cr.skill_kept > 0:  # what the coach who left (skill still in the post) had learned
-                        hired = hired + cr.skill_kept * max(st.coach_skill[r, k] - hired, 0.0)
-                    st.coach_skill[r, k] = hired
+                        newcomer = newcomer + cr.skill_kept * max(st.coach_skill[r, k] - newcomer, 0.0)
+                    st.coach_skill[r, k] = newcomer
                     filled[r, k] = True
             if filled[r, k] and not due and cr.learning > 0:
                 st.coach_skill[r, k] += cr.learning * max(cr.skill - st.coach_skill[r, k], 0.0)
