@@ -179,8 +179,10 @@ def test_an_internal_coach_learns_the_craft_on_the_job_up_to_a_hired_coachs_skil
 def coach_models():
     p = load_scenario("grant_cliff").with_overrides({"run.years": 3, "turnover.coach": 0.4})
     engines = {}
-    for model in ("hired", "external", "internal"):
-        q = p.with_overrides({"coaching.model": model})
+    variants = {m: {"coaching.model": m} for m in ("hired", "external", "internal")}
+    variants["internal, nothing kept"] = {"coaching.model": "internal", "coaching.internal_skill_kept": 0.0}
+    for model, overrides in variants.items():
+        q = p.with_overrides(overrides)
         engine = Engine([q] * REPLICATES, rng.derive_seeds(int(q["run.seed"]), REPLICATES))
         skill, understanding = [], []
         while not engine.done:
@@ -202,6 +204,12 @@ def test_external_coaches_bring_more_skill_and_internal_coaches_grow_into_it(coa
     assert growth.mean() > 2 * growth.std(ddof=1) / np.sqrt(len(growth)), growth
     target = load_scenario("grant_cliff")["coaching.skill"]
     assert (internal[:, -1] <= target).all()
+
+
+def test_what_departing_internal_coaches_learned_keeps_their_successors_more_skilled(coach_models):
+    kept, lost = coach_models["internal"][0], coach_models["internal, nothing kept"][0]
+    # the same coaches leave in the same months; a successor never starts lower, and learning keeps the order
+    assert (kept >= lost - 1e-12).all() and (kept.mean(axis=1) > lost.mean(axis=1)).any()
 
 
 def test_internal_coaches_build_understanding_sooner(coach_models):
