@@ -10,6 +10,8 @@ item                      quantity x unit cost                                  
 coach salaries            coaches in post x costs.coach_wage / 12                     grant while the grant pays for the position, then district
 coach benefits            coach salaries x costs.benefits_rate                        as salaries
 coach training            coaches hired x costs.coach_training                        as salaries
+coach contracts           external coaches in post x costs.external_coach_daily       as salaries
+                          x costs.coach_days / 12
 substitutes (release)     added protected hours x team members x engaged schools      district
                           / costs.substitute_day_hours x costs.substitute_daily
                           (school months; the share 1 - time.integrated)
@@ -21,6 +23,11 @@ convenings                held x (costs.convening + attendees x                 
 hub staff                 knowledge.hub_staff x costs.hub_salary / 12                 district
 successor stipends        groomed successors x costs.successor_stipend / 12           district
 ========================  =========================================================  ======
+
+External coaches (``coaching.model = "external"``) are billed by the day,
+all costs included: their contracts replace the salary, benefits and
+training lines, which are zero for them; hired and internal coaches are
+paid salary and benefits.
 
 Integrated time (the share ``time.integrated`` of protected hours, folded
 into meetings teachers already hold) costs no cash: it displaces other work,
@@ -52,6 +59,7 @@ CASH_ITEMS: dict[str, str] = {
     "coach_salaries": "Coach salaries",
     "coach_benefits": "Coach benefits",
     "coach_training": "Coach training",
+    "coach_contracts": "External coach contracts (day rate)",
     "substitutes": "Substitutes for protected time",
     "lead_stipends": "Improvement lead stipends",
     "data_systems": "Data systems",
@@ -60,7 +68,7 @@ CASH_ITEMS: dict[str, str] = {
     "successor_stipends": "Successor stipends (deep bench)",
 }
 #: Cash items the grant pays a share of (the coach positions).
-GRANT_ITEMS = ("coach_salaries", "coach_benefits", "coach_training")
+GRANT_ITEMS = ("coach_salaries", "coach_benefits", "coach_training", "coach_contracts")
 #: District metrics the budget reads, (R, T) each.
 RECORDED = ("coaches_in_post", "convening", "engaged_share", "paused_share", "deep_bench")
 
@@ -112,11 +120,17 @@ def budget(params: list[Params], recorded: dict[str, np.ndarray]) -> Budget:
     integrated = col("time.integrated")
     hires = np.concatenate([coaches[:, :1], np.maximum(np.diff(coaches, axis=1), 0.0)], axis=1)
     attendees = engaged * col("costs.attendees_per_school")
-    wages = coaches * col("costs.coach_wage") / MONTHS_PER_YEAR
+    external = np.array([p["coaching.model"] == "external" for p in params])[:, None]
+    employed = np.where(external, 0.0, coaches)
+    wages = employed * col("costs.coach_wage") / MONTHS_PER_YEAR
     monthly = {
         "coach_salaries": wages,
         "coach_benefits": wages * col("costs.benefits_rate"),
-        "coach_training": hires * col("costs.coach_training"),
+        "coach_training": np.where(external, 0.0, hires) * col("costs.coach_training"),
+        "coach_contracts": np.where(external, coaches, 0.0)
+        * col("costs.external_coach_daily")
+        * col("costs.coach_days")
+        / MONTHS_PER_YEAR,
         "substitutes": member_hours
         * (1 - integrated)
         / col("costs.substitute_day_hours")

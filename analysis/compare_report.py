@@ -30,6 +30,8 @@ UNIT_COSTS = (
     "costs.coach_wage",
     "costs.benefits_rate",
     "costs.coach_training",
+    "costs.external_coach_daily",
+    "costs.coach_days",
     "costs.substitute_daily",
     "costs.substitute_day_hours",
     "costs.lead_stipend",

@@ -104,6 +104,11 @@ SOURCES: dict[str, str] = {
         "hourly wage of short-term substitute teachers $20.95 (as reported by Kelly Education); a day of 7 "
         "hours at that wage is about $147 (the 7-hour day is an assumption)."
     ),
+    "Compen2020": (
+        "Compen and Schelfhout (2020), The role of external and internal team coaches in teacher design teams: "
+        "a mixed methods study, Education Sciences 10(10):263: teams are coached either by external experts or by "
+        "peer teachers from within; the literature debates which is more effective and how they differ."
+    ),
     "assumption": (
         "Modelling assumption: no direct estimate exists; the value is set for plausible "
         "behaviour, documented in the ODD, and varied in sensitivity analysis."
@@ -577,6 +582,31 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
     _p(
+        "governance.initiative_moratorium_years",
+        0.0,
+        0.0,
+        30.0,
+        "years",
+        "Years from the start during which the board holds a moratorium on new competing initiatives: a new "
+        "central-office leader who would have brought one (governance.initiative_churn) sets improvement's priority "
+        "as a leader without one does. 0: no moratorium. A decision a board can take and publish; what the "
+        "initiatives it stops would have given is not modelled. The value is a plan's choice.",
+        "assumption",
+        L,
+    ),
+    _p(
+        "governance.initiative_sunset_months",
+        120,
+        1,
+        120,
+        "months",
+        "Longest a competing initiative may run before the district ends it (a sunset clause set when it is "
+        "launched): it lasts the smaller of this and governance.initiative_length. 120 (the largest "
+        "initiative_length): no sunset. The value is a plan's choice.",
+        "assumption",
+        L,
+    ),
+    _p(
         "governance.new_leader_priority_low",
         0.5,
         0.0,
@@ -713,6 +743,74 @@ PARAMETERS: tuple[Param, ...] = (
         "Share of grant-funded coach positions the district takes over when the grant ends.",
         "Seed001",
         L,
+    ),
+    Param(
+        name="coaching.model",
+        default="hired",
+        unit="-",
+        kind="choice",
+        choices=("hired", "external", "internal"),
+        role=L,
+        source="Compen2020",
+        description="Who the coaches are: hired (coaches hired into district posts from outside, the model's "
+        "reference coach), external (an outside organisation's coaches under contract: more improvement-science "
+        "skill, billed by the day, gone when the contract ends) or internal (the district's own teachers and "
+        "leaders made coaches: less skill at the start, they know the schools and people, and what a coach "
+        "learned stays in the district when the coach leaves the post).",
+    ),
+    _p(
+        "coaching.external_skill",
+        1.25,
+        0.5,
+        2.0,
+        "multiple of coaching.skill",
+        "Skill of an external coach at hire as a multiple of a hired coach's (they bring improvement-science "
+        "experience from other districts). Mechanism: external and internal coaches differ (Compen and "
+        "Schelfhout 2020); the value is an assumption.",
+        "assumption",
+    ),
+    _p(
+        "coaching.internal_skill",
+        0.7,
+        0.0,
+        2.0,
+        "multiple of coaching.skill",
+        "Skill of an internal coach at hire as a multiple of a hired coach's (teachers new to coaching and to "
+        "improvement science). Mechanism: Compen and Schelfhout 2020; the value is an assumption.",
+        "assumption",
+    ),
+    _p(
+        "coaching.internal_understanding",
+        1.5,
+        1.0,
+        3.0,
+        "multiple",
+        "Understanding of the problem a school gains from a visit by an internal coach, as a multiple of "
+        "coaching.understanding_per_visit (the coach knows the school, its people and the district: trust comes "
+        "sooner). Mechanism: Compen and Schelfhout 2020; the value is an assumption.",
+        "assumption",
+    ),
+    _p(
+        "coaching.internal_learning",
+        0.05,
+        0.0,
+        0.5,
+        "fraction of gap per month",
+        "Share of the gap between an internal coach's skill and a hired coach's mean skill (coaching.skill) "
+        "the internal coach closes each month in post, learning the craft on the job (about half the gap in a "
+        "year at 0.05). The value is an assumption.",
+        "assumption",
+    ),
+    _p(
+        "coaching.internal_skill_kept",
+        0.5,
+        0.0,
+        1.0,
+        "fraction",
+        "Share of what a departing internal coach had learned beyond a new hire's skill that the next internal "
+        "coach in the post starts with (the one who left stays in the district and passes it on). The value is "
+        "an assumption.",
+        "assumption",
     ),
     _p(
         "coaching.vacancy_months",
@@ -1886,6 +1984,26 @@ PARAMETERS: tuple[Param, ...] = (
         "Employer benefits (insurance, retirement, paid leave, legally required) per dollar of wages, in a plan "
         "comparison's budget.",
         "BLS-ECEC",
+    ),
+    _p(
+        "costs.external_coach_daily",
+        900.0,
+        0.0,
+        10_000.0,
+        "$ per coaching day",
+        "Day rate an outside organisation bills for an external coach (coaching.model = external), all costs "
+        "included: replaces the coach's salary, benefits and training in a plan comparison's budget, and "
+        "costs.coach_salary in the running cost.",
+        "assumption",
+    ),
+    _p(
+        "costs.coach_days",
+        180.0,
+        0.0,
+        260.0,
+        "days per year",
+        "Days a year an external coach is billed for (a school year of coaching).",
+        "assumption",
     ),
     _p(
         "costs.coach_training",

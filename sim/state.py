@@ -111,6 +111,58 @@ def required_by_run(pv: ParamVectors) -> np.ndarray:
     return pv.required[:, 0]
 
 
+#: Coach models (``coaching.model``) as the arrays hold them: their place in the schema's choices.
+HIRED, EXTERNAL, INTERNAL = (BY_NAME["coaching.model"].choices.index(m) for m in ("hired", "external", "internal"))
+
+
+def coach_model_by_run(pv: ParamVectors) -> np.ndarray:
+    """Each run's coach model (R,) as :data:`HIRED`, :data:`EXTERNAL` or :data:`INTERNAL`."""
+    return pv.cached(
+        "coach_model",
+        lambda pv: np.array([BY_NAME["coaching.model"].choices.index(p["coaching.model"]) for p in pv.params]),
+    )
+
+
+def _by_coach_model(pv: ParamVectors, hired: np.ndarray, external: np.ndarray, internal: np.ndarray) -> np.ndarray:
+    """(R,) ``hired``, ``external`` or ``internal`` (each (R,)) by each run's coach model: the hired
+    value itself, not a copy computed again, in runs of hired coaches."""
+    model = coach_model_by_run(pv)
+    return np.where(model == EXTERNAL, external, np.where(model == INTERNAL, internal, hired))
+
+
+def hire_skill(pv: ParamVectors) -> np.ndarray:
+    """Mean skill (R,), 0-1 before the draw's spread, of a coach hired under each run's coach model:
+    ``coaching.skill``, times ``coaching.external_skill`` for external and ``coaching.internal_skill``
+    for internal coaches."""
+    skill = pv.col("coaching.skill")
+    return _by_coach_model(
+        pv, skill, skill * pv.col("coaching.external_skill"), skill * pv.col("coaching.internal_skill")
+    )
+
+
+def understanding_per_visit(pv: ParamVectors) -> np.ndarray:
+    """Understanding (R,), share of the gap, one fully effective visit gives under each run's coach
+    model: ``coaching.understanding_per_visit``, times ``coaching.internal_understanding`` for internal
+    coaches."""
+    base = pv.col("coaching.understanding_per_visit")
+    return _by_coach_model(pv, base, base, base * pv.col("coaching.internal_understanding"))
+
+
+def skill_kept(pv: ParamVectors) -> np.ndarray:
+    """Share (R,), 0-1, of what a departing coach had learned beyond a new hire's skill that the next
+    coach in the post starts with: ``coaching.internal_skill_kept`` for internal coaches, 0 otherwise."""
+    none = np.zeros(len(pv.params))
+    return _by_coach_model(pv, none, none, pv.col("coaching.internal_skill_kept"))
+
+
+def internal_learning(pv: ParamVectors) -> np.ndarray:
+    """Share (R,), 0-1, of the gap to ``coaching.skill`` a coach in post closes a month:
+    ``coaching.internal_learning`` for internal coaches, 0 otherwise (hired and external coaches
+    come with their craft)."""
+    none = np.zeros(len(pv.params))
+    return _by_coach_model(pv, none, none, pv.col("coaching.internal_learning"))
+
+
 def _shock_arrays(params: Sequence[Params]):
     n = max([len(p.shocks) for p in params] + [1])
     n = min(n, MAX_SHOCKS)
@@ -421,7 +473,7 @@ def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
     st.coach_grant &= st.coach_position
     # coaches in post at the start are drawn as new coaches are (sim.submodels.turnover)
     spread = pv["coaching.new_coach_spread"] * u[:, : st.coach_position.shape[1], 3, 0]
-    st.coach_skill[:] = clip01(pv["coaching.skill"] * (pv["coaching.new_coach_low"] + spread))
+    st.coach_skill[:] = clip01(hire_skill(pv)[:, None] * (pv["coaching.new_coach_low"] + spread))
     st.priority[:] = pv.col("governance.priority")
     st.weights[:] = [team_weights(K, w) for w in pv.col("district.leader_weight")]
     st.tenure[:] = 24

@@ -68,3 +68,24 @@ def test_grant_plus_district_is_the_total_year_by_year_in_a_real_run():
     # the coach items follow the coaches in post the engine recorded
     wages = result.metric("coaches_in_post")[:, :12].sum(axis=1) * p["costs.coach_wage"] / 12
     assert b.items["coach_salaries"][:, 0] == pytest.approx(wages)
+
+
+def test_external_coaches_are_billed_by_the_day_instead_of_salary_benefits_and_training():
+    hired = defaults().with_overrides(
+        {"run.years": 2, "coaching.coaches": 4, "coaching.grant_share": 1.0, "coaching.funded_years": 1.0}
+    )
+    external = hired.with_overrides({"coaching.model": "external"})
+    b = budget([hired, external], recorded_by_hand())
+    c = lambda k: hired[f"costs.{k}"]  # noqa: E731
+    assert b.items["coach_contracts"][0].tolist() == [0.0, 0.0]
+    for k in ("coach_salaries", "coach_benefits", "coach_training"):
+        assert b.items[k][0, 0] > 0 and b.items[k][1].tolist() == [0.0, 0.0]
+    # run 1: four coaches all year, three for months 6 to 8 (as in recorded_by_hand)
+    coach_months = 4 * 12 - 3
+    assert b.items["coach_contracts"][1, 0] == pytest.approx(
+        coach_months * c("external_coach_daily") * c("coach_days") / 12
+    )
+    # the grant pays the contracts while it runs, the district after; the total adds up
+    assert b.grant[1, 0] == pytest.approx(b.items["coach_contracts"][1, 0]) and b.grant[1, 1] == 0
+    assert b.items["coach_contracts"][1, 1] > 0 and b.district[1, 1] == pytest.approx(b.total[1, 1])
+    assert b.total == pytest.approx(sum(b.items[k] for k in CASH_ITEMS))

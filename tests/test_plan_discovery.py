@@ -22,13 +22,23 @@ seed = 8
 """
 
 
+#: A hand-made plan that lowers the competing demands: where they are already low it can gain nothing.
+FEWER_DEMANDS = """
+name = "Fewer competing demands"
+base = "grant_cliff"
+[time]
+competing_demands = 0.35
+"""
+
+
 def short(plan: Plan) -> Plan:
     return Plan(plan.name, plan.description, plan.params.with_overrides({"run.years": 4}), plan.path)
 
 
 def test_a_plan_that_lowers_demands_loses_its_advantage_where_demands_are_already_low(tmp_path):
     (tmp_path / "conditions.toml").write_text(CONDITIONS)
-    plans = [short(load_plan(PLANS / "grant_only.toml")), short(load_plan(PLANS / "fewer_demands.toml"))]
+    (tmp_path / "fewer_demands.toml").write_text(FEWER_DEMANDS)
+    plans = [short(load_plan(PLANS / "grant_only.toml")), short(load_plan(tmp_path / "fewer_demands.toml"))]
     findings, sampled = plan_conditions(plans, load_experiment(tmp_path / "conditions.toml"), "at_least_partial")
     # the lever is not sampled: plans set levers; the plan keeps its own competing demands (0.35)
     assert list(sampled.columns) == ["time.competing_demands", "turnover.teacher"] and len(sampled) == 30
@@ -64,7 +74,7 @@ def test_the_bundled_conditions_vary_only_uncertainties(name):
 
 def test_the_report_says_where_each_plan_loses_its_advantage(tmp_path):
     (tmp_path / "tiny.toml").write_text(CONDITIONS.replace("samples = 30", "samples = 12").replace("= 3\n", "= 2\n"))
-    plans = [str(PLANS / "grant_only.toml"), str(PLANS / "fewer_demands.toml")]
+    plans = [str(PLANS / "grant_only.toml"), str(PLANS / "stop_initiatives.toml")]
     out = tmp_path / "o"
     proc = improvesim(
         "compare", *plans, "--replicates", "4", "--conditions", "typical", "--discover", str(tmp_path / "tiny.toml"),

@@ -28,12 +28,14 @@ from improvesim.sim.jit import clip01_at, coefficients, kernel, named, pick, tea
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ENGAGED,
+    EXTERNAL,
     NOT_INVITED,
     OPTED_OUT,
     PAUSED,
     ParamVectors,
     State,
     anything,
+    coach_model_by_run,
     required_by_run,
 )
 from improvesim.sim.structure import MONTHS_PER_YEAR
@@ -245,10 +247,20 @@ class CostState(NamedTuple):
     engagement: np.ndarray  # (R, S) Engagement
 
 
+def coach_cost_per_year(pv: ParamVectors) -> np.ndarray:
+    """(R,) dollars a year of one coach in post: ``costs.coach_salary`` (salary and benefits) for
+    hired and internal coaches; for external ones (``coaching.model``) the contract,
+    ``costs.external_coach_daily`` x ``costs.coach_days``."""
+    contract = pv.col("costs.external_coach_daily") * pv.col("costs.coach_days")
+    return np.where(coach_model_by_run(pv) == EXTERNAL, contract, pv.col("costs.coach_salary"))
+
+
 class CostCoefficients(NamedTuple):
-    """Per-run (R,) prices and quantities of the month's cost."""
+    """Per-run (R,) prices and quantities of the month's cost; ``coach_salary`` is
+    :func:`coach_cost_per_year`."""
 
     SECTIONS = ("costs", "knowledge", "time")
+    DERIVED = {"coach_salary": coach_cost_per_year}
 
     coach_salary: np.ndarray
     convening: np.ndarray
@@ -260,7 +272,8 @@ class CostCoefficients(NamedTuple):
 
 
 def costs(st: State, pv: ParamVectors, cal: Calendar) -> None:
-    """This month's cost (R,) in dollars: coaches in post, the protected time of
+    """This month's cost (R,) in dollars: coaches in post (an external coach at the contract's
+    price, :func:`coach_cost_per_year`), the protected time of
     engaged schools' team members (school months only), convenings, hub staff,
     and stipends for groomed successors on the deep bench.
 

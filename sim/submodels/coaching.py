@@ -19,7 +19,7 @@ import numpy as np
 
 from improvesim.sim.jit import coefficients, kernel, named, pick
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State
+from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State, understanding_per_visit
 from improvesim.sim.submodels.calendar import Calendar
 
 
@@ -37,9 +37,11 @@ class CoachingState(NamedTuple):
 
 
 class CoachingCoefficients(NamedTuple):
-    """Per-run (R,) coefficients of coaching: the schema's ``coaching.*``."""
+    """Per-run (R,) coefficients of coaching: the schema's ``coaching.*``, with the
+    understanding a visit gives under the run's coach model (:func:`sim.state.understanding_per_visit`)."""
 
     SECTIONS = ("coaching",)
+    DERIVED = {"understanding_per_visit": understanding_per_visit}
 
     hours_per_month: np.ndarray
     hours_per_visit: np.ndarray

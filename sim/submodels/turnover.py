@@ -54,6 +54,9 @@ from improvesim.sim.state import (
     State,
     anything,
     frozen,
+    hire_skill,
+    internal_learning,
+    skill_kept,
 )
 from improvesim.sim.structure import MAX_ANNUAL_RATE, MONTHS_PER_YEAR, SCHOOL_MONTHS, SUMMER
 from improvesim.sim.submodels.calendar import Calendar, month_of_year, pandemic_by_month
@@ -617,19 +620,25 @@ class CoachCoefficients(NamedTuple):
     """Per-run (R,) coefficients of coach turnover."""
 
     SECTIONS = ("coaching", "turnover")
+    DERIVED = {"hire_skill": hire_skill, "skill_kept": skill_kept, "learning": internal_learning}
 
-    skill: np.ndarray
+    hire_skill: np.ndarray  # mean skill at hire under the run's coach model
     new_coach_low: np.ndarray
     new_coach_spread: np.ndarray
     vacancy_months: np.ndarray
     retained_after_grant: np.ndarray
     pandemic_rise: np.ndarray
+    skill: np.ndarray  # a hired coach's mean skill: what a learning coach grows towards
+    learning: np.ndarray  # share of that gap a coach in post closes a month
+    skill_kept: np.ndarray  # share of what the departed coach learned beyond the hire the next one starts with
 
 
 def coach_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: MonthDraws) -> None:
     """Coaches leave (leaving a vacancy for ``coaching.vacancy_months`` months, at least one),
-    vacancies are filled with new coaches, and when the grant ends its
-    positions close unless the district keeps them.  Draws ``coach_exit``."""
+    vacancies are filled with new coaches of the run's ``coaching.model`` (internal coaches learn
+    on the job, and the next internal coach in a post starts with a share of what the one who
+    left had learned beyond a new hire), and when the grant ends its positions close unless the
+    district keeps them.  Draws ``coach_exit``."""
     if st.coach_position.shape[1] == 0:
         return
     happened = event_marks(st.events, len(_COACH_EVENTS), st.coach_position.shape)
@@ -658,7 +667,9 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
     """Coach positions (:class:`CoachState`, (R, C)) month by month: vacancies
     count down and those whose time has come are filled (the draw ``u`` (R, C)
     sets the newcomer's skill, from ``new_coach_low`` to that plus
-    ``new_coach_spread`` times the mean ``skill``), coaches leave with the hazard
+    ``new_coach_spread`` times the mean ``hire_skill``, plus ``skill_kept`` of
+    what the coach who left the post had above that), coaches in post close
+    ``learning`` of their gap to ``skill`` (when below it), coaches leave with the hazard
     (R, 1) raised by the pandemic (R, 1) leaving a vacancy of ``vacancy_months``
     (whole months of it), then grant positions close when the grant ends (R,).
     Updates the coach arrays in place and, when ``happened`` is not empty, marks
@@ -678,8 +689,13 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
                 vacancy[r, k] -= 1
                 due = vacancy[r, k] <= 0
                 if due:
-                    st.coach_skill[r, k] = clip01_at(cr.skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
+                    newcomer = clip01_at(cr.hire_skill * (cr.new_coach_low + cr.new_coach_spread * u[r, k]))
+                    if cr.skill_kept > 0:  # what the coach who left (skill still in the post) had learned
+                        newcomer = newcomer + cr.skill_kept * max(st.coach_skill[r, k] - newcomer, 0.0)
+                    st.coach_skill[r, k] = newcomer
                     filled[r, k] = True
+            if filled[r, k] and not due and cr.learning > 0:
+                st.coach_skill[r, k] += cr.learning * max(cr.skill - st.coach_skill[r, k], 0.0)
             if filled[r, k] and not due and u[r, k] < h:
                 filled[r, k] = False
                 vacancy[r, k] = int(cr.vacancy_months)
@@ -722,6 +738,11 @@ def _mark_coach_loss(st: State, lost: np.ndarray, month: int, kind: str) -> None
 # --- central office --------------------------------------------------------------
 
 
+def moratorium_months(pv: ParamVectors) -> np.ndarray:
+    """(R,) months from the start of the board's moratorium on new competing initiatives."""
+    return MONTHS_PER_YEAR * pv.col("governance.initiative_moratorium_years")
+
+
 class OfficeState(NamedTuple):
     """The state arrays central-office turnover reads and writes."""
 
@@ -737,9 +758,12 @@ class OfficeCoefficients(NamedTuple):
     """Per-run (R,) coefficients of central-office turnover."""
 
     SECTIONS = ("governance", "sensemaking", "messaging")
+    DERIVED = {"moratorium_months": moratorium_months}
 
     initiative_churn: np.ndarray
     initiative_length: np.ndarray
+    initiative_sunset_months: np.ndarray
+    moratorium_months: np.ndarray
     initiative_priority_cut: np.ndarray
     priority: np.ndarray
     new_leader_priority_low: np.ndarray
@@ -762,14 +786,18 @@ def central_office_turnover(st: State, pv: ParamVectors, cal: Calendar, draws: M
     initiative with chance ``governance.initiative_churn`` (priority is cut,
     demands rise while it lasts, schools grow more fatigued) or otherwise
     resets priority somewhere between a share and all of its initial level.
-    When a competing initiative ends it adds fatigue too: an initiative
-    that came and went."""
+    During the board's moratorium (``governance.initiative_moratorium_years``
+    from the start) no new leader brings one; an initiative lasts
+    ``governance.initiative_length`` months, at most the district's sunset
+    (``governance.initiative_sunset_months``).  When a competing initiative
+    ends it adds fatigue too: an initiative that came and went."""
     happened = event_marks(st.events, len(_CENTRAL_OFFICE_EVENTS), st.priority.shape)
     _central_office_leaders(
         pick(OfficeState, st),
         coefficients(OfficeCoefficients, pv),
         pick(OfficeDraws, draws),
         pv.cached("central_office_hazards", _central_office_hazards)[month_of_year(cal.month)],
+        cal.month,
         happened,
     )
     if st.events is not None:
@@ -783,12 +811,14 @@ _COMPETING_INITIATIVE, _NEW_LEADER = range(len(_CENTRAL_OFFICE_EVENTS))
 
 
 @kernel
-def _central_office_leaders(state, coef, draws, hazard, happened):
+def _central_office_leaders(state, coef, draws, hazard, month, happened):
     """A competing initiative counts down (R,) and, when it ends, adds
     ``initiative_end_fatigue`` of a change's fatigue at invited schools; then
     the leader leaves when the draw ``leader_leaves`` is below the hazard (R,),
     and the successor brings an initiative when ``brings_initiative`` is below
-    the churn, or resets the priority (``priority_reset``).  Updates the arrays
+    the churn and ``month`` is past the ``moratorium_months``, lasting
+    ``initiative_length`` months but no longer than ``initiative_sunset_months``;
+    otherwise the successor resets the priority (``priority_reset``).  Updates the arrays
     (:class:`OfficeState`) in place and, when ``happened`` is not empty, marks
     in it the (R,) runs of each of :data:`_CENTRAL_OFFICE_EVENTS` (a new leader
     with an initiative, a new leader without)."""
@@ -810,7 +840,8 @@ def _central_office_leaders(state, coef, draws, hazard, happened):
     anyone = False
     for r in range(R):
         new_leader[r] = u.leader_leaves[r] < hazard[r]
-        initiative[r] = new_leader[r] and u.brings_initiative[r] < c.initiative_churn[r]
+        allowed = month >= c.moratorium_months[r]
+        initiative[r] = new_leader[r] and allowed and u.brings_initiative[r] < c.initiative_churn[r]
         anyone = anyone or new_leader[r]
     if not anyone:
         return
@@ -820,7 +851,7 @@ def _central_office_leaders(state, coef, draws, hazard, happened):
             st.leader_changes[r] += 1
         if initiative[r]:
             st.priority[r] = st.priority[r] * cr.initiative_priority_cut
-            st.initiative_months[r] = cr.initiative_length
+            st.initiative_months[r] = min(cr.initiative_length, cr.initiative_sunset_months)
         elif new_leader[r]:
             reset = cr.new_leader_priority_low + cr.new_leader_priority_spread * u.priority_reset[r]
             st.priority[r] = cr.priority * reset
