@@ -55,6 +55,7 @@ from improvesim.sim.events import note
 from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, required_by_run
+from improvesim.sim.structure import EQUITY_BELIEF_MEAN
 from improvesim.sim.submodels.calendar import Calendar
 
 #: Index of each principle in ``State.principles``.
@@ -159,10 +160,11 @@ def effort_at(c, ratio, team_commitment, equity_belief):
     """Share, 0-1, of full-pace improvement work a team does: the time ``ratio``
     (0-1) times the priority it gives the work, ``effort_floor`` rising to 1
     with ``team_commitment`` (0-1), plus the time a committed team gives on its
-    own (``own_time`` x commitment x ``1 - own_time_belief + 2 own_time_belief x
-    equity_belief``, the leaders' belief 0-1), at most 1."""
+    own (``own_time`` x commitment x ``1 - own_time_belief + own_time_belief x
+    equity_belief / EQUITY_BELIEF_MEAN``, the leaders' belief 0-1 over its mean
+    across schools), at most 1."""
     priority = c.effort_floor + (1.0 - c.effort_floor) * team_commitment
-    belief = 1.0 - c.own_time_belief + 2.0 * c.own_time_belief * equity_belief
+    belief = 1.0 - c.own_time_belief + c.own_time_belief * equity_belief / EQUITY_BELIEF_MEAN
     return min(ratio * priority + c.own_time * team_commitment * belief, 1.0)
 
 
