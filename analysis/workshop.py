@@ -213,23 +213,20 @@ def exercise_3() -> dict:
         "more_engaged_holds": holds(more_engaged),
         "fewer_authentic_holds": holds(fewer_authentic),
         "more_orange_holds": holds(more_orange),
-        "average_engaged_y3_mandate_base": (
-            share(avg_forced, "engaged_share", YEAR_3),
-            share(avg_base, "engaged_share", YEAR_3),
-        ),
-        "average_authentic_y3_mandate_base": (
-            share(avg_forced, "authentic_share", YEAR_3),
-            share(avg_base, "authentic_share", YEAR_3),
-        ),
-        "average_authentic_y10_mandate_base": (
-            share(avg_forced, "authentic_share", YEAR_10),
-            share(avg_base, "authentic_share", YEAR_10),
-        ),
+        "average_engaged_y3_mandate_base": shares(("engaged_share", YEAR_3), avg_forced, avg_base),
+        "average_authentic_y3_mandate_base": shares(("authentic_share", YEAR_3), avg_forced, avg_base),
+        "average_authentic_y10_mandate_base": shares(("authentic_share", YEAR_10), avg_forced, avg_base),
         "average_middle_y3_engaged_authentic": (
             share(avg_middle, "engaged_share", YEAR_3),
             share(avg_middle, "authentic_share", YEAR_3),
         ),
     }
+
+
+def shares(metric_month: tuple[str, int], *results: SimulationResult) -> tuple[float, ...]:
+    """:func:`share` of one district metric at one month, for each result in turn."""
+    metric, month = metric_month
+    return tuple(share(result, metric, month) for result in results)
 
 
 # --- the guide's wording ---------------------------------------------------------------------------------
