@@ -7,7 +7,8 @@ The results go to DIR (default ``results/<experiment name>/``), written whole
 or not at all (:func:`~improvesim.experiments.output.staged_folder`):
 
     posterior.parquet    the posterior: the last generation's weighted particles, one row each
-                         (the calibrated constants, weight, population, distance); weights sum to one
+                         (the calibrated constants, with one case per particle the nuisance values each drew,
+                         weight, population, distance); weights sum to one
     particles.parquet    every generation's particles, the same columns
     generations.csv      per generation: tolerance, candidates simulated, acceptance rate, ESS
     marginals.csv        per constant: prior range, weighted mean, median, 90% credible interval

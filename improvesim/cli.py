@@ -304,7 +304,7 @@ def _add_posterior_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--posterior",
         metavar="FILE",
-        help="each replicate draws the calibrated constants from this posterior (a file improvesim calibrate "
+        help="each replicate draws the constants of this posterior (a file improvesim calibrate "
         "wrote, or a bundled name); constants the scenario, --set or the design sets keep their values",
     )
 

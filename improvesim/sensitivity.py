@@ -214,7 +214,7 @@ def uncertainty_sentence(meta: dict) -> str:
     drawn = [c for c in posterior.constants if c not in pinned]
     name = source.stem if source.parent == posterior_folder() else str(source)
     text = (
-        f"Each replicate drew {len(drawn)} calibrated constants ({', '.join(drawn)}) from the posterior {name} "
+        f"Each replicate drew {len(drawn)} constants ({', '.join(drawn)}) from the posterior {name} "
         "(`--posterior`): each sample row's mean averages over parameter uncertainty as well as replicate noise, "
         "and the noise between replicates reported beside the indices includes both."
     )

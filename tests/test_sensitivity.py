@@ -373,7 +373,7 @@ def test_the_report_says_which_constants_each_replicate_drew_and_that_crn_fixes_
     constants = load_posterior(bundled).constants
     text = uncertainty_sentence(_posterior_meta(bundled, ["time.hours_needed", "coaching.coaches"]))
     drawn = [c for c in constants if c != "time.hours_needed"]
-    assert f"drew {len(drawn)} calibrated constants ({', '.join(drawn)}) from the posterior viano2024 " in text
+    assert f"drew {len(drawn)} constants ({', '.join(drawn)}) from the posterior viano2024 " in text
     assert "time.hours_needed kept the scenario's or the design's value" in text
     assert "parameter uncertainty as well as replicate noise" in text
     assert "every row averages over the same 10 draws" in text and "not which 10 draws were made" in text
