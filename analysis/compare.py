@@ -331,15 +331,15 @@ def budget_table(comp: Comparison) -> pd.DataFrame:
 
 def acceptability_table(comp: Comparison, wtp: np.ndarray | None = None) -> pd.DataFrame:
     """The acceptability curve per condition: for each willingness to pay per additional school
-    (dollars; default :func:`wtp_grid` of the first condition), the probability that each plan has the
+    (dollars; default :func:`wtp_grid` of each condition in turn, so that each curve reaches twice that
+    condition's largest cost per additional school), the probability that each plan has the
     highest net benefit.  Raises ValueError for a grid that is not strictly increasing."""
-    if wtp is None:
-        wtp = wtp_grid(*reversed(comp.stacked(comp.conditions[0])))
     rows = []
     for condition in comp.conditions:
         effect, cash = comp.stacked(condition)
-        curve = acceptability(effect, cash, wtp)
-        for w, probs in zip(wtp, curve, strict=True):
+        grid = wtp_grid(cash, effect) if wtp is None else wtp
+        curve = acceptability(effect, cash, grid)
+        for w, probs in zip(grid, curve, strict=True):
             for plan, p in zip(comp.plans, probs, strict=True):
                 rows.append({"condition": condition, "wtp": float(w), "plan": plan.name, "probability_best_buy": p})
     return pd.DataFrame(rows)

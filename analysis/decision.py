@@ -90,10 +90,13 @@ def cost_per_additional(
     boot_cost, boot_effect = d_cost[idx].mean(axis=1), d_effect[idx].mean(axis=1)
     tail = (1 - level) / 2
     ratio = mean_cost / mean_effect
+    # a resample without more effect has no finite cost per additional school: infinitely dear
+    boot_ratio = np.full(len(boot_effect), np.inf)
+    np.divide(boot_cost, boot_effect, out=boot_ratio, where=boot_effect > 0)
     if np.quantile(boot_effect, tail) <= 0:
-        low = float(np.quantile(np.where(boot_effect > 0, boot_cost / np.maximum(boot_effect, 1e-300), np.inf), tail))
+        low = float(np.quantile(boot_ratio, tail))
         return CostPerSchool("uncertain gain", mean_cost, mean_effect, ratio, low, float("inf"))
-    low, high = np.quantile(boot_cost / boot_effect, [tail, 1 - tail])
+    low, high = np.quantile(boot_ratio, [tail, 1 - tail])
     return CostPerSchool("gain", mean_cost, mean_effect, ratio, float(low), float(high))
 
 

@@ -183,6 +183,18 @@ def test_report_files(report):
     assert "http" not in text and "ODD" not in text  # nothing fetched; no pointer to the model's technical docs
 
 
+def test_each_condition_s_acceptability_curve_reaches_twice_its_dearest_cost_per_school(report):
+    """The default willingness-to-pay grid is each condition's own, wide enough for the dearest plan
+    that adds schools under that condition to become the best buy (not the first condition's grid)."""
+    costs = pd.read_csv(report / "costs.csv")
+    grids = pd.read_csv(report / "acceptability.csv").groupby("condition")["wtp"].max()
+    gains = costs[(costs.extra_cost > 0) & (costs.extra_schools > 0)]
+    dearest = (gains.extra_cost / gains.extra_schools).groupby(gains.condition).max()
+    assert len(dearest) >= 2
+    for condition, ratio in dearest.items():
+        assert grids[condition] >= 2 * ratio, (condition, grids[condition], ratio)
+
+
 def test_report_provenance_and_names(report):
     html = report_text(report)
     from improvesim import __version__

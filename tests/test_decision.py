@@ -1,5 +1,7 @@
 """Decision statistics over paired replicates: hand-made outcomes with known answers."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,16 @@ def test_wtp_grid_spans_the_crossings():
     # a dear plan ($3 million for 2 more schools than the reference) is reached, twice over
     grid = wtp_grid(np.array([[1e6], [0.9e6], [4e6]]), np.array([[1.0], [5.0], [3.0]]))
     assert grid[-1] >= 3_000_000
+
+
+def test_a_gain_has_a_finite_interval_even_when_some_resamples_add_no_school():
+    """Few replicates of whole-school counts: some bootstrap resamples draw only replicates where the plan
+    adds no school (0 more schools, $0 more).  They have no finite cost per additional school (infinitely
+    dear), never NaN, so the verdict's interval stays finite and no warning is raised."""
+    effect = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 2], dtype=float)
+    cost = np.array([0, 0, 0, 0, 0, 0, 0, 100, 100, 200], dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = cost_per_additional(cost, effect, seed=1)
+    assert result.verdict == "gain"
+    assert np.isfinite(result.low) and np.isfinite(result.high) and result.low <= result.ratio <= result.high
