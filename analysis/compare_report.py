@@ -312,12 +312,14 @@ def build_html(
     when: datetime | None = None,
     discovery: list[str] | None = None,
     uncertainty: str = "",
+    posterior_file: Path | None = None,
 ) -> str:
     """The report as one HTML page; ``tables`` holds outcomes, differences, best, pairwise, costs, budget
     and acceptability (the frames of :mod:`improvesim.analysis.compare`); ``command`` is the exact
     command line that made it, ``version`` improvesim's version; ``discovery`` the sentences of
     :mod:`improvesim.analysis.plan_discovery`, if it was run; ``uncertainty`` says what the intervals
-    and probabilities include (replicate noise only, or posterior draws too)."""
+    and probabilities include (replicate noise only, or posterior draws too); ``posterior_file`` is the
+    posterior the replicates drew from (``--posterior``), named with its digest and read as a warning."""
     typical = "typical" if "typical" in comp.conditions else comp.conditions[0]
     label = OUTCOMES[comp.outcome][0]
     figures = {
@@ -347,6 +349,12 @@ def build_html(
             }
             for p in comp.plans
         ],
+        posterior_digest=(
+            {"name": "posterior (--posterior)", "file": posterior_file.name, "sha256": file_digest(posterior_file)}
+            if posterior_file is not None
+            else None
+        ),
+        with_posterior=posterior_file is not None,
         provenance={
             "version": version,
             "seed": comp.seed,

@@ -128,8 +128,15 @@ def run_compare(
     conditions_exp = uncertainties(load_experiment(discover)) if discover else None
     base_params = load_scenario(base) if base else None
     plans = [load_plan(p, base_params) for p in plan_paths]
-    if len({p.name for p in plans}) < len(plans):
-        raise ParameterError('two plans have the same name; give each plan file its own name = "..."', "compare")
+    for i, plan in enumerate(plans):
+        twin = next((other for other in plans[:i] if other.name == plan.name), None)
+        if twin is not None:
+            raise ParameterError(
+                f"{show(plan.name)} names both {twin.path} and {plan.path}; allowed: plans with different names "
+                '(give each plan file its own name = "...")',
+                "compare",
+                "name",
+            )
     check_memory(
         memory_needed(plans, names, replicates),
         f"{len(plans)} plans x {len(names)} conditions x {replicates:,} replicates",
@@ -156,7 +163,14 @@ def run_compare(
     pinned = set().union(*(pinned_constants(posterior, p.params) for p in plans)) if posterior is not None else set()
     uncertainty = "Intervals and probabilities show " + uncertainty_note(posterior, pinned) + "."
     html = build_html(
-        comp, tables, title, command, __version__, discovery=[f.sentence() for f in findings], uncertainty=uncertainty
+        comp,
+        tables,
+        title,
+        command,
+        __version__,
+        discovery=[f.sentence() for f in findings],
+        uncertainty=uncertainty,
+        posterior_file=None if posterior is None else Path(posterior.source),
     )
     with staged_folder(out, force=force) as stage:
         for name, frame in tables.items():

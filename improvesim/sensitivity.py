@@ -203,7 +203,7 @@ def uncertainty_sentence(meta: dict) -> str:
     when the posterior file can no longer be read.
     """
     from improvesim.sim.params import from_mapping
-    from improvesim.sim.posterior import load_posterior, pinned_constants, posterior_folder
+    from improvesim.sim.posterior import load_posterior, pinned_constants, posterior_label
 
     if not meta.get("posterior"):
         return "Every run used the scenario's constants (no `--posterior`): replicate noise only."
@@ -212,7 +212,7 @@ def uncertainty_sentence(meta: dict) -> str:
     base = from_mapping(meta["base"], where="experiment.json", name=meta.get("base_name", "scenario"))
     pinned = pinned_constants(posterior, base, [f["name"] for f in meta["factors"]])
     drawn = [c for c in posterior.constants if c not in pinned]
-    name = source.stem if source.parent == posterior_folder() else str(source)
+    name = posterior_label(source)
     text = (
         f"Each replicate drew {len(drawn)} constants ({', '.join(drawn)}) from the posterior {name} "
         "(`--posterior`): each sample row's mean averages over parameter uncertainty as well as replicate noise, "

@@ -222,6 +222,13 @@ def from_mapping(data: Mapping[str, Any], where: str, name: str = "scenario", ba
         if section in SCENARIO_TEXT_KEYS:
             if not isinstance(body, str):
                 raise ParameterError(f"must be text in quotes ({SCENARIO_TEXT_KEYS[section]})", where, section)
+            if section == "name" and (not body.strip() or body != body.strip()):
+                raise ParameterError(
+                    f"got {show(body)}; allowed: a name that is not empty and does not start or end with spaces "
+                    "(it is how tables, figures and reports name the scenario)",
+                    where,
+                    section,
+                )
             text[section] = body
             continue
         if section not in SECTIONS:

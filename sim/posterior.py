@@ -156,6 +156,12 @@ def posterior_from_table(table: pd.DataFrame, where: str) -> Posterior:
     return Posterior(where, tuple(constants), values, weights)
 
 
+def posterior_label(source: str | Path) -> str:
+    """How reports name a posterior file: a bundled one by its name (``viano2024``), any other by its path."""
+    path = Path(source)
+    return path.stem if path.parent == posterior_folder() else str(source)
+
+
 def uncertainty_note(posterior: Posterior | None, pinned: Collection[str] = ()) -> str:
     """What the run's intervals show, in words (for summary.json and reports)."""
     if posterior is None:
@@ -163,7 +169,7 @@ def uncertainty_note(posterior: Posterior | None, pinned: Collection[str] = ()) 
     drawn = [c for c in posterior.constants if c not in pinned]
     note = (
         f"replicate noise and parameter uncertainty: each replicate draws {', '.join(drawn) or 'nothing'} from the "
-        f"posterior {posterior.source}"
+        f"posterior {posterior_label(posterior.source)}"
     )
     if pinned:
         note += f"; {', '.join(sorted(pinned))} kept the scenario's or design's value (replicate noise only for them)"

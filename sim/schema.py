@@ -71,7 +71,7 @@ SOURCES: dict[str, str] = {
     ),
     "BLS": (
         "US Bureau of Labor Statistics, Occupational Outlook Handbook, Instructional Coordinators "
-        "(median pay about $74,600 in 2023) plus about 30% benefits."
+        "(median pay about $74,600 in 2023)."
     ),
     "NCES-salary": (
         "NCES Digest of Education Statistics, average public-school teacher salary about $69,500 "
@@ -1936,7 +1936,17 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
     # --- costs --------------------------------------------------------------
-    _p("costs.coach_salary", 97_000.0, 0.0, 500_000.0, "$ per year", "Salary and benefits of one coach.", "BLS"),
+    _p(
+        "costs.coach_salary",
+        97_000.0,
+        0.0,
+        500_000.0,
+        "$ per year",
+        "Salary and benefits of one coach in the engine's running cost: the BLS median pay plus about 30% "
+        "benefits (the 30% is an assumption; a plan comparison's budget uses costs.coach_wage and "
+        "costs.benefits_rate instead).",
+        "BLS",
+    ),
     _p(
         "costs.staff_hourly",
         50.0,

@@ -251,6 +251,8 @@ def test_the_report_renders_in_a_real_browser(report, artifacts):
         ),
         ('name = "X"\n[coaching]\ncoaches = -1\n', "coaching.coaches: got -1, out of range"),
         ("name = 5\n", "name: must be text"),
+        ('name = "Grant only "\n', "name: got 'Grant only '; allowed: a name that is not empty"),
+        ('name = ""\n', "name: got ''; allowed: a name that is not empty"),
         ('name = "X"\nbase = "scenarios/nope.toml"\n', "no such scenario file"),
         ("[coaching\n", "not valid TOML"),
     ],
@@ -263,6 +265,15 @@ def test_bad_plan_files(tmp_path, content, expected):
     assert expected in str(err.value)
     proc = improvesim("compare", str(PLANS / "grant_only.toml"), str(bad), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_two_plans_with_one_name_are_refused_naming_both_files(tmp_path):
+    twin = tmp_path / "twin.toml"
+    twin.write_text('name = "Grant only"\n[coaching]\ncoaches = 6\n')
+    proc = improvesim("compare", str(PLANS / "grant_only.toml"), str(twin), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'Grant only' names both" in proc.stderr and "grant_only.toml" in proc.stderr and "twin.toml" in proc.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -293,3 +304,20 @@ def test_unknown_condition_is_refused(tmp_path):
         str(tmp_path / "o"),
     )
     assert proc.returncode == 2 and "unknown condition 'flood'" in proc.stderr
+
+
+def test_a_report_with_a_posterior_warns_and_names_the_posterior_with_its_digest(tmp_path):
+    from improvesim.sim.posterior import resolve_posterior
+
+    out = tmp_path / "post"
+    plans = [str(PLANS / "grant_only.toml"), str(PLANS / "deep_bench.toml")]
+    proc = improvesim(
+        "compare", *plans, "--replicates", "4", "--conditions", "typical", "--posterior", "viano2024", "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    html = report_text(out)
+    assert "Read them as a warning, not a forecast" in html
+    assert "do not include the uncertainty in the model's own assumptions" not in html  # no contradiction
+    digest = hashlib.sha256(resolve_posterior("viano2024").read_bytes()).hexdigest()
+    assert "viano2024.parquet" in html and digest in html
+    assert "from the posterior viano2024" in html and str(resolve_posterior("viano2024")) not in html
