@@ -555,6 +555,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_frontier(args: argparse.Namespace) -> int:
+    from improvesim.analysis.compare_report import money
     from improvesim.analysis.frontier import BEATS, COST, EFFECT, frontier
     from improvesim.analysis.plots import frontier_plot
     from improvesim.analysis.store import load_sweep
@@ -583,7 +584,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     )
     for _, row in on.iterrows():
         levers = ", ".join(f"{f}={row[f]}" for f in sweep.factors)
-        print(f"  ${row['cost_total'] / 1e6:,.2f}M  {row['institutionalized_schools']:5.1f} schools  {levers}")
+        print(f"  {money(row['cost_total']):>13}  {row['institutionalized_schools']:5.1f} schools  {levers}")
     if len(off):
         print(
             f"{len(off)} dropped, each beaten by a plan that costs no more (frontier.csv: beaten_by, probability_beaten):"
