@@ -123,13 +123,13 @@ def _check_replaceable(target: Path, force: bool) -> None:
     holder = read_lock(target / LOCK) if (target / LOCK).exists() else None
     if holder is not None and not _stale(holder):
         raise FolderLockedError(_locked_message(target, holder))
-    if not force:
-        raise OutputExistsError(f"{target} already holds results; use --force to replace them")
     if not holds_results(target):
         raise OutputExistsError(
             f"{target} holds files that are not improvesim results; --force replaces only results, "
             "so choose another output folder (or empty this one yourself)"
         )
+    if not force:
+        raise OutputExistsError(f"{target} already holds results; use --force to replace them")
 
 
 def mark_results(folder: Path, command: str = "") -> None:

@@ -74,13 +74,16 @@ def test_force_replaces_whole(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
+@pytest.mark.parametrize("force", [["--force"], []])
 @pytest.mark.parametrize("command", [["run", "scenarios/baseline.toml", "--replicates", 2], ["validate"]])
-def test_force_never_replaces_a_folder_that_is_not_results(tmp_path, command):
+def test_force_never_replaces_a_folder_that_is_not_results(tmp_path, command, force):
+    """With or without --force, a folder of other files is named as such (never "use --force")."""
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "ideas.md").write_text("my notes")
-    proc = improvesim(*command, "--out", notes, "--force")
+    proc = improvesim(*command, "--out", notes, *force)
     assert proc.returncode == 2 and "not improvesim results" in proc.stderr and "Traceback" not in proc.stderr
+    assert "use --force" not in proc.stderr
     assert (notes / "ideas.md").read_text() == "my notes"
 
 

@@ -237,7 +237,7 @@ def test_the_report_renders_in_a_real_browser(report, artifacts):
         )
         assert overflowing == 0
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-        assert "Internal coach pipeline" in page.inner_text(".summary")
+        assert "Coaches kept after the grant" in page.inner_text(".summary")
         page.screenshot(path=str(artifacts / "compare_report.png"), full_page=True)
         browser.close()
 
