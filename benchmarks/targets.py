@@ -6,7 +6,8 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
 - runs per second on one core batched (one process, 256-run batches);
 - a sweep's steady rate on 1 and 2 workers and the parallel efficiency: the
   rate is measured between two sweeps of different sizes, (runs_big -
-  runs_small) / (wall_big - wall_small), so that start-up cancels out;
+  runs_small) / (wall_big - wall_small), so that start-up cancels out, each
+  wall time the median of three sweeps (one with ``--quick``);
 - a sweep's fixed cost: the wall time of a 2,000-run sweep minus 2,000 / the
   2-worker steady rate (kernels compiled);
 - the first use on a new machine: a fresh process with an empty kernel cache
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def row(what: str, measured: str, target: str = "", met: bool | None = None) -> 
 
 def sweep_wall(runs: int, workers: int, folder: Path) -> float:
     """Wall time of a sweep of ``runs`` runs of the baseline (LHS over two parameters, 1 replicate)."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"s{runs}_{workers}.toml"
     path.write_text(
         'scenario = "baseline"\ndesign = "lhs"\n'
@@ -102,10 +105,12 @@ def sweep_wall(runs: int, workers: int, folder: Path) -> float:
     return wall
 
 
-def steady_and_fixed(workers: int, small: int, big: int, folder: Path) -> tuple[float, float, float]:
-    """(steady runs/s, wall of the small sweep, fixed cost) on ``workers`` workers."""
-    wall_small = sweep_wall(small, workers, folder)
-    wall_big = sweep_wall(big, workers, folder)
+def steady_and_fixed(workers: int, small: int, big: int, folder: Path, repeats: int) -> tuple[float, float, float]:
+    """(steady runs/s, wall of the small sweep, fixed cost) on ``workers`` workers, from the median
+    wall time of ``repeats`` sweeps of each size: the rate is a difference quotient, and one slow
+    small sweep would otherwise swing it (and the efficiency) by tens of percent."""
+    wall_small = statistics.median(sweep_wall(small, workers, folder / f"small{i}") for i in range(repeats))
+    wall_big = statistics.median(sweep_wall(big, workers, folder / f"big{i}") for i in range(repeats))
     rate = (big - small) / (wall_big - wall_small)
     return rate, wall_small, wall_small - small / rate
 
@@ -234,8 +239,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rate1, _, fixed1 = steady_and_fixed(1, small, big if not args.quick else 4000, folder)
-        rate2, wall2000, fixed2 = steady_and_fixed(2, small, big, folder)
+        sweeps = 1 if args.quick else 3
+        rate1, _, fixed1 = steady_and_fixed(1, small, big if not args.quick else 4000, folder, sweeps)
+        rate2, wall2000, fixed2 = steady_and_fixed(2, small, big, folder, sweeps)
     efficiency = rate2 / (2 * rate1)
     row("sweep steady rate, 1 worker (wall)", f"{rate1:.0f} runs/s")
     row("sweep steady rate, 2 workers (wall)", f"{rate2:.0f} runs/s", f">= {TARGET_RATE_2}", rate2 >= TARGET_RATE_2)
