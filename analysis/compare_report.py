@@ -261,10 +261,9 @@ def summary_sentences(comp: Comparison, best: pd.DataFrame, pairwise: pd.DataFra
     never = [str(n) for n, v in others.items() if v <= 0]
     if not ahead:
         tail = "no other plan ever is"
-    elif len(never) == 1:
-        tail = "next: " + ", ".join(ahead) + f"; {never[0]} never"
     else:
-        tail = "next: " + ", ".join(ahead) + ("; the other plans never" if never else "")
+        rest = f"; {never[0]} never" if len(never) == 1 else "; the other plans never" if never else ""
+        tail = "next: " + ", ".join(ahead) + rest
     lines = [
         f"Under {CONDITIONS[typical]['label']}, **{leader}** has the most {label} at year {comp.years} in "
         f"{percent(b[leader])} of the paired replicates" + (f" ({tail})." if len(others) else ".")
