@@ -24,7 +24,12 @@ generation's distances (pyabc's ``QuantileEpsilon``), and strictly below the
 last epsilon (the largest distance below it when the quantile is not: with
 one simulated case per particle the distances take few values).  Stopping: epsilon at
 or below ``minimum_epsilon``, ``max_populations`` generations, acceptance
-rate below ``min_acceptance_rate``, or ``max_walltime_minutes``.  The
+rate below ``min_acceptance_rate``, ``max_walltime_minutes``, or a
+generation whose effective sample size (Kish) falls below
+``min_ess_fraction`` of the population.  The posterior is the last
+generation whose effective sample size is at least that share
+(:func:`posterior_population`): a generation whose weight sits on a few
+particles estimates tails and intervals from those few.  The
 particles' weights are prior over proposal density, normalised: they are
 importance weights, not posterior densities, and every summary here
 weights by them.
@@ -86,6 +91,13 @@ ABC_KEYS = {
     "max_populations": (int, 1, 100, "stop after this many generations"),
     "min_acceptance_rate": (float, 0.0, 1.0, "stop when a generation accepts fewer than this share"),
     "max_walltime_minutes": (float, 0.1, 10_000.0, "stop starting generations after this long"),
+    "min_ess_fraction": (
+        float,
+        0.0,
+        1.0,
+        "stop after a generation whose effective sample size is below this share of the population; the "
+        "posterior is the last generation at or above it",
+    ),
 }
 SBC_KEYS = {
     "datasets": (int, 2, 1000, "synthetic case datasets"),
@@ -121,6 +133,7 @@ class AbcSettings:
     max_populations: int = 8
     min_acceptance_rate: float = 0.0
     max_walltime_minutes: float = 25.0
+    min_ess_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -444,6 +457,31 @@ def _make_epsilon_class():
     return FallingQuantileEpsilon
 
 
+def _make_smc_class():
+    """pyabc's ABCSMC with one more stopping rule (pyabc is imported lazily)."""
+    import pyabc
+
+    class EssFloorABCSMC(pyabc.ABCSMC):
+        """ABC-SMC that also stops after a generation whose effective sample size is below
+        ``min_ess_fraction`` of its particles (pyabc's own rules still apply)."""
+
+        min_ess_fraction = 0.0
+
+        def check_terminate(self, t: int, acceptance_rate: float) -> bool:
+            return super().check_terminate(t, acceptance_rate) or ess_below_floor(
+                self.history, t, self.min_ess_fraction
+            )
+
+    return EssFloorABCSMC
+
+
+def ess_below_floor(history, t: int, fraction: float) -> bool:
+    """Whether generation ``t`` of a pyabc History has an effective sample size below ``fraction`` of its particles."""
+    _, weights = history.get_distribution(t=t)
+    weights = np.asarray(weights, dtype=float)
+    return effective_sample_size(weights) < fraction * weights.size
+
+
 # --- running ----------------------------------------------------------------------------------
 
 
@@ -482,7 +520,7 @@ def run_abc(
     prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low) for p in cal.calibrated})
     sampler = _make_sampler_class()(seed, submit, workers)
     np.random.seed(rng.derive_seeds(seed, 1, salt="abc-main")[0] % 2**32)  # pyabc's own draws in this process
-    smc = pyabc.ABCSMC(
+    smc = _make_smc_class()(
         model,
         prior,
         GapDistance(abc.distance),
@@ -490,6 +528,7 @@ def run_abc(
         eps=_make_epsilon_class()(alpha=abc.epsilon_quantile, weighted=True),
         sampler=sampler,
     )
+    smc.min_ess_fraction = abc.min_ess_fraction
     url = f"sqlite:///{db}"
     done = 0
     if resume and db.is_file():
@@ -534,16 +573,24 @@ def generations(history) -> pd.DataFrame:
 
 
 def stop_reason(history, abc: AbcSettings) -> str:
+    """Which stopping rules the last generation met, in words (joined by "and")."""
     pops = history.get_all_populations()
     last = pops.iloc[-1]
     rate = last["particles"] / last["samples"] if last["samples"] else 0.0
+    met = []
     if last["epsilon"] <= abc.minimum_epsilon:
-        return f"the tolerance reached minimum_epsilon ({abc.minimum_epsilon:g})"
+        met.append(f"the tolerance reached minimum_epsilon ({abc.minimum_epsilon:g})")
     if history.max_t + 1 >= abc.max_populations:
-        return f"max_populations ({abc.max_populations}) generations"
+        met.append(f"max_populations ({abc.max_populations}) generations")
     if rate < abc.min_acceptance_rate:
-        return f"the acceptance rate fell below min_acceptance_rate ({abc.min_acceptance_rate:g})"
-    return f"max_walltime_minutes ({abc.max_walltime_minutes:g}) or another of pyabc's stopping rules"
+        met.append(f"the acceptance rate fell below min_acceptance_rate ({abc.min_acceptance_rate:g})")
+    if ess_below_floor(history, history.max_t, abc.min_ess_fraction):
+        met.append(
+            f"the effective sample size fell below min_ess_fraction ({abc.min_ess_fraction:g}) of the population"
+        )
+    if not met:
+        return f"max_walltime_minutes ({abc.max_walltime_minutes:g}) or another of pyabc's stopping rules"
+    return " and ".join(met)
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
@@ -581,10 +628,20 @@ def particle_table(history, names: Sequence[str], nuisance: Sequence[str] = ()) 
     return pd.concat(frames, ignore_index=True)
 
 
-def final_population(particles: pd.DataFrame) -> pd.DataFrame:
-    """The last generation's particles (the posterior), weights normalised to sum to one."""
-    last = particles[particles["population"] == particles["population"].max()].reset_index(drop=True)
-    return last.assign(weight=last["weight"] / last["weight"].sum())
+def posterior_population(particles: pd.DataFrame, min_ess_fraction: float = 0.0) -> pd.DataFrame:
+    """The posterior: the particles of the last generation whose effective sample size is at
+    least ``min_ess_fraction`` (0 to 1) of its particles, weights normalised to sum to one.
+
+    ``particles`` is :func:`particle_table`'s table (every generation).  Generation 0 samples
+    the prior with equal weights, so some generation always qualifies.  A later generation
+    whose weight sits on a few particles would give intervals and tails from those few.
+    """
+    for t in sorted(particles["population"].unique(), reverse=True):
+        generation = particles[particles["population"] == t].reset_index(drop=True)
+        weights = generation["weight"].to_numpy(dtype=float)
+        if effective_sample_size(weights) >= min_ess_fraction * weights.size:
+            return generation.assign(weight=weights / weights.sum())
+    raise CalibrationError("no generation in the particle table")
 
 
 # --- summaries of the posterior ---------------------------------------------------------------

@@ -87,7 +87,7 @@ def write_results(cal: Calibration, db: Path, out: Path, info: abc.RunInfo, *, f
 
     history = pyabc.History(f"sqlite:///{db}")
     particles = abc.particle_table(history, cal.names, [p.name for p in cal.nuisance])
-    posterior = abc.final_population(particles)
+    posterior = abc.posterior_population(particles, cal.abc.min_ess_fraction)
     marginals = abc.marginals(posterior, cal)
     point = abc.kde_mode(posterior, cal)
     meta = provenance(cal, info, workers)
@@ -169,6 +169,16 @@ def _particle_sentence(cal) -> str:
     )
 
 
+def _posterior_sentence(g: pd.DataFrame, t: int, ess: float, particles: int) -> str:
+    """Which generation is the posterior, its tolerance, acceptance rate and effective sample size."""
+    row = g[g["t"] == t].iloc[0]
+    which = "the last generation" if t == int(g["t"].iloc[-1]) else f"generation {t} (the later ones fell below it)"
+    return (
+        f"The posterior is {which}: tolerance {row['epsilon']:.3g} schools, acceptance rate "
+        f"{100 * row['acceptance_rate']:.1f}%, effective sample size {ess:.0f} of {particles} particles."
+    )
+
+
 def report(cal, info, marginals, point, posterior, meta) -> str:
     g = info.generations
     targets = "; ".join(f"{p.description.lower()}: {p.observed}" for p in cal.targets)
@@ -187,11 +197,12 @@ def report(cal, info, marginals, point, posterior, meta) -> str:
         f"Tolerance: each generation's epsilon is the weighted {cal.abc.epsilon_quantile:g} quantile of the last "
         f"accepted distances, and below the last epsilon. Population {cal.abc.population_size}; "
         f"stopping rule: epsilon at most {cal.abc.minimum_epsilon:g}, {cal.abc.max_populations} generations, "
-        f"acceptance rate below {cal.abc.min_acceptance_rate:g}, or {cal.abc.max_walltime_minutes:g} minutes.",
+        f"acceptance rate below {cal.abc.min_acceptance_rate:g}, {cal.abc.max_walltime_minutes:g} minutes, or a "
+        f"generation whose effective sample size is below {cal.abc.min_ess_fraction:g} of the population. The "
+        "posterior is the last generation whose effective sample size is at least that share.",
         "",
         f"Stopped after {len(g)} generations ({info.stopped}); {meta['simulations']:,} particles simulated in "
-        f"{info.seconds:,.0f} s. Final tolerance {g['epsilon'].iloc[-1]:.3g} schools, acceptance rate "
-        f"{100 * g['acceptance_rate'].iloc[-1]:.1f}%, effective sample size {ess:.0f} of {len(posterior)} particles. "
+        f"{info.seconds:,.0f} s. {_posterior_sentence(g, int(posterior['population'].iloc[0]), ess, len(posterior))} "
         f"Seed {cal.seed}, commit {meta['commit']}, {meta['date']}."
         + (
             " The walltime rule stopped it: another machine may stop at another generation."
@@ -276,7 +287,9 @@ def sbc(cal: Calibration, datasets: int, submit: Submit | None, workers: int, wo
         )
         import pyabc
 
-        posterior = abc.final_population(abc.particle_table(pyabc.History(f"sqlite:///{db}"), cal.names))
+        posterior = abc.posterior_population(
+            abc.particle_table(pyabc.History(f"sqlite:///{db}"), cal.names), run_settings.min_ess_fraction
+        )
         m = abc.marginals(posterior, cal, settings.level)
         for r in m.itertuples():
             rows.append(
@@ -331,7 +344,9 @@ def sbc_report(cal: Calibration, cover: pd.DataFrame, datasets: int) -> str:
         "",
         f"{datasets} synthetic case datasets, each from constants drawn from the prior (calibrated and nuisance), "
         f"each calibrated by ABC-SMC with population {s.population_size}, at most {s.max_populations} generations, "
-        f"{s.replicates} replicates per particle (seed {cal.seed}). Criterion, fixed before the first run: each "
+        f"{s.replicates} replicates per particle (seed {cal.seed}), the posterior being the last generation whose "
+        f"effective sample size is at least {cal.abc.min_ess_fraction:g} of the population, as in the calibration. "
+        "Criterion, fixed before the first run: each "
         f"constant's central {100 * s.level:.0f}% credible interval covers the truth in at least "
         f"{int(cover['floor'].iloc[0])} of {datasets} (P < {SBC_ALPHA:g} under a correct posterior, binomial).",
         "",

@@ -402,3 +402,34 @@ def test_bundled_experiment_refuses_resume_without_an_interrupted_run(tmp_path):
 def test_a_posterior_column_the_schema_lacks_is_a_parameter_error():
     with pytest.raises(ParameterError, match="not a numeric model parameter"):
         posterior_from_table(GOOD.rename(columns={"sensemaking.drift": "run.seed"}), "x")
+
+
+def test_the_posterior_is_the_last_generation_whose_effective_sample_size_meets_the_floor():
+    even = np.full(10, 0.1)
+    spread = np.r_[np.full(5, 0.15), np.full(5, 0.05)]  # ESS 8 of 10
+    collapsed = np.r_[0.91, np.full(9, 0.01)]  # ESS about 1.2 of 10
+    table = pd.DataFrame(
+        {
+            "improvement.own_time": np.arange(30) / 30,
+            "weight": np.r_[even, spread, collapsed],
+            "population": np.repeat([0, 1, 2], 10),
+        }
+    )
+    assert abc.posterior_population(table, 0.2)["population"].unique().tolist() == [1]
+    assert abc.posterior_population(table, 0.0)["population"].unique().tolist() == [2]
+    assert abc.posterior_population(table, 0.9)["population"].unique().tolist() == [0]
+    assert abc.posterior_population(table, 0.2)["weight"].sum() == pytest.approx(1.0)
+
+
+def test_the_run_stops_after_a_generation_whose_effective_sample_size_falls_below_the_floor(tmp_path):
+    """Generation 0 samples the prior (equal weights); a later one has importance weights, unequal,
+    so a floor of nearly the whole population stops the run after generation 1 of at most 3."""
+    cal = abc.load_calibration(tiny(tmp_path, generations=3))
+    strict = replace(cal.abc, min_ess_fraction=0.999)
+    info = abc.run_abc(cal, tmp_path / "h.db", abc=strict)
+    assert info.generations["t"].tolist() == [0, 1]
+    assert "effective sample size fell below" in info.stopped
+    import pyabc
+
+    table = abc.particle_table(pyabc.History(f"sqlite:///{tmp_path / 'h.db'}"), cal.names)
+    assert abc.posterior_population(table, 0.999)["population"].unique().tolist() == [0]
