@@ -276,6 +276,11 @@ def summary_sentences(comp: Comparison, best: pd.DataFrame, pairwise: pd.DataFra
         row = c.loc[plan.name]
         if r["probability_tie"] == 1:
             text = f"**{plan.name}** has as many {label} as {comp.reference} at year {comp.years} in every replicate"
+        elif float(number(r["mean_difference"])) == 0:
+            text = (
+                f"**{plan.name}** has as many {label} as {comp.reference} at year {comp.years} on average (to one "
+                f"decimal; more in {percent(r['probability_beats'])} of replicates, fewer in {percent(back)})"
+            )
         else:
             text = (
                 f"**{plan.name}** has {number(abs(r['mean_difference']))} "

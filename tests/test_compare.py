@@ -214,6 +214,7 @@ def test_report_has_no_all_zero_row_and_no_plus_zero(report):
         if cells:
             assert not all(re.fullmatch(r"(0\.0 \(0\.0 to 0\.0\)|\$0)", c.strip()) for c in cells), row
     assert "+0" not in html and "-0.0" not in html
+    assert not re.search(r"has 0\.0 (more|fewer)", html)  # "as many ... on average" instead
 
 
 def test_the_report_renders_in_a_real_browser(report, artifacts):
