@@ -84,9 +84,17 @@ def delta_bars(table, outcome: str) -> Figure:
     )
 
 
+#: A bar chart of indices shows at most this many factors (the largest); the tables keep every factor.
+MOST_BARS = 30
+
+
 def _paired_bars(table, main: tuple[str, str], second: tuple[str, str], xlabel: str, title: str) -> Figure:
-    """Two indices per factor as horizontal bars with error bars (``COLUMN_conf``), sorted by the first."""
+    """Two indices per factor as horizontal bars with error bars (``COLUMN_conf``), sorted by the first;
+    with more than :data:`MOST_BARS` factors only the largest by the first index, and the title says so."""
     t = table.sort_values(main[0], ascending=True)
+    if len(t) > MOST_BARS:
+        title += f"\nthe {MOST_BARS} largest of {len(t)} factors (all in the table)"
+        t = t.tail(MOST_BARS)
     fig = Figure(figsize=(9, 0.35 * len(t) + 1.8), dpi=110)
     ax = fig.subplots()
     y = np.arange(len(t))

@@ -281,6 +281,18 @@ def test_the_delta_figure_says_what_delta_is():
     assert "share of the variance" not in ax.get_xlabel().lower()
 
 
+def test_a_bar_chart_of_many_factors_shows_the_largest_and_says_so():
+    from improvesim.analysis.plots import MOST_BARS, sobol_bars
+
+    n = MOST_BARS + 12
+    st = np.linspace(0.0, 0.5, n)
+    t = pd.DataFrame({"factor": [f"f{i}" for i in range(n)], "ST": st, "ST_conf": 0.01, "S1": st / 2, "S1_conf": 0.01})
+    ax = sobol_bars(t, "y").axes[0]
+    shown = [label.get_text() for label in ax.get_yticklabels()]
+    assert len(shown) == MOST_BARS and shown[-1] == f"f{n - 1}" and "f0" not in shown
+    assert f"{MOST_BARS} largest of {n}" in ax.get_title()
+
+
 # --- sensitivity --from on any store ------------------------------------------------------
 
 FROM_GRID = f"""
