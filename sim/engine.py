@@ -22,6 +22,7 @@ import numpy as np
 
 from improvesim.sim import rng
 from improvesim.sim.events import Event
+from improvesim.sim.month import month_tables, run_months
 from improvesim.sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
 from improvesim.sim.params import Params
 from improvesim.sim.posterior import replicate_params
@@ -130,7 +131,18 @@ class Engine:
         self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned, practised)
 
     def run(self) -> SimulationResult:
-        """Step to the last month and return the outcomes."""
+        """Step to the last month and return the outcomes.
+
+        Without an event log, a year of months at a time in one compiled call
+        (:mod:`sim.month`: the same kernels, the same bytes as :meth:`step`)."""
+        if self.st.events is None:
+            batch = month_tables(self.pv, self.st.team_size, self._schedule)
+            while not self.done:
+                first = self.month - self.month % MONTHS_PER_YEAR
+                stop = min(first + MONTHS_PER_YEAR, self.months)
+                year = rng.year_draws(self._streams.blocks(first, MONTHS_PER_YEAR))
+                run_months(self.month, stop, self.st, year, batch, self.recorder)
+                self.month = stop
         while not self.done:
             self.step()
         return self.result()

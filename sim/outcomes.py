@@ -229,6 +229,18 @@ def _record_schools(month, state, practised, threshold, targets):
 
 
 @kernel
+def record_month(month, state, practised, threshold, planned_visits, targets):
+    """Keep month ``month`` of the state: ``state`` is the pair of bundles
+    (:class:`RecordedState`, :class:`DistrictState`), ``targets`` the pair
+    :meth:`Recorder.targets` gives; see :func:`_record_schools` (``practised``
+    (R, S), ``threshold`` (R,)) and :func:`_record_district` (``planned_visits`` (R,))."""
+    school_state, district_state = state
+    school_records, stocks = targets
+    _record_schools(month, school_state, practised, threshold, school_records)
+    _record_district(month, district_state, planned_visits, stocks)
+
+
+@kernel
 def _record_district(month, state, planned_visits, stocks):
     """Write this month's district stocks (:class:`DistrictStocks`, from the
     state arrays :class:`DistrictState` and the ``planned_visits`` (R,)) into
@@ -284,11 +296,24 @@ class Recorder:
     def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits, practised=None) -> None:
         """Keep month ``month`` of the state; ``practised`` is the number of
         principles practised (R, S), when already counted."""
-        self._cached_month = -1
         if practised is None:
             practised = practised_count(st, practice_threshold)
-        _record_schools(month, pick(RecordedState, st), practised, practice_threshold[:, 0], self._school_arrays)
-        _record_district(month, pick(DistrictState, st), planned_visits, self._stocks_by_month)
+        record_month(
+            month,
+            (pick(RecordedState, st), pick(DistrictState, st)),
+            practised,
+            practice_threshold[:, 0],
+            planned_visits,
+            self.targets(),
+        )
+
+    def targets(self) -> tuple[tuple, np.ndarray]:
+        """What :func:`record_month` writes into: the per-school records (a
+        :class:`SchoolRecords` tuple of month-major (T, R, S) arrays) and the
+        district stocks (T, len(DistrictStocks), R).  Forgets the cached month
+        (:meth:`district_month`), since the records are about to change."""
+        self._cached_month = -1
+        return self._school_arrays, self._stocks_by_month
 
     def district(self) -> np.ndarray:
         """(R, T, len(DISTRICT_METRICS)) district metrics."""

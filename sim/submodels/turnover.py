@@ -119,9 +119,14 @@ def pandemic_for_exits(pv: ParamVectors, cal: Calendar) -> np.ndarray:
     the calendar's, in runs where the pandemic has been under way without a
     break for at least ``turnover.pandemic_delay`` months, zero elsewhere (the
     calendar's own array when no run has a delay).  Read-only."""
+    return pandemic_for_exits_at(pv, cal.month, cal.pandemic)
+
+
+def pandemic_for_exits_at(pv: ParamVectors, month: int, pandemic: np.ndarray) -> np.ndarray:
+    """:func:`pandemic_for_exits` in ``month``, whose calendar's pandemic severity is ``pandemic`` (R, 1)."""
     if not anything(pv.col("turnover.pandemic_delay")):
-        return cal.pandemic
-    return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[cal.month]
+        return pandemic
+    return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[month]
 
 
 def _pandemic_for_exits_by_month(pv: ParamVectors) -> list[np.ndarray]:
