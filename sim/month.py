@@ -13,9 +13,9 @@ same inputs, so a run gives the same bytes either way
 What the Python functions look up month by month is tabled once per batch
 (:func:`month_tables`): the calendar, the exit hazards by month of the year,
 the per-run coefficients of each kernel (:func:`sim.jit.coefficients`).  The
-state's arrays cross as one tuple (:data:`StateArrays`) and are updated in
-place; each kernel takes its bundle of them through :func:`sim.jit.pick`,
-which works in compiled code too.
+state's arrays cross as the bundles the kernels take (:func:`sim.jit.pick`,
+once per batch) and the few arrays handed over one by one
+(:class:`LooseState`), and are updated in place.
 
 A change to a submodel goes into its kernel, which both paths call; a new
 kernel, or a new input of one, is added to :func:`_month` as well as to the
@@ -24,7 +24,6 @@ submodel's Python function.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import NamedTuple
 
 import numpy as np
@@ -82,9 +81,69 @@ from improvesim.sim.submodels.turnover import (
     pandemic_for_exits_at,
 )
 
-#: The State's arrays (every field holding an ndarray), as compiled code takes them.
-StateArrays = NamedTuple(  # noqa: UP014 (the fields follow State's)
-    "StateArrays", [(f.name, np.ndarray) for f in fields(State) if f.type == "np.ndarray"]
+
+class LooseState(NamedTuple):
+    """The state arrays :func:`_months` hands to kernels one by one, as the submodels' functions do."""
+
+    demand_mult: np.ndarray
+    initiative_months: np.ndarray
+    shock: np.ndarray
+    skill: np.ndarray
+    coach_position: np.ndarray
+    priority: np.ndarray
+    engagement: np.ndarray
+    message: np.ndarray
+    hub_capacity: np.ndarray
+    convening: np.ndarray
+    knowledge_base: np.ndarray
+    local_knowledge: np.ndarray
+    stall: np.ndarray
+    fatigue: np.ndarray
+    bench: np.ndarray
+    principles: np.ndarray
+    commitment: np.ndarray
+    weights: np.ndarray
+    effort: np.ndarray
+    embeddedness: np.ndarray
+    tools: np.ndarray
+    practised_bits: np.ndarray
+    ever_authentic: np.ndarray
+    months_not_authentic: np.ndarray
+    authentic_years: np.ndarray
+    authenticity: np.ndarray
+
+
+class Bundles(NamedTuple):
+    """The state's bundles the kernels take (:func:`sim.jit.pick`), one field per bundle class of
+    :data:`_STATE_BUNDLES`, in its order."""
+
+    staff: tuple  # StaffState
+    coach: tuple  # CoachState
+    office: tuple  # OfficeState
+    rollout: tuple  # RolloutState
+    coaching: tuple  # CoachingState
+    school: tuple  # SchoolState
+    improvement: tuple  # ImprovementState
+    network: tuple  # NetworkState
+    institution: tuple  # InstitutionState
+    cost: tuple  # CostState
+    recorded: tuple  # RecordedState
+    district: tuple  # DistrictState
+
+
+_STATE_BUNDLES = (
+    StaffState,
+    CoachState,
+    OfficeState,
+    RolloutState,
+    CoachingState,
+    SchoolState,
+    ImprovementState,
+    NetworkState,
+    InstitutionState,
+    CostState,
+    RecordedState,
+    DistrictState,
 )
 
 
@@ -209,9 +268,10 @@ def month_tables(pv: ParamVectors, team_size: int, schedule: np.ndarray) -> tupl
     return coef, tuple(tables)
 
 
-def state_arrays(st: State) -> tuple:
-    """The state's arrays in the order of :data:`StateArrays` (updated in place by :func:`run_months`)."""
-    return tuple(getattr(st, name) for name in StateArrays._fields)
+def state_bundles(st: State) -> tuple[tuple, tuple]:
+    """The state's arrays as :func:`_months` takes them: the :class:`LooseState` and the
+    :class:`Bundles` (plain tuples; the arrays are updated in place)."""
+    return pick(LooseState, st), tuple(pick(bundle, st) for bundle in _STATE_BUNDLES)
 
 
 def run_months(first: int, stop: int, st: State, year: MonthDraws, batch: tuple, recorder: Recorder) -> None:
@@ -222,108 +282,113 @@ def run_months(first: int, stop: int, st: State, year: MonthDraws, batch: tuple,
     if st.events is not None:
         raise ValueError("the compiled month keeps no event log; step the engine instead")
     coef, tables = batch
-    _run_months(first, stop, state_arrays(st), tuple(year), coef, tables, recorder.targets())
+    _months(first, stop, state_bundles(st), tuple(year), coef, tables, recorder.targets())
     st.month = stop - 1
 
 
 @kernel
-def _run_months(first, stop, state, year, coef, tables, targets):
-    """Months ``first`` to ``stop`` - 1 (:func:`_month`), their draws month ``t % 12`` of ``year``."""
-    st = StateArrays(*state)
+def _months(first, stop, state, year, coef, tables, targets):
+    """Months ``first`` to ``stop`` - 1 of every run, one by one: the submodels' kernels in the
+    order of the ODD (as :meth:`sim.engine.Engine.step` calls them through the submodels'
+    functions), then the month's records.  ``state`` the pair :func:`state_bundles` gives, ``year`` the
+    year's draws (month t's at ``t % 12``), ``coef`` the :class:`Coefficients`, ``tables`` the
+    :class:`MonthTables` (each a plain tuple), ``targets`` what the recorder writes into
+    (:meth:`sim.outcomes.Recorder.targets`).  One function, not a loop calling a month's
+    function: Numba optimizes the code of every kernel a compiled function calls once more
+    for each level of calls, and compiling took longer."""
+    loose, bundles = state
+    st = LooseState(*loose)
+    b = Bundles(*bundles)
     draws = MonthDraws(*year)
     c = Coefficients(*coef)
     tab = MonthTables(*tables)
-    for t in range(first, stop):
-        _month(t, st, at_month(draws, t % MONTHS_PER_YEAR), c, tab, targets)
-
-
-@kernel
-def _month(t, st, d, c, tab, targets):
-    """Month ``t`` of every run: the submodels' kernels in the order of the ODD (as
-    :meth:`sim.engine.Engine.step` calls them through the submodels' functions), then the
-    month's records.  ``st`` is the :data:`StateArrays`, ``d`` the month's draws, ``c`` the
-    :class:`Coefficients`, ``tab`` the :class:`MonthTables`."""
-    moy = t % MONTHS_PER_YEAR
-    summer, pandemic = tab.summer[t], tab.pandemic_column[t]
     p = named(PerRun, tab.per_run)
     no_marks_1, no_marks_2 = np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0, 0), dtype=np.bool_)
-    # calendar and shocks
-    pressure = _shocks_and_pressure(
-        st.demand_mult, c.demand, tab.testing[t], tab.pandemic[t], tab.pandemic_on[t], st.initiative_months, st.shock
-    )
-    # turnover: staff, coaches, the central office
-    exit_pandemic = tab.exit_pandemic[t]
-    leaves = np.empty(st.skill.shape, dtype=np.bool_)
-    staff_month = (t, d.new_leader_continues, tab.staff_hazard[moy], exit_pandemic)
-    _staff_exits_and_replacements(pick(StaffState, st), c.staff, staff_month, leaves, no_marks_2)
-    if st.coach_position.shape[1] != 0:
-        _coach_exits_and_vacancies(
-            pick(CoachState, st),
-            c.coach,
-            d.coach_exit,
-            tab.coach_hazard[moy],
-            exit_pandemic,
-            tab.grant_active[t],
+    for t in range(first, stop):
+        moy = t % MONTHS_PER_YEAR
+        d = at_month(draws, moy)
+        summer, pandemic = tab.summer[t], tab.pandemic_column[t]
+        # calendar and shocks
+        pressure = _shocks_and_pressure(
+            st.demand_mult,
+            c.demand,
+            tab.testing[t],
+            tab.pandemic[t],
+            tab.pandemic_on[t],
+            st.initiative_months,
+            st.shock,
+        )
+        # turnover: staff, coaches, the central office
+        exit_pandemic = tab.exit_pandemic[t]
+        leaves = np.empty(st.skill.shape, dtype=np.bool_)
+        staff_month = (t, d.new_leader_continues, tab.staff_hazard[moy], exit_pandemic)
+        _staff_exits_and_replacements(b.staff, c.staff, staff_month, leaves, no_marks_2)
+        if st.coach_position.shape[1] != 0:
+            _coach_exits_and_vacancies(
+                b.coach,
+                c.coach,
+                d.coach_exit,
+                tab.coach_hazard[moy],
+                exit_pandemic,
+                tab.grant_active[t],
+                no_marks_2,
+            )
+        _central_office_leaders(b.office, c.office, pick(OfficeDraws, d), tab.office_hazard[moy], t, no_marks_1)
+        # the central office: rollout, messaging, hub, convenings, knowledge base
+        due = _cohorts_due(t, st.priority, st.engagement, c.cohort)
+        if np.any(due != 0):
+            invited = np.zeros(st.engagement.shape, dtype=np.bool_)
+            declined = np.zeros(st.engagement.shape, dtype=np.bool_)
+            _invite_cohort(b.rollout, c.rollout, due, t, d.join, invited, declined)
+        _repeat_messages(
+            st.message, d.message_repeated, p.message_consistency, st.priority, p.message_framing, p.message_memory
+        )
+        _hub_capacities(st.hub_capacity, st.engagement, p.schools_per_hub_staff, p.hub_staff, tab.hub_loss[t])
+        _hold_convenings(
+            st.convening,
+            tab.convening_schedule[:, moy],
+            pandemic,
+            st.hub_capacity,
+            p.convening_cancel_severity,
+            p.min_hub_capacity,
+        )
+        _decay_knowledge_base(st.knowledge_base, p.knowledge_decay)
+        # coaching, time, sensemaking, improvement work
+        _coach(b.coaching, c.coaching, summer, pressure, pandemic, d.visit_rounding)
+        ratio = _time_share(pressure, st.local_knowledge, c.time)
+        school_stress = _stress(pressure, ratio, st.stall, pandemic, c.stress)
+        if summer:
+            _recover_fatigue(st.fatigue, p.fatigue_recovery)
+        else:
+            _school_month(b.school, c.sensemaking, school_stress, d.engagement_decision)
+        busy = _improvement_month(summer, ratio, b.improvement, c.improvement, d.cycle_start, d.cycle_success)
+        # the bench, the network, embedding, institutionalization, authenticity, costs
+        if not summer:
+            _groom_successors(st.bench, st.skill, busy, d.groom_successor, p.groom_chance, no_marks_2)
+        if np.any(st.convening):
+            _convene(b.network, c.network)
+        if not summer:
+            practice = (st.principles, st.commitment, st.weights, st.effort)
+            _grow_or_decay_embeddedness(st.embeddedness, practice, busy, p.embed_speed, p.embed_decay)
+            _gain_or_lose_institution(b.institution, c.institution, d.institutionalize, t, no_marks_2)
+        practised = _classify_practice(
+            (st.principles, st.tools, st.practised_bits),
+            p.practice_threshold,
+            st.ever_authentic,
+            st.months_not_authentic,
+            st.authentic_years,
+            st.authenticity,
+            moy == YEAR_END,
             no_marks_2,
         )
-    _central_office_leaders(
-        pick(OfficeState, st), c.office, pick(OfficeDraws, d), tab.office_hazard[moy], t, no_marks_1
-    )
-    # the central office: rollout, messaging, hub, convenings, knowledge base
-    due = _cohorts_due(t, st.priority, st.engagement, c.cohort)
-    if np.any(due != 0):
-        invited = np.zeros(st.engagement.shape, dtype=np.bool_)
-        declined = np.zeros(st.engagement.shape, dtype=np.bool_)
-        _invite_cohort(pick(RolloutState, st), c.rollout, due, t, d.join, invited, declined)
-    _repeat_messages(
-        st.message, d.message_repeated, p.message_consistency, st.priority, p.message_framing, p.message_memory
-    )
-    _hub_capacities(st.hub_capacity, st.engagement, p.schools_per_hub_staff, p.hub_staff, tab.hub_loss[t])
-    _hold_convenings(
-        st.convening,
-        tab.convening_schedule[:, moy],
-        pandemic,
-        st.hub_capacity,
-        p.convening_cancel_severity,
-        p.min_hub_capacity,
-    )
-    _decay_knowledge_base(st.knowledge_base, p.knowledge_decay)
-    # coaching, time, sensemaking, improvement work
-    _coach(pick(CoachingState, st), c.coaching, summer, pressure, pandemic, d.visit_rounding)
-    ratio = _time_share(pressure, st.local_knowledge, c.time)
-    school_stress = _stress(pressure, ratio, st.stall, pandemic, c.stress)
-    if summer:
-        _recover_fatigue(st.fatigue, p.fatigue_recovery)
-    else:
-        _school_month(pick(SchoolState, st), c.sensemaking, school_stress, d.engagement_decision)
-    busy = _improvement_month(summer, ratio, pick(ImprovementState, st), c.improvement, d.cycle_start, d.cycle_success)
-    # the bench, the network, embedding, institutionalization, authenticity, costs
-    if not summer:
-        _groom_successors(st.bench, st.skill, busy, d.groom_successor, p.groom_chance, no_marks_2)
-    if np.any(st.convening):
-        _convene(pick(NetworkState, st), c.network)
-    if not summer:
-        practice = (st.principles, st.commitment, st.weights, st.effort)
-        _grow_or_decay_embeddedness(st.embeddedness, practice, busy, p.embed_speed, p.embed_decay)
-        _gain_or_lose_institution(pick(InstitutionState, st), c.institution, d.institutionalize, t, no_marks_2)
-    practised = _classify_practice(
-        (st.principles, st.tools, st.practised_bits),
-        p.practice_threshold,
-        st.ever_authentic,
-        st.months_not_authentic,
-        st.authentic_years,
-        st.authenticity,
-        moy == YEAR_END,
-        no_marks_2,
-    )
-    _add_costs(pick(CostState, st), c.cost, st.skill.shape[0], summer)
-    # the month's records
-    planned = np.zeros(st.engagement.shape[0])
-    if not summer:
-        for r in range(st.engagement.shape[0]):
-            participating = 0
-            for s in range(st.engagement.shape[1]):
-                participating += st.engagement[r, s] == ENGAGED or st.engagement[r, s] == PAUSED
-            planned[r] = participating * p.visits_per_month[r]
-    recorded = (pick(RecordedState, st), pick(DistrictState, st))
-    record_month(t, recorded, practised, p.practice_threshold, planned, targets)
+        _add_costs(b.cost, c.cost, st.skill.shape[0], summer)
+        # the month's records
+        planned = np.zeros(st.engagement.shape[0])
+        if not summer:
+            for r in range(st.engagement.shape[0]):
+                participating = 0
+                for s in range(st.engagement.shape[1]):
+                    participating += st.engagement[r, s] == ENGAGED or st.engagement[r, s] == PAUSED
+                planned[r] = participating * p.visits_per_month[r]
+        recorded = (b.recorded, b.district)
+        record_month(t, recorded, practised, p.practice_threshold, planned, targets)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import coefficients, kernel, named, pick, rule, sum_last_axis
+from improvesim.sim.jit import coefficients, kernel, named, pick, rule, step, sum_last_axis
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, PAUSED, ParamVectors, State, anything
 from improvesim.sim.submodels.improvement import NETWORKS
 
@@ -94,7 +94,7 @@ def _is_bright_spot(engagement, results, bright_spot_results):
     return engagement in (ENGAGED, PAUSED) and results > bright_spot_results
 
 
-@kernel
+@step
 def _bright_spot_practice(state, coef, out):
     """Bright spots' principles (6, R, S) and understanding (R, S), stacked in
     ``out`` (7, R, S), others' zeroed (values times 1.0 or 0.0)."""
@@ -111,7 +111,7 @@ def _bright_spot_practice(state, coef, out):
             out[principles.shape[0], r, s] = st.understanding[r, s] * bright
 
 
-@kernel
+@step
 def _spread_from_bright_spots(state, coef, totals):
     """Move participating schools' principles (6, R, S) and understanding
     (R, S) toward the bright spots' means, and lift attendees' networking.
