@@ -314,7 +314,7 @@ def _first_half(n):
 _PAIRWISE_DEPTH = 64
 
 
-@kernel
+@step
 def pairwise_sum(x, start, n):
     """The sum of ``x[start:start + n]`` (a 1-D float64 array) added in the order NumPy's
     pairwise summation adds a contiguous run (``np.add.reduce`` over a last axis): runs of at

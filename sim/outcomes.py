@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import kernel, pick, team_mean_at
+from improvesim.sim.jit import kernel, pick, step, team_mean_at
 from improvesim.sim.state import Authenticity, Engagement, State
 from improvesim.sim.structure import LONG_SPELL
 
@@ -196,7 +196,7 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
     return (st.principles >= practice_threshold).sum(axis=0)
 
 
-@kernel
+@step
 def _record_schools(month, state, practised, threshold, targets):
     """Write this month's per-school metrics into ``targets``
     (:class:`SchoolRecords`, each month-major (T, R, S), so that a month's records
@@ -240,7 +240,7 @@ def record_month(month, state, practised, threshold, planned_visits, targets):
     _record_district(month, district_state, planned_visits, stocks)
 
 
-@kernel
+@step
 def _record_district(month, state, planned_visits, stocks):
     """Write this month's district stocks (:class:`DistrictStocks`, from the
     state arrays :class:`DistrictState` and the ``planned_visits`` (R,)) into
