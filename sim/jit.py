@@ -239,7 +239,7 @@ def at_run(bundle, r):
     school by school: a bundle of numbers costs nothing to pass, where a
     bundle of arrays costs a reference count on every array at every call.
     """
-    return type(bundle)(*(x[r] for x in bundle))
+    return type(bundle)(*[x[r] for x in bundle])
 
 
 @overload(at_run)

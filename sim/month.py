@@ -1,37 +1,44 @@
-"""The month in one compiled call: the fast path of a batch that keeps no event log.
+"""A year of months at a time: the fast path of a batch that keeps no event log.
 
 :meth:`sim.engine.Engine.step` calls the submodels' Python functions one by
-one, in the order of the ODD; each looks up its bundles, calls its compiled
-kernel and notes what happened in the event log.  Without an event log the
-notes are not needed, and the Python between the kernels (about 15 calls a
-month, each crossing into compiled code with its bundles) cost most of a
-single run's time.  :func:`run_months` instead crosses once for a whole year
-of months: :func:`_month` calls the SAME kernels, in the same order, with the
-same inputs, so a run gives the same bytes either way
+one, in the order of the ODD; each looks up its bundles and tables, calls its
+compiled kernel and notes what happened in the event log.  Without an event
+log the notes are not needed, and that Python (about 15 functions a month)
+cost most of a single run's time.  :func:`run_months` instead steps a year at
+a time through :func:`_months`, which calls the SAME kernels, in the same
+order, with the same inputs, so a run gives the same bytes either way
 (``tests/test_fast_path.py``).
 
-What the Python functions look up month by month is tabled once per batch
-(:func:`month_tables`): the calendar, the exit hazards by month of the year,
-the per-run coefficients of each kernel (:func:`sim.jit.coefficients`).  The
-state's arrays cross as the bundles the kernels take (:func:`sim.jit.pick`,
+What the submodels' functions look up month by month is tabled once per
+batch (:func:`month_tables`): the calendar, the exit hazards by month of the
+year, the per-run coefficients of each kernel (:func:`sim.jit.coefficients`).
+The state's arrays cross as the bundles the kernels take (:func:`sim.jit.pick`,
 once per batch) and the few arrays handed over one by one
 (:class:`LooseState`), and are updated in place.
 
+:func:`_months` is written so that it runs as Python (the default: the
+kernels called one by one, about 10 ms for a single run at 40 schools) or
+compiled as one call a year (``IMPROVESIM_COMPILED_MONTH=1``: about 5 ms, but
+the first use on a new machine compiles about 12 s longer, since Numba
+optimizes and generates again the code of every kernel a compiled function
+calls); see :data:`COMPILED_MONTH`.
+
 A change to a submodel goes into its kernel, which both paths call; a new
-kernel, or a new input of one, is added to :func:`_month` as well as to the
+kernel, or a new input of one, is added to :func:`_months` as well as to the
 submodel's Python function.
 """
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
 
 from improvesim.sim.jit import at_month, coefficients, kernel, named, pick
-from improvesim.sim.outcomes import DistrictState, RecordedState, Recorder, record_month
+from improvesim.sim.outcomes import DistrictState, RecordedState, Recorder, planned_visits, record_month
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import ENGAGED, PAUSED, ParamVectors, State
+from improvesim.sim.state import ParamVectors, State
 from improvesim.sim.structure import MONTHS_PER_YEAR, YEAR_END
 from improvesim.sim.submodels.calendar import DemandCoefficients, _calendar_tables, _shocks_and_pressure
 from improvesim.sim.submodels.central_office import (
@@ -78,7 +85,7 @@ from improvesim.sim.submodels.turnover import (
     _coach_hazards,
     _seat_hazards_by_month,
     _staff_exits_and_replacements,
-    pandemic_for_exits_at,
+    pandemic_for_exits_by_month,
 )
 
 
@@ -248,7 +255,6 @@ def month_tables(pv: ParamVectors, team_size: int, schedule: np.ndarray) -> tupl
     convening schedule, :func:`sim.submodels.calendar.convening_months`)."""
     calendar = pv.cached("calendar_by_month", _calendar_tables)
     summer, testing, pandemic, pandemic_on, column, hub_loss, grant = (np.array(x) for x in zip(*calendar, strict=True))
-    exit_pandemic = np.array([pandemic_for_exits_at(pv, t, column[t]) for t in range(len(calendar))])
     tables = MonthTables(
         summer=summer,
         testing=testing,
@@ -257,7 +263,7 @@ def month_tables(pv: ParamVectors, team_size: int, schedule: np.ndarray) -> tupl
         pandemic_column=column,
         hub_loss=hub_loss,
         grant_active=grant,
-        exit_pandemic=exit_pandemic,
+        exit_pandemic=pandemic_for_exits_by_month(pv, column),
         staff_hazard=np.array(_seat_hazards_by_month(pv, team_size)),
         coach_hazard=np.array(_coach_hazards(pv)),
         office_hazard=np.array(_central_office_hazards(pv)),
@@ -274,15 +280,29 @@ def state_bundles(st: State) -> tuple[tuple, tuple]:
     return pick(LooseState, st), tuple(pick(bundle, st) for bundle in _STATE_BUNDLES)
 
 
+#: Whether :func:`run_months` calls :func:`_months` compiled (``IMPROVESIM_COMPILED_MONTH=1`` in
+#: the environment when the model is imported) or runs the same function as Python (the
+#: default).  Compiled, a single run at 40 schools takes about 5 ms of CPU instead of about 10,
+#: but the first use on a new machine (an empty kernel cache) compiles about 12 s longer: Numba
+#: optimizes and generates again the code of every kernel a compiled function calls.  Batches
+#: of many runs gain little (the kernels' own work dominates them).
+COMPILED_MONTH = os.environ.get("IMPROVESIM_COMPILED_MONTH", "") == "1"
+
+
 def run_months(first: int, stop: int, st: State, year: MonthDraws, batch: tuple, recorder: Recorder) -> None:
-    """Months ``first`` to ``stop`` - 1 of one year, in one compiled call: each month what
+    """Months ``first`` to ``stop`` - 1 of one year (:func:`_months`): each month what
     :meth:`sim.engine.Engine.step` does without an event log, then the recorder's month.
     ``year`` is the year's draws (:func:`sim.rng.year_draws`, month ``m`` of the year at
-    ``m``), ``batch`` the pair :func:`month_tables` gives."""
+    ``m``), ``batch`` the pair :func:`month_tables` gives.
+
+    Raises:
+        ValueError: the state keeps an event log (the submodels' functions note it; step the engine).
+    """
     if st.events is not None:
-        raise ValueError("the compiled month keeps no event log; step the engine instead")
+        raise ValueError("a year of months at a time keeps no event log; step the engine instead")
     coef, tables = batch
-    _months(first, stop, state_bundles(st), tuple(year), coef, tables, recorder.targets())
+    months = _months if COMPILED_MONTH else _months.py_func
+    months(first, stop, state_bundles(st), tuple(year), coef, tables, recorder.targets())
     st.month = stop - 1
 
 
@@ -336,7 +356,7 @@ def _months(first, stop, state, year, coef, tables, targets):
         _central_office_leaders(b.office, c.office, pick(OfficeDraws, d), tab.office_hazard[moy], t, no_marks_1)
         # the central office: rollout, messaging, hub, convenings, knowledge base
         due = _cohorts_due(t, st.priority, st.engagement, c.cohort)
-        if np.any(due != 0):
+        if due.any():
             invited = np.zeros(st.engagement.shape, dtype=np.bool_)
             declined = np.zeros(st.engagement.shape, dtype=np.bool_)
             _invite_cohort(b.rollout, c.rollout, due, t, d.join, invited, declined)
@@ -365,7 +385,7 @@ def _months(first, stop, state, year, coef, tables, targets):
         # the bench, the network, embedding, institutionalization, authenticity, costs
         if not summer:
             _groom_successors(st.bench, st.skill, busy, d.groom_successor, p.groom_chance, no_marks_2)
-        if np.any(st.convening):
+        if st.convening.any():
             _convene(b.network, c.network)
         if not summer:
             practice = (st.principles, st.commitment, st.weights, st.effort)
@@ -383,12 +403,6 @@ def _months(first, stop, state, year, coef, tables, targets):
         )
         _add_costs(b.cost, c.cost, st.skill.shape[0], summer)
         # the month's records
-        planned = np.zeros(st.engagement.shape[0])
-        if not summer:
-            for r in range(st.engagement.shape[0]):
-                participating = 0
-                for s in range(st.engagement.shape[1]):
-                    participating += st.engagement[r, s] == ENGAGED or st.engagement[r, s] == PAUSED
-                planned[r] = participating * p.visits_per_month[r]
+        planned = planned_visits(st.engagement, p.visits_per_month, summer)
         recorded = (b.recorded, b.district)
         record_month(t, recorded, practised, p.practice_threshold, planned, targets)

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.jit import kernel, pick, step, team_mean_at
-from improvesim.sim.state import Authenticity, Engagement, State
+from improvesim.sim.state import ENGAGED, PAUSED, Authenticity, Engagement, State
 from improvesim.sim.structure import LONG_SPELL
 
 #: District metrics of the schools practising each principle, in the order of ``sim.state.PRINCIPLES``.
@@ -226,6 +226,22 @@ def _record_schools(month, state, practised, threshold, targets):
             t.visits[month, r, s] = st.visits[r, s]
             t.bench[month, r, s] = st.bench[r, s]
             t.stalled[month, r, s] = st.stall[r, s] > 0
+
+
+@kernel
+def planned_visits(engagement, visits_per_month, summer):
+    """Coaching visits (R,) planned this month: none in ``summer``, otherwise the participating
+    (engaged or paused) schools of ``engagement`` (R, S) times ``visits_per_month`` (R,)."""
+    R, S = engagement.shape
+    planned = np.zeros(R)
+    if summer:
+        return planned
+    for r in range(R):
+        participating = 0
+        for s in range(S):
+            participating += engagement[r, s] == ENGAGED or engagement[r, s] == PAUSED
+        planned[r] = participating * visits_per_month[r]
+    return planned
 
 
 @kernel

@@ -1,17 +1,19 @@
-"""The compiled month (sim/month.py) gives the same bytes as the submodels' Python functions.
+"""The year of months (sim/month.py) gives the same bytes as the submodels' Python functions.
 
-``Engine.run`` without an event log steps a year of months in one compiled call
-(:func:`improvesim.sim.month.run_months`); ``Engine.step`` (the Mesa model, the event log, the
-workshop page) calls the submodels' functions month by month.  Both call the same kernels, so
-every outcome and every state array must be the same bytes, scenario by scenario: the bundled
+``Engine.run`` without an event log steps a year of months at a time through
+:func:`improvesim.sim.month.run_months` (its loop run as Python, or compiled in one call with
+``IMPROVESIM_COMPILED_MONTH=1``); ``Engine.step`` (the Mesa model, the event log, the workshop
+page) calls the submodels' functions month by month.  All call the same kernels, so every
+outcome and every state array must be the same bytes, scenario by scenario: the bundled
 scenarios, plans that pull the rarer levers, shocks, a posterior's constants, a batch of runs
-whose parameters differ.
+whose parameters differ; both ways of running the loop.
 """
 
 import numpy as np
 import pytest
 
 from improvesim.analysis.compare import load_plan
+from improvesim.sim import month
 from improvesim.sim.bundled import resolve
 from improvesim.sim.engine import Engine, SimulationResult, simulate
 from improvesim.sim.jit import sum_last_axis
@@ -89,8 +91,15 @@ def scenario_cases() -> dict[str, list[Params]]:
 CASES = scenario_cases()
 
 
+@pytest.fixture(params=["python", "compiled"])
+def month_mode(request, monkeypatch):
+    """The year's loop run as Python or compiled (``IMPROVESIM_COMPILED_MONTH``)."""
+    monkeypatch.setattr(month, "COMPILED_MONTH", request.param == "compiled")
+    return request.param
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_the_compiled_month_gives_the_bytes_of_the_submodels_functions(case):
+def test_the_year_of_months_gives_the_bytes_of_the_submodels_functions(case, month_mode):
     params = CASES[case]
     assert_same_bytes(fast(params, SEEDS), stepped(params, SEEDS))
 
@@ -103,12 +112,12 @@ def test_with_or_without_the_event_log_the_same_bytes(case):
 
 
 @pytest.mark.parametrize("steps_first", [1, 11, 12, 17])
-def test_running_on_after_some_months_stepped_gives_the_same_bytes(steps_first):
+def test_running_on_after_some_months_stepped_gives_the_same_bytes(steps_first, month_mode):
     params = CASES["framework_full"]
     assert_same_bytes(fast(params, SEEDS, steps_first=steps_first), stepped(params, SEEDS))
 
 
-def test_a_run_alone_and_in_a_batch_give_the_same_bytes_on_the_compiled_month():
+def test_a_run_alone_and_in_a_batch_give_the_same_bytes_on_the_year_of_months(month_mode):
     params = CASES["mixed_batch"]
     together = simulate(params, SEEDS)
     for r, (p, seed) in enumerate(zip(params, SEEDS, strict=True)):
@@ -117,7 +126,7 @@ def test_a_run_alone_and_in_a_batch_give_the_same_bytes_on_the_compiled_month():
         assert alone.first_institutionalized.tobytes() == together.first_institutionalized[r : r + 1].tobytes()
 
 
-def test_the_compiled_month_refuses_a_batch_that_keeps_an_event_log():
+def test_the_year_of_months_refuses_a_batch_that_keeps_an_event_log():
     from improvesim.sim.month import month_tables, run_months
 
     engine = Engine([load_scenario("baseline")], [1], record_events=True)

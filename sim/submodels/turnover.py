@@ -129,6 +129,14 @@ def pandemic_for_exits_at(pv: ParamVectors, month: int, pandemic: np.ndarray) ->
     return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[month]
 
 
+def pandemic_for_exits_by_month(pv: ParamVectors, pandemic: np.ndarray) -> np.ndarray:
+    """:func:`pandemic_for_exits` of every month (T, R, 1), whose calendar's pandemic severities
+    are ``pandemic`` (T, R, 1)."""
+    if not anything(pv.col("turnover.pandemic_delay")):
+        return pandemic
+    return np.array(pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month))
+
+
 def _pandemic_for_exits_by_month(pv: ParamVectors) -> list[np.ndarray]:
     """:func:`pandemic_for_exits` month by month, each (R, 1) and read-only:
     the severity where a pandemic has been under way without a break for at
