@@ -132,7 +132,7 @@ def first_use_seconds() -> float:
 def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
     """Shares of time of one batch of ``runs`` runs, by timing wrappers around the engine's calls
     (benchmark-only instrumentation; the model is unchanged): per stage as ``simulate`` runs it
-    (a year of months in one compiled call, sim/month.py), and per submodel with the batch
+    (a year of months at a time, sim/month.py), and per submodel with the batch
     stepped month by month through the submodels' Python functions (``Engine.step``, the path of
     the event log), which call the same kernels."""
     submodels = defaultdict(float)
@@ -171,7 +171,7 @@ def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
         (Engine, "__init__", stages, "engine set-up"),
         (rng.StreamSet, "blocks", stages, "random draws (a year at a time)"),
         (engine_module, "month_tables", stages, "per-batch tables of the compiled month"),
-        (engine_module, "run_months", stages, "compiled months (submodels and recording)"),
+        (engine_module, "run_months", stages, "the year's months (submodels and recording)"),
         (Recorder, "district", stages, "end-of-run metrics and outcomes"),
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _, _ in patched]
