@@ -50,6 +50,7 @@ from improvesim.experiments.design import count_sets  # noqa: E402
 from improvesim.experiments.spec import load_experiment  # noqa: E402
 from improvesim.experiments.sweep import run_sweep  # noqa: E402
 from improvesim.sim import engine as engine_module  # noqa: E402
+from improvesim.sim import rng  # noqa: E402
 from improvesim.sim.end_of_run import end_of_run_outcomes, yearly_series  # noqa: E402
 from improvesim.sim.engine import Engine, simulate, simulate_batches  # noqa: E402
 from improvesim.sim.outcomes import Recorder  # noqa: E402
@@ -129,8 +130,11 @@ def first_use_seconds() -> float:
 
 
 def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds per submodel and per stage of one batch of ``runs`` runs, by timing wrappers
-    around the engine's calls (benchmark-only instrumentation; the model is unchanged)."""
+    """Shares of time of one batch of ``runs`` runs, by timing wrappers around the engine's calls
+    (benchmark-only instrumentation; the model is unchanged): per stage as ``simulate`` runs it
+    (a year of months at a time, sim/month.py), and per submodel with the batch
+    stepped month by month through the submodels' Python functions (``Engine.step``, the path of
+    the event log), which call the same kernels."""
     submodels = defaultdict(float)
     stages = defaultdict(float)
     names = [
@@ -163,16 +167,17 @@ def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
         return wrapper
 
     params = defaults()
-    originals = {name: getattr(engine_module, name) for name in names}
-    methods = {name: getattr(Engine, name) for name in ("__init__", "_month_draws", "_observe")}
-    district = Recorder.district
+    patched = [
+        (Engine, "__init__", stages, "engine set-up"),
+        (rng.StreamSet, "blocks", stages, "random draws (a year at a time)"),
+        (engine_module, "month_tables", stages, "per-batch tables of the compiled month"),
+        (engine_module, "run_months", stages, "the year's months (submodels and recording)"),
+        (Recorder, "district", stages, "end-of-run metrics and outcomes"),
+    ]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _, _ in patched]
     try:
-        for name, fn in originals.items():
-            setattr(engine_module, name, timed(submodels, name, fn))
-        Engine.__init__ = timed(stages, "engine set-up", methods["__init__"])
-        Engine._month_draws = timed(stages, "random draws (a year at a time)", methods["_month_draws"])
-        Engine._observe = timed(stages, "recording (per month)", methods["_observe"])
-        Recorder.district = timed(stages, "end-of-run metrics and outcomes", district)
+        for owner, name, table, key in patched:
+            setattr(owner, name, timed(table, key, getattr(owner, name)))
         start = time.process_time()
         result = simulate([params] * runs, list(range(runs)))
         middle = time.process_time()
@@ -181,14 +186,24 @@ def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
         stages["end-of-run metrics and outcomes"] += time.process_time() - middle
         total = time.process_time() - start
     finally:
-        for name, fn in originals.items():
+        for owner, name, fn in originals:
+            setattr(owner, name, fn)
+    stages["other (Python between the stages, result)"] = total - sum(stages.values())
+
+    stepped = {name: getattr(engine_module, name) for name in names}
+    try:
+        for name, fn in stepped.items():
+            setattr(engine_module, name, timed(submodels, name, fn))
+        engine = Engine([params] * runs, list(range(runs)))
+        start = time.process_time()
+        while not engine.done:
+            engine.step()
+        stepped_total = time.process_time() - start
+    finally:
+        for name, fn in stepped.items():
             setattr(engine_module, name, fn)
-        for name, fn in methods.items():
-            setattr(Engine, name, fn)
-        Recorder.district = district
-    stages["submodels"] = sum(submodels.values())
-    stages["other (stepping in Python, result)"] = total - sum(stages.values())
-    return {k: v / total for k, v in submodels.items()}, {k: v / total for k, v in stages.items()}
+    submodels["other (draws, recording, Python between submodels)"] = stepped_total - sum(submodels.values())
+    return {k: v / stepped_total for k, v in submodels.items()}, {k: v / total for k, v in stages.items()}
 
 
 def threaded_run_rate(workers: int, runs: int) -> float:
@@ -286,7 +301,7 @@ def main() -> None:
     print(f"\nprofile of one {BATCH}-run batch (CPU time shares), by stage:")
     for name, share in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {name:50s} {share:6.1%}")
-    print("by submodel:")
+    print("by submodel (the batch stepped through the submodels' functions, Engine.step):")
     for name, share in sorted(submodels.items(), key=lambda kv: -kv[1]):
         print(f"  {name:50s} {share:6.1%}")
 

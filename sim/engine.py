@@ -22,10 +22,11 @@ import numpy as np
 
 from improvesim.sim import rng
 from improvesim.sim.events import Event
-from improvesim.sim.outcomes import DISTRICT_METRICS, Recorder, time_to_first_institutionalization
+from improvesim.sim.month import month_tables, run_months
+from improvesim.sim.outcomes import DISTRICT_METRICS, Recorder, planned_visits, time_to_first_institutionalization
 from improvesim.sim.params import Params
 from improvesim.sim.posterior import replicate_params
-from improvesim.sim.state import ParamVectors, State, engagement_masks, initial_state
+from improvesim.sim.state import ParamVectors, State, initial_state
 from improvesim.sim.structure import MONTHS_PER_YEAR
 from improvesim.sim.submodels.calendar import calendar_and_shocks, convening_months
 from improvesim.sim.submodels.central_office import central_office, costs
@@ -84,7 +85,6 @@ class Engine:
         self._year_draws: list[rng.MonthDraws] = []
         self.record_schools = record_schools
         self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
-        self._no_visits = np.zeros(self.st.runs)  # visits planned in summer
 
     @property
     def done(self) -> bool:
@@ -125,12 +125,23 @@ class Engine:
 
     def _observe(self, summer: bool, practised: np.ndarray | None = None) -> None:
         st = self.st
-        participating = engagement_masks(st).n_participating
-        planned = self._no_visits if summer else participating * self.pv.col("coaching.visits_per_month")
+        planned = planned_visits(st.engagement, self.pv.col("coaching.visits_per_month"), summer)
         self.recorder.record(self.month, st, self.pv["improvement.practice_threshold"], planned, practised)
 
     def run(self) -> SimulationResult:
-        """Step to the last month and return the outcomes."""
+        """Step to the last month and return the outcomes.
+
+        Without an event log, a year of months at a time (:mod:`sim.month`: the
+        same kernels as :meth:`step` without the submodels' Python functions, the
+        same bytes)."""
+        if self.st.events is None:
+            batch = month_tables(self.pv, self.st.team_size, self._schedule)
+            while not self.done:
+                first = self.month - self.month % MONTHS_PER_YEAR
+                stop = min(first + MONTHS_PER_YEAR, self.months)
+                year = rng.year_draws(self._streams.blocks(first, MONTHS_PER_YEAR))
+                run_months(self.month, stop, self.st, year, batch, self.recorder)
+                self.month = stop
         while not self.done:
             self.step()
         return self.result()

@@ -92,6 +92,11 @@ def kernels_cached() -> bool:
 
 #: Decorator of a compiled kernel (see the module docstring).
 kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: Decorator of a step of a kernel (a function on its bundles that only kernels call): compiled
+#: inside each kernel that calls it (inlined by Numba), so that its code is optimized once with
+#: the kernel's instead of once more for every level of calls (Numba links and optimizes again
+#: the code of every compiled function a compiled function calls), which made compiling slower.
+step = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 #: Decorator of a small compiled rule called school by school, inlined where it
 #: is called: it takes numbers, single arrays and one run's coefficients (see
 #: :func:`at_run`), never a bundle of arrays (passing one costs a reference
@@ -140,6 +145,18 @@ def pick(bundle: type, source: Any) -> tuple:
     except KeyError:
         picked = bundles[bundle] = _getter(bundle)(source)
         return picked
+
+
+@overload(pick)
+def _pick_compiled(bundle, source):
+    """:func:`pick` in compiled code, from a NamedTuple ``source`` (the state's
+    arrays as :data:`sim.month.StateArrays` holds them, a month's draws): the
+    fields the bundle names, as a plain tuple in the bundle's field order."""
+    fields = bundle.instance_class._fields
+    code = "def pick_impl(bundle, source):\n    return ({})\n".format("".join(f"source.{f}, " for f in fields))
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 (code generated from the bundle's field names only)
+    return scope["pick_impl"]
 
 
 @cache
@@ -222,7 +239,7 @@ def at_run(bundle, r):
     school by school: a bundle of numbers costs nothing to pass, where a
     bundle of arrays costs a reference count on every array at every call.
     """
-    return type(bundle)(*(x[r] for x in bundle))
+    return type(bundle)(*[x[r] for x in bundle])
 
 
 @overload(at_run)
@@ -233,3 +250,110 @@ def _at_run_compiled(bundle, r):
     scope = {"cls": bundle.instance_class}
     exec(source, scope)  # noqa: S102 (code generated from the field count only)
     return scope["at_run_impl"]
+
+
+def at_month(bundle, m):
+    """``bundle`` (a NamedTuple of arrays whose first axis is the month, such as
+    a year of :data:`sim.rng.MonthDraws`) at month ``m`` of it: :func:`at_run`
+    on the first axis, in Python and in compiled code."""
+    return at_run(bundle, m)
+
+
+@overload(at_month)
+def _at_month_compiled(bundle, m):
+    source = "def at_month_impl(bundle, m):\n    return cls({})\n".format(
+        "".join(f"bundle[{i}][m], " for i in range(len(bundle)))
+    )
+    scope = {"cls": bundle.instance_class}
+    exec(source, scope)  # noqa: S102 (code generated from the field count only)
+    return scope["at_month_impl"]
+
+
+# --- NumPy's float sum ---------------------------------------------------------------------------
+
+#: Below this many numbers NumPy adds them one by one; up to ``_PAIRWISE_BLOCK`` it adds them in
+#: eight interleaved partial sums; above, it halves the run (a multiple of eight first) and adds the halves.
+_PAIRWISE_LEAF = 8
+_PAIRWISE_BLOCK = 128
+
+
+@rule
+def _block_sum(x, start, n):
+    """NumPy's sum of a run of at most ``_PAIRWISE_BLOCK`` numbers ``x[start:start + n]``."""
+    if n < _PAIRWISE_LEAF:
+        res = 0.0
+        for i in range(n):
+            res += x[start + i]
+        return res
+    acc = x[start : start + _PAIRWISE_LEAF].copy()  # eight partial sums
+    i = _PAIRWISE_LEAF
+    while i < n - n % _PAIRWISE_LEAF:
+        for j in range(_PAIRWISE_LEAF):
+            acc[j] += x[start + i + j]
+        i += _PAIRWISE_LEAF
+    width = 1  # then added in pairs: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))
+    while width < _PAIRWISE_LEAF:
+        for j in range(0, _PAIRWISE_LEAF, width + width):
+            acc[j] += acc[j + width]
+        width += width
+    res = acc[0]
+    while i < n:
+        res += x[start + i]
+        i += 1
+    return res
+
+
+@rule
+def _first_half(n):
+    """Where NumPy splits a run of ``n`` numbers: half of it, down to a multiple of eight."""
+    half = n >> 1  # (n // 2)
+    return half - half % _PAIRWISE_LEAF
+
+
+#: Deepest nesting of halves :func:`pairwise_sum` keeps track of (each level halves the run).
+_PAIRWISE_DEPTH = 64
+
+
+@step
+def pairwise_sum(x, start, n):
+    """The sum of ``x[start:start + n]`` (a 1-D float64 array) added in the order NumPy's
+    pairwise summation adds a contiguous run (``np.add.reduce`` over a last axis): runs of at
+    most ``_PAIRWISE_BLOCK`` are summed by :func:`_block_sum`, longer ones split in two
+    (:func:`_first_half`) and the halves' sums added.  The halves are walked with a stack, not
+    by recursion (Numba cannot load a cached recursive function).  NumPy starts from 0.0:
+    ``0.0 + pairwise_sum(...)`` is its result."""
+    starts = np.empty(_PAIRWISE_DEPTH, dtype=np.int64)
+    sizes = np.empty(_PAIRWISE_DEPTH, dtype=np.int64)
+    lefts = np.empty(_PAIRWISE_DEPTH)  # the first half's sum, once known
+    right_next = np.zeros(_PAIRWISE_DEPTH, dtype=np.bool_)  # the first half is done
+    top = 0
+    starts[0], sizes[0] = start, n
+    value = 0.0
+    while True:
+        if sizes[top] <= _PAIRWISE_BLOCK:  # a block: summed, then handed to the runs it is in
+            value = _block_sum(x, starts[top], sizes[top])
+            top -= 1
+            while top >= 0 and right_next[top]:  # both halves done
+                value = lefts[top] + value
+                top -= 1
+            if top < 0:
+                return value
+            lefts[top] = value  # the first half done: the second next
+            right_next[top] = True
+            half = _first_half(sizes[top])
+            starts[top + 1], sizes[top + 1] = starts[top] + half, sizes[top] - half
+        else:  # split: the first half next
+            right_next[top] = False
+            starts[top + 1], sizes[top + 1] = starts[top], _first_half(sizes[top])
+        top += 1
+        right_next[top] = False
+
+
+@kernel
+def sum_last_axis(x, out):
+    """``out[k, r] = x[k, r, :].sum()`` for a C-contiguous float64 ``x`` (K, R, S), as NumPy
+    computes ``x.sum(axis=-1)`` (its 0.0 start, then :func:`pairwise_sum` of the row)."""
+    K, R, S = x.shape
+    for k in range(K):
+        for r in range(R):
+            out[k, r] = 0.0 + pairwise_sum(x[k, r], 0, S)

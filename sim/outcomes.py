@@ -31,8 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import kernel, pick, team_mean_at
-from improvesim.sim.state import Authenticity, Engagement, State
+from improvesim.sim.jit import kernel, pick, step, team_mean_at
+from improvesim.sim.state import ENGAGED, PAUSED, Authenticity, Engagement, State
 from improvesim.sim.structure import LONG_SPELL
 
 #: District metrics of the schools practising each principle, in the order of ``sim.state.PRINCIPLES``.
@@ -196,7 +196,7 @@ def practised_count(st: State, practice_threshold: np.ndarray) -> np.ndarray:
     return (st.principles >= practice_threshold).sum(axis=0)
 
 
-@kernel
+@step
 def _record_schools(month, state, practised, threshold, targets):
     """Write this month's per-school metrics into ``targets``
     (:class:`SchoolRecords`, each month-major (T, R, S), so that a month's records
@@ -229,6 +229,34 @@ def _record_schools(month, state, practised, threshold, targets):
 
 
 @kernel
+def planned_visits(engagement, visits_per_month, summer):
+    """Coaching visits (R,) planned this month: none in ``summer``, otherwise the participating
+    (engaged or paused) schools of ``engagement`` (R, S) times ``visits_per_month`` (R,)."""
+    R, S = engagement.shape
+    planned = np.zeros(R)
+    if summer:
+        return planned
+    for r in range(R):
+        participating = 0
+        for s in range(S):
+            participating += engagement[r, s] == ENGAGED or engagement[r, s] == PAUSED
+        planned[r] = participating * visits_per_month[r]
+    return planned
+
+
+@kernel
+def record_month(month, state, practised, threshold, planned_visits, targets):
+    """Keep month ``month`` of the state: ``state`` is the pair of bundles
+    (:class:`RecordedState`, :class:`DistrictState`), ``targets`` the pair
+    :meth:`Recorder.targets` gives; see :func:`_record_schools` (``practised``
+    (R, S), ``threshold`` (R,)) and :func:`_record_district` (``planned_visits`` (R,))."""
+    school_state, district_state = state
+    school_records, stocks = targets
+    _record_schools(month, school_state, practised, threshold, school_records)
+    _record_district(month, district_state, planned_visits, stocks)
+
+
+@step
 def _record_district(month, state, planned_visits, stocks):
     """Write this month's district stocks (:class:`DistrictStocks`, from the
     state arrays :class:`DistrictState` and the ``planned_visits`` (R,)) into
@@ -284,11 +312,24 @@ class Recorder:
     def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits, practised=None) -> None:
         """Keep month ``month`` of the state; ``practised`` is the number of
         principles practised (R, S), when already counted."""
-        self._cached_month = -1
         if practised is None:
             practised = practised_count(st, practice_threshold)
-        _record_schools(month, pick(RecordedState, st), practised, practice_threshold[:, 0], self._school_arrays)
-        _record_district(month, pick(DistrictState, st), planned_visits, self._stocks_by_month)
+        record_month(
+            month,
+            (pick(RecordedState, st), pick(DistrictState, st)),
+            practised,
+            practice_threshold[:, 0],
+            planned_visits,
+            self.targets(),
+        )
+
+    def targets(self) -> tuple[tuple, np.ndarray]:
+        """What :func:`record_month` writes into: the per-school records (a
+        :class:`SchoolRecords` tuple of month-major (T, R, S) arrays) and the
+        district stocks (T, len(DistrictStocks), R).  Forgets the cached month
+        (:meth:`district_month`), since the records are about to change."""
+        self._cached_month = -1
+        return self._school_arrays, self._stocks_by_month
 
     def district(self) -> np.ndarray:
         """(R, T, len(DISTRICT_METRICS)) district metrics."""

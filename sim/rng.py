@@ -109,10 +109,11 @@ def several_draws() -> tuple[str, ...]:
     return tuple(stream for stream, (per, names) in DRAWS.items() if per == "seat" or len(names) > 1)
 
 
-def named_draws(blocks: dict[str, np.ndarray]) -> list[MonthDraws]:
-    """Month by month, the named draws of :meth:`StreamSet.blocks` (months, R,
-    *layout), each a view: per school (R, S), per seat (K, R, S), per coach
-    (R, C), per district (R,)."""
+def year_draws(blocks: dict[str, np.ndarray]) -> MonthDraws:
+    """The named draws of :meth:`StreamSet.blocks` (months, R, *layout), each
+    field a view (months, ...): per school (months, R, S), per seat (months,
+    K, R, S), per coach (months, R, C), per district (months, R).  Month m of
+    it is :func:`sim.jit.at_month` (m)."""
     fields = []
     for stream, (per, names) in DRAWS.items():
         block = blocks[stream]
@@ -122,7 +123,15 @@ def named_draws(blocks: dict[str, np.ndarray]) -> list[MonthDraws]:
             fields.extend(block[:, :, slot] for slot in range(len(names)))
         else:
             fields.append(block)
-    return [MonthDraws(*(f[m] for f in fields)) for m in range(len(fields[0]))]
+    return MonthDraws(*fields)
+
+
+def named_draws(blocks: dict[str, np.ndarray]) -> list[MonthDraws]:
+    """Month by month, the named draws of :meth:`StreamSet.blocks` (months, R,
+    *layout), each a view: per school (R, S), per seat (K, R, S), per coach
+    (R, C), per district (R,)."""
+    year = year_draws(blocks)
+    return [MonthDraws(*(f[m] for f in year)) for m in range(len(year[0]))]
 
 
 def splitmix64(z: np.ndarray | np.uint64) -> np.ndarray:

@@ -66,6 +66,10 @@ class Authenticity(IntEnum):
     AUTHENTIC = 2  # all six practised
 
 
+#: Names of the parameters that are numbers (every kind but "choice"), in schema order.
+_NUMERIC_PARAMETERS = tuple(p.name for p in PARAMETERS if p.kind != "choice")
+
+
 class ParamVectors(dict):
     """Per-run parameter values as arrays, for vectorized submodels.
 
@@ -77,9 +81,10 @@ class ParamVectors(dict):
     def __init__(self, params: Sequence[Params]):
         self.params = tuple(params)
         self.schools = int(self.params[0]["district.schools"])
-        self._cols = {
-            p.name: np.array([ps[p.name] for ps in params], dtype=np.float64) for p in PARAMETERS if p.kind != "choice"
-        }
+        names = _NUMERIC_PARAMETERS
+        # one (parameters, R) array built at once, each parameter's row a view
+        table = np.array([[ps[name] for ps in params] for name in names], dtype=np.float64)
+        self._cols = dict(zip(names, table, strict=True))
         # the mapping itself: name -> (R, 1) values (a dict, so that look-ups cost no Python call)
         super().__init__({k: v[:, None] for k, v in self._cols.items()})
         self.required = np.array([ps["governance.participation"] == "required" for ps in params])[:, None]

@@ -17,7 +17,7 @@ SUBMODELS = sorted((SIM / "submodels").glob("*.py"))
 MAX_KERNEL_PARAMETERS = 8
 #: Numbers allowed in the compiled helpers of sim/jit.py: (function, number).
 ALLOWED_IN_JIT = {("smoothstep", 3.0), ("smoothstep", 2.0)}
-KERNEL_DECORATORS = {"kernel", "rule"}
+KERNEL_DECORATORS = {"kernel", "rule", "step"}
 
 
 def numbers(tree: ast.AST) -> list[ast.Constant]:
@@ -30,7 +30,7 @@ def numbers(tree: ast.AST) -> list[ast.Constant]:
 
 
 def kernels(tree: ast.AST) -> list[ast.FunctionDef]:
-    """Functions compiled by ``@kernel`` or ``@rule`` (sim.jit)."""
+    """Functions compiled by ``@kernel``, ``@step`` or ``@rule`` (sim.jit)."""
     return [
         node
         for node in ast.walk(tree)

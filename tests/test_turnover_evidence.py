@@ -229,7 +229,9 @@ class Watched:
 
 def watch(params: Params, replicates: int, monkeypatch) -> tuple[Engine, Watched]:
     """Run ``replicates`` seeded runs of ``params`` (seed 1), recording each
-    month's staff turnover (the production function)."""
+    month's staff turnover (the production function), stepped month by month
+    through the submodels' functions (``Engine.run`` without an event log
+    skips them for the same kernels, tests/test_fast_path.py)."""
     seen = Watched()
     real = engine.staff_turnover
 
@@ -246,7 +248,8 @@ def watch(params: Params, replicates: int, monkeypatch) -> tuple[Engine, Watched
 
     monkeypatch.setattr(engine, "staff_turnover", recording)
     eng = Engine([params] * replicates, derive_seeds(1, replicates))
-    eng.run()
+    while not eng.done:
+        eng.step()
     return eng, seen
 
 

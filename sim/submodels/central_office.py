@@ -126,24 +126,55 @@ def _decay_knowledge_base(knowledge_base, decay):
         knowledge_base[r] = knowledge_base[r] * (1.0 - decay[r])
 
 
-def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray, engagement: np.ndarray | None = None) -> np.ndarray:
-    """How many schools (R,) the office invites this month.  With ``rollout.capacity_gate`` on, a later
-    cohort is invited only when the participating schools (engaged or paused, from ``engagement``
-    (R, S)) and the cohort fit what the hub's staff can support; otherwise it waits for the next
-    cohort date."""
+class CohortCoefficients(NamedTuple):
+    """Per-run (R,) coefficients of the rollout's schedule and its capacity gate."""
+
+    SECTIONS = ("rollout", "knowledge")
+
+    initial_schools: np.ndarray
+    cohort_interval_months: np.ndarray
+    cohort_size: np.ndarray
+    min_priority: np.ndarray
+    capacity_gate: np.ndarray
+    hub_staff: np.ndarray
+    schools_per_hub_staff: np.ndarray
+
+
+def cohort_due(pv: ParamVectors, month: int, priority: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+    """How many schools (R,) the office invites this month (:func:`_cohorts_due`), with the
+    ``priority`` (R,) and ``engagement`` (R, S) of now."""
     if month > 0:
         cohort_months = pv.cached("cohort_months", _cohort_months)
         if month < len(cohort_months) and not cohort_months[month]:  # no run's cohort is due
             return pv.cached("no_cohort", _no_cohort)
-    first = np.where(month == 0, pv.col("rollout.initial_schools"), 0.0)
-    interval = pv.col("rollout.cohort_interval_months")
-    later = (month > 0) & (month % interval == 0) & (priority >= pv.col("rollout.min_priority"))
-    gate = pv.col("rollout.capacity_gate") > 0
-    if engagement is not None and gate.any():
-        participating = ((engagement == ENGAGED) | (engagement == PAUSED)).sum(axis=1)
-        room = pv.col("knowledge.hub_staff") * pv.col("knowledge.schools_per_hub_staff")
-        later = later & (~gate | (participating + pv.col("rollout.cohort_size") <= room))
-    return (first + np.where(later, pv.col("rollout.cohort_size"), 0.0)).astype(np.int64)
+    return _cohorts_due(month, priority, engagement, coefficients(CohortCoefficients, pv))
+
+
+@kernel
+def _cohorts_due(month, priority, engagement, coef):
+    """How many schools (R,) the office invites in ``month``: ``initial_schools`` in month 0, a
+    ``cohort_size`` every ``cohort_interval_months`` after it while the ``priority`` (R,) is at
+    least ``min_priority``.  With the ``capacity_gate`` on, a later cohort is invited only when the
+    participating schools (engaged or paused, from ``engagement`` (R, S)) and the cohort fit what
+    the hub's staff can support; otherwise it waits for the next cohort date.  ``coef`` is the
+    :class:`CohortCoefficients`."""
+    c = named(CohortCoefficients, coef)
+    runs, schools = engagement.shape
+    any_gate = False
+    for r in range(runs):
+        any_gate = any_gate or c.capacity_gate[r] > 0
+    due = np.empty(runs, dtype=np.int64)
+    for r in range(runs):
+        first = c.initial_schools[r] if month == 0 else 0.0
+        later = month > 0 and month % c.cohort_interval_months[r] == 0 and priority[r] >= c.min_priority[r]
+        if any_gate and c.capacity_gate[r] > 0:
+            participating = 0
+            for s in range(schools):
+                participating += engagement[r, s] in (ENGAGED, PAUSED)
+            room = c.hub_staff[r] * c.schools_per_hub_staff[r]
+            later = later and participating + c.cohort_size[r] <= room
+        due[r] = np.int64(first + (c.cohort_size[r] if later else 0.0))
+    return due
 
 
 def _cohort_months(pv: ParamVectors) -> list[bool]:

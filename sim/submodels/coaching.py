@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import coefficients, kernel, named, pick
+from improvesim.sim.jit import coefficients, kernel, named, pick, step
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, FIRST_TEACHER, PAUSED, ParamVectors, State, understanding_per_visit
 from improvesim.sim.submodels.calendar import Calendar
@@ -55,7 +55,7 @@ class CoachingCoefficients(NamedTuple):
     understanding_per_visit: np.ndarray
 
 
-@kernel
+@step
 def _deal_caseloads(engagement, coach_position, coach_filled, coach_of, caseload):
     """Deal each run's participating (engaged or paused) schools, in school
     order, to its coaches in post, in seat order, in turn.
@@ -81,7 +81,7 @@ def _deal_caseloads(engagement, coach_position, coach_filled, coach_of, caseload
         caseload[r] = np.ceil(n_part / n_coaches) if n_coaches > 0 else 0.0
 
 
-@kernel
+@step
 def _deliver_visits(visits, engagement, coach_of, caseload, c, pressure, u):
     """Visits (R, S) delivered in a school month, written to ``visits``.
 
@@ -109,7 +109,7 @@ def _deliver_visits(visits, engagement, coach_of, caseload, c, pressure, u):
     return any_visit
 
 
-@kernel
+@step
 def _visit_effects(effect, coach_skill, coach_of, caseload, c, pandemic):
     """Effect (R, S) of one visit, written to ``effect``: the skill (0-1) of the
     school's coach (seat 0's for a school without one) times
@@ -124,7 +124,7 @@ def _visit_effects(effect, coach_skill, coach_of, caseload, c, pandemic):
             effect[r, s] = coach_skill[r, max(coach_of[r, s], 0)] * scale * virtual
 
 
-@kernel
+@step
 def _role_effect(seat, effect_leaders, effect_teachers):
     """Skill gain per unit of visit for ``seat``: the principal, assistant
     principal and lead learn as leaders, the rest as teachers."""

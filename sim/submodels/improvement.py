@@ -52,7 +52,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, step, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, required_by_run
 from improvesim.sim.structure import EQUITY_BELIEF_MEAN
@@ -168,7 +168,7 @@ def effort_at(c, ratio, team_commitment, equity_belief):
     return min(ratio * priority + c.own_time * team_commitment * belief, 1.0)
 
 
-@kernel
+@step
 def _working_schools(summer, st, c, ratio):
     """Schools (R, S) doing improvement work this month (not in summer, engaged,
     not stalled, with some time: ``ratio`` (R, S) > 0), and each school's
@@ -212,7 +212,7 @@ def success_chance_at(c, team_skill, understanding, local_knowledge, shared_know
     return min(max(p, c.min_success), c.max_success)
 
 
-@kernel
+@step
 def _advance_cycles(busy, st, c, u_start, u_success):
     """Start, advance and finish cycles in the working schools ``busy`` (R, S),
     updating the state arrays (:class:`ImprovementState`) in place: a cycle
@@ -251,7 +251,7 @@ def _advance_cycles(busy, st, c, u_start, u_success):
     return done
 
 
-@kernel
+@step
 def _finish_cycles(done, st, c, u_success):
     """The cycles ``done`` (R, S) end, succeeding when ``u_success`` falls below
     their chance; results, understanding, local knowledge, skill and the cycle
@@ -291,7 +291,7 @@ def _finish_cycles(done, st, c, u_success):
     return success
 
 
-@kernel
+@step
 def _document_successes(joined, success, management, knowledge_base):
     """Grow each run's knowledge base (R,), 0-1, in place by the share of its
     participating (joined) schools with a successful cycle ``success`` (R, S),
@@ -396,7 +396,7 @@ def practice_step_at(c, principle, p, practice, yielded, shield):
     return clip01_at(p + gain - loss * p)
 
 
-@kernel
+@step
 def _practise_and_decay(finished, st, c):
     """In a school month, grow each principle (6, R, S) with its own activity
     at the school's effort and decay it as far as it is not practised, and
@@ -436,7 +436,7 @@ def tool_step_at(c, tools, effort, engaged):
 # --- learning and stalls -------------------------------------------------------------------------
 
 
-@kernel
+@step
 def _learn_by_doing(busy, st, c):
     """Working schools ``busy`` (R, S) gain skill (K, R, S) and, with the problem
     focus, understanding (R, S), in place, in proportion to their effort."""
@@ -460,7 +460,7 @@ def _learn_by_doing(busy, st, c):
             understanding[r, s] += studied * (1.0 - understanding[r, s])
 
 
-@kernel
+@step
 def _count_down_stalls(stall):
     """Stalled schools' months of stall (R, S) count down by one, in place."""
     R, S = stall.shape

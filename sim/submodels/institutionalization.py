@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import event_marks, note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, step, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ENGAGED,
@@ -58,7 +58,7 @@ AUTHENTIC = int(Authenticity.AUTHENTIC)
 MAX_BENCH = len(SUCCESSION_SEATS)
 
 
-@kernel
+@step
 def practice_quality_at(principles, commitment, weights, r, s):
     """Quality of practice (0-1) of run r, school s: mean principle practice
     (principles (6, R, S), added in order, then divided, as np.mean does) times

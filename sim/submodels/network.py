@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from improvesim.sim.jit import coefficients, kernel, named, pick, rule
+from improvesim.sim.jit import coefficients, kernel, named, pick, rule, step, sum_last_axis
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, PAUSED, ParamVectors, State, anything
 from improvesim.sim.submodels.improvement import NETWORKS
 
@@ -71,12 +71,21 @@ def network(st: State, pv: ParamVectors) -> None:
     """Spread bright spots' practice and understanding at a convening."""
     if not anything(st.convening):
         return
-    coef = network_coefficients(pv)
-    bright_practice = np.empty((N_PRINCIPLES + 1,) + st.understanding.shape)
-    _bright_spot_practice(pick(NetworkState, st), coef, bright_practice)
-    # (float sums over the schools stay NumPy's pairwise sums, in NumPy)
-    totals = bright_practice.sum(axis=-1)
-    _spread_from_bright_spots(pick(NetworkState, st), coef, totals)
+    _convene(pick(NetworkState, st), network_coefficients(pv))
+
+
+@kernel
+def _convene(state, coef):
+    """A convening month on the state (:class:`NetworkState`), in place: the
+    bright spots' practice summed over schools (NumPy's pairwise sums,
+    :func:`sim.jit.sum_last_axis`), then spread."""
+    st = NetworkState(*state)
+    runs, schools = st.engagement.shape
+    bright_practice = np.empty((N_PRINCIPLES + 1, runs, schools))
+    _bright_spot_practice(state, coef, bright_practice)
+    totals = np.empty((N_PRINCIPLES + 1, runs))
+    sum_last_axis(bright_practice, totals)
+    _spread_from_bright_spots(state, coef, totals)
 
 
 @rule
@@ -85,7 +94,7 @@ def _is_bright_spot(engagement, results, bright_spot_results):
     return engagement in (ENGAGED, PAUSED) and results > bright_spot_results
 
 
-@kernel
+@step
 def _bright_spot_practice(state, coef, out):
     """Bright spots' principles (6, R, S) and understanding (R, S), stacked in
     ``out`` (7, R, S), others' zeroed (values times 1.0 or 0.0)."""
@@ -102,7 +111,7 @@ def _bright_spot_practice(state, coef, out):
             out[principles.shape[0], r, s] = st.understanding[r, s] * bright
 
 
-@kernel
+@step
 def _spread_from_bright_spots(state, coef, totals):
     """Move participating schools' principles (6, R, S) and understanding
     (R, S) toward the bright spots' means, and lift attendees' networking.

@@ -34,7 +34,18 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, smoothstep, team_mean_at
+from improvesim.sim.jit import (
+    at_run,
+    clip01_at,
+    coefficients,
+    kernel,
+    named,
+    pick,
+    rule,
+    smoothstep,
+    step,
+    team_mean_at,
+)
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, required_by_run
 from improvesim.sim.structure import LONG_SPELL
@@ -156,7 +167,7 @@ def _drive_at(c, visits, results, stress, fatigue, ownership, message_pull):
     return pull - c.fatigue_weight * fatigue
 
 
-@kernel
+@step
 def _move_commitment(st, c, school_stress):
     """Each member's commitment (K, R, S), 0-1, moved in place by the drive of
     participating (engaged or paused) schools, drifting down by ``drift`` of
@@ -223,7 +234,7 @@ def _opt_out_chance(c, stress, team_commitment):
     return p * (1.0 - team_commitment)
 
 
-@kernel
+@step
 def _decide(st, c, school_stress, u):
     """Each school's engagement (R, S) decided in place with its draw ``u``
     (R, S), then the spells counted (:func:`_count_spells`).  Returns the masks
@@ -258,7 +269,7 @@ def _decide(st, c, school_stress, u):
     return decisions
 
 
-@kernel
+@step
 def _count_spells(st, long_spells):
     """Consecutive school months (R, S) not engaged, for schools that joined (summer
     not counted), and the longest, in place; marks in ``long_spells`` (R, S) the

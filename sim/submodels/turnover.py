@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import event_marks, note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, team_mean_at
+from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, step, team_mean_at
 from improvesim.sim.rng import CLOCK_REFILL, MonthDraws, uniform_at
 from improvesim.sim.state import (
     ASSISTANT_PRINCIPAL,
@@ -119,9 +119,22 @@ def pandemic_for_exits(pv: ParamVectors, cal: Calendar) -> np.ndarray:
     the calendar's, in runs where the pandemic has been under way without a
     break for at least ``turnover.pandemic_delay`` months, zero elsewhere (the
     calendar's own array when no run has a delay).  Read-only."""
+    return pandemic_for_exits_at(pv, cal.month, cal.pandemic)
+
+
+def pandemic_for_exits_at(pv: ParamVectors, month: int, pandemic: np.ndarray) -> np.ndarray:
+    """:func:`pandemic_for_exits` in ``month``, whose calendar's pandemic severity is ``pandemic`` (R, 1)."""
     if not anything(pv.col("turnover.pandemic_delay")):
-        return cal.pandemic
-    return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[cal.month]
+        return pandemic
+    return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[month]
+
+
+def pandemic_for_exits_by_month(pv: ParamVectors, pandemic: np.ndarray) -> np.ndarray:
+    """:func:`pandemic_for_exits` of every month (T, R, 1), whose calendar's pandemic severities
+    are ``pandemic`` (T, R, 1)."""
+    if not anything(pv.col("turnover.pandemic_delay")):
+        return pandemic
+    return np.array(pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month))
 
 
 def _pandemic_for_exits_by_month(pv: ParamVectors) -> list[np.ndarray]:
@@ -256,7 +269,7 @@ def _staff_exits_and_replacements(state, coef, month, leaves, happened):
     _unsettle_after_principal(st.unsettled_months, leaves, c.after_principal_months)
 
 
-@kernel
+@step
 def _after_exits(st, c, m, leaves, happened):
     """What follows the exits ``leaves`` (K, R, S): see :func:`_staff_exits_and_replacements`.
     Only the schools someone left are visited (nothing follows elsewhere)."""
@@ -293,7 +306,7 @@ def _cumulative(hazard):
     return -np.log1p(-hazard)
 
 
-@kernel
+@step
 def _exits(m, c, tenure, unsettled_months, budget, leaves):
     """Mark in ``leaves`` (K, R, S) who leaves this month: a seat whose exit
     ``budget`` (K, R, S) is below the cumulative hazard of the seat's hazard,
@@ -326,7 +339,7 @@ def _new_exit_budget(key, month, s, k):
     return -np.log1p(-uniform_at(key, month, s, k, CLOCK_REFILL))
 
 
-@kernel
+@step
 def _unsettle_after_principal(unsettled_months, leaves, months):
     """Count down the months (R, S) a school stays unsettled after its principal
     left, and start ``months`` (R,) of them where the principal left this month
@@ -339,7 +352,7 @@ def _unsettle_after_principal(unsettled_months, leaves, months):
             unsettled_months[r, s] = left
 
 
-@kernel
+@step
 def _schools_left(leaves):
     """(R, S) mask of the schools where someone left (``leaves`` (K, R, S))."""
     K, R, S = leaves.shape
@@ -351,7 +364,7 @@ def _schools_left(leaves):
     return hit
 
 
-@kernel
+@step
 def _team_means(skill, commitment, weights, hit):
     """Team means (R, S) of ``skill`` and ``commitment`` (K, R, S) at the schools
     ``hit`` (R, S) marks, zero elsewhere."""
@@ -367,7 +380,7 @@ def _team_means(skill, commitment, weights, hit):
     return team_skill, team_commitment
 
 
-@kernel
+@step
 def _successors(leaves, bench):
     """(2, R, S) masks of the seats of :data:`SUCCESSION_SEATS` a groomed
     successor steps into: the principal's first, then the lead's, while the
@@ -384,7 +397,7 @@ def _successors(leaves, bench):
     return steps_up
 
 
-@kernel
+@step
 def _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment):
     """Newcomers in the seats left start near the district's initial (novice)
     levels, spread by a fresh uniform from ``newcomer_low`` times them (the
@@ -436,7 +449,7 @@ def _newcomer(cr, fresh, team_skill, team_commitment, carry, documented):
     return skill, commitment
 
 
-@kernel
+@step
 def _promote_successors(st, c, successors, team_skill, team_commitment):
     """A groomed successor steps into each seat ``successors`` (2, R, S) marks
     with the team's skill (at least ``successor_skill_margin`` above developing)
@@ -453,7 +466,7 @@ def _promote_successors(st, c, successors, team_skill, team_commitment):
                     st.bench[r, s] -= 1
 
 
-@kernel
+@step
 def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commitment):
     """In runs with ``refill_promoted_seat``, the seat of each teammate promoted
     into a seat ``successors`` (2, R, S) marks is taken by a newcomer, drawn as
@@ -486,7 +499,7 @@ def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commit
                 st.exit_budget[promoted, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, promoted)
 
 
-@kernel
+@step
 def _promoted_teammate(skill, leaves, successors, taken, r, s):
     """The seat of the teammate a successor is promoted from, at run r, school s:
     the most skilled member (the first on ties) besides the principal, of at
@@ -506,7 +519,7 @@ def _promoted_teammate(skill, leaves, successors, taken, r, s):
     return best
 
 
-@kernel
+@step
 def _stalled(leaves, successors, engagement):
     """(2, R, S) masks of invited schools whose principal (row 0) or lead (row 1)
     left with no successor ready."""
@@ -521,7 +534,7 @@ def _stalled(leaves, successors, engagement):
     return stalled
 
 
-@kernel
+@step
 def _stall_work(st, c, stalled, u_continue):
     """Losing the principal or lead with no successor (``stalled`` (2, R, S))
     stalls the work for ``stall_months`` shortened by embeddedness (0-1), and
@@ -547,7 +560,7 @@ def _stall_work(st, c, stalled, u_continue):
     return dropped
 
 
-@kernel
+@step
 def _knowledge_walks_out(st, c, leaves, hit):
     """Local knowledge and practice leave with people (the weighted share of the
     team that left), except what is embedded in routines (embeddedness, 0-1) or
@@ -572,7 +585,7 @@ def _knowledge_walks_out(st, c, leaves, hit):
             st.understanding[r, s] = st.understanding[r, s] * (1.0 - half_lost * knowledge_lost)
 
 
-@kernel
+@step
 def _bench_keeps_only_skilled_staff(skill, bench, hit):
     """The bench (successors, (R, S)) holds at most as many successors as the
     team has members of at least developing skill besides the principal:
@@ -590,7 +603,7 @@ def _bench_keeps_only_skilled_staff(skill, bench, hit):
             bench[r, s] = min(bench[r, s], skilled)
 
 
-@kernel
+@step
 def _mark_staff_events(happened, successors, stalled, dropped, engagement):
     """Mark in ``happened`` (4, R, S) the schools of each of :data:`_STAFF_EVENTS`."""
     _, R, S = happened.shape
@@ -705,7 +718,7 @@ def _coach_exits_and_vacancies(state, coef, u, hazard, pandemic, grant_active, h
             _end_grant_at(position, st.coach_grant, filled, happened, record, cr.retained_after_grant, r)
 
 
-@kernel
+@step
 def _end_grant_at(position, grant, filled, happened, record, retained, r):
     """The grant of run r has ended: the district keeps the first
     ``retained`` (share, 0-1) of the grant's positions, the others close
@@ -863,7 +876,7 @@ def _central_office_leaders(state, coef, draws, hazard, month, happened):
     _add_fatigue(st.fatigue, st.engagement, new_leader, c.fatigue_per_change, np.ones(R))
 
 
-@kernel
+@step
 def _initiatives_count_down(initiative_months):
     """Whether any run (R,) has a competing initiative under way."""
     under_way = False
@@ -872,7 +885,7 @@ def _initiatives_count_down(initiative_months):
     return under_way
 
 
-@kernel
+@step
 def _add_fatigue(fatigue, engagement, changed, change, scale):
     """Add ``scale`` (R,) times a change's fatigue, ``change`` (R,) per unit of
     room left (1 - fatigue), at the invited schools (R, S) of the runs where the

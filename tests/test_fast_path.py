@@ -1,0 +1,144 @@
+"""The year of months (sim/month.py) gives the same bytes as the submodels' Python functions.
+
+``Engine.run`` without an event log steps a year of months at a time through
+:func:`improvesim.sim.month.run_months` (its loop run as Python, or compiled in one call with
+``IMPROVESIM_COMPILED_MONTH=1``); ``Engine.step`` (the Mesa model, the event log, the workshop
+page) calls the submodels' functions month by month.  All call the same kernels, so every
+outcome and every state array must be the same bytes, scenario by scenario: the bundled
+scenarios, plans that pull the rarer levers, shocks, a posterior's constants, a batch of runs
+whose parameters differ; both ways of running the loop.
+"""
+
+import numpy as np
+import pytest
+
+from improvesim.analysis.compare import load_plan
+from improvesim.sim import month
+from improvesim.sim.bundled import resolve
+from improvesim.sim.engine import Engine, SimulationResult, simulate
+from improvesim.sim.jit import sum_last_axis
+from improvesim.sim.month import _STATE_BUNDLES, LooseState
+from improvesim.sim.params import Params, Shock, load_scenario
+from improvesim.sim.posterior import load_posterior, replicate_params
+from improvesim.sim.state import State
+
+SEEDS = (1, 42, 2**40 + 7)
+RESULT_ARRAYS = (
+    "district",
+    "first_institutionalized",
+    "invited_month",
+    "joined",
+    "authentic_years",
+    "final_authenticity",
+)
+
+
+def stepped(params, seeds, *, record_events=False) -> tuple[SimulationResult, State]:
+    """The runs stepped month by month through the submodels' functions."""
+    engine = Engine(params, seeds, record_schools=True, record_events=record_events)
+    while not engine.done:
+        engine.step()
+    return engine.result(), engine.st
+
+
+def fast(params, seeds, *, steps_first: int = 0) -> tuple[SimulationResult, State]:
+    """The runs through ``Engine.run`` (the compiled month), after ``steps_first`` months stepped."""
+    engine = Engine(params, seeds, record_schools=True)
+    for _ in range(steps_first):
+        engine.step()
+    return engine.run(), engine.st
+
+
+def assert_same_bytes(a: tuple[SimulationResult, State], b: tuple[SimulationResult, State]) -> None:
+    (ra, sa), (rb, sb) = a, b
+    for name in RESULT_ARRAYS:
+        x, y = getattr(ra, name), getattr(rb, name)
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+    assert sorted(ra.schools) == sorted(rb.schools)
+    for name in ra.schools:
+        assert ra.schools[name].tobytes() == rb.schools[name].tobytes(), f"schools[{name}]"
+    for name in state_array_names():
+        assert getattr(sa, name).tobytes() == getattr(sb, name).tobytes(), f"state.{name}"
+    assert sa.month == sb.month
+
+
+def state_array_names() -> list[str]:
+    """Every state array the compiled month can touch."""
+    names = set(LooseState._fields)
+    for bundle in _STATE_BUNDLES:
+        names |= set(bundle._fields)
+    return sorted(names)
+
+
+def scenario_cases() -> dict[str, list[Params]]:
+    """Batches of three runs: bundled scenarios, plans with the new levers, shocks, a posterior."""
+    cases = {name: [load_scenario(name)] * len(SEEDS) for name in ("baseline", "mandate", "high_churn")}
+    cases["framework_full"] = [load_scenario("framework_full")] * len(SEEDS)
+    cases["viano2024_case"] = [load_scenario("viano2024_case")] * len(SEEDS)
+    for plan in ("capacity_gated_rollout", "stop_initiatives", "internal_pipeline", "external_coaches"):
+        cases[f"plan_{plan}"] = [load_plan(resolve(f"plans/{plan}")).params] * len(SEEDS)
+    full = load_scenario("framework_full")
+    shocks = (Shock("pandemic", 7, 14, 0.9), Shock("hub_loss", 30, 12, 1.0), Shock("pandemic", 60, 6, 0.4))
+    cases["shocked"] = [Params(values=full.values, shocks=shocks, name="shocked")] * len(SEEDS)
+    at_once = full.with_overrides({"turnover.pandemic_delay": 0})  # exits rise as the pandemic starts
+    cases["shocked_without_delay"] = [Params(values=at_once.values, shocks=shocks, name="shocked")] * len(SEEDS)
+    base = load_scenario("baseline")
+    cases["posterior_viano2024"] = replicate_params(base, SEEDS, load_posterior("viano2024"))
+    cases["mixed_batch"] = [base, load_scenario("mandate"), load_plan(resolve("plans/deep_bench")).params]
+    return cases
+
+
+CASES = scenario_cases()
+
+
+@pytest.fixture(params=["python", "compiled"])
+def month_mode(request, monkeypatch):
+    """The year's loop run as Python or compiled (``IMPROVESIM_COMPILED_MONTH``)."""
+    monkeypatch.setattr(month, "COMPILED_MONTH", request.param == "compiled")
+    return request.param
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_year_of_months_gives_the_bytes_of_the_submodels_functions(case, month_mode):
+    params = CASES[case]
+    assert_same_bytes(fast(params, SEEDS), stepped(params, SEEDS))
+
+
+@pytest.mark.parametrize("case", ["baseline", "shocked", "posterior_viano2024"])
+def test_with_or_without_the_event_log_the_same_bytes(case):
+    """The event log (the Python functions' notes) changes nothing else."""
+    params = CASES[case]
+    assert_same_bytes(fast(params, SEEDS), stepped(params, SEEDS, record_events=True))
+
+
+@pytest.mark.parametrize("steps_first", [1, 11, 12, 17])
+def test_running_on_after_some_months_stepped_gives_the_same_bytes(steps_first, month_mode):
+    params = CASES["framework_full"]
+    assert_same_bytes(fast(params, SEEDS, steps_first=steps_first), stepped(params, SEEDS))
+
+
+def test_a_run_alone_and_in_a_batch_give_the_same_bytes_on_the_year_of_months(month_mode):
+    params = CASES["mixed_batch"]
+    together = simulate(params, SEEDS)
+    for r, (p, seed) in enumerate(zip(params, SEEDS, strict=True)):
+        alone = simulate([p], [seed])
+        assert alone.district.tobytes() == together.district[r : r + 1].tobytes()
+        assert alone.first_institutionalized.tobytes() == together.first_institutionalized[r : r + 1].tobytes()
+
+
+def test_the_year_of_months_refuses_a_batch_that_keeps_an_event_log():
+    from improvesim.sim.month import month_tables, run_months
+
+    engine = Engine([load_scenario("baseline")], [1], record_events=True)
+    with pytest.raises(ValueError, match="event log"):
+        run_months(0, 1, engine.st, None, month_tables(engine.pv, engine.st.team_size, engine._schedule), None)
+
+
+@pytest.mark.parametrize("schools", [*range(0, 140), 255, 256, 257, 400, 1000, 4000, 4001])
+def test_compiled_sums_over_schools_are_numpys(schools):
+    """The bright spots' totals (network) are summed in compiled code in NumPy's pairwise order."""
+    rng = np.random.default_rng(schools)
+    x = rng.standard_normal((7, 3, schools)) * 10.0 ** rng.integers(-8, 8, (7, 3, schools))
+    out = np.empty((7, 3))
+    sum_last_axis(x, out)
+    assert out.tobytes() == x.sum(axis=-1).tobytes()
