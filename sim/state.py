@@ -377,9 +377,14 @@ def exit_budget(u: np.ndarray | float) -> np.ndarray:
 
 def initial_exit_budgets(keys: np.ndarray, schools: int, team_size: int) -> np.ndarray:
     """(K, R, S) exit budgets of the staff in post at the start: stream
-    ``staff_clock``, month 0, index (school, seat, :data:`sim.rng.CLOCK_START`)."""
+    ``staff_clock``, month 0, index (school, seat, :data:`sim.rng.CLOCK_START`).
+
+    C-ordered, like every other state array: the memory order of the seat-major view
+    would otherwise depend on R and S, and a compiled kernel that takes the array (the
+    compiled year of months above all, :mod:`sim.month`) would be compiled again for
+    each memory order it meets."""
     u = rng.uniform(keys, "staff_clock", 0, (schools, team_size, rng.CLOCK_START + 1))[..., rng.CLOCK_START]
-    return exit_budget(np.moveaxis(u, -1, 0))
+    return np.ascontiguousarray(exit_budget(np.moveaxis(u, -1, 0)))
 
 
 def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=None) -> State:

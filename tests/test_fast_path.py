@@ -9,17 +9,21 @@ scenarios, plans that pull the rarer levers, shocks, a posterior's constants, a 
 whose parameters differ; both ways of running the loop.
 """
 
+import numba
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 
 from improvesim.analysis.compare import load_plan
-from improvesim.sim import month
+from improvesim.sim import month, rng
 from improvesim.sim.bundled import resolve
-from improvesim.sim.engine import Engine, SimulationResult, simulate
+from improvesim.sim.engine import Engine, SimulationResult, concatenate, simulate, simulate_batches
 from improvesim.sim.jit import sum_last_axis
-from improvesim.sim.month import _STATE_BUNDLES, LooseState
-from improvesim.sim.params import Params, Shock, load_scenario
+from improvesim.sim.month import _STATE_BUNDLES, LooseState, month_tables, state_bundles
+from improvesim.sim.params import Params, Shock, defaults, load_scenario
 from improvesim.sim.posterior import load_posterior, replicate_params
+from improvesim.sim.schema import PARAMETERS, SHOCK_KINDS
 from improvesim.sim.state import State
 
 SEEDS = (1, 42, 2**40 + 7)
@@ -142,3 +146,108 @@ def test_compiled_sums_over_schools_are_numpys(schools):
     out = np.empty((7, 3))
     sum_last_axis(x, out)
     assert out.tobytes() == x.sum(axis=-1).tobytes()
+
+
+# --- arbitrary parameter sets, shapes and shocks (Hypothesis) ------------------------------------
+
+#: Parameters that set a batch's shape (drawn together, kept small so that every example is quick).
+SHAPE = ("district.schools", "district.team_size", "run.years", "rollout.initial_schools", "rollout.cohort_size")
+#: Every other parameter of the schema, each drawn anywhere in its range (ints up to 60 months or so).
+FREE = [p for p in PARAMETERS if p.name not in SHAPE and p.name not in ("run.seed", "run.replicates")]
+
+
+def any_value(p) -> hs.SearchStrategy:
+    if p.kind == "choice":
+        return hs.sampled_from(p.choices)
+    if p.kind == "int":
+        return hs.integers(int(p.low), int(min(p.high, 60)))
+    return hs.one_of(hs.sampled_from([p.low, p.high]), hs.floats(p.low, p.high, allow_nan=False))
+
+
+@hs.composite
+def parameter_set(draw, schools: int, team_size: int, years: int) -> Params:
+    """A valid parameter set of this shape: any of the other parameters set anywhere in its range,
+    up to four shocks (starting in any month, running past the end or not)."""
+    values = {
+        "district.schools": schools,
+        "district.team_size": team_size,
+        "run.years": years,
+        "rollout.initial_schools": draw(hs.integers(0, schools)),
+        "rollout.cohort_size": draw(hs.integers(0, schools + 1)),
+    }
+    for p in FREE:
+        if draw(hs.booleans()):
+            values[p.name] = draw(any_value(p))
+    months = 12 * years
+    shock = hs.builds(
+        Shock,
+        hs.sampled_from(SHOCK_KINDS),
+        hs.integers(0, months - 1),
+        hs.integers(1, months + 2),
+        hs.sampled_from([0.0, 1.0]) | hs.floats(0.0, 1.0),
+    )
+    shocks = tuple(draw(hs.lists(shock, max_size=4)))
+    return Params(values=defaults().values, shocks=shocks, name="drawn").with_overrides(values)
+
+
+@hs.composite
+def batches(draw) -> tuple[list[Params], list[int], int]:
+    """One to three different parameter sets of one shape, their seeds and the months stepped first."""
+    schools, team_size, years = draw(hs.sampled_from([1, 2, 5])), draw(hs.integers(3, 12)), draw(hs.integers(1, 2))
+    runs = draw(hs.integers(1, 3))
+    params = [draw(parameter_set(schools, team_size, years)) for _ in range(runs)]
+    seeds = draw(hs.lists(hs.integers(0, 2**63 - 1), min_size=runs, max_size=runs))
+    return params, seeds, min(draw(hs.sampled_from([0, 0, 1, 12, 13])), 12 * years)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=batches())
+def test_any_parameters_within_the_schema_give_the_same_bytes_either_way(case, month_mode):
+    params, seeds, steps_first = case
+    assert_same_bytes(fast(params, seeds, steps_first=steps_first), stepped(params, seeds))
+
+
+def compiled_month_types(params: list[Params]) -> str:
+    """The Numba types of what :func:`improvesim.sim.month.run_months` hands the compiled year."""
+    engine = Engine(params, list(range(len(params))))
+    coef, tables = month_tables(engine.pv, engine.st.team_size, engine._schedule)
+    year = tuple(rng.year_draws(engine._streams.blocks(0, 12)))
+    return str(numba.typeof((state_bundles(engine.st), year, coef, tables, engine.recorder.targets())))
+
+
+def test_the_compiled_year_is_compiled_once_whatever_the_shape():
+    """The compiled year's inputs have the same types (dtypes, dimensions, memory order) for any
+    number of runs, schools, coaches and seats: a new memory order (the initial exit budgets' depended
+    on R and S) compiles the whole year again, about 25 s on a new machine."""
+    base = load_scenario("baseline").with_overrides({"run.years": 1})
+    reference = compiled_month_types([base] * 3)
+    for runs in (1, 2):
+        for schools in (1, 2, 7):
+            for coaches in (0, 1, 3):
+                shape = {"district.schools": schools, "rollout.initial_schools": schools, "coaching.coaches": coaches}
+                assert compiled_month_types([base.with_overrides(shape)] * runs) == reference, (runs, shape)
+
+
+def test_batches_in_two_threads_give_the_bytes_of_one_thread(month_mode):
+    params = [
+        load_scenario(name).with_overrides({"run.years": 2}) for name in ("baseline", "mandate", "framework_full")
+    ]
+    params, seeds = params * 2, list(range(30, 36))
+    one = concatenate(list(simulate_batches(params, seeds, batch=2, workers=1, record_schools=True)))
+    two = concatenate(list(simulate_batches(params, seeds, batch=2, workers=2, record_schools=True)))
+    for name in RESULT_ARRAYS:
+        assert getattr(one, name).tobytes() == getattr(two, name).tobytes(), name
+    for name in one.schools:
+        assert one.schools[name].tobytes() == two.schools[name].tobytes(), f"schools[{name}]"
+
+
+def test_running_a_finished_engine_again_and_the_outcomes_midway(month_mode):
+    params = CASES["baseline"]
+    engine = Engine(params, SEEDS)
+    for _ in range(30):
+        engine.step()
+    midway = engine.result()
+    first, again = engine.run(), engine.run()
+    assert midway.district.shape[1] == 30 and midway.district.tobytes() == first.district[:, :30].tobytes()
+    for name in RESULT_ARRAYS:
+        assert getattr(first, name).tobytes() == getattr(again, name).tobytes(), name
