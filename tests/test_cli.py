@@ -296,8 +296,9 @@ def test_run_streams_batches_with_the_same_values(tmp_path):
     assert summary["replicates"] == 5
 
 
-def test_run_on_two_threads_writes_the_same_values_as_on_one(tmp_path):
-    """Batches computed two at a time in threads: the same rows, values, summary and order as one at a time."""
+def test_run_on_two_threads_writes_the_same_bytes_as_on_one(tmp_path):
+    """Batches computed two at a time in threads: the same rows, values, summary and order as one
+    at a time, and the same bytes of every Parquet file (row groups follow the rows, not the batches)."""
     import json
 
     from improvesim.scenario_run import simulate_into
@@ -315,6 +316,7 @@ def test_run_on_two_threads_writes_the_same_values_as_on_one(tmp_path):
     assert written[1][0] == written[2][0] and written[1][1] == written[2][1]
     for name, frame in written[1][2].items():
         pd.testing.assert_frame_equal(frame, written[2][2][name], obj=name)
+        assert (tmp_path / "w1" / f"{name}.parquet").read_bytes() == (tmp_path / "w2" / f"{name}.parquet").read_bytes()
 
 
 def test_batches_keep_their_order_on_any_number_of_threads():
