@@ -242,14 +242,21 @@ def at_run(bundle, r):
     return type(bundle)(*[x[r] for x in bundle])
 
 
-@overload(at_run)
-def _at_run_compiled(bundle, r):
-    source = "def at_run_impl(bundle, r):\n    return cls({})\n".format(
-        "".join(f"bundle[{i}][r], " for i in range(len(bundle)))
+def _each_at(bundle, index: str):
+    """The compiled implementation of ``f(bundle, index)``: the NamedTuple class of ``bundle``
+    holding each of its arrays at ``index`` (its first axis), generated from the field count
+    (the argument is named as in the function it implements, as Numba requires)."""
+    source = f"def each_at_impl(bundle, {index}):\n    return cls({{}})\n".format(
+        "".join(f"bundle[{i}][{index}], " for i in range(len(bundle)))
     )
     scope = {"cls": bundle.instance_class}
     exec(source, scope)  # noqa: S102 (code generated from the field count only)
-    return scope["at_run_impl"]
+    return scope["each_at_impl"]
+
+
+@overload(at_run)
+def _at_run_compiled(bundle, r):
+    return _each_at(bundle, "r")
 
 
 def at_month(bundle, m):
@@ -261,12 +268,7 @@ def at_month(bundle, m):
 
 @overload(at_month)
 def _at_month_compiled(bundle, m):
-    source = "def at_month_impl(bundle, m):\n    return cls({})\n".format(
-        "".join(f"bundle[{i}][m], " for i in range(len(bundle)))
-    )
-    scope = {"cls": bundle.instance_class}
-    exec(source, scope)  # noqa: S102 (code generated from the field count only)
-    return scope["at_month_impl"]
+    return _each_at(bundle, "m")
 
 
 # --- NumPy's float sum ---------------------------------------------------------------------------
