@@ -170,16 +170,21 @@ def _grid(factors: tuple[Factor, ...]) -> Design:
 
 
 def _sampled(exp: Experiment) -> Design:
-    from SALib.sample import latin, morris, sobol
-
     problem = salib_problem(exp.factors, exp.groups, morris=exp.design == "morris")
     if exp.design == "morris":
         check_morris_levels(exp)
+    # each sampler imported only when used: SALib's Sobol sampler loads scipy.stats (about 0.7 s)
     if exp.design == "lhs":
+        from SALib.sample import latin
+
         X = latin.sample(problem, exp.samples, seed=exp.seed)
     elif exp.design == "sobol":
+        from SALib.sample import sobol
+
         X = sobol.sample(problem, exp.samples, calc_second_order=exp.second_order, scramble=True, seed=exp.seed)
     else:
+        from SALib.sample import morris
+
         X = morris.sample(problem, exp.samples, num_levels=exp.levels, seed=exp.seed)
     if exp.groups and len(set(problem["groups"])) < 2:
         raise ParameterError("groups need parameters from at least two families", str(exp.path), "groups")

@@ -21,8 +21,16 @@ PR_SET_PDEATHSIG = 1
 
 
 def worker_init(parent: int) -> None:
-    """Set up a pool worker: ignore Ctrl-C (the parent handles it) and die when ``parent`` dies."""
+    """Set up a pool worker: ignore Ctrl-C (the parent handles it), end on SIGTERM, and die when ``parent`` dies.
+
+    A forked worker inherits its parent's handlers (within
+    :func:`interrupts_handled`, SIGTERM raises :class:`Terminated`), so they
+    are reset here: the parent stops its workers with SIGTERM.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.unraisablehook = sys.__unraisablehook__
+    _received.clear()
     die_with_parent(parent)
 
 

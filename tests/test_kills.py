@@ -4,6 +4,7 @@ Real processes (the command line in a subprocess), real signals, tiny
 experiments; every wait is bounded.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -83,6 +84,19 @@ def wait_for(condition, what):
 
 def chunks_saved(folder):
     return len(list((folder / "parts").glob("outcomes-*.parquet")))
+
+
+def pool_workers(pid):
+    """Pids of the sweep's pool workers among ``pid``'s children: forked ones (the parent's
+    command line) or spawned ones, not multiprocessing's resource tracker."""
+    own = Path(f"/proc/{pid}/cmdline").read_bytes()
+    found = []
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if cmdline == own or b"spawn_main" in cmdline:
+                found.append(child)
+    return found
 
 
 def children(pid):
@@ -226,8 +240,7 @@ def test_a_worker_that_dies_is_replaced_and_its_chunks_computed_again(reference,
     store = tmp_path / "store"
     proc = start("sweep", tiny(tmp_path), "--out", store, "--workers", 2, "--quiet", slow=0.2)
     wait_for(lambda: chunks_saved(store) >= 1, "the first chunk")
-    workers = [p for p in children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
-    os.kill(workers[0], signal.SIGKILL)
+    os.kill(pool_workers(proc.pid)[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 0 and "Traceback" not in err, out + err
     assert "worker process died" in err

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from conftest import ROOT, improvesim
 
 from improvesim.analysis.store import load_sweep
+from improvesim.experiments import sweep as sweep_module
 from improvesim.experiments.design import build_design
 from improvesim.experiments.spec import load_experiment
 from improvesim.experiments.sweep import run_sweep
@@ -111,11 +113,27 @@ def serial_store(tmp_path_factory):
     return tmp, tmp / "store"
 
 
-def test_parallel_equals_serial(serial_store, tmp_path):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_parallel_equals_serial(serial_store, tmp_path, monkeypatch, method):
+    monkeypatch.setattr(sweep_module, "start_method", lambda: method)
     tmp, serial = serial_store
     exp = load_experiment(tmp / "exp.toml")
     run_sweep(exp, tmp_path / "par", workers=2, progress=False)
     assert parts_bytes(tmp_path / "par") == parts_bytes(serial)
+
+
+def test_workers_are_spawned_while_another_python_thread_runs():
+    """Forking a process that runs another Python thread can leave a lock held in the child."""
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert sweep_module.start_method() == "spawn"
+    finally:
+        release.set()
+        thread.join()
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        assert sweep_module.start_method() == "fork"
 
 
 def test_dask_local_cluster_equals_local(serial_store, tmp_path):
