@@ -34,6 +34,7 @@ from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import StoreError, finish, prepare, save_chunk, write_manifest
 from improvesim.sim.posterior import pinned_constants
+from improvesim.sim.precompile import compile_share, load_signatures, shares
 
 #: Chunks in flight per worker.
 IN_FLIGHT_PER_WORKER = 2
@@ -173,6 +174,20 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
             warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
             pool.submit(int).result()  # a pool of forked workers starts them all at its first task
     return pool
+
+
+def compile_kernels(processes: int) -> int:
+    """The model's kernels compiled into the kernel cache on a pool of ``processes`` workers, at
+    its first use on a machine (:mod:`improvesim.sim.precompile`); how many were compiled.
+    Nothing is done with fewer than two processes: the kernels then compile when first called."""
+    parts = shares(load_signatures(), processes)
+    if len(parts) < 2:
+        return 0
+    pool = _new_pool(len(parts))
+    try:
+        return sum(pool.map(compile_share, parts))
+    finally:
+        _stop_pool(pool)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

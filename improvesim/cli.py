@@ -367,7 +367,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise UsageError(f"--workers: got {workers}; allowed: at least 1")
-    _notice_if_compiling()
+    _compile_if_needed()
     started = time.perf_counter()
     with staged_folder(out, force=args.force) as stage:
         summary, _ = simulate_into(
@@ -389,16 +389,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _notice_if_compiling() -> None:
-    """One line on standard error when this run will first compile the model's kernels."""
+def _compile_if_needed() -> None:
+    """At the model's first use on this machine (no compiled kernels cached): one line on
+    standard error, then its kernels compiled on every core (:mod:`improvesim.sim.precompile`)."""
+    from improvesim.experiments.sweep import compile_kernels
     from improvesim.sim.jit import kernels_cached
 
-    if not kernels_cached():
-        print(
-            "improvesim: compiling the model for this machine (once per version; about a minute on two cores)...",
-            file=sys.stderr,
-            flush=True,
-        )
+    if kernels_cached():
+        return
+    cores = os.cpu_count() or 1
+    print(
+        f"improvesim: compiling the model for this machine on {cores} core(s) (once per version; "
+        "about 20 s on two cores)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    compile_kernels(cores)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -429,7 +435,7 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     # scheduler's workers are on other machines)
     local = 0 if args.scheduler else (args.dask_local or (workers if workers > 1 else 1))
     check_size(exp, local)
-    _notice_if_compiling()
+    _compile_if_needed()
     try:
         summary = run_sweep(
             exp,
@@ -535,7 +541,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     check_seed(args.seed, "--seed")
     posterior = posterior_of(args)  # refused before the compile notice: bad input gets one line
-    _notice_if_compiling()
+    _compile_if_needed()
     out = run_compare(
         args.plans,
         args.base,
@@ -618,7 +624,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import logging
 
     logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)  # pyabc's progress lines
-    _notice_if_compiling()
+    _compile_if_needed()
     try:
         with workers_for(workers, args.dask_local, args.scheduler) as (submit, n):
             if args.sbc is not None:
@@ -697,7 +703,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
     check_writable(args.out, args.force)
     posterior = posterior_of(args)  # refused before the compile notice: bad input gets one line
-    _notice_if_compiling()
+    _compile_if_needed()
     table = validate(args.replicates, args.seed, draw=None if posterior is None else posterior_draw(posterior))
     intervals = uncertainty_note(posterior)
     table["intervals"] = intervals
@@ -762,7 +768,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     schools = int(params["district.schools"])
     if not 0 <= args.school < schools:
         raise UsageError(f"--school: got {args.school}; allowed: 0 to {schools - 1}")
-    _notice_if_compiling()
+    _compile_if_needed()
     model = DistrictModel(params, seed=seed)
     result = model.run()
     records = {k: v[0] for k, v in result.schools.items()}
@@ -819,6 +825,7 @@ def cmd_app(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    _compile_if_needed()  # before the server: the page's first run would otherwise wait for it
     print(f"workshop page at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     command = [solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"]
     os.execv(solara, [*command, "--no-check-version"])

@@ -89,6 +89,10 @@ def test_the_wheel_runs_from_an_empty_folder(installed):
     run = _in(bin_dir, empty, "improvesim", "run", "baseline", "--replicates", 2, "--out", "X")
     assert run.returncode == 0, run.stderr
     assert run.stderr.startswith("improvesim: compiling the model for this machine"), run.stderr
+    listed = _in(
+        bin_dir, empty, "python", "-c", "import improvesim.sim.precompile as p; print(len(p.load_signatures()))"
+    )
+    assert int(listed.stdout) >= 20, listed.stderr  # the wheel holds the list the first use compiles from
     assert sorted(p.name for p in (empty / "X").iterdir()) == RUN_FILES
     assert json.loads((empty / "X" / "summary.json").read_text())["replicates"] == 2
     version = _in(bin_dir, empty, "improvesim", "--version")

@@ -1,0 +1,78 @@
+"""The first use on a new machine compiles the kernels on a pool (sim/precompile.py)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import ROOT
+
+from improvesim.sim.precompile import compile_share, describe, load_signatures, numba_type, shares
+
+
+def test_the_kernel_list_matches_what_a_first_run_compiles():
+    """sim/kernel_signatures.json lists exactly the kernels (and argument types) of a first run."""
+    check = subprocess.run(
+        [sys.executable, ROOT / "scripts" / "update_kernel_signatures.py", "--check"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_argument_types_survive_the_json_file():
+    entries = load_signatures()
+    assert len(entries) >= 20
+    for entry in entries:
+        assert [describe(numba_type(d)) for d in entry["args"]] == entry["args"]
+
+
+def test_shares_hold_every_kernel_once_and_balance_the_seconds():
+    entries = load_signatures()
+    parts = shares(entries, 2)
+    assert sorted(e["kernel"] + json.dumps(e["args"]) for p in parts for e in p) == sorted(
+        e["kernel"] + json.dumps(e["args"]) for e in entries
+    )
+    loads = [sum(e["seconds"] for e in p) for p in parts]
+    # longest first to the lighter share: the two differ by at most the longest kernel
+    assert abs(loads[0] - loads[1]) <= max(e["seconds"] for e in entries)
+    assert shares(entries[:1], 4) == [entries[:1]]
+
+
+def test_a_stale_entry_is_skipped_not_raised():
+    stale = [
+        {"module": "improvesim.sim.rng", "kernel": "no_such_kernel", "args": []},
+        {"module": "improvesim.nowhere", "kernel": "k", "args": []},
+        {"module": "improvesim.sim.rng", "kernel": "_hashed_months", "args": [["scalar", "int64"]]},
+    ]
+    assert compile_share(stale) == 0
+
+
+def test_after_the_pool_compiled_a_first_run_compiles_no_listed_kernel(tmp_path):
+    """With an empty kernel cache: the pool compiles every listed kernel, and the run that
+    follows loads them all from the cache (Numba's compile events show what it compiled)."""
+    code = textwrap.dedent(
+        """
+        import json
+        from numba.core import event
+        from improvesim.experiments.sweep import compile_kernels
+        from improvesim.sim.engine import simulate
+        from improvesim.sim.params import defaults
+
+        pooled = compile_kernels(2)
+        with event.install_recorder("numba:compile") as recorder:
+            simulate([defaults()] * 2, [1, 2])
+        names = sorted({ev.data["dispatcher"].py_func.__name__ for _, ev in recorder.buffer if ev.is_start})
+        print(json.dumps({"pooled": pooled, "compiled_here": names}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = json.loads(out.splitlines()[-1])
+    listed = {e["kernel"] for e in load_signatures()}
+    assert result["pooled"] == len(load_signatures())
+    assert not listed & set(result["compiled_here"]), result
