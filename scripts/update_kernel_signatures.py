@@ -8,7 +8,7 @@ cache; they only balance the shares).  Rewrite it after changing a kernel's
 arguments; ``tests/test_precompile.py`` runs ``--check``.
 
     .venv/bin/python scripts/update_kernel_signatures.py           # rewrite (about a minute)
-    .venv/bin/python scripts/update_kernel_signatures.py --check   # exit 1 if it is out of date
+    .venv/bin/python scripts/update_kernel_signatures.py --check   # exit 1 if a first run meets a kernel it lacks
 """
 
 from __future__ import annotations
@@ -63,9 +63,7 @@ def first_run_kernels(timed: bool) -> list[dict]:
 
 
 def _in_subprocess(flag: str, env: dict) -> list[dict]:
-    out = subprocess.run(
-        [sys.executable, __file__, flag], env=env, check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([sys.executable, __file__, flag], env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.splitlines()[-1])
 
 
@@ -73,25 +71,25 @@ def main() -> int:
     from improvesim.sim.precompile import SIGNATURES, load_signatures
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a first run meets a kernel it lacks")
     parser.add_argument("--emit", choices=["timed", "untimed"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.emit:  # the child process: print the entries as the last line
         print(json.dumps(first_run_kernels(args.emit == "timed")))
         return 0
     if args.check:
-        wanted = _in_subprocess("--emit=untimed", dict(os.environ))
+        # a kernel another kernel calls gets a version of its own only when compiled, not when
+        # loaded from the cache, so a run may meet fewer kernels than the list holds, never others
+        met = _in_subprocess("--emit=untimed", dict(os.environ))
         listed = [{k: v for k, v in e.items() if k != "seconds"} for e in load_signatures()]
-        if wanted != listed:
-            missing = [f"{e['module']}.{e['kernel']}" for e in wanted if e not in listed]
-            stale = [f"{e['module']}.{e['kernel']}" for e in listed if e not in wanted]
+        missing = [f"{e['module']}.{e['kernel']}" for e in met if e not in listed]
+        if missing:
             print(
-                f"{SIGNATURES.name} is out of date (missing: {missing or 'none'}; stale: {stale or 'none'}); "
-                "run scripts/update_kernel_signatures.py",
+                f"{SIGNATURES.name} is out of date (missing: {missing}); run scripts/update_kernel_signatures.py",
                 file=sys.stderr,
             )
             return 1
-        print(f"{SIGNATURES.name}: {len(listed)} kernels, up to date")
+        print(f"{SIGNATURES.name}: {len(listed)} kernels; a first run meets no other")
         return 0
     with tempfile.TemporaryDirectory() as cache:
         entries = _in_subprocess("--emit=timed", {**os.environ, "NUMBA_CACHE_DIR": cache})

@@ -38,7 +38,7 @@ import numpy as np
 from improvesim.sim.jit import at_month, coefficients, kernel, named, pick
 from improvesim.sim.outcomes import DistrictState, RecordedState, Recorder, planned_visits, record_month
 from improvesim.sim.rng import MonthDraws
-from improvesim.sim.state import ParamVectors, State
+from improvesim.sim.state import ParamVectors, State, frozen
 from improvesim.sim.structure import MONTHS_PER_YEAR, YEAR_END
 from improvesim.sim.submodels.calendar import DemandCoefficients, _calendar_tables, _shocks_and_pressure
 from improvesim.sim.submodels.central_office import (
@@ -206,7 +206,7 @@ class MonthTables(NamedTuple):
     staff_hazard: np.ndarray  # (12, K, R, 1) monthly exit hazards by seat
     coach_hazard: np.ndarray  # (12, R, 1) monthly coach exit hazards
     office_hazard: np.ndarray  # (12, R) monthly exit hazards of the central-office leader
-    convening_schedule: np.ndarray  # (R, 12) months of the school year that hold a convening
+    convening_schedule: np.ndarray  # (12, R) months of the school year that hold a convening
     per_run: np.ndarray  # (len(PerRun), R) the loose per-run values the kernels take
 
 
@@ -263,11 +263,12 @@ def month_tables(pv: ParamVectors, team_size: int, schedule: np.ndarray) -> tupl
         pandemic_column=column,
         hub_loss=hub_loss,
         grant_active=grant,
-        exit_pandemic=pandemic_for_exits_by_month(pv, column),
-        staff_hazard=np.array(_seat_hazards_by_month(pv, team_size)),
-        coach_hazard=np.array(_coach_hazards(pv)),
-        office_hazard=np.array(_central_office_hazards(pv)),
-        convening_schedule=schedule,
+        # read-only, as the submodels' functions hand them to the same kernels (one compiled version)
+        exit_pandemic=frozen(np.array(pandemic_for_exits_by_month(pv, column))),
+        staff_hazard=frozen(np.array(_seat_hazards_by_month(pv, team_size))),
+        coach_hazard=frozen(np.array(_coach_hazards(pv))),
+        office_hazard=frozen(np.array(_central_office_hazards(pv))),
+        convening_schedule=np.ascontiguousarray(schedule.T),  # a month's row contiguous
         per_run=np.array(_per_run(pv), dtype=np.float64),
     )
     coef = tuple(coefficients(bundle, pv) for bundle in _BUNDLES)
@@ -366,7 +367,7 @@ def _months(first, stop, state, year, coef, tables, targets):
         _hub_capacities(st.hub_capacity, st.engagement, p.schools_per_hub_staff, p.hub_staff, tab.hub_loss[t])
         _hold_convenings(
             st.convening,
-            tab.convening_schedule[:, moy],
+            tab.convening_schedule[moy],
             pandemic,
             st.hub_capacity,
             p.convening_cancel_severity,

@@ -398,20 +398,20 @@ _AUTHENTIC_CODE, _PARTIAL_CODE, _INAUTHENTIC_CODE = (
 def _school_counts(records, out):
     """Write the district metrics that count schools into ``out`` (R, T,
     len(DISTRICT_METRICS)), from the per-school records (:class:`SchoolRecords`,
-    each (R, T, S)), in one pass over them: each share is the count of
+    each month-major and C-contiguous, (T, R, S), so one array type for any batch), in one pass over them: each share is the count of
     schools over S (engagement and authenticity over all schools, the
     authenticity shares among invited schools), the six-month share over the
     schools that joined (0 when none did), the deep bench successors per school."""
     t = SchoolRecords(*records)
-    R, T, S = t.engagement.shape
+    T, R, S = t.engagement.shape
     for r in range(R):
         for m in range(T):
             invited = engaged = paused = opted_out = 0
             authentic = partial = inauthentic = 0
             institutionalized = ever = faded = tools = joined = away = bench = 0
             for s in range(S):
-                e = t.engagement[r, m, s]
-                a = t.authenticity[r, m, s]
+                e = t.engagement[m, r, s]
+                a = t.authenticity[m, r, s]
                 if e != _NOT_INVITED_CODE:
                     invited += 1
                     authentic += a == _AUTHENTIC_CODE
@@ -420,13 +420,13 @@ def _school_counts(records, out):
                 engaged += e == _ENGAGED_CODE
                 paused += e == _PAUSED_CODE
                 opted_out += e == _OPTED_OUT_CODE
-                institutionalized += t.institutionalized[r, m, s]
-                ever += t.ever_institutionalized[r, m, s]
-                faded += t.faded[r, m, s]
-                tools += t.tool_use[r, m, s]
-                joined += t.joined[r, m, s]
-                away += t.long_spell[r, m, s]
-                bench += t.bench[r, m, s]
+                institutionalized += t.institutionalized[m, r, s]
+                ever += t.ever_institutionalized[m, r, s]
+                faded += t.faded[m, r, s]
+                tools += t.tool_use[m, r, s]
+                joined += t.joined[m, r, s]
+                away += t.long_spell[m, r, s]
+                bench += t.bench[m, r, s]
             row = out[r, m]
             row[_INVITED] = invited / S
             row[_ENGAGED] = engaged / S
@@ -445,7 +445,7 @@ def _school_counts(records, out):
             for i in range(_PRINCIPLE_COUNT):
                 practising = 0
                 for s in range(S):
-                    practising += (t.principle_bits[r, m, s] >> i) & 1
+                    practising += (t.principle_bits[m, r, s] >> i) & 1
                 row[_FIRST_PRINCIPLE + i] = practising / S
 
 
@@ -455,7 +455,7 @@ def district_metrics(schools: dict[str, np.ndarray], stocks: np.ndarray) -> np.n
     team means and visits with NumPy, the stocks as they are."""
     R, T, _ = schools["engagement"].shape
     out = np.empty((R, T, len(DISTRICT_METRICS)))
-    _school_counts(tuple(schools[name] for name in SCHOOL_METRICS), out)
+    _school_counts(tuple(np.ascontiguousarray(schools[name].transpose(1, 0, 2)) for name in SCHOOL_METRICS), out)
     for metric, record in _FLOAT_METRICS.items():
         out[:, :, DISTRICT_METRICS.index(metric)] = schools[record].astype(np.float64).mean(axis=-1)
     out[:, :, DISTRICT_METRICS.index("visits_delivered")] = schools["visits"].astype(np.float64).sum(axis=-1)

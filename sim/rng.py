@@ -110,25 +110,23 @@ def several_draws() -> tuple[str, ...]:
 
 
 def year_draws(blocks: dict[str, np.ndarray]) -> MonthDraws:
-    """The named draws of :meth:`StreamSet.blocks` (months, R, *layout), each
-    field a view (months, ...): per school (months, R, S), per seat (months,
+    """The named draws of :meth:`StreamSet.blocks` (with :func:`several_draws` first), each
+    field a C-contiguous view (months, ...): per school (months, R, S), per seat (months,
     K, R, S), per coach (months, R, C), per district (months, R).  Month m of
     it is :func:`sim.jit.at_month` (m)."""
     fields = []
     for stream, (per, names) in DRAWS.items():
         block = blocks[stream]
-        if per == "seat":  # (months, R, K, S): a month seat-major, (K, R, S)
-            fields.append(block.transpose(0, 2, 1, 3))
-        elif len(names) > 1:  # (months, R, draws, *rest): each draw (months, R, *rest)
-            fields.extend(block[:, :, slot] for slot in range(len(names)))
-        else:
+        if per != "seat" and len(names) > 1:  # (months, draws, R, *rest): each draw (months, R, *rest)
+            fields.extend(block[:, slot] for slot in range(len(names)))
+        else:  # one draw, or (months, K, R, S): a month seat-major, (K, R, S)
             fields.append(block)
     return MonthDraws(*fields)
 
 
 def named_draws(blocks: dict[str, np.ndarray]) -> list[MonthDraws]:
-    """Month by month, the named draws of :meth:`StreamSet.blocks` (months, R,
-    *layout), each a view: per school (R, S), per seat (K, R, S), per coach
+    """Month by month, the named draws of :meth:`StreamSet.blocks` (see :func:`year_draws`),
+    each a C-contiguous view: per school (R, S), per seat (K, R, S), per coach
     (R, C), per district (R,)."""
     year = year_draws(blocks)
     return [MonthDraws(*(f[m] for f in year)) for m in range(len(year[0]))]
@@ -212,19 +210,22 @@ class StreamSet:
     year of all their uniforms is hashed in one pass: element for element the
     same numbers as :func:`block_from_counters` of each stream.
 
-    Blocks are month-major, (months, R, *shape), so that a month's uniforms
-    are contiguous; a stream in ``draws_first`` (several draws per school,
-    on the last axis of its shape) has that axis first, (months, R, draws,
-    *rest), so that each draw is contiguous too.
+    Each stream's block is its own C-contiguous array, month-major,
+    (months, R, *shape); a stream in ``draws_first`` (several draws per
+    element, on the last axis of its shape) has that axis ahead of the
+    runs, (months, draws, R, *rest), so that each draw (``block[:, d]``) and
+    each month of it is C-contiguous too, whatever the number of runs (a
+    kernel then meets one array type for any batch, so it is compiled once).
     """
 
     def __init__(self, keys: np.ndarray, shapes: dict[str, tuple[int, ...]], draws_first: Collection[str] = ()):
         self.shapes = dict(shapes)
-        self.layouts = {
-            stream: (shape[-1], *shape[:-1]) if stream in draws_first else tuple(shape)
+        runs = len(keys)
+        self.leads = {stream: (shape[-1],) if stream in draws_first else () for stream, shape in self.shapes.items()}
+        self.rests = {
+            stream: tuple(shape[:-1]) if stream in draws_first else tuple(shape)
             for stream, shape in self.shapes.items()
         }
-        runs = len(keys)
         xs, his = [], []
         for stream, shape in self.shapes.items():
             x, hi = stream_counters(keys, stream, shape)  # (R, 1, *shape)
@@ -235,17 +236,28 @@ class StreamSet:
         # hashed element indices ^ high key halves, (1, R, N): XOR is associative, so
         # x ^ (hi ^ month salt) as block_from_counters computes it is (x ^ hi) ^ month salt
         self._x_hi = np.concatenate(xs, axis=2) ^ np.concatenate(his, axis=2)
-        self._ends = np.cumsum([x.shape[2] for x in xs]).tolist()
+        sizes = [x.shape[2] for x in xs]
+        self._ends = np.cumsum(sizes).tolist()
+        # where element n of the side-by-side layout goes in its stream's block: the stream's
+        # first element, its lead (draw) index and the draws, its index among the rest and their number
+        places = []
+        for stream, start, size in zip(self.shapes, [0, *self._ends[:-1]], sizes, strict=True):
+            lead = self.leads[stream][0] if self.leads[stream] else 1
+            rest = size // lead
+            places += [(start, e // rest, lead, e % rest, rest) for e in range(size)]
+        self._places = np.array(places, dtype=np.int64).reshape(-1, 5)
 
     def blocks(self, first_month: int, months: int) -> dict[str, np.ndarray]:
-        """Uniforms (months, R, *layout) of every stream, as ``block_from_counters`` draws them
-        (hashed in one compiled pass, :func:`_hashed_months`, the same integers as :func:`_hash32`)."""
+        """Uniforms of every stream, as ``block_from_counters`` draws them (hashed in one compiled
+        pass, :func:`_hashed_months`, the same integers as :func:`_hash32`): (months, R, *shape),
+        or (months, draws, R, *rest) for a stream in ``draws_first``; each C-contiguous."""
         runs = self._x_hi.shape[1]
-        u = np.empty((months, runs, self._x_hi.shape[2]))
-        _hashed_months(self._x_hi, _month_salt(first_month, months), u)
+        flat = np.empty(months * runs * self._x_hi.shape[2])
+        _hashed_months(self._x_hi, _month_salt(first_month, months), self._places, months, flat)
         out, start = {}, 0
-        for (stream, layout), end in zip(self.layouts.items(), self._ends, strict=True):
-            out[stream] = u[:, :, start:end].reshape((months, runs) + layout)
+        for stream, end in zip(self.shapes, self._ends, strict=True):
+            shape = (months, *self.leads[stream], runs, *self.rests[stream])
+            out[stream] = flat[months * runs * start : months * runs * end].reshape(shape)
             start = end
         return out
 
@@ -302,15 +314,20 @@ def uniform_at(key, month, i, j, k):
 
 
 @kernel
-def _hashed_months(x_hi, salt, out):
-    """``out[m, r, n]`` = uniform of ``_hash32(x_hi[0, r, n] ^ salt[m])``: what
-    :meth:`StreamSet.blocks` draws, in one pass over memory instead of one
-    NumPy pass per operation of the hash (uint32 inputs, float64 ``out``)."""
-    for m in range(out.shape[0]):
+def _hashed_months(x_hi, salt, places, months, out):
+    """What :meth:`StreamSet.blocks` draws, in one pass over memory instead of one NumPy pass
+    per operation of the hash: the uniform of ``_hash32(x_hi[0, r, n] ^ salt[m])`` (uint32
+    inputs) for month m, run r and element n of the side-by-side layout, written into the
+    flat float64 ``out`` at its place in its stream's block (``places[n]``: the stream's
+    first element, the draw index, the draws, the index among the rest, their number)."""
+    runs, elements = x_hi.shape[1], x_hi.shape[2]
+    for m in range(months):
         month_salt = np.uint64(salt[m])
-        for r in range(out.shape[1]):
-            for n in range(out.shape[2]):
-                out[m, r, n] = np.float64(_hash32_at(np.uint64(x_hi[0, r, n]) ^ month_salt)) * _TO_UNIT
+        for r in range(runs):
+            for n in range(elements):
+                start, lead, leads, rest, rests = places[n, 0], places[n, 1], places[n, 2], places[n, 3], places[n, 4]
+                at = months * runs * start + ((m * leads + lead) * runs + r) * rests + rest
+                out[at] = np.float64(_hash32_at(np.uint64(x_hi[0, r, n]) ^ month_salt)) * _TO_UNIT
 
 
 def derive_seeds(seed: int, count: int, salt: str = "replicate") -> list[int]:

@@ -76,3 +76,34 @@ def test_after_the_pool_compiled_a_first_run_compiles_no_listed_kernel(tmp_path)
     listed = {e["kernel"] for e in load_signatures()}
     assert result["pooled"] == len(load_signatures())
     assert not listed & set(result["compiled_here"]), result
+
+
+def test_any_batch_and_either_path_meets_the_listed_kernels_only():
+    """One compiled version of each kernel serves every batch: one run or several, one school
+    or forty, with or without per-school records, the year of months or the submodels stepped
+    (the Mesa model's path).  Before, a batch of one run met other array layouts (its draws'
+    slices looked contiguous) and read-only tables on one path met writable ones on the other,
+    so each compiled most kernels again (about 25 s on a new machine)."""
+    code = textwrap.dedent(
+        """
+        import json
+        from improvesim.sim.engine import Engine, simulate
+        from improvesim.sim.params import defaults
+        from improvesim.sim.precompile import compiled_kernels
+
+        p = defaults()
+        one = p.with_overrides({"district.schools": 1, "rollout.initial_schools": 1, "coaching.coaches": 1})
+        for runs in (1, 2, 3):
+            simulate([p] * runs, list(range(runs)))
+            simulate([one] * runs, list(range(runs)), record_schools=True)
+        engine = Engine([p] * 2, [1, 2])
+        for _ in range(14):
+            engine.step()
+        print(json.dumps(compiled_kernels()))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    met = json.loads(out.splitlines()[-1])
+    listed = [{k: v for k, v in e.items() if k != "seconds"} for e in load_signatures()]
+    extra = [f"{e['module']}.{e['kernel']}" for e in met if e not in listed]
+    assert not extra, f"compiled again for another batch or path: {extra}"

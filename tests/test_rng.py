@@ -65,5 +65,6 @@ def test_a_stream_set_draws_what_each_stream_draws_alone():
             alone = rng.block_from_counters(rng.stream_counters(keys, stream, shape), first, 12)  # (R, months, *shape)
             alone = np.moveaxis(alone, 1, 0)  # (months, R, *shape)
             if stream in several:
-                alone = np.moveaxis(alone, -1, 2)
+                alone = np.moveaxis(alone, -1, 1)  # (months, draws, R, *rest)
+            assert blocks[stream].flags.c_contiguous
             assert blocks[stream].tobytes() == np.ascontiguousarray(alone).tobytes(), (stream, first)

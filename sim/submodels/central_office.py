@@ -98,7 +98,7 @@ def convene(st: State, pv: ParamVectors, cal: Calendar, schedule: np.ndarray) ->
     """Whether (R,) a convening is held this month; ``schedule`` is (R, 12)."""
     _hold_convenings(
         st.convening,
-        schedule[:, month_of_year(cal.month)],
+        np.ascontiguousarray(schedule[:, month_of_year(cal.month)]),  # as the year of months hands it over
         cal.pandemic,
         st.hub_capacity,
         pv.col("knowledge.convening_cancel_severity"),

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.jit import clip01_at, coefficients, kernel, named, rule
-from improvesim.sim.state import ParamVectors, State, frozen
+from improvesim.sim.state import ParamVectors, State
 from improvesim.sim.submodels.calendar import Calendar
 
 
@@ -84,9 +84,10 @@ def _time_share(pressure, local_knowledge, coef):
 
 
 def stress(st: State, pv: ParamVectors, cal: Calendar, ratio: np.ndarray) -> np.ndarray:
-    """Stress (R, S) on a school team, 0-1 (read-only): the strain of pressure
+    """Stress (R, S) on a school team, 0-1 (a fresh array, as the year of months has it, so
+    that the kernels reading it meet one array type): the strain of pressure
     and short time, plus stalled work and a pandemic."""
-    return frozen(_stress(cal.pressure, ratio, st.stall, cal.pandemic, coefficients(StressCoefficients, pv)))
+    return _stress(cal.pressure, ratio, st.stall, cal.pandemic, coefficients(StressCoefficients, pv))
 
 
 @kernel
