@@ -1428,6 +1428,22 @@ PARAMETERS: tuple[Param, ...] = (
         "assumption",
     ),
     _p(
+        "improvement.own_time_concentration",
+        1.0,
+        0.0,
+        8.0,
+        "exponent",
+        "How sharply the own time that follows the leaders' equity belief concentrates among the schools whose "
+        "leaders hold it most (k): own time is scaled by 1 - b + b x (k + 1) x belief^k (b: own_time_belief; the "
+        "belief's k-th power over its mean across schools, so the district's mean own time is unchanged). 1: "
+        "linear in the belief (the model before this constant); 0: every school the same; larger: a few schools "
+        "give most of the district's own time (with b = 1 the top fifth by belief give 1 - 0.8^(k+1) of it). "
+        "No number on the spread across schools was found; the range comes from the spread of unpaid or voluntary "
+        "effort across people (TUC 2024: 40% of teachers do unpaid overtime, about k = 2; Wu 2010: the top tenth of "
+        "online contributors give 56%, k = 6.8; docs/validation.md); the value is an assumption.",
+        "assumption",
+    ),
+    _p(
         "improvement.yield_base",
         0.4,
         0.0,

@@ -24,6 +24,3 @@ MAX_ANNUAL_RATE = 0.999999
 #: Where in its slice of the school year a convening sits (convenings split the
 #: school months into equal slices and sit in the middle of each).
 CONVENING_SLOT_CENTRE = 0.5
-#: Mean of the leaders' equity belief across schools (drawn uniform on 0-1 at the start, sim.state):
-#: own time scaled by belief / this mean keeps the district's mean own time (sim.submodels.improvement).
-EQUITY_BELIEF_MEAN = 0.5

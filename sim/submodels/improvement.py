@@ -55,7 +55,6 @@ from improvesim.sim.events import note
 from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, step, team_mean_at
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, required_by_run
-from improvesim.sim.structure import EQUITY_BELIEF_MEAN
 from improvesim.sim.submodels.calendar import Calendar
 
 #: Index of each principle in ``State.principles``.
@@ -123,6 +122,7 @@ class ImprovementCoefficients(NamedTuple):
     effort_floor: np.ndarray
     own_time: np.ndarray
     own_time_belief: np.ndarray
+    own_time_concentration: np.ndarray
     principle_gain: np.ndarray
     yield_base: np.ndarray
     skill_yield: np.ndarray
@@ -156,15 +156,28 @@ def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
 
 
 @rule
+def own_time_factor_at(c, equity_belief):
+    """What a school's own time is scaled by (>= 0, mean 1 across schools):
+    ``1 - own_time_belief + own_time_belief x equity_belief^k / E[belief^k]``
+    with ``k = own_time_concentration`` (>= 0).  The leaders' ``equity_belief``
+    (0-1) is drawn uniform across schools, whose k-th moment is ``1 / (k + 1)``,
+    so the district's mean own time is the same for every k: k = 1 is linear in
+    the belief, k = 0 gives every school 1, larger k give a few schools most of
+    it (at most ``1 - own_time_belief + own_time_belief x (k + 1)``)."""
+    k = c.own_time_concentration
+    share = c.own_time_belief * equity_belief**k
+    return 1.0 - c.own_time_belief + share * (k + 1.0)
+
+
+@rule
 def effort_at(c, ratio, team_commitment, equity_belief):
     """Share, 0-1, of full-pace improvement work a team does: the time ``ratio``
     (0-1) times the priority it gives the work, ``effort_floor`` rising to 1
     with ``team_commitment`` (0-1), plus the time a committed team gives on its
-    own (``own_time`` x commitment x ``1 - own_time_belief + own_time_belief x
-    equity_belief / EQUITY_BELIEF_MEAN``, the leaders' belief 0-1 over its mean
-    across schools), at most 1."""
+    own (``own_time`` x commitment x :func:`own_time_factor_at` of the leaders'
+    ``equity_belief``, 0-1), at most 1."""
     priority = c.effort_floor + (1.0 - c.effort_floor) * team_commitment
-    belief = 1.0 - c.own_time_belief + c.own_time_belief * equity_belief / EQUITY_BELIEF_MEAN
+    belief = own_time_factor_at(c, equity_belief)
     return min(ratio * priority + c.own_time * team_commitment * belief, 1.0)
 
 
