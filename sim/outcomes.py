@@ -404,8 +404,8 @@ def _school_counts(records, out):
     schools that joined (0 when none did), the deep bench successors per school."""
     t = SchoolRecords(*records)
     T, R, S = t.engagement.shape
-    for r in range(R):
-        for m in range(T):
+    for m in range(T):
+        for r in range(R):
             invited = engaged = paused = opted_out = 0
             authentic = partial = inauthentic = 0
             institutionalized = ever = faded = tools = joined = away = bench = 0

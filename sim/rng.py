@@ -238,14 +238,9 @@ class StreamSet:
         self._x_hi = np.concatenate(xs, axis=2) ^ np.concatenate(his, axis=2)
         sizes = [x.shape[2] for x in xs]
         self._ends = np.cumsum(sizes).tolist()
-        # where element n of the side-by-side layout goes in its stream's block: the stream's
-        # first element, its lead (draw) index and the draws, its index among the rest and their number
-        places = []
-        for stream, start, size in zip(self.shapes, [0, *self._ends[:-1]], sizes, strict=True):
-            lead = self.leads[stream][0] if self.leads[stream] else 1
-            rest = size // lead
-            places += [(start, e // rest, lead, e % rest, rest) for e in range(size)]
-        self._places = np.array(places, dtype=np.int64).reshape(-1, 5)
+        # each stream's elements in the side-by-side layout, and its draws ahead of the runs (1 if none)
+        self._bounds = np.array([0, *self._ends], dtype=np.int64)
+        self._leads = np.array([self.leads[stream][0] if self.leads[stream] else 1 for stream in self.shapes])
 
     def blocks(self, first_month: int, months: int) -> dict[str, np.ndarray]:
         """Uniforms of every stream, as ``block_from_counters`` draws them (hashed in one compiled
@@ -253,7 +248,7 @@ class StreamSet:
         or (months, draws, R, *rest) for a stream in ``draws_first``; each C-contiguous."""
         runs = self._x_hi.shape[1]
         flat = np.empty(months * runs * self._x_hi.shape[2])
-        _hashed_months(self._x_hi, _month_salt(first_month, months), self._places, months, flat)
+        _hashed_months(self._x_hi, _month_salt(first_month, months), self._bounds, self._leads, months, flat)
         out, start = {}, 0
         for stream, end in zip(self.shapes, self._ends, strict=True):
             shape = (months, *self.leads[stream], runs, *self.rests[stream])
@@ -314,20 +309,27 @@ def uniform_at(key, month, i, j, k):
 
 
 @kernel
-def _hashed_months(x_hi, salt, places, months, out):
+def _hashed_months(x_hi, salt, bounds, leads, months, out):
     """What :meth:`StreamSet.blocks` draws, in one pass over memory instead of one NumPy pass
     per operation of the hash: the uniform of ``_hash32(x_hi[0, r, n] ^ salt[m])`` (uint32
-    inputs) for month m, run r and element n of the side-by-side layout, written into the
-    flat float64 ``out`` at its place in its stream's block (``places[n]``: the stream's
-    first element, the draw index, the draws, the index among the rest, their number)."""
-    runs, elements = x_hi.shape[1], x_hi.shape[2]
-    for m in range(months):
-        month_salt = np.uint64(salt[m])
-        for r in range(runs):
-            for n in range(elements):
-                start, lead, leads, rest, rests = places[n, 0], places[n, 1], places[n, 2], places[n, 3], places[n, 4]
-                at = months * runs * start + ((m * leads + lead) * runs + r) * rests + rest
-                out[at] = np.float64(_hash32_at(np.uint64(x_hi[0, r, n]) ^ month_salt)) * _TO_UNIT
+    inputs) for month m, run r and element n of the side-by-side layout (stream i's elements
+    from ``bounds[i]`` to ``bounds[i + 1]``, its ``leads[i]`` draws first), written in order
+    into the flat float64 ``out``: stream by stream, each block (months, draws, R, rest)."""
+    runs = x_hi.shape[1]
+    at = 0
+    for i in range(len(leads)):
+        start, lead = bounds[i], leads[i]
+        rest = (bounds[i + 1] - start) // lead
+        for m in range(months):
+            month_salt = np.uint64(salt[m])
+            for d in range(lead):
+                first = start + d * rest
+                for r in range(runs):
+                    source = x_hi[0, r, first : first + rest]
+                    target = out[at : at + rest]
+                    for q in range(rest):
+                        target[q] = np.float64(_hash32_at(np.uint64(source[q]) ^ month_salt)) * _TO_UNIT
+                    at += rest
 
 
 def derive_seeds(seed: int, count: int, salt: str = "replicate") -> list[int]:
