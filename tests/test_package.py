@@ -174,8 +174,20 @@ atexit.register(_record)
 """
 
 
+#: ``improvesim`` with its arguments, run while another thread waits.
+SWEEP_WITH_A_THREAD = """
+import sys, threading
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+from improvesim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_no_folder_loads_under_its_own_name_in_a_sweep_with_spawned_workers(tmp_path):
-    """Every process of a sweep (the parent and each spawned worker) loads the model only as improvesim.sim."""
+    """Every process of a sweep (the parent and each spawned worker) loads the model only as improvesim.sim.
+
+    The parent runs another thread, so its workers are spawned (they import the model again),
+    not forked (experiments.sweep.start_method)."""
     hook, record = tmp_path / "hook", tmp_path / "modules"
     hook.mkdir()
     record.mkdir()
@@ -186,7 +198,7 @@ def test_no_folder_loads_under_its_own_name_in_a_sweep_with_spawned_workers(tmp_
     )
     env = {**os.environ, "PYTHONPATH": str(hook), "IMPROVESIM_MODULES_OUT": str(record)}
     proc = subprocess.run(
-        [sys.executable, "-m", "improvesim", "sweep", "e.toml", "--workers", "2", "--out", "S", "--quiet"],
+        [sys.executable, "-c", SWEEP_WITH_A_THREAD, "sweep", "e.toml", "--workers", "2", "--out", "S", "--quiet"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
