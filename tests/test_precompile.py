@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -141,3 +142,16 @@ def test_an_entry_with_unknown_argument_types_is_skipped_not_raised():
     ]
     not_kernels = [{**good, "module": ""}, {**good, "module": "improvesim.sim.jit", "kernel": "np"}]
     assert compile_share([{**good, "args": args} for args in bad_args] + not_kernels) == 0
+
+
+def _killed(entries):
+    """A compile worker killed (by the out-of-memory killer, say) before it finishes its share."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_compile_worker_costs_time_not_the_command(monkeypatch):
+    """The first use's pool losing a worker is not an error: the kernels compile when first called."""
+    from improvesim.experiments import sweep
+
+    monkeypatch.setattr(sweep, "compile_share", _killed)
+    assert sweep.compile_kernels(2) == 0
