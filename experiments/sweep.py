@@ -179,15 +179,22 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 def compile_kernels(processes: int) -> int:
     """The model's kernels compiled into the kernel cache on a pool of ``processes`` workers, at
     its first use on a machine (:mod:`improvesim.sim.precompile`); how many were compiled.
-    Nothing is done with fewer than two processes: the kernels then compile when first called."""
+    Nothing is done with fewer than two processes: the kernels then compile when first called,
+    as do a share's when its worker dies (killed for memory, say)."""
     parts = shares(load_signatures(), processes)
     if len(parts) < 2:
         return 0
     pool = _new_pool(len(parts))
     try:
-        return sum(pool.map(compile_share, parts))
+        futures = [pool.submit(compile_share, part) for part in parts]
+        return sum(future.result() for future in futures if not _lost(future))
     finally:
         _stop_pool(pool)
+
+
+def _lost(future) -> bool:
+    """Whether a pool's task ended with its worker process dying (waits for the task)."""
+    return isinstance(future.exception(), BrokenProcessPool)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

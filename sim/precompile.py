@@ -85,8 +85,26 @@ def compiled_kernels() -> list[dict]:
 
 
 def load_signatures(path: Path = SIGNATURES) -> list[dict]:
-    """The entries of :data:`SIGNATURES` (an empty list when the file is missing)."""
-    return json.loads(path.read_text()) if path.exists() else []
+    """The well-formed entries of :data:`SIGNATURES`: an empty list when the file is missing,
+    unreadable or not a JSON list; an entry of the wrong shape is dropped (its kernel then
+    compiles when first called).  Never raises: a damaged list costs time, not a crash."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8 or not JSON
+        return []
+    return [entry for entry in entries if _well_formed(entry)] if isinstance(entries, list) else []
+
+
+def _well_formed(entry) -> bool:
+    """Whether ``entry`` has the keys and value types of a :data:`SIGNATURES` entry."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("module"), str)
+        and isinstance(entry.get("kernel"), str)
+        and isinstance(entry.get("args"), list)
+        and isinstance(entry.get("seconds", 0.0), int | float)
+        and not isinstance(entry.get("seconds", 0.0), bool)
+    )
 
 
 def shares(entries: list[dict], processes: int) -> list[list[dict]]:
@@ -108,11 +126,12 @@ def compile_share(entries: list[dict]) -> int:
     for entry in entries:
         try:
             kernel = getattr(importlib.import_module(entry["module"]), entry["kernel"])
-        except (ImportError, AttributeError):  # a kernel since removed or renamed
+        except (ImportError, AttributeError, ValueError):  # a kernel since removed or renamed, or no name
             continue
         try:
             kernel.compile(tuple(numba_type(d) for d in entry["args"]))
-        except (NumbaError, TypeError):  # arguments since changed: it compiles when first called instead
+        except (NumbaError, TypeError, ValueError, LookupError, AttributeError):
+            # arguments since changed, or a description damaged: it compiles when first called instead
             continue
         done += 1
     return done

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -107,3 +108,50 @@ def test_any_batch_and_either_path_meets_the_listed_kernels_only():
     listed = [{k: v for k, v in e.items() if k != "seconds"} for e in load_signatures()]
     extra = [f"{e['module']}.{e['kernel']}" for e in met if e not in listed]
     assert not extra, f"compiled again for another batch or path: {extra}"
+
+
+def test_a_damaged_list_is_read_as_no_kernels_or_skipped_entries(tmp_path):
+    """A damaged kernel list (not JSON, not a list, an entry of the wrong shape or type)
+    costs time, never a crash: the unreadable file lists nothing, a malformed entry is dropped."""
+    good = load_signatures()[0]
+    path = tmp_path / "kernel_signatures.json"
+    for data in (b'[{"module": ', b'{"a": 1}', b'"text"', b"\xff\xfe"):
+        path.write_bytes(data)
+        assert load_signatures(path) == []
+    damaged = [
+        "not an entry",
+        {k: v for k, v in good.items() if k != "module"},
+        {**good, "seconds": "1.0"},
+        {**good, "args": 5},
+        {**good, "kernel": ["list"]},
+    ]
+    path.write_text(json.dumps([*damaged, good]))
+    assert load_signatures(path) == [good]
+    assert shares(load_signatures(path), 2) == [[good]]
+
+
+def test_an_entry_with_unknown_argument_types_is_skipped_not_raised():
+    good = load_signatures()[0]
+    bad_args = [
+        [["weird", "x"]],  # unknown kind
+        [["array", "nosuchdtype", 3, "C", False]],  # unknown dtype
+        [["array", "float64"]],  # too short
+        [["tuple", 7]],  # items not a list
+        [[]],  # empty description
+        ["scalar"],  # a description not a list
+    ]
+    not_kernels = [{**good, "module": ""}, {**good, "module": "improvesim.sim.jit", "kernel": "np"}]
+    assert compile_share([{**good, "args": args} for args in bad_args] + not_kernels) == 0
+
+
+def _killed(entries):
+    """A compile worker killed (by the out-of-memory killer, say) before it finishes its share."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_compile_worker_costs_time_not_the_command(monkeypatch):
+    """The first use's pool losing a worker is not an error: the kernels compile when first called."""
+    from improvesim.experiments import sweep
+
+    monkeypatch.setattr(sweep, "compile_share", _killed)
+    assert sweep.compile_kernels(2) == 0
