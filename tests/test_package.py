@@ -162,11 +162,7 @@ def test_the_wheel_serves_the_workshop_page(installed):
 
 
 SITECUSTOMIZE = """
-import atexit, os, sys, threading
-
-# a second Python thread: the sweep then spawns its workers (experiments.sweep.start_method), the
-# case this test is about (a forked worker inherits the parent's modules and skips atexit)
-threading.Thread(target=threading.Event().wait, daemon=True).start()
+import atexit, os, sys
 
 def _record():
     folder = os.environ["IMPROVESIM_MODULES_OUT"]
