@@ -400,7 +400,7 @@ def _compile_if_needed() -> None:
     cores = os.cpu_count() or 1
     print(
         f"improvesim: compiling the model for this machine on {cores} core(s) (once per version; "
-        "about 20 s on two cores)...",
+        "about 20-30 s on two cores)...",
         file=sys.stderr,
         flush=True,
     )
