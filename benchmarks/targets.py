@@ -91,17 +91,22 @@ def row(what: str, measured: str, target: str = "", met: bool | None = None) -> 
     print(f"{what:52s} {measured:>22s}   {target:>16s}  {verdict}")
 
 
-def sweep_wall(runs: int, workers: int, folder: Path) -> float:
-    """Wall time of a sweep of ``runs`` runs of the baseline (LHS over two parameters, 1 replicate)."""
+def sweep_experiment(runs: int, folder: Path) -> Path:
+    """The file of a sweep of ``runs`` runs of the baseline (LHS over two parameters, 1 replicate)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"s{runs}_{workers}.toml"
+    path = folder / f"s{runs}.toml"
     path.write_text(
         'scenario = "baseline"\ndesign = "lhs"\n'
         f"samples = {runs}\nreplicates = 1\nseed = 3\nchunk = 1024\n"
         'outcomes = ["institutionalized_share", "cost_total"]\n[parameters]\n'
         '"turnover.teacher" = { min = 0.08, max = 0.30 }\n"time.integrated" = { min = 0.0, max = 1.0 }\n'
     )
-    exp = load_experiment(path)
+    return path
+
+
+def sweep_wall(runs: int, workers: int, folder: Path) -> float:
+    """Wall time of the sweep of :func:`sweep_experiment` on ``workers`` workers, in this process."""
+    exp = load_experiment(sweep_experiment(runs, folder))
     start = time.perf_counter()
     summary = run_sweep(exp, folder / f"store{runs}_{workers}", workers=workers, progress=False)
     wall = time.perf_counter() - start
@@ -120,9 +125,9 @@ def steady_and_fixed(workers: int, small: int, big: int, folder: Path, repeats: 
 
 
 def command_sweep_wall(runs: int, folder: Path) -> float:
-    """Wall time of ``improvesim sweep`` of :func:`sweep_wall`'s design on 2 workers in a fresh
+    """Wall time of ``improvesim sweep`` of :func:`sweep_experiment` on 2 workers in a fresh
     process: what a user at the command line waits, with Python's start-up and the imports."""
-    sweep_wall(runs, 2, folder / "design")  # writes the experiment file
+    experiment = sweep_experiment(runs, folder)
     store = folder / "command_store"
     start = time.perf_counter()
     subprocess.run(
@@ -131,7 +136,7 @@ def command_sweep_wall(runs: int, folder: Path) -> float:
             "-m",
             "improvesim",
             "sweep",
-            folder / "design" / f"s{runs}_2.toml",
+            experiment,
             "--out",
             store,
             "--workers",
