@@ -333,7 +333,7 @@ class CaseModel:
             params.with_overrides(_typed({p.name: drawn[r, j] for j, p in enumerate(self.nuisance)}), "prior")
             for r in range(self.replicates)
         ]
-        outcomes = end_of_run_outcomes(simulate(runs, seeds))
+        outcomes = end_of_run_outcomes(simulate(runs, seeds, record_every_month=False))  # (reads the last month)
         return np.stack([p.counts(outcomes) for p in self.targets], axis=1), drawn
 
 

@@ -107,7 +107,12 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
 def _run_batch(members, task: ChunkTask, rows, yearly, schools) -> None:
     ids = [m[0] for m in members]
     try:
-        result = simulate([m[2] for m in members], [m[1] for m in members], record_schools=task.record_schools)
+        result = simulate(
+            [m[2] for m in members],
+            [m[1] for m in members],
+            record_schools=task.record_schools,
+            record_every_month=task.record_schools,  # (outcomes and yearly series read only the ends of years)
+        )
     except Exception as exc:
         if len(members) == 1:
             rows[ids[0]] = _failed(ids[0], exc, task.outcomes)

@@ -52,6 +52,15 @@ class Engine:
         seeds: one seed per run (non-negative integers below 2**63).
         record_schools: keep per-school monthly metrics.
         record_events: keep each run's event log (see :mod:`sim.events`).
+        record_every_month: record the district metrics of every month (the
+            default), or only at the end of each year (what end-of-run outcomes and
+            yearly series read: a sweep's; the other months' metrics are NaN).  The
+            months recorded hold the same bytes either way.
+
+    Raises:
+        ValueError: not one seed per parameter set, no run, runs of different
+            shapes, or per-school records or an event log asked for without
+            recording every month.
     """
 
     def __init__(
@@ -61,7 +70,10 @@ class Engine:
         *,
         record_schools: bool = False,
         record_events: bool = False,
+        record_every_month: bool = True,
     ):
+        if (record_schools or record_events) and not record_every_month:
+            raise ValueError("per-school records and event logs need every month recorded (record_every_month=True)")
         if len(params) != len(seeds) or not params:
             raise ValueError("give one seed per parameter set, and at least one run")
         shapes = {batch_shape(p) for p in params}
@@ -84,7 +96,7 @@ class Engine:
         self._year_first = -1
         self._year_draws: list[rng.MonthDraws] = []
         self.record_schools = record_schools
-        self.recorder = Recorder(self.st.runs, self.months, self.st.schools)
+        self.recorder = Recorder(self.st.runs, self.months, self.st.schools, every_month=record_every_month)
 
     @property
     def done(self) -> bool:
@@ -169,7 +181,8 @@ class SimulationResult:
     """Outcomes of a batch of R runs over T months.
 
     ``district[r, t, j]`` is district metric ``DISTRICT_METRICS[j]`` of run r
-    at the end of month t; ``schools[name][r, t, s]`` the per-school metric
+    at the end of month t (NaN in a month not recorded: see the engine's
+    ``record_every_month``); ``schools[name][r, t, s]`` the per-school metric
     (when recorded).
     """
 
@@ -200,9 +213,17 @@ def simulate(
     *,
     record_schools: bool = False,
     record_events: bool = False,
+    record_every_month: bool = True,
 ) -> SimulationResult:
-    """Run a batch of runs (sharing schools, team size and years) in one vectorized call."""
-    return Engine(params, seeds, record_schools=record_schools, record_events=record_events).run()
+    """Run a batch of runs (sharing schools, team size and years) in one vectorized call
+    (the arguments are :class:`Engine`'s)."""
+    return Engine(
+        params,
+        seeds,
+        record_schools=record_schools,
+        record_events=record_events,
+        record_every_month=record_every_month,
+    ).run()
 
 
 #: Runs computed together in one vectorized call by :func:`run_replicates`.

@@ -318,6 +318,7 @@ def _months(first, stop, state, year, coef, tables, targets):
     function: Numba optimizes the code of every kernel a compiled function calls once more
     for each level of calls, and compiling took longer."""
     loose, bundles = state
+    records, stocks, slots = targets
     st = LooseState(*loose)
     b = Bundles(*bundles)
     draws = MonthDraws(*year)
@@ -403,7 +404,9 @@ def _months(first, stop, state, year, coef, tables, targets):
             no_marks_2,
         )
         _add_costs(b.cost, c.cost, st.skill.shape[0], summer)
-        # the month's records
-        planned = planned_visits(st.engagement, p.visits_per_month, summer)
-        recorded = (b.recorded, b.district)
-        record_month(t, recorded, practised, p.practice_threshold, planned, targets)
+        # the month's records, if it is recorded
+        slot = slots[t]
+        if slot >= 0:
+            planned = planned_visits(st.engagement, p.visits_per_month, summer)
+            recorded = (b.recorded, b.district)
+            record_month(slot, recorded, practised, p.practice_threshold, planned, (records, stocks))

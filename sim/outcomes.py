@@ -33,7 +33,7 @@ import numpy as np
 
 from improvesim.sim.jit import kernel, pick, step, team_mean_at
 from improvesim.sim.state import ENGAGED, PAUSED, Authenticity, Engagement, State
-from improvesim.sim.structure import LONG_SPELL
+from improvesim.sim.structure import LONG_SPELL, MONTHS_PER_YEAR
 
 #: District metrics of the schools practising each principle, in the order of ``sim.state.PRINCIPLES``.
 PRINCIPLE_SHARES: tuple[str, ...] = (
@@ -245,15 +245,15 @@ def planned_visits(engagement, visits_per_month, summer):
 
 
 @kernel
-def record_month(month, state, practised, threshold, planned_visits, targets):
-    """Keep month ``month`` of the state: ``state`` is the pair of bundles
-    (:class:`RecordedState`, :class:`DistrictState`), ``targets`` the pair
+def record_month(slot, state, practised, threshold, planned_visits, targets):
+    """Keep this month of the state at ``slot`` of the records: ``state`` is the pair of bundles
+    (:class:`RecordedState`, :class:`DistrictState`), ``targets`` the records and stocks
     :meth:`Recorder.targets` gives; see :func:`_record_schools` (``practised``
     (R, S), ``threshold`` (R,)) and :func:`_record_district` (``planned_visits`` (R,))."""
     school_state, district_state = state
     school_records, stocks = targets
-    _record_schools(month, school_state, practised, threshold, school_records)
-    _record_district(month, district_state, planned_visits, stocks)
+    _record_schools(slot, school_state, practised, threshold, school_records)
+    _record_district(slot, district_state, planned_visits, stocks)
 
 
 @step
@@ -292,54 +292,89 @@ class Recorder:
     """Month-by-month records of R runs over T months of S schools.
 
     Per-school metrics are stored compactly (int8, bool, float32), month-major
-    (a month's records are contiguous; ``schools[name]`` is the (R, T, S)
-    view), and the district metrics are computed from them once, at the end.
+    (a month's records are contiguous; ``schools[name]`` is the (R, T', S)
+    view over the T' recorded months), and the district metrics are computed
+    from them once, at the end.
+
+    Args:
+        runs, months, schools: R, T and S.
+        every_month: record every month (the default), or only the end of each
+            year (months 11, 23, ..., T - 1: what a sweep's end-of-run outcomes
+            and yearly series read).  A month recorded either way holds the same
+            bytes; the district metrics of the months not recorded are NaN.
     """
 
-    def __init__(self, runs: int, months: int, schools: int):
-        # month-major (T, R, S), so that a month's records are written contiguously;
-        # ``schools`` holds the (R, T, S) views
-        self._by_month = {name: np.zeros((months, runs, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
+    def __init__(self, runs: int, months: int, schools: int, *, every_month: bool = True):
+        self.months = months
+        #: The months recorded, in order, and each month's slot among them (-1: not recorded).
+        self.recorded = np.arange(months) if every_month else np.arange(MONTHS_PER_YEAR - 1, months, MONTHS_PER_YEAR)
+        self.slot_of_month = np.full(months, -1, dtype=np.int64)
+        self.slot_of_month[self.recorded] = np.arange(len(self.recorded))
+        slots = len(self.recorded)
+        # month-major (T', R, S), so that a month's records are written contiguously;
+        # ``schools`` holds the (R, T', S) views
+        self._by_month = {name: np.zeros((slots, runs, schools), dtype=t) for name, t in SCHOOL_METRICS.items()}
         self.schools = {name: a.transpose(1, 0, 2) for name, a in self._by_month.items()}
         # month-major, so that a month's stocks are stored in one assignment;
-        # ``stocks`` is the (R, T, k) view
-        self._stocks_by_month = np.full((months, len(_DISTRICT_STOCKS), runs), np.nan)
+        # ``stocks`` is the (R, T', k) view
+        self._stocks_by_month = np.full((slots, len(_DISTRICT_STOCKS), runs), np.nan)
         self.stocks = self._stocks_by_month.transpose(2, 0, 1)
         self._school_arrays = tuple(SchoolRecords(**self._by_month))
         self._cached_month = -1
         self._cached = None
 
+    @property
+    def every_month(self) -> bool:
+        return len(self.recorded) == self.months
+
     def record(self, month: int, st: State, practice_threshold: np.ndarray, planned_visits, practised=None) -> None:
-        """Keep month ``month`` of the state; ``practised`` is the number of
-        principles practised (R, S), when already counted."""
+        """Keep month ``month`` of the state, if it is recorded; ``practised`` is
+        the number of principles practised (R, S), when already counted."""
+        slot = int(self.slot_of_month[month])
+        if slot < 0:
+            return
         if practised is None:
             practised = practised_count(st, practice_threshold)
+        school_records, stocks, _ = self.targets()
         record_month(
-            month,
+            slot,
             (pick(RecordedState, st), pick(DistrictState, st)),
             practised,
             practice_threshold[:, 0],
             planned_visits,
-            self.targets(),
+            (school_records, stocks),
         )
 
-    def targets(self) -> tuple[tuple, np.ndarray]:
-        """What :func:`record_month` writes into: the per-school records (a
-        :class:`SchoolRecords` tuple of month-major (T, R, S) arrays) and the
-        district stocks (T, len(DistrictStocks), R).  Forgets the cached month
-        (:meth:`district_month`), since the records are about to change."""
+    def targets(self) -> tuple[tuple, np.ndarray, np.ndarray]:
+        """What :func:`record_month` writes into, and where: the per-school
+        records (a :class:`SchoolRecords` tuple of month-major (T', R, S)
+        arrays), the district stocks (T', len(DistrictStocks), R) and each
+        month's slot in them (T,), -1 for a month not recorded.  Forgets the
+        cached month (:meth:`district_month`), since the records are about to change."""
         self._cached_month = -1
-        return self._school_arrays, self._stocks_by_month
+        return self._school_arrays, self._stocks_by_month, self.slot_of_month
 
     def district(self) -> np.ndarray:
-        """(R, T, len(DISTRICT_METRICS)) district metrics."""
-        return district_metrics(self.schools, self.stocks)
+        """(R, T, len(DISTRICT_METRICS)) district metrics (NaN in the months not recorded)."""
+        metrics = district_metrics(self.schools, self.stocks)
+        if self.every_month:
+            return metrics
+        out = np.full((metrics.shape[0], self.months, metrics.shape[2]), np.nan)
+        out[:, self.recorded] = metrics
+        return out
 
     def district_month(self, month: int) -> np.ndarray:
-        """(R, len(DISTRICT_METRICS)) district metrics of one month (cached)."""
+        """(R, len(DISTRICT_METRICS)) district metrics of one month (cached).
+
+        Raises:
+            ValueError: the month is not recorded.
+        """
+        slot = int(self.slot_of_month[month])
+        if slot < 0:
+            raise ValueError(f"month {month} is not recorded (only the end of each year is)")
         if self._cached_month != month:
-            window = {k: v[:, month : month + 1] for k, v in self.schools.items()}
-            self._cached = district_metrics(window, self.stocks[:, month : month + 1])[:, 0]
+            window = {k: v[:, slot : slot + 1] for k, v in self.schools.items()}
+            self._cached = district_metrics(window, self.stocks[:, slot : slot + 1])[:, 0]
             self._cached_month = month
         return self._cached
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as hs
 from improvesim.analysis.compare import load_plan
 from improvesim.sim import month, rng
 from improvesim.sim.bundled import resolve
+from improvesim.sim.end_of_run import end_of_run_outcomes, yearly_series
 from improvesim.sim.engine import Engine, SimulationResult, concatenate, simulate, simulate_batches
 from improvesim.sim.jit import sum_last_axis
 from improvesim.sim.month import _STATE_BUNDLES, LooseState, month_tables, state_bundles
@@ -251,3 +252,59 @@ def test_running_a_finished_engine_again_and_the_outcomes_midway(month_mode):
     assert midway.district.shape[1] == 30 and midway.district.tobytes() == first.district[:, :30].tobytes()
     for name in RESULT_ARRAYS:
         assert getattr(first, name).tobytes() == getattr(again, name).tobytes(), name
+
+
+def year_ends(params, seeds, *, steps_first: int = 0) -> tuple[SimulationResult, State]:
+    """The runs through ``Engine.run`` recording only the ends of years (a sweep's recording)."""
+    engine = Engine(params, seeds, record_every_month=False)
+    for _ in range(steps_first):
+        engine.step()
+    return engine.run(), engine.st
+
+
+def assert_year_ends_are_every_months(a: tuple[SimulationResult, State], b: tuple[SimulationResult, State]) -> None:
+    """``a`` recorded only the ends of years, ``b`` every month: the same bytes in the months
+    recorded, NaN in the others, the same end-of-run outcomes, yearly series and state."""
+    (ra, sa), (rb, sb) = a, b
+    months = rb.district.shape[1]
+    ends = np.arange(11, months, 12)
+    assert ra.district.shape == rb.district.shape
+    assert ra.district[:, ends].tobytes() == rb.district[:, ends].tobytes()
+    assert np.isnan(np.delete(ra.district, ends, axis=1)).all()
+    for name in RESULT_ARRAYS[1:]:
+        assert getattr(ra, name).tobytes() == getattr(rb, name).tobytes(), name
+    oa, ob = end_of_run_outcomes(ra), end_of_run_outcomes(rb)
+    assert sorted(oa) == sorted(ob)
+    for name in oa:
+        assert oa[name].tobytes() == ob[name].tobytes(), name
+    assert yearly_series(ra).tobytes() == yearly_series(rb).tobytes()
+    for name in state_array_names():
+        assert getattr(sa, name).tobytes() == getattr(sb, name).tobytes(), f"state.{name}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_recording_only_the_ends_of_years_gives_the_outcomes_of_every_month(case, month_mode):
+    params = CASES[case]
+    assert_year_ends_are_every_months(year_ends(params, SEEDS), fast(params, SEEDS))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=batches())
+def test_any_parameters_recorded_at_the_ends_of_years_give_the_outcomes_of_every_month(case):
+    params, seeds, steps_first = case
+    assert_year_ends_are_every_months(year_ends(params, seeds, steps_first=steps_first), fast(params, seeds))
+
+
+@pytest.mark.parametrize("what", ["record_schools", "record_events"])
+def test_per_school_records_and_event_logs_need_every_month(what):
+    with pytest.raises(ValueError, match="every month"):
+        Engine(CASES["baseline"], SEEDS, record_every_month=False, **{what: True})
+
+
+def test_a_month_not_recorded_cannot_be_read_midway():
+    engine = Engine(CASES["baseline"], SEEDS, record_every_month=False)
+    for _ in range(12):
+        engine.step()
+    assert engine.recorder.district_month(11).shape == (len(SEEDS), len(engine.result().district[0, 0]))
+    with pytest.raises(ValueError, match="not recorded"):
+        engine.recorder.district_month(10)
