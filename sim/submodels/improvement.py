@@ -278,28 +278,24 @@ def _finish_cycles(done, st, c, u_success):
         cr = at_run(c, r)
         shared = st.knowledge_base[r] * st.hub_capacity[r]  # (this month's successes are documented after)
         for s in range(S):
-            finished = done[r, s]
-            if finished:
-                team_skill = team_mean_at(skill, weights, r, s)
-                p = success_chance_at(cr, team_skill, understanding[r, s], local_knowledge[r, s], shared)
-                success[r, s] = u_success[r, s] < p
-            succeeded = success[r, s]
-            failed = finished and not succeeded
+            if not done[r, s]:  # (nothing changes: a school without a finished cycle would add 0 x each gap)
+                continue
+            team_skill = team_mean_at(skill, weights, r, s)
+            p = success_chance_at(cr, team_skill, understanding[r, s], local_knowledge[r, s], shared)
+            succeeded = u_success[r, s] < p
+            success[r, s] = succeeded
             inquiry = principles[INQUIRY, r, s]
-            if finished:
-                outcome = 1.0 if succeeded else -cr.failure_results * (1.0 - inquiry)
-                results[r, s] = (1.0 - cr.results_update) * results[r, s] + cr.results_update * outcome
-            # (every school takes these steps; those without a finished cycle add 0 x the gap)
-            learned = cr.learn_from_failure * inquiry if failed else cr.learn_from_success * (1.0 if succeeded else 0.0)
+            outcome = 1.0 if succeeded else -cr.failure_results * (1.0 - inquiry)
+            results[r, s] = (1.0 - cr.results_update) * results[r, s] + cr.results_update * outcome
+            learned = cr.learn_from_success if succeeded else cr.learn_from_failure * inquiry
             understanding[r, s] += learned * (1.0 - understanding[r, s])
             gained = cr.local_knowledge_gain * (1.0 if succeeded else 0.0)
             local_knowledge[r, s] += gained * (1.0 - local_knowledge[r, s])
-            per_cycle = cr.learn_per_cycle * (1.0 if finished else 0.0)
+            per_cycle = cr.learn_per_cycle
             for k in range(skill.shape[0]):
                 skill[k, r, s] += per_cycle * (1.0 - skill[k, r, s])
-            if finished:
-                st.cycles_done[r, s] += 1
-                st.in_cycle[r, s] = False  # the cycle ends
+            st.cycles_done[r, s] += 1
+            st.in_cycle[r, s] = False  # the cycle ends
             if succeeded:
                 st.cycles_succeeded[r, s] += 1
     return success
@@ -466,6 +462,8 @@ def _learn_by_doing(busy, st, c):
     for r in range(R):
         for s in range(S):
             share = st.effort[r, s]
+            if share == 0.0:  # (nothing changes: it would add 0 x each gap)
+                continue
             by_doing = c.learn_by_doing[r] * share
             for k in range(K):
                 skill[k, r, s] += by_doing * (1.0 - skill[k, r, s])
