@@ -136,8 +136,9 @@ def check_morris_levels(exp: Experiment) -> None:
             )
 
 
-def apply(factor: Factor, x: np.ndarray, morris_levels: int | None = None) -> list:
-    """Map raw samples of one factor to parameter values (``morris_levels``: from a Morris grid)."""
+def apply(factor: Factor, x: np.ndarray, morris_levels: int | None = None) -> np.ndarray | list:
+    """Map raw samples of one factor to parameter values (``morris_levels``: from a Morris grid):
+    an int64 or float64 array, or for a choice a list of the choices."""
     n = discrete_values(factor)
     if morris_levels and n:
         low = 0 if factor.kind == "choice" else int(factor.low)
@@ -146,13 +147,13 @@ def apply(factor: Factor, x: np.ndarray, morris_levels: int | None = None) -> li
         index = morris_value_index(level, n, morris_levels)
         if factor.kind == "choice":
             return [factor.choices[i] for i in index]
-        return (low + index).astype(np.int64).tolist()
+        return (low + index).astype(np.int64)
     if factor.kind == "choice":
         idx = np.minimum(np.floor(x).astype(int), len(factor.choices) - 1)
         return [factor.choices[i] for i in idx]
     if factor.kind == "int":
-        return np.minimum(np.floor(x).astype(np.int64), factor.high).tolist()
-    return np.clip(x, factor.low, factor.high).astype(float).tolist()
+        return np.minimum(np.floor(x).astype(np.int64), factor.high)
+    return np.clip(x, factor.low, factor.high).astype(np.float64)
 
 
 def build_design(exp: Experiment) -> Design:

@@ -523,7 +523,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             if status:
                 print("some runs failed or are missing; analysing what there is", file=sys.stderr)
             with FolderLock(store, command="improvesim sensitivity"):
-                folder, analysed = analyse_study(store)
+                # (the analysis runs here: on this machine's cores, or as many as --workers gives)
+                folder, analysed = analyse_study(store, processes=args.workers or os.cpu_count() or 1)
     except SensitivityError as exc:
         raise UsageError(str(exc)) from None
     if not analysed:

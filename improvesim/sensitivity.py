@@ -50,8 +50,9 @@ def _meta(store: Path) -> dict:
     return json.loads((store / "experiment.json").read_text())
 
 
-def analyse_study(store: Path) -> tuple[Path, int]:
-    """Sobol' or Morris analysis of every outcome of a sampled store.
+def analyse_study(store: Path, processes: int = 1) -> tuple[Path, int]:
+    """Sobol' or Morris analysis of every outcome of a sampled store (a large
+    Sobol' design on ``processes`` processes: :func:`~improvesim.analysis.sensitivity.sobol_indices`).
 
     Returns the analysis folder and how many outcomes were analysed (the
     others are listed in the report with the reason).  Raises
@@ -76,7 +77,9 @@ def analyse_study(store: Path) -> tuple[Path, int]:
             Y, notes = analysable
             figures = []
             if study.method == "sobol":
-                table, s2 = sa.sobol_indices(study.problem, Y, study.second_order, study.seed, study.base_samples)
+                table, s2 = sa.sobol_indices(
+                    study.problem, Y, study.second_order, study.seed, study.base_samples, processes=processes
+                )
                 figures.append(_save(plots.sobol_bars(table, outcome), stage, f"{outcome}-indices.png"))
                 if s2 is not None:
                     s2.to_csv(stage / f"s2-{outcome}.csv")
@@ -85,7 +88,15 @@ def analyse_study(store: Path) -> tuple[Path, int]:
                 table = sa.morris_indices(study.problem, study.X, Y, study.levels, study.seed)
                 figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
             conv = sa.convergence(
-                study.method, study.problem, study.X, Y, study.second_order, study.levels, study.seed, full=table
+                study.method,
+                study.problem,
+                study.X,
+                Y,
+                study.second_order,
+                study.levels,
+                study.seed,
+                full=table,
+                processes=processes,
             )
             figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
             noise = sa.noise_decomposition(outcomes, outcome, study.replicates, crn)

@@ -50,6 +50,20 @@ def test_convergence_uses_valid_prefixes():
     assert list(full.sort_values("ST", ascending=False)["factor"]) == ["x1", "x2", "x3"]
 
 
+def test_a_large_sobol_design_analysed_on_two_processes_gives_the_numbers_of_one():
+    """SALib's parallel analysis (used from PARALLEL_FROM base samples x factors) shares out the
+    factors; every index and interval must be the serial one, in the same order."""
+    k, n = 50, 1024
+    assert n * k >= sa.PARALLEL_FROM
+    problem = {"num_vars": k, "names": [f"x{i}" for i in range(k)], "bounds": [[0.0, 1.0]] * k}
+    rng = np.random.default_rng(5)
+    weights = rng.random(k)
+    Y = rng.random((n * (k + 2), k)) @ weights  # (a linear model: any Y of the design's length fits)
+    one, _ = sa.sobol_indices(problem, Y, second_order=False, seed=3, processes=1)
+    two, _ = sa.sobol_indices(problem, Y, second_order=False, seed=3, processes=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
 def test_first_order_rows_of_a_second_order_design_give_the_same_indices():
     X2 = sobol_sample.sample(ISHIGAMI, 256, calc_second_order=True, seed=1)
     X1 = sobol_sample.sample(ISHIGAMI, 256, calc_second_order=False, seed=1)
