@@ -3,7 +3,8 @@
 Prints, for the baseline district (40 schools, 10 years) unless said:
 
 - single run at 40, 400 and 4,000 schools (CPU time, best of several);
-- runs per second on one core batched (one process, 256-run batches);
+- runs per second on one core batched (one process, 256-run batches, with the end-of-run
+  outcomes and yearly series), recorded as sweeps record them and every month;
 - a sweep's steady rate on 1 and 2 workers and the parallel efficiency: the
   rate is measured between two sweeps of different sizes, (runs_big -
   runs_small) / (wall_big - wall_small), so that start-up cancels out, each
@@ -19,7 +20,7 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
   fixed cost (said so), and the run count and extrapolated time of
   ``experiments/sobol_all.toml`` and ``sobol_all_families.toml``;
 - ``improvesim run`` of many replicates on 1 and 2 threads;
-- a profile of a 256-run batch: the share of time of each submodel and of
+- a profile of a 256-run batch (recorded as a sweep records it): the share of time of each submodel and of
   each stage (set-up, random draws, submodels, recording, end-of-run outcomes);
 - ``mesa.batch_run`` against ``improvesim sweep`` on the grid of
   ``benchmarks/sweep.py`` (36 parameter sets, 2 processes each).
@@ -162,7 +163,8 @@ def first_use_seconds() -> float:
 
 
 def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
-    """Shares of time of one batch of ``runs`` runs, by timing wrappers around the engine's calls
+    """Shares of time of one batch of ``runs`` runs recorded as a sweep records them (the ends of
+    years), by timing wrappers around the engine's calls
     (benchmark-only instrumentation; the model is unchanged): per stage as ``simulate`` runs it
     (a year of months at a time, sim/month.py), and per submodel with the batch
     stepped month by month through the submodels' Python functions (``Engine.step``, the path of
@@ -211,7 +213,7 @@ def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
         for owner, name, table, key in patched:
             setattr(owner, name, timed(table, key, getattr(owner, name)))
         start = time.process_time()
-        result = simulate([params] * runs, list(range(runs)))
+        result = simulate([params] * runs, list(range(runs)), record_every_month=False)
         middle = time.process_time()
         end_of_run_outcomes(result)
         yearly_series(result)
@@ -226,7 +228,7 @@ def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
     try:
         for name, fn in stepped.items():
             setattr(engine_module, name, timed(submodels, name, fn))
-        engine = Engine([params] * runs, list(range(runs)))
+        engine = Engine([params] * runs, list(range(runs)), record_every_month=False)
         start = time.process_time()
         while not engine.done:
             engine.step()
@@ -236,6 +238,13 @@ def profile(runs: int = BATCH) -> tuple[dict[str, float], dict[str, float]]:
             setattr(engine_module, name, fn)
     submodels["other (draws, recording, Python between submodels)"] = stepped_total - sum(submodels.values())
     return {k: v / stepped_total for k, v in submodels.items()}, {k: v / total for k, v in stages.items()}
+
+
+def batch_with_outcomes(params, every_month: bool) -> None:
+    """One batch of :data:`BATCH` runs with the end-of-run outcomes and yearly series a sweep keeps."""
+    result = simulate([params] * BATCH, list(range(BATCH)), record_every_month=every_month)
+    end_of_run_outcomes(result)
+    yearly_series(result)
 
 
 def threaded_run_rate(workers: int, runs: int) -> float:
@@ -277,12 +286,16 @@ def main() -> None:
     )
 
     params = defaults()
-    batch_cpu = cpu_best(max(2, repeats // 2), lambda: simulate([params] * BATCH, list(range(BATCH))))
-    row(
-        f"batched, one core ({BATCH}-run batches, CPU)",
-        f"{BATCH / batch_cpu:.0f} runs/s",
-        f">= {TARGET_RATE_2 * TARGET_EFFICIENCY / 2:.0f}/core",
-    )
+    for every_month, how in ((False, "the ends of years recorded, as sweeps do"), (True, "every month recorded")):
+        batch_cpu = cpu_best(
+            max(2, repeats // 2),
+            lambda every=every_month: batch_with_outcomes(params, every),
+        )
+        row(
+            f"batched, one core ({BATCH}-run batches, CPU; {how})",
+            f"{BATCH / batch_cpu:.0f} runs/s",
+            f">= {TARGET_RATE_2 * TARGET_EFFICIENCY / 2:.0f}/core" if not every_month else "",
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -334,7 +347,7 @@ def main() -> None:
         )
 
     submodels, stages = profile()
-    print(f"\nprofile of one {BATCH}-run batch (CPU time shares), by stage:")
+    print(f"\nprofile of one {BATCH}-run batch recorded as a sweep records it (CPU time shares), by stage:")
     for name, share in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {name:50s} {share:6.1%}")
     print("by submodel (the batch stepped through the submodels' functions, Engine.step):")

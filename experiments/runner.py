@@ -82,11 +82,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     yearly: list[pd.DataFrame] = []
     schools: list[pd.DataFrame] = []
     groups: dict[tuple, list[tuple[int, int, Params]]] = defaultdict(list)
+    checked: dict[int, Params] = {}  # by the overrides dict, which a parameter set's replicates share
     for run_id, seed, overrides in task.runs:
         try:
-            params = task.base.with_overrides(overrides, where=f"run {run_id}")
-            params = replicate_params(params, [seed], task.posterior, task.pinned)[0]
-        except Exception as exc:  # an invalid parameter set fails this run only
+            if id(overrides) not in checked:
+                checked[id(overrides)] = task.base.with_overrides(overrides, where=f"run {run_id}")
+            params = replicate_params(checked[id(overrides)], [seed], task.posterior, task.pinned)[0]
+        except Exception as exc:  # an invalid parameter set fails its runs only
             rows[run_id] = _failed(run_id, exc, task.outcomes)
             continue
         groups[batch_shape(params)].append((run_id, seed, params))

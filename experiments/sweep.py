@@ -69,16 +69,16 @@ def tasks_for(exp: Experiment, plan: Plan, skip: set[int]) -> Iterator[ChunkTask
         if index in skip:
             continue
         rows = plan.chunk_rows(index)
-        overrides = rows[factors].to_dict("records")
+        # one overrides dict per parameter set, shared by its replicates (sent once, checked once)
+        sets = rows.drop_duplicates("set")
+        columns = [sets[f].tolist() for f in factors]  # (tolist gives Python's own types)
+        values = zip(*columns, strict=True) if columns else [()] * len(sets)
+        by_set = {int(i): dict(zip(factors, v, strict=True)) for i, v in zip(sets["set"], values, strict=True)}
         runs = [
-            (int(run_id), int(seed), {k: _native(v) for k, v in o.items()})
-            for run_id, seed, o in zip(rows["run_id"], rows["seed"], overrides, strict=True)
+            (int(run_id), int(seed), by_set[int(i)])
+            for run_id, seed, i in zip(rows["run_id"], rows["seed"], rows["set"], strict=True)
         ]
         yield ChunkTask(index, exp.base, runs, exp.outcomes, exp.record_schools, posterior=exp.posterior, pinned=pinned)
-
-
-def _native(v):
-    return v.item() if hasattr(v, "item") else v
 
 
 def run_serial(tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:

@@ -140,7 +140,7 @@ def lookup(name: str, where: str | None = None) -> Param:
 def coerce(name: str, raw: Any, where: str | None = None) -> Any:
     """Validate one value against the schema and return it in its canonical type."""
     p = lookup(name, where)
-    return _coerce_value(p.kind, raw, p.low, p.high, p.choices, p.allowed(), name, where)
+    return _coerce_value(p.kind, raw, p.low, p.high, p.choices, p.allowed, name, where)
 
 
 def _coerce_value(kind, raw, low, high, choices, allowed, name, where):
@@ -148,10 +148,12 @@ def _coerce_value(kind, raw, low, high, choices, allowed, name, where):
 
     Numbers must be finite ints or floats (not bool, not text) within
     ±:data:`MAX_INTEGER` and the range; raises :class:`ParameterError`.
+    ``allowed`` says what is allowed: text, or a function giving it (called only for
+    a bad value: a sweep checks millions of good ones).
     """
 
     def bad(why: str) -> ParameterError:
-        return ParameterError(f"{why}; allowed: {allowed}", where, name)
+        return ParameterError(f"{why}; allowed: {allowed() if callable(allowed) else allowed}", where, name)
 
     if kind == "choice":
         if not isinstance(raw, str) or raw not in choices:
