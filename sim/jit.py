@@ -352,10 +352,12 @@ def pairwise_sum(x, start, n):
 
 
 @kernel
-def sum_last_axis(x, out):
+def sum_last_axis(x, runs, out):
     """``out[k, r] = x[k, r, :].sum()`` for a C-contiguous float64 ``x`` (K, R, S), as NumPy
-    computes ``x.sum(axis=-1)`` (its 0.0 start, then :func:`pairwise_sum` of the row)."""
+    computes ``x.sum(axis=-1)`` (its 0.0 start, then :func:`pairwise_sum` of the row), for the
+    runs r that ``runs`` (R,) marks; the others' ``out[:, r]`` are left as they were."""
     K, R, S = x.shape
     for k in range(K):
         for r in range(R):
-            out[k, r] = 0.0 + pairwise_sum(x[k, r], 0, S)
+            if runs[r]:
+                out[k, r] = 0.0 + pairwise_sum(x[k, r], 0, S)

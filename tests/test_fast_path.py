@@ -145,8 +145,11 @@ def test_compiled_sums_over_schools_are_numpys(schools):
     rng = np.random.default_rng(schools)
     x = rng.standard_normal((7, 3, schools)) * 10.0 ** rng.integers(-8, 8, (7, 3, schools))
     out = np.empty((7, 3))
-    sum_last_axis(x, out)
+    sum_last_axis(x, np.ones(3, dtype=np.bool_), out)
     assert out.tobytes() == x.sum(axis=-1).tobytes()
+    out[:, 1] = -1.0  # a run left out keeps its column
+    sum_last_axis(x, np.array([True, False, True]), out)
+    assert (out[:, 1] == -1.0).all() and out[:, [0, 2]].tobytes() == x.sum(axis=-1)[:, [0, 2]].tobytes()
 
 
 # --- arbitrary parameter sets, shapes and shocks (Hypothesis) ------------------------------------

@@ -76,15 +76,15 @@ def network(st: State, pv: ParamVectors) -> None:
 
 @kernel
 def _convene(state, coef):
-    """A convening month on the state (:class:`NetworkState`), in place: the
-    bright spots' practice summed over schools (NumPy's pairwise sums,
-    :func:`sim.jit.sum_last_axis`), then spread."""
+    """A convening month on the state (:class:`NetworkState`), in place, in the
+    runs holding one: the bright spots' practice summed over schools (NumPy's
+    pairwise sums, :func:`sim.jit.sum_last_axis`), then spread."""
     st = NetworkState(*state)
     runs, schools = st.engagement.shape
     bright_practice = np.empty((N_PRINCIPLES + 1, runs, schools))
     _bright_spot_practice(state, coef, bright_practice)
-    totals = np.empty((N_PRINCIPLES + 1, runs))
-    sum_last_axis(bright_practice, totals)
+    totals = np.zeros((N_PRINCIPLES + 1, runs))
+    sum_last_axis(bright_practice, st.convening, totals)
     _spread_from_bright_spots(state, coef, totals)
 
 
@@ -97,12 +97,15 @@ def _is_bright_spot(engagement, results, bright_spot_results):
 @step
 def _bright_spot_practice(state, coef, out):
     """Bright spots' principles (6, R, S) and understanding (R, S), stacked in
-    ``out`` (7, R, S), others' zeroed (values times 1.0 or 0.0)."""
+    ``out`` (7, R, S), others' zeroed (values times 1.0 or 0.0), in the runs
+    holding a convening (the other runs' are left as they were: nothing reads them)."""
     st = NetworkState(*state)
     c = named(NetworkCoefficients, coef)
     principles = st.principles
     runs, schools = st.engagement.shape
     for r in range(runs):
+        if not st.convening[r]:
+            continue
         for s in range(schools):
             is_bright = _is_bright_spot(st.engagement[r, s], st.results[r, s], c.bright_spot_results[r])
             bright = 1.0 if is_bright else 0.0
@@ -119,7 +122,8 @@ def _spread_from_bright_spots(state, coef, totals):
     ``totals`` (7, R) are the bright spots' summed principles and
     understanding.  A participating school closes the spread strength's share
     of a positive gap to each mean (nothing in a run without bright spots),
-    then the same share of its gap to full networking practice.
+    then the same share of its gap to full networking practice.  Runs without
+    a convening are skipped (their strength is 0: each step would add 0 x a gap).
     """
     st = NetworkState(*state)
     c = named(NetworkCoefficients, coef)
@@ -127,6 +131,8 @@ def _spread_from_bright_spots(state, coef, totals):
     runs, schools = engagement.shape
     n_principles = principles.shape[0]
     for r in range(runs):
+        if not st.convening[r]:
+            continue
         n_bright = 0
         for s in range(schools):
             n_bright += _is_bright_spot(engagement[r, s], st.results[r, s], c.bright_spot_results[r])
