@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim import rng
+from improvesim.sim.jit import kernel
 from improvesim.sim.params import Params
 from improvesim.sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SHOCK_KINDS
 
@@ -220,6 +221,7 @@ class State:
     tools: np.ndarray  # tool use, 0-1
     practised_bits: np.ndarray  # bit i set while principle i is practised (as of the last classification)
     equity_belief: np.ndarray  # the leaders' belief that improvement advances equity, 0-1
+    own_time_weight: np.ndarray  # equity_belief ** improvement.own_time_concentration (set with it: own_time_weights)
     # principles (6, R, S)
     principles: np.ndarray
     # staff (K, R, S)
@@ -432,6 +434,7 @@ def blank_state(runs: int, schools: int, team_size: int, coaches: int, seeds=Non
         tools=z(R, S),
         practised_bits=zi(R, S),
         equity_belief=z(R, S),
+        own_time_weight=z(R, S),
         principles=z(N_PRINCIPLES, R, S),
         skill=z(K, R, S),
         commitment=z(K, R, S),
@@ -489,4 +492,20 @@ def initial_state(pv: ParamVectors, seeds: Sequence[int]) -> State:
     st.tenure[:] = 24
     # schools start different: the leaders' belief that improvement advances equity (seed 003)
     st.equity_belief[:] = rng.uniform(st.keys, "school_start", 0, (S,))
+    own_time_weights(st.equity_belief, pv.col("improvement.own_time_concentration"), st.own_time_weight)
     return st
+
+
+@kernel
+def own_time_weights(belief, concentration, out):
+    """Write ``belief ** concentration`` into ``out`` (R, S): each school's leaders' equity belief
+    (R, S), 0-1, raised to its run's ``improvement.own_time_concentration`` (R,), k >= 0 (exactly
+    the belief where k is 1).  What a school's own time follows
+    (:func:`sim.submodels.improvement.own_time_factor_at`); the belief and k are fixed for a run,
+    so the power is taken once, at set-up, not every school month (it was a sixth of a batch
+    where k is not 1).  Whoever sets ``equity_belief`` sets this with it."""
+    R, S = belief.shape
+    for r in range(R):
+        k = concentration[r]
+        for s in range(S):
+            out[r, s] = belief[r, s] if k == 1.0 else belief[r, s] ** k

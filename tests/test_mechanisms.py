@@ -8,7 +8,7 @@ from conftest import draws, small
 
 from improvesim.sim.events import EVENT_TEXT
 from improvesim.sim.jit import at_run, named
-from improvesim.sim.state import PRINCIPAL, Authenticity, Engagement, team_mean
+from improvesim.sim.state import PRINCIPAL, Authenticity, Engagement, own_time_weights, team_mean
 from improvesim.sim.submodels import calendar, improvement, institutionalization, sensemaking, time_use
 from improvesim.sim.submodels.improvement import INQUIRY, MEASUREMENT, NETWORKS, PROBLEM
 
@@ -65,7 +65,9 @@ def test_own_time_concentration_keeps_the_mean_and_zero_gives_every_school_the_s
     for k in (0.0, 1.0, 2.1, 4.0, 8.0):
         pv, _ = small({"improvement.own_time_belief": 1.0, "improvement.own_time_concentration": k})
         c = at_run(named(improvement.ImprovementCoefficients, improvement.improvement_coefficients(pv)), 0)
-        factor = np.array([improvement.own_time_factor_at(c, u) for u in beliefs])
+        weights = np.empty((1, len(beliefs)))
+        own_time_weights(np.array([beliefs]), pv.col("improvement.own_time_concentration"), weights)
+        factor = np.array([improvement.own_time_factor_at(c, w) for w in weights[0]])
         assert factor.mean() == pytest.approx(1.0, abs=1e-4), k
         assert improvement.own_time_factor_at(c, 1.0) == pytest.approx(k + 1.0)
         if k == 0.0:
@@ -376,7 +378,7 @@ def own_time_at_start(concentration, replicates=100):
     commitment = team_mean(engine.st.commitment, engine.st.weights)
     own = np.empty(commitment.shape)
     for r, s in np.ndindex(own.shape):
-        own[r, s] = improvement.effort_at(at_run(coef, r), 0.0, commitment[r, s], engine.st.equity_belief[r, s])
+        own[r, s] = improvement.effort_at(at_run(coef, r), 0.0, commitment[r, s], engine.st.own_time_weight[r, s])
     return own
 
 

@@ -85,7 +85,7 @@ class ImprovementState(NamedTuple):
     weights: np.ndarray  # (R, K) seat weights of team means
     effort: np.ndarray  # (R, S) share of full-pace improvement work done this month, 0-1
     tools: np.ndarray  # (R, S) tool use, 0-1
-    equity_belief: np.ndarray  # (R, S) the leaders' belief that improvement advances equity, 0-1
+    own_time_weight: np.ndarray  # (R, S) the leaders' equity belief ** own_time_concentration (sim.state.own_time_weights)
 
 
 class ImprovementCoefficients(NamedTuple):
@@ -156,29 +156,28 @@ def improvement_coefficients(pv: ParamVectors) -> np.ndarray:
 
 
 @rule
-def own_time_factor_at(c, equity_belief):
+def own_time_factor_at(c, weight):
     """What a school's own time is scaled by (>= 0, mean 1 across schools):
     ``1 - own_time_belief + own_time_belief x equity_belief^k / E[belief^k]``
-    with ``k = own_time_concentration`` (>= 0).  The leaders' ``equity_belief``
-    (0-1) is drawn uniform across schools, whose k-th moment is ``1 / (k + 1)``,
-    so the district's mean own time is the same for every k: k = 1 is linear in
-    the belief, k = 0 gives every school 1, larger k give a few schools most of
-    it (at most ``1 - own_time_belief + own_time_belief x (k + 1)``)."""
-    k = c.own_time_concentration
-    # (pow costs about a sixth of a batch's time here, and pow(x, 1) is x exactly: skipped at k = 1)
-    share = c.own_time_belief * (equity_belief if k == 1.0 else equity_belief**k)
-    return 1.0 - c.own_time_belief + share * (k + 1.0)
+    with ``k = own_time_concentration`` (>= 0); ``weight`` is the school's
+    ``equity_belief^k`` (:func:`sim.state.own_time_weights`, taken once at set-up).  The
+    leaders' ``equity_belief`` (0-1) is drawn uniform across schools, whose k-th moment is
+    ``1 / (k + 1)``, so the district's mean own time is the same for every k: k = 1 is linear
+    in the belief, k = 0 gives every school 1, larger k give a few schools most of it (at most
+    ``1 - own_time_belief + own_time_belief x (k + 1)``)."""
+    share = c.own_time_belief * weight
+    return 1.0 - c.own_time_belief + share * (c.own_time_concentration + 1.0)
 
 
 @rule
-def effort_at(c, ratio, team_commitment, equity_belief):
+def effort_at(c, ratio, team_commitment, weight):
     """Share, 0-1, of full-pace improvement work a team does: the time ``ratio``
     (0-1) times the priority it gives the work, ``effort_floor`` rising to 1
     with ``team_commitment`` (0-1), plus the time a committed team gives on its
-    own (``own_time`` x commitment x :func:`own_time_factor_at` of the leaders'
-    ``equity_belief``, 0-1), at most 1."""
+    own (``own_time`` x commitment x :func:`own_time_factor_at` of the school's
+    ``weight``, its leaders' equity belief ** k), at most 1."""
     priority = c.effort_floor + (1.0 - c.effort_floor) * team_commitment
-    belief = own_time_factor_at(c, equity_belief)
+    belief = own_time_factor_at(c, weight)
     return min(ratio * priority + c.own_time * team_commitment * belief, 1.0)
 
 
@@ -196,7 +195,7 @@ def _working_schools(summer, st, c, ratio):
             working = (not summer) and st.engagement[r, s] == ENGAGED and st.stall[r, s] == 0 and ratio[r, s] > 0.0
             busy[r, s] = working
             effort[r, s] = (
-                effort_at(cr, ratio[r, s], team_mean_at(st.commitment, st.weights, r, s), st.equity_belief[r, s])
+                effort_at(cr, ratio[r, s], team_mean_at(st.commitment, st.weights, r, s), st.own_time_weight[r, s])
                 if working
                 else 0.0
             )
