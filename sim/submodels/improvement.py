@@ -85,7 +85,7 @@ class ImprovementState(NamedTuple):
     weights: np.ndarray  # (R, K) seat weights of team means
     effort: np.ndarray  # (R, S) share of full-pace improvement work done this month, 0-1
     tools: np.ndarray  # (R, S) tool use, 0-1
-    own_time_weight: np.ndarray  # (R, S) the leaders' equity belief ** own_time_concentration (sim.state.own_time_weights)
+    own_time_weight: np.ndarray  # (R, S) equity belief ** own_time_concentration (sim.state.own_time_weights)
 
 
 class ImprovementCoefficients(NamedTuple):
