@@ -46,9 +46,10 @@ def stepped(params, seeds, *, record_events=False) -> tuple[SimulationResult, St
     return engine.result(), engine.st
 
 
-def fast(params, seeds, *, steps_first: int = 0) -> tuple[SimulationResult, State]:
-    """The runs through ``Engine.run`` (the compiled month), after ``steps_first`` months stepped."""
-    engine = Engine(params, seeds, record_schools=True)
+def fast(params, seeds, *, steps_first: int = 0, every_month: bool = True) -> tuple[SimulationResult, State]:
+    """The runs through ``Engine.run`` (the compiled month), after ``steps_first`` months stepped;
+    with per-school records, or (``every_month`` False) recording only the ends of years, as sweeps do."""
+    engine = Engine(params, seeds, record_schools=every_month, record_every_month=every_month)
     for _ in range(steps_first):
         engine.step()
     return engine.run(), engine.st
@@ -257,14 +258,6 @@ def test_running_a_finished_engine_again_and_the_outcomes_midway(month_mode):
         assert getattr(first, name).tobytes() == getattr(again, name).tobytes(), name
 
 
-def year_ends(params, seeds, *, steps_first: int = 0) -> tuple[SimulationResult, State]:
-    """The runs through ``Engine.run`` recording only the ends of years (a sweep's recording)."""
-    engine = Engine(params, seeds, record_every_month=False)
-    for _ in range(steps_first):
-        engine.step()
-    return engine.run(), engine.st
-
-
 def assert_year_ends_are_every_months(a: tuple[SimulationResult, State], b: tuple[SimulationResult, State]) -> None:
     """``a`` recorded only the ends of years, ``b`` every month: the same bytes in the months
     recorded, NaN in the others, the same end-of-run outcomes, yearly series and state."""
@@ -288,14 +281,16 @@ def assert_year_ends_are_every_months(a: tuple[SimulationResult, State], b: tupl
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_recording_only_the_ends_of_years_gives_the_outcomes_of_every_month(case, month_mode):
     params = CASES[case]
-    assert_year_ends_are_every_months(year_ends(params, SEEDS), fast(params, SEEDS))
+    assert_year_ends_are_every_months(fast(params, SEEDS, every_month=False), fast(params, SEEDS))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=batches())
 def test_any_parameters_recorded_at_the_ends_of_years_give_the_outcomes_of_every_month(case):
     params, seeds, steps_first = case
-    assert_year_ends_are_every_months(year_ends(params, seeds, steps_first=steps_first), fast(params, seeds))
+    assert_year_ends_are_every_months(
+        fast(params, seeds, steps_first=steps_first, every_month=False), fast(params, seeds)
+    )
 
 
 @pytest.mark.parametrize("what", ["record_schools", "record_events"])
