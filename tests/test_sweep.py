@@ -187,6 +187,26 @@ def test_existing_results_are_not_overwritten_without_force(serial_store):
     assert parts_bytes(serial) == before
 
 
+def test_the_manifest_is_the_plan_with_each_runs_status(serial_store, tmp_path):
+    """Every plan column in order, then status and error; a chunk whose outcomes are gone is missing."""
+    import shutil
+
+    from improvesim.experiments.store import part_path, write_manifest
+
+    store = tmp_path / "store"
+    shutil.copytree(serial_store[1], store)
+    part_path(store, "outcomes", 1).unlink()  # as if the sweep stopped before chunk 1
+    statuses = write_manifest(store)
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    plan = pd.read_parquet(store / "plan.parquet")
+    assert list(manifest.columns) == [*plan.columns, "status", "error"]
+    pd.testing.assert_frame_equal(manifest[plan.columns], plan)
+    missing = manifest["run_id"].isin(pd.read_parquet(part_path(serial_store[1], "outcomes", 1))["run_id"])
+    assert (manifest.loc[missing, "status"] == "missing").all() and missing.sum() == 5
+    assert (manifest.loc[~missing, "status"] == "ok").all() and (manifest["error"] == "").all()
+    assert statuses["status"].tolist() == manifest["status"].tolist()
+
+
 # --- failures ---------------------------------------------------------------------
 
 
