@@ -128,7 +128,7 @@ def sobol_indices(
         calc_second_order=second_order,
         num_resamples=RESAMPLES,
         conf_level=CONF_LEVEL,
-        seed=seed,
+        seed=salib_seed(seed),
         parallel=parallel,
         n_processors=processes if parallel else None,
     )
@@ -137,6 +137,17 @@ def sobol_indices(
     )
     s2 = pd.DataFrame(r["S2"], index=names, columns=names) if second_order else None
     return table, s2
+
+
+def salib_seed(seed: int) -> int:
+    """The seed handed to SALib's resampling for an experiment seed (0 to 2**63 - 1).
+
+    SALib's Sobol', delta and PAWN analyses read seed 0 as "no seed" (their intervals
+    then differ from one call to the next), and delta and PAWN seed NumPy's global
+    generator, which refuses 2**32 and above: those seeds are folded into 1 to
+    2**32 - 1 (0 becomes 1); every other seed is handed on unchanged.  (Morris takes
+    any seed as it is: it makes its own NumPy Generator.)"""
+    return seed if 0 < seed < 2**32 else 1 + seed % (2**32 - 1)
 
 
 def morris_indices(problem: dict, X: np.ndarray, Y: np.ndarray, levels: int, seed: int = 0) -> pd.DataFrame:
@@ -159,7 +170,9 @@ def delta_indices(problem: dict, X: np.ndarray, Y: np.ndarray, seed: int = 0) ->
     """Borgonovo's moment-independent delta (SALib's raw estimator) and first-order S1, from any sample."""
     from SALib.analyze import delta
 
-    r = delta.analyze(problem, X, Y, num_resamples=RESAMPLES, conf_level=CONF_LEVEL, seed=seed, method="all")
+    r = delta.analyze(
+        problem, X, Y, num_resamples=RESAMPLES, conf_level=CONF_LEVEL, seed=salib_seed(seed), method="all"
+    )
     return pd.DataFrame(
         {
             "factor": problem["names"],
@@ -175,7 +188,7 @@ def pawn_indices(problem: dict, X: np.ndarray, Y: np.ndarray, seed: int = 0) -> 
     """PAWN (Pianosi and Wagener 2015): statistics of the KS distance over 10 conditioning slides."""
     from SALib.analyze import pawn
 
-    r = pawn.analyze(problem, X, Y, S=10, seed=seed)
+    r = pawn.analyze(problem, X, Y, S=10, seed=salib_seed(seed))
     return pd.DataFrame(
         {
             "factor": problem["names"],

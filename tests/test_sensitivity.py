@@ -418,3 +418,20 @@ def test_without_common_random_numbers_each_row_draws_its_own_particles(tmp_path
     assert f"from the posterior {own} " in text and "kept the" not in text
     assert "drew its own particle: the 95% intervals include both" in text and "same 10 draws" not in text
     assert uncertainty_sentence({"posterior": None}).endswith("(no `--posterior`): replicate noise only.")
+
+
+@pytest.mark.parametrize("seed", [0, 2**40, 2**63 - 1])
+def test_every_experiment_seed_gives_the_same_intervals_twice(seed):
+    """SALib takes seed 0 for "no seed" (Sobol', delta and PAWN resampled differently each
+    time) and its delta and PAWN refuse seeds of 2**32 and above; an experiment's seed may be
+    anything from 0 to 2**63 - 1 (found by trying to break issue 18)."""
+    X = sobol_sample.sample(ISHIGAMI, 64, calc_second_order=False, seed=1)
+    Y = Ishigami.evaluate(X)
+    Xm = morris_sample.sample(ISHIGAMI, 10, num_levels=4, seed=1)
+    for analyse in (
+        lambda: sa.morris_indices(ISHIGAMI, Xm, Ishigami.evaluate(Xm), 4, seed),
+        lambda: sa.sobol_indices(ISHIGAMI, Y, second_order=False, seed=seed)[0],
+        lambda: sa.delta_indices(ISHIGAMI, X, Y, seed),
+        lambda: sa.pawn_indices(ISHIGAMI, X, Y, seed),
+    ):
+        pd.testing.assert_frame_equal(analyse(), analyse(), check_exact=True)
