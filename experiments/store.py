@@ -268,6 +268,11 @@ def write_manifest(store: Path) -> pd.DataFrame:
     saved = read_parts(store, "outcomes", columns=["run_id", "status", "error"])
     if len(saved):
         rows = pd.Index(run_ids).get_indexer(saved["run_id"])
+        if (rows < 0).any():
+            raise StoreError(
+                f"{store}: parts/outcomes-*.parquet hold runs that plan.parquet does not have; "
+                "the store mixes two sweeps: write it again into a new folder"
+            )
         status[rows] = saved["status"].astype(str).to_numpy()
         error[rows] = saved["error"].fillna("").astype(str).to_numpy()
     table = plan.append_column("status", pa.array(status, pa.string())).append_column(

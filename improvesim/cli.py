@@ -524,7 +524,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                 print("some runs failed or are missing; analysing what there is", file=sys.stderr)
             with FolderLock(store, command="improvesim sensitivity"):
                 # (the analysis runs here: on this machine's cores, or as many as --workers gives)
-                folder, analysed = analyse_study(store, processes=args.workers or os.cpu_count() or 1)
+                folder, analysed = analyse_study(
+                    store, processes=min(args.workers or os.cpu_count() or 1, os.cpu_count() or 1)
+                )
     except SensitivityError as exc:
         raise UsageError(str(exc)) from None
     if not analysed:

@@ -207,6 +207,21 @@ def test_the_manifest_is_the_plan_with_each_runs_status(serial_store, tmp_path):
     assert statuses["status"].tolist() == manifest["status"].tolist()
 
 
+def test_a_manifest_of_outcomes_the_plan_does_not_have_is_refused(serial_store, tmp_path):
+    import shutil
+
+    from improvesim.experiments.store import StoreError, part_path, write_manifest
+
+    store = tmp_path / "store"
+    shutil.copytree(serial_store[1], store)
+    part = part_path(store, "outcomes", 0)
+    stray = pd.read_parquet(part)
+    stray.loc[0, "run_id"] = 10**9  # a run of another sweep
+    stray.to_parquet(part, index=False)
+    with pytest.raises(StoreError, match="mixes two sweeps"):
+        write_manifest(store)
+
+
 # --- failures ---------------------------------------------------------------------
 
 
