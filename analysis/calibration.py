@@ -82,6 +82,7 @@ TOP_KEYS = {
     "calibrated": "table of calibrated constants: name = { min = ..., max = ... }",
     "nuisance": "table of nuisance constants drawn from their prior: name = { min = ..., max = ... }",
     "sbc": "table of the simulation-based calibration check's settings",
+    "structure": "table of the structure step's settings (the second edition's criteria, analysis/structure.py)",
 }
 ABC_KEYS = {
     "population_size": (int, 10, 100_000, "particles per generation"),
@@ -105,6 +106,10 @@ SBC_KEYS = {
     "max_populations": ABC_KEYS["max_populations"],
     "replicates": (int, 1, 10_000, "R per particle in the check"),
     "level": (float, 0.5, 0.99, "credible level of the intervals checked"),
+}
+STRUCTURE_KEYS = {
+    "replicates": (int, 10, 100_000, "replicates per arm of every criterion"),
+    "seed": (int, 0, 2**63 - 1, "the seed of every arm"),
 }
 
 
@@ -146,6 +151,14 @@ class SbcSettings:
 
 
 @dataclass(frozen=True)
+class StructureSettings:
+    """The structure step: the criteria of :mod:`analysis.structure` at these replicates and seed."""
+
+    replicates: int = 200
+    seed: int = 1
+
+
+@dataclass(frozen=True)
 class Calibration:
     """A checked calibration experiment."""
 
@@ -160,6 +173,7 @@ class Calibration:
     abc: AbcSettings
     sbc: SbcSettings = field(default_factory=SbcSettings)
     description: str = ""
+    structure: StructureSettings | None = None  # None: no structure step
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -225,6 +239,11 @@ def load_calibration(path: str | Path) -> Calibration:
         abc=abc,
         sbc=SbcSettings(**_settings(data.get("sbc", {}), SBC_KEYS, "sbc", where)),
         description=str(data.get("description", "")),
+        structure=(
+            StructureSettings(**_settings(data["structure"], STRUCTURE_KEYS, "structure", where))
+            if "structure" in data
+            else None
+        ),
     )
 
 
@@ -689,13 +708,90 @@ def kde_mode(posterior: pd.DataFrame, cal: Calibration) -> dict[str, float]:
 
     lows = np.array([p.low for p in cal.calibrated])
     spans = np.array([p.high - p.low for p in cal.calibrated])
-    z = (posterior[list(cal.names)].to_numpy(dtype=float) - lows) / spans
+    z = _unit(posterior, cal)
     w = posterior["weight"].to_numpy(dtype=float)
     kde = gaussian_kde(z.T, weights=w)
     start = z[int(np.argmax(kde(z.T)))]
     result = minimize(lambda x: -kde(np.clip(x, 0, 1)[:, None])[0], start, method="Nelder-Mead")
     best = np.clip(result.x, 0, 1) if -result.fun >= kde(start[:, None])[0] else start
     return {name: float(lows[j] + spans[j] * best[j]) for j, name in enumerate(cal.names)}
+
+
+# --- the structure step ----------------------------------------------------------------------
+
+
+def particle_constants(posterior: pd.DataFrame, cal: Calibration) -> list[dict[str, float]]:
+    """Each particle's constants (calibrated, and the nuisance values it drew when the table has them)."""
+    names = [*cal.names, *(p.name for p in cal.nuisance if p.name in posterior.columns)]
+    return [_typed(dict(zip(names, row, strict=True))) for row in posterior[names].to_numpy(dtype=float)]
+
+
+def structure_verdicts(constants: Mapping[str, float], replicates: int, seed: int) -> dict[str, Any]:
+    """Worker: :func:`analysis.structure.verdicts` of one particle, stopping at its first failure."""
+    from improvesim.analysis import structure
+
+    return structure.verdicts(constants, replicates=replicates, seed=seed, stop_at_first_failure=True)
+
+
+def admissible(posterior: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The posterior given the structure criteria too: the particles whose verdict is admissible,
+    weights renormalised to sum to one.
+
+    The criteria are a deterministic function of the constants (every arm at
+    fixed seeds), so conditioning on them multiplies the likelihood by an
+    indicator: restricting importance-weighted particles to the admissible
+    ones is that posterior's importance sample (its effective sample size
+    falls with the share kept).  ``verdicts`` has one row per particle, in
+    order, with a boolean column ``admissible``.  Raises
+    :class:`CalibrationError` when no particle is admissible.
+    """
+    keep = verdicts["admissible"].to_numpy(dtype=bool)
+    if keep.size != len(posterior):
+        raise CalibrationError(f"{keep.size} verdicts for {len(posterior)} particles")
+    if not keep.any():
+        raise CalibrationError(
+            "no particle of the posterior meets the structure criteria (analysis/structure.py): the case and the "
+            "structure patterns cannot be met together in this prior box"
+        )
+    kept = posterior[keep].reset_index(drop=True)
+    return kept.assign(weight=kept["weight"] / kept["weight"].sum())
+
+
+def structured_point(
+    posterior: pd.DataFrame, cal: Calibration, holds: Callable[[Mapping[str, float]], bool]
+) -> tuple[dict[str, float], str]:
+    """The defaults' joint point of a posterior restricted to admissible particles, and how it was chosen.
+
+    The rule (fixed before its first run): the weighted KDE mode of the
+    calibrated constants (:func:`kde_mode`), if it meets the structure
+    criteria itself (``holds``: with the nuisance constants at their
+    defaults); otherwise the particles' calibrated constants in decreasing
+    order of that KDE's density, the first that meets them.  Returns
+    ``(point, "kde mode" | "particle of highest density meeting the criteria (the N-th tried)")``.
+    Raises :class:`CalibrationError` when no candidate meets them.
+    """
+    mode = kde_mode(posterior, cal)
+    if holds(mode):
+        return mode, "kde mode"
+    for rank, candidate in enumerate(_by_density(posterior, cal), start=2):
+        if holds(candidate):
+            return candidate, f"particle of highest density meeting the criteria (candidate {rank})"
+    raise CalibrationError("neither the KDE mode nor any admissible particle meets the criteria at the defaults")
+
+
+def _by_density(posterior: pd.DataFrame, cal: Calibration) -> list[dict[str, float]]:
+    from scipy.stats import gaussian_kde
+
+    z = _unit(posterior, cal)
+    density = gaussian_kde(z.T, weights=posterior["weight"].to_numpy(dtype=float))(z.T)
+    rows = posterior[list(cal.names)].to_numpy(dtype=float)
+    return [dict(zip(cal.names, map(float, rows[i]), strict=True)) for i in np.argsort(-density, kind="stable")]
+
+
+def _unit(posterior: pd.DataFrame, cal: Calibration) -> np.ndarray:
+    lows = np.array([p.low for p in cal.calibrated])
+    spans = np.array([p.high - p.low for p in cal.calibrated])
+    return (posterior[list(cal.names)].to_numpy(dtype=float) - lows) / spans
 
 
 def correlations(posterior: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

@@ -8,11 +8,15 @@ or not at all (:func:`~improvesim.experiments.output.staged_folder`):
 
     posterior.parquet    the posterior: the last generation's weighted particles, one row each
                          (the calibrated constants, with one case per particle the nuisance values each drew,
-                         weight, population, distance); weights sum to one
+                         weight, population, distance); weights sum to one.  With a [structure] table, only
+                         the particles meeting the structure criteria (analysis/structure.py), renormalised
+    posterior_case.parquet  (with [structure]) the case posterior before that restriction
+    structure.csv        (with [structure]) each particle's verdicts on the structure criteria
     particles.parquet    every generation's particles, the same columns
     generations.csv      per generation: tolerance, candidates simulated, acceptance rate, ESS
     marginals.csv        per constant: prior range, weighted mean, median, 90% credible interval
     point.toml           the defaults' single joint point: the mode of a weighted KDE of the posterior
+                         (with [structure]: the rule of analysis.calibration.structured_point)
     calibration.json     the procedure and provenance (experiment, seed, settings, date, commit)
     pairs.png            the pair plot (identifiability)
     report.md            the procedure and the results in words
@@ -77,21 +81,39 @@ def calibrate(cal: Calibration, out: Path, *, force: bool, resume: bool, submit:
         if resume and not db.exists():
             raise CalibrationError(f"--resume: nothing to resume ({stage}/{HISTORY} does not exist)")
         info = abc.run_abc(cal, db, submit=submit, workers=workers, resume=resume)
-        result = write_results(cal, db, out, info, force=force, workers=workers)
+        result = write_results(cal, db, out, info, force=force, workers=workers, submit=submit)
     shutil.rmtree(stage, ignore_errors=True)
     return result
 
 
-def write_results(cal: Calibration, db: Path, out: Path, info: abc.RunInfo, *, force: bool, workers: int):
+def write_results(
+    cal: Calibration,
+    db: Path,
+    out: Path,
+    info: abc.RunInfo,
+    *,
+    force: bool,
+    workers: int,
+    submit: Submit | None = None,
+):
     import pyabc
 
     history = pyabc.History(f"sqlite:///{db}")
     particles = abc.particle_table(history, cal.names, [p.name for p in cal.nuisance])
     posterior = abc.posterior_population(particles, cal.abc.min_ess_fraction)
+    case_posterior, verdicts, chosen = posterior, None, "kde mode"
+    if cal.structure is None:
+        point = abc.kde_mode(posterior, cal)
+    else:
+        verdicts = structure_step(posterior, cal, submit)
+        posterior = abc.admissible(case_posterior, verdicts)
+        point, chosen = abc.structured_point(posterior, cal, lambda p: point_holds(p, cal))
     marginals = abc.marginals(posterior, cal)
-    point = abc.kde_mode(posterior, cal)
-    meta = provenance(cal, info, workers)
+    meta = provenance(cal, info, workers) | {"point_rule": chosen}
     with staged_folder(out, force=force) as stage:
+        if verdicts is not None:
+            case_posterior.to_parquet(stage / "posterior_case.parquet", index=False)
+            verdicts.to_csv(stage / "structure.csv", index=False)
         posterior.to_parquet(stage / "posterior.parquet", index=False)
         particles.to_parquet(stage / "particles.parquet", index=False)
         info.generations.to_csv(stage / "generations.csv", index=False)
@@ -100,9 +122,35 @@ def write_results(cal: Calibration, db: Path, out: Path, info: abc.RunInfo, *, f
         (stage / "calibration.json").write_text(json.dumps(meta, indent=2) + "\n")
         priors = [(p.name, p.low, p.high) for p in cal.calibrated]
         pair_plot(posterior, priors, point).savefig(stage / "pairs.png")
-        (stage / "report.md").write_text(report(cal, info, marginals, point, posterior, meta))
+        text = report(cal, info, marginals, point, posterior, meta)
+        if verdicts is not None:
+            text += structure_report(cal, case_posterior, verdicts, posterior, chosen)
+        (stage / "report.md").write_text(text)
         shutil.copyfile(db, stage / HISTORY)
     return CalibrationResult(out, posterior, marginals, point, info)
+
+
+def structure_step(posterior: pd.DataFrame, cal: Calibration, submit: Submit | None) -> pd.DataFrame:
+    """Each posterior particle's verdicts on the structure criteria (:mod:`analysis.structure`), one row
+    per particle in order: admissible, the first failure, each criterion (None after it) and what it
+    measured.  Particles run on the workers when ``submit`` is given."""
+    s = cal.structure
+    jobs = abc.particle_constants(posterior, cal)
+    if submit is None:
+        rows = [abc.structure_verdicts(c, s.replicates, s.seed) for c in jobs]
+    else:
+        futures = [submit(abc.structure_verdicts, c, s.replicates, s.seed) for c in jobs]
+        rows = [f.result() for f in futures]
+    return pd.DataFrame(rows).assign(weight=posterior["weight"].to_numpy())
+
+
+def point_holds(point: dict[str, float], cal: Calibration) -> bool:
+    """Whether the calibrated constants ``point`` (the nuisance constants at their defaults) meet every
+    structure criterion."""
+    from improvesim.analysis import structure
+
+    s = cal.structure
+    return bool(structure.verdicts(abc._typed(point), replicates=s.replicates, seed=s.seed)["admissible"])
 
 
 def git_commit() -> str:
@@ -233,6 +281,42 @@ def report(cal, info, marginals, point, posterior, meta) -> str:
         "not each constant): " + (", ".join(strong) if strong else "none") + ".",
         "",
         "![Pair plot of the posterior](pairs.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def structure_report(cal, case_posterior, verdicts, posterior, chosen) -> str:
+    """The structure step in words: how many particles meet the criteria, which fail first, the point's rule."""
+    from improvesim.analysis.structure import CRITERIA
+
+    s = cal.structure
+    kept = verdicts["admissible"].to_numpy(dtype=bool)
+    w = case_posterior["weight"].to_numpy()
+    first = verdicts.loc[~kept, "failed"].value_counts()
+    ess_before, ess_after = abc.effective_sample_size(w), abc.effective_sample_size(posterior["weight"].to_numpy())
+    lines = [
+        "## The structure step",
+        "",
+        f"Each particle of the case posterior (its calibrated constants and the nuisance values it drew) ran "
+        f"the {len(CRITERIA)} structure criteria of `analysis/structure.py` (the second edition's committed "
+        f"patterns), every arm {s.replicates} replicates from seed {s.seed}, stopping at its first failure. "
+        f"The posterior above is the case posterior restricted to the particles that meet all of them (an "
+        "indicator likelihood: the criteria are a deterministic function of the constants at fixed seeds), "
+        f"weights renormalised: {int(kept.sum())} of {kept.size} particles, {100 * w[kept].sum():.1f}% of the "
+        f"weight; effective sample size {ess_after:.0f} (of {ess_before:.0f} before). The case posterior alone "
+        "is `posterior_case.parquet`; every particle's verdicts are `structure.csv`.",
+        "",
+        "| First criterion failed | Particles | Share of the case posterior's weight |",
+        "|---|---|---|",
+        *[
+            f"| `{key}` | {count} | {100 * w[(verdicts['failed'] == key).to_numpy()].sum():.1f}% |"
+            for key, count in first.items()
+        ],
+        "",
+        f"The joint point ({chosen}): the rule is the weighted KDE mode of the restricted posterior when it "
+        "meets every criterion itself (nuisance constants at their defaults), else the restricted posterior's "
+        "particle of highest density that does.",
         "",
     ]
     return "\n".join(lines)

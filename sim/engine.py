@@ -239,6 +239,7 @@ def run_replicates(
     batch: int = DEFAULT_BATCH,
     posterior=None,
     pinned=(),
+    record_every_month: bool = True,
 ) -> SimulationResult:
     """Run a scenario's replicates, seeds derived from one seed.
 
@@ -249,13 +250,19 @@ def run_replicates(
     ``replicates`` and ``seed`` default to the scenario's ``run.replicates``
     and ``run.seed``.  Replicate i's seed depends only on the seed and i
     (:func:`sim.rng.derive_seeds`), and its outcomes do not depend on
-    ``batch``.
+    ``batch``.  ``record_every_month=False`` records only the ends of years
+    (:class:`Engine`): the same bytes there, NaN district metrics elsewhere.
     """
     replicates = int(params["run.replicates"]) if replicates is None else replicates
     seed = int(params["run.seed"]) if seed is None else seed
     seeds = rng.derive_seeds(seed, replicates)
     parts = [
-        simulate(replicate_params(params, chunk, posterior, pinned), chunk, record_schools=record_schools)
+        simulate(
+            replicate_params(params, chunk, posterior, pinned),
+            chunk,
+            record_schools=record_schools,
+            record_every_month=record_every_month,
+        )
         for chunk in (seeds[i : i + batch] for i in range(0, replicates, batch))
     ]
     return concatenate(parts)

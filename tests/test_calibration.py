@@ -51,10 +51,11 @@ def tiny(tmp_path: Path, calibrated: int = 8, population: int = 16, generations:
     text = re.sub(r"^population_size = \d+", f"population_size = {population}", text, count=1, flags=re.M)  # [abc]
     text = text.replace("max_populations = 10", f"max_populations = {generations}")
     text = text.replace("replicates = 1 ", f"replicates = {replicates} ", 1)
+    text = re.sub(r"^\[structure\]\nreplicates = \d+\nseed = \d+\n", "", text, count=1, flags=re.M)
     path = tmp_path / "cal.toml"
     path.write_text(text)
     cal = abc.load_calibration(path)
-    assert cal.abc.population_size == population and cal.replicates == replicates
+    assert cal.abc.population_size == population and cal.replicates == replicates and cal.structure is None
     if calibrated < 8:  # the others become nuisance parameters
         text = path.read_text()
         lines = [f'"{p.name}" = {{ min = {p.low}, max = {p.high} }}' for p in cal.calibrated[calibrated:]]
