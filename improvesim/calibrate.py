@@ -188,8 +188,14 @@ def provenance(cal: Calibration, info: abc.RunInfo, workers: int) -> dict:
 
 def point_toml(point: dict[str, float], meta: dict) -> str:
     """The joint point as scenario-file lines, with its provenance as comments (4 significant digits)."""
+    rule = meta.get("point_rule", "kde mode")
+    what = (
+        "The mode of a weighted kernel density estimate of the joint posterior"
+        if rule == "kde mode"
+        else f"The joint posterior's {rule}"
+    )
     lines = [
-        f"# The mode of a weighted kernel density estimate of the joint posterior of {meta['experiment']}",
+        f"# {what} of {meta['experiment']}",
         f"# (seed {meta['seed']}, {meta['date']}, commit {meta['commit']}).",
     ]
     section = None
@@ -265,7 +271,7 @@ def report(cal, info, marginals, point, posterior, meta) -> str:
             for r in g.itertuples()
         ],
         "",
-        "| Constant | Prior | Posterior median | 90% credible interval | Joint point (KDE mode) |",
+        "| Constant | Prior | Posterior median | 90% credible interval | Joint point |",
         "|---|---|---|---|---|",
         *[
             f"| `{r.parameter}` | {r.prior_low:g} to {r.prior_high:g} | {r.median:.3g} | {r.low:.3g} to {r.high:.3g} "
@@ -274,13 +280,16 @@ def report(cal, info, marginals, point, posterior, meta) -> str:
         ],
         "",
         "The joint point is the mode of a weighted Gaussian kernel density estimate of the joint posterior "
-        "(constants scaled to their prior ranges); it is not the marginal medians, which need not lie together "
+        "(constants scaled to their prior ranges)"
+        + ("" if meta.get("point_rule", "kde mode") == "kde mode" else " or, with the structure step, the rule below")
+        + "; it is not the marginal medians, which need not lie together "
         "in a likely region. Weights are ABC-SMC importance weights (prior over proposal density, normalised).",
         "",
         "Pairs with a weighted correlation of at least 0.5 in size (a ridge: the data identify a combination, "
         "not each constant): " + (", ".join(strong) if strong else "none") + ".",
         "",
         "![Pair plot of the posterior](pairs.png)",
+        "",
         "",
     ]
     return "\n".join(lines)
@@ -314,7 +323,7 @@ def structure_report(cal, case_posterior, verdicts, posterior, chosen) -> str:
             for key, count in first.items()
         ],
         "",
-        f"The joint point ({chosen}): the rule is the weighted KDE mode of the restricted posterior when it "
+        f"The joint point is the {chosen}. The rule is the weighted KDE mode of the restricted posterior when it "
         "meets every criterion itself (nuisance constants at their defaults), else the restricted posterior's "
         "particle of highest density that does.",
         "",
@@ -518,12 +527,13 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
         raise AdoptionError(f"{bundled} exists; use --force to replace it")
     lines = [
         "# The adopted calibration: written by scripts/adopt_calibration.py, read by sim/schema.py.",
-        "# Its values are the defaults of the calibrated constants (the joint KDE mode of the posterior).",
+        "# Its values are the defaults of the calibrated constants (the posterior's joint point, by point_rule).",
         "[provenance]",
         *[
             f"{key} = {json.dumps(str(meta.get(key, '')))}"
             for key in ("experiment", "seed", "date", "commit", "stopped")
         ],
+        f"point_rule = {json.dumps(str(meta.get('point_rule', 'kde mode')))}",
         f"folder = {json.dumps(str(folder))}",
         f"posterior = {json.dumps(name)}",
         "",

@@ -2146,8 +2146,9 @@ if ADOPTED:
     _prov = ADOPTED.get("provenance", {})
     SOURCES["Calibrated"] = (
         f"Calibrated by ABC-SMC (`improvesim calibrate {_prov.get('experiment', '?')}`, seed {_prov.get('seed', '?')}, "
-        f"{_prov.get('date', '?')}, commit {_prov.get('commit', '?')}) on the case of seed 003: the mode of a "
-        "weighted kernel density estimate of the joint posterior (sim/calibrated.toml); the posterior is bundled as "
+        f"{_prov.get('date', '?')}, commit {_prov.get('commit', '?')}) on the case of seed 003, the posterior "
+        "conditioned on the second edition's structure criteria: its joint point "
+        f"({_prov.get('point_rule', 'kde mode')}; sim/calibrated.toml); the posterior is bundled as "
         "`--posterior viano2024`; procedure in docs/validation.md."
     )
     SOURCES["FirstEdition"] = (

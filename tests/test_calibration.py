@@ -434,3 +434,61 @@ def test_the_run_stops_after_a_generation_whose_effective_sample_size_falls_belo
 
     table = abc.particle_table(pyabc.History(f"sqlite:///{tmp_path / 'h.db'}"), cal.names)
     assert abc.posterior_population(table, 0.999)["population"].unique().tolist() == [0]
+
+
+# --- the structure step -------------------------------------------------------------------------
+
+
+def _two_constant_calibration():
+    return replace(
+        abc.load_calibration(EXPERIMENT),
+        calibrated=(abc.Prior("sensemaking.drift", 0.0, 0.2), abc.Prior("sensemaking.pause_rate", 0.0, 0.2)),
+    )
+
+
+def test_the_structure_step_keeps_the_admissible_particles_and_renormalises_their_weights():
+    table = pd.DataFrame({"sensemaking.drift": [0.01, 0.05, 0.1], "weight": [0.5, 0.3, 0.2]})
+    verdicts = pd.DataFrame({"admissible": [False, True, True]})
+    kept = abc.admissible(table, verdicts)
+    assert kept["sensemaking.drift"].tolist() == [0.05, 0.1]
+    assert kept["weight"].tolist() == pytest.approx([0.6, 0.4])
+    with pytest.raises(abc.CalibrationError, match="no particle"):
+        abc.admissible(table, verdicts.assign(admissible=False))
+    with pytest.raises(abc.CalibrationError, match="2 verdicts for 3"):
+        abc.admissible(table, verdicts.iloc[:2])
+
+
+def test_the_point_is_the_kde_mode_when_it_meets_the_criteria_else_the_densest_particle_that_does():
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal([0.2, 0.8], 0.03, (300, 2)), rng.normal([0.8, 0.2], 0.03, (300, 2))])
+    w = np.r_[np.full(300, 0.6), np.full(300, 0.4)]
+    table = pd.DataFrame({"sensemaking.drift": x[:, 0] * 0.2, "sensemaking.pause_rate": x[:, 1] * 0.2})
+    table["weight"] = w / w.sum()
+    cal = _two_constant_calibration()
+    point, rule = abc.structured_point(table, cal, lambda p: True)
+    assert rule == "kde mode" and point == abc.kde_mode(table, cal)
+    # the criteria forbid drift above 0.1: the mode (drift 0.04) is fine
+    point, rule = abc.structured_point(table, cal, lambda p: p["sensemaking.drift"] <= 0.1)
+    assert rule == "kde mode"
+    # they forbid drift below 0.1: the mode fails, and the answer is a particle of the other cluster
+    tried = []
+
+    def holds(p):
+        tried.append(p)
+        return p["sensemaking.drift"] > 0.1
+
+    point, rule = abc.structured_point(table, cal, holds)
+    assert rule.startswith("particle of highest density") and point["sensemaking.drift"] > 0.1
+    assert point in [dict(zip(cal.names, row, strict=True)) for row in table[list(cal.names)].to_numpy().tolist()]
+    assert all(p["sensemaking.drift"] <= 0.1 for p in tried[:-1])  # every earlier candidate failed
+    with pytest.raises(abc.CalibrationError, match="neither"):
+        abc.structured_point(table, cal, lambda p: False)
+
+
+def test_a_particles_constants_are_its_calibrated_and_drawn_nuisance_values_typed_for_the_schema():
+    cal = abc.load_calibration(EXPERIMENT)
+    row = {p.name: p.low for p in cal.calibrated} | {p.name: p.high for p in cal.nuisance}
+    table = pd.DataFrame([row | {"weight": 1.0}])
+    (constants,) = abc.particle_constants(table, cal)
+    assert constants == abc._typed(row)
+    assert set(constants) == set(cal.names) | {p.name for p in cal.nuisance}
