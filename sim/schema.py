@@ -1410,7 +1410,7 @@ PARAMETERS: tuple[Param, ...] = (
         1.0,
         "share of full pace",
         "Improvement work a fully committed team does on its own time, beyond its protected time (scaled by its "
-        "commitment; only at a school with some protected time left, which is what makes it a working school). Mechanism: seed 003, 5.2.2.1 ('on your own time with no compensation'); the value is an assumption.",
+        "commitment; only at a school with some protected time left, which is what makes it a working school). Mechanism: seed 003, 5.2.2.1 ('on your own time with no compensation'); the value is calibrated (issue 17; sim/calibrated.toml).",
         "assumption",
     ),
     _p(
@@ -1602,7 +1602,7 @@ PARAMETERS: tuple[Param, ...] = (
         0.0,
         1.0,
         "per month",
-        "Monthly growth of tool use (fishbone and driver diagrams, templates) at full-pace use. Mechanism: seed 003 (partially authentic implementation); the value is an assumption.",
+        "Monthly growth of tool use (fishbone and driver diagrams, templates) at full-pace use. Mechanism: seed 003 (partially authentic implementation); the value is calibrated (issue 17; sim/calibrated.toml).",
         "assumption",
     ),
     _p(
@@ -1857,7 +1857,7 @@ PARAMETERS: tuple[Param, ...] = (
         0.0,
         0.2,
         "per month",
-        "Share of commitment lost each month without reinforcement. Mechanism: Repenning 2002; the value is an assumption.",
+        "Share of commitment lost each month without reinforcement. Mechanism: Repenning 2002; the value is calibrated (issue 17; sim/calibrated.toml).",
         "assumption",
     ),
     # --- institutionalization -----------------------------------------------
