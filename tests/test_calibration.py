@@ -6,6 +6,7 @@ Calibrations here are tiny (a few dozen particles, 2 or 3 generations, 3 to
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
 import tomllib
@@ -130,6 +131,9 @@ def test_screening_score_leaves_out_an_outcome_no_constant_moves_beyond_noise():
             "calibrated.improvement.tool_decay",
             "from 0 to 0.5",
         ),
+        (("[structure]\nreplicates = 200", "[structure]\nreplicate = 200"), "structure.replicate", "replicates"),
+        (("[structure]\nreplicates = 200", "[structure]\nreplicates = 2"), "structure.replicates", "from 10"),
+        (("[structure]\nreplicates = 200\nseed = 1", "[structure]\nreplicates = 200\nseed = -1"), "structure.seed", "from 0"),
     ],
 )
 def test_a_bad_experiment_is_refused_naming_file_key_and_what_is_allowed(tmp_path, capsys, change, key, says):
@@ -492,3 +496,42 @@ def test_a_particles_constants_are_its_calibrated_and_drawn_nuisance_values_type
     (constants,) = abc.particle_constants(table, cal)
     assert constants == abc._typed(row)
     assert set(constants) == set(cal.names) | {p.name for p in cal.nuisance}
+
+
+def _structure_experiment(tmp_path: Path, priors: str) -> Path:
+    """A small calibration with a structure step (10 replicates an arm) over ``priors``."""
+    path = tmp_path / "structured.toml"
+    path.write_text(
+        f'scenario = "{(ROOT / "scenarios/viano2024_case.toml").as_posix()}"\n'
+        'targets = ["viano_long_disengagement", "viano_partial_at_end"]\n'
+        "replicates = 1\nseed = 3\n"
+        "[abc]\npopulation_size = 12\nmax_populations = 2\n"
+        f"[calibrated]\n{priors}\n"
+        "[structure]\nreplicates = 10\nseed = 1\n"
+    )
+    return path
+
+
+def test_calibrate_with_a_structure_step_keeps_only_the_particles_meeting_the_criteria(tmp_path, capsys):
+    near_defaults = '"sensemaking.drift" = { min = 0.02, max = 0.03 }\n"sensemaking.pause_rate" = { min = 0.17, max = 0.18 }'
+    spec = _structure_experiment(tmp_path, near_defaults)
+    out = tmp_path / "cal"
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
+    assert code == 0, err
+    verdicts = pd.read_csv(out / "structure.csv")
+    case = pd.read_parquet(out / "posterior_case.parquet")
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert len(verdicts) == len(case) == 12
+    assert len(posterior) == int(verdicts["admissible"].sum()) > 0
+    assert posterior["weight"].sum() == pytest.approx(1.0)
+    kept = case[verdicts["admissible"].to_numpy(dtype=bool)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(posterior.drop(columns="weight"), kept.drop(columns="weight"))
+    assert "## The structure step" in (out / "report.md").read_text()
+    assert json.loads((out / "calibration.json").read_text())["point_rule"] in (out / "report.md").read_text()
+
+
+def test_a_structure_step_that_keeps_no_particle_says_so_and_writes_nothing(tmp_path, capsys):
+    easy = '"improvement.own_time" = { min = 0.95, max = 1.0 }\n"improvement.principle_gain" = { min = 0.95, max = 1.0 }'
+    spec = _structure_experiment(tmp_path, easy)
+    refused(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1, says=("no particle", "structure"))
+    assert not (tmp_path / "cal").exists()
