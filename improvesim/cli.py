@@ -608,6 +608,18 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return status
 
 
+def _kept_generations(args: argparse.Namespace, out: Path) -> str:
+    """After a calibration failed past its ABC-SMC generations (the structure step): where they are kept."""
+    from improvesim.calibrate import HISTORY, resume_folder
+
+    if not (resume_folder(out) / HISTORY).is_file():
+        return ""
+    return (
+        f"; the completed generations are kept in {resume_folder(out)}/ and {out}/ is untouched: "
+        f"improvesim calibrate {args.experiment} --out {out} --resume reruns only what follows them"
+    )
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import os
 
@@ -626,7 +638,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UsageError("--sbc and --resume: the check cannot be resumed; run it again")
     import logging
 
+    import pyabc  # noqa: F401  (its progress logger writes to the stderr of the moment it was first imported)
+
     logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)  # pyabc's progress lines
+    for handler in logging.getLogger("ABC").handlers:
+        if type(handler) is logging.StreamHandler:  # this command's stderr, even where it was replaced since
+            handler.acquire()
+            try:
+                handler.stream = sys.stderr  # (setStream would flush the old stream, which may be closed)
+            finally:
+                handler.release()
     _compile_if_needed()
     try:
         with workers_for(workers, args.dask_local, args.scheduler) as (submit, n):
@@ -653,7 +674,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                     exc,
                 ) from None
     except CalibrationError as exc:
-        raise UsageError(f"{args.experiment}: {exc}") from None
+        kept = "" if args.sbc is not None else _kept_generations(args, out)
+        raise UsageError(f"{args.experiment}: {exc}{kept}") from None
     g = result.info.generations
     print(
         f"{len(g)} generations ({result.info.stopped}); final epsilon {g['epsilon'].iloc[-1]:.3g}, acceptance "

@@ -533,5 +533,11 @@ def test_calibrate_with_a_structure_step_keeps_only_the_particles_meeting_the_cr
 def test_a_structure_step_that_keeps_no_particle_says_so_and_writes_nothing(tmp_path, capsys):
     easy = '"improvement.own_time" = { min = 0.95, max = 1.0 }\n"improvement.principle_gain" = { min = 0.95, max = 1.0 }'
     spec = _structure_experiment(tmp_path, easy)
-    refused(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1, says=("no particle", "structure"))
+    code, _, err = cli(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1)
+    last = err.strip().splitlines()[-1]  # after pyabc's progress lines
+    assert code == 2 and "Traceback" not in err
+    assert last.startswith("improvesim calibrate: error: ") and "no particle" in last and "structure" in last
     assert not (tmp_path / "cal").exists()
+    assert "--resume" in last and (tmp_path / ".cal.calibrating" / "history.db").is_file()  # the generations kept
+    code, _, err = cli(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1, "--resume")
+    assert code == 2 and "no particle" in err.strip().splitlines()[-1] and "Start <ABCSMC" not in err  # no rerun
