@@ -133,7 +133,11 @@ def test_screening_score_leaves_out_an_outcome_no_constant_moves_beyond_noise():
         ),
         (("[structure]\nreplicates = 200", "[structure]\nreplicate = 200"), "structure.replicate", "replicates"),
         (("[structure]\nreplicates = 200", "[structure]\nreplicates = 2"), "structure.replicates", "from 10"),
-        (("[structure]\nreplicates = 200\nseed = 1", "[structure]\nreplicates = 200\nseed = -1"), "structure.seed", "from 0"),
+        (
+            ("[structure]\nreplicates = 200\nseed = 1", "[structure]\nreplicates = 200\nseed = -1"),
+            "structure.seed",
+            "from 0",
+        ),
     ],
 )
 def test_a_bad_experiment_is_refused_naming_file_key_and_what_is_allowed(tmp_path, capsys, change, key, says):
@@ -513,7 +517,9 @@ def _structure_experiment(tmp_path: Path, priors: str) -> Path:
 
 
 def test_calibrate_with_a_structure_step_keeps_only_the_particles_meeting_the_criteria(tmp_path, capsys):
-    near_defaults = '"sensemaking.drift" = { min = 0.02, max = 0.03 }\n"sensemaking.pause_rate" = { min = 0.17, max = 0.18 }'
+    near_defaults = (
+        '"sensemaking.drift" = { min = 0.02, max = 0.03 }\n"sensemaking.pause_rate" = { min = 0.17, max = 0.18 }'
+    )
     spec = _structure_experiment(tmp_path, near_defaults)
     out = tmp_path / "cal"
     code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
@@ -531,7 +537,9 @@ def test_calibrate_with_a_structure_step_keeps_only_the_particles_meeting_the_cr
 
 
 def test_a_structure_step_that_keeps_no_particle_says_so_and_writes_nothing(tmp_path, capsys):
-    easy = '"improvement.own_time" = { min = 0.95, max = 1.0 }\n"improvement.principle_gain" = { min = 0.95, max = 1.0 }'
+    easy = (
+        '"improvement.own_time" = { min = 0.95, max = 1.0 }\n"improvement.principle_gain" = { min = 0.95, max = 1.0 }'
+    )
     spec = _structure_experiment(tmp_path, easy)
     code, _, err = cli(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1)
     last = err.strip().splitlines()[-1]  # after pyabc's progress lines
