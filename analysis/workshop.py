@@ -85,7 +85,8 @@ def middle_way() -> Params:
 # --- what the claims count -----------------------------------------------------------------------------
 
 
-GREEN, ORANGE, BLUE, GREY = (TILE_STATES.index(s) for s in ("authentic", "partial", "inauthentic", "paused"))
+#: What the exercises look for on a tile, as indices in :data:`~improvesim.analysis.tiles.TILE_STATES`.
+GREEN, BLUE, GREY = (TILE_STATES.index(state) for state in ("authentic", "inauthentic", "paused"))
 
 
 def tiles_shown(result: SimulationResult) -> np.ndarray:
