@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from improvesim.analysis.tiles import TILE_COLOUR_NAMES, tile_state_of
 from improvesim.sim.events import EVENT_TEXT, Event
 from improvesim.sim.state import Authenticity, Engagement
 
@@ -35,15 +36,19 @@ def school_events(events: list[Event], school: int) -> list[Event]:
 
 
 def year_end_line(records: dict, school: int, month: int) -> str:
-    """One line on where the school stands at a month, from the recorded states."""
-    engagement = Engagement(int(records["engagement"][month, school])).name.lower().replace("_", " ")
-    authenticity = Authenticity(int(records["authenticity"][month, school])).name.lower()
+    """One line on where the school stands at a month, from the recorded states: its engagement
+    and the colour its tile shows on the workshop page (:func:`~improvesim.analysis.tiles.tile_state_of`:
+    a paused school's tile is grey whatever its practice), then its practice and team."""
+    codes = int(records["engagement"][month, school]), int(records["authenticity"][month, school])
+    engagement = Engagement(codes[0]).name.lower().replace("_", " ")
+    authenticity = Authenticity(codes[1]).name.lower()
+    tile = TILE_COLOUR_NAMES[tile_state_of(*codes)]
     practised = int(records["principles_practised"][month, school])
     embedded = float(records["embeddedness"][month, school])
     commitment = float(records["commitment"][month, school])
     extra = ", institutionalized" if records["institutionalized"][month, school] else ""
     return (
-        f"{engagement}; {authenticity} ({practised} of 6 principles practised); team commitment {commitment:.2f}; "
+        f"{engagement} ({tile} tile); {authenticity} ({practised} of 6 principles practised); team commitment {commitment:.2f}; "
         f"routines embedded {embedded:.2f}{extra}"
     )
 

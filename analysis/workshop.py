@@ -3,7 +3,12 @@
 The page runs one district per seed (``DistrictModel(params, seed)``, the
 engine's run of that seed).  Each exercise of the guide makes claims about
 seed 1 (the seed the guide uses) that must also hold on most of seeds 1 to
-10, and quotes averages over 200 seeded runs.  This module computes both;
+10, and quotes averages over 200 seeded runs.  This module computes both.
+Every count of "green", "orange", "grey"... schools is a count of tiles, by
+the page's own rule (:mod:`improvesim.analysis.tiles`): a paused or opted-out
+school is grey or black whatever its practice.  The averages are of the
+chart's lines (district metrics), which count every invited school by its
+practice, paused and opted-out schools included.
 ``tests/test_workshop_exercises.py`` checks the claims and
 ``scripts/workshop_numbers.py`` prints every number the guide quotes, so the
 guide is regenerated from code, never edited by hand.
@@ -15,9 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from improvesim.analysis.tiles import ENGAGED_TILES, TILE_STATES, tile_codes, tile_counts
 from improvesim.sim.engine import SimulationResult, run_replicates, simulate
 from improvesim.sim.params import Params, load_scenario
-from improvesim.sim.state import Authenticity, Engagement
 
 #: The seeds the guide's claims are checked on (seed 1 first: the guide's own).
 SEEDS = tuple(range(1, 11))
@@ -80,9 +85,19 @@ def middle_way() -> Params:
 # --- what the claims count -----------------------------------------------------------------------------
 
 
-def count(result: SimulationResult, metric: str, month: int, value: int) -> np.ndarray:
-    """Schools (R,) of each run whose per-school ``metric`` equals ``value`` at ``month``."""
-    return (result.schools[metric][:, month, :] == value).sum(axis=1)
+#: What the exercises look for on a tile, as indices in :data:`~improvesim.analysis.tiles.TILE_STATES`.
+GREEN, BLUE, GREY = (TILE_STATES.index(state) for state in ("authentic", "inauthentic", "paused"))
+
+
+def tiles_shown(result: SimulationResult) -> np.ndarray:
+    """(R, T, S): what each school's tile shows each month, as indices in
+    :data:`~improvesim.analysis.tiles.TILE_STATES` (the page's rule)."""
+    return tile_codes(result.schools["engagement"], result.schools["authenticity"])
+
+
+def engaged_tiles(result: SimulationResult, month: int) -> np.ndarray:
+    """Tiles (R,) of each run that show an engaged school (green, orange or sky blue) at ``month``."""
+    return sum(tile_counts(result, month, state) for state in ENGAGED_TILES)
 
 
 def holds(per_seed: Sequence[bool]) -> tuple[int, bool]:
@@ -92,17 +107,15 @@ def holds(per_seed: Sequence[bool]) -> tuple[int, bool]:
 
 
 def lost_green_after_a_leader_left(result: SimulationResult, run: int, last: int = YEAR_5) -> set[int]:
-    """Schools of ``run`` that were authentic and, by month ``last``, were not (or had paused or left)
-    after a leader left without a successor or a new leader dropped the work."""
-    auth = result.schools["authenticity"][run]
-    eng = result.schools["engagement"][run]
+    """Schools of ``run`` whose tile was green and, by month ``last``, was not (orange, sky blue,
+    grey or black) after a leader left without a successor or a new leader dropped the work."""
+    shown = tiles_shown(result)[run]
     found = set()
-    for s in range(auth.shape[1]):
-        green = np.flatnonzero(auth[: last + 1, s] == Authenticity.AUTHENTIC)
+    for s in range(shown.shape[1]):
+        green = np.flatnonzero(shown[: last + 1, s] == GREEN)
         if not green.size:
             continue
-        after = slice(green[0] + 1, last + 1)
-        lost = (auth[after, s] != Authenticity.AUTHENTIC) | (eng[after, s] != Engagement.ENGAGED)
+        lost = shown[green[0] + 1 : last + 1, s] != GREEN
         if not lost.any():
             continue
         month_lost = green[0] + 1 + int(np.flatnonzero(lost)[0])
@@ -129,11 +142,10 @@ def same_until_year_5(a: SimulationResult, b: SimulationResult) -> list[bool]:
 
 
 def turned_after_year_5(result: SimulationResult) -> np.ndarray:
-    """(R, S): schools authentic at the end of year 5 that later were inauthentic (blue) or paused (grey)."""
-    auth, eng = result.schools["authenticity"], result.schools["engagement"]
-    green_then = auth[:, YEAR_5, :] == Authenticity.AUTHENTIC
-    later = (auth[:, YEAR_5 + 1 :, :] == Authenticity.INAUTHENTIC) | (eng[:, YEAR_5 + 1 :, :] == Engagement.PAUSED)
-    return green_then & later.any(axis=1)
+    """(R, S): schools whose tile was green at the end of year 5 and later turned sky blue or grey."""
+    shown = tiles_shown(result)
+    later = np.isin(shown[:, YEAR_5 + 1 :, :], (BLUE, GREY))
+    return (shown[:, YEAR_5, :] == GREEN) & later.any(axis=1)
 
 
 def share(result: SimulationResult, metric: str, month: int) -> float:
@@ -157,18 +169,17 @@ def exercise_1() -> dict:
 
 
 def exercise_2() -> dict:
-    """The grant cliff: identical until the grant ends, then fewer green schools without the coaches."""
+    """The grant cliff: identical until the grant ends, then fewer green tiles without the coaches."""
     cliff, kept = seeded_runs(grant_cliff()), seeded_runs(coaches_kept())
-    green = Authenticity.AUTHENTIC
-    fewer = count(cliff, "authenticity", YEAR_10, green) < count(kept, "authenticity", YEAR_10, green)
+    fewer = tile_counts(cliff, YEAR_10, "authentic") < tile_counts(kept, YEAR_10, "authentic")
     turned = turned_after_year_5(cliff)
     avg_cliff, avg_kept = averaged_runs(grant_cliff()), averaged_runs(coaches_kept())
     return {
         "same_until_year_5_holds": holds(same_until_year_5(cliff, kept)),
-        "seed_1_green_year_5": int(count(cliff, "authenticity", YEAR_5, green)[0]),
+        "seed_1_green_year_5": int(tile_counts(cliff, YEAR_5, "authentic")[0]),
         "seed_1_green_year_10_cliff_kept": (
-            int(count(cliff, "authenticity", YEAR_10, green)[0]),
-            int(count(kept, "authenticity", YEAR_10, green)[0]),
+            int(tile_counts(cliff, YEAR_10, "authentic")[0]),
+            int(tile_counts(kept, YEAR_10, "authentic")[0]),
         ),
         "seed_1_schools_turned": np.flatnonzero(turned[0]).tolist(),
         "fewer_green_holds": holds(fewer),
@@ -187,26 +198,18 @@ def exercise_2() -> dict:
 
 
 def exercise_3() -> dict:
-    """Mandate or invitation: more schools engaged, fewer authentic, more orange under the mandate."""
+    """Mandate or invitation: more engaged tiles, fewer green and more orange under the mandate."""
     base, forced = seeded_runs(baseline()), seeded_runs(mandate())
-    by_state = {
-        "engaged": ("engagement", Engagement.ENGAGED),
-        "authentic": ("authenticity", Authenticity.AUTHENTIC),
-        "orange": ("authenticity", Authenticity.PARTIAL),
+    by_tiles = {
+        "engaged": lambda result: engaged_tiles(result, YEAR_3),
+        "authentic": lambda result: tile_counts(result, YEAR_3, "authentic"),
+        "orange": lambda result: tile_counts(result, YEAR_3, "partial"),
     }
-    seed_1 = {
-        name: (int(count(forced, m, YEAR_3, v)[0]), int(count(base, m, YEAR_3, v)[0]))
-        for name, (m, v) in by_state.items()
-    }
-    more_engaged = count(forced, "engagement", YEAR_3, Engagement.ENGAGED) > count(
-        base, "engagement", YEAR_3, Engagement.ENGAGED
-    )
-    fewer_authentic = count(forced, "authenticity", YEAR_3, Authenticity.AUTHENTIC) < count(
-        base, "authenticity", YEAR_3, Authenticity.AUTHENTIC
-    )
-    more_orange = count(forced, "authenticity", YEAR_3, Authenticity.PARTIAL) > count(
-        base, "authenticity", YEAR_3, Authenticity.PARTIAL
-    )
+    counted = {name: (tiles_of(forced), tiles_of(base)) for name, tiles_of in by_tiles.items()}
+    seed_1 = {name: (int(f[0]), int(b[0])) for name, (f, b) in counted.items()}
+    more_engaged = counted["engaged"][0] > counted["engaged"][1]
+    fewer_authentic = counted["authentic"][0] < counted["authentic"][1]
+    more_orange = counted["orange"][0] > counted["orange"][1]
     avg_base, avg_forced, avg_middle = averaged_runs(baseline()), averaged_runs(mandate()), averaged_runs(middle_way())
     return {
         "seed_1_year_3_mandate_base": seed_1,
@@ -271,15 +274,15 @@ def guide_phrases(ex1: dict, ex2: dict, ex3: dict) -> list[str]:
         f"identical until the grant ends: same seed, same plan so far; on {_seeds(ex2['same_until_year_5_holds'])}",
         f"without the coaches on {_seeds(ex2['fewer_green_holds'])}",
         f"after year 5 on {_seeds(ex2['turned_holds'])}",
-        "authentic practice falls from {} of schools at year 5 to {} at year 10 without the coaches".format(
+        "the chart's authentic line falls from {} at year 5 to {} at year 10 without the coaches".format(
             *map(_pct, ex2["average_authentic_y5_y10_cliff"])
         ),
         f"rises to {_pct(ex2['average_authentic_y10_kept'])} with them",
-        "engaged schools fall from {} to {}".format(*map(_pct, ex2["average_engaged_y5_y10_cliff"])),
+        "the engaged line falls from {} to {}".format(*map(_pct, ex2["average_engaged_y5_y10_cliff"])),
         f"against {_pct(ex2['average_engaged_y10_kept'])} with the coaches",
         # exercise 3
-        "the mandate has {} schools engaged against {}".format(*seed_1["engaged"]),
-        "{} authentic against {}".format(*("none" if n == 0 else n for n in seed_1["authentic"])),
+        "the mandate shows {} engaged tiles against {}".format(*seed_1["engaged"]),
+        "{} green against {}".format(*("none" if n == 0 else n for n in seed_1["authentic"])),
         "{} orange against {}".format(*seed_1["orange"]),
         "each of the three holds on {}".format(
             _seeds(min(ex3[k] for k in ("more_engaged_holds", "fewer_authentic_holds", "more_orange_holds")))

@@ -41,11 +41,11 @@ from mesa.visualization.utils import update_counter
 from improvesim.analysis.compare import load_plan
 from improvesim.analysis.plots import OKABE_ITO
 from improvesim.analysis.story import school_story, when
+from improvesim.analysis.tiles import ENGAGED_TILES, tile_state_of
 from improvesim.app_chart import ShareChart
 from improvesim.sim.bundled import bundled_plans, bundled_scenario_path, bundled_scenarios
 from improvesim.sim.model import DistrictModel
 from improvesim.sim.params import Params, Shock, load_scenario
-from improvesim.sim.state import Authenticity, Engagement
 
 SCENARIOS = bundled_scenarios()
 PLANS = bundled_plans()
@@ -67,7 +67,8 @@ class PageError(Exception):
     """A refusal or failure whose message is short and safe to show in the page (details are logged)."""
 
 
-#: Tile colours (Okabe-Ito, colour-blind safe) and their legend; the chart uses the same colours.
+#: Tile colours (Okabe-Ito, colour-blind safe) by what the tile shows (:data:`TILE_STATES`, in
+#: its order), and their legend; the chart uses the same colours.
 TILE_COLOURS = {
     "authentic": OKABE_ITO["green"],
     "partial": OKABE_ITO["orange"],
@@ -374,16 +375,9 @@ selected = solara.reactive(None)  # (district label, school index) of the clicke
 
 
 def tile_state(school) -> str:
-    engagement = school.engagement
-    if engagement == Engagement.NOT_INVITED:
-        return "not invited"
-    if engagement == Engagement.OPTED_OUT:
-        return "opted out"
-    if engagement == Engagement.PAUSED:
-        return "paused"
-    return {Authenticity.AUTHENTIC: "authentic", Authenticity.PARTIAL: "partial"}.get(
-        school.authenticity, "inauthentic"
-    )
+    """What ``school``'s tile shows (one of :data:`TILE_STATES`): the rule the workshop
+    guide's counts use too (:func:`~improvesim.analysis.tiles.tile_state_of`)."""
+    return tile_state_of(school.engagement, school.authenticity)
 
 
 def tiles(district: DistrictModel) -> list[dict[str, Any]]:
@@ -417,7 +411,7 @@ def TileGrid(tiles: list, event_pick: Callable[[int], None]):
 @solara.component
 def DistrictTiles(district: DistrictModel, label: str, month: int):
     """A district's tiles as of ``month`` (the months simulated: the component redraws when it changes)."""
-    engaged = sum(s.engagement == Engagement.ENGAGED for s in district.schools)
+    engaged = sum(tile_state(s) in ENGAGED_TILES for s in district.schools)
     institutionalized = sum(s.institutionalized for s in district.schools)
     with solara.Column(classes=["district", "box"], gap="4px"):
         solara.HTML(tag="h3", unsafe_innerHTML=html.escape(label), classes=["district-label"])
