@@ -549,3 +549,17 @@ def test_a_structure_step_that_keeps_no_particle_says_so_and_writes_nothing(tmp_
     assert "--resume" in last and (tmp_path / ".cal.calibrating" / "history.db").is_file()  # the generations kept
     code, _, err = cli(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1, "--resume")
     assert code == 2 and "no particle" in err.strip().splitlines()[-1] and "Start <ABCSMC" not in err  # no rerun
+
+
+@pytest.mark.parametrize("particles", [1, 5, 8])
+def test_a_posterior_too_small_for_a_kde_is_a_calibration_error_not_a_crash(particles):
+    """The structure step can keep fewer particles than there are constants: no KDE, so no joint point.
+    That is a :class:`CalibrationError` (one line, exit 2, generations kept), not scipy's error."""
+    cal = abc.load_calibration(EXPERIMENT)
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({p.name: p.low + (p.high - p.low) * rng.random(particles) for p in cal.calibrated})
+    table["weight"] = 1.0 / particles
+    with pytest.raises(abc.CalibrationError, match=f"{particles} particles cannot carry"):
+        abc.kde_mode(table, cal)
+    with pytest.raises(abc.CalibrationError, match="cannot carry"):
+        abc.structured_point(table, cal, lambda p: False)
