@@ -464,9 +464,11 @@ def sbc_report(cal: Calibration, cover: pd.DataFrame, datasets: int) -> str:
 def workers_for(workers: int, dask_local: int | None, scheduler: str | None) -> Iterator[tuple[Submit | None, int]]:
     """(submit, workers) for the sampler: a spawned process pool, a Dask cluster, or this process."""
     if dask_local or scheduler:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
-        cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True) if dask_local else None
+        from improvesim.experiments.sweep import local_cluster
+
+        cluster = local_cluster(dask_local) if dask_local else None
         client = Client(cluster if cluster is not None else scheduler)
         try:
             n = max(1, len(client.scheduler_info().get("workers", {})))

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -563,3 +568,38 @@ def test_a_posterior_too_small_for_a_kde_is_a_calibration_error_not_a_crash(part
         abc.kde_mode(table, cal)
     with pytest.raises(abc.CalibrationError, match="cannot carry"):
         abc.structured_point(table, cal, lambda p: False)
+
+
+def test_ctrl_c_in_the_structure_step_on_dask_workers_says_one_line_and_resume_gives_the_same_files(tmp_path):
+    """Ctrl-C reaches the whole process group, Dask's workers too: one line, exit 130, nothing in the result
+    folder; ``--resume`` (on other workers) then writes the same files as a run never interrupted."""
+    spec = _structure_experiment(
+        tmp_path,
+        '"sensemaking.drift" = { min = 0.02, max = 0.03 }\n"sensemaking.pause_rate" = { min = 0.17, max = 0.18 }',
+    )
+    spec.write_text(spec.read_text().replace("[structure]\nreplicates = 10", "[structure]\nreplicates = 40"))
+    command = [sys.executable, "-m", "improvesim.cli", "calibrate", str(spec)]
+    out, whole = tmp_path / "cal", tmp_path / "whole"
+    subprocess.run([*command, "--out", str(whole), "--workers", "1"], check=True, capture_output=True)
+    err = tmp_path / "err.txt"
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [*command, "--out", str(out), "--dask-local", "2"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while "Done <ABCSMC" not in err.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # into the structure step (12 particles, 7 arms of 40 replicates each)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=120)
+    lines = [line for line in err.read_text().splitlines() if not line.startswith("ABC")]  # pyabc's progress
+    assert code == 130 and len(lines) == 1 and "--resume" in lines[0], lines
+    assert not out.exists() and (tmp_path / ".cal.calibrating" / "history.db").is_file()
+    done = subprocess.run([*command, "--out", str(out), "--workers", "1", "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("posterior.parquet", "posterior_case.parquet", "structure.csv", "particles.parquet", "marginals.csv"):
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+    assert tomllib.loads((out / "point.toml").read_text()) == tomllib.loads((whole / "point.toml").read_text())
