@@ -103,11 +103,12 @@ def write_results(
     posterior = abc.posterior_population(particles, cal.abc.min_ess_fraction)
     case_posterior, verdicts, chosen = posterior, None, "kde mode"
     if cal.structure is None:
-        point = abc.kde_mode(posterior, cal)
+        point = as_written(abc.kde_mode(posterior, cal))
     else:
         verdicts = structure_step(posterior, cal, submit)
         posterior = abc.admissible(case_posterior, verdicts)
         point, chosen = abc.structured_point(posterior, cal, lambda p: point_holds(p, cal))
+        point = as_written(point)
     marginals = abc.marginals(posterior, cal)
     meta = provenance(cal, info, workers) | {"point_rule": chosen}
     with staged_folder(out, force=force) as stage:
@@ -145,12 +146,20 @@ def structure_step(posterior: pd.DataFrame, cal: Calibration, submit: Submit | N
 
 
 def point_holds(point: dict[str, float], cal: Calibration) -> bool:
-    """Whether the calibrated constants ``point`` (the nuisance constants at their defaults) meet every
-    structure criterion."""
+    """Whether the calibrated constants ``point``, as ``point.toml`` writes them (:func:`as_written`), meet
+    every structure criterion (the nuisance constants at their defaults)."""
     from improvesim.analysis import structure
 
     s = cal.structure
-    return bool(structure.verdicts(abc._typed(point), replicates=s.replicates, seed=s.seed)["admissible"])
+    return bool(structure.verdicts(as_written(point), replicates=s.replicates, seed=s.seed)["admissible"])
+
+
+def as_written(point: dict[str, float]) -> dict[str, int | float]:
+    """The joint point as ``point.toml`` (and so the adopted defaults) holds it: an integer parameter
+    rounded to the nearest integer (as a particle's constants are), any other to 4 significant digits."""
+    return {
+        name: value if isinstance(value, int) else float(f"{value:.4g}") for name, value in abc._typed(point).items()
+    }
 
 
 def git_commit() -> str:
@@ -187,7 +196,7 @@ def provenance(cal: Calibration, info: abc.RunInfo, workers: int) -> dict:
 
 
 def point_toml(point: dict[str, float], meta: dict) -> str:
-    """The joint point as scenario-file lines, with its provenance as comments (4 significant digits)."""
+    """The joint point as scenario-file lines (:func:`as_written`), with its provenance as comments."""
     rule = meta.get("point_rule", "kde mode")
     what = (
         "The mode of a weighted kernel density estimate of the joint posterior"
@@ -204,7 +213,7 @@ def point_toml(point: dict[str, float], meta: dict) -> str:
         if sec != section:
             lines.append(f"[{sec}]")
             section = sec
-        lines.append(f"{key} = {float(f'{point[name]:.4g}')}")
+        lines.append(f"{key} = {as_written({name: point[name]})[name]}")
     return "\n".join(lines) + "\n"
 
 

@@ -603,3 +603,23 @@ def test_ctrl_c_in_the_structure_step_on_dask_workers_says_one_line_and_resume_g
     for name in ("posterior.parquet", "posterior_case.parquet", "structure.csv", "particles.parquet", "marginals.csv"):
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name
     assert tomllib.loads((out / "point.toml").read_text()) == tomllib.loads((whole / "point.toml").read_text())
+
+
+def test_the_point_checked_is_the_point_written_and_an_integer_constant_is_written_whole(tmp_path, monkeypatch):
+    """An integer constant calibrated (coaching.coaches) is written as an integer a scenario accepts, rounded
+    as a particle's constants are; the structure check runs on the point as written, not an unrounded one."""
+    from improvesim import calibrate as calibrate_module
+    from improvesim.analysis import structure
+
+    point = {"coaching.coaches": 3.6, "sensemaking.drift": 0.0123456}
+    meta = {"experiment": "x", "seed": 1, "date": "d", "commit": "c", "point_rule": "kde mode"}
+    text = calibrate_module.point_toml(point, meta)
+    assert "coaches = 4\n" in text and "drift = 0.01235\n" in text
+    (tmp_path / "point.toml").write_text(text)
+    params = load_scenario(tmp_path / "point.toml")
+    assert params["coaching.coaches"] == 4 and params["sensemaking.drift"] == 0.01235
+    seen = []
+    monkeypatch.setattr(structure, "verdicts", lambda constants, **kw: seen.append(constants) or {"admissible": True})
+    cal = replace(abc.load_calibration(EXPERIMENT), structure=abc.StructureSettings(replicates=10, seed=1))
+    assert calibrate_module.point_holds(point, cal)
+    assert seen == [{"coaching.coaches": 4, "sensemaking.drift": 0.01235}]
