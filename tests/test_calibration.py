@@ -623,3 +623,37 @@ def test_the_point_checked_is_the_point_written_and_an_integer_constant_is_writt
     cal = replace(abc.load_calibration(EXPERIMENT), structure=abc.StructureSettings(replicates=10, seed=1))
     assert calibrate_module.point_holds(point, cal)
     assert seen == [{"coaching.coaches": 4, "sensemaking.drift": 0.01235}]
+
+
+GOOD_ADOPTED = '[provenance]\nexperiment = "x"\n\n[values]\n"sensemaking.drift" = 0.02479\n"coaching.coaches" = 4\n'
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (("[values]", "[values"), "TOML"),
+        (("[values]", "[valeus]"), "valeus"),
+        (('"sensemaking.drift" = 0.02479\n"coaching.coaches" = 4\n', "\n[x]\na = 1\n"), "x"),
+        (("[values]\n", '[values]\n"sensemaking.nosuch" = 1.0\n'), "values.sensemaking.nosuch"),
+        (("0.02479", "5.0"), "values.sensemaking.drift"),
+        (("0.02479", '"0.05"'), "values.sensemaking.drift"),
+        (("0.02479", "true"), "values.sensemaking.drift"),
+        (("0.02479", "nan"), "values.sensemaking.drift"),
+        (("= 4\n", "= 3.5\n"), "values.coaching.coaches"),
+    ],
+)
+def test_a_damaged_calibrated_file_is_refused_naming_the_file_and_key(tmp_path, change, key):
+    """sim/calibrated.toml sets the defaults: a damaged one is refused with one line naming the file and
+    the key, never read silently (text read as a number, 3.5 coaches truncated, a misnamed [values] table
+    leaving every constant at its first edition's value)."""
+    path = tmp_path / "calibrated.toml"
+    path.write_text(GOOD_ADOPTED)
+    good = {p.name: p.default for p in schema.with_adopted(schema.PARAMETERS, schema.read_adopted(path))}
+    assert good["sensemaking.drift"] == 0.02479 and good["coaching.coaches"] == 4
+    old, new = change
+    assert old in GOOD_ADOPTED
+    path.write_text(GOOD_ADOPTED.replace(old, new))
+    with pytest.raises(schema.AdoptedFileError) as caught:
+        schema.with_adopted(schema.PARAMETERS, schema.read_adopted(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and key in message and "\n" not in message, message
