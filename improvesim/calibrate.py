@@ -518,8 +518,8 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     or :class:`~improvesim.sim.params.ParameterError` (a bad posterior file).
     """
     import os
-    import tomllib
 
+    from improvesim.sim import schema
     from improvesim.sim.posterior import load_posterior
 
     for needed in ("posterior.parquet", "point.toml", "calibration.json"):
@@ -528,11 +528,22 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     if not (repo / "sim" / "schema.py").is_file():
         raise AdoptionError(f"--repo {repo}: not a checkout of improvesim (no sim/schema.py)")
     posterior = load_posterior(folder / "posterior.parquet")
-    with (folder / "point.toml").open("rb") as f:
-        point = {f"{sec}.{key}": value for sec, body in tomllib.load(f).items() for key, value in body.items()}
+    point = _read_point(folder / "point.toml")
     if not set(point) <= set(posterior.constants):
         raise AdoptionError(f"{folder}/point.toml: its constants are not all columns of posterior.parquet")
-    meta = json.loads((folder / "calibration.json").read_text())
+    for name, value in point.items():  # never write a calibrated.toml that sim/schema.py refuses
+        try:
+            schema.adopted_value(schema.BY_NAME[name], value, folder / "point.toml")
+        except schema.AdoptedFileError as exc:
+            raise AdoptionError(str(exc)) from None
+    try:
+        meta = json.loads((folder / "calibration.json").read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdoptionError(
+            f"{folder}/calibration.json: not valid JSON ({exc}); allowed: the file calibrate writes"
+        ) from None
+    if not isinstance(meta, dict):
+        raise AdoptionError(f"{folder}/calibration.json: not a JSON object; allowed: the file calibrate writes")
     bundled = repo / "scenarios" / "posteriors" / f"{name}.parquet"
     if bundled.exists() and not force:
         raise AdoptionError(f"{bundled} exists; use --force to replace it")
@@ -557,6 +568,28 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     _write_whole(bundled, (folder / "posterior.parquet").read_bytes())
     os.sync()
     return target, bundled
+
+
+def _read_point(path: Path) -> dict:
+    """``{"section.key": value}`` of a ``point.toml``; :class:`AdoptionError` when it is not one."""
+    import tomllib
+
+    from improvesim.sim.schema import BY_NAME
+
+    try:
+        with path.open("rb") as f:
+            tables = tomllib.load(f)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AdoptionError(f"{path}: not valid TOML ({exc}); allowed: the file calibrate writes") from None
+    point = {}
+    for section, body in tables.items():
+        if not isinstance(body, dict):
+            raise AdoptionError(f"{path}: {section}: not a table; allowed: [section] tables of parameter values")
+        point |= {f"{section}.{key}": value for key, value in body.items()}
+    unknown = sorted(set(point) - set(BY_NAME))
+    if unknown:
+        raise AdoptionError(f"{path}: {unknown[0]}: not a parameter; allowed: parameters of improvesim params")
+    return point
 
 
 def _write_whole(path: Path, data: bytes) -> None:

@@ -2157,15 +2157,19 @@ def with_adopted(parameters: tuple[Param, ...], adopted: dict) -> tuple[Param, .
     out = []
     for p in parameters:
         if p.name in values:
-            p = replace(p, default=_adopted_value(p, values[p.name], where), source="Calibrated")
+            p = replace(p, default=adopted_value(p, values[p.name], where), source="Calibrated")
         elif p.source == "Calibrated":
             p = replace(p, source="FirstEdition")
         out.append(p)
     return tuple(out)
 
 
-def _adopted_value(p: Param, raw: object, where: object) -> int | float:
-    """One adopted value in the parameter's type; :class:`AdoptedFileError` when it is not one."""
+def adopted_value(p: Param, raw: object, where: object) -> int | float:
+    """One adopted value of parameter ``p`` in its type (``where`` names the file in the error).
+
+    Raises :class:`AdoptedFileError` for text, true/false, NaN or infinity, a fraction for an
+    integer parameter, or a value out of the parameter's range.
+    """
 
     def bad() -> AdoptedFileError:
         return AdoptedFileError(f"{where}: values.{p.name}: got {raw!r}; allowed: {p.allowed()}")

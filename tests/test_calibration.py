@@ -26,7 +26,7 @@ from conftest import ROOT
 from test_bad_input import cli, refused
 
 from improvesim.analysis import calibration as abc
-from improvesim.calibrate import adopt, calibrate, coverage, coverage_floor, sbc
+from improvesim.calibrate import AdoptionError, adopt, calibrate, coverage, coverage_floor, sbc
 from improvesim.experiments.design import build_design
 from improvesim.experiments.plan import make_plan
 from improvesim.experiments.spec import load_experiment
@@ -657,3 +657,40 @@ def test_a_damaged_calibrated_file_is_refused_naming_the_file_and_key(tmp_path, 
         schema.with_adopted(schema.PARAMETERS, schema.read_adopted(path))
     message = str(caught.value)
     assert message.startswith(f"{path}: ") and key in message and "\n" not in message, message
+
+
+def _adoptable(folder: Path) -> Path:
+    """A hand-made calibration folder that adopt accepts (posterior, point, provenance)."""
+    folder.mkdir()
+    table = pd.DataFrame({"coaching.coaches": [3.0, 4.0], "sensemaking.drift": [0.02, 0.03], "weight": [0.5, 0.5]})
+    table.to_parquet(folder / "posterior.parquet", index=False)
+    (folder / "point.toml").write_text("[coaching]\ncoaches = 4\n[sensemaking]\ndrift = 0.025\n")
+    (folder / "calibration.json").write_text(json.dumps({"experiment": "x", "point_rule": "kde mode"}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("point.toml", "[coaching\n", "point.toml: not valid TOML"),
+        ("point.toml", "coaches = 4\n", "point.toml: coaches: not a table"),
+        ("point.toml", "[coaching]\ncoaches = 3.5\n", "values.coaching.coaches: got 3.5"),
+        ("point.toml", "[sensemaking]\ndrift = 5.0\n", "values.sensemaking.drift: got 5.0"),
+        ("point.toml", "[sensemaking]\nnosuch = 1.0\n", "sensemaking.nosuch: not a parameter"),
+        ("calibration.json", "{not json", "calibration.json: not valid JSON"),
+        ("calibration.json", "[1, 2]", "calibration.json: not a JSON object"),
+    ],
+)
+def test_adopt_refuses_a_damaged_folder_in_one_line_and_writes_nothing(tmp_path, name, text, said):
+    repo = tmp_path / "repo"
+    (repo / "sim").mkdir(parents=True)
+    (repo / "sim" / "schema.py").write_text("")
+    folder = _adoptable(tmp_path / "cal")
+    written, _ = adopt(folder, repo, "x")
+    assert schema.with_adopted(schema.PARAMETERS, schema.read_adopted(written))  # the good folder is adoptable
+    written.unlink()
+    (folder / name).write_text(text)
+    with pytest.raises(ValueError, match=re.escape(said)) as caught:
+        adopt(folder, repo, "x", force=True)
+    assert isinstance(caught.value, AdoptionError) and "\n" not in str(caught.value)
+    assert not written.exists()
