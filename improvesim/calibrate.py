@@ -325,12 +325,18 @@ def structure_report(cal, case_posterior, verdicts, posterior, chosen) -> str:
         f"weight; effective sample size {ess_after:.0f} (of {ess_before:.0f} before). The case posterior alone "
         "is `posterior_case.parquet`; every particle's verdicts are `structure.csv`.",
         "",
-        "| First criterion failed | Particles | Share of the case posterior's weight |",
-        "|---|---|---|",
-        *[
-            f"| `{key}` | {count} | {100 * w[(verdicts['failed'] == key).to_numpy()].sum():.1f}% |"
-            for key, count in first.items()
-        ],
+        *(
+            [
+                "| First criterion failed | Particles | Share of the case posterior's weight |",
+                "|---|---|---|",
+                *[
+                    f"| `{key}` | {count} | {100 * w[(verdicts['failed'] == key).to_numpy()].sum():.1f}% |"
+                    for key, count in first.items()
+                ],
+            ]
+            if len(first)
+            else ["Every particle meets every criterion."]
+        ),
         "",
         f"The joint point is the {chosen}. The rule is the weighted KDE mode of the restricted posterior when it "
         "meets every criterion itself (nuisance constants at their defaults), else the restricted posterior's "

@@ -694,3 +694,16 @@ def test_adopt_refuses_a_damaged_folder_in_one_line_and_writes_nothing(tmp_path,
         adopt(folder, repo, "x", force=True)
     assert isinstance(caught.value, AdoptionError) and "\n" not in str(caught.value)
     assert not written.exists()
+
+
+@pytest.mark.parametrize("kept", [[True, True], [True, False]])
+def test_the_structure_report_has_a_table_of_first_failures_only_when_a_particle_failed(kept):
+    from improvesim.calibrate import structure_report
+
+    cal = replace(abc.load_calibration(EXPERIMENT), structure=abc.StructureSettings(replicates=10, seed=1))
+    case = pd.DataFrame({"sensemaking.drift": [0.02, 0.03], "weight": [0.5, 0.5]})
+    verdicts = pd.DataFrame({"admissible": kept, "failed": ["" if k else "partial_before_authentic" for k in kept]})
+    text = structure_report(cal, case, verdicts, abc.admissible(case, verdicts), "kde mode")
+    assert ("| First criterion failed |" in text) == (not all(kept))
+    assert ("Every particle meets every criterion." in text) == all(kept)
+    assert all(kept) or "| `partial_before_authentic` | 1 | 50.0% |" in text
