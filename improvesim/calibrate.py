@@ -24,7 +24,8 @@ or not at all (:func:`~improvesim.experiments.output.staged_folder`):
 
 While it runs, pyabc's History lives in the hidden folder ``.DIR.calibrating``
 beside DIR; an interrupted calibration is continued from its last complete
-generation with ``--resume`` (pyabc's ``ABCSMC.load``).
+generation with ``--resume`` (pyabc's ``ABCSMC.load``), of the same experiment
+only (its text and its scenario's values are kept beside the History).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from improvesim.sim import rng
 
 HISTORY = "history.db"
 RESUME_STAGE = "calibrating"
+#: Beside the kept History: the experiment (its text and its scenario's values) the generations ran.
+RUN_OF = "experiment.json"
 
 
 @dataclass
@@ -80,10 +83,33 @@ def calibrate(cal: Calibration, out: Path, *, force: bool, resume: bool, submit:
             )
         if resume and not db.exists():
             raise CalibrationError(f"--resume: nothing to resume ({stage}/{HISTORY} does not exist)")
+        check_same_experiment(cal, stage / RUN_OF, resume)
         info = abc.run_abc(cal, db, submit=submit, workers=workers, resume=resume)
         result = write_results(cal, db, out, info, force=force, workers=workers, submit=submit)
     shutil.rmtree(stage, ignore_errors=True)
     return result
+
+
+def check_same_experiment(cal: Calibration, record: Path, resume: bool) -> None:
+    """Record the experiment a calibration runs (``record``), or on ``--resume`` check it is the same.
+
+    Generations kept from one experiment continued under another (a changed prior, seed,
+    target or scenario) would give results that mix the two and state only the second: that
+    raises :class:`CalibrationError`.  A History kept without a record (older versions) is
+    resumed unchecked.
+    """
+    now = json.dumps(
+        {"experiment": cal.path.read_text(), "scenario": {k: v for k, v in sorted(cal.base.values.items())}},
+        sort_keys=True,
+        default=str,
+    )
+    if not resume:
+        record.write_text(now)
+    elif record.is_file() and record.read_text() != now:
+        raise CalibrationError(
+            f"--resume: {cal.path} (or its scenario) is not what the kept generations ran; resuming would mix two "
+            f"calibrations. Restore it, or delete {record.parent}/ and run again without --resume"
+        )
 
 
 def write_results(

@@ -707,3 +707,25 @@ def test_the_structure_report_has_a_table_of_first_failures_only_when_a_particle
     assert ("| First criterion failed |" in text) == (not all(kept))
     assert ("Every particle meets every criterion." in text) == all(kept)
     assert all(kept) or "| `partial_before_authentic` | 1 | 50.0% |" in text
+
+
+def test_resume_refuses_generations_kept_from_another_experiment(tmp_path, capsys):
+    """Generations kept from one experiment, resumed after the file changed (another seed, prior or
+    target), would give results that mix two calibrations and state only the second: refused, nothing
+    written; restored, the file resumes."""
+    easy = (
+        '"improvement.own_time" = { min = 0.95, max = 1.0 }\n"improvement.principle_gain" = { min = 0.95, max = 1.0 }'
+    )
+    spec = _structure_experiment(tmp_path, easy)
+    out = tmp_path / "cal"
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
+    assert code == 2 and (tmp_path / ".cal.calibrating" / "history.db").is_file()  # generations kept
+    original = spec.read_text()
+    spec.write_text(original.replace("seed = 3", "seed = 4"))
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--resume")
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "not what the kept generations ran" in last and "reruns only" not in last, last
+    assert not out.exists() and (tmp_path / ".cal.calibrating" / "history.db").is_file()
+    spec.write_text(original)
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--resume")
+    assert code == 2 and "no particle" in err.strip().splitlines()[-1]  # resumed: the same step's verdict
