@@ -704,13 +704,11 @@ def kde_mode(posterior: pd.DataFrame, cal: Calibration) -> dict[str, float]:
     ``{name: value}``: the defaults' single joint point.
     """
     from scipy.optimize import minimize
-    from scipy.stats import gaussian_kde
 
     lows = np.array([p.low for p in cal.calibrated])
     spans = np.array([p.high - p.low for p in cal.calibrated])
     z = _unit(posterior, cal)
-    w = posterior["weight"].to_numpy(dtype=float)
-    kde = gaussian_kde(z.T, weights=w)
+    kde = _weighted_kde(z, posterior["weight"].to_numpy(dtype=float))
     start = z[int(np.argmax(kde(z.T)))]
     result = minimize(lambda x: -kde(np.clip(x, 0, 1)[:, None])[0], start, method="Nelder-Mead")
     best = np.clip(result.x, 0, 1) if -result.fun >= kde(start[:, None])[0] else start
@@ -780,12 +778,30 @@ def structured_point(
 
 
 def _by_density(posterior: pd.DataFrame, cal: Calibration) -> list[dict[str, float]]:
-    from scipy.stats import gaussian_kde
-
     z = _unit(posterior, cal)
-    density = gaussian_kde(z.T, weights=posterior["weight"].to_numpy(dtype=float))(z.T)
+    density = _weighted_kde(z, posterior["weight"].to_numpy(dtype=float))(z.T)
     rows = posterior[list(cal.names)].to_numpy(dtype=float)
     return [dict(zip(cal.names, map(float, rows[i]), strict=True)) for i in np.argsort(-density, kind="stable")]
+
+
+def _weighted_kde(z: np.ndarray, weights: np.ndarray):
+    """A weighted Gaussian KDE of the particles ``z`` (particles, constants), scaled to the prior box.
+
+    Raises :class:`CalibrationError` when the particles cannot carry one: fewer
+    particles than constants plus one, or particles lying in a lower-dimensional
+    subspace (scipy's singular covariance), as a posterior restricted by the
+    structure step to a few particles can be.
+    """
+    from scipy.stats import gaussian_kde
+
+    try:
+        return gaussian_kde(z.T, weights=weights)
+    except (ValueError, np.linalg.LinAlgError):
+        raise CalibrationError(
+            f"the posterior's {len(z)} particles cannot carry a kernel density estimate over {z.shape[1]} "
+            f"constants (at least {z.shape[1] + 1} particles not all in one hyperplane are needed), so it has no "
+            "joint point; calibrate with a larger population_size"
+        ) from None
 
 
 def _unit(posterior: pd.DataFrame, cal: Calibration) -> np.ndarray:

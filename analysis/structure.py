@@ -87,7 +87,8 @@ class Arms:
 
     ``constants`` (``{"section.key": value}``) override every arm's scenario:
     empty for the defaults, or one posterior particle's calibrated and
-    nuisance constants.  Every arm runs ``replicates`` replicates from
+    nuisance constants; an arm's own overrides (the supports' levels) win
+    over them, so a calibrated lever does not undo what the arm is.  Every arm runs ``replicates`` replicates from
     ``seed``; only the baseline records every month (the others' criteria
     read the ends of years, which are the same bytes either way).
     """
@@ -99,7 +100,8 @@ class Arms:
 
     def params(self, arm: str) -> Params:
         scenario, overrides = ARMS[arm]
-        return load_scenario(scenario).with_overrides({**overrides, **self.constants}, where=f"structure arm {arm}")
+        # the arm's own levers win: "no support" has no coaches whatever coaching.coaches a particle drew
+        return load_scenario(scenario).with_overrides({**self.constants, **overrides}, where=f"structure arm {arm}")
 
     def __getitem__(self, arm: str) -> SimulationResult:
         if arm not in self._done:

@@ -156,6 +156,28 @@ def start_method() -> str:
     return "spawn"
 
 
+def local_cluster(workers: int):
+    """A Dask ``LocalCluster`` of ``workers`` one-thread worker processes for a command that handles Ctrl-C itself.
+
+    The workers are started while Ctrl-C is ignored, so they keep ignoring it (the command
+    stops them), and log at ERROR level only: no warnings or tracebacks about the tasks
+    cancelled when the command stops.  No dashboard.
+    """
+    from dask.distributed import LocalCluster
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool of ``workers`` workers; forked ones (:func:`start_method`) are started at once."""
     method = start_method()
@@ -375,24 +397,12 @@ class _engine:
 
     def _start(self) -> Iterator[ChunkResult]:
         if self.dask_local or self.scheduler:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
 
             if self.scheduler:
                 self.client = Client(self.scheduler)
             else:
-                # workers started while Ctrl-C is ignored keep ignoring it (the sweep handles it);
-                # ERROR-level logs: no warnings about the tasks cancelled when the sweep stops
-                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-                try:
-                    self.cluster = LocalCluster(
-                        n_workers=self.dask_local,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        silence_logs=logging.ERROR,
-                    )
-                finally:
-                    signal.signal(signal.SIGINT, previous)
+                self.cluster = local_cluster(self.dask_local)
                 self.client = Client(self.cluster)
             return run_dask(self.tasks, self.client)
         if self.workers > 1:

@@ -24,7 +24,8 @@ or not at all (:func:`~improvesim.experiments.output.staged_folder`):
 
 While it runs, pyabc's History lives in the hidden folder ``.DIR.calibrating``
 beside DIR; an interrupted calibration is continued from its last complete
-generation with ``--resume`` (pyabc's ``ABCSMC.load``).
+generation with ``--resume`` (pyabc's ``ABCSMC.load``), of the same experiment
+only (its text and its scenario's values are kept beside the History).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from improvesim.sim import rng
 
 HISTORY = "history.db"
 RESUME_STAGE = "calibrating"
+#: Beside the kept History: the experiment (its text and its scenario's values) the generations ran.
+RUN_OF = "experiment.json"
 
 
 @dataclass
@@ -80,10 +83,33 @@ def calibrate(cal: Calibration, out: Path, *, force: bool, resume: bool, submit:
             )
         if resume and not db.exists():
             raise CalibrationError(f"--resume: nothing to resume ({stage}/{HISTORY} does not exist)")
+        check_same_experiment(cal, stage / RUN_OF, resume)
         info = abc.run_abc(cal, db, submit=submit, workers=workers, resume=resume)
         result = write_results(cal, db, out, info, force=force, workers=workers, submit=submit)
     shutil.rmtree(stage, ignore_errors=True)
     return result
+
+
+def check_same_experiment(cal: Calibration, record: Path, resume: bool) -> None:
+    """Record the experiment a calibration runs (``record``), or on ``--resume`` check it is the same.
+
+    Generations kept from one experiment continued under another (a changed prior, seed,
+    target or scenario) would give results that mix the two and state only the second: that
+    raises :class:`CalibrationError`.  A History kept without a record (older versions) is
+    resumed unchecked.
+    """
+    now = json.dumps(
+        {"experiment": cal.path.read_text(), "scenario": {k: v for k, v in sorted(cal.base.values.items())}},
+        sort_keys=True,
+        default=str,
+    )
+    if not resume:
+        record.write_text(now)
+    elif record.is_file() and record.read_text() != now:
+        raise CalibrationError(
+            f"--resume: {cal.path} (or its scenario) is not what the kept generations ran; resuming would mix two "
+            f"calibrations. Restore it, or delete {record.parent}/ and run again without --resume"
+        )
 
 
 def write_results(
@@ -103,11 +129,12 @@ def write_results(
     posterior = abc.posterior_population(particles, cal.abc.min_ess_fraction)
     case_posterior, verdicts, chosen = posterior, None, "kde mode"
     if cal.structure is None:
-        point = abc.kde_mode(posterior, cal)
+        point = as_written(abc.kde_mode(posterior, cal))
     else:
         verdicts = structure_step(posterior, cal, submit)
         posterior = abc.admissible(case_posterior, verdicts)
         point, chosen = abc.structured_point(posterior, cal, lambda p: point_holds(p, cal))
+        point = as_written(point)
     marginals = abc.marginals(posterior, cal)
     meta = provenance(cal, info, workers) | {"point_rule": chosen}
     with staged_folder(out, force=force) as stage:
@@ -145,12 +172,20 @@ def structure_step(posterior: pd.DataFrame, cal: Calibration, submit: Submit | N
 
 
 def point_holds(point: dict[str, float], cal: Calibration) -> bool:
-    """Whether the calibrated constants ``point`` (the nuisance constants at their defaults) meet every
-    structure criterion."""
+    """Whether the calibrated constants ``point``, as ``point.toml`` writes them (:func:`as_written`), meet
+    every structure criterion (the nuisance constants at their defaults)."""
     from improvesim.analysis import structure
 
     s = cal.structure
-    return bool(structure.verdicts(abc._typed(point), replicates=s.replicates, seed=s.seed)["admissible"])
+    return bool(structure.verdicts(as_written(point), replicates=s.replicates, seed=s.seed)["admissible"])
+
+
+def as_written(point: dict[str, float]) -> dict[str, int | float]:
+    """The joint point as ``point.toml`` (and so the adopted defaults) holds it: an integer parameter
+    rounded to the nearest integer (as a particle's constants are), any other to 4 significant digits."""
+    return {
+        name: value if isinstance(value, int) else float(f"{value:.4g}") for name, value in abc._typed(point).items()
+    }
 
 
 def git_commit() -> str:
@@ -187,7 +222,7 @@ def provenance(cal: Calibration, info: abc.RunInfo, workers: int) -> dict:
 
 
 def point_toml(point: dict[str, float], meta: dict) -> str:
-    """The joint point as scenario-file lines, with its provenance as comments (4 significant digits)."""
+    """The joint point as scenario-file lines (:func:`as_written`), with its provenance as comments."""
     rule = meta.get("point_rule", "kde mode")
     what = (
         "The mode of a weighted kernel density estimate of the joint posterior"
@@ -204,7 +239,7 @@ def point_toml(point: dict[str, float], meta: dict) -> str:
         if sec != section:
             lines.append(f"[{sec}]")
             section = sec
-        lines.append(f"{key} = {float(f'{point[name]:.4g}')}")
+        lines.append(f"{key} = {as_written({name: point[name]})[name]}")
     return "\n".join(lines) + "\n"
 
 
@@ -316,12 +351,18 @@ def structure_report(cal, case_posterior, verdicts, posterior, chosen) -> str:
         f"weight; effective sample size {ess_after:.0f} (of {ess_before:.0f} before). The case posterior alone "
         "is `posterior_case.parquet`; every particle's verdicts are `structure.csv`.",
         "",
-        "| First criterion failed | Particles | Share of the case posterior's weight |",
-        "|---|---|---|",
-        *[
-            f"| `{key}` | {count} | {100 * w[(verdicts['failed'] == key).to_numpy()].sum():.1f}% |"
-            for key, count in first.items()
-        ],
+        *(
+            [
+                "| First criterion failed | Particles | Share of the case posterior's weight |",
+                "|---|---|---|",
+                *[
+                    f"| `{key}` | {count} | {100 * w[(verdicts['failed'] == key).to_numpy()].sum():.1f}% |"
+                    for key, count in first.items()
+                ],
+            ]
+            if len(first)
+            else ["Every particle meets every criterion."]
+        ),
         "",
         f"The joint point is the {chosen}. The rule is the weighted KDE mode of the restricted posterior when it "
         "meets every criterion itself (nuisance constants at their defaults), else the restricted posterior's "
@@ -464,9 +505,11 @@ def sbc_report(cal: Calibration, cover: pd.DataFrame, datasets: int) -> str:
 def workers_for(workers: int, dask_local: int | None, scheduler: str | None) -> Iterator[tuple[Submit | None, int]]:
     """(submit, workers) for the sampler: a spawned process pool, a Dask cluster, or this process."""
     if dask_local or scheduler:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
-        cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True) if dask_local else None
+        from improvesim.experiments.sweep import local_cluster
+
+        cluster = local_cluster(dask_local) if dask_local else None
         client = Client(cluster if cluster is not None else scheduler)
         try:
             n = max(1, len(client.scheduler_info().get("workers", {})))
@@ -507,8 +550,8 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     or :class:`~improvesim.sim.params.ParameterError` (a bad posterior file).
     """
     import os
-    import tomllib
 
+    from improvesim.sim import schema
     from improvesim.sim.posterior import load_posterior
 
     for needed in ("posterior.parquet", "point.toml", "calibration.json"):
@@ -517,11 +560,22 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     if not (repo / "sim" / "schema.py").is_file():
         raise AdoptionError(f"--repo {repo}: not a checkout of improvesim (no sim/schema.py)")
     posterior = load_posterior(folder / "posterior.parquet")
-    with (folder / "point.toml").open("rb") as f:
-        point = {f"{sec}.{key}": value for sec, body in tomllib.load(f).items() for key, value in body.items()}
+    point = _read_point(folder / "point.toml")
     if not set(point) <= set(posterior.constants):
         raise AdoptionError(f"{folder}/point.toml: its constants are not all columns of posterior.parquet")
-    meta = json.loads((folder / "calibration.json").read_text())
+    for name, value in point.items():  # never write a calibrated.toml that sim/schema.py refuses
+        try:
+            schema.adopted_value(schema.BY_NAME[name], value, folder / "point.toml")
+        except schema.AdoptedFileError as exc:
+            raise AdoptionError(str(exc)) from None
+    try:
+        meta = json.loads((folder / "calibration.json").read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdoptionError(
+            f"{folder}/calibration.json: not valid JSON ({exc}); allowed: the file calibrate writes"
+        ) from None
+    if not isinstance(meta, dict):
+        raise AdoptionError(f"{folder}/calibration.json: not a JSON object; allowed: the file calibrate writes")
     bundled = repo / "scenarios" / "posteriors" / f"{name}.parquet"
     if bundled.exists() and not force:
         raise AdoptionError(f"{bundled} exists; use --force to replace it")
@@ -546,6 +600,28 @@ def adopt(folder: Path, repo: Path, name: str, force: bool = False) -> tuple[Pat
     _write_whole(bundled, (folder / "posterior.parquet").read_bytes())
     os.sync()
     return target, bundled
+
+
+def _read_point(path: Path) -> dict:
+    """``{"section.key": value}`` of a ``point.toml``; :class:`AdoptionError` when it is not one."""
+    import tomllib
+
+    from improvesim.sim.schema import BY_NAME
+
+    try:
+        with path.open("rb") as f:
+            tables = tomllib.load(f)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AdoptionError(f"{path}: not valid TOML ({exc}); allowed: the file calibrate writes") from None
+    point = {}
+    for section, body in tables.items():
+        if not isinstance(body, dict):
+            raise AdoptionError(f"{path}: {section}: not a table; allowed: [section] tables of parameter values")
+        point |= {f"{section}.{key}": value for key, value in body.items()}
+    unknown = sorted(set(point) - set(BY_NAME))
+    if unknown:
+        raise AdoptionError(f"{path}: {unknown[0]}: not a parameter; allowed: parameters of improvesim params")
+    return point
 
 
 def _write_whole(path: Path, data: bytes) -> None:

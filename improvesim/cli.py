@@ -674,7 +674,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                     exc,
                 ) from None
     except CalibrationError as exc:
-        kept = "" if args.sbc is not None else _kept_generations(args, out)
+        kept = "" if args.sbc is not None or str(exc).startswith("--resume") else _kept_generations(args, out)
         raise UsageError(f"{args.experiment}: {exc}{kept}") from None
     g = result.info.generations
     print(

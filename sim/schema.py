@@ -13,6 +13,7 @@ apart.  Sources are keys into :data:`SOURCES`.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -2106,12 +2107,34 @@ PARAMETERS: tuple[Param, ...] = (
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.toml")
 
 
+class AdoptedFileError(ValueError):
+    """A damaged ``sim/calibrated.toml``: the message names the file, the key and what is allowed."""
+
+
 def read_adopted(path: Path = CALIBRATED_FILE) -> dict:
-    """The adopted calibration (``{"provenance": {...}, "values": {name: value}}``), or {} when there is none."""
+    """The adopted calibration (``{"provenance": {...}, "values": {name: value}}``), or {} when there is none.
+
+    Raises :class:`AdoptedFileError` for a file that is not TOML, has tables other than
+    ``[provenance]`` and ``[values]``, or lacks a ``[values]`` table (which would silently
+    leave every calibrated constant at its first edition's value).
+    """
     if not path.is_file():
         return {}
-    with path.open("rb") as f:
-        return tomllib.load(f)
+    try:
+        with path.open("rb") as f:
+            adopted = tomllib.load(f)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AdoptedFileError(
+            f"{path}: not valid TOML ({exc}); allowed: the file scripts/adopt_calibration.py writes"
+        ) from None
+    unknown = sorted(set(adopted) - {"provenance", "values"})
+    if unknown:
+        raise AdoptedFileError(f"{path}: {unknown[0]}: unknown key; allowed: [provenance] and [values] tables")
+    for table in ("provenance", "values"):
+        if not isinstance(adopted.get(table), dict):
+            raise AdoptedFileError(f"{path}: [{table}]: missing or not a table; allowed: a [{table}] table")
+    adopted["path"] = path
+    return adopted
 
 
 def with_adopted(parameters: tuple[Param, ...], adopted: dict) -> tuple[Param, ...]:
@@ -2119,26 +2142,46 @@ def with_adopted(parameters: tuple[Param, ...], adopted: dict) -> tuple[Param, .
 
     Constants marked Calibrated that the adopted calibration does not
     calibrate keep their first edition's values, marked "FirstEdition".
-    Raises ValueError for an unknown constant or a value out of its range.
+    Raises :class:`AdoptedFileError` (a ValueError) for an unknown constant, or a value
+    that is not a finite number of the parameter's kind (text, true/false, 3.5 for an
+    integer) or lies out of its range.
     """
     if not adopted:
         return parameters
+    where = adopted.get("path", CALIBRATED_FILE)
     values = adopted.get("values", {})
     names = {p.name for p in parameters}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"{CALIBRATED_FILE}: [values] {unknown[0]}: not a parameter")
+        raise AdoptedFileError(f"{where}: values.{unknown[0]}: not a parameter; allowed: a numeric model parameter")
     out = []
     for p in parameters:
         if p.name in values:
-            value = type(p.default)(values[p.name])
-            if not p.low <= value <= p.high:
-                raise ValueError(f"{CALIBRATED_FILE}: [values] {p.name}: {value} outside {p.allowed()}")
-            p = replace(p, default=value, source="Calibrated")
+            p = replace(p, default=adopted_value(p, values[p.name], where), source="Calibrated")
         elif p.source == "Calibrated":
             p = replace(p, source="FirstEdition")
         out.append(p)
     return tuple(out)
+
+
+def adopted_value(p: Param, raw: object, where: object) -> int | float:
+    """One adopted value of parameter ``p`` in its type (``where`` names the file in the error).
+
+    Raises :class:`AdoptedFileError` for text, true/false, NaN or infinity, a fraction for an
+    integer parameter, or a value out of the parameter's range.
+    """
+
+    def bad() -> AdoptedFileError:
+        return AdoptedFileError(f"{where}: values.{p.name}: got {raw!r}; allowed: {p.allowed()}")
+
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise bad()
+    if p.kind == "int" and not float(raw).is_integer():
+        raise bad()
+    value = int(raw) if p.kind == "int" else float(raw)
+    if not p.low <= value <= p.high:
+        raise bad()
+    return value
 
 
 ADOPTED = read_adopted()

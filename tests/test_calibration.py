@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -21,7 +26,7 @@ from conftest import ROOT
 from test_bad_input import cli, refused
 
 from improvesim.analysis import calibration as abc
-from improvesim.calibrate import adopt, calibrate, coverage, coverage_floor, sbc
+from improvesim.calibrate import AdoptionError, adopt, calibrate, coverage, coverage_floor, sbc
 from improvesim.experiments.design import build_design
 from improvesim.experiments.plan import make_plan
 from improvesim.experiments.spec import load_experiment
@@ -549,3 +554,178 @@ def test_a_structure_step_that_keeps_no_particle_says_so_and_writes_nothing(tmp_
     assert "--resume" in last and (tmp_path / ".cal.calibrating" / "history.db").is_file()  # the generations kept
     code, _, err = cli(capsys, "calibrate", spec, "--out", tmp_path / "cal", "--workers", 1, "--resume")
     assert code == 2 and "no particle" in err.strip().splitlines()[-1] and "Start <ABCSMC" not in err  # no rerun
+
+
+@pytest.mark.parametrize("particles", [1, 5, 8])
+def test_a_posterior_too_small_for_a_kde_is_a_calibration_error_not_a_crash(particles):
+    """The structure step can keep fewer particles than there are constants: no KDE, so no joint point.
+    That is a :class:`CalibrationError` (one line, exit 2, generations kept), not scipy's error."""
+    cal = abc.load_calibration(EXPERIMENT)
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({p.name: p.low + (p.high - p.low) * rng.random(particles) for p in cal.calibrated})
+    table["weight"] = 1.0 / particles
+    with pytest.raises(abc.CalibrationError, match=f"{particles} particles cannot carry"):
+        abc.kde_mode(table, cal)
+    with pytest.raises(abc.CalibrationError, match="cannot carry"):
+        abc.structured_point(table, cal, lambda p: False)
+
+
+def test_ctrl_c_in_the_structure_step_on_dask_workers_says_one_line_and_resume_gives_the_same_files(tmp_path):
+    """Ctrl-C reaches the whole process group, Dask's workers too: one line, exit 130, nothing in the result
+    folder; ``--resume`` (on other workers) then writes the same files as a run never interrupted."""
+    spec = _structure_experiment(
+        tmp_path,
+        '"sensemaking.drift" = { min = 0.02, max = 0.03 }\n"sensemaking.pause_rate" = { min = 0.17, max = 0.18 }',
+    )
+    spec.write_text(spec.read_text().replace("[structure]\nreplicates = 10", "[structure]\nreplicates = 40"))
+    command = [sys.executable, "-m", "improvesim.cli", "calibrate", str(spec)]
+    out, whole = tmp_path / "cal", tmp_path / "whole"
+    subprocess.run([*command, "--out", str(whole), "--workers", "1"], check=True, capture_output=True)
+    err = tmp_path / "err.txt"
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [*command, "--out", str(out), "--dask-local", "2"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while "Done <ABCSMC" not in err.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # into the structure step (12 particles, 7 arms of 40 replicates each)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=120)
+    lines = [line for line in err.read_text().splitlines() if not line.startswith("ABC")]  # pyabc's progress
+    assert code == 130 and len(lines) == 1 and "--resume" in lines[0], lines
+    assert not out.exists() and (tmp_path / ".cal.calibrating" / "history.db").is_file()
+    done = subprocess.run([*command, "--out", str(out), "--workers", "1", "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("posterior.parquet", "posterior_case.parquet", "structure.csv", "particles.parquet", "marginals.csv"):
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+    assert tomllib.loads((out / "point.toml").read_text()) == tomllib.loads((whole / "point.toml").read_text())
+
+
+def test_the_point_checked_is_the_point_written_and_an_integer_constant_is_written_whole(tmp_path, monkeypatch):
+    """An integer constant calibrated (coaching.coaches) is written as an integer a scenario accepts, rounded
+    as a particle's constants are; the structure check runs on the point as written, not an unrounded one."""
+    from improvesim import calibrate as calibrate_module
+    from improvesim.analysis import structure
+
+    point = {"coaching.coaches": 3.6, "sensemaking.drift": 0.0123456}
+    meta = {"experiment": "x", "seed": 1, "date": "d", "commit": "c", "point_rule": "kde mode"}
+    text = calibrate_module.point_toml(point, meta)
+    assert "coaches = 4\n" in text and "drift = 0.01235\n" in text
+    (tmp_path / "point.toml").write_text(text)
+    params = load_scenario(tmp_path / "point.toml")
+    assert params["coaching.coaches"] == 4 and params["sensemaking.drift"] == 0.01235
+    seen = []
+    monkeypatch.setattr(structure, "verdicts", lambda constants, **kw: seen.append(constants) or {"admissible": True})
+    cal = replace(abc.load_calibration(EXPERIMENT), structure=abc.StructureSettings(replicates=10, seed=1))
+    assert calibrate_module.point_holds(point, cal)
+    assert seen == [{"coaching.coaches": 4, "sensemaking.drift": 0.01235}]
+
+
+GOOD_ADOPTED = '[provenance]\nexperiment = "x"\n\n[values]\n"sensemaking.drift" = 0.02479\n"coaching.coaches" = 4\n'
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (("[values]", "[values"), "TOML"),
+        (("[values]", "[valeus]"), "valeus"),
+        (('"sensemaking.drift" = 0.02479\n"coaching.coaches" = 4\n', "\n[x]\na = 1\n"), "x"),
+        (("[values]\n", '[values]\n"sensemaking.nosuch" = 1.0\n'), "values.sensemaking.nosuch"),
+        (("0.02479", "5.0"), "values.sensemaking.drift"),
+        (("0.02479", '"0.05"'), "values.sensemaking.drift"),
+        (("0.02479", "true"), "values.sensemaking.drift"),
+        (("0.02479", "nan"), "values.sensemaking.drift"),
+        (("= 4\n", "= 3.5\n"), "values.coaching.coaches"),
+    ],
+)
+def test_a_damaged_calibrated_file_is_refused_naming_the_file_and_key(tmp_path, change, key):
+    """sim/calibrated.toml sets the defaults: a damaged one is refused with one line naming the file and
+    the key, never read silently (text read as a number, 3.5 coaches truncated, a misnamed [values] table
+    leaving every constant at its first edition's value)."""
+    path = tmp_path / "calibrated.toml"
+    path.write_text(GOOD_ADOPTED)
+    good = {p.name: p.default for p in schema.with_adopted(schema.PARAMETERS, schema.read_adopted(path))}
+    assert good["sensemaking.drift"] == 0.02479 and good["coaching.coaches"] == 4
+    old, new = change
+    assert old in GOOD_ADOPTED
+    path.write_text(GOOD_ADOPTED.replace(old, new))
+    with pytest.raises(schema.AdoptedFileError) as caught:
+        schema.with_adopted(schema.PARAMETERS, schema.read_adopted(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and key in message and "\n" not in message, message
+
+
+def _adoptable(folder: Path) -> Path:
+    """A hand-made calibration folder that adopt accepts (posterior, point, provenance)."""
+    folder.mkdir()
+    table = pd.DataFrame({"coaching.coaches": [3.0, 4.0], "sensemaking.drift": [0.02, 0.03], "weight": [0.5, 0.5]})
+    table.to_parquet(folder / "posterior.parquet", index=False)
+    (folder / "point.toml").write_text("[coaching]\ncoaches = 4\n[sensemaking]\ndrift = 0.025\n")
+    (folder / "calibration.json").write_text(json.dumps({"experiment": "x", "point_rule": "kde mode"}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("point.toml", "[coaching\n", "point.toml: not valid TOML"),
+        ("point.toml", "coaches = 4\n", "point.toml: coaches: not a table"),
+        ("point.toml", "[coaching]\ncoaches = 3.5\n", "values.coaching.coaches: got 3.5"),
+        ("point.toml", "[sensemaking]\ndrift = 5.0\n", "values.sensemaking.drift: got 5.0"),
+        ("point.toml", "[sensemaking]\nnosuch = 1.0\n", "sensemaking.nosuch: not a parameter"),
+        ("calibration.json", "{not json", "calibration.json: not valid JSON"),
+        ("calibration.json", "[1, 2]", "calibration.json: not a JSON object"),
+    ],
+)
+def test_adopt_refuses_a_damaged_folder_in_one_line_and_writes_nothing(tmp_path, name, text, said):
+    repo = tmp_path / "repo"
+    (repo / "sim").mkdir(parents=True)
+    (repo / "sim" / "schema.py").write_text("")
+    folder = _adoptable(tmp_path / "cal")
+    written, _ = adopt(folder, repo, "x")
+    assert schema.with_adopted(schema.PARAMETERS, schema.read_adopted(written))  # the good folder is adoptable
+    written.unlink()
+    (folder / name).write_text(text)
+    with pytest.raises(ValueError, match=re.escape(said)) as caught:
+        adopt(folder, repo, "x", force=True)
+    assert isinstance(caught.value, AdoptionError) and "\n" not in str(caught.value)
+    assert not written.exists()
+
+
+@pytest.mark.parametrize("kept", [[True, True], [True, False]])
+def test_the_structure_report_has_a_table_of_first_failures_only_when_a_particle_failed(kept):
+    from improvesim.calibrate import structure_report
+
+    cal = replace(abc.load_calibration(EXPERIMENT), structure=abc.StructureSettings(replicates=10, seed=1))
+    case = pd.DataFrame({"sensemaking.drift": [0.02, 0.03], "weight": [0.5, 0.5]})
+    verdicts = pd.DataFrame({"admissible": kept, "failed": ["" if k else "partial_before_authentic" for k in kept]})
+    text = structure_report(cal, case, verdicts, abc.admissible(case, verdicts), "kde mode")
+    assert ("| First criterion failed |" in text) == (not all(kept))
+    assert ("Every particle meets every criterion." in text) == all(kept)
+    assert all(kept) or "| `partial_before_authentic` | 1 | 50.0% |" in text
+
+
+def test_resume_refuses_generations_kept_from_another_experiment(tmp_path, capsys):
+    """Generations kept from one experiment, resumed after the file changed (another seed, prior or
+    target), would give results that mix two calibrations and state only the second: refused, nothing
+    written; restored, the file resumes."""
+    easy = (
+        '"improvement.own_time" = { min = 0.95, max = 1.0 }\n"improvement.principle_gain" = { min = 0.95, max = 1.0 }'
+    )
+    spec = _structure_experiment(tmp_path, easy)
+    out = tmp_path / "cal"
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1)
+    assert code == 2 and (tmp_path / ".cal.calibrating" / "history.db").is_file()  # generations kept
+    original = spec.read_text()
+    spec.write_text(original.replace("seed = 3", "seed = 4"))
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--resume")
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "not what the kept generations ran" in last and "reruns only" not in last, last
+    assert not out.exists() and (tmp_path / ".cal.calibrating" / "history.db").is_file()
+    spec.write_text(original)
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--resume")
+    assert code == 2 and "no particle" in err.strip().splitlines()[-1]  # resumed: the same step's verdict

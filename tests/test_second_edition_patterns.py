@@ -38,3 +38,18 @@ def test_verdicts_name_the_first_failure_and_skip_the_rest_when_asked():
     failed_at = [c.key for c in CRITERIA].index(out["failed"])
     assert all(out[c.key] is True for c in CRITERIA[:failed_at])
     assert all(out[c.key] is None for c in CRITERIA[failed_at + 1 :])
+
+
+def test_an_arms_own_levers_win_over_a_particles_constants():
+    """A calibration that calibrates a support lever (coaching.coaches, protected hours) must not give the
+    "no support" arm coaches, nor the "all high" arm fewer: the particle's value applies elsewhere."""
+    arms = Arms({"coaching.coaches": 5, "time.protected_hours": 6.0, "sensemaking.drift": 0.05})
+    assert arms.params("baseline")["coaching.coaches"] == 5
+    for arm, levels in (
+        ("no_support", structure.NO_SUPPORT),
+        ("supports_high", structure.SUPPORTS_HIGH),
+        ("supports_low", structure.SUPPORTS_LOW),
+    ):
+        params = arms.params(arm)
+        assert {key: params[key] for key in levels} == levels, arm
+        assert params["sensemaking.drift"] == 0.05
