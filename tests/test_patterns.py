@@ -88,9 +88,3 @@ def test_bottom_up_with_top_down_support_beats_either_extreme(base):
     ):
         diff, se = paired(base.with_overrides(extreme), both, "institutionalized_share")
         assert diff > Z * se, extreme
-
-
-def test_institutionalization_takes_years(base):
-    result = run_replicates(base, N, 1)
-    assert (result.metric("institutionalized_share")[:, 23] == 0).mean() > 0.9  # almost never within 2 years
-    assert np.nanmedian(result.time_to_first_institutionalization) > 36
