@@ -1,5 +1,5 @@
 import sys
 
-from improvesim.cli import main
+from improvesim.entry import main
 
 sys.exit(main())

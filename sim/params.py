@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from improvesim.sim.errors import one_line
 from improvesim.sim.schema import BY_NAME, MAX_SHOCKS, PARAMETERS, SECTIONS, SHOCK_FIELDS, SHOCK_KINDS, Param
 
 #: Largest input file read (bytes): scenario, plan and experiment files and list-design CSV files.
@@ -45,11 +46,6 @@ class ParameterError(ValueError):
         if key:
             prefix += f"{key}: "
         super().__init__(one_line(prefix + message))
-
-
-def one_line(text: str) -> str:
-    """``text`` with control characters (newlines, tabs, escapes) written as escapes, so a message is one line."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def show(value: Any) -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from improvesim.sim.errors import AdoptedFileError
+
 Kind = Literal["float", "int", "choice"]
 Role = Literal["uncertainty", "lever", "constant"]
 
@@ -2105,10 +2107,6 @@ PARAMETERS: tuple[Param, ...] = (
 #: The adopted calibration: the joint point of the posterior that ``scripts/adopt_calibration.py`` made the
 #: defaults of the calibrated constants, with its provenance.  Absent until a calibration is adopted.
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.toml")
-
-
-class AdoptedFileError(ValueError):
-    """A damaged ``sim/calibrated.toml``: the message names the file, the key and what is allowed."""
 
 
 def read_adopted(path: Path = CALIBRATED_FILE) -> dict:

@@ -729,3 +729,22 @@ def test_resume_refuses_generations_kept_from_another_experiment(tmp_path, capsy
     spec.write_text(original)
     code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--resume")
     assert code == 2 and "no particle" in err.strip().splitlines()[-1]  # resumed: the same step's verdict
+
+
+def test_a_damaged_adopted_calibration_gives_every_command_one_line_and_exit_2(tmp_path):
+    """sim/calibrated.toml is read when the model is imported, before the command line can catch
+    anything: the entry point (improvesim.entry) guards that import."""
+    from conftest import improvesim
+
+    from improvesim.sim.schema import CALIBRATED_FILE
+
+    kept = CALIBRATED_FILE.read_bytes()
+    try:
+        CALIBRATED_FILE.write_bytes(kept + b"\ngarbage = = \n")
+        proc = improvesim("params")
+    finally:
+        CALIBRATED_FILE.write_bytes(kept)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not proc.stdout
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("improvesim: error: ") and str(CALIBRATED_FILE) in line and "TOML" in line
+    assert improvesim("params").returncode == 0  # restored
