@@ -164,11 +164,29 @@ def structure_step(posterior: pd.DataFrame, cal: Calibration, submit: Submit | N
     s = cal.structure
     jobs = abc.particle_constants(posterior, cal)
     if submit is None:
-        rows = [abc.structure_verdicts(c, s.replicates, s.seed) for c in jobs]
+        results = (abc.structure_verdicts(c, s.replicates, s.seed) for c in jobs)
     else:
         futures = [submit(abc.structure_verdicts, c, s.replicates, s.seed) for c in jobs]
-        rows = [f.result() for f in futures]
+        results = (f.result() for f in futures)
+    rows = []
+    for row in results:
+        rows.append(row)
+        _report_progress(len(rows), len(jobs), sum(r["admissible"] for r in rows))
     return pd.DataFrame(rows).assign(weight=posterior["weight"].to_numpy())
+
+
+#: The structure step's progress lines, beside pyabc's (its "ABC" logger's handler and level: --quiet hides them).
+STRUCTURE_LOG = "ABC.structure"
+
+
+def _report_progress(done: int, total: int, admissible: int) -> None:
+    """A progress line at every tenth of the particles (and the last)."""
+    import logging
+
+    if done == total or done * 10 // total > (done - 1) * 10 // total:
+        logging.getLogger(STRUCTURE_LOG).info(
+            f"structure step: {done} of {total} particles, {admissible} meet every criterion"
+        )
 
 
 def point_holds(point: dict[str, float], cal: Calibration) -> bool:

@@ -538,6 +538,11 @@ def test_calibrate_with_a_structure_step_keeps_only_the_particles_meeting_the_cr
     kept = case[verdicts["admissible"].to_numpy(dtype=bool)].reset_index(drop=True)
     pd.testing.assert_frame_equal(posterior.drop(columns="weight"), kept.drop(columns="weight"))
     assert "## The structure step" in (out / "report.md").read_text()
+    progress = [line for line in err.splitlines() if line.startswith("ABC.structure INFO: structure step:")]
+    assert (
+        progress[-1] == f"ABC.structure INFO: structure step: 12 of 12 particles, {len(posterior)} meet every criterion"
+    )
+    assert len(progress) == 10  # each tenth of 12 particles crossed once, and the last
     assert json.loads((out / "calibration.json").read_text())["point_rule"] in (out / "report.md").read_text()
 
 
