@@ -109,7 +109,7 @@ def holds(per_seed: Sequence[bool]) -> tuple[int, bool]:
 def lost_green_after_a_leader_left(result: SimulationResult, run: int, last: int = YEAR_5) -> set[int]:
     """Schools of ``run`` whose tile was green and, by month ``last``, was not (orange, sky blue,
     grey or black) after a leader left without a successor or a new leader dropped the work."""
-    shown = tiles_shown(result)[run]
+    shown = tile_codes(result.schools["engagement"][run], result.schools["authenticity"][run])  # (T, S), this run
     found = set()
     for s in range(shown.shape[1]):
         green = np.flatnonzero(shown[: last + 1, s] == GREEN)
