@@ -116,6 +116,20 @@ def team_mean_at(x, weights, r, s):
 
 
 @rule
+def team_means_of_run(x, weights, r, out):
+    """Write into ``out`` (S,) the weighted team means of the seat-major staff array ``x``
+    (K, R, S) at run r, every school: the same sums as :func:`team_mean_at` (seats added in
+    order), seat by seat over the run's contiguous row of schools."""
+    row, w = x[0, r], weights[r, 0]
+    for s in range(out.shape[0]):
+        out[s] = row[s] * w
+    for k in range(1, x.shape[0]):
+        row, w = x[k, r], weights[r, k]
+        for s in range(out.shape[0]):
+            out[s] += row[s] * w
+
+
+@rule
 def clip01_at(x):
     """``x`` clipped to [0, 1] (as :func:`sim.state.clip01`: max with 0, then min with 1)."""
     return min(max(x, 0.0), 1.0)

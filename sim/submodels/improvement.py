@@ -52,7 +52,18 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, step, team_mean_at
+from improvesim.sim.jit import (
+    at_run,
+    clip01_at,
+    coefficients,
+    kernel,
+    named,
+    pick,
+    rule,
+    step,
+    team_mean_at,
+    team_means_of_run,
+)
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, N_PRINCIPLES, ParamVectors, State, required_by_run
 from improvesim.sim.submodels.calendar import Calendar
@@ -189,16 +200,17 @@ def _working_schools(summer, st, c, ratio):
     R, S = st.engagement.shape
     busy = np.zeros((R, S), dtype=np.bool_)
     effort = st.effort
+    if summer:  # (nobody works: no effort anywhere)
+        effort[:] = 0.0
+        return busy
+    team = np.empty(S)
     for r in range(R):
         cr = at_run(c, r)
+        team_means_of_run(st.commitment, st.weights, r, team)
         for s in range(S):
-            working = (not summer) and st.engagement[r, s] == ENGAGED and st.stall[r, s] == 0 and ratio[r, s] > 0.0
+            working = st.engagement[r, s] == ENGAGED and st.stall[r, s] == 0 and ratio[r, s] > 0.0
             busy[r, s] = working
-            effort[r, s] = (
-                effort_at(cr, ratio[r, s], team_mean_at(st.commitment, st.weights, r, s), st.own_time_weight[r, s])
-                if working
-                else 0.0
-            )
+            effort[r, s] = effort_at(cr, ratio[r, s], team[s], st.own_time_weight[r, s]) if working else 0.0
     return busy
 
 
@@ -391,16 +403,17 @@ def yield_at(c, team_skill, visits):
 
 
 @rule
-def practice_step_at(c, principle, p, practice, yielded, shield):
-    """Next month's practice of ``principle``, 0-1, from ``p``: it grows by
+def practice_step_at(principle_gain, difficulty, decay, p, practice, yielded, shield):
+    """Next month's practice of a principle, 0-1, from ``p``: it grows by
     ``principle_gain`` x ``practice`` (effort x activity, 0-1) x ``yielded`` /
-    difficulty of the room left, and decays by its rate x (1 - ``practice``) x
-    ``shield`` (the share of decay embedded routines let through) of itself."""
-    gain = c.principle_gain * practice
+    its ``difficulty`` (:func:`_difficulty_at`) of the room left, and decays by its rate ``decay``
+    (:func:`_decay_at`) x (1 - ``practice``) x ``shield`` (the share of decay embedded routines let
+    through) of itself."""
+    gain = principle_gain * practice
     gain *= yielded
-    gain /= _difficulty_at(c, principle)
+    gain /= difficulty
     gain = min(gain, 1.0) * (1.0 - p)
-    loss = _decay_at(c, principle) * (1.0 - practice)
+    loss = decay * (1.0 - practice)
     loss *= shield
     return clip01_at(p + gain - loss * p)
 
@@ -410,22 +423,31 @@ def _practise_and_decay(finished, st, c):
     """In a school month, grow each principle (6, R, S) with its own activity
     at the school's effort and decay it as far as it is not practised, and
     the tools (R, S) likewise, in place (every school; a school that does not
-    work has no effort, so it only loses practice)."""
+    work has no effort, so it only loses practice).  Run by run, principle by principle over
+    the run's schools (a contiguous row), with what a school's principles share (yield, shield,
+    cycling) taken once per school first."""
     R, S = st.effort.shape
     principles, skill, weights = st.principles, st.skill, st.weights
+    team, yielded, shield = np.empty(S), np.empty(S), np.empty(S)
+    cycling = np.empty(S, dtype=np.bool_)
     for r in range(R):
         cr = at_run(c, r)
         exchange = 1.0 if st.convening[r] else cr.exchange_between_convenings
         networking = exchange * st.hub_capacity[r]
+        team_means_of_run(skill, weights, r, team)
         for s in range(S):
-            effort = st.effort[r, s]
-            cycling = finished[r, s] or st.in_cycle[r, s]
-            yielded = yield_at(cr, team_mean_at(skill, weights, r, s), st.visits[r, s])
-            shield = 1.0 - cr.embedded_decay_shield * st.embeddedness[r, s]
-            for i in range(N_PRINCIPLES):
-                practice = effort * _activity_at(i, cycling, networking)
-                principles[i, r, s] = practice_step_at(cr, i, principles[i, r, s], practice, yielded, shield)
-            st.tools[r, s] = tool_step_at(cr, st.tools[r, s], effort, st.engagement[r, s] == ENGAGED)
+            cycling[s] = finished[r, s] or st.in_cycle[r, s]
+            yielded[s] = yield_at(cr, team[s], st.visits[r, s])
+            shield[s] = 1.0 - cr.embedded_decay_shield * st.embeddedness[r, s]
+        effort = st.effort[r]
+        for i in range(N_PRINCIPLES):
+            difficulty, decay = _difficulty_at(cr, i), _decay_at(cr, i)
+            row = principles[i, r]
+            for s in range(S):
+                practice = effort[s] * _activity_at(i, cycling[s], networking)
+                row[s] = practice_step_at(cr.principle_gain, difficulty, decay, row[s], practice, yielded[s], shield[s])
+        for s in range(S):
+            st.tools[r, s] = tool_step_at(cr, st.tools[r, s], effort[s], st.engagement[r, s] == ENGAGED)
 
 
 @rule
@@ -458,16 +480,23 @@ def _learn_by_doing(busy, st, c):
             working |= busy[r, s]
     if not working:  # (nothing would change)
         return
+    gained = np.empty(S)
     for r in range(R):
+        learn_by_doing, study = c.learn_by_doing[r], c.problem_understanding_gain[r]
+        for s in range(S):
+            gained[s] = learn_by_doing * st.effort[r, s]
+        effort = st.effort[r]
+        for k in range(K):  # (a school without effort would add 0 x each gap: skipped)
+            row = skill[k, r]
+            for s in range(S):
+                if effort[s] != 0.0:
+                    row[s] += gained[s] * (1.0 - row[s])
         for s in range(S):
             share = st.effort[r, s]
-            if share == 0.0:  # (nothing changes: it would add 0 x each gap)
+            if share == 0.0:
                 continue
-            by_doing = c.learn_by_doing[r] * share
-            for k in range(K):
-                skill[k, r, s] += by_doing * (1.0 - skill[k, r, s])
             # studying the problem before acting: the problem focus builds understanding
-            studied = (c.problem_understanding_gain[r] * share) * principles[PROBLEM, r, s]
+            studied = (study * share) * principles[PROBLEM, r, s]
             understanding[r, s] += studied * (1.0 - understanding[r, s])
 
 

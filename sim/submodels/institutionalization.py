@@ -37,7 +37,17 @@ from typing import NamedTuple
 import numpy as np
 
 from improvesim.sim.events import event_marks, note
-from improvesim.sim.jit import at_run, clip01_at, coefficients, kernel, named, pick, rule, step, team_mean_at
+from improvesim.sim.jit import (
+    at_run,
+    clip01_at,
+    coefficients,
+    kernel,
+    named,
+    pick,
+    rule,
+    step,
+    team_means_of_run,
+)
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import (
     ENGAGED,
@@ -59,14 +69,19 @@ MAX_BENCH = len(SUCCESSION_SEATS)
 
 
 @step
-def practice_quality_at(principles, commitment, weights, r, s):
-    """Quality of practice (0-1) of run r, school s: mean principle practice
-    (principles (6, R, S), added in order, then divided, as np.mean does) times
-    the team mean of ``commitment`` (K, R, S) with seat ``weights``."""
-    total = principles[0, r, s]
+def practice_quality_of_run(principles, commitment, weights, r, quality, team):
+    """Write into ``quality`` (S,) the quality of practice (0-1) of every school of run r: mean
+    principle practice (``principles`` (6, R, S), added in order, then divided, as np.mean does)
+    times the team mean of ``commitment`` (K, R, S) with seat ``weights`` (``team`` (S,) is
+    scratch), over the run's contiguous rows."""
+    quality[:] = principles[0, r]
     for k in range(1, principles.shape[0]):
-        total = total + principles[k, r, s]
-    return total / principles.shape[0] * team_mean_at(commitment, weights, r, s)
+        row = principles[k, r]
+        for s in range(quality.shape[0]):
+            quality[s] = quality[s] + row[s]
+    team_means_of_run(commitment, weights, r, team)
+    for s in range(quality.shape[0]):
+        quality[s] = quality[s] / principles.shape[0] * team[s]
 
 
 def embed(st: State, pv: ParamVectors, cal: Calendar, busy: np.ndarray) -> None:
@@ -98,11 +113,13 @@ def _grow_or_decay_embeddedness(e, practice, busy, speed, decay):
     (6, R, S), commitment (K, R, S), seat weights (R, K) and effort (R, S));
     then clipped to [0, 1]."""
     principles, commitment, weights, effort = practice
+    quality, team = np.empty(e.shape[1]), np.empty(e.shape[1])
     for r in range(e.shape[0]):
+        practice_quality_of_run(principles, commitment, weights, r, quality, team)
         for s in range(e.shape[1]):
             x = e[r, s]
             if busy[r, s]:
-                grown = practice_quality_at(principles, commitment, weights, r, s) * effort[r, s]
+                grown = quality[s] * effort[r, s]
                 grown = grown * speed[r]
                 grown = grown * (1.0 - x)
                 grown = grown + x
@@ -234,6 +251,21 @@ _RUN_CHARTS_ROW, _INQUIRY_ROW = _PRACTICE_EVENTS.index("run_charts_lapsed"), _PR
 _MEASUREMENT_BIT, _INQUIRY_BIT = 1 << MEASUREMENT, 1 << INQUIRY
 
 
+@step
+def _practised_of_run(principles, threshold, r, counts, held):
+    """Write into ``counts`` and ``held`` (S,) how many of the ``principles`` (6, R, S) each school of
+    run r practises at or above ``threshold``, and which (bit k for principle k), principle by
+    principle over the run's contiguous row of schools."""
+    counts[:] = 0
+    held[:] = 0
+    for k in range(principles.shape[0]):
+        row = principles[k, r]
+        for s in range(counts.shape[0]):
+            if row[s] >= threshold:
+                counts[s] += 1
+                held[s] |= 1 << k
+
+
 @kernel
 def _classify_practice(
     practice, threshold, ever_authentic, months_not_authentic, authentic_years, authenticity, year_end, marks
@@ -257,14 +289,11 @@ def _classify_practice(
     record = marks.shape[1] > 0
     practised = np.empty((runs, schools), dtype=np.int64)
     anyone_ever = False
+    counts, held = np.empty(schools, dtype=np.int64), np.empty(schools, dtype=np.int64)
     for r in range(runs):
+        _practised_of_run(principles, threshold[r], r, counts, held)
         for s in range(schools):
-            count = 0
-            now = 0
-            for k in range(n):
-                if principles[k, r, s] >= threshold[r]:
-                    count += 1
-                    now |= 1 << k
+            count, now = counts[s], held[s]
             if record:
                 lost = bits[r, s] & ~now
                 marks[_RUN_CHARTS_ROW, r, s] = (lost & _MEASUREMENT_BIT) != 0

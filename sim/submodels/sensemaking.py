@@ -45,6 +45,7 @@ from improvesim.sim.jit import (
     smoothstep,
     step,
     team_mean_at,
+    team_means_of_run,
 )
 from improvesim.sim.rng import MonthDraws
 from improvesim.sim.state import ENGAGED, OPTED_OUT, PAUSED, ParamVectors, State, required_by_run
@@ -172,12 +173,15 @@ def _move_commitment(st, c, school_stress):
     """Each member's commitment (K, R, S), 0-1, moved in place by the drive of
     participating (engaged or paused) schools, drifting down by ``drift`` of
     itself, and reverted as far as the team's mean commitment (before the
-    move) falls short of sustaining itself."""
+    move) falls short of sustaining itself.  Run by run: each school's drive and reversion
+    first, then the members seat by seat over the run's contiguous row of schools."""
     K, R, S = st.commitment.shape
+    team, drive, revert = np.empty(S), np.empty(S), np.empty(S)
     for r in range(R):
         cr = at_run(c, r)
         message_pull = cr.message_weight * st.message[r]
         reactance = _reactance_at(cr)
+        team_means_of_run(st.commitment, st.weights, r, team)
         for s in range(S):
             active = 1.0 if st.engagement[r, s] == ENGAGED or st.engagement[r, s] == PAUSED else 0.0
             ownership = _ownership_at(cr, st.equity_belief[r, s])
@@ -186,19 +190,21 @@ def _move_commitment(st, c, school_stress):
             )
             d = d - reactance
             d = d * cr.uptake_rate
-            d = d * active
+            drive[s] = d * active
             # how far it is kept, then how far it reverts
-            team = team_mean_at(st.commitment, st.weights, r, s)
-            revert = 1.0 - sustained_at(team, cr.threshold, cr.threshold_width)
-            revert = revert * cr.reversion_rate
-            revert = revert + cr.drift
-            revert = revert * active
-            for k in range(K):
-                x = st.commitment[k, r, s]
+            back = 1.0 - sustained_at(team[s], cr.threshold, cr.threshold_width)
+            back = back * cr.reversion_rate
+            back = back + cr.drift
+            revert[s] = back * active
+        for k in range(K):
+            row = st.commitment[k, r]
+            for s in range(S):
+                x = row[s]
+                d = drive[s]
                 # positive drive closes the gap to 1, negative drive erodes what is there
                 change = d * (1.0 - x) if d > 0 else d * x
-                change = change - revert * x
-                st.commitment[k, r, s] = clip01_at(x + change)
+                change = change - revert[s] * x
+                row[s] = clip01_at(x + change)
 
 
 # --- engagement ----------------------------------------------------------------------------------
