@@ -264,24 +264,26 @@ def _staff_exits_and_replacements(state, coef, month, leaves, happened):
     st = StaffState(*state)
     c = named(StaffCoefficients, coef)
     m = StaffMonth(*month)
-    if _exits(m, c, st.tenure, st.unsettled_months, st.exit_budget, leaves):
-        _after_exits(st, c, m, leaves, happened)
+    left_at = np.zeros(st.unsettled_months.shape, dtype=np.bool_)
+    if _exits(m, c, st.tenure, st.unsettled_months, st.exit_budget, leaves, left_at):
+        _after_exits(st, c, m, leaves, left_at, happened)
     _unsettle_after_principal(st.unsettled_months, leaves, c.after_principal_months)
 
 
 @step
-def _after_exits(st, c, m, leaves, happened):
+def _after_exits(st, c, m, leaves, left_at, happened):
     """What follows the exits ``leaves`` (K, R, S): see :func:`_staff_exits_and_replacements`.
-    Only the schools someone left are visited (nothing follows elsewhere)."""
-    hit = _schools_left(leaves)
+    Only the schools someone left are visited (nothing follows elsewhere), listed once in
+    (run, school) order."""
+    hit = _schools_left(left_at)
     # what the team was before anyone was replaced
     team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights, hit)
-    successors = _successors(leaves, st.bench)
+    successors = _successors(leaves, st.bench, hit)
     _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment)
-    _promote_successors(st, c, successors, team_skill, team_commitment)
-    _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commitment)
-    stalled = _stalled(leaves, successors, st.engagement)
-    dropped = _stall_work(st, c, stalled, m.new_leader_continues)
+    _promote_successors(st, c, successors, hit, team_skill, team_commitment)
+    _refill_promoted_seats(st, c, m, leaves, successors, hit, team_skill, team_commitment)
+    stalled = _stalled(leaves, successors, st.engagement, hit)
+    dropped = _stall_work(st, c, stalled, hit, m.new_leader_continues)
     _knowledge_walks_out(st, c, leaves, hit)
     _bench_keeps_only_skilled_staff(st.skill, st.bench, hit)
     if happened.shape[1] != 0:
@@ -307,13 +309,14 @@ def _cumulative(hazard):
 
 
 @step
-def _exits(m, c, tenure, unsettled_months, budget, leaves):
+def _exits(m, c, tenure, unsettled_months, budget, leaves, left_at):
     """Mark in ``leaves`` (K, R, S) who leaves this month: a seat whose exit
     ``budget`` (K, R, S) is below the cumulative hazard of the seat's hazard,
     raised by the pandemic and, where ``unsettled_months`` (R, S) is not zero,
     for the lead and the teachers; the others spend that cumulative hazard
     from their budget (a leaver's budget is left for :func:`_replace_newcomers`).
-    Adds a month to everyone's tenure.  Whether anyone left."""
+    Marks in ``left_at`` (R, S, all False on entry) the schools someone left.  Adds a month to
+    everyone's tenure.  Whether anyone left."""
     K, R, S = leaves.shape
     anyone = False
     for k in range(K):
@@ -327,7 +330,9 @@ def _exits(m, c, tenure, unsettled_months, budget, leaves):
                 if not left:
                     budget[k, r, s] -= spent
                 leaves[k, r, s] = left
-                anyone = anyone or left
+                if left:
+                    left_at[r, s] = True
+                    anyone = True
                 tenure[k, r, s] += 1
     return anyone
 
@@ -353,47 +358,51 @@ def _unsettle_after_principal(unsettled_months, leaves, months):
 
 
 @step
-def _schools_left(leaves):
-    """(R, S) mask of the schools where someone left (``leaves`` (K, R, S))."""
-    K, R, S = leaves.shape
-    hit = np.zeros((R, S), dtype=np.bool_)
-    for k in range(K):
-        for r in range(R):
-            for s in range(S):
-                hit[r, s] = hit[r, s] or leaves[k, r, s]
+def _schools_left(left_at):
+    """(n, 2) run and school of each of the n schools ``left_at`` (R, S) marks (where someone
+    left), in (run, school) order."""
+    R, S = left_at.shape
+    n = 0
+    for r in range(R):
+        for s in range(S):
+            n += 1 if left_at[r, s] else 0
+    hit = np.empty((n, 2), dtype=np.int64)
+    j = 0
+    for r in range(R):
+        for s in range(S):
+            if left_at[r, s]:
+                hit[j, 0], hit[j, 1] = r, s
+                j += 1
     return hit
 
 
 @step
 def _team_means(skill, commitment, weights, hit):
-    """Team means (R, S) of ``skill`` and ``commitment`` (K, R, S) at the schools
-    ``hit`` (R, S) marks, zero elsewhere."""
-    K, R, S = skill.shape
-    team_skill = np.zeros((R, S))
-    team_commitment = np.zeros((R, S))
-    for r in range(R):
-        for s in range(S):
-            if not hit[r, s]:
-                continue
-            team_skill[r, s] = team_mean_at(skill, weights, r, s)
-            team_commitment[r, s] = team_mean_at(commitment, weights, r, s)
+    """Team means (n,) of ``skill`` and ``commitment`` (K, R, S) at each of the schools ``hit``
+    (n, 2) lists."""
+    team_skill = np.empty(hit.shape[0])
+    team_commitment = np.empty(hit.shape[0])
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
+        team_skill[j] = team_mean_at(skill, weights, r, s)
+        team_commitment[j] = team_mean_at(commitment, weights, r, s)
     return team_skill, team_commitment
 
 
 @step
-def _successors(leaves, bench):
+def _successors(leaves, bench, hit):
     """(2, R, S) masks of the seats of :data:`SUCCESSION_SEATS` a groomed
     successor steps into: the principal's first, then the lead's, while the
-    bench (R, S) has successors."""
+    bench (R, S) has successors (at the schools ``hit`` (n, 2) lists, where someone left)."""
     K, R, S = leaves.shape
     steps_up = np.zeros((len(SUCCESSION_SEATS), R, S), dtype=np.bool_)
-    for r in range(R):
-        for s in range(S):
-            left = bench[r, s]
-            for i in range(len(SUCCESSION_SEATS)):
-                if leaves[SUCCESSION_SEATS[i], r, s] and left > 0:
-                    steps_up[i, r, s] = True
-                    left -= 1
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
+        left = bench[r, s]
+        for i in range(len(SUCCESSION_SEATS)):
+            if leaves[SUCCESSION_SEATS[i], r, s] and left > 0:
+                steps_up[i, r, s] = True
+                left -= 1
     return steps_up
 
 
@@ -405,28 +414,26 @@ def _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment):
     on [0, 1) given b below the cumulative hazard), and draw their own exit
     budgets; onboarding routines, scaled by
     embeddedness, pass on part of the team's skill and commitment (R, S, before
-    the exits), and documented knowledge part of the skill.  Visits the
-    schools ``hit`` (R, S) marks: those someone left."""
-    K, R, S = leaves.shape
+    the exits, (n,)), and documented knowledge part of the skill.  Visits the
+    schools ``hit`` (n, 2) lists: those someone left."""
+    K = leaves.shape[0]
     skill, commitment = st.skill, st.commitment
-    for r in range(R):
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
         cr = at_run(c, r)
         documented = cr.documented_skill * cr.management * st.knowledge_base[r]
-        for s in range(S):
-            if not hit[r, s]:
+        carry = cr.onboarding * st.embeddedness[r, s]
+        unsettled = st.unsettled_months[r, s] > 0
+        for k in range(K):
+            if not leaves[k, r, s]:
                 continue
-            carry = cr.onboarding * st.embeddedness[r, s]
-            unsettled = st.unsettled_months[r, s] > 0
-            for k in range(K):
-                if not leaves[k, r, s]:
-                    continue
-                h = _seat_hazard(m.hazard[k, r, 0], m.pandemic[r, 0], k, unsettled, cr)
-                fresh = -np.expm1(-st.exit_budget[k, r, s]) / h
-                skill[k, r, s], commitment[k, r, s] = _newcomer(
-                    cr, fresh, team_skill[r, s], team_commitment[r, s], carry, documented
-                )
-                st.tenure[k, r, s] = 0
-                st.exit_budget[k, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, k)
+            h = _seat_hazard(m.hazard[k, r, 0], m.pandemic[r, 0], k, unsettled, cr)
+            fresh = -np.expm1(-st.exit_budget[k, r, s]) / h
+            skill[k, r, s], commitment[k, r, s] = _newcomer(
+                cr, fresh, team_skill[j], team_commitment[j], carry, documented
+            )
+            st.tenure[k, r, s] = 0
+            st.exit_budget[k, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, k)
 
 
 @rule
@@ -450,24 +457,24 @@ def _newcomer(cr, fresh, team_skill, team_commitment, carry, documented):
 
 
 @step
-def _promote_successors(st, c, successors, team_skill, team_commitment):
+def _promote_successors(st, c, successors, hit, team_skill, team_commitment):
     """A groomed successor steps into each seat ``successors`` (2, R, S) marks
     with the team's skill (at least ``successor_skill_margin`` above developing)
-    and commitment (at least the threshold), and leaves the deep bench."""
-    R, S = st.bench.shape
-    for r in range(R):
+    and commitment (at least the threshold), and leaves the deep bench (at the schools ``hit``
+    (n, 2) lists, with their team means (n,))."""
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
         least_skill = SKILL_DEVELOPING + c.successor_skill_margin[r]
-        for s in range(S):
-            for i in range(len(SUCCESSION_SEATS)):
-                if successors[i, r, s]:
-                    seat = SUCCESSION_SEATS[i]
-                    st.skill[seat, r, s] = max(team_skill[r, s], least_skill)
-                    st.commitment[seat, r, s] = max(team_commitment[r, s], c.threshold[r])
-                    st.bench[r, s] -= 1
+        for i in range(len(SUCCESSION_SEATS)):
+            if successors[i, r, s]:
+                seat = SUCCESSION_SEATS[i]
+                st.skill[seat, r, s] = max(team_skill[j], least_skill)
+                st.commitment[seat, r, s] = max(team_commitment[j], c.threshold[r])
+                st.bench[r, s] -= 1
 
 
 @step
-def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commitment):
+def _refill_promoted_seats(st, c, m, leaves, successors, hit, team_skill, team_commitment):
     """In runs with ``refill_promoted_seat``, the seat of each teammate promoted
     into a seat ``successors`` (2, R, S) marks is taken by a newcomer, drawn as
     replacements are (:func:`_newcomer`, team means (R, S) from before the
@@ -475,28 +482,28 @@ def _refill_promoted_seats(st, c, m, leaves, successors, team_skill, team_commit
     teammate is :func:`_promoted_teammate`; the newcomer's uniform is 1 -
     exp(-b) of the budget b the teammate had left after this month: uniform
     on [0, 1) (a stayer's budget left is Exp(1), memoryless) and used for
-    nothing else, since the seat's budget is drawn afresh."""
-    K, R, S = leaves.shape
-    for r in range(R):
-        cr = at_run(c, r)
-        if cr.refill_promoted_seat == 0:
+    nothing else, since the seat's budget is drawn afresh.  Visits the schools ``hit`` (n, 2)
+    lists, with their team means (n,)."""
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
+        if c.refill_promoted_seat[r] == 0:
             continue
+        cr = at_run(c, r)
         documented = cr.documented_skill * cr.management * st.knowledge_base[r]
-        for s in range(S):
-            carry = cr.onboarding * st.embeddedness[r, s]
-            promoted = -1
-            for i in range(len(SUCCESSION_SEATS)):
-                if not successors[i, r, s]:
-                    continue
-                promoted = _promoted_teammate(st.skill, leaves, successors, promoted, r, s)
-                if promoted < 0:
-                    continue
-                fresh = -np.expm1(-st.exit_budget[promoted, r, s])
-                st.skill[promoted, r, s], st.commitment[promoted, r, s] = _newcomer(
-                    cr, fresh, team_skill[r, s], team_commitment[r, s], carry, documented
-                )
-                st.tenure[promoted, r, s] = 0
-                st.exit_budget[promoted, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, promoted)
+        carry = cr.onboarding * st.embeddedness[r, s]
+        promoted = -1
+        for i in range(len(SUCCESSION_SEATS)):
+            if not successors[i, r, s]:
+                continue
+            promoted = _promoted_teammate(st.skill, leaves, successors, promoted, r, s)
+            if promoted < 0:
+                continue
+            fresh = -np.expm1(-st.exit_budget[promoted, r, s])
+            st.skill[promoted, r, s], st.commitment[promoted, r, s] = _newcomer(
+                cr, fresh, team_skill[j], team_commitment[j], carry, documented
+            )
+            st.tenure[promoted, r, s] = 0
+            st.exit_budget[promoted, r, s] = _new_exit_budget(st.exit_clock_key[r], m.month, s, promoted)
 
 
 @step
@@ -520,43 +527,43 @@ def _promoted_teammate(skill, leaves, successors, taken, r, s):
 
 
 @step
-def _stalled(leaves, successors, engagement):
+def _stalled(leaves, successors, engagement, hit):
     """(2, R, S) masks of invited schools whose principal (row 0) or lead (row 1)
-    left with no successor ready."""
-    _, R, S = successors.shape
+    left with no successor ready (at the schools ``hit`` (n, 2) lists, where someone left)."""
     stalled = np.zeros(successors.shape, dtype=np.bool_)
-    for r in range(R):
-        for s in range(S):
-            if engagement[r, s] == NOT_INVITED:
-                continue
-            for i in range(len(SUCCESSION_SEATS)):
-                stalled[i, r, s] = leaves[SUCCESSION_SEATS[i], r, s] and not successors[i, r, s]
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
+        if engagement[r, s] == NOT_INVITED:
+            continue
+        for i in range(len(SUCCESSION_SEATS)):
+            stalled[i, r, s] = leaves[SUCCESSION_SEATS[i], r, s] and not successors[i, r, s]
     return stalled
 
 
 @step
-def _stall_work(st, c, stalled, u_continue):
+def _stall_work(st, c, stalled, hit, u_continue):
     """Losing the principal or lead with no successor (``stalled`` (2, R, S))
     stalls the work for ``stall_months`` shortened by embeddedness (0-1), and
     ends the cycle under way; the new leader continues the work when
     ``u_continue`` (R, S) falls below a chance that grows with embeddedness,
     otherwise the whole team's commitment drops to ``dropped_commitment`` of
-    itself.  Returns where the new leader dropped the work (R, S)."""
+    itself.  Visits the schools ``hit`` (n, 2) lists (only there can a leader have left).
+    Returns where the new leader dropped the work (R, S)."""
     _, R, S = stalled.shape
     dropped = np.zeros((R, S), dtype=np.bool_)
-    for r in range(R):
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
+        if not (stalled[0, r, s] or stalled[1, r, s]):
+            continue
         cr = at_run(c, r)
-        for s in range(S):
-            if not (stalled[0, r, s] or stalled[1, r, s]):
-                continue
-            embedded = st.embeddedness[r, s]
-            months = round(cr.stall_months * (1.0 - embedded))
-            st.stall[r, s] = max(st.stall[r, s], months)
-            dropped[r, s] = u_continue[r, s] >= cr.continue_base + cr.continue_embedded * embedded
-            if dropped[r, s]:
-                for k in range(st.commitment.shape[0]):
-                    st.commitment[k, r, s] = st.commitment[k, r, s] * cr.dropped_commitment
-            st.in_cycle[r, s] = False
+        embedded = st.embeddedness[r, s]
+        months = round(cr.stall_months * (1.0 - embedded))
+        st.stall[r, s] = max(st.stall[r, s], months)
+        dropped[r, s] = u_continue[r, s] >= cr.continue_base + cr.continue_embedded * embedded
+        if dropped[r, s]:
+            for k in range(st.commitment.shape[0]):
+                st.commitment[k, r, s] = st.commitment[k, r, s] * cr.dropped_commitment
+        st.in_cycle[r, s] = False
     return dropped
 
 
@@ -565,24 +572,21 @@ def _knowledge_walks_out(st, c, leaves, hit):
     """Local knowledge and practice leave with people (the weighted share of the
     team that left), except what is embedded in routines (embeddedness, 0-1) or
     documented (``management``, 0-1); practice and understanding lose
-    ``practice_loss`` of that share.  Visits the schools ``hit`` (R, S) marks:
+    ``practice_loss`` of that share.  Visits the schools ``hit`` (n, 2) lists:
     nothing is lost where nobody left."""
-    K, R, S = leaves.shape
-    for r in range(R):
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
         management = c.management[r]
         practice_loss = c.practice_loss[r]
-        for s in range(S):
-            if not hit[r, s]:
-                continue
-            embedded = st.embeddedness[r, s]
-            lost = team_mean_at(leaves, st.weights, r, s)
-            knowledge_lost = 1.0 - max(embedded, management)  # not kept
-            st.local_knowledge[r, s] = st.local_knowledge[r, s] * (1.0 - lost * knowledge_lost)
-            half_lost = practice_loss * lost
-            kept = 1.0 - half_lost * (1.0 - embedded)
-            for p in range(N_PRINCIPLES):
-                st.principles[p, r, s] = st.principles[p, r, s] * kept
-            st.understanding[r, s] = st.understanding[r, s] * (1.0 - half_lost * knowledge_lost)
+        embedded = st.embeddedness[r, s]
+        lost = team_mean_at(leaves, st.weights, r, s)
+        knowledge_lost = 1.0 - max(embedded, management)  # not kept
+        st.local_knowledge[r, s] = st.local_knowledge[r, s] * (1.0 - lost * knowledge_lost)
+        half_lost = practice_loss * lost
+        kept = 1.0 - half_lost * (1.0 - embedded)
+        for p in range(N_PRINCIPLES):
+            st.principles[p, r, s] = st.principles[p, r, s] * kept
+        st.understanding[r, s] = st.understanding[r, s] * (1.0 - half_lost * knowledge_lost)
 
 
 @step
@@ -590,17 +594,15 @@ def _bench_keeps_only_skilled_staff(skill, bench, hit):
     """The bench (successors, (R, S)) holds at most as many successors as the
     team has members of at least developing skill besides the principal:
     groomed staff who leave take their place on the bench with them.  Checked
-    at the schools ``hit`` (R, S) marks, those someone left: elsewhere skill
+    at the schools ``hit`` (n, 2) lists, those someone left: elsewhere skill
     only grew and the bench grows only while it holds fewer."""
-    for r in range(bench.shape[0]):
-        for s in range(bench.shape[1]):
-            if not hit[r, s]:
-                continue
-            skilled = 0
-            for k in range(PRINCIPAL + 1, skill.shape[0]):
-                if skill[k, r, s] >= SKILL_DEVELOPING:
-                    skilled += 1
-            bench[r, s] = min(bench[r, s], skilled)
+    for j in range(hit.shape[0]):
+        r, s = hit[j, 0], hit[j, 1]
+        skilled = 0
+        for k in range(PRINCIPAL + 1, skill.shape[0]):
+            if skill[k, r, s] >= SKILL_DEVELOPING:
+                skilled += 1
+        bench[r, s] = min(bench[r, s], skilled)
 
 
 @step
