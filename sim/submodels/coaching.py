@@ -168,12 +168,17 @@ def _coach(state, coef, summer, pressure, pandemic, u):
     effect = np.empty(visits.shape)
     _visit_effects(effect, st.coach_skill, coach_of, caseload, c, pandemic)
     runs, schools = visits.shape
-    for r in range(runs):
+    dose = np.empty(schools)
+    for r in range(runs):  # run by run, seat by seat over the run's contiguous row of schools
         per_visit = c.understanding_per_visit[r]
         for s in range(schools):
-            dose = visits[r, s] * effect[r, s]
-            for k in range(skill.shape[0]):
-                gain = min(dose * _role_effect(k, c.effect_leaders[r], c.effect_teachers[r]), 1.0)
-                skill[k, r, s] = skill[k, r, s] + gain * (1.0 - skill[k, r, s])
-            gained = min(per_visit * dose, 1.0)
+            dose[s] = visits[r, s] * effect[r, s]
+        for k in range(skill.shape[0]):
+            role = _role_effect(k, c.effect_leaders[r], c.effect_teachers[r])
+            row = skill[k, r]
+            for s in range(schools):
+                gain = min(dose[s] * role, 1.0)
+                row[s] = row[s] + gain * (1.0 - row[s])
+        for s in range(schools):
+            gained = min(per_visit * dose[s], 1.0)
             st.understanding[r, s] = st.understanding[r, s] + gained * (1.0 - st.understanding[r, s])

@@ -103,15 +103,19 @@ def _bright_spot_practice(state, coef, out):
     c = named(NetworkCoefficients, coef)
     principles = st.principles
     runs, schools = st.engagement.shape
-    for r in range(runs):
+    bright = np.empty(schools)
+    for r in range(runs):  # run by run, principle by principle over the run's contiguous row of schools
         if not st.convening[r]:
             continue
         for s in range(schools):
             is_bright = _is_bright_spot(st.engagement[r, s], st.results[r, s], c.bright_spot_results[r])
-            bright = 1.0 if is_bright else 0.0
-            for k in range(principles.shape[0]):
-                out[k, r, s] = principles[k, r, s] * bright
-            out[principles.shape[0], r, s] = st.understanding[r, s] * bright
+            bright[s] = 1.0 if is_bright else 0.0
+        for k in range(principles.shape[0]):
+            row, into = principles[k, r], out[k, r]
+            for s in range(schools):
+                into[s] = row[s] * bright[s]
+        for s in range(schools):
+            out[principles.shape[0], r, s] = st.understanding[r, s] * bright[s]
 
 
 @step
@@ -130,6 +134,7 @@ def _spread_from_bright_spots(state, coef, totals):
     principles, understanding, engagement = st.principles, st.understanding, st.engagement
     runs, schools = engagement.shape
     n_principles = principles.shape[0]
+    attend, pull = np.empty(schools), np.empty(schools)
     for r in range(runs):
         if not st.convening[r]:
             continue
@@ -140,12 +145,18 @@ def _spread_from_bright_spots(state, coef, totals):
         n_bright = max(n_bright, 1)
         strength = spread_strength_at(st.convening[r], st.hub_capacity[r], c.spread_rate[r], c.aim_strength[r])
         for s in range(schools):
-            attend = 1.0 if engagement[r, s] in (ENGAGED, PAUSED) else 0.0
-            pull = strength * attend * any_bright
-            for k in range(n_principles):
-                target = totals[k, r] / n_bright
-                principles[k, r, s] = principles[k, r, s] + pull * max(target - principles[k, r, s], 0.0)
-            target = totals[n_principles, r] / n_bright
-            understanding[r, s] = understanding[r, s] + pull * max(target - understanding[r, s], 0.0)
-            attended = strength * attend
-            principles[NETWORKS, r, s] = principles[NETWORKS, r, s] + attended * (1.0 - principles[NETWORKS, r, s])
+            attend[s] = 1.0 if engagement[r, s] in (ENGAGED, PAUSED) else 0.0
+            pull[s] = strength * attend[s] * any_bright
+        # principle by principle over the run's contiguous row of schools (a school's principles
+        # move toward the means first, then its networking practice, as school by school)
+        for k in range(n_principles):
+            target = totals[k, r] / n_bright
+            row = principles[k, r]
+            for s in range(schools):
+                row[s] = row[s] + pull[s] * max(target - row[s], 0.0)
+        target = totals[n_principles, r] / n_bright
+        networks = principles[NETWORKS, r]
+        for s in range(schools):
+            understanding[r, s] = understanding[r, s] + pull[s] * max(target - understanding[r, s], 0.0)
+            attended = strength * attend[s]
+            networks[s] = networks[s] + attended * (1.0 - networks[s])
