@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -83,8 +84,10 @@ class ParamVectors(dict):
         self.params = tuple(params)
         self.schools = int(self.params[0]["district.schools"])
         names = _NUMERIC_PARAMETERS
-        # one (parameters, R) array built at once, each parameter's row a view
-        table = np.array([[ps[name] for ps in params] for name in names], dtype=np.float64)
+        # one (parameters, R) array built at once (a run's values taken in one call), each
+        # parameter's row a view
+        values_of = itemgetter(*names)
+        table = np.ascontiguousarray(np.array([values_of(ps.values) for ps in self.params], dtype=np.float64).T)
         self._cols = dict(zip(names, table, strict=True))
         # the mapping itself: name -> (R, 1) values (a dict, so that look-ups cost no Python call)
         super().__init__({k: v[:, None] for k, v in self._cols.items()})
