@@ -208,9 +208,11 @@ def _working_schools(summer, st, c, ratio):
         cr = at_run(c, r)
         team_means_of_run(st.commitment, st.weights, r, team)
         for s in range(S):
-            working = st.engagement[r, s] == ENGAGED and st.stall[r, s] == 0 and ratio[r, s] > 0.0
+            working = (st.engagement[r, s] == ENGAGED) & (st.stall[r, s] == 0) & (ratio[r, s] > 0.0)
             busy[r, s] = working
-            effort[r, s] = effort_at(cr, ratio[r, s], team[s], st.own_time_weight[r, s]) if working else 0.0
+            # (taken everywhere, kept where working: a choice of values, not a branch per school)
+            e = effort_at(cr, ratio[r, s], team[s], st.own_time_weight[r, s])
+            effort[r, s] = e if working else 0.0
     return busy
 
 
@@ -258,17 +260,17 @@ def _advance_cycles(busy, st, c, u_start, u_success):
     finishing = False
     in_cycle, cycle_progress = st.in_cycle, st.cycle_progress
     for r in range(R):
-        for s in range(S):
-            if not busy[r, s]:
-                continue
-            if not in_cycle[r, s] and u_start[r, s] < st.effort[r, s]:  # a cycle starts
-                in_cycle[r, s] = True
-                cycle_progress[r, s] = 0.0
-            if in_cycle[r, s]:
-                cycle_progress[r, s] += st.effort[r, s]
-                if cycle_progress[r, s] >= c.cycle_months[r]:
-                    done[r, s] = True
-                    finishing = True
+        months = c.cycle_months[r]
+        for s in range(S):  # (choices of values, not branches: a school that does not work keeps its own)
+            working, effort, cycling = busy[r, s], st.effort[r, s], in_cycle[r, s]
+            starts = working & (not cycling) & (u_start[r, s] < effort)  # a cycle starts
+            cycling = cycling | starts
+            progress = 0.0 if starts else cycle_progress[r, s]
+            advances = working & cycling
+            progress = progress + effort if advances else progress
+            finished = advances & (progress >= months)
+            in_cycle[r, s], cycle_progress[r, s], done[r, s] = cycling, progress, finished
+            finishing |= finished
     if not finishing:
         return done
     success = _finish_cycles(done, st, c, u_success)
