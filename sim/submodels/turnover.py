@@ -324,15 +324,14 @@ def _exits(m, c, tenure, unsettled_months, budget, leaves, left_at):
             h = _with_pandemic(m.hazard[k, r, 0], m.pandemic[r, 0], c.pandemic_rise[r])
             settled = _cumulative(h)
             raised = _cumulative(_unsettled(h, k, True, c.after_principal_rise[r]))
-            for s in range(S):
+            for s in range(S):  # (choices of values, not branches: the seats that stay spend)
                 spent = raised if unsettled_months[r, s] > 0 else settled
-                left = budget[k, r, s] < spent
-                if not left:
-                    budget[k, r, s] -= spent
+                kept = budget[k, r, s]
+                left = kept < spent
+                budget[k, r, s] = kept if left else kept - spent
                 leaves[k, r, s] = left
-                if left:
-                    left_at[r, s] = True
-                    anyone = True
+                left_at[r, s] |= left
+                anyone |= left
                 tenure[k, r, s] += 1
     return anyone
 
