@@ -44,7 +44,6 @@ from improvesim.sim.jit import (
     rule,
     smoothstep,
     step,
-    team_mean_at,
     team_means_of_run,
 )
 from improvesim.sim.rng import MonthDraws
@@ -249,18 +248,20 @@ def _decide(st, c, school_stress, u):
     microsecond each to hand back).  The chances take one run's coefficients."""
     R, S = st.engagement.shape
     decisions = np.zeros((_N_DECISIONS, R, S), dtype=np.bool_)
+    team = np.empty(S)
     for r in range(R):
         cr = at_run(c, r)
         urgent_message = cr.urgency * cr.urgency_resume_pull * st.message[r]
+        team_means_of_run(st.commitment, st.weights, r, team)
         for s in range(S):
             stress = school_stress[r, s]
             if st.engagement[r, s] == ENGAGED:
-                x = team_mean_at(st.commitment, st.weights, r, s)
+                x = team[s]
                 if u[r, s] < _pause_chance(cr, stress, x):
                     decisions[_PAUSED, r, s] = True
                     st.engagement[r, s] = PAUSED
             elif st.engagement[r, s] == PAUSED:
-                x = team_mean_at(st.commitment, st.weights, r, s)
+                x = team[s]
                 if u[r, s] < _resume_chance(cr, stress, x, st.visits[r, s], urgent_message):
                     decisions[_RESUMED, r, s] = True
                     st.engagement[r, s] = ENGAGED
