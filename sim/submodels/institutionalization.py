@@ -301,18 +301,17 @@ def _classify_practice(
             bits[r, s] = now
             practised[r, s] = count
             authentic = count == n
-            if authentic:
-                if record:
-                    marks[0, r, s] = not ever_authentic[r, s]
-                ever_authentic[r, s] = True
-            if ever_authentic[r, s]:
-                anyone_ever = True
-                months_not_authentic[r, s] += 1  # one more month since authentic practice,
-                if authentic:  # unless practised now
-                    months_not_authentic[r, s] = 0
-            if year_end and authentic:
-                authentic_years[r, s] += 1
-            some = count > 0 or tools[r, s] >= threshold[r]
+            if record and authentic:
+                marks[0, r, s] = not ever_authentic[r, s]
+            # (choices of values, not branches per school)
+            ever = ever_authentic[r, s] | authentic
+            ever_authentic[r, s] = ever
+            anyone_ever |= ever
+            # one more month since authentic practice once ever authentic, unless practised now
+            since = months_not_authentic[r, s]
+            months_not_authentic[r, s] = 0 if authentic else (since + 1 if ever else since)
+            authentic_years[r, s] += 1 if year_end & authentic else 0
+            some = (count > 0) | (tools[r, s] >= threshold[r])
             authenticity[r, s] = (1 if authentic else 0) + (1 if some else 0)
     if record and anyone_ever:  # (otherwise no count reaches the spell)
         for r in range(runs):
