@@ -417,10 +417,13 @@ def _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment):
     schools ``hit`` (n, 2) lists: those someone left."""
     K = leaves.shape[0]
     skill, commitment = st.skill, st.commitment
+    run, cr = 0, at_run(c, 0)  # (one run's coefficients, taken again when the run changes)
+    documented = cr.documented_skill * cr.management * st.knowledge_base[0]
     for j in range(hit.shape[0]):
         r, s = hit[j, 0], hit[j, 1]
-        cr = at_run(c, r)
-        documented = cr.documented_skill * cr.management * st.knowledge_base[r]
+        if r != run:
+            run, cr = r, at_run(c, r)
+            documented = cr.documented_skill * cr.management * st.knowledge_base[r]
         carry = cr.onboarding * st.embeddedness[r, s]
         unsettled = st.unsettled_months[r, s] > 0
         for k in range(K):
@@ -485,7 +488,10 @@ def _refill_promoted_seats(st, c, m, leaves, successors, hit, team_skill, team_c
     lists, with their team means (n,)."""
     for j in range(hit.shape[0]):
         r, s = hit[j, 0], hit[j, 1]
-        if c.refill_promoted_seat[r] == 0:
+        stepped_up = False
+        for i in range(len(SUCCESSION_SEATS)):
+            stepped_up |= successors[i, r, s]
+        if c.refill_promoted_seat[r] == 0 or not stepped_up:  # (nobody was promoted)
             continue
         cr = at_run(c, r)
         documented = cr.documented_skill * cr.management * st.knowledge_base[r]
