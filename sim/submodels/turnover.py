@@ -358,31 +358,38 @@ def _unsettle_after_principal(unsettled_months, leaves, months):
 
 @step
 def _schools_left(left_at):
-    """(n, 2) run and school of each of the n schools ``left_at`` (R, S) marks (where someone
-    left), in (run, school) order."""
+    """The schools ``left_at`` (R, S) marks (where someone left), in (run, school) order: a pair
+    of (n,) arrays, their runs and their schools (:func:`_hit_at` gives the j-th)."""
     R, S = left_at.shape
     n = 0
     for r in range(R):
         for s in range(S):
             n += 1 if left_at[r, s] else 0
-    hit = np.empty((n, 2), dtype=np.int64)
+    runs, schools = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     j = 0
     for r in range(R):
         for s in range(S):
             if left_at[r, s]:
-                hit[j, 0], hit[j, 1] = r, s
+                runs[j], schools[j] = r, s
                 j += 1
-    return hit
+    return runs, schools
+
+
+@rule
+def _hit_at(hit, j):
+    """Run r and school s of the j-th school of ``hit`` (:func:`_schools_left`)."""
+    runs, schools = hit
+    return runs[j], schools[j]
 
 
 @step
 def _team_means(skill, commitment, weights, hit):
     """Team means (n,) of ``skill`` and ``commitment`` (K, R, S) at each of the schools ``hit``
-    (n, 2) lists."""
-    team_skill = np.empty(hit.shape[0])
-    team_commitment = np.empty(hit.shape[0])
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    lists."""
+    team_skill = np.empty(len(hit[0]))
+    team_commitment = np.empty(len(hit[0]))
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         team_skill[j] = team_mean_at(skill, weights, r, s)
         team_commitment[j] = team_mean_at(commitment, weights, r, s)
     return team_skill, team_commitment
@@ -392,11 +399,11 @@ def _team_means(skill, commitment, weights, hit):
 def _successors(leaves, bench, hit):
     """(2, R, S) masks of the seats of :data:`SUCCESSION_SEATS` a groomed
     successor steps into: the principal's first, then the lead's, while the
-    bench (R, S) has successors (at the schools ``hit`` (n, 2) lists, where someone left)."""
+    bench (R, S) has successors (at the schools ``hit`` lists, where someone left)."""
     K, R, S = leaves.shape
     steps_up = np.zeros((len(SUCCESSION_SEATS), R, S), dtype=np.bool_)
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         left = bench[r, s]
         for i in range(len(SUCCESSION_SEATS)):
             if leaves[SUCCESSION_SEATS[i], r, s] and left > 0:
@@ -414,13 +421,13 @@ def _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment):
     budgets; onboarding routines, scaled by
     embeddedness, pass on part of the team's skill and commitment (R, S, before
     the exits, (n,)), and documented knowledge part of the skill.  Visits the
-    schools ``hit`` (n, 2) lists: those someone left."""
+    schools ``hit`` lists: those someone left."""
     K = leaves.shape[0]
     skill, commitment = st.skill, st.commitment
     run, cr = 0, at_run(c, 0)  # (one run's coefficients, taken again when the run changes)
     documented = cr.documented_skill * cr.management * st.knowledge_base[0]
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         if r != run:
             run, cr = r, at_run(c, r)
             documented = cr.documented_skill * cr.management * st.knowledge_base[r]
@@ -463,9 +470,9 @@ def _promote_successors(st, c, successors, hit, team_skill, team_commitment):
     """A groomed successor steps into each seat ``successors`` (2, R, S) marks
     with the team's skill (at least ``successor_skill_margin`` above developing)
     and commitment (at least the threshold), and leaves the deep bench (at the schools ``hit``
-    (n, 2) lists, with their team means (n,))."""
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    lists, with their team means (n,))."""
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         least_skill = SKILL_DEVELOPING + c.successor_skill_margin[r]
         for i in range(len(SUCCESSION_SEATS)):
             if successors[i, r, s]:
@@ -484,10 +491,10 @@ def _refill_promoted_seats(st, c, m, leaves, successors, hit, team_skill, team_c
     teammate is :func:`_promoted_teammate`; the newcomer's uniform is 1 -
     exp(-b) of the budget b the teammate had left after this month: uniform
     on [0, 1) (a stayer's budget left is Exp(1), memoryless) and used for
-    nothing else, since the seat's budget is drawn afresh.  Visits the schools ``hit`` (n, 2)
+    nothing else, since the seat's budget is drawn afresh.  Visits the schools ``hit``
     lists, with their team means (n,)."""
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         stepped_up = False
         for i in range(len(SUCCESSION_SEATS)):
             stepped_up |= successors[i, r, s]
@@ -534,10 +541,10 @@ def _promoted_teammate(skill, leaves, successors, taken, r, s):
 @step
 def _stalled(leaves, successors, engagement, hit):
     """(2, R, S) masks of invited schools whose principal (row 0) or lead (row 1)
-    left with no successor ready (at the schools ``hit`` (n, 2) lists, where someone left)."""
+    left with no successor ready (at the schools ``hit`` lists, where someone left)."""
     stalled = np.zeros(successors.shape, dtype=np.bool_)
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         if engagement[r, s] == NOT_INVITED:
             continue
         for i in range(len(SUCCESSION_SEATS)):
@@ -552,12 +559,12 @@ def _stall_work(st, c, stalled, hit, u_continue):
     ends the cycle under way; the new leader continues the work when
     ``u_continue`` (R, S) falls below a chance that grows with embeddedness,
     otherwise the whole team's commitment drops to ``dropped_commitment`` of
-    itself.  Visits the schools ``hit`` (n, 2) lists (only there can a leader have left).
+    itself.  Visits the schools ``hit`` lists (only there can a leader have left).
     Returns where the new leader dropped the work (R, S)."""
     _, R, S = stalled.shape
     dropped = np.zeros((R, S), dtype=np.bool_)
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         if not (stalled[0, r, s] or stalled[1, r, s]):
             continue
         cr = at_run(c, r)
@@ -577,10 +584,10 @@ def _knowledge_walks_out(st, c, leaves, hit):
     """Local knowledge and practice leave with people (the weighted share of the
     team that left), except what is embedded in routines (embeddedness, 0-1) or
     documented (``management``, 0-1); practice and understanding lose
-    ``practice_loss`` of that share.  Visits the schools ``hit`` (n, 2) lists:
+    ``practice_loss`` of that share.  Visits the schools ``hit`` lists:
     nothing is lost where nobody left."""
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         management = c.management[r]
         practice_loss = c.practice_loss[r]
         embedded = st.embeddedness[r, s]
@@ -599,10 +606,10 @@ def _bench_keeps_only_skilled_staff(skill, bench, hit):
     """The bench (successors, (R, S)) holds at most as many successors as the
     team has members of at least developing skill besides the principal:
     groomed staff who leave take their place on the bench with them.  Checked
-    at the schools ``hit`` (n, 2) lists, those someone left: elsewhere skill
+    at the schools ``hit`` lists, those someone left: elsewhere skill
     only grew and the bench grows only while it holds fewer."""
-    for j in range(hit.shape[0]):
-        r, s = hit[j, 0], hit[j, 1]
+    for j in range(len(hit[0])):
+        r, s = _hit_at(hit, j)
         skilled = 0
         for k in range(PRINCIPAL + 1, skill.shape[0]):
             if skill[k, r, s] >= SKILL_DEVELOPING:
