@@ -144,7 +144,8 @@ def test_the_bench_leaves_with_its_skilled_staff():
     pv, st = small()
     st.bench[:] = 2
     st.skill[:] = 0.1  # nobody on the team is skilled enough to be a successor
-    turnover._bench_keeps_only_skilled_staff(st.skill, st.bench, np.ones(st.bench.shape, dtype=bool))
+    everywhere = turnover._schools_left(np.ones(st.bench.shape, dtype=bool))
+    turnover._bench_keeps_only_skilled_staff(st.skill, st.bench, everywhere)
     assert (st.bench == 0).all()
 
 
