@@ -301,18 +301,22 @@ def _block_sum(x, start, n):
         for i in range(n):
             res += x[start + i]
         return res
-    acc = x[start : start + _PAIRWISE_LEAF].copy()  # eight partial sums
+    # eight partial sums (_PAIRWISE_LEAF), held in registers rather than an array made per call
+    a0, a1, a2, a3 = x[start], x[start + 1], x[start + 2], x[start + 3]
+    a4, a5, a6, a7 = x[start + 4], x[start + 5], x[start + 6], x[start + 7]
     i = _PAIRWISE_LEAF
     while i < n - n % _PAIRWISE_LEAF:
-        for j in range(_PAIRWISE_LEAF):
-            acc[j] += x[start + i + j]
+        at = start + i
+        a0 += x[at]
+        a1 += x[at + 1]
+        a2 += x[at + 2]
+        a3 += x[at + 3]
+        a4 += x[at + 4]
+        a5 += x[at + 5]
+        a6 += x[at + 6]
+        a7 += x[at + 7]
         i += _PAIRWISE_LEAF
-    width = 1  # then added in pairs: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))
-    while width < _PAIRWISE_LEAF:
-        for j in range(0, _PAIRWISE_LEAF, width + width):
-            acc[j] += acc[j + width]
-        width += width
-    res = acc[0]
+    res = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))  # then added in pairs
     while i < n:
         res += x[start + i]
         i += 1
@@ -338,6 +342,8 @@ def pairwise_sum(x, start, n):
     (:func:`_first_half`) and the halves' sums added.  The halves are walked with a stack, not
     by recursion (Numba cannot load a cached recursive function).  NumPy starts from 0.0:
     ``0.0 + pairwise_sum(...)`` is its result."""
+    if n <= _PAIRWISE_BLOCK:  # one block (a district's row of schools, say): no halves to walk
+        return _block_sum(x, start, n)
     starts = np.empty(_PAIRWISE_DEPTH, dtype=np.int64)
     sizes = np.empty(_PAIRWISE_DEPTH, dtype=np.int64)
     lefts = np.empty(_PAIRWISE_DEPTH)  # the first half's sum, once known

@@ -31,6 +31,10 @@ def test_team_mean_kernel_adds_seats_as_numpy_does():
     expected = np.add.reduce(x * weights.T[:, :, None], axis=0)
     got = np.array([[jit.team_mean_at(x, weights, r, s) for s in range(5)] for r in range(2)])
     assert got.tobytes() == expected.tobytes()
+    rows = np.empty((2, 5))  # a run's row at once: the same sums
+    for r in range(2):
+        jit.team_means_of_run(x, weights, r, rows[r])
+    assert rows.tobytes() == expected.tobytes()
 
 
 def test_team_mean_kernel_matches_the_state_helper():
@@ -43,3 +47,16 @@ def test_team_mean_kernel_matches_the_state_helper():
 def test_leaders_weigh_as_the_parameter_says():
     w = team_weights(6, leader_weight=3.0)
     assert w.sum() == pytest.approx(1.0) and w[0] == w[2] == pytest.approx(3 * w[1])
+
+
+@pytest.mark.parametrize("schools", [1, 7, 8, 9, 15, 16, 17, 40, 127, 128, 129, 200, 1000, 4001])
+def test_sum_last_axis_adds_as_numpy_does(schools):
+    """The network's totals (``sum_last_axis``) are NumPy's pairwise sums to the bit, for rows
+    shorter than a block of eight, within one block and split into halves."""
+    x = np.random.default_rng(schools).standard_normal((3, 4, schools)) * 10.0 ** np.arange(-3, 1)[:, None]
+    runs = np.array([True, True, False, True])
+    out = np.full((3, 4), -1.0)
+    jit.sum_last_axis(x, runs, out)
+    expected = x.sum(axis=-1)
+    assert out[:, runs].tobytes() == expected[:, runs].tobytes()
+    assert (out[:, ~runs] == -1.0).all()  # runs not marked are left as they were
