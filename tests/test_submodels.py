@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 from conftest import draws, small
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from improvesim.sim.jit import at_run, coefficients, named
+from improvesim.sim.schema import BY_NAME
 from improvesim.sim.state import LEAD, PRINCIPAL, Authenticity, Engagement, team_mean
 from improvesim.sim.submodels import (
     calendar,
@@ -517,3 +520,28 @@ def test_a_succession_plan_grows_the_bench_up_to_two():
     st0.skill[:] = 0.5
     institutionalization.grow_bench(st0, pv0, cal_for(st0, pv0), busy, draws(st0, groom_successor=0.0))
     assert (st0.bench == 0).all()
+
+
+def _schema_range(section: str, field: str) -> st_.SearchStrategy:
+    p = BY_NAME[f"{section}.{field}"]
+    return st_.floats(float(p.low), float(p.high))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    coefficients=st_.tuples(
+        *(
+            _schema_range("time" if f == "integrated" else "institution", f)
+            for f in institutionalization.InstitutionCoefficients._fields
+        )
+    ),
+    embeddedness=st_.floats(0.0, 1.0),
+    bench=st_.integers(0, 2),
+    tenure=st_.integers(0, 240),
+)
+def test_the_institution_hazard_never_exceeds_its_bound(coefficients, embeddedness, bench, tenure):
+    """The kernel skips the power of embeddedness where the draw is at or above the bound: that
+    is exact only if no hazard within the schema's ranges exceeds it."""
+    c = institutionalization.InstitutionCoefficients(*coefficients)
+    hazard = institutionalization.institution_hazard_at(c, embeddedness, bench, tenure)
+    assert hazard <= institutionalization.institution_hazard_bound_at(c, bench)

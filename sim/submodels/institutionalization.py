@@ -190,6 +190,19 @@ def institution_hazard_at(c, embeddedness, bench, principal_tenure):
     return min(h, 1.0)
 
 
+@rule
+def institution_hazard_bound_at(c, bench):
+    """An upper bound (>= 0) of :func:`institution_hazard_at` at a school with ``bench``
+    successors, whatever its embeddedness (0-1) and its principal's tenure: ``hazard`` x (1 +
+    ``integration_hazard`` x integration) x (1 + ``bench_hazard`` x the bench), the same products
+    with embeddedness ** ``hazard_shape`` (at most 1, the shape being positive) and
+    ``new_leader_hazard`` (at most 1) left out.  Each factor left out is at most 1 and rounding is
+    monotonic, so a draw at or above the bound is at or above the hazard: the power need not be
+    taken."""
+    h = c.hazard * (1.0 + c.integration_hazard * c.integrated)
+    return h * (1.0 + c.bench_hazard * bench)
+
+
 @kernel
 def _gain_or_lose_institution(state, coef, u, month, marks):
     """In place: a school not institutionalized, engaged and authentic last month,
@@ -214,6 +227,8 @@ def _gain_or_lose_institution(state, coef, u, month, marks):
                         marks[1, r, s] = True
                 continue
             if st.engagement[r, s] != ENGAGED or st.authenticity[r, s] != AUTHENTIC:
+                continue
+            if u[r, s] >= institution_hazard_bound_at(cr, st.bench[r, s]):  # (not institutionalized)
                 continue
             h = institution_hazard_at(cr, st.embeddedness[r, s], st.bench[r, s], st.tenure[PRINCIPAL, r, s])
             if u[r, s] < h:
