@@ -72,10 +72,12 @@ def _deal_caseloads(engagement, coach_position, coach_filled, coach_of, caseload
                 in_post[n_coaches] = c
                 n_coaches += 1
         n_part = 0
+        turn = 0  # n_part modulo n_coaches, kept by wrapping round (no division per school)
         for s in range(schools):
             if engagement[r, s] in (ENGAGED, PAUSED):
-                coach_of[r, s] = in_post[n_part % n_coaches] if n_coaches > 0 else -1
+                coach_of[r, s] = in_post[turn] if n_coaches > 0 else -1
                 n_part += 1
+                turn = 0 if turn + 1 >= n_coaches else turn + 1
             else:
                 coach_of[r, s] = -1
         caseload[r] = np.ceil(n_part / n_coaches) if n_coaches > 0 else 0.0
