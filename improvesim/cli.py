@@ -393,7 +393,7 @@ def _compile_if_needed() -> None:
     """At the model's first use on this machine (no compiled kernels cached): one line on
     standard error, then its kernels compiled on every core (:mod:`improvesim.sim.precompile`)."""
     from improvesim.experiments.sweep import compile_kernels
-    from improvesim.sim.jit import kernels_cached
+    from improvesim.sim.precompile import kernels_cached
 
     if kernels_cached():
         return

@@ -74,22 +74,6 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = str(_cache_dir())
 
 
-def kernels_cached() -> bool:
-    """Whether compiled kernels for this copy and version of the model are already on disk.
-
-    False on a new machine, in a new installation or after any edit to the
-    model: the first run then compiles every kernel (a minute or less on two
-    cores).  Numba files the kernels of each source folder in a subfolder of
-    the cache named by that folder's path, so each folder of :mod:`sim` that
-    holds kernels is checked.
-    """
-    from numba.core.caching import _CacheLocator
-
-    root = Path(numba.config.CACHE_DIR)
-    folders = {_SIM / "jit.py", _SIM / "submodels" / "__init__.py"}
-    return all(any((root / _CacheLocator.get_suitable_cache_subpath(str(f))).glob("*.nbi")) for f in folders)
-
-
 #: Decorator of a compiled kernel (see the module docstring).
 kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 #: Decorator of a step of a kernel (a function on its bundles that only kernels call): compiled

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -135,3 +136,34 @@ def compile_share(entries: list[dict]) -> int:
             continue
         done += 1
     return done
+
+
+def kernels_cached(entries: list[dict] | None = None) -> bool:
+    """Whether the kernels a first run compiles (``entries``, by default :data:`SIGNATURES`) are
+    already in Numba's kernel cache for this copy and version of the model: each one's index
+    file exists where Numba itself files it.  That is the folder Numba chose for the kernel when
+    it was defined: ``NUMBA_CACHE_DIR`` or the project's folder named by the model's sources
+    (:mod:`improvesim.sim.jit`), or, when that folder cannot be written, ``__pycache__`` beside
+    the source or the user-wide cache.  With the year of months compiled as one call
+    (``IMPROVESIM_COMPILED_MONTH=1``) the year's kernel must be cached too.
+
+    False on a new machine, in a new installation or after any edit to the model: the first
+    use then compiles (:func:`improvesim.experiments.sweep.compile_kernels`).  An entry whose
+    kernel is gone is ignored; with no usable entry at all, nothing can be compiled ahead, and
+    the answer is True.  Never raises."""
+    entries = load_signatures() if entries is None else entries
+    names = {(entry["module"], entry["kernel"]) for entry in entries}
+    if names and os.environ.get("IMPROVESIM_COMPILED_MONTH", "") == "1":
+        names.add(("improvesim.sim.month", "_months"))
+    return all(_index_exists(module, kernel) for module, kernel in sorted(names))
+
+
+def _index_exists(module: str, kernel: str) -> bool:
+    """Whether the cache index file of ``module.kernel`` exists (True for a kernel that is gone
+    or not cached by Numba at all: nothing to wait for)."""
+    try:
+        dispatcher = getattr(importlib.import_module(module), kernel)
+        index = dispatcher._cache._cache_file._index_path  # the file Numba reads and writes
+    except (ImportError, AttributeError, ValueError):
+        return True
+    return os.path.exists(index)

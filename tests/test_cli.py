@@ -1,6 +1,10 @@
 """The command line: outputs, refusals and bad input (exit status 2, no traceback)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -392,17 +396,34 @@ def test_observed_patterns_are_shown_only_for_the_bundled_case_as_shipped(tmp_pa
     assert "NaN" not in text and "Infinity" not in text
 
 
-def test_the_compile_notice_looks_at_this_installation_s_own_kernels(tmp_path, monkeypatch):
-    import numba
+def test_the_compile_notice_looks_where_numba_files_the_kernels(tmp_path):
+    """The first-use check reads each listed kernel's index where Numba itself files it: an empty
+    cache folder is a first use, and an unwritable one sends Numba (and the check) to
+    ``__pycache__`` beside the sources instead of announcing a compile on every command."""
+    from improvesim.sim.precompile import kernels_cached, load_signatures
 
-    from improvesim.sim.jit import kernels_cached
+    assert improvesim("run", "baseline", "--replicates", 1, "--out", tmp_path / "run").returncode == 0
+    assert kernels_cached()  # what a first run compiles is cached now
+    assert kernels_cached([])  # nothing listed: nothing to compile ahead
+    probe = (
+        "import json; from improvesim.sim.precompile import kernels_cached, load_signatures;"
+        "from improvesim.sim.submodels import sensemaking;"
+        "print(json.dumps([kernels_cached(), sensemaking._school_month._cache._cache_file._index_path]))"
+    )
 
-    assert kernels_cached()  # this suite has run the model already
-    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
-    assert not kernels_cached()
-    (tmp_path / "elsewhere_0123").mkdir()
-    (tmp_path / "elsewhere_0123" / "k.nbi").write_text("")  # another installation's kernels
-    assert not kernels_cached()
+    def check(cache_dir):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    cached, index = check(tmp_path / "empty")
+    assert not cached and index.startswith(str(tmp_path / "empty"))
+    unwritable = tmp_path / "a_file"
+    unwritable.write_text("not a folder")
+    cached, index = check(unwritable / "cache")
+    assert not index.startswith(str(unwritable))  # Numba's fallback, which the check reads
+    assert not cached or Path(index).exists()
+    assert load_signatures()  # the list the check reads is shipped
 
 
 def test_the_resume_command_of_an_interrupted_sweep_repeats_its_posterior_and_workers(tmp_path):
