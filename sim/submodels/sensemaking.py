@@ -253,25 +253,19 @@ def _decide(st, c, school_stress, u):
         cr = at_run(c, r)
         urgent_message = cr.urgency * cr.urgency_resume_pull * st.message[r]
         team_means_of_run(st.commitment, st.weights, r, team)
-        for s in range(S):
-            stress = school_stress[r, s]
-            if st.engagement[r, s] == ENGAGED:
-                x = team[s]
-                if u[r, s] < _pause_chance(cr, stress, x):
-                    decisions[_PAUSED, r, s] = True
-                    st.engagement[r, s] = PAUSED
-            elif st.engagement[r, s] == PAUSED:
-                x = team[s]
-                if u[r, s] < _resume_chance(cr, stress, x, st.visits[r, s], urgent_message):
-                    decisions[_RESUMED, r, s] = True
-                    st.engagement[r, s] = ENGAGED
-                elif (  # paused long enough, and free to leave: may opt out
-                    not cr.required
-                    and st.spell[r, s] >= cr.min_pause_months
-                    and u[r, s] > 1.0 - _opt_out_chance(cr, stress, x)
-                ):
-                    decisions[_OPTED_OUT, r, s] = True
-                    st.engagement[r, s] = OPTED_OUT
+        for s in range(S):  # (every chance taken, the decision a choice of values: no branch per school)
+            stress, x, draw, now = school_stress[r, s], team[s], u[r, s], st.engagement[r, s]
+            pauses = (now == ENGAGED) & (draw < _pause_chance(cr, stress, x))
+            resumes = (now == PAUSED) & (draw < _resume_chance(cr, stress, x, st.visits[r, s], urgent_message))
+            # paused long enough, and free to leave: may opt out
+            free = (not cr.required) & (st.spell[r, s] >= cr.min_pause_months)
+            opts_out = (now == PAUSED) & (not resumes) & free & (draw > 1.0 - _opt_out_chance(cr, stress, x))
+            decisions[_PAUSED, r, s] = pauses
+            decisions[_RESUMED, r, s] = resumes
+            decisions[_OPTED_OUT, r, s] = opts_out
+            now = PAUSED if pauses else now
+            now = ENGAGED if resumes else now
+            st.engagement[r, s] = OPTED_OUT if opts_out else now
     _count_spells(st, decisions[_LONG_SPELL])
     return decisions
 
