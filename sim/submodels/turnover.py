@@ -361,18 +361,13 @@ def _schools_left(left_at):
     """The schools ``left_at`` (R, S) marks (where someone left), in (run, school) order: a pair
     of (n,) arrays, their runs and their schools (:func:`_hit_at` gives the j-th)."""
     R, S = left_at.shape
-    n = 0
-    for r in range(R):
-        for s in range(S):
-            n += 1 if left_at[r, s] else 0
-    runs, schools = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    runs, schools = np.empty(R * S, dtype=np.int64), np.empty(R * S, dtype=np.int64)
     j = 0
-    for r in range(R):
+    for r in range(R):  # (one pass: every school written, the count moving on where someone left)
         for s in range(S):
-            if left_at[r, s]:
-                runs[j], schools[j] = r, s
-                j += 1
-    return runs, schools
+            runs[j], schools[j] = r, s
+            j += 1 if left_at[r, s] else 0
+    return runs[:j], schools[:j]
 
 
 @rule
