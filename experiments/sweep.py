@@ -63,7 +63,7 @@ class SweepSummary:
 
 
 def tasks_for(exp: Experiment, plan: Plan, skip: set[int]) -> Iterator[ChunkTask]:
-    factors = [c for c in plan.table.columns if c not in ("run_id", "set", "replicate", "seed")]
+    factors = plan.factors
     pinned = frozenset(pinned_constants(exp.posterior, exp.base, factors)) if exp.posterior is not None else frozenset()
     for index in range(plan.chunks):
         if index in skip:
@@ -214,6 +214,22 @@ def compile_kernels(processes: int) -> int:
         _stop_pool(pool)
 
 
+def run_calls(calls: list[tuple[Callable, tuple]], processes: int) -> list:
+    """``function(*arguments)`` of each of ``calls``, in order, on a pool of up to ``processes``
+    worker processes (:func:`_new_pool`: forked when :func:`start_method` allows, so they start at
+    once), each call on the first idle worker in the order given (put the longest first); in this
+    process when ``processes`` or the calls are fewer than two.  An exception of a call is raised
+    here; Ctrl-C ends the workers at once."""
+    if processes < 2 or len(calls) < 2:
+        return [function(*arguments) for function, arguments in calls]
+    pool = _new_pool(min(processes, len(calls)))
+    try:
+        futures = [pool.submit(function, *arguments) for function, arguments in calls]
+        return [future.result() for future in futures]
+    finally:
+        _stop_pool(pool)
+
+
 def _lost(future) -> bool:
     """Whether a pool's task ended with its worker process dying (waits for the task)."""
     return isinstance(future.exception(), BrokenProcessPool)
@@ -345,7 +361,7 @@ def run_sweep(
 
 
 def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store) -> SweepSummary:
-    todo_runs = plan.runs - sum(len(plan.chunk_rows(i)) for i in done)
+    todo_runs = plan.runs - sum(len(range(*plan.chunk_bounds(i))) for i in done)
     tasks = tasks_for(exp, plan, done)
     bar = _progress(plan.runs, plan.runs - todo_runs, progress)
     started = time.perf_counter()
@@ -363,11 +379,11 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
         check_interrupted()
     except (KeyboardInterrupt, WorkersDied) as exc:
         bar.close()
-        manifest = write_manifest(folder)
+        manifest = write_manifest(folder, plan)
         saved = int((manifest["status"] != "missing").sum())
         raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
     bar.close()
-    manifest = write_manifest(folder)
+    manifest = write_manifest(folder, plan)
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
     return SweepSummary(
