@@ -236,8 +236,19 @@ def _lost(future) -> bool:
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the workers now (a no-op after a clean shutdown)."""
+    """Cancel what is queued and end the workers now (a no-op after a clean shutdown).
+
+    The pool's feeder thread may be part-way through writing a queued chunk (larger than the pipe)
+    into the call queue's pipe, which no worker reads once they are ended: the pool's manager thread
+    then closes the pipe, which ends the write, unless another process holds it too (one forked
+    meanwhile, as a restarted pool's workers are), and then waited for the feeder forever, and so
+    did this process's exit.  The feeder is told not to be waited for (``cancel_join_thread``;
+    its thread ends with the process): what it was writing is cancelled anyway.
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():

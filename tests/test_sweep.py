@@ -280,6 +280,40 @@ def test_the_manifest_from_the_sweeps_plan_is_the_one_read_from_plan_parquet(ser
     pd.testing.assert_frame_equal(held, read, check_exact=True)
 
 
+def test_an_interrupted_sweep_writes_its_manifest_without_reading_the_plan_back(serial_store, tmp_path, monkeypatch):
+    """Ctrl-C: the manifest is written from the plan the sweep holds (reading a million-run plan.parquet
+    back made Ctrl-C on sobol_all.toml's sweep take 16.6 s); it says which runs are saved, and --resume
+    gives the results of a sweep never interrupted."""
+    import pyarrow.parquet as pq
+
+    from improvesim.experiments.sweep import SweepInterrupted
+
+    tmp, serial = serial_store
+    exp = load_experiment(tmp / "exp.toml")
+    saved, read = [], []
+    save_chunk, read_table = sweep_module.save_chunk, pq.read_table
+
+    def save_then_interrupt(folder, result, outcomes):
+        save_chunk(folder, result, outcomes)
+        saved.append(result.index)
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "save_chunk", save_then_interrupt)
+    monkeypatch.setattr(
+        pq, "read_table", lambda path, *a, **k: read.append(os.path.basename(path)) or read_table(path, *a, **k)
+    )
+    with pytest.raises(SweepInterrupted) as interrupted:
+        run_sweep(exp, tmp_path / "s", progress=False)
+    assert read and "plan.parquet" not in read
+    manifest = pd.read_parquet(tmp_path / "s" / "manifest.parquet")
+    assert len(manifest) == 36 and interrupted.value.saved == 10 == (manifest["status"] == "ok").sum()
+    monkeypatch.undo()
+    run_sweep(exp, tmp_path / "s", resume=True, progress=False)
+    assert parts_bytes(tmp_path / "s") == parts_bytes(serial)
+    assert pq.read_table(tmp_path / "s" / "manifest.parquet").equals(pq.read_table(serial / "manifest.parquet"))
+
+
 def test_a_manifest_of_outcomes_the_plan_does_not_have_is_refused(serial_store, tmp_path):
     import shutil
 
