@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -79,29 +80,47 @@ def analyse_study(store: Path, processes: int = 1) -> tuple[Path, int]:
         if analysable is not None:
             means[outcome] = analysable
     indices = _indices(study, {outcome: Y for outcome, (Y, _) in means.items()}, processes)
-    sections, tables, convs, noises = [], [], [], []
-    index = "ST" if study.method == "sobol" else "mu_star"
+    light = replace(study, X=study.X[:0])  # what the report needs of the study, without the sample matrix
     with staged_folder(folder, force=True) as stage:
         (stage / "figures").mkdir()
-        for outcome, (_, notes) in means.items():
-            table, s2, conv = indices[outcome]
-            figures = []
-            if study.method == "sobol":
-                figures.append(_save(plots.sobol_bars(table, outcome), stage, f"{outcome}-indices.png"))
-                if s2 is not None:
-                    s2.to_csv(stage / f"s2-{outcome}.csv")
-                    figures.append(_save(plots.s2_heatmap(s2, outcome), stage, f"{outcome}-s2.png"))
-            else:
-                figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
-            figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
-            noise = sa.noise_decomposition(outcomes, outcome, study.replicates, crn)
-            tables.append(table.assign(outcome=outcome))
-            convs.append(conv.assign(outcome=outcome))
-            noises.append(noise)
-            sections.append(_section(outcome, table, index, conv, noise, notes, figures, study))
+        calls = [
+            (
+                _outcome_section,
+                (stage, outcome, light, *indices[outcome], notes, _noise_columns(outcomes, outcome), crn),
+            )
+            for outcome, (_, notes) in means.items()
+        ]
+        finished = run_calls(calls, processes)  # (figures and noise: about 1 s an outcome on one core)
+        tables = [table.assign(outcome=outcome) for outcome, (table, _, _) in indices.items()]
+        convs = [conv.assign(outcome=outcome) for outcome, (_, _, conv) in indices.items()]
+        noises = [noise for noise, _ in finished]
         _write_tables(stage, study.method, tables, convs, noises)
-        (stage / "report.md").write_text(_report(store, study, sections, skipped))
-    return folder, len(sections)
+        (stage / "report.md").write_text(_report(store, study, [section for _, section in finished], skipped))
+    return folder, len(finished)
+
+
+def _noise_columns(outcomes: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """The columns of the outcome table :func:`~improvesim.analysis.sensitivity.noise_decomposition` reads."""
+    return outcomes[[c for c in ("set", "replicate", "status", outcome) if c in outcomes.columns]]
+
+
+def _outcome_section(
+    stage: Path, outcome: str, study: sa.Study, table, s2, conv, notes: dict, outcomes: pd.DataFrame, crn: bool
+) -> tuple[dict, str]:
+    """An outcome's figures (written into ``stage/figures``), its noise decomposition and its section of
+    the report (text); runs on any process."""
+    index = "ST" if study.method == "sobol" else "mu_star"
+    figures = []
+    if study.method == "sobol":
+        figures.append(_save(plots.sobol_bars(table, outcome), stage, f"{outcome}-indices.png"))
+        if s2 is not None:
+            s2.to_csv(stage / f"s2-{outcome}.csv")
+            figures.append(_save(plots.s2_heatmap(s2, outcome), stage, f"{outcome}-s2.png"))
+    else:
+        figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
+    figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
+    noise = sa.noise_decomposition(outcomes, outcome, study.replicates, crn)
+    return noise, _section(outcome, table, index, conv, noise, notes, figures, study)
 
 
 def _indices(study: sa.Study, means: dict[str, np.ndarray], processes: int) -> dict[str, tuple]:
