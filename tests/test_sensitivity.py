@@ -1,6 +1,7 @@
 """Sensitivity analysis: the pipeline on functions with known indices, guards, and the model."""
 
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,32 @@ def test_convergence_uses_valid_prefixes():
     assert sorted(set(conv["base_samples"])) == [64, 128, 256]
     full = conv[conv["samples"] == "full"]
     assert list(full.sort_values("ST", ascending=False)["factor"]) == ["x1", "x2", "x3"]
+
+
+@pytest.mark.parametrize("second_order", [False, True])
+def test_the_indices_are_salibs_serial_numbers(second_order):
+    """sobol_indices takes SALib's parallel path on one process (less work): every index and interval must
+    be its serial path's, to the bit, with outputs that vary and with A and B constant (where the serial
+    path sets the intervals to 0 itself)."""
+    from SALib.analyze import sobol
+
+    k, n = 6, 64
+    problem = {"num_vars": k, "names": [f"x{i}" for i in range(k)], "bounds": [[0.0, 1.0]] * k}
+    step = 2 * k + 2 if second_order else k + 2
+    varying = np.random.default_rng(5).random((n, step))
+    flat_ends = varying.copy()
+    flat_ends[:, [0, -1]] = 0.5  # every A and B row alike
+    for Y in (varying.reshape(-1), flat_ends.reshape(-1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SALib warns of the constant A and B
+            table, s2 = sa.sobol_indices(problem, Y, second_order, seed=3)
+            serial = sobol.analyze(
+                problem, Y, calc_second_order=second_order, num_resamples=sa.RESAMPLES, conf_level=sa.CONF_LEVEL, seed=3
+            )
+        for index in ("S1", "S1_conf", "ST", "ST_conf"):
+            assert table[index].to_numpy().tobytes() == serial[index].tobytes(), index
+        if second_order:
+            np.testing.assert_array_equal(s2.to_numpy(), serial["S2"])
 
 
 def test_first_order_rows_of_a_second_order_design_give_the_same_indices():
