@@ -29,6 +29,7 @@ large share of the variance analysed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def sobol_indices(
     order: ``base_samples * (2k + 2)`` values with second order,
     ``base_samples * (k + 2)`` without, for k factors (or groups).  One
     SALib ``sobol.analyze`` call through its ``parallel`` path on one
-    process: the numbers of its serial path (which gives an index whose
+    forked process (its serial path when this process may not fork:
+    :func:`~improvesim.experiments.sweep.start_method`): the numbers of its serial path (which gives an index whose
     resampled outputs are all equal an interval of 0, as the parallel path's
     estimator does), for about a quarter less work (the serial path gathers
     and spans the resampled outputs again for every factor; measured: 199
@@ -110,6 +112,8 @@ def sobol_indices(
         SensitivityError: ``Y`` does not fit the design.
     """
     from SALib.analyze import sobol
+
+    from improvesim.experiments.sweep import forks_quietly, start_method
 
     step = rows_per_base_sample(problem, second_order)
     n = len(Y) // step
@@ -124,16 +128,18 @@ def sobol_indices(
             + "); the results are not those of this design"
         )
     names = factor_names(problem)
-    r = sobol.analyze(
-        problem,
-        Y,
-        calc_second_order=second_order,
-        num_resamples=RESAMPLES,
-        conf_level=CONF_LEVEL,
-        seed=salib_seed(seed),
-        parallel=True,
-        n_processors=1,
-    )
+    fork = start_method() == "fork"  # (SALib's parallel path forks a process)
+    with forks_quietly() if fork else contextlib.nullcontext():
+        r = sobol.analyze(
+            problem,
+            Y,
+            calc_second_order=second_order,
+            num_resamples=RESAMPLES,
+            conf_level=CONF_LEVEL,
+            seed=salib_seed(seed),
+            parallel=fork,
+            n_processors=1 if fork else None,
+        )
     table = pd.DataFrame(
         {"factor": names, "S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]}
     )

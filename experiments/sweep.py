@@ -188,14 +188,24 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
         initargs=(os.getpid(),),
     )
     if method == "fork":
-        with warnings.catch_warnings():
-            # Python 3.12 warns at a fork from any process with more than one native thread.  This
-            # one runs no Python thread but its main one (start_method); the others belong to
-            # libraries (NumPy's OpenBLAS and pyarrow's jemalloc, which prepare for a fork with
-            # pthread_atfork, and an idle one of Numba's compiler; a forked child compiles too).
-            warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+        with forks_quietly():
             pool.submit(int).result()  # a pool of forked workers starts them all at its first task
     return pool
+
+
+@contextlib.contextmanager
+def forks_quietly() -> Iterator[None]:
+    """Within the block, no warning that this process forks while it has other threads: call it
+    only where :func:`start_method` is ``"fork"``.
+
+    Python 3.12 warns at a fork from any process with more than one native thread.  This one
+    then runs no Python thread but its main one; the others belong to libraries (NumPy's
+    OpenBLAS and pyarrow's jemalloc, which prepare for a fork with pthread_atfork, and an idle
+    one of Numba's compiler; a forked child compiles too).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+        yield
 
 
 def compile_kernels(processes: int) -> int:
