@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improvesim.experiments.design import build_design
-from improvesim.experiments.lifeline import check_interrupted, worker_init
+from improvesim.experiments.lifeline import WATCHDOG, check_interrupted, worker_init
 from improvesim.experiments.output import FolderLock, recover
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
@@ -141,7 +141,8 @@ def run_pool(tasks: Iterable[ChunkTask], workers: int) -> Iterator[ChunkResult]:
 
 def start_method() -> str:
     """How pool workers start: ``"fork"`` on Linux when this process runs no Python thread
-    but its main one, else ``"spawn"``.
+    but its main one (and, in a pool worker, the watchdog that ends it with its parent, which
+    holds no lock: it sleeps and reads its parent's pid), else ``"spawn"``.
 
     A forked worker starts at once with this process's imports and loaded
     kernels; a spawned one starts a new interpreter, imports the model and
@@ -151,7 +152,8 @@ def start_method() -> str:
     (Python 3.12 warns), and macOS forbids it for system libraries, so
     workers are spawned then.  A worker's results are the same bytes either way.
     """
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name != WATCHDOG]
+    if sys.platform.startswith("linux") and not others:
         return "fork"
     return "spawn"
 
@@ -235,7 +237,9 @@ def run_calls(calls: list[tuple[Callable, tuple]], processes: int) -> list:
     pool = _new_pool(min(processes, len(calls)))
     try:
         futures = [pool.submit(function, *arguments) for function, arguments in calls]
-        return [future.result() for future in futures]
+        results = [future.result() for future in futures]
+        pool.shutdown(wait=True)  # its threads joined: the next pool's workers may be forked
+        return results
     finally:
         _stop_pool(pool)
 

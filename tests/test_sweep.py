@@ -176,6 +176,14 @@ def test_calls_on_worker_processes_give_their_results_in_order(monkeypatch, meth
         sweep_module.run_calls([(divmod, (1, 1)), (divmod, (1, 0))], 2)
 
 
+def test_a_pool_worker_may_fork_in_turn_despite_its_watchdog_thread():
+    """A worker runs a watchdog thread (it dies with its parent) that holds no lock, so it may fork: the
+    sensitivity analysis's SALib calls, on workers, take SALib's parallel path (a forked process)."""
+    if sweep_module.start_method() != "fork":
+        pytest.skip("this process may not fork")
+    assert sweep_module.run_calls([(sweep_module.start_method, ())] * 2, 2) == ["fork", "fork"]
+
+
 def test_workers_are_spawned_while_another_python_thread_runs():
     """Forking a process that runs another Python thread can leave a lock held in the child."""
     release = threading.Event()
