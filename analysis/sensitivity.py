@@ -29,7 +29,9 @@ large share of the variance analysed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +40,8 @@ import pandas as pd
 
 CONF_LEVEL = 0.95
 RESAMPLES = 500
-#: Base samples x factors from which a Sobol' analysis runs on several processes: below it,
-#: starting them costs more than they save (measured: 199 factors x 1,024 base samples took
-#: about 2 s on one core).
-PARALLEL_FROM = 50_000
+#: The convergence table's designs: the first quarter and half of the base samples, and all of them.
+PREFIXES = (("quarter", 0.25), ("half", 0.5), ("full", 1.0))
 #: Outcomes measured as months to an event: undefined means "not within the horizon".
 CENSORED = ("time_to_first_institutionalization", "median_time_to_institutionalization")
 #: Smallest designs analysed.  SALib states no minimum; these follow from the estimators:
@@ -92,21 +92,28 @@ def sobol_indices(
     second_order: bool,
     seed: int = 0,
     base_samples: int | None = None,
-    processes: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """First-order (S1) and total (ST) indices with 95% intervals; S2 matrix if second order.
 
     ``Y`` must hold one value per row of the Saltelli design, in sample
     order: ``base_samples * (2k + 2)`` values with second order,
-    ``base_samples * (k + 2)`` without, for k factors (or groups).  A design
-    of at least :data:`PARALLEL_FROM` base samples x factors is analysed on
-    ``processes`` processes (SALib's ``parallel``: the same numbers, the
-    factors' indices shared out).
+    ``base_samples * (k + 2)`` without, for k factors (or groups).  One
+    SALib ``sobol.analyze`` call through its ``parallel`` path on one
+    forked process (its serial path when this process may not fork:
+    :func:`~improvesim.experiments.sweep.start_method`): the numbers of its serial path (which gives an index whose
+    resampled outputs are all equal an interval of 0, as the parallel path's
+    estimator does), for about a quarter less work (the serial path gathers
+    and spans the resampled outputs again for every factor; measured: 199
+    factors x 1,024 base samples, 5.4-6.7 s of CPU against 7.7-9.7 s).
+    Several outcomes' analyses are shared out among processes by the
+    caller (:mod:`improvesim.sensitivity`).
 
     Raises:
         SensitivityError: ``Y`` does not fit the design.
     """
     from SALib.analyze import sobol
+
+    from improvesim.experiments.sweep import forks_quietly, start_method
 
     step = rows_per_base_sample(problem, second_order)
     n = len(Y) // step
@@ -121,22 +128,28 @@ def sobol_indices(
             + "); the results are not those of this design"
         )
     names = factor_names(problem)
-    parallel = processes > 1 and n * len(names) >= PARALLEL_FROM
-    r = sobol.analyze(
-        problem,
-        Y,
-        calc_second_order=second_order,
-        num_resamples=RESAMPLES,
-        conf_level=CONF_LEVEL,
-        seed=salib_seed(seed),
-        parallel=parallel,
-        n_processors=processes if parallel else None,
-    )
+    fork = start_method() == "fork"  # (SALib's parallel path forks a process)
+    with forks_quietly() if fork else contextlib.nullcontext():
+        r = sobol.analyze(
+            problem,
+            Y,
+            calc_second_order=second_order,
+            num_resamples=RESAMPLES,
+            conf_level=CONF_LEVEL,
+            seed=salib_seed(seed),
+            parallel=fork,
+            n_processors=1 if fork else None,
+        )
     table = pd.DataFrame(
         {"factor": names, "S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]}
     )
     s2 = pd.DataFrame(r["S2"], index=names, columns=names) if second_order else None
     return table, s2
+
+
+def sobol_table(problem: dict, Y: np.ndarray, second_order: bool, seed: int = 0) -> pd.DataFrame:
+    """The S1 and ST table of :func:`sobol_indices` alone."""
+    return sobol_indices(problem, Y, second_order, seed)[0]
 
 
 def salib_seed(seed: int) -> int:
@@ -212,6 +225,34 @@ def first_order_rows(Y: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([blocks[:, : k + 1], blocks[:, -1:]], axis=1).reshape(-1)
 
 
+def convergence_prefixes(
+    method: str, problem: dict, X: np.ndarray, Y: np.ndarray, second_order: bool, levels: int, seed: int = 0
+) -> list[tuple[str, int, Callable, tuple]]:
+    """The designs of :data:`PREFIXES` whose indices :func:`convergence` tabulates: ``(label, base
+    samples, function, arguments)`` each, ``function(*arguments)`` giving the indices table (Sobol':
+    first-order indices, from the first-order rows of a second-order design).
+
+    Saltelli and Morris designs are blocks of rows per base sample (or
+    trajectory), and Sobol' sequences are balanced on power-of-two prefixes,
+    so the prefixes are valid smaller designs.  The calls are independent:
+    a caller may make them on other processes.
+    """
+    k = len(factor_names(problem))
+    if method == "sobol" and second_order:
+        Y, second_order = first_order_rows(Y, k), False
+    step = rows_per_base_sample(problem, second_order) if method == "sobol" else k + 1
+    base = len(Y) // step
+    prefixes = []
+    for label, fraction in PREFIXES:
+        n = max(1, int(base * fraction)) * step
+        if method == "sobol":
+            call = (sobol_table, (problem, Y[:n], second_order, seed))
+        else:
+            call = (morris_indices, (problem, X[:n], Y[:n], levels, seed))
+        prefixes.append((label, n // step, *call))
+    return prefixes
+
+
 def convergence(
     method: str,
     problem: dict,
@@ -221,30 +262,20 @@ def convergence(
     levels: int,
     seed: int = 0,
     full: pd.DataFrame | None = None,
-    processes: int = 1,
+    tables: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Indices recomputed on the first quarter and half of the base samples beside the full set.
-
-    Saltelli and Morris designs are blocks of rows per base sample (or
-    trajectory), and Sobol' sequences are balanced on power-of-two prefixes,
-    so the prefixes are valid smaller designs.  ``full`` (the indices on all
-    samples) is reused when given.
-    """
-    k = len(factor_names(problem))
-    if method == "sobol" and second_order:
-        Y, second_order = first_order_rows(Y, k), False
-    step = rows_per_base_sample(problem, second_order) if method == "sobol" else k + 1
-    base = len(Y) // step
+    """Indices recomputed on the first quarter and half of the base samples beside the full set
+    (:func:`convergence_prefixes`).  ``full`` (the indices on all samples) is reused when given, as
+    are ``tables`` (label to indices table, computed elsewhere)."""
+    tables = dict(tables or {})
+    if full is not None:
+        tables["full"] = full
     frames = []
-    for label, fraction in (("quarter", 0.25), ("half", 0.5), ("full", 1.0)):
-        n = max(1, int(base * fraction)) * step
-        if label == "full" and full is not None:
-            table = full
-        elif method == "sobol":
-            table, _ = sobol_indices(problem, Y[:n], second_order, seed, processes=processes)
-        else:
-            table = morris_indices(problem, X[:n], Y[:n], levels, seed)
-        frames.append(table.assign(samples=label, base_samples=n // step))
+    for label, base_samples, function, arguments in convergence_prefixes(
+        method, problem, X, Y, second_order, levels, seed
+    ):
+        table = tables[label] if label in tables else function(*arguments)
+        frames.append(table.assign(samples=label, base_samples=base_samples))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -18,7 +18,9 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
   compiled on every core first, sim/precompile.py);
 - a million-run study: an extrapolation from the measured steady rate and
   fixed cost (said so), and the run count and extrapolated time of
-  ``experiments/sobol_all.toml`` and ``sobol_all_families.toml``;
+  ``experiments/sobol_all.toml`` and ``sobol_all_families.toml``; what ``sobol_all.toml`` costs
+  besides its runs (without ``--quick``): its design and store, its manifest, one outcome's
+  SALib analysis at N = 1,024 and the analysis extrapolated from it;
 - ``improvesim run`` of many replicates on 1 and 2 threads;
 - a profile of a 256-run batch (recorded as a sweep records it): the share of time of each submodel and of
   each stage (set-up, random draws, submodels, recording, end-of-run outcomes);
@@ -254,6 +256,38 @@ def threaded_run_rate(workers: int, runs: int) -> float:
     return done / (time.perf_counter() - start)
 
 
+def sobol_all_outside_runs() -> tuple[float, float, float, float]:
+    """What ``experiments/sobol_all.toml`` costs besides its runs, at full size (about 15 s).
+
+    Returns the wall seconds of the design and the store's creation (plan.parquet, design.parquet), of
+    the manifest (no run saved yet: the same columns to write), the CPU seconds of one outcome's SALib
+    analysis on all 1,024 base samples (a synthetic outcome of the design's length), and the analysis
+    extrapolated from it: every outcome on all, half and a quarter of the base samples (1.75 times
+    the full call each, the cost being about proportional to N) on 2 processes."""
+    import numpy as np
+
+    from improvesim.analysis.sensitivity import sobol_indices
+    from improvesim.experiments.design import build_design
+    from improvesim.experiments.plan import make_plan
+    from improvesim.experiments.store import prepare, write_manifest
+
+    exp = load_experiment(ROOT / "experiments" / "sobol_all.toml")
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        design = build_design(exp)
+        plan = make_plan(exp, design)
+        prepare(Path(folder) / "store", exp, design, plan, resume=False, force=False)
+        setup = time.perf_counter() - started
+        started = time.perf_counter()
+        write_manifest(Path(folder) / "store", plan)
+        manifest = time.perf_counter() - started
+    Y = np.random.default_rng(1).random(design.sets)
+    started = time.process_time()
+    sobol_indices(design.problem, Y, exp.second_order, exp.seed, exp.samples)
+    one = time.process_time() - started
+    return setup, manifest, one, len(exp.outcomes) * 1.75 * one / 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sweeps and fewer repeats")
@@ -329,6 +363,15 @@ def main() -> None:
         exp = load_experiment(ROOT / "experiments" / f"{name}.toml")
         runs = count_sets(exp) * exp.replicates
         row(f"experiments/{name}.toml: runs; EXTRAPOLATED s", f"{runs:,}; {fixed2 + runs / rate2:.0f}")
+    if not args.quick:
+        setup, manifest, one, analysis = sobol_all_outside_runs()
+        row("sobol_all: design, plan.parquet and design.parquet (wall s)", f"{setup:.1f}")
+        row("sobol_all: the manifest at the end or on Ctrl-C (wall s)", f"{manifest:.1f}")
+        row(
+            "sobol_all: one outcome's indices, N = 1,024 (CPU s); analysis EXTRAPOLATED (s)",
+            f"{one:.1f}; {analysis:.0f}",
+            "SALib calls of all outcomes, full, half and quarter, on 2 processes",
+        )
 
     for workers in (1, 2):
         row(

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 #: Linux prctl option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
+#: The name of the thread that ends a worker whose parent died (:func:`die_with_parent`).
+WATCHDOG = "parent-watchdog"
 
 
 def worker_init(parent: int) -> None:
@@ -52,7 +54,7 @@ def die_with_parent(parent: int) -> None:
             time.sleep(1.0)
         os._exit(1)
 
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+    threading.Thread(target=watch, name=WATCHDOG, daemon=True).start()
 
 
 class Terminated(KeyboardInterrupt):

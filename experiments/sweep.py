@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improvesim.experiments.design import build_design
-from improvesim.experiments.lifeline import check_interrupted, worker_init
+from improvesim.experiments.lifeline import WATCHDOG, check_interrupted, worker_init
 from improvesim.experiments.output import FolderLock, recover
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
@@ -63,7 +63,7 @@ class SweepSummary:
 
 
 def tasks_for(exp: Experiment, plan: Plan, skip: set[int]) -> Iterator[ChunkTask]:
-    factors = [c for c in plan.table.columns if c not in ("run_id", "set", "replicate", "seed")]
+    factors = plan.factors
     pinned = frozenset(pinned_constants(exp.posterior, exp.base, factors)) if exp.posterior is not None else frozenset()
     for index in range(plan.chunks):
         if index in skip:
@@ -141,7 +141,8 @@ def run_pool(tasks: Iterable[ChunkTask], workers: int) -> Iterator[ChunkResult]:
 
 def start_method() -> str:
     """How pool workers start: ``"fork"`` on Linux when this process runs no Python thread
-    but its main one, else ``"spawn"``.
+    but its main one (and, in a pool worker, the watchdog that ends it with its parent, which
+    holds no lock: it sleeps and reads its parent's pid), else ``"spawn"``.
 
     A forked worker starts at once with this process's imports and loaded
     kernels; a spawned one starts a new interpreter, imports the model and
@@ -151,7 +152,8 @@ def start_method() -> str:
     (Python 3.12 warns), and macOS forbids it for system libraries, so
     workers are spawned then.  A worker's results are the same bytes either way.
     """
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name != WATCHDOG]
+    if sys.platform.startswith("linux") and not others:
         return "fork"
     return "spawn"
 
@@ -188,14 +190,24 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
         initargs=(os.getpid(),),
     )
     if method == "fork":
-        with warnings.catch_warnings():
-            # Python 3.12 warns at a fork from any process with more than one native thread.  This
-            # one runs no Python thread but its main one (start_method); the others belong to
-            # libraries (NumPy's OpenBLAS and pyarrow's jemalloc, which prepare for a fork with
-            # pthread_atfork, and an idle one of Numba's compiler; a forked child compiles too).
-            warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+        with forks_quietly():
             pool.submit(int).result()  # a pool of forked workers starts them all at its first task
     return pool
+
+
+@contextlib.contextmanager
+def forks_quietly() -> Iterator[None]:
+    """Within the block, no warning that this process forks while it has other threads: call it
+    only where :func:`start_method` is ``"fork"``.
+
+    Python 3.12 warns at a fork from any process with more than one native thread.  This one
+    then runs no Python thread but its main one; the others belong to libraries (NumPy's
+    OpenBLAS and pyarrow's jemalloc, which prepare for a fork with pthread_atfork, and an idle
+    one of Numba's compiler; a forked child compiles too).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+        yield
 
 
 def compile_kernels(processes: int) -> int:
@@ -214,14 +226,43 @@ def compile_kernels(processes: int) -> int:
         _stop_pool(pool)
 
 
+def run_calls(calls: list[tuple[Callable, tuple]], processes: int) -> list:
+    """``function(*arguments)`` of each of ``calls``, in order, on a pool of up to ``processes``
+    worker processes (:func:`_new_pool`: forked when :func:`start_method` allows, so they start at
+    once), each call on the first idle worker in the order given (put the longest first); in this
+    process when ``processes`` or the calls are fewer than two.  An exception of a call is raised
+    here; Ctrl-C ends the workers at once."""
+    if processes < 2 or len(calls) < 2:
+        return [function(*arguments) for function, arguments in calls]
+    pool = _new_pool(min(processes, len(calls)))
+    try:
+        futures = [pool.submit(function, *arguments) for function, arguments in calls]
+        results = [future.result() for future in futures]
+        pool.shutdown(wait=True)  # its threads joined: the next pool's workers may be forked
+        return results
+    finally:
+        _stop_pool(pool)
+
+
 def _lost(future) -> bool:
     """Whether a pool's task ended with its worker process dying (waits for the task)."""
     return isinstance(future.exception(), BrokenProcessPool)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the workers now (a no-op after a clean shutdown)."""
+    """Cancel what is queued and end the workers now (a no-op after a clean shutdown).
+
+    The pool's feeder thread may be part-way through writing a queued chunk (larger than the pipe)
+    into the call queue's pipe, which no worker reads once they are ended: the pool's manager thread
+    then closes the pipe, which ends the write, unless another process holds it too (one forked
+    meanwhile, as a restarted pool's workers are), and then waited for the feeder forever, and so
+    did this process's exit.  The feeder is told not to be waited for (``cancel_join_thread``;
+    its thread ends with the process): what it was writing is cancelled anyway.
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
@@ -345,7 +386,7 @@ def run_sweep(
 
 
 def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store) -> SweepSummary:
-    todo_runs = plan.runs - sum(len(plan.chunk_rows(i)) for i in done)
+    todo_runs = plan.runs - sum(len(range(*plan.chunk_bounds(i))) for i in done)
     tasks = tasks_for(exp, plan, done)
     bar = _progress(plan.runs, plan.runs - todo_runs, progress)
     started = time.perf_counter()
@@ -363,11 +404,11 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
         check_interrupted()
     except (KeyboardInterrupt, WorkersDied) as exc:
         bar.close()
-        manifest = write_manifest(folder)
+        manifest = write_manifest(folder, plan)
         saved = int((manifest["status"] != "missing").sum())
         raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
     bar.close()
-    manifest = write_manifest(folder)
+    manifest = write_manifest(folder, plan)
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
     return SweepSummary(

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from improvesim.analysis import plots
 from improvesim.analysis import sensitivity as sa
 from improvesim.experiments.output import staged_folder
 from improvesim.experiments.store import read_parts
+from improvesim.experiments.sweep import run_calls
 
 
 def _announce_replace(folder: Path) -> None:
@@ -36,8 +39,12 @@ def _announce_replace(folder: Path) -> None:
 
 
 def _outcome_table(store: Path, meta: dict) -> pd.DataFrame:
-    """One row per computed run: run_id, set, replicate, horizon_months (the run's own), status, error, outcomes."""
-    plan = pd.read_parquet(store / "plan.parquet")
+    """One row per computed run: run_id, set, replicate, horizon_months (the run's own), status, error, outcomes.
+
+    Only the plan's columns used are read (a million runs of 199 factors took 5-6 s to read whole)."""
+    path = store / "plan.parquet"
+    wanted = ["run_id", "set", "replicate", "run.years"]
+    plan = pd.read_parquet(path, columns=[c for c in wanted if c in pq.read_schema(path).names])
     if "run.years" in plan.columns:
         horizon = plan["run.years"].astype(int) * 12
     else:
@@ -51,8 +58,8 @@ def _meta(store: Path) -> dict:
 
 
 def analyse_study(store: Path, processes: int = 1) -> tuple[Path, int]:
-    """Sobol' or Morris analysis of every outcome of a sampled store (a large
-    Sobol' design on ``processes`` processes: :func:`~improvesim.analysis.sensitivity.sobol_indices`).
+    """Sobol' or Morris analysis of every outcome of a sampled store, the indices computed on
+    ``processes`` processes (:func:`_indices`).
 
     Returns the analysis folder and how many outcomes were analysed (the
     others are listed in the report with the reason).  Raises
@@ -66,47 +73,103 @@ def analyse_study(store: Path, processes: int = 1) -> tuple[Path, int]:
     outcomes = _outcome_table(store, meta)
     folder = store / "sensitivity"
     _announce_replace(folder)
-    sections, tables, convs, noises, skipped = [], [], [], [], []
-    index = "ST" if study.method == "sobol" else "mu_star"
+    skipped: list[str] = []
+    means = {}
+    for outcome in study.outcomes:
+        analysable = _analysable(outcomes, outcome, len(study.X), study.horizon_months, skipped)
+        if analysable is not None:
+            means[outcome] = analysable
+    indices = _indices(study, {outcome: Y for outcome, (Y, _) in means.items()}, processes)
+    light = replace(study, X=study.X[:0])  # what the report needs of the study, without the sample matrix
     with staged_folder(folder, force=True) as stage:
         (stage / "figures").mkdir()
-        for outcome in study.outcomes:
-            analysable = _analysable(outcomes, outcome, len(study.X), study.horizon_months, skipped)
-            if analysable is None:
-                continue
-            Y, notes = analysable
-            figures = []
-            if study.method == "sobol":
-                table, s2 = sa.sobol_indices(
-                    study.problem, Y, study.second_order, study.seed, study.base_samples, processes=processes
-                )
-                figures.append(_save(plots.sobol_bars(table, outcome), stage, f"{outcome}-indices.png"))
-                if s2 is not None:
-                    s2.to_csv(stage / f"s2-{outcome}.csv")
-                    figures.append(_save(plots.s2_heatmap(s2, outcome), stage, f"{outcome}-s2.png"))
-            else:
-                table = sa.morris_indices(study.problem, study.X, Y, study.levels, study.seed)
-                figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
-            conv = sa.convergence(
-                study.method,
-                study.problem,
-                study.X,
-                Y,
-                study.second_order,
-                study.levels,
-                study.seed,
-                full=table,
-                processes=processes,
+        calls = [
+            (
+                _outcome_section,
+                (stage, outcome, light, *indices[outcome], notes, _noise_columns(outcomes, outcome), crn),
             )
-            figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
-            noise = sa.noise_decomposition(outcomes, outcome, study.replicates, crn)
-            tables.append(table.assign(outcome=outcome))
-            convs.append(conv.assign(outcome=outcome))
-            noises.append(noise)
-            sections.append(_section(outcome, table, index, conv, noise, notes, figures, study))
+            for outcome, (_, notes) in means.items()
+        ]
+        finished = run_calls(calls, processes)  # (figures and noise: about 1 s an outcome on one core)
+        tables = [table.assign(outcome=outcome) for outcome, (table, _, _) in indices.items()]
+        convs = [conv.assign(outcome=outcome) for outcome, (_, _, conv) in indices.items()]
+        noises = [noise for noise, _ in finished]
         _write_tables(stage, study.method, tables, convs, noises)
-        (stage / "report.md").write_text(_report(store, study, sections, skipped))
-    return folder, len(sections)
+        (stage / "report.md").write_text(_report(store, study, [section for _, section in finished], skipped))
+    return folder, len(finished)
+
+
+def _noise_columns(outcomes: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """The columns of the outcome table :func:`~improvesim.analysis.sensitivity.noise_decomposition` reads."""
+    return outcomes[[c for c in ("set", "replicate", "status", outcome) if c in outcomes.columns]]
+
+
+def _outcome_section(
+    stage: Path, outcome: str, study: sa.Study, table, s2, conv, notes: dict, outcomes: pd.DataFrame, crn: bool
+) -> tuple[dict, str]:
+    """An outcome's figures (written into ``stage/figures``), its noise decomposition and its section of
+    the report (text); runs on any process."""
+    index = "ST" if study.method == "sobol" else "mu_star"
+    figures = []
+    if study.method == "sobol":
+        figures.append(_save(plots.sobol_bars(table, outcome), stage, f"{outcome}-indices.png"))
+        if s2 is not None:
+            s2.to_csv(stage / f"s2-{outcome}.csv")
+            figures.append(_save(plots.s2_heatmap(s2, outcome), stage, f"{outcome}-s2.png"))
+    else:
+        figures.append(_save(plots.morris_scatter(table, outcome), stage, f"{outcome}-morris.png"))
+    figures.append(_save(plots.convergence_lines(conv, outcome, index), stage, f"{outcome}-convergence.png"))
+    noise = sa.noise_decomposition(outcomes, outcome, study.replicates, crn)
+    return noise, _section(outcome, table, index, conv, noise, notes, figures, study)
+
+
+def _indices(study: sa.Study, means: dict[str, np.ndarray], processes: int) -> dict[str, tuple]:
+    """Each outcome's indices table, S2 matrix (or None) and convergence table, from its replicate
+    means ``means[outcome]`` (in sample order).
+
+    Every SALib call (an outcome's indices on all its samples, then on the first quarter and half:
+    :func:`~improvesim.analysis.sensitivity.convergence_prefixes`) is independent, so they are shared
+    out among ``processes`` worker processes, the longest first (``sobol_all.toml``: 24 calls, about
+    53 s on one core); each call is the one a single process makes, so the numbers are the same.
+    """
+    keys, calls = [], []
+    for outcome, Y in means.items():
+        prefixes = sa.convergence_prefixes(
+            study.method, study.problem, study.X, Y, study.second_order, study.levels, study.seed
+        )
+        for label, base_samples, function, arguments in prefixes:
+            if label == "full":  # the outcome's own indices (second order kept), reused by the convergence table
+                function, arguments = _full_indices(study, Y)
+            keys.append((outcome, label, base_samples))
+            calls.append((function, arguments))
+    order = sorted(range(len(calls)), key=lambda i: -keys[i][2])
+    results = run_calls([calls[i] for i in order], processes)
+    done = {keys[i][:2]: result for i, result in zip(order, results, strict=True)}
+    indices = {}
+    for outcome, Y in means.items():
+        full = done[outcome, "full"]
+        table, s2 = full if study.method == "sobol" else (full, None)
+        smaller = {label: done[outcome, label] for label, _ in sa.PREFIXES if label != "full"}
+        conv = sa.convergence(
+            study.method,
+            study.problem,
+            study.X,
+            Y,
+            study.second_order,
+            study.levels,
+            study.seed,
+            full=table,
+            tables=smaller,
+        )
+        indices[outcome] = (table, s2, conv)
+    return indices
+
+
+def _full_indices(study: sa.Study, Y: np.ndarray) -> tuple:
+    """(function, arguments) of an outcome's indices on all its samples."""
+    if study.method == "sobol":
+        return sa.sobol_indices, (study.problem, Y, study.second_order, study.seed, study.base_samples)
+    return sa.morris_indices, (study.problem, study.X, Y, study.levels, study.seed)
 
 
 def _analysable(outcomes: pd.DataFrame, outcome: str, sets: int, horizon: int, skipped: list[str]):

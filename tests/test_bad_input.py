@@ -455,8 +455,9 @@ def test_a_million_run_study_that_fits_is_accepted(tmp_path):
 
 
 def test_the_estimate_covers_the_memory_the_plan_takes(tmp_path):
-    """The plan-side estimate (no workers, less the process's own base) is at least what building the design
-    and the plan allocates, measured with tracemalloc, and not wildly more."""
+    """The plan-side estimate (no workers, less the process's own base) is at least what building the design,
+    the plan and its Arrow table (kept for plan.parquet and the manifest) allocates, measured with tracemalloc,
+    and not wildly more."""
     import tracemalloc
 
     from improvesim.experiments.design import BASE_BYTES
@@ -466,9 +467,10 @@ def test_the_estimate_covers_the_memory_the_plan_takes(tmp_path):
         'scenario = "baseline"\ndesign = "sobol"\nsamples = 1024\nreplicates = 4\n[parameters]\n' + TWO_RANGES
     )
     exp = load_experiment(path)
-    make_plan(exp, build_design(exp))  # imports and caches outside the measurement
+    make_plan(exp, build_design(exp)).arrow()  # imports and caches outside the measurement
     tracemalloc.start()
     plan = make_plan(exp, build_design(exp))
+    plan.arrow()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     estimate = estimate_size(exp, workers=0).peak_bytes - BASE_BYTES

@@ -250,6 +250,30 @@ def test_a_worker_that_dies_is_replaced_and_its_chunks_computed_again(reference,
 # --- run (and every command writing through a staging folder) ------------------------------------------
 
 
+STOP_WITH_A_CHUNK_PART_WRITTEN = """
+import multiprocessing, time
+from improvesim.experiments import sweep
+pool = sweep._new_pool(1)
+pool.submit(time.sleep, 300)
+pool.submit(len, b"x" * 5_000_000)  # queued: the pool's feeder thread blocks writing it into the pipe
+time.sleep(0.5)
+# forked now, it holds the pipe's read end too (as a restarted pool's workers can) and never reads it
+holder = multiprocessing.get_context("fork").Process(target=time.sleep, args=(300,), daemon=True)
+holder.start()
+sweep._stop_pool(pool)
+print("stopped", flush=True)
+"""
+
+
+def test_a_pool_stopped_while_its_feeder_writes_a_chunk_lets_the_process_exit():
+    """A stopped pool's feeder thread blocked writing a queued chunk no worker will read kept a resumed
+    sobol_all.toml sweep alive after its interrupt message (its exit waited for the thread): it must not."""
+    proc = subprocess.run(
+        [sys.executable, "-c", STOP_WITH_A_CHUNK_PART_WRITTEN], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert proc.returncode == 0 and proc.stdout == "stopped\n", proc.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_forced_run_keeps_the_old_results_and_leaves_nothing_behind(tmp_path, sig):
     out = tmp_path / "out"

@@ -1,5 +1,8 @@
 """Sensitivity analysis: the pipeline on functions with known indices, guards, and the model."""
 
+import shutil
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,18 +53,30 @@ def test_convergence_uses_valid_prefixes():
     assert list(full.sort_values("ST", ascending=False)["factor"]) == ["x1", "x2", "x3"]
 
 
-def test_a_large_sobol_design_analysed_on_two_processes_gives_the_numbers_of_one():
-    """SALib's parallel analysis (used from PARALLEL_FROM base samples x factors) shares out the
-    factors; every index and interval must be the serial one, in the same order."""
-    k, n = 50, 1024
-    assert n * k >= sa.PARALLEL_FROM
+@pytest.mark.parametrize("second_order", [False, True])
+def test_the_indices_are_salibs_serial_numbers(second_order):
+    """sobol_indices takes SALib's parallel path on one process (less work): every index and interval must
+    be its serial path's, to the bit, with outputs that vary and with A and B constant (where the serial
+    path sets the intervals to 0 itself)."""
+    from SALib.analyze import sobol
+
+    k, n = 6, 64
     problem = {"num_vars": k, "names": [f"x{i}" for i in range(k)], "bounds": [[0.0, 1.0]] * k}
-    rng = np.random.default_rng(5)
-    weights = rng.random(k)
-    Y = rng.random((n * (k + 2), k)) @ weights  # (a linear model: any Y of the design's length fits)
-    one, _ = sa.sobol_indices(problem, Y, second_order=False, seed=3, processes=1)
-    two, _ = sa.sobol_indices(problem, Y, second_order=False, seed=3, processes=2)
-    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    step = 2 * k + 2 if second_order else k + 2
+    varying = np.random.default_rng(5).random((n, step))
+    flat_ends = varying.copy()
+    flat_ends[:, [0, -1]] = 0.5  # every A and B row alike
+    for Y in (varying.reshape(-1), flat_ends.reshape(-1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SALib warns of the constant A and B
+            table, s2 = sa.sobol_indices(problem, Y, second_order, seed=3)
+            serial = sobol.analyze(
+                problem, Y, calc_second_order=second_order, num_resamples=sa.RESAMPLES, conf_level=sa.CONF_LEVEL, seed=3
+            )
+        for index in ("S1", "S1_conf", "ST", "ST_conf"):
+            assert table[index].to_numpy().tobytes() == serial[index].tobytes(), index
+        if second_order:
+            np.testing.assert_array_equal(s2.to_numpy(), serial["S2"])
 
 
 def test_first_order_rows_of_a_second_order_design_give_the_same_indices():
@@ -159,6 +174,18 @@ def test_the_report_and_figures_are_written(model_study):
     assert (folder / "figures" / "institutionalized_share-indices.png").stat().st_size > 10_000
     assert {"quarter", "half", "full"} == set(pd.read_csv(folder / "convergence.csv")["samples"])
     assert len(pd.read_csv(folder / "noise.csv")) == 3
+
+
+def test_the_analysis_on_two_processes_writes_the_bytes_of_one(model_study, tmp_path):
+    """The outcomes' SALib calls are shared out among worker processes (improvesim.sensitivity._indices);
+    every table and the report must be the ones a single process writes."""
+    store, folder = model_study
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy, ignore=shutil.ignore_patterns("sensitivity*"))
+    two, analysed = analyse_study(copy, processes=2)
+    assert analysed == 3
+    for name in ("indices.csv", "convergence.csv", "noise.csv", "report.md"):
+        assert (two / name).read_bytes() == (folder / name).read_bytes(), name
 
 
 def test_from_store_gives_delta_and_pawn(model_study):

@@ -79,6 +79,48 @@ def test_sampled_designs_have_the_documented_size_and_stay_in_bounds(tmp_path, d
         assert set(coaches) == set(range(7))
 
 
+@pytest.mark.parametrize("groups", [None, ["a", "b", "a", "c", "b"], ["a"] * 5, ["p0", "p1", "p2", "p3", "p4"]])
+@pytest.mark.parametrize("second_order", [True, False])
+def test_the_saltelli_design_is_salibs_to_the_bit(groups, second_order):
+    """saltelli_sample builds SALib's sobol.sample with array operations: the same float64s, groups
+    (one group or every parameter its own: as SALib, no groups) and second order or not."""
+    from SALib.sample import sobol as sobol_sample
+
+    from improvesim.experiments.design import saltelli_sample
+
+    names = [f"p{i}" for i in range(5)]
+    problem = {"num_vars": 5, "names": names, "bounds": [[i, i + 2.5] for i in range(5)]}
+    if groups:
+        problem["groups"] = groups
+    ours = saltelli_sample(dict(problem), 32, second_order, 7)
+    salib = sobol_sample.sample(dict(problem), 32, calc_second_order=second_order, scramble=True, seed=7)
+    assert ours.shape == salib.shape and ours.tobytes() == salib.tobytes()
+
+
+def test_the_plan_table_is_built_without_a_data_frame_and_written_as_before(tmp_path):
+    """Plan.arrow (plan.parquet and the manifest) is the table of every run as pandas would convert it,
+    metadata included, and chunk_rows its slices; plan.parquet is written byte for byte as from the frame."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from improvesim.experiments.plan import make_plan
+    from improvesim.experiments.store import _create, _meta
+
+    body = 'design = "sobol"\nsamples = 8\nreplicates = 3\nchunk = 7\ncommon_random_numbers = false\n' + RANGES
+    exp = load_experiment(experiment(tmp_path, body))
+    design = build_design(exp)
+    plan = make_plan(exp, design)
+    frame = plan.rows(0, plan.runs)
+    assert list(frame.columns) == ["run_id", "set", "replicate", "seed", *design.values.columns]
+    assert (frame["run_id"] == frame["set"] * 3 + frame["replicate"]).all() and plan.runs == design.sets * 3
+    assert plan.arrow().equals(pa.Table.from_pandas(frame, preserve_index=False), check_metadata=True)
+    pd.testing.assert_frame_equal(pd.concat([plan.chunk_rows(i) for i in range(plan.chunks)]), frame, check_exact=True)
+    _create(tmp_path / "store", exp, design, plan, _meta(exp, design, plan))
+    frame.to_parquet(tmp_path / "frame.parquet", index=False)
+    assert (tmp_path / "store" / "plan.parquet").read_bytes() == (tmp_path / "frame.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "store" / "plan.parquet").equals(plan.arrow(), check_metadata=True)
+
+
 def test_grid_and_list_designs(tmp_path):
     grid = build_design(load_experiment(experiment(tmp_path, SMALL)))
     assert grid.sets == 2 * 3 * 2
@@ -120,6 +162,26 @@ def test_parallel_equals_serial(serial_store, tmp_path, monkeypatch, method):
     exp = load_experiment(tmp / "exp.toml")
     run_sweep(exp, tmp_path / "par", workers=2, progress=False)
     assert parts_bytes(tmp_path / "par") == parts_bytes(serial)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_calls_on_worker_processes_give_their_results_in_order(monkeypatch, method):
+    """run_calls (the sensitivity analysis's outcomes): each call on a worker process, results in the
+    order of the calls; a call's exception is raised in the caller."""
+    monkeypatch.setattr(sweep_module, "start_method", lambda: method)
+    results = sweep_module.run_calls([(divmod, (n, 3)) for n in range(7)] + [(os.getpid, ())], 2)
+    assert results[:7] == [divmod(n, 3) for n in range(7)] and results[7] != os.getpid()
+    assert sweep_module.run_calls([(divmod, (7, 2))], 2) == [(3, 1)]  # one call: in this process
+    with pytest.raises(ZeroDivisionError):
+        sweep_module.run_calls([(divmod, (1, 1)), (divmod, (1, 0))], 2)
+
+
+def test_a_pool_worker_may_fork_in_turn_despite_its_watchdog_thread():
+    """A worker runs a watchdog thread (it dies with its parent) that holds no lock, so it may fork: the
+    sensitivity analysis's SALib calls, on workers, take SALib's parallel path (a forked process)."""
+    if sweep_module.start_method() != "fork":
+        pytest.skip("this process may not fork")
+    assert sweep_module.run_calls([(sweep_module.start_method, ())] * 2, 2) == ["fork", "fork"]
 
 
 def test_workers_are_spawned_while_another_python_thread_runs():
@@ -205,6 +267,59 @@ def test_the_manifest_is_the_plan_with_each_runs_status(serial_store, tmp_path):
     assert (manifest.loc[missing, "status"] == "missing").all() and missing.sum() == 5
     assert (manifest.loc[~missing, "status"] == "ok").all() and (manifest["error"] == "").all()
     assert statuses["status"].tolist() == manifest["status"].tolist()
+
+
+def test_the_manifest_from_the_sweeps_plan_is_the_one_read_from_plan_parquet(serial_store, tmp_path):
+    """A sweep writes its manifest from the plan it holds, without reading plan.parquet again."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from improvesim.experiments.plan import make_plan
+    from improvesim.experiments.store import write_manifest
+
+    store = tmp_path / "store"
+    shutil.copytree(serial_store[1], store)
+    exp = load_experiment(serial_store[0] / "exp.toml")
+    read = write_manifest(store)
+    from_file = pq.read_table(store / "manifest.parquet")
+    held = write_manifest(store, make_plan(exp, build_design(exp)))
+    assert pq.read_table(store / "manifest.parquet").equals(from_file, check_metadata=True)
+    pd.testing.assert_frame_equal(held, read, check_exact=True)
+
+
+def test_an_interrupted_sweep_writes_its_manifest_without_reading_the_plan_back(serial_store, tmp_path, monkeypatch):
+    """Ctrl-C: the manifest is written from the plan the sweep holds (reading a million-run plan.parquet
+    back made Ctrl-C on sobol_all.toml's sweep take 16.6 s); it says which runs are saved, and --resume
+    gives the results of a sweep never interrupted."""
+    import pyarrow.parquet as pq
+
+    from improvesim.experiments.sweep import SweepInterrupted
+
+    tmp, serial = serial_store
+    exp = load_experiment(tmp / "exp.toml")
+    saved, read = [], []
+    save_chunk, read_table = sweep_module.save_chunk, pq.read_table
+
+    def save_then_interrupt(folder, result, outcomes):
+        save_chunk(folder, result, outcomes)
+        saved.append(result.index)
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "save_chunk", save_then_interrupt)
+    monkeypatch.setattr(
+        pq, "read_table", lambda path, *a, **k: read.append(os.path.basename(path)) or read_table(path, *a, **k)
+    )
+    with pytest.raises(SweepInterrupted) as interrupted:
+        run_sweep(exp, tmp_path / "s", progress=False)
+    assert read and "plan.parquet" not in read
+    manifest = pd.read_parquet(tmp_path / "s" / "manifest.parquet")
+    assert len(manifest) == 36 and interrupted.value.saved == 10 == (manifest["status"] == "ok").sum()
+    monkeypatch.undo()
+    run_sweep(exp, tmp_path / "s", resume=True, progress=False)
+    assert parts_bytes(tmp_path / "s") == parts_bytes(serial)
+    assert pq.read_table(tmp_path / "s" / "manifest.parquet").equals(pq.read_table(serial / "manifest.parquet"))
 
 
 def test_a_manifest_of_outcomes_the_plan_does_not_have_is_refused(serial_store, tmp_path):
