@@ -278,6 +278,29 @@ _PAIRWISE_BLOCK = 128
 
 
 @rule
+def _eight_at(x, at):
+    """The eight (:data:`_PAIRWISE_LEAF`) numbers ``x[at]`` to ``x[at + 7]`` as a tuple (held in
+    registers), each read one index on from the last: no number but 0 and 1 in a compiled helper
+    (``tests/test_kernel_style.py``)."""
+    x0 = x[at]
+    at += 1
+    x1 = x[at]
+    at += 1
+    x2 = x[at]
+    at += 1
+    x3 = x[at]
+    at += 1
+    x4 = x[at]
+    at += 1
+    x5 = x[at]
+    at += 1
+    x6 = x[at]
+    at += 1
+    x7 = x[at]
+    return x0, x1, x2, x3, x4, x5, x6, x7
+
+
+@rule
 def _block_sum(x, start, n):
     """NumPy's sum of a run of at most ``_PAIRWISE_BLOCK`` numbers ``x[start:start + n]``."""
     if n < _PAIRWISE_LEAF:
@@ -286,19 +309,18 @@ def _block_sum(x, start, n):
             res += x[start + i]
         return res
     # eight partial sums (_PAIRWISE_LEAF), held in registers rather than an array made per call
-    a0, a1, a2, a3 = x[start], x[start + 1], x[start + 2], x[start + 3]
-    a4, a5, a6, a7 = x[start + 4], x[start + 5], x[start + 6], x[start + 7]
+    a0, a1, a2, a3, a4, a5, a6, a7 = _eight_at(x, start)
     i = _PAIRWISE_LEAF
     while i < n - n % _PAIRWISE_LEAF:
-        at = start + i
-        a0 += x[at]
-        a1 += x[at + 1]
-        a2 += x[at + 2]
-        a3 += x[at + 3]
-        a4 += x[at + 4]
-        a5 += x[at + 5]
-        a6 += x[at + 6]
-        a7 += x[at + 7]
+        b0, b1, b2, b3, b4, b5, b6, b7 = _eight_at(x, start + i)
+        a0 += b0
+        a1 += b1
+        a2 += b2
+        a3 += b3
+        a4 += b4
+        a5 += b5
+        a6 += b6
+        a7 += b7
         i += _PAIRWISE_LEAF
     res = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))  # then added in pairs
     while i < n:
