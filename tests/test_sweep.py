@@ -79,24 +79,6 @@ def test_sampled_designs_have_the_documented_size_and_stay_in_bounds(tmp_path, d
         assert set(coaches) == set(range(7))
 
 
-@pytest.mark.parametrize("groups", [None, ["a", "b", "a", "c", "b"], ["a"] * 5, ["p0", "p1", "p2", "p3", "p4"]])
-@pytest.mark.parametrize("second_order", [True, False])
-def test_the_saltelli_design_is_salibs_to_the_bit(groups, second_order):
-    """saltelli_sample builds SALib's sobol.sample with array operations: the same float64s, groups
-    (one group or every parameter its own: as SALib, no groups) and second order or not."""
-    from SALib.sample import sobol as sobol_sample
-
-    from improvesim.experiments.design import saltelli_sample
-
-    names = [f"p{i}" for i in range(5)]
-    problem = {"num_vars": 5, "names": names, "bounds": [[i, i + 2.5] for i in range(5)]}
-    if groups:
-        problem["groups"] = groups
-    ours = saltelli_sample(dict(problem), 32, second_order, 7)
-    salib = sobol_sample.sample(dict(problem), 32, calc_second_order=second_order, scramble=True, seed=7)
-    assert ours.shape == salib.shape and ours.tobytes() == salib.tobytes()
-
-
 def test_the_plan_table_is_built_without_a_data_frame_and_written_as_before(tmp_path):
     """Plan.arrow (plan.parquet and the manifest) is the table of every run as pandas would convert it,
     metadata included, and chunk_rows its slices; plan.parquet is written byte for byte as from the frame."""
