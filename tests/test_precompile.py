@@ -82,7 +82,7 @@ def test_after_the_pool_compiled_a_first_run_compiles_no_listed_kernel(tmp_path)
 def test_any_batch_and_either_path_meets_the_listed_kernels_only():
     """One compiled version of each kernel serves every batch: one run or several, one school
     or forty, with or without per-school records, the year of months or the submodels stepped
-    (the Mesa model's path).  Before, a batch of one run met other array layouts (its draws'
+    (the Mesa model's path), with or without a delay before a pandemic raises exits.  Before, a batch of one run met other array layouts (its draws'
     slices looked contiguous) and read-only tables on one path met writable ones on the other,
     so each compiled most kernels again (about 25 s on a new machine)."""
     code = textwrap.dedent(
@@ -99,6 +99,10 @@ def test_any_batch_and_either_path_meets_the_listed_kernels_only():
             simulate([one] * runs, list(range(runs)), record_schools=True)
         engine = Engine([p] * 2, [1, 2])
         for _ in range(14):
+            engine.step()
+        no_delay = p.with_overrides({"turnover.pandemic_delay": 0})  # the calendar's own severities
+        engine = Engine([no_delay] * 2, [1, 2])
+        for _ in range(2):
             engine.step()
         print(json.dumps(compiled_kernels()))
         """

@@ -125,7 +125,9 @@ def pandemic_for_exits(pv: ParamVectors, cal: Calendar) -> np.ndarray:
 def pandemic_for_exits_at(pv: ParamVectors, month: int, pandemic: np.ndarray) -> np.ndarray:
     """:func:`pandemic_for_exits` in ``month``, whose calendar's pandemic severity is ``pandemic`` (R, 1)."""
     if not anything(pv.col("turnover.pandemic_delay")):
-        return pandemic
+        # a read-only view of the calendar's own array: the turnover kernels always take a
+        # read-only one (one compiled version), and the calendar's stays as other kernels take it
+        return frozen(pandemic.view())
     return pv.cached("pandemic_for_exits", _pandemic_for_exits_by_month)[month]
 
 
