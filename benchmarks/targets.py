@@ -306,7 +306,7 @@ def main() -> None:
     for schools in (40, 400, 4000):
         params = district(schools)
         simulate([params], [0])
-        singles[schools] = cpu_best(repeats if schools < 4000 else 3, lambda p=params: simulate([p], [1]))
+        singles[schools] = cpu_best(3 * repeats if schools < 4000 else 3, lambda p=params: simulate([p], [1]))
     row(
         "single run, 40 schools (CPU ms)",
         f"{singles[40] * 1e3:.1f}",
