@@ -208,7 +208,12 @@ def test_a_pandemic_raises_exits_only_after_the_delay_and_a_break_starts_it_agai
 def test_without_a_delay_exits_see_the_calendars_pandemic():
     pv, st = small({"turnover.pandemic_delay": 0})
     cal = calendar.calendar_and_shocks(st, pv, AUGUST)
-    assert turnover.pandemic_for_exits(pv, cal) is cal.pandemic
+    writable = cal.pandemic.flags.writeable
+    seen = turnover.pandemic_for_exits(pv, cal)
+    # the calendar's own severities, as a read-only view (the turnover kernels' one compiled
+    # version), the calendar's array left as it was
+    assert np.shares_memory(seen, cal.pandemic) and np.array_equal(seen, cal.pandemic)
+    assert not seen.flags.writeable and cal.pandemic.flags.writeable == writable
 
 
 # --- seeded replicates of whole runs ----------------------------------------------------

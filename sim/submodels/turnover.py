@@ -117,8 +117,8 @@ def _with_pandemic(hazard, severity, pandemic_rise):
 def pandemic_for_exits(pv: ParamVectors, cal: Calendar) -> np.ndarray:
     """(R, 1) severity (0-1) of the pandemic that raises exit hazards this month:
     the calendar's, in runs where the pandemic has been under way without a
-    break for at least ``turnover.pandemic_delay`` months, zero elsewhere (the
-    calendar's own array when no run has a delay).  Read-only."""
+    break for at least ``turnover.pandemic_delay`` months, zero elsewhere (a
+    read-only view of the calendar's own array when no run has a delay).  Read-only."""
     return pandemic_for_exits_at(pv, cal.month, cal.pandemic)
 
 
