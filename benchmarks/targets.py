@@ -7,8 +7,12 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
   outcomes and yearly series), recorded as sweeps record them and every month;
 - a sweep's steady rate on 1 and 2 workers and the parallel efficiency: the
   rate is measured between two sweeps of different sizes, (runs_big -
-  runs_small) / (wall_big - wall_small), so that start-up cancels out, each
-  wall time the median of three sweeps (one with ``--quick``);
+  runs_small) / (wall_big - wall_small) for 2,000 and 20,000 runs, so that
+  start-up cancels out, each wall time the median of three sweeps (one with
+  ``--quick``), the sweeps on 1 and 2 workers alternating; beside it the
+  two parts of the efficiency: the CPU time per run of every process (more
+  on 2 workers: work added, or the cores slowing each other) and the CPU
+  time over wall time per worker (below 100%: a core idle);
 - a sweep's fixed cost: the wall time of a 2,000-run sweep minus 2,000 / the
   2-worker steady rate (kernels compiled), in this process (as the issue
   defines it) and as ``improvesim sweep`` in a fresh process (with Python's
@@ -40,12 +44,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +60,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from improvesim.experiments.design import count_sets  # noqa: E402
 from improvesim.experiments.spec import load_experiment  # noqa: E402
-from improvesim.experiments.sweep import run_sweep  # noqa: E402
+from improvesim.experiments.sweep import run_calls, run_sweep  # noqa: E402
 from improvesim.sim import engine as engine_module  # noqa: E402
 from improvesim.sim import rng  # noqa: E402
 from improvesim.sim.end_of_run import end_of_run_outcomes, yearly_series  # noqa: E402
@@ -107,24 +113,89 @@ def sweep_experiment(runs: int, folder: Path) -> Path:
     return path
 
 
-def sweep_wall(runs: int, workers: int, folder: Path) -> float:
-    """Wall time of the sweep of :func:`sweep_experiment` on ``workers`` workers, in this process."""
+def sweep_wall(runs: int, workers: int, folder: Path) -> tuple[float, float]:
+    """(wall s, CPU s of this process and its workers) of the sweep of :func:`sweep_experiment`
+    on ``workers`` workers, in this process (the pool's workers are joined when it returns, so
+    their CPU time is counted)."""
     exp = load_experiment(sweep_experiment(runs, folder))
+    cpu_before = _cpu_with_children()
     start = time.perf_counter()
     summary = run_sweep(exp, folder / f"store{runs}_{workers}", workers=workers, progress=False)
     wall = time.perf_counter() - start
     assert summary.ok == runs, summary
-    return wall
+    return wall, _cpu_with_children() - cpu_before
 
 
-def steady_and_fixed(workers: int, small: int, big: int, folder: Path, repeats: int) -> tuple[float, float, float]:
-    """(steady runs/s, wall of the small sweep, fixed cost) on ``workers`` workers, from the median
-    wall time of ``repeats`` sweeps of each size: the rate is a difference quotient, and one slow
-    small sweep would otherwise swing it (and the efficiency) by tens of percent."""
-    wall_small = statistics.median(sweep_wall(small, workers, folder / f"small{i}") for i in range(repeats))
-    wall_big = statistics.median(sweep_wall(big, workers, folder / f"big{i}") for i in range(repeats))
-    rate = (big - small) / (wall_big - wall_small)
-    return rate, wall_small, wall_small - small / rate
+def _cpu_with_children() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@dataclass
+class SteadySweep:
+    """A sweep's steady state on some workers, from sweeps of two sizes (medians of repeats)."""
+
+    rate: float  # runs/s: (big - small) / (wall_big - wall_small), start-up cancelled
+    wall_small: float  # s
+    fixed: float  # s: wall_small - small / rate
+    cpu_per_run: float  # CPU ms of every process per run, (cpu_big - cpu_small) / (big - small)
+    busy: float  # the steady part's CPU time over its wall time and the workers, 0-1 (1: no core idle)
+    machine: float  # the machine's own scaling: plain batches in 2 forked processes against 1, 0-1
+
+
+def steady_sweeps(small: int, big: int, folder: Path, repeats: int) -> dict[int, SteadySweep]:
+    """:class:`SteadySweep` on 1 and on 2 workers.  The sweeps on 1 and on 2 workers alternate
+    (1 small, 1 big, 2 small, 2 big, again ``repeats`` times), so that the machine's speed, which
+    drifts by tens of percent over minutes on the shared host, weighs on both alike; measured one
+    after the other, a drift between them moved the efficiency by as much."""
+    walls: dict[tuple[int, int], list[float]] = defaultdict(list)
+    cpus: dict[tuple[int, int], list[float]] = defaultdict(list)
+    machine = []
+    for repeat in range(repeats):
+        for workers in (1, 2):
+            for runs in (small, big):
+                wall, cpu = sweep_wall(runs, workers, folder / f"r{repeat}")
+                walls[workers, runs].append(wall)
+                cpus[workers, runs].append(cpu)
+        machine.append(machine_scaling(big // 4))
+    steady = {}
+    for workers in (1, 2):
+        wall = {runs: statistics.median(walls[workers, runs]) for runs in (small, big)}
+        cpu = {runs: statistics.median(cpus[workers, runs]) for runs in (small, big)}
+        rate = (big - small) / (wall[big] - wall[small])
+        steady[workers] = SteadySweep(
+            rate=rate,
+            wall_small=wall[small],
+            fixed=wall[small] - small / rate,
+            cpu_per_run=(cpu[big] - cpu[small]) / (big - small) * 1e3,
+            busy=(cpu[big] - cpu[small]) / (wall[big] - wall[small]) / workers,
+            machine=statistics.median(machine),
+        )
+    return steady
+
+
+def machine_scaling(runs: int) -> float:
+    """The machine's own parallel efficiency: ``runs`` runs of the baseline in plain
+    :data:`BATCH`-run batches in this process, against as many in each of two forked processes at
+    once (:func:`~improvesim.experiments.sweep.run_calls`, the workers of the sensitivity
+    analysis): the wall time of the batches in one process over the longer of the two (the pool's
+    start not counted).  No sweep: what two busy cores of this host give, which caps a sweep's
+    efficiency."""
+    batches = max(1, runs // BATCH)
+    one = plain_batches(batches, 0)
+    both = run_calls([(plain_batches, (batches, 1)), (plain_batches, (batches, 2))], 2)
+    return one / max(both)
+
+
+def plain_batches(batches: int, stream: int) -> float:
+    """Wall s of ``batches`` batches of :data:`BATCH` baseline runs (seeds from ``stream``),
+    recorded as a sweep's worker records them."""
+    params = defaults()
+    start = time.perf_counter()
+    for b in range(batches):
+        seeds = [stream * 10**6 + b * BATCH + i for i in range(BATCH)]
+        yearly_series(simulate([params] * BATCH, seeds))
+    return time.perf_counter() - start
 
 
 def command_sweep_wall(runs: int, folder: Path) -> float:
@@ -297,7 +368,7 @@ def main() -> None:
     parser.add_argument("--no-mesa", action="store_true", help="skip the mesa.batch_run comparison")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
-    small, big = (2000, 4000) if args.quick else (2000, 10000)
+    small, big = (2000, 6000) if args.quick else (2000, 20000)
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores")
     print(f"{'what':52s} {'measured':>22s}   {'target':>16s}")
     simulate([defaults()], [0])  # kernels loaded (compiled if needed)
@@ -334,10 +405,15 @@ def main() -> None:
         )
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
         sweeps = 1 if args.quick else 3
-        rate1, _, fixed1 = steady_and_fixed(1, small, big if not args.quick else 4000, folder, sweeps)
-        rate2, wall2000, fixed2 = steady_and_fixed(2, small, big, folder, sweeps)
+        steady = steady_sweeps(small, big, Path(tmp), sweeps)
+    rate1, rate2, fixed1, fixed2, wall2000 = (
+        steady[1].rate,
+        steady[2].rate,
+        steady[1].fixed,
+        steady[2].fixed,
+        steady[2].wall_small,
+    )
     efficiency = rate2 / (2 * rate1)
     row("sweep steady rate, 1 worker (wall)", f"{rate1:.0f} runs/s")
     row("sweep steady rate, 2 workers (wall)", f"{rate2:.0f} runs/s", f">= {TARGET_RATE_2}", rate2 >= TARGET_RATE_2)
@@ -347,6 +423,13 @@ def main() -> None:
         f">= {TARGET_EFFICIENCY:.0%}",
         efficiency >= TARGET_EFFICIENCY,
     )
+    row(
+        "  CPU ms per run (every process), 1 and 2 workers",
+        f"{steady[1].cpu_per_run:.3f} {steady[2].cpu_per_run:.3f}",
+        "equal: no work added",
+    )
+    row("  CPU over wall per worker, 1 and 2 workers", f"{steady[1].busy:.0%} {steady[2].busy:.0%}", "100%: none idle")
+    row("  the machine: plain batches in 2 processes against 1", f"{steady[2].machine:.0%}", "caps the efficiency")
     row(f"sweep of {small:,} runs on 2 workers (wall s)", f"{wall2000:.2f}", "")
     row("sweep fixed cost, 2 workers (s)", f"{fixed2:.2f}", f"<= {TARGET_FIXED:.0f}", fixed2 <= TARGET_FIXED)
     row("sweep fixed cost, 1 worker in-process (s)", f"{fixed1:.2f}")

@@ -16,7 +16,8 @@ Layout::
       .lock                  while a sweep writes: its pid, host and start time (a second writer is refused)
 
 Every file is written to a temporary name and renamed into place, so a
-file is either complete or absent.  A chunk is done when its outcomes part
+file is either complete or absent (a part's temporary file, left by a
+worker stopped while writing it, is removed when the sweep stops or resumes).  A chunk is done when its outcomes part
 exists (it is written last); ``--resume`` computes only the missing chunks.
 Part files hold a fixed set of runs, so a resumed sweep, or one computed
 with any number of workers, writes the same bytes; every part of one kind
@@ -216,7 +217,18 @@ def _reopen(store: Path, meta: dict) -> set[int]:
             f"{store} was made by a different experiment (or scenario) than this one; "
             "resume with the same files, or use --force to start over"
         )
+    discard_unfinished_parts(store)
     return done_chunks(store)
+
+
+def discard_unfinished_parts(store: Path) -> int:
+    """Remove the temporary files of parts whose writing was cut off (a worker stopped part-way
+    through :func:`write_atomic`); how many.  Call it only while no worker writes into ``store``."""
+    folder = store / PARTS
+    unfinished = list(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in unfinished:
+        path.unlink(missing_ok=True)
+    return len(unfinished)
 
 
 def done_chunks(store: Path) -> set[int]:
