@@ -7,12 +7,14 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
   outcomes and yearly series), recorded as sweeps record them and every month;
 - a sweep's steady rate on 1 and 2 workers and the parallel efficiency: the
   rate is measured between two sweeps of different sizes, (runs_big -
-  runs_small) / (wall_big - wall_small) for 2,000 and 20,000 runs, so that
-  start-up cancels out, each wall time the median of three sweeps (one with
-  ``--quick``), the sweeps on 1 and 2 workers alternating; beside it the
-  two parts of the efficiency: the CPU time per run of every process (more
-  on 2 workers: work added, or the cores slowing each other) and the CPU
-  time over wall time per worker (below 100%: a core idle);
+  runs_small) / (wall_big - wall_small) for 2,000 and 20,480 runs (20
+  chunks, ten per worker: none idles at the end), so that start-up cancels
+  out, each wall time the median of three sweeps (one with ``--quick``),
+  the sweeps on 1 and 2 workers alternating; beside it the parts of the
+  efficiency: the CPU time per run of every process (more on 2 workers:
+  work added, or the cores slowing each other), the CPU time over wall
+  time per worker (below 100%: a core idle), and the machine's own scaling
+  (plain batches in two processes against one);
 - a sweep's fixed cost: the wall time of a 2,000-run sweep minus 2,000 / the
   2-worker steady rate (kernels compiled), in this process (as the issue
   defines it) and as ``improvesim sweep`` in a fresh process (with Python's
@@ -368,7 +370,8 @@ def main() -> None:
     parser.add_argument("--no-mesa", action="store_true", help="skip the mesa.batch_run comparison")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
-    small, big = (2000, 6000) if args.quick else (2000, 20000)
+    # the big sweep a whole number of 1,024-run chunks per worker: no worker idles at its end
+    small, big = (2000, 6144) if args.quick else (2000, 20480)
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores")
     print(f"{'what':52s} {'measured':>22s}   {'target':>16s}")
     simulate([defaults()], [0])  # kernels loaded (compiled if needed)

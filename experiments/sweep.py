@@ -6,9 +6,9 @@ per worker are in flight, so memory stays flat however many runs there
 are.  On this machine (one process, or a local pool) the process that
 computes a chunk writes its parts too and sends back only the chunk's
 number and run count; a Dask worker sends its results back and the sweep
-writes them (a cluster's workers need not see the store's file system).  Because each run's seed and each chunk's membership are fixed,
-results are identical for any number of workers, local or Dask, resumed or
-not.
+writes them (a cluster's workers need not see the store's file system).
+Because each run's seed and each chunk's membership are fixed, results
+are identical for any number of workers, local or Dask, resumed or not.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def compute_and_save(task: ChunkTask, folder: Path) -> ChunkSaved:
     """Compute a chunk and write its parts into ``folder`` (:func:`save_chunk`: each file atomic,
     the outcomes part last) in the process that computed it, so that only its number and run count
     travel back: the sweep's own process then neither unpickles nor encodes results, work it did on
-    the workers' cores (about 1 s of CPU per 20,000 runs on two workers)."""
+    the workers' cores (the parent's CPU time in a 20,000-run sweep on two workers fell from 1.4-1.5 s
+    to 0.3-0.4 s)."""
     result = run_chunk(task)
     save_chunk(folder, result, task.outcomes)
     _pause_if_testing()
