@@ -324,7 +324,9 @@ class FolderLock:
         if self.held:
             holder = read_lock(self.path)
             if holder is not None and holder.get("pid") == os.getpid():
-                self.path.unlink(missing_ok=True)
+                # on a file system gone read-only the file stays: its process dead, the next writer takes it over
+                with contextlib.suppress(OSError):
+                    self.path.unlink(missing_ok=True)
             self.held = False
 
     def __enter__(self) -> FolderLock:

@@ -29,6 +29,7 @@ in ``.NAME.next`` beside the store and swapped into place when complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -62,6 +63,11 @@ NEXT = "next"
 
 class StoreError(Exception):
     """The store cannot be used as asked (exit status 2)."""
+
+
+class PartNotWritten(StoreError):
+    """A chunk's parts could not be written mid-sweep (the disk is full, the parts folder was made
+    read-only): the message names the folder, the chunk and the reason."""
 
 
 def part_path(store: Path, kind: str, index: int) -> Path:
@@ -227,7 +233,8 @@ def discard_unfinished_parts(store: Path) -> int:
     folder = store / PARTS
     unfinished = list(folder.glob(".*.tmp")) if folder.is_dir() else []
     for path in unfinished:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder made read-only keeps them until --resume
+            path.unlink(missing_ok=True)
     return len(unfinished)
 
 
@@ -251,13 +258,25 @@ def _complete_parquet(path: Path) -> bool:
 
 
 def save_chunk(store: Path, result: ChunkResult, outcomes: tuple[str, ...]) -> None:
-    """Write a chunk's parts, each with its kind's one schema; the outcomes part last (it marks the chunk done)."""
-    write_atomic(part_path(store, "yearly", result.index), _parquet(result.yearly, part_dtypes("yearly")))
-    if result.schools is not None:
-        write_atomic(part_path(store, "schools", result.index), _parquet(result.schools, part_dtypes("schools")))
-    write_atomic(
-        part_path(store, "outcomes", result.index), _parquet(result.outcomes, part_dtypes("outcomes", outcomes))
-    )
+    """Write a chunk's parts, each with its kind's one schema; the outcomes part last (it marks the chunk done).
+
+    Raises :class:`PartNotWritten` when a part cannot be written (a pool worker's exception
+    travels back to the sweep: one line of text, not the worker's traceback)."""
+    try:
+        write_atomic(part_path(store, "yearly", result.index), _parquet(result.yearly, part_dtypes("yearly")))
+        if result.schools is not None:
+            write_atomic(part_path(store, "schools", result.index), _parquet(result.schools, part_dtypes("schools")))
+        write_atomic(
+            part_path(store, "outcomes", result.index), _parquet(result.outcomes, part_dtypes("outcomes", outcomes))
+        )
+    except OSError as exc:
+        raise PartNotWritten(f"cannot write {store / PARTS}/ (chunk {result.index}): {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError's reason in a few words ("No space left on device"), also for pyarrow's, whose
+    text repeats its errno."""
+    return os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
 
 
 def read_parts(store: Path, kind: str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -37,8 +37,10 @@ from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import (
+    PartNotWritten,
     StoreError,
     discard_unfinished_parts,
+    done_chunks,
     finish,
     prepare,
     save_chunk,
@@ -376,7 +378,8 @@ def _collect(pending: dict, wait_some) -> Iterator:
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """The sweep was interrupted (Ctrl-C, SIGTERM) or its workers kept dying; finished chunks are saved.
+    """The sweep was interrupted (Ctrl-C, SIGTERM), its workers kept dying or a part could not be
+    written (:class:`~improvesim.experiments.store.PartNotWritten`); finished chunks are saved.
 
     ``store`` is the store asked for; ``folder`` where the chunks were saved
     (the store, or its ``.NAME.next`` staging folder for a ``--force``
@@ -409,8 +412,8 @@ def run_sweep(
     Raises :class:`~improvesim.experiments.store.StoreError` (the store
     cannot be used as asked), :class:`~improvesim.experiments.output.FolderLockedError`
     (another process is writing into it) or :class:`SweepInterrupted`
-    (interrupted, or the workers kept dying; finished chunks are saved and
-    the manifest written).
+    (interrupted, the workers kept dying, or a part could not be written;
+    finished chunks are saved and the manifest written).
     """
     store = Path(store)
     design = build_design(exp)
@@ -444,13 +447,13 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
                 bar.update(chunk.runs)
                 check_interrupted()
         check_interrupted()
-    except (KeyboardInterrupt, WorkersDied) as exc:
+    except (KeyboardInterrupt, WorkersDied, PartNotWritten) as exc:
         bar.close()
         discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
-        manifest = write_manifest(folder, plan)
-        saved = int((manifest["status"] != "missing").sum())
+        saved = _manifest_after_stop(folder, plan)
         raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
     bar.close()
+    discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
     manifest = write_manifest(folder, plan)
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
@@ -465,6 +468,18 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
         errors=sorted(set(failed["error"]))[:5],
         already_done=plan.runs - todo_runs,
     )
+
+
+def _manifest_after_stop(folder: Path, plan: Plan) -> int:
+    """Write the manifest of a stopped sweep; how many runs are saved.  When it cannot be written
+    (the disk is full), an older one is removed, so that no manifest disagrees with the parts."""
+    try:
+        manifest = write_manifest(folder, plan)
+    except OSError:
+        with contextlib.suppress(OSError):
+            (folder / "manifest.parquet").unlink(missing_ok=True)
+        return sum(len(range(*plan.chunk_bounds(i))) for i in done_chunks(folder))
+    return int((manifest["status"] != "missing").sum())
 
 
 class _engine:

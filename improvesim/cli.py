@@ -76,12 +76,16 @@ class Interrupted(Exception):
 
 
 def _interrupted_status(cause: BaseException) -> int:
-    """The exit status for an interrupted command: 143 for SIGTERM, 130 for Ctrl-C."""
+    """The exit status for an interrupted command: 143 for SIGTERM, 130 for Ctrl-C, 2 when the
+    output folder stopped taking files (full, or made read-only: as when it is refused up front)."""
     from improvesim.experiments.lifeline import Terminated
+    from improvesim.experiments.store import PartNotWritten
 
     _forget_unhandled_interrupt()
     if isinstance(cause, Terminated):
         return 128 + 15
+    if isinstance(cause, PartNotWritten):
+        return EXIT_BAD_INPUT
     return 130 if isinstance(cause, KeyboardInterrupt) else 1
 
 
@@ -465,6 +469,8 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
 
 def _interrupted_message(args: argparse.Namespace, exc) -> str:
     """What was saved where, and the exact command that finishes the sweep."""
+    from improvesim.experiments.store import PartNotWritten
+
     again = ["improvesim", args.command, str(args.experiment), "--out", str(exc.store), "--resume"]
     if exc.forced:
         again.append("--force")
@@ -472,7 +478,12 @@ def _interrupted_message(args: argparse.Namespace, exc) -> str:
         value = getattr(args, option, None)
         if value is not None:
             again += [f"--{option.replace('_', '-')}", str(value)]
-    why = "worker processes kept dying (out of memory?)" if isinstance(exc.cause, Exception) else "interrupted"
+    if isinstance(exc.cause, PartNotWritten):
+        why = f"{exc.cause}; make room there (or make it writable) first"
+    elif isinstance(exc.cause, Exception):
+        why = "worker processes kept dying (out of memory?)"
+    else:
+        why = "interrupted"
     where = (
         f"the new sweep's {exc.saved} of {exc.runs} finished runs are kept aside in {exc.folder}/ and the old "
         f"results in {exc.store}/ are untouched"

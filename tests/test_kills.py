@@ -227,6 +227,24 @@ def test_a_stale_lock_is_taken_over_and_a_live_one_is_not(tmp_path):
     assert not (folder / LOCK).exists()
 
 
+def test_a_lock_on_a_file_system_gone_read_only_is_left_for_the_next_writer(tmp_path, monkeypatch):
+    """A sweep whose file system is remounted read-only stops with its one-line message; releasing
+    its lock then fails (the file stays), which must not end in a traceback: the next writer takes
+    the lock of the dead process over."""
+    import errno
+    import pathlib
+
+    folder = tmp_path / "store"
+    with FolderLock(folder):
+
+        def read_only(self, missing_ok=False):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+        monkeypatch.setattr(pathlib.Path, "unlink", read_only)
+    monkeypatch.undo()
+    assert (folder / LOCK).exists()
+
+
 def test_a_folder_a_sweep_is_writing_is_not_replaced_by_another_command(tmp_path):
     folder = tmp_path / "store"
     with FolderLock(folder, command="improvesim sweep"):

@@ -185,6 +185,94 @@ def test_a_resumed_sweep_removes_the_parts_a_stopped_worker_left_half_written(se
     assert parts_bytes(store) == parts_bytes(serial)
 
 
+def test_a_sweep_whose_worker_died_while_writing_a_part_ends_with_no_temporary_file(
+    serial_store, tmp_path, monkeypatch
+):
+    """A pool worker killed while writing a part (for memory, say) leaves its temporary file; the
+    pool is restarted and the chunk computed again, and the finished sweep removes what was cut off
+    (so does a --force sweep's, which is swapped into place as it is)."""
+    monkeypatch.setattr(sweep_module, "start_method", lambda: "fork")  # the workers see the patch below
+    tmp, serial = serial_store
+    save_chunk = sweep_module.save_chunk
+    once = tmp_path / "killed-once"
+
+    def die_while_writing(folder, result, outcomes):
+        if result.index == 3 and not once.exists():
+            once.touch()
+            (folder / "parts").mkdir(exist_ok=True)
+            (folder / "parts" / ".yearly-00003.parquet.cut.tmp").write_bytes(b"PAR1")
+            os.kill(os.getpid(), signal.SIGKILL)
+        save_chunk(folder, result, outcomes)
+
+    monkeypatch.setattr(sweep_module, "save_chunk", die_while_writing)
+    summary = run_sweep(load_experiment(tmp / "exp.toml"), tmp_path / "s", workers=2, progress=False)
+    assert once.exists() and summary.ok == 36
+    assert not list((tmp_path / "s" / "parts").glob(".*.tmp"))
+    assert parts_bytes(tmp_path / "s") == parts_bytes(serial)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_part_that_cannot_be_written_stops_the_sweep_with_what_is_saved(serial_store, tmp_path, monkeypatch, workers):
+    """The disk fills up (or the parts folder is made read-only) mid-sweep: the sweep stops, its
+    workers too, with every finished chunk kept, no temporary file and a manifest that says so;
+    ``--resume`` then finishes it with a serial sweep's bytes."""
+    import errno
+
+    from improvesim.experiments import store as store_module
+    from improvesim.experiments.store import PartNotWritten
+
+    monkeypatch.setattr(sweep_module, "start_method", lambda: "fork")  # the workers see the patch below
+    tmp, serial = serial_store
+    exp = load_experiment(tmp / "exp.toml")
+    write_atomic = store_module.write_atomic
+
+    def full_from_chunk_4(path, write):
+        if path.parent.name == "parts" and int(path.stem.split("-")[1]) >= 4:
+            raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+        write_atomic(path, write)
+
+    monkeypatch.setattr(store_module, "write_atomic", full_from_chunk_4)
+    store = tmp_path / "s"
+    with pytest.raises(sweep_module.SweepInterrupted) as stopped:
+        run_sweep(exp, store, workers=workers, progress=False)
+    cause = stopped.value.cause
+    assert isinstance(cause, PartNotWritten) and "No space left on device" in str(cause) and str(store) in str(cause)
+    assert not list((store / "parts").glob(".*.tmp"))
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    saved = set(pd.concat(pd.read_parquet(p) for p in (store / "parts").glob("outcomes-*.parquet"))["run_id"])
+    assert set(manifest.loc[manifest["status"] != "missing", "run_id"]) == saved
+    assert len(saved) == stopped.value.saved >= 20  # chunks 0 to 3 at least
+    monkeypatch.setattr(store_module, "write_atomic", write_atomic)
+    run_sweep(exp, store, workers=workers, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+def test_a_part_that_cannot_be_written_is_one_clear_message(serial_store, tmp_path, monkeypatch, capsys):
+    """On the command line: what could not be written and why, what is saved, how to finish; exit
+    status 2 (the folder cannot take the results, as when it is refused before the sweep); no traceback."""
+    import errno
+
+    from improvesim.cli import main
+    from improvesim.experiments import store as store_module
+
+    tmp, _ = serial_store
+    write_atomic = store_module.write_atomic
+
+    def read_only_from_chunk_2(path, write):
+        if path.parent.name == "parts" and int(path.stem.split("-")[1]) >= 2:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path) + ".tmp")
+        write_atomic(path, write)
+
+    monkeypatch.setattr(store_module, "write_atomic", read_only_from_chunk_2)
+    store = tmp_path / "s"
+    status = main(["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"cannot write {store / 'parts'}" in err and "Permission denied" in err
+    assert "10 of 36 runs are saved" in err and "--resume" in err
+
+
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_calls_on_worker_processes_give_their_results_in_order(monkeypatch, method):
     """run_calls (the sensitivity analysis's outcomes): each call on a worker process, results in the
