@@ -9,12 +9,13 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
   rate is measured between two sweeps of different sizes, (runs_big -
   runs_small) / (wall_big - wall_small) for 2,000 and 20,480 runs (20
   chunks, ten per worker: none idles at the end), so that start-up cancels
-  out, each wall time the median of three sweeps (one with ``--quick``),
-  the sweeps on 1 and 2 workers alternating; beside it the parts of the
-  efficiency: the CPU time per run of every process (more on 2 workers:
-  work added, or the cores slowing each other), the CPU time over wall
-  time per worker (below 100%: a core idle), and the machine's own scaling
-  (plain batches in two processes against one);
+  out, each wall time the median of five sweeps (one with ``--quick``); the
+  efficiency is the median of five repeats' own, each from sweeps on 1
+  and 2 workers run within a minute (the host's speed drifts); beside it
+  the parts of the efficiency: the CPU time per run of every process (more
+  on 2 workers: work added, or the cores slowing each other), the CPU time
+  over wall time per worker (below 100%: a core idle), and the machine's
+  own scaling (plain batches in two processes against one);
 - a sweep's fixed cost: the wall time of a 2,000-run sweep minus 2,000 / the
   2-worker steady rate (kernels compiled), in this process (as the issue
   defines it) and as ``improvesim sweep`` in a fresh process (with Python's
@@ -33,7 +34,7 @@ Prints, for the baseline district (40 schools, 10 years) unless said:
 - ``mesa.batch_run`` against ``improvesim sweep`` on the grid of
   ``benchmarks/sweep.py`` (36 parameter sets, 2 processes each).
 
-    .venv/bin/python benchmarks/targets.py            # about 2-3 minutes on an idle 2-core machine
+    .venv/bin/python benchmarks/targets.py            # about 7 minutes on an idle 2-core machine
     .venv/bin/python benchmarks/targets.py --quick    # smaller sweeps, fewer repeats
 
 The machine is shared: single-run and batch numbers are CPU time
@@ -145,17 +146,20 @@ class SteadySweep:
     machine: float  # the machine's own scaling: plain batches in 2 forked processes against 1, 0-1
 
 
-def steady_sweeps(small: int, big: int, folder: Path, repeats: int) -> dict[int, SteadySweep]:
-    """:class:`SteadySweep` on 1 and on 2 workers.  The sweeps on 1 and on 2 workers alternate
-    (1 small, 1 big, 2 small, 2 big, again ``repeats`` times), so that the machine's speed, which
-    drifts by tens of percent over minutes on the shared host, weighs on both alike; measured one
-    after the other, a drift between them moved the efficiency by as much."""
+def steady_sweeps(small: int, big: int, folder: Path, repeats: int) -> tuple[dict[int, SteadySweep], list[float]]:
+    """:class:`SteadySweep` on 1 and on 2 workers, and the parallel efficiency of each repeat.
+
+    Each repeat sweeps ``small`` runs on 1 then 2 workers, then ``big`` runs on 1 then 2, and its
+    efficiency is its own 2-worker rate over twice its own 1-worker rate: sweeps measured within
+    a minute of each other, because this host's speed drifts by 10-20% within minutes (the same
+    sweep on 1 worker took 22.5 and 23.9 s two minutes apart, 2026-11-30), and a drift between
+    a 1-worker and a 2-worker sweep moves the efficiency by as much.  Report the median."""
     walls: dict[tuple[int, int], list[float]] = defaultdict(list)
     cpus: dict[tuple[int, int], list[float]] = defaultdict(list)
     machine = []
     for repeat in range(repeats):
-        for workers in (1, 2):
-            for runs in (small, big):
+        for runs in (small, big):
+            for workers in (1, 2):
                 wall, cpu = sweep_wall(runs, workers, folder / f"r{repeat}")
                 walls[workers, runs].append(wall)
                 cpus[workers, runs].append(cpu)
@@ -173,7 +177,9 @@ def steady_sweeps(small: int, big: int, folder: Path, repeats: int) -> dict[int,
             busy=(cpu[big] - cpu[small]) / (wall[big] - wall[small]) / workers,
             machine=statistics.median(machine),
         )
-    return steady
+    spans = {w: [b - a for a, b in zip(walls[w, small], walls[w, big], strict=True)] for w in (1, 2)}
+    efficiencies = [one / (2 * two) for one, two in zip(spans[1], spans[2], strict=True)]
+    return steady, efficiencies
 
 
 def machine_scaling(runs: int) -> float:
@@ -408,8 +414,8 @@ def main() -> None:
         )
 
     with tempfile.TemporaryDirectory() as tmp:
-        sweeps = 1 if args.quick else 3
-        steady = steady_sweeps(small, big, Path(tmp), sweeps)
+        sweeps = 1 if args.quick else 5
+        steady, efficiencies = steady_sweeps(small, big, Path(tmp), sweeps)
     rate1, rate2, fixed1, fixed2, wall2000 = (
         steady[1].rate,
         steady[2].rate,
@@ -417,15 +423,16 @@ def main() -> None:
         steady[2].fixed,
         steady[2].wall_small,
     )
-    efficiency = rate2 / (2 * rate1)
+    efficiency = statistics.median(efficiencies)
     row("sweep steady rate, 1 worker (wall)", f"{rate1:.0f} runs/s")
     row("sweep steady rate, 2 workers (wall)", f"{rate2:.0f} runs/s", f">= {TARGET_RATE_2}", rate2 >= TARGET_RATE_2)
     row(
-        "parallel efficiency, 2 workers against 1",
+        f"parallel efficiency, 2 workers against 1 (median of {len(efficiencies)})",
         f"{efficiency:.0%}",
         f">= {TARGET_EFFICIENCY:.0%}",
         efficiency >= TARGET_EFFICIENCY,
     )
+    row("  each repeat's (1 and 2 workers within a minute)", " ".join(f"{e:.0%}" for e in efficiencies))
     row(
         "  CPU ms per run (every process), 1 and 2 workers",
         f"{steady[1].cpu_per_run:.3f} {steady[2].cpu_per_run:.3f}",
