@@ -118,6 +118,27 @@ def interrupts_handled() -> Iterator[None]:
         sys.unraisablehook = _previous_unraisablehook
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Within the block, Ctrl-C and SIGTERM are recorded (:func:`interrupt_received` sees them)
+    but raise nothing: for a stop that must finish once begun (a sweep's workers ended, its
+    manifest written), which a second Ctrl-C would otherwise cut short.  Outside the main thread
+    (where signal handlers cannot be set) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _record_only) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _record_only(signum, frame) -> None:
+    _received.append(Terminated if signum == signal.SIGTERM else KeyboardInterrupt)
+
+
 def interrupt_received() -> type[KeyboardInterrupt] | None:
     """:class:`Terminated` if SIGTERM came within :func:`interrupts_handled`, else ``KeyboardInterrupt``
     if Ctrl-C came, else None."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improvesim.experiments.design import build_design
-from improvesim.experiments.lifeline import WATCHDOG, check_interrupted, worker_init
+from improvesim.experiments.lifeline import WATCHDOG, check_interrupted, interrupts_deferred, worker_init
 from improvesim.experiments.output import FolderLock, recover
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkTask, run_chunk
@@ -448,13 +448,15 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
                 check_interrupted()
         check_interrupted()
     except (KeyboardInterrupt, WorkersDied, PartNotWritten) as exc:
-        bar.close()
-        discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
-        saved = _manifest_after_stop(folder, plan)
+        with interrupts_deferred():  # a second Ctrl-C does not cut the stop short
+            bar.close()
+            discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
+            saved = _manifest_after_stop(folder, plan)
         raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
-    bar.close()
-    discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
-    manifest = write_manifest(folder, plan)
+    with interrupts_deferred():  # every chunk is saved: a Ctrl-C now is noted, and the manifest written
+        bar.close()
+        discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
+        manifest = write_manifest(folder, plan)
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
     return SweepSummary(
@@ -510,12 +512,13 @@ class _engine:
         return run_serial(self.tasks, self.folder)
 
     def __exit__(self, *exc) -> None:
-        if self.results is not None:
-            self.results.close()  # a pool generator stops its workers
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        with interrupts_deferred():  # the workers are ended even if Ctrl-C comes again meanwhile
+            if self.results is not None:
+                self.results.close()  # a pool generator stops its workers
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
 
 
 class _NoBar:

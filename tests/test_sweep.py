@@ -247,6 +247,43 @@ def test_a_part_that_cannot_be_written_stops_the_sweep_with_what_is_saved(serial
     assert parts_bytes(store) == parts_bytes(serial)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
+    serial_store, tmp_path, monkeypatch, capsys, workers
+):
+    """An impatient second Ctrl-C lands while the sweep ends its workers and writes its manifest: the
+    stop still finishes, with the manifest and the message of what is saved and how to go on (it
+    printed "interrupted; nothing was written" and left no manifest, found by a break-test)."""
+    from improvesim.cli import main
+
+    tmp, serial = serial_store
+    check_interrupted, write_manifest = sweep_module.check_interrupted, sweep_module.write_manifest
+    checks = []
+
+    def ctrl_c_after_two_chunks():
+        checks.append(1)
+        if len(checks) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C, in the sweep's own process
+        check_interrupted()
+
+    def ctrl_c_again_then_write(folder, plan=None):
+        os.kill(os.getpid(), signal.SIGINT)  # the second, while the sweep stops
+        return write_manifest(folder, plan)
+
+    monkeypatch.setattr(sweep_module, "check_interrupted", ctrl_c_after_two_chunks)
+    monkeypatch.setattr(sweep_module, "write_manifest", ctrl_c_again_then_write)
+    store = tmp_path / "s"
+    command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", str(workers), "--quiet"]
+    status = main(command)
+    err = capsys.readouterr().err
+    assert status == 130 and "nothing was written" not in err and "--resume" in err, err
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert (manifest["status"] == "ok").sum() >= 10 and f"{(manifest['status'] == 'ok').sum()} of 36" in err
+    monkeypatch.undo()
+    assert main([*command, "--resume"]) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
 def test_a_part_that_cannot_be_written_is_one_clear_message(serial_store, tmp_path, monkeypatch, capsys):
     """On the command line: what could not be written and why, what is saved, how to finish; exit
     status 2 (the folder cannot take the results, as when it is refused before the sweep); no traceback."""
