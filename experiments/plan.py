@@ -60,6 +60,10 @@ class Plan:
         """The run ids of chunk ``index``: ``range(*chunk_bounds(index))``."""
         return index * self.chunk, min((index + 1) * self.chunk, self.runs)
 
+    def runs_in(self, chunks) -> int:
+        """How many runs the chunks numbered in ``chunks`` hold."""
+        return sum(stop - start for start, stop in map(self.chunk_bounds, chunks))
+
     def chunk_rows(self, index: int) -> pd.DataFrame:
         return self.rows(*self.chunk_bounds(index))
 
