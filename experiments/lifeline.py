@@ -61,8 +61,10 @@ class Terminated(KeyboardInterrupt):
     """The process got SIGTERM; handled like Ctrl-C."""
 
 
-#: The interrupts received within :func:`interrupts_handled`, oldest first.
+#: The interrupts received within :func:`interrupts_handled` (or deferred), oldest first.
 _received: list[type[KeyboardInterrupt]] = []
+#: How many :func:`interrupts_handled` blocks are open (0 or 1: the command line opens one).
+_handled_depth = 0
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -93,8 +95,21 @@ def _keep_lost_interrupts(unraisable) -> None:
 _previous_unraisablehook = sys.unraisablehook
 
 
+class HandledInterrupts:
+    """What :func:`interrupts_handled` yields: the interrupts its block received, kept after the
+    block ends (the module forgets them then, so a later sweep in the same process starts afresh)."""
+
+    def __init__(self) -> None:
+        self.received: list[type[KeyboardInterrupt]] = []
+
+    def kind(self) -> type[KeyboardInterrupt] | None:
+        """:class:`Terminated` if SIGTERM came within the block, else ``KeyboardInterrupt`` if
+        Ctrl-C came, else None (as :func:`interrupt_received` says within it)."""
+        return _strongest(self.received)
+
+
 @contextlib.contextmanager
-def interrupts_handled() -> Iterator[None]:
+def interrupts_handled() -> Iterator[HandledInterrupts]:
     """Within the block, SIGTERM is handled like Ctrl-C (it raises :class:`Terminated`), every
     interrupt is recorded, and one that lands where Python cannot raise it waits for :func:`check_interrupted`.
 
@@ -102,49 +117,71 @@ def interrupts_handled() -> Iterator[None]:
     ``__del__`` method, say) or turned into another exception (an extension
     module whose import it interrupts raises ``ImportError``), so long loops
     also call :func:`check_interrupted` and the caller can ask
-    :func:`interrupt_received`.  The previous signal handlers and
-    ``sys.unraisablehook`` come back at the end.
+    :func:`interrupt_received` within the block, or the :class:`HandledInterrupts`
+    it yields after it.  The previous signal handlers and
+    ``sys.unraisablehook`` come back at the end, and the interrupts recorded are
+    forgotten by the module (code run after the block, a library's sweep in the
+    same process, sees none).
     """
-    global _previous_unraisablehook
+    global _previous_unraisablehook, _handled_depth
+    handled = HandledInterrupts()
     _received.clear()
+    _handled_depth += 1
     previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
     previous_int = signal.signal(signal.SIGINT, _on_sigint)
     _previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _keep_lost_interrupts
     try:
-        yield
+        yield handled
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
         sys.unraisablehook = _previous_unraisablehook
+        _handled_depth -= 1
+        handled.received = _received[:]
+        _received.clear()
 
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Within the block, Ctrl-C and SIGTERM are recorded (:func:`interrupt_received` sees them)
-    but raise nothing: for a stop that must finish once begun (a sweep's workers ended, its
-    manifest written), which a second Ctrl-C would otherwise cut short.  Outside the main thread
-    (where signal handlers cannot be set) the block runs as it is."""
+    """Within the block, Ctrl-C and SIGTERM raise nothing: for a stop that must finish once
+    begun (a sweep's workers ended, its manifest written), which a second Ctrl-C would
+    otherwise cut short.  Within :func:`interrupts_handled` (the command line) they are recorded
+    for :func:`interrupt_received` and the next :func:`check_interrupted`; outside it (a
+    library's caller) each is sent again as the block ends, to the handlers that were there
+    before (Python's own raises ``KeyboardInterrupt``).  Outside the main thread (where signal
+    handlers cannot be set) the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _record_only) for sig in (signal.SIGINT, signal.SIGTERM)}
+    record = _handled_depth > 0
+    came: list[int] = []
+
+    def note(signum, frame) -> None:
+        if record:
+            _received.append(Terminated if signum == signal.SIGTERM else KeyboardInterrupt)
+        elif signum not in came:
+            came.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _record_only(signum, frame) -> None:
-    _received.append(Terminated if signum == signal.SIGTERM else KeyboardInterrupt)
+        for signum in came:
+            signal.raise_signal(signum)
 
 
 def interrupt_received() -> type[KeyboardInterrupt] | None:
     """:class:`Terminated` if SIGTERM came within :func:`interrupts_handled`, else ``KeyboardInterrupt``
     if Ctrl-C came, else None."""
-    if Terminated in _received:
+    return _strongest(_received)
+
+
+def _strongest(received: list[type[KeyboardInterrupt]]) -> type[KeyboardInterrupt] | None:
+    if Terminated in received:
         return Terminated
-    return KeyboardInterrupt if _received else None
+    return KeyboardInterrupt if received else None
 
 
 def check_interrupted() -> None:

@@ -893,13 +893,14 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from improvesim.experiments.lifeline import interrupt_received, interrupts_handled
+    from improvesim.experiments.lifeline import HandledInterrupts, interrupts_handled
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.command_line = " ".join(["improvesim", *map(shlex.quote, argv)])
+    handled = HandledInterrupts()
     try:
-        with interrupts_handled():  # SIGTERM is handled like Ctrl-C
+        with interrupts_handled() as handled:  # SIGTERM is handled like Ctrl-C
             return COMMANDS[args.command](args)
     except BrokenPipeError:
         return _reader_went_away()
@@ -912,7 +913,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         return _nothing_written(args.command, exc)
     except Exception:
-        kind = interrupt_received()  # an interrupt that a library turned into another exception
+        kind = handled.kind()  # an interrupt that a library turned into another exception
         if kind is None:
             raise
         return _nothing_written(args.command, kind())

@@ -425,6 +425,69 @@ def test_an_interrupt_a_library_turned_into_another_exception_is_still_an_interr
     assert capsys.readouterr().err == "improvesim params: interrupted; nothing was written\n"
 
 
+def test_an_interrupt_the_command_line_handled_does_not_stop_a_later_sweep_in_the_same_process(
+    monkeypatch, capsys, tmp_path
+):
+    """A library's caller who ran a command (``cli.main``) that was interrupted, then sweeps in the
+    same process: the old interrupt was still recorded and stopped the sweep at its first check."""
+    from improvesim import cli
+    from improvesim.experiments import lifeline
+
+    def interrupted_import(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed") from None
+
+    monkeypatch.setitem(cli.COMMANDS, "params", interrupted_import)
+    assert cli.main(["params"]) == 130
+    assert lifeline.interrupt_received() is None
+    summary = run_sweep(load_experiment(tiny(tmp_path)), tmp_path / "store", progress=False)
+    assert (summary.ok, summary.missing) == (summary.runs, 0)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_deferred_outside_the_command_line_comes_at_the_block_end_and_is_then_forgotten(
+    signal_name, monkeypatch
+):
+    """Outside ``interrupts_handled`` (a library's caller) a deferred interrupt was recorded and
+    never raised: the caller's Ctrl-C vanished and the next sweep stopped at its first check."""
+    from improvesim.experiments import lifeline
+
+    sig = getattr(signal, signal_name)
+    came = []
+
+    def callers_handler(signum, frame):
+        came.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(sig, callers_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), lifeline.interrupts_deferred():
+            signal.raise_signal(sig)
+            signal.raise_signal(sig)  # twice: sent again once
+            assert came == []  # nothing raised within the block
+        assert came == [sig]
+        assert signal.getsignal(sig) is callers_handler
+        assert lifeline.interrupt_received() is None
+        lifeline.check_interrupted()
+    finally:
+        signal.signal(sig, previous)
+
+
+def test_an_interrupt_deferred_within_the_command_line_waits_for_the_next_check():
+    from improvesim.experiments import lifeline
+
+    with lifeline.interrupts_handled() as handled:
+        with lifeline.interrupts_deferred():
+            signal.raise_signal(signal.SIGTERM)
+        assert lifeline.interrupt_received() is lifeline.Terminated
+        with pytest.raises(lifeline.Terminated):
+            lifeline.check_interrupted()
+    assert handled.kind() is lifeline.Terminated
+    assert lifeline.interrupt_received() is None
+
+
 def test_other_exceptions_are_not_taken_for_interrupts(monkeypatch):
     from improvesim import cli
 
