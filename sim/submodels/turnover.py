@@ -268,28 +268,24 @@ def _staff_exits_and_replacements(state, coef, month, leaves, happened):
     m = StaffMonth(*month)
     left_at = np.zeros(st.unsettled_months.shape, dtype=np.bool_)
     if _exits(m, c, st.tenure, st.unsettled_months, st.exit_budget, leaves, left_at):
-        _after_exits(st, c, m, leaves, left_at, happened)
+        # what follows the exits: only the schools someone left are visited (nothing follows
+        # elsewhere), listed once in (run, school) order; the steps are called here, not from a
+        # step of their own: Numba copies an inlined step's code, with all it inlined, twice at
+        # each call, which cost 2-5 s of this kernel's 15-18 s of compiling (docs/scale.md)
+        hit = _schools_left(left_at)
+        # what the team was before anyone was replaced
+        team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights, hit)
+        successors = _successors(leaves, st.bench, hit)
+        _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment)
+        _promote_successors(st, c, successors, hit, team_skill, team_commitment)
+        _refill_promoted_seats(st, c, m, leaves, successors, hit, team_skill, team_commitment)
+        stalled = _stalled(leaves, successors, st.engagement, hit)
+        dropped = _stall_work(st, c, stalled, hit, m.new_leader_continues)
+        _knowledge_walks_out(st, c, leaves, hit)
+        _bench_keeps_only_skilled_staff(st.skill, st.bench, hit)
+        if happened.shape[1] != 0:
+            _mark_staff_events(happened, successors, stalled, dropped, st.engagement)
     _unsettle_after_principal(st.unsettled_months, leaves, c.after_principal_months)
-
-
-@step
-def _after_exits(st, c, m, leaves, left_at, happened):
-    """What follows the exits ``leaves`` (K, R, S): see :func:`_staff_exits_and_replacements`.
-    Only the schools someone left are visited (nothing follows elsewhere), listed once in
-    (run, school) order."""
-    hit = _schools_left(left_at)
-    # what the team was before anyone was replaced
-    team_skill, team_commitment = _team_means(st.skill, st.commitment, st.weights, hit)
-    successors = _successors(leaves, st.bench, hit)
-    _replace_newcomers(st, c, m, leaves, hit, team_skill, team_commitment)
-    _promote_successors(st, c, successors, hit, team_skill, team_commitment)
-    _refill_promoted_seats(st, c, m, leaves, successors, hit, team_skill, team_commitment)
-    stalled = _stalled(leaves, successors, st.engagement, hit)
-    dropped = _stall_work(st, c, stalled, hit, m.new_leader_continues)
-    _knowledge_walks_out(st, c, leaves, hit)
-    _bench_keeps_only_skilled_staff(st.skill, st.bench, hit)
-    if happened.shape[1] != 0:
-        _mark_staff_events(happened, successors, stalled, dropped, st.engagement)
 
 
 @rule
