@@ -22,6 +22,7 @@ over.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -177,7 +178,9 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
 
     On any exception the staging folder is removed and ``target`` is left
     exactly as it was.  Raises :class:`OutputExistsError` as
-    :func:`check_writable` does.
+    :func:`check_writable` does, and :class:`OutputNotWritableError` (one
+    line, naming ``target`` and the reason) when the folder stops taking
+    files mid-write (:func:`out_of_room`: its disk full, say).
     """
     target = Path(target)
     check_writable(target, force)
@@ -187,9 +190,24 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
         check_interrupted()  # a SIGTERM whose exception was lost still stops the swap
         mark_results(staging)
         swap_into_place(staging, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if out_of_room(exc) and not isinstance(exc, OutputNotWritableError):
+            raise OutputNotWritableError(
+                f"--out: {target}: the results could not be written ({os.strerror(exc.errno)}); nothing was "
+                f"written and {target} is as it was; allowed: a folder with room for them"
+            ) from None
         raise
+
+
+#: What an ``OSError`` says when a folder stops taking files mid-write: its disk or quota is full,
+#: its file system went read-only, or a file grew past the largest allowed.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def out_of_room(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ``OSError`` of :data:`NO_ROOM` (the output, not the input, is at fault)."""
+    return isinstance(exc, OSError) and exc.errno in NO_ROOM
 
 
 def _prefix(target: Path, kind: str) -> str:

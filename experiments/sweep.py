@@ -32,7 +32,7 @@ from pathlib import Path
 
 from improvesim.experiments.design import build_design
 from improvesim.experiments.lifeline import WATCHDOG, check_interrupted, interrupts_deferred, worker_init
-from improvesim.experiments.output import FolderLock, recover
+from improvesim.experiments.output import FolderLock, out_of_room, recover
 from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
@@ -44,6 +44,7 @@ from improvesim.experiments.store import (
     finish,
     prepare,
     save_chunk,
+    staging_folder,
     write_manifest,
 )
 from improvesim.sim.posterior import pinned_constants
@@ -412,7 +413,8 @@ def run_sweep(
     """Run (or finish) an experiment into ``store``, holding the store's lock throughout.
 
     Raises :class:`~improvesim.experiments.store.StoreError` (the store
-    cannot be used as asked), :class:`~improvesim.experiments.output.FolderLockedError`
+    cannot be used as asked, or stopped taking files: its disk full, say),
+    :class:`~improvesim.experiments.output.FolderLockedError`
     (another process is writing into it) or :class:`SweepInterrupted`
     (interrupted, the workers kept dying, or a part could not be written;
     finished chunks are saved and the manifest written).
@@ -432,6 +434,18 @@ def run_sweep(
             with contextlib.suppress(OSError):
                 store.rmdir()
         raise
+    except OSError as exc:
+        if not out_of_room(exc):
+            raise
+        # the disk filled (or went read-only) outside a chunk's parts: taking the lock, creating
+        # the store, writing the manifest or swapping a --force sweep into place
+        kept = any(done_chunks(folder) for folder in (store, staging_folder(store)))
+        advice = (
+            "the runs saved so far are kept: make room, then run the same command with --resume"
+            if kept
+            else "nothing was computed: make room, then run the same command again"
+        )
+        raise StoreError(f"cannot write {store} ({os.strerror(exc.errno)}); {advice}") from None
     summary.store = store
     return summary
 

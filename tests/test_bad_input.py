@@ -371,6 +371,43 @@ def test_a_read_only_or_full_file_system_is_found_before_computing(tmp_path, mou
     assert "runs in" not in proc.stdout and "computed" not in proc.stdout  # nothing computed
 
 
+@pytest.mark.skipif(bool(NO_NAMESPACE), reason=NO_NAMESPACE or "usable")
+def test_a_file_system_that_fills_while_the_results_are_written_is_reported_in_one_line(tmp_path):
+    """Room enough at the check (16 MB), not for 600 runs' results (about 45 MB): the write fails
+    part-way.  It printed pyarrow's traceback; now one line and exit status 2, nothing left behind."""
+    target = tmp_path / "mnt"
+    target.mkdir()
+    proc = in_namespace(
+        f"M={target}; mount -t tmpfs -o size=24m tmpfs $M; dd if=/dev/zero of=$M/fill bs=1M count=7 2>/dev/null; "
+        f"{sys.executable} -m improvesim run baseline --replicates 600 --out $M/results || echo exit $?; ls -A $M"
+    )
+    assert proc.returncode == 0 and "exit 2" in proc.stdout, proc.stderr
+    assert proc.stderr == (
+        f"improvesim run: error: --out: {target}/results: the results could not be written (No space left on "
+        f"device); nothing was written and {target}/results is as it was; allowed: a folder with room for them\n"
+    )
+    assert proc.stdout.split()[-2:] == ["2", "fill"]  # nothing but the filler left in the file system
+
+
+def test_every_command_s_staged_results_report_a_folder_that_stops_taking_files(tmp_path):
+    """:func:`staged_folder` is where every command writes its results: a full disk, a quota, a
+    file system gone read-only or a file too large becomes one message naming the folder."""
+    import errno
+
+    from improvesim.experiments.output import NO_ROOM, OutputNotWritableError, staged_folder
+
+    target = tmp_path / "results"
+    for number in sorted(NO_ROOM):
+        says = f"--out: {target}: the results could not be written"
+        with pytest.raises(OutputNotWritableError, match=says), staged_folder(target) as stage:
+            (stage / "part.txt").write_text("half")
+            raise OSError(number, os.strerror(number))
+        nothing_but(tmp_path)
+    with pytest.raises(FileNotFoundError), staged_folder(target):  # anything else is not the output's fault
+        raise FileNotFoundError(errno.ENOENT, "an input")
+    nothing_but(tmp_path)
+
+
 # --- 8. the Dask scheduler --------------------------------------------------------------------
 
 

@@ -247,6 +247,49 @@ def test_a_part_that_cannot_be_written_stops_the_sweep_with_what_is_saved(serial
     assert parts_bytes(store) == parts_bytes(serial)
 
 
+@pytest.mark.parametrize("where", ["lock", "create", "manifest"])
+def test_a_disk_that_fills_outside_the_parts_stops_the_sweep_in_one_line(
+    serial_store, tmp_path, monkeypatch, capsys, where
+):
+    """The disk fills between the command's check and the lock, while the store is created, or
+    before the final manifest: one line naming the store and the reason, exit status 2, the runs
+    saved kept (it printed a traceback; found by a break-test); ``--resume`` then finishes it."""
+    import errno
+
+    from improvesim.cli import main
+    from improvesim.experiments import output as output_module
+    from improvesim.experiments import store as store_module
+
+    tmp, serial = serial_store
+    full = OSError(errno.ENOSPC, "No space left on device")
+    patched = {
+        "lock": (output_module.FolderLock, "acquire"),
+        "create": (store_module, "_create"),
+        "manifest": (sweep_module, "write_manifest"),
+    }[where]
+    original = getattr(*patched)
+
+    def fails(*args, **kwargs):
+        raise full
+
+    monkeypatch.setattr(*patched, fails)
+    store = tmp_path / "s"
+    assert main(["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"]) == 2
+    advice = {
+        "lock": "nothing was computed: make room, then run the same command again",
+        "create": "nothing was computed: make room, then run the same command again",
+        "manifest": "the runs saved so far are kept: make room, then run the same command with --resume",
+    }[where]
+    assert (
+        capsys.readouterr().err
+        == f"improvesim sweep: error: cannot write {store} (No space left on device); {advice}\n"
+    )
+    monkeypatch.setattr(*patched, original)
+    resumed = ["--resume"] if where == "manifest" else []
+    assert main(["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet", *resumed]) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     serial_store, tmp_path, monkeypatch, capsys, workers
