@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -192,9 +193,10 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
         swap_into_place(staging, target)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if out_of_room(exc) and not isinstance(exc, OutputNotWritableError):
+        reason = out_of_room(exc)
+        if reason and not isinstance(exc, OutputNotWritableError):
             raise OutputNotWritableError(
-                f"--out: {target}: the results could not be written ({os.strerror(exc.errno)}); nothing was "
+                f"--out: {target}: the results could not be written ({reason}); nothing was "
                 f"written and {target} is as it was; allowed: a folder with room for them"
             ) from None
         raise
@@ -205,9 +207,20 @@ def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
-def out_of_room(exc: BaseException) -> bool:
-    """Whether ``exc`` is an ``OSError`` of :data:`NO_ROOM` (the output, not the input, is at fault)."""
-    return isinstance(exc, OSError) and exc.errno in NO_ROOM
+#: SQLite's result codes (pyabc's History is a SQLite file) for the same: full, or read-only.
+SQLITE_NO_ROOM = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY})
+
+
+def out_of_room(exc: BaseException) -> str | None:
+    """Why the output stopped taking files, if ``exc`` says it did (the output, not an input, is
+    at fault), else None: an ``OSError`` of :data:`NO_ROOM` (its reason as the system words it),
+    or SQLite's error of :data:`SQLITE_NO_ROOM`, also as SQLAlchemy wraps it (its ``orig``)."""
+    if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+        return os.strerror(exc.errno)
+    original = getattr(exc, "orig", exc)
+    if isinstance(original, sqlite3.Error) and getattr(original, "sqlite_errorcode", None) in SQLITE_NO_ROOM:
+        return str(original)
+    return None
 
 
 def _prefix(target: Path, kind: str) -> str:

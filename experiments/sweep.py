@@ -435,7 +435,8 @@ def run_sweep(
                 store.rmdir()
         raise
     except OSError as exc:
-        if not out_of_room(exc):
+        reason = out_of_room(exc)
+        if not reason:
             raise
         # the disk filled (or went read-only) outside a chunk's parts: taking the lock, creating
         # the store, writing the manifest or swapping a --force sweep into place
@@ -445,7 +446,7 @@ def run_sweep(
             if kept
             else "nothing was computed: make room, then run the same command again"
         )
-        raise StoreError(f"cannot write {store} ({os.strerror(exc.errno)}); {advice}") from None
+        raise StoreError(f"cannot write {store} ({reason}); {advice}") from None
     summary.store = store
     return summary
 

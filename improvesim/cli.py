@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from improvesim import __version__
-from improvesim.experiments.output import OutputExistsError, OutputNotWritableError, staged_folder
+from improvesim.experiments.output import OutputExistsError, OutputNotWritableError, out_of_room, staged_folder
 from improvesim.sim.params import ParameterError, Params, defaults, load_scenario, one_line, parse_assignment
 from improvesim.sim.schema import BY_NAME
 
@@ -673,16 +673,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print(f"check in {out}/ (report.md, sbc.csv)")
                 return 0 if cover["passed"].all() else 1
             out = args.out if args.out is not None else Path("results") / cal.name
+            again = f"improvesim calibrate {args.experiment} --out {out} --resume" + (" --force" if args.force else "")
             try:
                 result = calibrate(cal, out, force=args.force, resume=args.resume, submit=submit, workers=n)
             except KeyboardInterrupt as exc:
-                again = f"improvesim calibrate {args.experiment} --out {out} --resume" + (
-                    " --force" if args.force else ""
-                )
                 raise Interrupted(
                     f"interrupted; the completed generations are kept in {resume_folder(out)}/ and {out}/ is "
                     f"untouched; continue with: {again}",
                     exc,
+                ) from None
+            except Exception as exc:  # the disk filled while pyabc wrote its History (SQLite), say
+                reason = out_of_room(exc)
+                if not reason or isinstance(exc, OutputNotWritableError):
+                    raise
+                raise UsageError(
+                    f"{args.experiment}: cannot write {resume_folder(out)}/ ({reason}); the completed generations "
+                    f"are kept there and {out}/ is untouched: make room, then continue with: {again}"
                 ) from None
     except CalibrationError as exc:
         kept = "" if args.sbc is not None or str(exc).startswith("--resume") else _kept_generations(args, out)

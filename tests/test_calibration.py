@@ -753,3 +753,30 @@ def test_a_damaged_adopted_calibration_gives_every_command_one_line_and_exit_2(t
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("improvesim: error: ") and str(CALIBRATED_FILE) in line and "TOML" in line
     assert improvesim("params").returncode == 0  # restored
+
+
+def test_a_disk_that_fills_while_pyabc_writes_its_history_says_one_line_and_keeps_the_generations(
+    tmp_path, capsys, monkeypatch
+):
+    """SQLite's own "database or disk is full" (a History held to a few pages, so that SQLite itself
+    refuses), raised as SQLAlchemy wraps it while the generations run: one line naming the folder,
+    exit status 2, the --resume command; the output folder is not created (it printed a traceback)."""
+    import sqlalchemy as sa
+
+    from improvesim import calibrate as calibrate_module
+
+    def history_fills(cal, db, **kwargs):
+        engine = sa.create_engine(f"sqlite:///{db}")
+        with engine.begin() as connection:
+            connection.execute(sa.text("PRAGMA max_page_count = 4"))
+            connection.execute(sa.text("CREATE TABLE particles (x BLOB)"))
+            for _ in range(64):
+                connection.execute(sa.text("INSERT INTO particles VALUES (:x)"), {"x": bytes(4096)})
+
+    monkeypatch.setattr(calibrate_module.abc, "run_abc", history_fills)
+    out = tmp_path / "cal"
+    line = refused(
+        capsys, "calibrate", tiny(tmp_path), "--out", out, "--workers", 1, says=("database or disk is full",)
+    )
+    assert f"cannot write {tmp_path / '.cal.calibrating'}/" in line and line.endswith(f"--out {out} --resume")
+    assert not out.exists() and (tmp_path / ".cal.calibrating").is_dir()
