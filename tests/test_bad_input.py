@@ -342,6 +342,20 @@ def _namespaces_usable() -> str:
 NO_NAMESPACE = _namespaces_usable()
 
 
+def on_a_tmpfs(tmp_path: Path, mount: str, fill: str, args: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """``improvesim ARGS --out $M/results`` with a tmpfs mounted (``mount``: its options) at
+    ``$M`` = tmp_path/mnt in a private namespace, after the shell command ``fill``; the command
+    must fail with exit status 2 (printed, then ``ls -A $M``).  Returns ($M, the process)."""
+    target = tmp_path / "mnt"
+    target.mkdir()
+    proc = in_namespace(
+        f"M={target}; mount -t tmpfs {mount} tmpfs $M; {fill or 'true'}; "
+        f"{sys.executable} -m improvesim {args} --out $M/results || echo exit $?; ls -A $M"
+    )
+    assert proc.returncode == 0 and "exit 2" in proc.stdout, proc.stderr
+    return target, proc
+
+
 @pytest.mark.skipif(bool(NO_NAMESPACE), reason=NO_NAMESPACE or "usable")
 @pytest.mark.parametrize(
     "mount,fill,says",
@@ -356,13 +370,7 @@ def test_a_read_only_or_full_file_system_is_found_before_computing(tmp_path, mou
     (tmp_path / "tiny.toml").write_text(TINY)
     exp = experiment(tmp_path, 'design = "grid"\n[parameters]\n"turnover.teacher" = [0.1]\n')
     args = {"run": f"run {tmp_path / 'tiny.toml'}", "sweep": f"sweep {exp} --quiet --workers 1"}[command]
-    target = tmp_path / "mnt"
-    target.mkdir()
-    proc = in_namespace(
-        f"M={target}; mount -t tmpfs {mount} tmpfs $M; {fill or 'true'}; "
-        f"{sys.executable} -m improvesim {args} --out $M/results || echo exit $?; ls -A $M"
-    )
-    assert proc.returncode == 0 and "exit 2" in proc.stdout, proc.stderr
+    target, proc = on_a_tmpfs(tmp_path, mount, fill, args)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"improvesim {command}: error: --out:") and says in lines[0], (
         proc.stderr
@@ -375,13 +383,8 @@ def test_a_read_only_or_full_file_system_is_found_before_computing(tmp_path, mou
 def test_a_file_system_that_fills_while_the_results_are_written_is_reported_in_one_line(tmp_path):
     """Room enough at the check (16 MB), not for 600 runs' results (about 45 MB): the write fails
     part-way.  It printed pyarrow's traceback; now one line and exit status 2, nothing left behind."""
-    target = tmp_path / "mnt"
-    target.mkdir()
-    proc = in_namespace(
-        f"M={target}; mount -t tmpfs -o size=24m tmpfs $M; dd if=/dev/zero of=$M/fill bs=1M count=7 2>/dev/null; "
-        f"{sys.executable} -m improvesim run baseline --replicates 600 --out $M/results || echo exit $?; ls -A $M"
-    )
-    assert proc.returncode == 0 and "exit 2" in proc.stdout, proc.stderr
+    fill = "dd if=/dev/zero of=$M/fill bs=1M count=7 2>/dev/null"
+    target, proc = on_a_tmpfs(tmp_path, "-o size=24m", fill, "run baseline --replicates 600")
     assert proc.stderr == (
         f"improvesim run: error: --out: {target}/results: the results could not be written (No space left on "
         f"device); nothing was written and {target}/results is as it was; allowed: a folder with room for them\n"

@@ -410,15 +410,17 @@ def test_other_lost_exceptions_still_reach_the_previous_hook(monkeypatch):
     assert sys.unraisablehook is not lifeline._keep_lost_interrupts
 
 
+def interrupted_import(args):
+    """A command whose extension-module import Ctrl-C interrupts: the module raises ImportError."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        raise ImportError("initialization failed") from None
+
+
 def test_an_interrupt_a_library_turned_into_another_exception_is_still_an_interrupt(monkeypatch, capsys):
     """An extension module whose import Ctrl-C interrupts raises ImportError("initialization failed")."""
     from improvesim import cli
-
-    def interrupted_import(args):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            raise ImportError("initialization failed") from None
 
     monkeypatch.setitem(cli.COMMANDS, "params", interrupted_import)
     assert cli.main(["params"]) == 130
@@ -432,12 +434,6 @@ def test_an_interrupt_the_command_line_handled_does_not_stop_a_later_sweep_in_th
     same process: the old interrupt was still recorded and stopped the sweep at its first check."""
     from improvesim import cli
     from improvesim.experiments import lifeline
-
-    def interrupted_import(args):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            raise ImportError("initialization failed") from None
 
     monkeypatch.setitem(cli.COMMANDS, "params", interrupted_import)
     assert cli.main(["params"]) == 130
