@@ -304,17 +304,22 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     meanwhile, as a restarted pool's workers are), and then waited for the feeder forever, and so
     did this process's exit.  The feeder is told not to be waited for (``cancel_join_thread``;
     its thread ends with the process): what it was writing is cancelled anyway.
+
+    A Ctrl-C that comes meanwhile waits for the workers' end (:func:`interrupts_deferred`): the
+    pool is stopped here, not only from the sweep's ``_engine``, when the first Ctrl-C lands in
+    it, and a second one cut the stop short, leaving workers that went on saving chunks.
     """
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    call_queue = getattr(pool, "_call_queue", None)
-    if call_queue is not None:
-        call_queue.cancel_join_thread()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
+    with interrupts_deferred():
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        call_queue = getattr(pool, "_call_queue", None)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 def run_dask(tasks: Iterable[ChunkTask], client, folder: Path, outcomes: tuple[str, ...]) -> Iterator[ChunkSaved]:

@@ -43,6 +43,10 @@ outcomes = ["institutionalized_share", "authentic_share", "time_to_first_institu
 """
 
 
+def runs_in_parts(store):
+    return sum(len(pd.read_parquet(part)) for part in (store / "parts").glob("outcomes-*.parquet"))
+
+
 def parts_bytes(store):
     return {p.name: p.read_bytes() for p in sorted((store / "parts").glob("*.parquet"))}
 
@@ -324,6 +328,48 @@ def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     assert (manifest["status"] == "ok").sum() >= 10 and f"{(manifest['status'] == 'ok').sum()} of 36" in err
     monkeypatch.undo()
     assert main([*command, "--resume"]) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+def test_a_second_ctrl_c_while_the_pool_stops_still_ends_its_workers(serial_store, tmp_path, monkeypatch):
+    """A Ctrl-C that lands in the pool's workers (the first) makes the pool stop itself; a second one
+    landing there, before the workers were ended, cut that short: outside the command line (the
+    process lives on) the workers went on computing and saving chunks after ``run_sweep`` had raised,
+    its manifest written and its lock let go."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    tmp, serial = serial_store
+    wait_futures, shutdown = sweep_module._wait_futures, ProcessPoolExecutor.shutdown
+    waits, workers = [], []
+
+    def ctrl_c_while_waiting(pending):
+        waits.append(1)
+        if len(waits) == 3:
+            signal.raise_signal(signal.SIGINT)  # the first Ctrl-C, where the main thread waits for chunks
+        return wait_futures(pending)
+
+    def ctrl_c_again_then_shut_down(pool, wait=True, *, cancel_futures=False):
+        if cancel_futures and not workers:  # the pool is being stopped
+            workers.extend((pool._processes or {}).values())
+            signal.raise_signal(signal.SIGINT)  # the second Ctrl-C
+        return shutdown(pool, wait, cancel_futures=cancel_futures)
+
+    monkeypatch.setattr(sweep_module, "_wait_futures", ctrl_c_while_waiting)
+    monkeypatch.setattr(ProcessPoolExecutor, "shutdown", ctrl_c_again_then_shut_down)
+    store = tmp_path / "s"
+    exp = load_experiment(tmp / "exp.toml")
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            run_sweep(exp, store, workers=2, progress=False)
+        assert isinstance(stopped.value, sweep_module.SweepInterrupted), repr(stopped.value)
+        assert workers and not [w for w in workers if w.is_alive()]
+        assert stopped.value.saved == runs_in_parts(store)
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.join(5)
+    monkeypatch.undo()
+    run_sweep(exp, store, workers=2, resume=True, progress=False)
     assert parts_bytes(store) == parts_bytes(serial)
 
 
