@@ -470,15 +470,29 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
                 check_interrupted()
         check_interrupted()
     except (KeyboardInterrupt, WorkersDied, PartNotWritten) as exc:
-        with interrupts_deferred():  # a second Ctrl-C does not cut the stop short
+        cause: BaseException = exc
+        saved = None
+        try:
+            with interrupts_deferred():  # a second Ctrl-C does not cut the stop short
+                bar.close()
+                discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
+                saved = _manifest_after_stop(folder, plan)
+        except KeyboardInterrupt as again:  # outside the command line, a Ctrl-C held back, sent again
+            if saved is None:
+                raise
+            cause = exc if isinstance(exc, KeyboardInterrupt) else again
+        raise SweepInterrupted(store, folder, saved, plan.runs, cause) from None
+    manifest = None
+    try:
+        with interrupts_deferred():  # every chunk is saved: a Ctrl-C now is noted, and the manifest written
             bar.close()
-            discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
-            saved = _manifest_after_stop(folder, plan)
-        raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
-    with interrupts_deferred():  # every chunk is saved: a Ctrl-C now is noted, and the manifest written
-        bar.close()
-        discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
-        manifest = write_manifest(folder, plan)
+            discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
+            manifest = write_manifest(folder, plan)
+    except KeyboardInterrupt as again:  # outside the command line: the caller's Ctrl-C, once the manifest is written
+        if manifest is None:
+            raise
+        saved = int((manifest["status"] != "missing").sum())
+        raise SweepInterrupted(store, folder, saved, plan.runs, again) from None
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
     return SweepSummary(

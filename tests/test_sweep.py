@@ -331,6 +331,42 @@ def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     assert parts_bytes(store) == parts_bytes(serial)
 
 
+@pytest.mark.parametrize("moment", ["stop", "end"])
+def test_a_library_callers_second_ctrl_c_still_gives_what_was_saved(serial_store, tmp_path, monkeypatch, moment):
+    """Outside the command line, a Ctrl-C held back while the sweep stops (or writes its manifest
+    once every chunk is saved) was sent again as that block ended and came out of ``run_sweep`` as a
+    plain ``KeyboardInterrupt``: a caller's ``except SweepInterrupted`` missed it, with what was saved."""
+    tmp, serial = serial_store
+    check_interrupted, write_manifest = sweep_module.check_interrupted, sweep_module.write_manifest
+    checks = []
+
+    def ctrl_c_after_two_chunks():
+        checks.append(1)
+        if len(checks) == 2 and moment == "stop":
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C
+        check_interrupted()
+
+    def ctrl_c_then_write(folder, plan=None):
+        os.kill(os.getpid(), signal.SIGINT)  # while the manifest is written: held back till the block ends
+        return write_manifest(folder, plan)
+
+    monkeypatch.setattr(sweep_module, "check_interrupted", ctrl_c_after_two_chunks)
+    monkeypatch.setattr(sweep_module, "write_manifest", ctrl_c_then_write)
+    store = tmp_path / "s"
+    exp = load_experiment(tmp / "exp.toml")
+    with pytest.raises(KeyboardInterrupt) as stopped:  # not SweepInterrupted: pytest would stop on any other
+        run_sweep(exp, store, workers=1, progress=False)
+    assert isinstance(stopped.value, sweep_module.SweepInterrupted), repr(stopped.value)
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert stopped.value.saved == (manifest["status"] == "ok").sum() == runs_in_parts(store)
+    assert stopped.value.saved == (36 if moment == "end" else stopped.value.saved) and isinstance(
+        stopped.value.cause, KeyboardInterrupt
+    )
+    monkeypatch.undo()
+    run_sweep(exp, store, workers=1, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
 def test_a_second_ctrl_c_while_the_pool_stops_still_ends_its_workers(serial_store, tmp_path, monkeypatch):
     """A Ctrl-C that lands in the pool's workers (the first) makes the pool stop itself; a second one
     landing there, before the workers were ended, cut that short: outside the command line (the
