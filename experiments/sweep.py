@@ -39,6 +39,7 @@ from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import (
     PartNotWritten,
     StoreError,
+    discard_unfinished_creation,
     discard_unfinished_parts,
     done_chunks,
     finish,
@@ -429,11 +430,17 @@ def run_sweep(
     plan = make_plan(exp, design)
     recover(store)
     created = not store.exists()
+    folder, kept = None, None
     try:
         with FolderLock(store, command=f"improvesim sweep {exp.path}") as lock:
-            folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
-            summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
-            finish(store, folder, lock)
+            try:
+                folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
+                summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
+                finish(store, folder, lock)
+            except OSError as exc:
+                if out_of_room(exc):  # what to keep is settled while the lock is held
+                    kept = _kept_or_undone(store, folder, resume=resume, force=force)
+                raise
     except StoreError:
         if created:  # refused before writing anything: leave no empty folder behind
             with contextlib.suppress(OSError):
@@ -445,7 +452,12 @@ def run_sweep(
             raise
         # the disk filled (or went read-only) outside a chunk's parts: taking the lock, creating
         # the store, writing the manifest or swapping a --force sweep into place
-        kept = any(done_chunks(folder) for folder in (store, staging_folder(store)))
+        if kept is None:  # the lock could not be taken (or let go): nothing to undo that another may write
+            kept = _kept_or_undone(store, None, resume=resume, force=force, undo=False)
+        if not kept:  # the folders it created, emptied under the lock, now without their lock file
+            for made in (staging_folder(store), *([store] if created else [])):
+                with contextlib.suppress(OSError):
+                    made.rmdir()  # only if empty
         advice = (
             "the runs saved so far are kept: make room, then run the same command with --resume"
             if kept
@@ -454,6 +466,22 @@ def run_sweep(
         raise StoreError(f"cannot write {store} ({reason}); {advice}") from None
     summary.store = store
     return summary
+
+
+def _kept_or_undone(store: Path, folder: Path | None, *, resume: bool, force: bool, undo: bool = True) -> bool:
+    """Whether a sweep into ``store`` that stopped taking files (its disk full) keeps runs of its own
+    to resume, in ``folder`` where it was writing (None before it had one); if it keeps none and
+    ``undo`` (call it so only under the store's lock), the files of the store it was creating (or
+    of a --force sweep's staging folder) are removed, so the output is as it was once the caller
+    removes the emptied folders."""
+    if folder is None and resume:
+        folder = staging_folder(store) if force else store
+    if folder is not None and done_chunks(folder):  # (a --force sweep's old results are not its runs)
+        return True
+    for made in (staging_folder(store), store) if undo else ():
+        with contextlib.suppress(OSError):  # a file system gone read-only keeps them
+            discard_unfinished_creation(made)  # only a store without experiment.json yet
+    return False
 
 
 def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store) -> SweepSummary:

@@ -294,6 +294,45 @@ def test_a_disk_that_fills_outside_the_parts_stops_the_sweep_in_one_line(
     assert parts_bytes(store) == parts_bytes(serial)
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_a_disk_that_fills_while_the_store_is_created_leaves_no_half_made_store(
+    serial_store, tmp_path, monkeypatch, capsys, force
+):
+    """The disk fills while the store's plan.parquet is written (a large design): "nothing was
+    computed", yet the store was left half made (its marker and experiment.toml; for --force, its
+    staging folder): the output folder must be as it was (found by a break-test on a full tmpfs)."""
+    import errno
+
+    from improvesim.cli import main
+    from improvesim.experiments import store as store_module
+
+    tmp, serial = serial_store
+    write_atomic = store_module.write_atomic
+
+    def full_at_the_plan(path, write):
+        if path.name == "plan.parquet":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_atomic(path, write)
+
+    store = tmp_path / "s"
+    command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"]
+    if force:  # older results, of another seed, that the new sweep would replace
+        (tmp_path / "other.toml").write_text((tmp / "exp.toml").read_text().replace("seed = 4", "seed = 5"))
+        assert main(["sweep", str(tmp_path / "other.toml"), "--out", str(store), "--workers", "1", "--quiet"]) == 0
+        command.append("--force")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    old = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()} if force else None
+    monkeypatch.setattr(store_module, "write_atomic", full_at_the_plan)
+    assert main(command) == 2
+    assert "nothing was computed" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if force:
+        assert {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()} == old
+    monkeypatch.undo()
+    assert main(command) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     serial_store, tmp_path, monkeypatch, capsys, workers
