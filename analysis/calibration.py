@@ -550,13 +550,17 @@ def run_abc(
     smc.min_ess_fraction = abc.min_ess_fraction
     url = f"sqlite:///{db}"
     done = 0
+    stopped = False
     if resume and db.is_file():
         history = smc.load(url, 1)
         done = history.max_t + 1
+        # the kept run had already stopped (its results were then cut off: a full disk, Ctrl-C):
+        # pyabc checks its rules only after a generation it computes, so it would go on
+        stopped = done > 0 and bool(_rules_met(history, abc, generations=False))
     else:
         smc.new(url, dict(targets_observed if targets_observed is not None else observed(cal.targets)))
     started = time.perf_counter()
-    remaining = abc.max_populations - done
+    remaining = 0 if stopped else abc.max_populations - done
     if remaining > 0:
         history = smc.run(
             minimum_epsilon=abc.minimum_epsilon,
@@ -593,13 +597,22 @@ def generations(history) -> pd.DataFrame:
 
 def stop_reason(history, abc: AbcSettings) -> str:
     """Which stopping rules the last generation met, in words (joined by "and")."""
+    met = _rules_met(history, abc)
+    if not met:
+        return f"max_walltime_minutes ({abc.max_walltime_minutes:g}) or another of pyabc's stopping rules"
+    return " and ".join(met)
+
+
+def _rules_met(history, abc: AbcSettings, *, generations: bool = True) -> list[str]:
+    """The stopping rules the last generation of ``history`` met, in words; ``max_populations``
+    only with ``generations``."""
     pops = history.get_all_populations()
     last = pops.iloc[-1]
     rate = last["particles"] / last["samples"] if last["samples"] else 0.0
     met = []
     if last["epsilon"] <= abc.minimum_epsilon:
         met.append(f"the tolerance reached minimum_epsilon ({abc.minimum_epsilon:g})")
-    if history.max_t + 1 >= abc.max_populations:
+    if generations and history.max_t + 1 >= abc.max_populations:
         met.append(f"max_populations ({abc.max_populations}) generations")
     if rate < abc.min_acceptance_rate:
         met.append(f"the acceptance rate fell below min_acceptance_rate ({abc.min_acceptance_rate:g})")
@@ -607,9 +620,7 @@ def stop_reason(history, abc: AbcSettings) -> str:
         met.append(
             f"the effective sample size fell below min_ess_fraction ({abc.min_ess_fraction:g}) of the population"
         )
-    if not met:
-        return f"max_walltime_minutes ({abc.max_walltime_minutes:g}) or another of pyabc's stopping rules"
-    return " and ".join(met)
+    return met
 
 
 def effective_sample_size(weights: np.ndarray) -> float:

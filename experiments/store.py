@@ -154,7 +154,7 @@ def prepare(
     sweep, or when the folder holds files that are not improvesim results.
     """
     meta = _meta(exp, design, plan)
-    unfinished = _discard_unfinished_creation(store)
+    unfinished = discard_unfinished_creation(store)
     if not holds_files(store):
         if resume and not force and not unfinished:
             raise StoreError(f"{store} holds no sweep to resume")
@@ -179,7 +179,7 @@ def prepare(
 _WRITTEN_FIRST = (MARKER, "experiment.toml", "plan.parquet", "design.parquet")
 
 
-def _discard_unfinished_creation(store: Path) -> bool:
+def discard_unfinished_creation(store: Path) -> bool:
     """Remove what a sweep killed while creating ``store`` left (no experiment.json yet); True if it did."""
     if not store.is_dir() or (store / "experiment.json").exists():
         return False

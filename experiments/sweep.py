@@ -39,6 +39,7 @@ from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import (
     PartNotWritten,
     StoreError,
+    discard_unfinished_creation,
     discard_unfinished_parts,
     done_chunks,
     finish,
@@ -304,17 +305,22 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     meanwhile, as a restarted pool's workers are), and then waited for the feeder forever, and so
     did this process's exit.  The feeder is told not to be waited for (``cancel_join_thread``;
     its thread ends with the process): what it was writing is cancelled anyway.
+
+    A Ctrl-C that comes meanwhile waits for the workers' end (:func:`interrupts_deferred`): the
+    pool is stopped here, not only from the sweep's ``_engine``, when the first Ctrl-C lands in
+    it, and a second one cut the stop short, leaving workers that went on saving chunks.
     """
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    call_queue = getattr(pool, "_call_queue", None)
-    if call_queue is not None:
-        call_queue.cancel_join_thread()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
+    with interrupts_deferred():
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        call_queue = getattr(pool, "_call_queue", None)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 def run_dask(tasks: Iterable[ChunkTask], client, folder: Path, outcomes: tuple[str, ...]) -> Iterator[ChunkSaved]:
@@ -424,11 +430,17 @@ def run_sweep(
     plan = make_plan(exp, design)
     recover(store)
     created = not store.exists()
+    folder, kept = None, None
     try:
         with FolderLock(store, command=f"improvesim sweep {exp.path}") as lock:
-            folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
-            summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
-            finish(store, folder, lock)
+            try:
+                folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
+                summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
+                finish(store, folder, lock)
+            except OSError as exc:
+                if out_of_room(exc):  # what to keep is settled while the lock is held
+                    kept = _kept_or_undone(store, folder, resume=resume, force=force)
+                raise
     except StoreError:
         if created:  # refused before writing anything: leave no empty folder behind
             with contextlib.suppress(OSError):
@@ -440,7 +452,12 @@ def run_sweep(
             raise
         # the disk filled (or went read-only) outside a chunk's parts: taking the lock, creating
         # the store, writing the manifest or swapping a --force sweep into place
-        kept = any(done_chunks(folder) for folder in (store, staging_folder(store)))
+        if kept is None:  # the lock could not be taken (or let go): nothing to undo that another may write
+            kept = _kept_or_undone(store, None, resume=resume, force=force, undo=False)
+        if not kept:  # the folders it created, emptied under the lock, now without their lock file
+            for made in (staging_folder(store), *([store] if created else [])):
+                with contextlib.suppress(OSError):
+                    made.rmdir()  # only if empty
         advice = (
             "the runs saved so far are kept: make room, then run the same command with --resume"
             if kept
@@ -449,6 +466,22 @@ def run_sweep(
         raise StoreError(f"cannot write {store} ({reason}); {advice}") from None
     summary.store = store
     return summary
+
+
+def _kept_or_undone(store: Path, folder: Path | None, *, resume: bool, force: bool, undo: bool = True) -> bool:
+    """Whether a sweep into ``store`` that stopped taking files (its disk full) keeps runs of its own
+    to resume, in ``folder`` where it was writing (None before it had one); if it keeps none and
+    ``undo`` (call it so only under the store's lock), the files of the store it was creating (or
+    of a --force sweep's staging folder) are removed, so the output is as it was once the caller
+    removes the emptied folders."""
+    if folder is None and resume:
+        folder = staging_folder(store) if force else store
+    if folder is not None and done_chunks(folder):  # (a --force sweep's old results are not its runs)
+        return True
+    for made in (staging_folder(store), store) if undo else ():
+        with contextlib.suppress(OSError):  # a file system gone read-only keeps them
+            discard_unfinished_creation(made)  # only a store without experiment.json yet
+    return False
 
 
 def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store) -> SweepSummary:
@@ -465,15 +498,29 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
                 check_interrupted()
         check_interrupted()
     except (KeyboardInterrupt, WorkersDied, PartNotWritten) as exc:
-        with interrupts_deferred():  # a second Ctrl-C does not cut the stop short
+        cause: BaseException = exc
+        saved = None
+        try:
+            with interrupts_deferred():  # a second Ctrl-C does not cut the stop short
+                bar.close()
+                discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
+                saved = _manifest_after_stop(folder, plan)
+        except KeyboardInterrupt as again:  # outside the command line, a Ctrl-C held back, sent again
+            if saved is None:
+                raise
+            cause = exc if isinstance(exc, KeyboardInterrupt) else again
+        raise SweepInterrupted(store, folder, saved, plan.runs, cause) from None
+    manifest = None
+    try:
+        with interrupts_deferred():  # every chunk is saved: a Ctrl-C now is noted, and the manifest written
             bar.close()
-            discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
-            saved = _manifest_after_stop(folder, plan)
-        raise SweepInterrupted(store, folder, saved, plan.runs, exc) from None
-    with interrupts_deferred():  # every chunk is saved: a Ctrl-C now is noted, and the manifest written
-        bar.close()
-        discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
-        manifest = write_manifest(folder, plan)
+            discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
+            manifest = write_manifest(folder, plan)
+    except KeyboardInterrupt as again:  # outside the command line: the caller's Ctrl-C, once the manifest is written
+        if manifest is None:
+            raise
+        saved = int((manifest["status"] != "missing").sum())
+        raise SweepInterrupted(store, folder, saved, plan.runs, again) from None
     counts = manifest["status"].value_counts()
     failed = manifest[manifest["status"] == "failed"]
     return SweepSummary(

@@ -449,6 +449,23 @@ def test_the_run_stops_after_a_generation_whose_effective_sample_size_falls_belo
     assert abc.posterior_population(table, 0.999)["population"].unique().tolist() == [0]
 
 
+def test_a_run_resumed_after_it_met_a_stopping_rule_computes_no_more_generations(tmp_path):
+    """A calibration whose run had stopped (here at the effective-sample-size floor, after generation
+    1 of at most 3) but whose results could not be written (the disk filled, Ctrl-C): ``--resume``
+    ran generation 2 as well, so its posterior was not the uninterrupted run's (found by a break-test)."""
+    import pyabc
+
+    cal = abc.load_calibration(tiny(tmp_path, generations=3))
+    strict = replace(cal.abc, min_ess_fraction=0.999)
+    db = tmp_path / "h.db"
+    first = abc.run_abc(cal, db, abc=strict)
+    before = abc.particle_table(pyabc.History(f"sqlite:///{db}"), cal.names)
+    again = abc.run_abc(cal, db, abc=strict, resume=True)
+    assert again.generations["t"].tolist() == first.generations["t"].tolist() == [0, 1]
+    assert again.stopped == first.stopped
+    pd.testing.assert_frame_equal(abc.particle_table(pyabc.History(f"sqlite:///{db}"), cal.names), before)
+
+
 # --- the structure step -------------------------------------------------------------------------
 
 

@@ -43,6 +43,10 @@ outcomes = ["institutionalized_share", "authentic_share", "time_to_first_institu
 """
 
 
+def runs_in_parts(store):
+    return sum(len(pd.read_parquet(part)) for part in (store / "parts").glob("outcomes-*.parquet"))
+
+
 def parts_bytes(store):
     return {p.name: p.read_bytes() for p in sorted((store / "parts").glob("*.parquet"))}
 
@@ -290,6 +294,45 @@ def test_a_disk_that_fills_outside_the_parts_stops_the_sweep_in_one_line(
     assert parts_bytes(store) == parts_bytes(serial)
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_a_disk_that_fills_while_the_store_is_created_leaves_no_half_made_store(
+    serial_store, tmp_path, monkeypatch, capsys, force
+):
+    """The disk fills while the store's plan.parquet is written (a large design): "nothing was
+    computed", yet the store was left half made (its marker and experiment.toml; for --force, its
+    staging folder): the output folder must be as it was (found by a break-test on a full tmpfs)."""
+    import errno
+
+    from improvesim.cli import main
+    from improvesim.experiments import store as store_module
+
+    tmp, serial = serial_store
+    write_atomic = store_module.write_atomic
+
+    def full_at_the_plan(path, write):
+        if path.name == "plan.parquet":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_atomic(path, write)
+
+    store = tmp_path / "s"
+    command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"]
+    if force:  # older results, of another seed, that the new sweep would replace
+        (tmp_path / "other.toml").write_text((tmp / "exp.toml").read_text().replace("seed = 4", "seed = 5"))
+        assert main(["sweep", str(tmp_path / "other.toml"), "--out", str(store), "--workers", "1", "--quiet"]) == 0
+        command.append("--force")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    old = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()} if force else None
+    monkeypatch.setattr(store_module, "write_atomic", full_at_the_plan)
+    assert main(command) == 2
+    assert "nothing was computed" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if force:
+        assert {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()} == old
+    monkeypatch.undo()
+    assert main(command) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     serial_store, tmp_path, monkeypatch, capsys, workers
@@ -324,6 +367,84 @@ def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     assert (manifest["status"] == "ok").sum() >= 10 and f"{(manifest['status'] == 'ok').sum()} of 36" in err
     monkeypatch.undo()
     assert main([*command, "--resume"]) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+@pytest.mark.parametrize("moment", ["stop", "end"])
+def test_a_library_callers_second_ctrl_c_still_gives_what_was_saved(serial_store, tmp_path, monkeypatch, moment):
+    """Outside the command line, a Ctrl-C held back while the sweep stops (or writes its manifest
+    once every chunk is saved) was sent again as that block ended and came out of ``run_sweep`` as a
+    plain ``KeyboardInterrupt``: a caller's ``except SweepInterrupted`` missed it, with what was saved."""
+    tmp, serial = serial_store
+    check_interrupted, write_manifest = sweep_module.check_interrupted, sweep_module.write_manifest
+    checks = []
+
+    def ctrl_c_after_two_chunks():
+        checks.append(1)
+        if len(checks) == 2 and moment == "stop":
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C
+        check_interrupted()
+
+    def ctrl_c_then_write(folder, plan=None):
+        os.kill(os.getpid(), signal.SIGINT)  # while the manifest is written: held back till the block ends
+        return write_manifest(folder, plan)
+
+    monkeypatch.setattr(sweep_module, "check_interrupted", ctrl_c_after_two_chunks)
+    monkeypatch.setattr(sweep_module, "write_manifest", ctrl_c_then_write)
+    store = tmp_path / "s"
+    exp = load_experiment(tmp / "exp.toml")
+    with pytest.raises(KeyboardInterrupt) as stopped:  # not SweepInterrupted: pytest would stop on any other
+        run_sweep(exp, store, workers=1, progress=False)
+    assert isinstance(stopped.value, sweep_module.SweepInterrupted), repr(stopped.value)
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert stopped.value.saved == (manifest["status"] == "ok").sum() == runs_in_parts(store)
+    assert stopped.value.saved == (36 if moment == "end" else stopped.value.saved) and isinstance(
+        stopped.value.cause, KeyboardInterrupt
+    )
+    monkeypatch.undo()
+    run_sweep(exp, store, workers=1, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+def test_a_second_ctrl_c_while_the_pool_stops_still_ends_its_workers(serial_store, tmp_path, monkeypatch):
+    """A Ctrl-C that lands in the pool's workers (the first) makes the pool stop itself; a second one
+    landing there, before the workers were ended, cut that short: outside the command line (the
+    process lives on) the workers went on computing and saving chunks after ``run_sweep`` had raised,
+    its manifest written and its lock let go."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    tmp, serial = serial_store
+    wait_futures, shutdown = sweep_module._wait_futures, ProcessPoolExecutor.shutdown
+    waits, workers = [], []
+
+    def ctrl_c_while_waiting(pending):
+        waits.append(1)
+        if len(waits) == 3:
+            signal.raise_signal(signal.SIGINT)  # the first Ctrl-C, where the main thread waits for chunks
+        return wait_futures(pending)
+
+    def ctrl_c_again_then_shut_down(pool, wait=True, *, cancel_futures=False):
+        if cancel_futures and not workers:  # the pool is being stopped
+            workers.extend((pool._processes or {}).values())
+            signal.raise_signal(signal.SIGINT)  # the second Ctrl-C
+        return shutdown(pool, wait, cancel_futures=cancel_futures)
+
+    monkeypatch.setattr(sweep_module, "_wait_futures", ctrl_c_while_waiting)
+    monkeypatch.setattr(ProcessPoolExecutor, "shutdown", ctrl_c_again_then_shut_down)
+    store = tmp_path / "s"
+    exp = load_experiment(tmp / "exp.toml")
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            run_sweep(exp, store, workers=2, progress=False)
+        assert isinstance(stopped.value, sweep_module.SweepInterrupted), repr(stopped.value)
+        assert workers and not [w for w in workers if w.is_alive()]
+        assert stopped.value.saved == runs_in_parts(store)
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.join(5)
+    monkeypatch.undo()
+    run_sweep(exp, store, workers=2, resume=True, progress=False)
     assert parts_bytes(store) == parts_bytes(serial)
 
 
