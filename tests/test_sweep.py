@@ -245,7 +245,9 @@ def test_a_part_that_cannot_be_written_stops_the_sweep_with_what_is_saved(serial
     manifest = pd.read_parquet(store / "manifest.parquet")
     saved = set(pd.concat(pd.read_parquet(p) for p in (store / "parts").glob("outcomes-*.parquet"))["run_id"])
     assert set(manifest.loc[manifest["status"] != "missing", "run_id"]) == saved
-    assert len(saved) == stopped.value.saved >= 20  # chunks 0 to 3 at least
+    # chunks 0 to 3 were each taken before chunk 4; with 2 workers the other one may still be on
+    # one of them when chunk 4's failure stops the pool (a race the test must not depend on)
+    assert len(saved) == stopped.value.saved >= (20 if workers == 1 else 15)
     monkeypatch.setattr(store_module, "write_atomic", write_atomic)
     run_sweep(exp, store, workers=workers, resume=True, progress=False)
     assert parts_bytes(store) == parts_bytes(serial)
