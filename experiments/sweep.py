@@ -450,22 +450,31 @@ def run_sweep(
         reason = out_of_room(exc)
         if not reason:
             raise
-        # the disk filled (or went read-only) outside a chunk's parts: taking the lock, creating
-        # the store, writing the manifest or swapping a --force sweep into place
-        if kept is None:  # the lock could not be taken (or let go): nothing to undo that another may write
-            kept = _kept_or_undone(store, None, resume=resume, force=force, undo=False)
-        if not kept:  # the folders it created, emptied under the lock, now without their lock file
-            for made in (staging_folder(store), *([store] if created else [])):
-                with contextlib.suppress(OSError):
-                    made.rmdir()  # only if empty
-        advice = (
-            "the runs saved so far are kept: make room, then run the same command with --resume"
-            if kept
-            else "nothing was computed: make room, then run the same command again"
-        )
-        raise StoreError(f"cannot write {store} ({reason}); {advice}") from None
+        raise _stopped_taking_files(store, reason, kept, created, resume=resume, force=force) from None
     summary.store = store
     return summary
+
+
+def _stopped_taking_files(
+    store: Path, reason: str, kept: bool | None, created: bool, *, resume: bool, force: bool
+) -> StoreError:
+    """The error of a sweep whose disk filled (or went read-only) outside a chunk's parts: taking
+    the lock, creating the store, writing the manifest or swapping a --force sweep into place.
+    ``kept`` is what :func:`_kept_or_undone` said under the lock (None: the lock could not be
+    taken or let go, so nothing is undone that another process may write); folders the sweep
+    created and left empty are removed."""
+    if kept is None:
+        kept = _kept_or_undone(store, None, resume=resume, force=force, undo=False)
+    if not kept:  # the folders it created, emptied under the lock, now without their lock file
+        for made in (staging_folder(store), *([store] if created else [])):
+            with contextlib.suppress(OSError):
+                made.rmdir()  # only if empty
+    advice = (
+        "the runs saved so far are kept: make room, then run the same command with --resume"
+        if kept
+        else "nothing was computed: make room, then run the same command again"
+    )
+    return StoreError(f"cannot write {store} ({reason}); {advice}")
 
 
 def _kept_or_undone(store: Path, folder: Path | None, *, resume: bool, force: bool, undo: bool = True) -> bool:
