@@ -25,6 +25,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -173,6 +174,44 @@ def _check_folder(target: Path, folder: Path, need_bytes: int) -> None:
         )
 
 
+def write_atomic(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` and rename the result to ``path``: ``path`` is the old file or the
+    whole new one, never part of it (the temporary file is removed if ``write`` fails).  The file
+    gets the permissions any new file gets (the umask's), as a plain write would give it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_temporary_file(path)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _new_temporary_file(path: Path) -> Path:
+    """A new empty file ``.NAME.XXXXXXXX.tmp`` beside ``path``, created with the umask's permissions
+    (``tempfile.mkstemp`` gives 0600, which would leave results unreadable to the user's group)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+
+
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new empty folder ``PREFIX`` + 8 random characters in ``parent``, created with the umask's
+    permissions (``tempfile.mkdtemp`` gives 0700, and a staging folder becomes the results)."""
+    while True:
+        folder = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+
+
 @contextlib.contextmanager
 def staged_folder(target: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a staging folder; on success it becomes ``target`` atomically.
@@ -244,7 +283,7 @@ def new_staging(target: Path, name: str | None = None) -> Path:
         folder = target.parent / f".{target.name}.{name}"
         folder.mkdir(exist_ok=True)
         return folder
-    return Path(tempfile.mkdtemp(prefix=f"{_prefix(target, 'partial')}{os.getpid()}-", dir=target.parent))
+    return _new_folder(target.parent, f"{_prefix(target, 'partial')}{os.getpid()}-")
 
 
 def swap_into_place(staging: Path, target: Path) -> None:
@@ -258,7 +297,7 @@ def swap_into_place(staging: Path, target: Path) -> None:
     if not target.exists():
         os.replace(staging, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f"{_prefix(target, 'old')}{os.getpid()}-", dir=target.parent))
+    old = _new_folder(target.parent, f"{_prefix(target, 'old')}{os.getpid()}-")
     os.rmdir(old)
     os.replace(target, old)
     try:

@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,7 @@ from improvesim.experiments.output import (
     mark_results,
     new_staging,
     swap_into_place,
+    write_atomic,
 )
 from improvesim.experiments.plan import Plan
 from improvesim.experiments.runner import ChunkResult, part_dtypes
@@ -72,19 +72,6 @@ class PartNotWritten(StoreError):
 
 def part_path(store: Path, kind: str, index: int) -> Path:
     return store / PARTS / f"{kind}-{index:05d}.parquet"
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _parquet(frame: pd.DataFrame, dtypes: dict | None = None):

@@ -47,7 +47,7 @@ from improvesim import __version__
 from improvesim.analysis import calibration as abc
 from improvesim.analysis.calibration import Calibration, CalibrationError, Submit
 from improvesim.analysis.plots import pair_plot
-from improvesim.experiments.output import FolderLock, check_writable, new_staging, staged_folder
+from improvesim.experiments.output import FolderLock, check_writable, new_staging, staged_folder, write_atomic
 from improvesim.sim import rng
 
 HISTORY = "history.db"
@@ -103,8 +103,8 @@ def check_same_experiment(cal: Calibration, record: Path, resume: bool) -> None:
         sort_keys=True,
         default=str,
     )
-    if not resume:
-        record.write_text(now)
+    if not resume:  # whole or not at all: a record cut off by a full disk would refuse a later --resume
+        write_atomic(record, lambda path: path.write_text(now))
     elif record.is_file() and record.read_text() != now:
         raise CalibrationError(
             f"--resume: {cal.path} (or its scenario) is not what the kept generations ran; resuming would mix two "

@@ -6,6 +6,7 @@ import json
 import textwrap
 from typing import Any
 
+from improvesim.experiments.output import write_atomic
 from improvesim.sim.params import Params
 from improvesim.sim.schema import PARAMETERS, SHOCK_FIELDS, SOURCES, Param
 
@@ -148,7 +149,7 @@ def update_odd(path: str = "docs/ODD.md") -> bool:
     text = doc.read_text()
     start, end = text.index(PARAMS_BEGIN), text.index(PARAMS_END) + len(PARAMS_END)
     new = text[:start] + as_markdown() + text[end:]
-    doc.write_text(new)
+    write_atomic(doc, lambda tmp: tmp.write_text(new))
     return new != text
 
 
@@ -173,7 +174,7 @@ def update_baseline(path: str = "scenarios/baseline.toml") -> bool:
     scenario = Path(path)
     text = scenario.read_text()
     new = baseline_text(text)
-    scenario.write_text(new)
+    write_atomic(scenario, lambda tmp: tmp.write_text(new))
     return new != text
 
 

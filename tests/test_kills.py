@@ -509,3 +509,19 @@ def test_an_interrupt_that_passed_through_a_string_exec_exits_130_not_by_sigint(
         [sys.executable, "-m", "interrupt_in_exec"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT
     )
     assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_results_and_parts_get_the_permissions_of_any_new_file(tmp_path):
+    """The staging folder (which becomes the results) and each part were made by ``tempfile`` with
+    0700 and 0600: a user's group could not read results that a plain write would have let it read."""
+    previous = os.umask(0o022)
+    try:
+        with staged_folder(tmp_path / "results") as stage:
+            (stage / "table.csv").write_text("x\n")
+        run_sweep(load_experiment(tiny(tmp_path)), tmp_path / "store", progress=False)
+    finally:
+        os.umask(previous)
+    made = [tmp_path / "results", tmp_path / "store", *(tmp_path / "store").rglob("*")]
+    modes = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in made if not p.name.startswith(".")}
+    assert modes == {k: ("0o755" if (tmp_path / k).is_dir() else "0o644") for k in modes}, modes
+    assert any(k.startswith("store/parts/outcomes-") for k in modes)
