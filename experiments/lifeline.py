@@ -126,10 +126,10 @@ def interrupts_handled() -> Iterator[HandledInterrupts]:
     global _previous_unraisablehook, _handled_depth
     handled = HandledInterrupts()
     _received.clear()
-    _handled_depth += 1
-    previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_term = signal.signal(signal.SIGTERM, _on_sigterm)  # (raises ValueError outside the main thread)
     previous_int = signal.signal(signal.SIGINT, _on_sigint)
     _previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _keep_lost_interrupts
+    _handled_depth += 1
     try:
         yield handled
     finally:
