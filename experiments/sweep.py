@@ -500,34 +500,18 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
     started = time.perf_counter()
     computed = 0
     try:
-        with _engine(tasks, folder, exp.outcomes, workers, dask_local, scheduler) as saved:
-            for chunk in saved:
+        with _engine(tasks, folder, exp.outcomes, workers, dask_local, scheduler) as chunks:
+            for chunk in chunks:
                 computed += chunk.runs
                 bar.update(chunk.runs)
                 check_interrupted()
         check_interrupted()
     except (KeyboardInterrupt, WorkersDied, PartNotWritten) as exc:
-        cause: BaseException = exc
-        saved = None
-        try:
-            with interrupts_deferred():  # a second Ctrl-C does not cut the stop short
-                bar.close()
-                discard_unfinished_parts(folder)  # the workers are stopped: what they were writing is cut off
-                saved = _manifest_after_stop(folder, plan)
-        except KeyboardInterrupt as again:  # outside the command line, a Ctrl-C held back, sent again
-            if saved is None:
-                raise
-            cause = exc if isinstance(exc, KeyboardInterrupt) else again
+        saved, again = _close_out(bar, folder, lambda: _manifest_after_stop(folder, plan))
+        cause = exc if again is None or isinstance(exc, KeyboardInterrupt) else again
         raise SweepInterrupted(store, folder, saved, plan.runs, cause) from None
-    manifest = None
-    try:
-        with interrupts_deferred():  # every chunk is saved: a Ctrl-C now is noted, and the manifest written
-            bar.close()
-            discard_unfinished_parts(folder)  # a worker killed while writing (its pool restarted) left its file
-            manifest = write_manifest(folder, plan)
-    except KeyboardInterrupt as again:  # outside the command line: the caller's Ctrl-C, once the manifest is written
-        if manifest is None:
-            raise
+    manifest, again = _close_out(bar, folder, lambda: write_manifest(folder, plan))
+    if again is not None:  # outside the command line: the caller's Ctrl-C, once the manifest is written
         saved = int((manifest["status"] != "missing").sum())
         raise SweepInterrupted(store, folder, saved, plan.runs, again) from None
     counts = manifest["status"].value_counts()
@@ -543,6 +527,25 @@ def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, 
         errors=sorted(set(failed["error"]))[:5],
         already_done=plan.runs - todo_runs,
     )
+
+
+def _close_out[T](bar, folder: Path, write: Callable[[], T]) -> tuple[T, KeyboardInterrupt | None]:
+    """Close the progress bar, remove the parts a stopped worker left unfinished, and call
+    ``write`` (the manifest), with Ctrl-C held back so that a second one does not cut the stop
+    short (:func:`interrupts_deferred`).  Returns what ``write`` returned and the
+    ``KeyboardInterrupt`` that a library caller's held-back Ctrl-C raised once it was done (None
+    if none came); one raised before ``write`` finished propagates."""
+    written = done = None
+    try:
+        with interrupts_deferred():
+            bar.close()
+            discard_unfinished_parts(folder)
+            written, done = write(), True
+    except KeyboardInterrupt as again:
+        if not done:
+            raise
+        return written, again
+    return written, None
 
 
 def _manifest_after_stop(folder: Path, plan: Plan) -> int:
