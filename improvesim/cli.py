@@ -682,9 +682,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                     f"untouched; continue with: {again}",
                     exc,
                 ) from None
+            except OutputNotWritableError as exc:  # the results could not be written: the generations are kept
+                raise UsageError(f"{exc}{_kept_generations(args, out)}") from None
             except Exception as exc:  # the disk filled while pyabc wrote its History (SQLite), say
                 reason = out_of_room(exc)
-                if not reason or isinstance(exc, OutputNotWritableError):
+                if not reason:
                     raise
                 raise UsageError(
                     f"{args.experiment}: cannot write {resume_folder(out)}/ ({reason}); the completed generations "

@@ -797,3 +797,38 @@ def test_a_disk_that_fills_while_pyabc_writes_its_history_says_one_line_and_keep
     )
     assert f"cannot write {tmp_path / '.cal.calibrating'}/" in line and line.endswith(f"--out {out} --resume")
     assert not out.exists() and (tmp_path / ".cal.calibrating").is_dir()
+
+
+def test_a_disk_that_fills_while_the_results_are_written_says_how_to_resume_and_resume_writes_them(
+    tmp_path, capsys, monkeypatch
+):
+    """The generations ran; the results folder could not be written (the disk filled as the pair
+    plot was saved): one line with the --resume command (it gave none), the generations kept and
+    the output folder not made; after room is made, --resume writes the results without
+    computing a generation more."""
+    import errno
+
+    from improvesim import calibrate as calibrate_module
+
+    drawn = calibrate_module.pair_plot
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def figure_on_a_full_disk(*args, **kwargs):
+        figure = drawn(*args, **kwargs)
+        figure.savefig = disk_full
+        return figure
+
+    spec, out = tiny(tmp_path, population=10, generations=1, replicates=1), tmp_path / "cal"
+    monkeypatch.setattr(calibrate_module, "pair_plot", figure_on_a_full_disk)
+    line = refused(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--quiet", says=("could not be written",))
+    assert line.endswith(f"improvesim calibrate {spec} --out {out} --resume reruns only what follows them"), line
+    kept = tmp_path / ".cal.calibrating" / "history.db"
+    assert not out.exists() and kept.is_file()
+    generations = len(pd.read_sql("SELECT * FROM populations", f"sqlite:///{kept}"))
+    monkeypatch.setattr(calibrate_module, "pair_plot", drawn)
+    code, _, err = cli(capsys, "calibrate", spec, "--out", out, "--workers", 1, "--resume")
+    assert code == 0 and (out / "report.md").is_file() and (out / "pairs.png").is_file(), err
+    assert len(pd.read_sql("SELECT * FROM populations", f"sqlite:///{out / 'history.db'}")) == generations
+    assert not list(tmp_path.glob(".cal.*"))
