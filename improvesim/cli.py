@@ -23,11 +23,12 @@ file and the key and what is allowed, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from improvesim import __version__
@@ -471,13 +472,7 @@ def _interrupted_message(args: argparse.Namespace, exc) -> str:
     """What was saved where, and the exact command that finishes the sweep."""
     from improvesim.experiments.store import PartNotWritten
 
-    again = ["improvesim", args.command, str(args.experiment), "--out", str(exc.store), "--resume"]
-    if exc.forced:
-        again.append("--force")
-    for option in ("posterior", "workers", "dask_local", "scheduler"):
-        value = getattr(args, option, None)
-        if value is not None:
-            again += [f"--{option.replace('_', '-')}", str(value)]
+    again = _resume_command(args, exc.store, exc.forced)
     if isinstance(exc.cause, PartNotWritten):
         why = f"{exc.cause}; make room there (or make it writable) first"
     elif isinstance(exc.cause, Exception):
@@ -490,7 +485,32 @@ def _interrupted_message(args: argparse.Namespace, exc) -> str:
         if exc.forced
         else f"{exc.saved} of {exc.runs} runs are saved in {exc.store}/"
     )
-    return f"{why}; {where}; finish with: {' '.join(again)}"
+    return f"{why}; {where}; finish with: {again}"
+
+
+def _resume_command(args: argparse.Namespace, store: Path, forced: bool = False) -> str:
+    """The command that finishes (or, once finished, analyses again) the sweep of ``args`` in ``store``."""
+    again = ["improvesim", args.command, str(args.experiment), "--out", str(store), "--resume"]
+    if forced:
+        again.append("--force")
+    for option in ("posterior", "workers", "dask_local", "scheduler"):
+        value = getattr(args, option, None)
+        if value is not None:
+            again += [f"--{option.replace('_', '-')}", str(value)]
+    return " ".join(again)
+
+
+@contextlib.contextmanager
+def _runs_kept(args: argparse.Namespace, store: Path) -> Iterator[None]:
+    """Around what a command writes from a finished sweep's runs (its analysis, into the store):
+    when that cannot be written (a full disk), the one line says the runs are kept and how to
+    analyse them again without computing them (:class:`UsageError`)."""
+    try:
+        yield
+    except OutputNotWritableError as exc:
+        raise UsageError(
+            f"{exc}; the runs are kept in {store}/: make room, then analyse them with: {_resume_command(args, store)}"
+        ) from None
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -533,7 +553,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             store, status = _sweep(args, exp)
             if status:
                 print("some runs failed or are missing; analysing what there is", file=sys.stderr)
-            with FolderLock(store, command="improvesim sensitivity"):
+            with FolderLock(store, command="improvesim sensitivity"), _runs_kept(args, store):
                 # (the analysis runs here: on this machine's cores, or as many as --workers gives)
                 folder, analysed = analyse_study(
                     store, processes=min(args.workers or os.cpu_count() or 1, os.cpu_count() or 1)
@@ -594,7 +614,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     sweep = load_sweep(store)
     table = frontier(sweep.outcomes, sweep.factors, int(exp.base["district.schools"]))
     folder = store / "frontier"
-    with staged_folder(folder, force=True) as stage:
+    with _runs_kept(args, store), staged_folder(folder, force=True) as stage:
         table.to_csv(stage / "frontier.csv", index=False)
         frontier_plot(table, f"Cost and institutionalization: {exp.name}").savefig(stage / "frontier.png")
     on, off = table[table["on_frontier"]], table[~table["on_frontier"]]

@@ -411,6 +411,51 @@ def test_every_command_s_staged_results_report_a_folder_that_stops_taking_files(
     nothing_but(tmp_path)
 
 
+#: A tiny study of each command that analyses its runs into the store: its experiment's keys and
+#: parameters, and a file of its analysis.
+STUDIES = {
+    "sensitivity": (
+        'design = "morris"\nsamples = 8\nreplicates = 1\n',
+        '[parameters]\n"turnover.teacher" = { min = 0.1, max = 0.3 }\n',
+        "sensitivity/report.md",
+    ),
+    "frontier": (
+        'design = "grid"\noutcomes = ["institutionalized_share", "cost_total"]\n',
+        '[parameters]\n"time.integrated" = [0.3, 0.9]\n',
+        "frontier/frontier.csv",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", sorted(STUDIES))
+def test_an_analysis_a_full_disk_cut_off_says_the_runs_are_kept_and_resume_analyses_them(
+    here, capsys, monkeypatch, command
+):
+    """A study's runs are saved; its analysis (written into the store) meets a full disk: the one
+    line said nothing of the runs.  It now says they are kept and gives the command that analyses
+    them again; that command computes no run."""
+    import errno
+
+    from improvesim import sensitivity
+    from improvesim.analysis import plots
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    top, parameters, analysis = STUDIES[command]
+    path, store = experiment(here, top + TINY_SET + parameters), here / "store"
+    writer = (sensitivity, "_write_tables") if command == "sensitivity" else (plots, "frontier_plot")
+    with monkeypatch.context() as patched:
+        patched.setattr(*writer, disk_full)
+        code, out, err = cli(capsys, command, path, "--out", store, "--workers", 1, "--quiet")
+    (line,) = err.strip().splitlines()
+    assert code == 2 and "ok, 0 failed" in out and "No space left" in line, (out, err)  # the runs, then the line
+    again = f"improvesim {command} {path} --out {store} --resume --workers 1"
+    assert line.endswith(f"the runs are kept in {store}/: make room, then analyse them with: {again}"), line
+    code, out, err = cli(capsys, *again.split()[1:], "--quiet")
+    assert code == 0 and "0 computed" in out and (store / analysis).is_file(), (out, err)
+
+
 # --- 8. the Dask scheduler --------------------------------------------------------------------
 
 
