@@ -8,13 +8,17 @@ On the cluster's login node, in the project's virtual environment::
 
     cluster = slurm_cluster(jobs=8, cores=32, memory="64GB", walltime="04:00:00",
                             queue="normal", account="myproject")
-    run_sweep(load_experiment("experiments/sobol_full.toml"), "results/sobol_full",
-              scheduler=cluster.scheduler_address)
+    run_sweep(load_experiment("experiments/sobol_full.toml"), "/scratch/me/sobol_full",
+              scheduler=cluster.scheduler_address, shared_store=True)
 
-Each SLURM job starts ``cores`` single-threaded Dask workers; the store must
-be on a file system the login node can write (the workers send results back
-to it).  If the allocation ends part-way, run the same call with
-``resume=True`` (or ``improvesim sweep ... --resume --scheduler ADDRESS``).
+Each SLURM job starts ``cores`` single-threaded Dask workers.  With
+``shared_store=True`` (``--shared-store``) the store is on a file system every
+worker sees at the same path (the cluster's scratch), and each worker writes
+the parts of the chunks it computes; without it the workers send results back
+and the login node writes them (the store then needs only be on a file system
+the login node can write).  If the allocation ends part-way, run the same call
+with ``resume=True`` (or ``improvesim sweep ... --resume --scheduler ADDRESS
+[--shared-store]``).
 """
 
 from __future__ import annotations

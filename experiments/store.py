@@ -70,6 +70,12 @@ class PartNotWritten(StoreError):
     read-only): the message names the folder, the chunk and the reason."""
 
 
+class StoreNotShared(PartNotWritten):
+    """A Dask cluster's workers, told that the store is on a file system they share
+    (``--shared-store``), do not see it at its path: the message names the folder (and the worker's
+    host, when a worker found out)."""
+
+
 def part_path(store: Path, kind: str, index: int) -> Path:
     return store / PARTS / f"{kind}-{index:05d}.parquet"
 

@@ -3,12 +3,14 @@
 The plan (every run and its seed) is fixed up front; chunks are computed in
 any order on any engine and saved as they finish, and at most a few chunks
 per worker are in flight, so memory stays flat however many runs there
-are.  On this machine (one process, or a local pool) the process that
-computes a chunk writes its parts too and sends back only the chunk's
-number and run count; a Dask worker sends its results back and the sweep
-writes them (a cluster's workers need not see the store's file system).
-Because each run's seed and each chunk's membership are fixed, results
-are identical for any number of workers, local or Dask, resumed or not.
+are.  The process that computes a chunk writes its parts too and sends
+back only the chunk's number and run count: one process, a local pool, a
+local Dask cluster, and a Dask cluster's workers when the sweep is told the
+store is on a file system they share (``shared_store``, ``--shared-store``).
+Otherwise a cluster's workers send their results back and the sweep writes
+them (a cluster's workers need not see the store's file system).  Because
+each run's seed and each chunk's membership are fixed, results are
+identical for any number of workers, local or Dask, resumed or not.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import json
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -37,8 +41,10 @@ from improvesim.experiments.plan import Plan, make_plan
 from improvesim.experiments.runner import ChunkResult, ChunkTask, run_chunk
 from improvesim.experiments.spec import Experiment
 from improvesim.experiments.store import (
+    PARTS,
     PartNotWritten,
     StoreError,
+    StoreNotShared,
     discard_unfinished_creation,
     discard_unfinished_parts,
     done_chunks,
@@ -58,6 +64,14 @@ IN_FLIGHT_PER_WORKER = 2
 SLOW_CHUNKS_ENV = "IMPROVESIM_TEST_SLOW_CHUNKS"
 #: Pool restarts allowed after workers die without a chunk finishing in between.
 MAX_POOL_RESTARTS = 3
+#: Seconds a stopping sweep waits, silently, for the chunks a Dask cluster's workers are computing
+#: before it says so (:func:`_await_dask`); and how long it waits in all before it gives up.
+DASK_STOP_NOTE_AFTER = 10.0
+DASK_STOP_LIMIT = 600.0
+#: Seconds a sweep on a Dask cluster's shared store waits for the parts its workers saved to be
+#: seen here (a network file system's cache of a folder's listing lasts up to a minute) before it
+#: calls the store not shared (:func:`_await_parts_seen`).
+SEEN_GRACE = 90.0
 
 
 @dataclass
@@ -111,6 +125,30 @@ def compute_and_save(task: ChunkTask, folder: Path) -> ChunkSaved:
     the workers' cores (the parent's CPU time in a 20,000-run sweep on two workers fell from 1.4-1.5 s
     to 0.3-0.4 s)."""
     return _save(folder, run_chunk(task), task.outcomes)
+
+
+def compute_and_save_in_shared_store(task: ChunkTask, folder: str, fingerprint: str) -> ChunkSaved:
+    """:func:`compute_and_save` on a Dask worker, into the store ``folder`` (an absolute path) of
+    the experiment ``fingerprint``, once the worker has checked that it sees that store there
+    (:func:`check_store_seen`): a worker that does not share the sweep's file system would
+    otherwise write its parts into a folder of the same name on its own disk."""
+    check_store_seen(Path(folder), fingerprint)
+    return compute_and_save(task, Path(folder))
+
+
+def check_store_seen(folder: Path, fingerprint: str) -> None:
+    """Raise :class:`~improvesim.experiments.store.StoreNotShared` unless ``folder`` holds the
+    experiment.json of the experiment ``fingerprint``, as this process (a Dask worker) sees it."""
+    try:
+        seen = json.loads((folder / "experiment.json").read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):  # absent, unreadable, not a folder, not the sweep's JSON
+        seen = None
+    if seen != fingerprint:
+        what = "no experiment.json there" if seen is None else "another experiment's store is there"
+        raise StoreNotShared(
+            f"a Dask worker on {socket.gethostname()} does not see the store {folder}/ ({what}): "
+            "--shared-store needs it on a file system every worker sees at that path"
+        )
 
 
 def _save(folder: Path, result: ChunkResult, outcomes: tuple[str, ...]) -> ChunkSaved:
@@ -323,14 +361,80 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             process.join(timeout=5)
 
 
-def run_dask(tasks: Iterable[ChunkTask], client, folder: Path, outcomes: tuple[str, ...]) -> Iterator[ChunkSaved]:
-    """A Dask distributed cluster (a LocalCluster or a scheduler's address) computes the chunks;
-    their results come back here and are saved into ``folder``: a cluster's workers need not see
-    the store's file system (docs/scale.md)."""
+def run_dask(
+    tasks: Iterable[ChunkTask],
+    client,
+    folder: Path,
+    outcomes: tuple[str, ...],
+    *,
+    shared: bool = False,
+    fingerprint: str = "",
+    joined_on_close: bool = False,
+) -> Iterator[ChunkSaved]:
+    """A Dask distributed cluster (a LocalCluster or a scheduler's address) computes the chunks.
+
+    With ``shared`` (the store ``folder`` is on a file system every worker sees at the same path),
+    each worker writes the parts of the chunks it computes (:func:`compute_and_save_in_shared_store`:
+    it checks first that it sees the store of the experiment ``fingerprint``) and sends back only
+    their number and run count.  Otherwise the results come back here and are saved into ``folder``:
+    a cluster's workers need not see the store's file system (docs/scale.md).
+
+    When the sweep stops (Ctrl-C, a part that cannot be written), the chunks not yet taken are
+    cancelled.  A Dask worker cannot stop a task that runs, and a cancelled one still writes its parts
+    when it ends: unless the workers are ended and joined when the cluster closes
+    (``joined_on_close``: a LocalCluster's), the sweep waits for the end of every chunk in flight
+    (:func:`_await_dask`), so that no part is written after its manifest.
+    """
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    submit = functools.partial(client.submit, run_chunk, pure=False)
-    for result in _bounded(tasks, submit, workers, _wait_dask):
-        yield _save(folder, result, outcomes)
+    if not shared:
+        submit = functools.partial(client.submit, run_chunk, pure=False)
+        for result in _bounded(tasks, submit, workers, _wait_dask, stop=client.cancel):
+            yield _save(folder, result, outcomes)
+        return
+    submit = functools.partial(
+        client.submit,
+        compute_and_save_in_shared_store,
+        folder=os.path.abspath(folder),  # the same path on every machine, wherever each worker runs
+        fingerprint=fingerprint,
+        pure=False,
+    )
+    yield from _bounded(tasks, submit, workers, _wait_dask, stop=client.cancel if joined_on_close else _await_dask)
+
+
+def _await_dask(futures: list) -> None:
+    """Wait until every one of ``futures`` (a Dask cluster's chunks in flight) has ended, with or
+    without an error, so that none writes a part after the sweep's manifest; say so on stderr
+    after :data:`DASK_STOP_NOTE_AFTER` seconds, and give up (saying so) after :data:`DASK_STOP_LIMIT`.
+    A second Ctrl-C does not cut the wait short.
+
+    Nothing is cancelled: a chunk not yet started would be dropped, but one that started goes on
+    (Dask cannot stop a running task) and only its future says when it ends.  At most
+    ``IN_FLIGHT_PER_WORKER`` chunks per worker are in flight, so the wait is a few chunks' time;
+    what they save is kept.
+    """
+    from dask.distributed import wait as dask_wait
+
+    with interrupts_deferred():
+        try:
+            dask_wait(futures, timeout=DASK_STOP_NOTE_AFTER)
+            return
+        except TimeoutError:
+            pass
+        running = sum(not f.done() for f in futures)
+        print(
+            f"waiting for the {running} chunk(s) the Dask workers are computing: a running task cannot be stopped, "
+            "and its parts must be saved before the manifest",
+            file=sys.stderr,
+        )
+        try:
+            dask_wait(futures, timeout=DASK_STOP_LIMIT)
+        except TimeoutError:
+            running = sum(not f.done() for f in futures)
+            print(
+                f"the Dask workers still compute {running} chunk(s) after {DASK_STOP_LIMIT:.0f} s; their parts may "
+                "be saved after the manifest: run the sweep again with --resume once they end",
+                file=sys.stderr,
+            )
 
 
 def _wait_futures(pending):
@@ -345,9 +449,12 @@ def _wait_dask(pending):
     return set(result.done), set(result.not_done)
 
 
-def _bounded(tasks: Iterable[ChunkTask], submit: Callable, workers: int, wait_some) -> Iterator:
+def _bounded(
+    tasks: Iterable[ChunkTask], submit: Callable, workers: int, wait_some, stop: Callable | None = None
+) -> Iterator:
     """Results of ``submit(task)`` (a future) for each of ``tasks``, with at most
-    ``workers * IN_FLIGHT_PER_WORKER`` in flight.
+    ``workers * IN_FLIGHT_PER_WORKER`` in flight; ``stop(futures)`` is called with the futures
+    still in flight when it ends early (by default each is cancelled).
 
     Raises :class:`_PoolBroken` with every task in flight when the process
     pool breaks (the results finished before are yielded first).
@@ -365,8 +472,11 @@ def _bounded(tasks: Iterable[ChunkTask], submit: Callable, workers: int, wait_so
         while pending:
             yield from _collect(pending, wait_some)
     finally:
-        for f in pending:
-            f.cancel()
+        if pending and stop is not None:
+            stop(list(pending))
+        else:
+            for f in pending:
+                f.cancel()
 
 
 def _collect(pending: dict, wait_some) -> Iterator:
@@ -414,9 +524,18 @@ def run_sweep(
     force: bool = False,
     dask_local: int | None = None,
     scheduler: str | None = None,
+    shared_store: bool = False,
     progress: bool = True,
 ) -> SweepSummary:
     """Run (or finish) an experiment into ``store``, holding the store's lock throughout.
+
+    Chunks are computed by this process (``workers=1``), a local pool of ``workers`` processes, a
+    local Dask cluster of ``dask_local`` workers or the Dask cluster whose scheduler is at
+    ``scheduler``.  The process that computes a chunk writes its parts, except on a ``scheduler``'s
+    cluster whose workers are not said to see the store (``shared_store``: the store is on a file
+    system every worker sees at the same path, as on an HPC cluster's shared scratch); their results
+    come back here and are written by this process.  A local cluster's workers always write their
+    parts (they run on this machine), so ``shared_store`` changes only a ``scheduler``'s sweep.
 
     Raises :class:`~improvesim.experiments.store.StoreError` (the store
     cannot be used as asked, or stopped taking files: its disk full, say),
@@ -435,7 +554,8 @@ def run_sweep(
         with FolderLock(store, command=f"improvesim sweep {exp.path}") as lock:
             try:
                 folder, done = prepare(store, exp, design, plan, resume=resume, force=force)
-                summary = _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store)
+                engine = _engine(folder, exp, workers, dask_local, scheduler, shared_store)
+                summary = _compute(exp, plan, folder, done, engine, progress, store)
                 finish(store, folder, lock)
             except OSError as exc:
                 if out_of_room(exc):  # what to keep is settled while the lock is held
@@ -493,19 +613,23 @@ def _kept_or_undone(store: Path, folder: Path | None, *, resume: bool, force: bo
     return False
 
 
-def _compute(exp, plan, folder, done, workers, dask_local, scheduler, progress, store) -> SweepSummary:
+def _compute(exp, plan, folder, done, engine: _engine, progress, store) -> SweepSummary:
     todo_runs = plan.runs - plan.runs_in(done)
     tasks = tasks_for(exp, plan, done)
     bar = _progress(plan.runs, plan.runs - todo_runs, progress)
     started = time.perf_counter()
     computed = 0
+    saved_elsewhere = []  # the chunks other machines saved (a shared store on a Dask cluster)
     try:
-        with _engine(tasks, folder, exp.outcomes, workers, dask_local, scheduler) as chunks:
+        with engine.start(tasks) as chunks:
             for chunk in chunks:
                 computed += chunk.runs
                 bar.update(chunk.runs)
+                if engine.elsewhere:
+                    saved_elsewhere.append(chunk.index)
                 check_interrupted()
         check_interrupted()
+        _await_parts_seen(folder, saved_elsewhere)
     except (KeyboardInterrupt, WorkersDied, PartNotWritten) as exc:
         saved, again = _close_out(bar, folder, lambda: _manifest_after_stop(folder, plan))
         cause = exc if again is None or isinstance(exc, KeyboardInterrupt) else again
@@ -561,13 +685,22 @@ def _manifest_after_stop(folder: Path, plan: Plan) -> int:
 
 
 class _engine:
-    """Context manager yielding an iterator of the chunks saved into ``folder`` by the chosen engine."""
+    """The chosen engine: ``start(tasks)`` is a context manager yielding an iterator of the chunks
+    saved into ``folder``; ``elsewhere`` says whether other machines' processes save them (a Dask
+    cluster's workers on a shared store), whose parts this process may see only a while later."""
 
-    def __init__(self, tasks, folder, outcomes, workers, dask_local, scheduler):
-        self.tasks, self.folder, self.outcomes = tasks, folder, outcomes
+    def __init__(self, folder, exp, workers, dask_local, scheduler, shared_store):
+        self.folder, self.outcomes, self.fingerprint = folder, exp.outcomes, exp.fingerprint()
         self.workers, self.dask_local, self.scheduler = workers, dask_local, scheduler
+        self.shared = bool(dask_local or shared_store)  # a LocalCluster's workers run on this machine
+        self.elsewhere = bool(scheduler and shared_store)
+        self.tasks = None
         self.client = self.cluster = None
         self.results = None
+
+    def start(self, tasks) -> _engine:
+        self.tasks = tasks
+        return self
 
     def __enter__(self) -> Iterator[ChunkSaved]:
         self.results = self._start()
@@ -582,7 +715,15 @@ class _engine:
             else:
                 self.cluster = local_cluster(self.dask_local)
                 self.client = Client(self.cluster)
-            return run_dask(self.tasks, self.client, self.folder, self.outcomes)
+            return run_dask(
+                self.tasks,
+                self.client,
+                self.folder,
+                self.outcomes,
+                shared=self.shared,
+                fingerprint=self.fingerprint,
+                joined_on_close=self.cluster is not None,  # its close ends and joins the worker processes
+            )
         if self.workers > 1:
             return run_pool(self.tasks, self.workers, self.folder)
         return run_serial(self.tasks, self.folder)
@@ -590,11 +731,34 @@ class _engine:
     def __exit__(self, *exc) -> None:
         with interrupts_deferred():  # the workers are ended even if Ctrl-C comes again meanwhile
             if self.results is not None:
-                self.results.close()  # a pool generator stops its workers
+                self.results.close()  # a pool generator stops its workers; a Dask one waits for its chunks in flight
             if self.client is not None:
                 self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _await_parts_seen(folder: Path, chunks: list[int]) -> None:
+    """Wait until this process sees the outcomes part of every one of ``chunks``, which a Dask
+    cluster's workers said they saved into ``folder`` (a network file system may list a folder
+    from its cache for a while), for up to :data:`SEEN_GRACE` seconds; then raise
+    :class:`~improvesim.experiments.store.StoreNotShared`: the workers wrote into another folder
+    of the same path (a copy of the store on their own disks), not this one."""
+    if not chunks:
+        return
+    deadline = time.monotonic() + SEEN_GRACE
+    while True:
+        parts = folder / PARTS
+        unseen = sorted(set(chunks) - {int(p.stem.split("-")[1]) for p in parts.glob("outcomes-*.parquet")})
+        if not unseen or time.monotonic() >= deadline:
+            break
+        time.sleep(min(1.0, SEEN_GRACE / 10))
+    if unseen:
+        raise StoreNotShared(
+            f"{len(unseen)} chunk(s) the Dask workers saved (chunk {unseen[0]}, ...) are not in {parts}/ as this "
+            f"process sees it after {SEEN_GRACE:g} s: the workers wrote into another folder of that path; "
+            "--shared-store needs the store on a file system every worker shares with this process"
+        )
 
 
 class _NoBar:

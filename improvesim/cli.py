@@ -2,11 +2,11 @@
 
     improvesim run SCENARIO [--out DIR] [--seed N] [--replicates R] [--set section.key=value ...] [--workers N] [--force]
     improvesim params [SCENARIO] [--format table|json|toml]
-    improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
-    improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim sweep EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS [--shared-store]]
+    improvesim sensitivity EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS [--shared-store]]
     improvesim sensitivity --from STORE
     improvesim compare PLAN... [--base SCENARIO] [--replicates R] [--seed N] [--conditions low,typical,high] [--outcome O] [--wtp LIST] [--discover EXPERIMENT] [--out DIR] [--force]
-    improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS]
+    improvesim frontier EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS [--shared-store]]
     improvesim calibrate EXPERIMENT [--out DIR] [--workers N] [--resume] [--force] [--dask-local N | --scheduler ADDRESS] [--sbc N]
     improvesim discover STORE --outcome NAME (--below X | --above X) [--share S] [--min-coverage C] [--out DIR] [--force]
     improvesim validate [--replicates R] [--seed N] [--out DIR] [--force] [--posterior FILE]
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     calib = sub.add_parser("calibrate", help="calibrate the screened constants by ABC-SMC (pyabc) on a case")
     calib.add_argument("experiment", help="calibration experiment file or bundled name, e.g. calibrate_viano2024")
-    _add_engine_options(calib)
+    _add_engine_options(calib, store=False)
     calib.add_argument(
         "--sbc",
         type=int,
@@ -321,7 +321,9 @@ def posterior_of(args: argparse.Namespace):
     return None if args.posterior is None else load_posterior(args.posterior)
 
 
-def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+def _add_engine_options(parser: argparse.ArgumentParser, store: bool = True) -> None:
+    """The options of a command that computes on local workers or a Dask cluster; ``store``: it
+    writes a sweep store (so --shared-store applies)."""
     parser.add_argument("--out", type=out_folder, help="result store (default results/<experiment name>/)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
@@ -329,6 +331,14 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument("--dask-local", type=int, metavar="N", help="run on a local Dask cluster of N workers")
     engine.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    if store:
+        parser.add_argument(
+            "--shared-store",
+            action="store_true",
+            help="the --out folder is on a file system every --scheduler worker sees at the same path (a "
+            "cluster's shared scratch): workers write their own result parts instead of sending results to "
+            "this process (local workers and --dask-local always do)",
+        )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -450,6 +460,7 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
             force=args.force,
             dask_local=args.dask_local,
             scheduler=args.scheduler,
+            shared_store=args.shared_store,
             progress=not args.quiet,
         )
     except StoreError as exc:
@@ -470,10 +481,13 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
 
 def _interrupted_message(args: argparse.Namespace, exc) -> str:
     """What was saved where, and the exact command that finishes the sweep."""
-    from improvesim.experiments.store import PartNotWritten
+    from improvesim.experiments.store import PartNotWritten, StoreNotShared
 
-    again = _resume_command(args, exc.store, exc.forced)
-    if isinstance(exc.cause, PartNotWritten):
+    # without --shared-store when the workers do not see the store: the results then come back here
+    again = _resume_command(args, exc.store, exc.forced, shared_store=not isinstance(exc.cause, StoreNotShared))
+    if isinstance(exc.cause, StoreNotShared):
+        why = str(exc.cause)
+    elif isinstance(exc.cause, PartNotWritten):
         why = f"{exc.cause}; make room there (or make it writable) first"
     elif isinstance(exc.cause, Exception):
         why = "worker processes kept dying (out of memory?)"
@@ -488,8 +502,9 @@ def _interrupted_message(args: argparse.Namespace, exc) -> str:
     return f"{why}; {where}; finish with: {again}"
 
 
-def _resume_command(args: argparse.Namespace, store: Path, forced: bool = False) -> str:
-    """The command that finishes (or, once finished, analyses again) the sweep of ``args`` in ``store``."""
+def _resume_command(args: argparse.Namespace, store: Path, forced: bool = False, shared_store: bool = True) -> str:
+    """The command that finishes (or, once finished, analyses again) the sweep of ``args`` in ``store``
+    (with its --shared-store, if it had one and ``shared_store``)."""
     again = ["improvesim", args.command, str(args.experiment), "--out", str(store), "--resume"]
     if forced:
         again.append("--force")
@@ -497,6 +512,8 @@ def _resume_command(args: argparse.Namespace, store: Path, forced: bool = False)
         value = getattr(args, option, None)
         if value is not None:
             again += [f"--{option.replace('_', '-')}", str(value)]
+    if shared_store and getattr(args, "shared_store", False):
+        again.append("--shared-store")
     return " ".join(again)
 
 

@@ -1,5 +1,6 @@
 """The sweep engine: designs, exactness across engines, resume, failures, bad files."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -523,31 +524,271 @@ def test_workers_are_spawned_while_another_python_thread_runs():
         assert sweep_module.start_method() == "fork"
 
 
-def test_dask_local_cluster_equals_local(serial_store, tmp_path):
+def test_dask_local_cluster_equals_local(serial_store, tmp_path, monkeypatch):
+    """A local Dask cluster's workers (on this machine: they see the store) write their own parts,
+    as a local pool's do: the sweep's process saves nothing, and the bytes are a serial sweep's."""
     tmp, serial = serial_store
+    here = saves_here(monkeypatch)
     exp = load_experiment(tmp / "exp.toml")
-    run_sweep(exp, tmp_path / "dask", dask_local=2, progress=False)
+    summary = run_sweep(exp, tmp_path / "dask", dask_local=2, progress=False)
+    assert summary.ok == summary.computed_runs == 36 and here == []
     assert parts_bytes(tmp_path / "dask") == parts_bytes(serial)
 
 
-def test_a_killed_sweep_resumed_equals_an_uninterrupted_one(serial_store, tmp_path):
+def saves_here(monkeypatch) -> list[int]:
+    """The chunks whose parts this process saves from now on (a worker process appends to its own copy)."""
+    here = []
+    save_chunk = sweep_module.save_chunk
+
+    def save_here(folder, result, outcomes):
+        here.append(result.index)
+        save_chunk(folder, result, outcomes)
+
+    monkeypatch.setattr(sweep_module, "save_chunk", save_here)
+    return here
+
+
+# --- a Dask cluster reached by its address (--scheduler), with and without --shared-store -------
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    """The address of a Dask cluster of 2 worker processes, reached as a remote one is (its
+    workers run on this machine, so they see the store: a test gives them another folder to
+    make them not see it)."""
+    cluster = sweep_module.local_cluster(2)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@contextlib.contextmanager
+def on_dask_workers(address, module, name, replace):
+    """Within the block, ``module.name`` is ``replace(original)`` in every worker process of the
+    Dask cluster at ``address`` (``replace`` is defined in the test: it travels by value)."""
+    from dask.distributed import Client
+
+    def install():
+        import importlib
+
+        m = importlib.import_module(module)
+        m.__dict__.setdefault("_replaced_by_test", {})[name] = getattr(m, name)
+        setattr(m, name, replace(getattr(m, name)))
+
+    def restore():
+        import importlib
+
+        m = importlib.import_module(module)
+        setattr(m, name, m._replaced_by_test.pop(name))
+
+    with Client(address, set_as_default=False) as client:
+        client.run(install)
+        try:
+            yield
+        finally:
+            client.run(restore)
+
+
+def slow_from_chunk(first: int, seconds: float):
+    """A replacement of ``write_atomic`` (see :func:`on_dask_workers`) that waits ``seconds`` before
+    writing each part of chunk ``first`` and later ones: chunks still running when the sweep stops."""
+
+    def replace(write_atomic):
+        def slow(path, write):
+            import time
+
+            if path.parent.name == "parts" and int(path.stem.split("-")[1]) >= first:
+                time.sleep(seconds)
+            write_atomic(path, write)
+
+        return slow
+
+    return replace
+
+
+def settled(store, seconds: float = 3.0) -> dict:
+    """The store's parts once ``seconds`` passed with none written: a part saved after the sweep
+    returned (and after its manifest) shows up as a change."""
+    before = parts_bytes(store)
+    time.sleep(seconds)
+    after = parts_bytes(store)
+    assert after == before, sorted(set(after) - set(before))
+    return after
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_dask_cluster_equals_local_and_its_workers_save_their_parts_when_the_store_is_shared(
+    serial_store, tmp_path, monkeypatch, dask_scheduler, shared
+):
+    """With --shared-store a cluster's workers write the parts of the chunks they compute (the
+    sweep's process saves nothing); without it their results come back and the sweep saves every
+    chunk. The bytes are a serial sweep's either way."""
+    tmp, serial = serial_store
+    here = saves_here(monkeypatch)
+    exp = load_experiment(tmp / "exp.toml")
+    summary = run_sweep(exp, tmp_path / "s", scheduler=dask_scheduler, shared_store=shared, progress=False)
+    assert summary.ok == summary.computed_runs == 36
+    assert sorted(here) == ([] if shared else list(range(8)))
+    assert parts_bytes(tmp_path / "s") == parts_bytes(serial)
+
+
+def test_a_resumed_sweep_on_a_dask_clusters_shared_store_equals_an_uninterrupted_one(
+    serial_store, tmp_path, dask_scheduler
+):
+    """--resume --shared-store: what a stopped worker left half written is removed, only the
+    missing chunks are computed, by the workers, and the bytes are a serial sweep's."""
+    import shutil
+
+    from improvesim.experiments.store import part_path
+
+    tmp, serial = serial_store
+    store = tmp_path / "store"
+    shutil.copytree(serial, store)
+    for chunk in (2, 5):
+        part_path(store, "outcomes", chunk).unlink()
+    cut = store / "parts" / ".yearly-00005.parquet.a1b2.tmp"
+    cut.write_bytes(b"PAR1")
+    summary = run_sweep(
+        load_experiment(tmp / "exp.toml"),
+        store,
+        resume=True,
+        scheduler=dask_scheduler,
+        shared_store=True,
+        progress=False,
+    )
+    assert summary.computed_runs == 10 and summary.already_done == 26 and not cut.exists()
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+def test_an_interrupted_sweep_on_a_dask_clusters_shared_store_waits_for_the_chunks_in_flight(
+    serial_store, tmp_path, monkeypatch, dask_scheduler, pythons_own_ctrl_c
+):
+    """Ctrl-C while a cluster's workers compute chunks: Dask cannot stop a running task, which goes on
+    after the client has closed and saves its parts; the sweep waits for every chunk in flight before
+    its manifest, so no part is saved after it (the parts settle, and the manifest agrees with them);
+    --resume then gives a serial sweep's bytes."""
+    tmp, serial = serial_store
+    check_interrupted = sweep_module.check_interrupted
+    checks = []
+
+    def ctrl_c_after_two_chunks():
+        checks.append(1)
+        if len(checks) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        check_interrupted()
+
+    monkeypatch.setattr(sweep_module, "check_interrupted", ctrl_c_after_two_chunks)
+    exp = load_experiment(tmp / "exp.toml")
+    store = tmp_path / "s"
+    with on_dask_workers(dask_scheduler, "improvesim.experiments.store", "write_atomic", slow_from_chunk(2, 0.75)):
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            run_sweep(exp, store, scheduler=dask_scheduler, shared_store=True, progress=False)
+        settled(store)
+    assert isinstance(stopped.value, sweep_module.SweepInterrupted), repr(stopped.value)
+    assert not list((store / "parts").glob(".*.tmp"))
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert stopped.value.saved == (manifest["status"] == "ok").sum() == runs_in_parts(store) < 36
+    monkeypatch.undo()
+    run_sweep(exp, store, resume=True, scheduler=dask_scheduler, shared_store=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+def test_a_part_a_dask_worker_cannot_write_stops_the_sweep_in_one_line(serial_store, tmp_path, dask_scheduler, capsys):
+    """The disk fills under a worker writing into the shared store: one line (what, where, why, what
+    is saved, how to finish), exit status 2; the chunks still running on the other worker end first
+    (none is saved after the manifest), no temporary file is left, and --resume finishes the sweep."""
+    from improvesim.cli import main
+
+    def full_at_chunk_4(write_atomic):
+        def full(path, write):
+            import errno
+            import time
+
+            chunk = int(path.stem.split("-")[1]) if path.parent.name == "parts" else -1
+            if chunk == 4:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            if chunk > 4:
+                time.sleep(0.5)  # still running when chunk 4 fails
+            write_atomic(path, write)
+
+        return full
+
+    tmp, serial = serial_store
+    store = tmp_path / "s"
+    command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--scheduler", dask_scheduler, "--shared-store"]
+    with on_dask_workers(dask_scheduler, "improvesim.experiments.store", "write_atomic", full_at_chunk_4):
+        status = main([*command, "--quiet"])
+        settled(store)
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"cannot write {store.absolute() / 'parts'}/ (chunk 4): No space left on device" in err
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert f"{(manifest['status'] == 'ok').sum()} of 36 runs are saved" in err
+    assert f"--resume --scheduler {dask_scheduler} --shared-store" in err
+    assert (manifest["status"] == "ok").sum() == runs_in_parts(store)
+    assert not list((store / "parts").glob(".*.tmp"))
+    assert main([*command, "--resume", "--quiet"]) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+@pytest.mark.parametrize("seen", ["nothing", "a copy"])
+def test_dask_workers_that_do_not_see_the_store_stop_the_sweep_in_one_line(
+    serial_store, tmp_path, monkeypatch, dask_scheduler, capsys, seen
+):
+    """--shared-store on a cluster whose workers do not share the store's file system (simulated:
+    the workers are given another folder of the same store). Workers that find no store there
+    refuse at once, writing nothing; workers that find a copy there (a store of the same path on
+    their own disks) write into it, and the sweep, which does not see those parts, says so once
+    they stay unseen. One line, exit status 2, no traceback; without --shared-store the sweep then
+    finishes with a serial sweep's bytes."""
+    import shutil
+
+    from improvesim.cli import main
+
+    tmp, serial = serial_store
+    store, elsewhere = tmp_path / "s", tmp_path / "their-disk" / "s"
+    run_dask = sweep_module.run_dask
+
+    def other_folder(tasks, client, folder, outcomes, **options):
+        if seen == "a copy":  # the store as the sweep created it, copied to the workers' own disk
+            shutil.copytree(folder, elsewhere, ignore=shutil.ignore_patterns(".lock"))
+        return run_dask(tasks, client, elsewhere, outcomes, **options)
+
+    monkeypatch.setattr(sweep_module, "run_dask", other_folder)
+    monkeypatch.setattr(sweep_module, "SEEN_GRACE", 1.0)
+    command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--scheduler", dask_scheduler]
+    status = main([*command, "--shared-store", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if seen == "nothing":
+        assert f"does not see the store {elsewhere}/ (no experiment.json there)" in err
+        assert not elsewhere.exists()  # the workers refused before writing anything
+    else:
+        assert f"8 chunk(s) the Dask workers saved (chunk 0, ...) are not in {store / 'parts'}/" in err
+        assert len(list((elsewhere / "parts").glob("outcomes-*.parquet"))) == 8
+    assert "0 of 36 runs are saved" in err and "--shared-store needs" in err
+    assert err.rstrip().endswith(
+        f"finish with: improvesim sweep {tmp / 'exp.toml'} --out {store} --resume --scheduler {dask_scheduler}"
+    )
+    monkeypatch.undo()
+    assert main([*command, "--resume", "--quiet"]) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
+@pytest.mark.parametrize("engine", [["--workers", "1"], ["--dask-local", "2"]], ids=["serial", "dask-local"])
+def test_a_killed_sweep_resumed_equals_an_uninterrupted_one(serial_store, tmp_path, engine):
+    """Killed (SIGKILL) part-way, then resumed: a serial sweep's bytes.  A local Dask cluster's
+    workers, which write their own parts, end with the sweep's process (Dask's worker processes
+    exit when their parent's pipe closes); what one was writing is removed by --resume."""
     tmp, serial = serial_store
     store = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        "-m",
-        "improvesim",
-        "sweep",
-        str(tmp / "exp.toml"),
-        "--out",
-        str(store),
-        "--workers",
-        "1",
-        "--quiet",
-    ]
+    cmd = [sys.executable, "-m", "improvesim", "sweep", str(tmp / "exp.toml"), "--out", str(store), *engine, "--quiet"]
     env = {**os.environ, "IMPROVESIM_TEST_SLOW_CHUNKS": "0.4"}  # slow each chunk so the kill lands mid-sweep
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline and len(list((store / "parts").glob("outcomes-*.parquet"))) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
