@@ -379,26 +379,33 @@ def run_dask(
     their number and run count.  Otherwise the results come back here and are saved into ``folder``:
     a cluster's workers need not see the store's file system (docs/scale.md).
 
-    When the sweep stops (Ctrl-C, a part that cannot be written), the chunks not yet taken are
-    cancelled.  A Dask worker cannot stop a task that runs, and a cancelled one still writes its parts
-    when it ends: unless the workers are ended and joined when the cluster closes
-    (``joined_on_close``: a LocalCluster's), the sweep waits for the end of every chunk in flight
-    (:func:`_await_dask`), so that no part is written after its manifest.
+    When the sweep stops (Ctrl-C, a part that cannot be written), the chunks in flight are
+    cancelled, unless workers write parts that the sweep does not end: a Dask worker cannot stop a
+    task that runs, and a cancelled one still writes its parts when it ends.  So with ``shared``,
+    unless the cluster's close ends and joins its workers (``joined_on_close``: a LocalCluster's),
+    nothing is cancelled and the sweep waits for the end of every chunk in flight
+    (:func:`_await_dask`): no part is written after its manifest.
     """
+    from dask.distributed import KilledWorker
+
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    if not shared:
-        submit = functools.partial(client.submit, run_chunk, pure=False)
-        for result in _bounded(tasks, submit, workers, _wait_dask, stop=client.cancel):
-            yield _save(folder, result, outcomes)
-        return
-    submit = functools.partial(
-        client.submit,
-        compute_and_save_in_shared_store,
-        folder=os.path.abspath(folder),  # the same path on every machine, wherever each worker runs
-        fingerprint=fingerprint,
-        pure=False,
-    )
-    yield from _bounded(tasks, submit, workers, _wait_dask, stop=client.cancel if joined_on_close else _await_dask)
+    try:
+        if not shared:
+            submit = functools.partial(client.submit, run_chunk, pure=False)
+            for result in _bounded(tasks, submit, workers, _wait_dask, stop=client.cancel):
+                yield _save(folder, result, outcomes)
+            return
+        submit = functools.partial(
+            client.submit,
+            compute_and_save_in_shared_store,
+            folder=os.path.abspath(folder),  # the same path on every machine, wherever each worker runs
+            fingerprint=fingerprint,
+            pure=False,
+        )
+        stop = client.cancel if joined_on_close else _await_dask
+        yield from _bounded(tasks, submit, workers, _wait_dask, stop=stop)
+    except KilledWorker as exc:  # the scheduler's retries of a chunk all ended with their worker's death
+        raise WorkersDied(f"Dask workers kept dying while computing a chunk (out of memory?): {exc}") from None
 
 
 def _await_dask(futures: list) -> None:

@@ -441,3 +441,17 @@ def test_the_resume_command_of_an_interrupted_sweep_repeats_its_posterior_and_wo
     assert message.endswith(
         f"improvesim sensitivity sobol_full --out {tmp_path} --resume --posterior viano2024 --workers 2"
     )
+
+
+def test_shared_store_is_an_option_of_the_commands_that_write_a_sweep_store(capsys):
+    """--shared-store (a --scheduler cluster's workers write their own parts) goes with the commands
+    that sweep into a store; calibrate, whose results are not parts, refuses it as any unknown option."""
+    from improvesim.cli import build_parser
+
+    parser = build_parser()
+    for command in ("sweep", "sensitivity", "frontier"):
+        args = parser.parse_args([command, "x", "--scheduler", "tcp://10.0.0.5:8786", "--shared-store"])
+        assert args.shared_store and not parser.parse_args([command, "x"]).shared_store
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(["calibrate", "x", "--scheduler", "tcp://10.0.0.5:8786", "--shared-store"])
+    assert refused.value.code == 2 and "--shared-store" in capsys.readouterr().err

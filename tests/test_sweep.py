@@ -1111,3 +1111,47 @@ def test_morris_refuses_an_integer_range_its_levels_would_draw_unevenly(tmp_path
     assert str(exp.path) in str(err.value) and "max = 3" in str(err.value)
     proc = improvesim("sweep", exp.path, "--out", tmp_path / "o")
     assert proc.returncode == 2 and "coaching.coaches" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_dask_workers_that_keep_dying_stop_the_sweep_as_a_pools_do(serial_store, tmp_path, capsys):
+    """A chunk whose Dask workers all died computing it (killed for memory, say: Dask's KilledWorker
+    once the scheduler's retries are spent) stops the sweep as dying pool workers do: one line, what
+    is saved, how to finish, exit status 1; it was a traceback."""
+    import dask
+    from dask.distributed import Client
+
+    from improvesim.cli import main
+
+    tmp, serial = serial_store
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # the first death is the last
+        cluster = sweep_module.local_cluster(1)
+    try:
+        with Client(cluster, set_as_default=False) as client:
+
+            def die_at_chunk_3():
+                from improvesim.experiments import sweep
+
+                compute_and_save = sweep.compute_and_save
+
+                def dies(task, folder):
+                    if task.index == 3:
+                        import os
+
+                        os._exit(1)
+                    return compute_and_save(task, folder)
+
+                sweep.compute_and_save = dies
+
+            client.run(die_at_chunk_3)
+            store = tmp_path / "s"
+            command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--scheduler", cluster.scheduler_address]
+            status = main([*command, "--shared-store", "--quiet"])
+    finally:
+        cluster.close()
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    saved = (manifest["status"] == "ok").sum()
+    assert "worker processes kept dying" in err and f"{saved} of 36 runs are saved" in err and 0 < saved < 36
+    run_sweep(load_experiment(tmp / "exp.toml"), store, resume=True, progress=False)
+    assert parts_bytes(store) == parts_bytes(serial)
