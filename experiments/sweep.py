@@ -420,28 +420,34 @@ def _await_dask(futures: list) -> None:
     what they save is kept.
     """
     from dask.distributed import wait as dask_wait
+    from distributed.client import FuturesCancelledError
 
     with interrupts_deferred():
-        try:
-            dask_wait(futures, timeout=DASK_STOP_NOTE_AFTER)
-            return
-        except TimeoutError:
-            pass
-        running = sum(not f.done() for f in futures)
+        for timeout in (DASK_STOP_NOTE_AFTER, DASK_STOP_LIMIT):
+            try:
+                dask_wait(futures, timeout=timeout)
+                return
+            except TimeoutError:
+                running = sum(not f.done() for f in futures)
+            except FuturesCancelledError:  # the scheduler is gone (or another client cancelled them)
+                print(
+                    "the connection to the Dask scheduler was lost while the sweep waited for its chunks in flight; "
+                    "their parts may be saved after the manifest: run the sweep again with --resume once the "
+                    "workers have ended",
+                    file=sys.stderr,
+                )
+                return
+            if timeout == DASK_STOP_NOTE_AFTER:
+                print(
+                    f"waiting for the {running} chunk(s) the Dask workers are computing: a running task cannot be "
+                    "stopped, and its parts must be saved before the manifest",
+                    file=sys.stderr,
+                )
         print(
-            f"waiting for the {running} chunk(s) the Dask workers are computing: a running task cannot be stopped, "
-            "and its parts must be saved before the manifest",
+            f"the Dask workers still compute {running} chunk(s) after {DASK_STOP_LIMIT:.0f} s; their parts may "
+            "be saved after the manifest: run the sweep again with --resume once they end",
             file=sys.stderr,
         )
-        try:
-            dask_wait(futures, timeout=DASK_STOP_LIMIT)
-        except TimeoutError:
-            running = sum(not f.done() for f in futures)
-            print(
-                f"the Dask workers still compute {running} chunk(s) after {DASK_STOP_LIMIT:.0f} s; their parts may "
-                "be saved after the manifest: run the sweep again with --resume once they end",
-                file=sys.stderr,
-            )
 
 
 def _wait_futures(pending):

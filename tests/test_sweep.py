@@ -662,7 +662,7 @@ def test_a_resumed_sweep_on_a_dask_clusters_shared_store_equals_an_uninterrupted
 
 
 def test_an_interrupted_sweep_on_a_dask_clusters_shared_store_waits_for_the_chunks_in_flight(
-    serial_store, tmp_path, monkeypatch, dask_scheduler, pythons_own_ctrl_c
+    serial_store, tmp_path, monkeypatch, dask_scheduler, pythons_own_ctrl_c, capsys
 ):
     """Ctrl-C while a cluster's workers compute chunks: Dask cannot stop a running task, which goes on
     after the client has closed and saves its parts; the sweep waits for every chunk in flight before
@@ -679,6 +679,7 @@ def test_an_interrupted_sweep_on_a_dask_clusters_shared_store_waits_for_the_chun
         check_interrupted()
 
     monkeypatch.setattr(sweep_module, "check_interrupted", ctrl_c_after_two_chunks)
+    monkeypatch.setattr(sweep_module, "DASK_STOP_NOTE_AFTER", 0.5)  # the wait says what it waits for
     exp = load_experiment(tmp / "exp.toml")
     store = tmp_path / "s"
     with on_dask_workers(dask_scheduler, "improvesim.experiments.store", "write_atomic", slow_from_chunk(2, 0.75)):
@@ -686,6 +687,7 @@ def test_an_interrupted_sweep_on_a_dask_clusters_shared_store_waits_for_the_chun
             run_sweep(exp, store, scheduler=dask_scheduler, shared_store=True, progress=False)
         settled(store)
     assert isinstance(stopped.value, sweep_module.SweepInterrupted), repr(stopped.value)
+    assert "chunk(s) the Dask workers are computing" in capsys.readouterr().err
     assert not list((store / "parts").glob(".*.tmp"))
     manifest = pd.read_parquet(store / "manifest.parquet")
     assert stopped.value.saved == (manifest["status"] == "ok").sum() == runs_in_parts(store) < 36
