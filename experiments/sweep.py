@@ -761,14 +761,13 @@ def _await_parts_seen(folder: Path, chunks: list[int]) -> None:
         return
     deadline = time.monotonic() + SEEN_GRACE
     while True:
-        parts = folder / PARTS
-        unseen = sorted(set(chunks) - {int(p.stem.split("-")[1]) for p in parts.glob("outcomes-*.parquet")})
+        unseen = sorted(set(chunks) - done_chunks(folder))
         if not unseen or time.monotonic() >= deadline:
             break
         time.sleep(min(1.0, SEEN_GRACE / 10))
     if unseen:
         raise StoreNotShared(
-            f"{len(unseen)} chunk(s) the Dask workers saved (chunk {unseen[0]}, ...) are not in {parts}/ as this "
+            f"{len(unseen)} chunk(s) the Dask workers saved (chunk {unseen[0]}, ...) are not in {folder / PARTS}/ as this "
             f"process sees it after {SEEN_GRACE:g} s: the workers wrote into another folder of that path; "
             "--shared-store needs the store on a file system every worker shares with this process"
         )
