@@ -103,6 +103,12 @@ def row(what: str, measured: str, target: str = "", met: bool | None = None) -> 
     print(f"{what:52s} {measured:>22s}   {target:>16s}  {verdict}")
 
 
+def fixed_cost_met(fixed: float) -> bool | None:
+    """The fixed-cost verdict: None (no verdict) for an estimate below 0, which only the host's
+    drift between the small and big sweeps gives (-3.9 s under a load of 6), never a cost met."""
+    return None if fixed < 0 else fixed <= TARGET_FIXED
+
+
 def sweep_experiment(runs: int, folder: Path) -> Path:
     """The file of a sweep of ``runs`` runs of the baseline (LHS over two parameters, 1 replicate)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -441,7 +447,9 @@ def main() -> None:
     row("  CPU over wall per worker, 1 and 2 workers", f"{steady[1].busy:.0%} {steady[2].busy:.0%}", "100%: none idle")
     row("  the machine: plain batches in 2 processes against 1", f"{steady[2].machine:.0%}", "caps the efficiency")
     row(f"sweep of {small:,} runs on 2 workers (wall s)", f"{wall2000:.2f}", "")
-    row("sweep fixed cost, 2 workers (s)", f"{fixed2:.2f}", f"<= {TARGET_FIXED:.0f}", fixed2 <= TARGET_FIXED)
+    row("sweep fixed cost, 2 workers (s)", f"{fixed2:.2f}", f"<= {TARGET_FIXED:.0f}", fixed_cost_met(fixed2))
+    if fixed2 < 0:
+        print("  (a fixed cost below 0 is no measurement: the host's speed drifted between the sweeps; rerun)")
     row("sweep fixed cost, 1 worker in-process (s)", f"{fixed1:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         command = statistics.median(command_sweep_wall(small, Path(tmp) / str(i)) for i in range(sweeps))

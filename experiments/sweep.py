@@ -574,10 +574,22 @@ def run_sweep(
                 if out_of_room(exc):  # what to keep is settled while the lock is held
                     kept = _kept_or_undone(store, folder, resume=resume, force=force)
                 raise
+            except KeyboardInterrupt:
+                if folder is None:  # Ctrl-C while the store was made: undo it, under the lock
+                    for made in (staging_folder(store), store):
+                        with contextlib.suppress(OSError):
+                            discard_unfinished_creation(made)  # only a store without experiment.json yet
+                raise
     except StoreError:
         if created:  # refused before writing anything: leave no empty folder behind
             with contextlib.suppress(OSError):
                 store.rmdir()
+        raise
+    except KeyboardInterrupt:
+        if folder is None:  # interrupted before computing: the folders it made, now empty, go
+            for made in (staging_folder(store), *([store] if created else [])):
+                with contextlib.suppress(OSError):
+                    made.rmdir()  # only if empty
         raise
     except OSError as exc:
         reason = out_of_room(exc)

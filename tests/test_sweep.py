@@ -856,6 +856,44 @@ def test_the_manifest_from_the_sweeps_plan_is_the_one_read_from_plan_parquet(ser
     pd.testing.assert_frame_equal(held, read, check_exact=True)
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_ctrl_c_while_the_store_is_made_leaves_nothing(serial_store, tmp_path, monkeypatch, capsys, force):
+    """Ctrl-C after plan.parquet was written but before experiment.json (the sweep of sobol_all.toml
+    spends seconds there) left the store folder with .improvesim, experiment.toml and plan.parquet
+    while the command said "interrupted; nothing was written". The creation is undone: no store
+    (or, with --force, the old results as they were and no staging folder), and the same command
+    then makes the store."""
+    import shutil
+
+    from improvesim.cli import main
+    from improvesim.experiments import store as store_module
+
+    tmp, serial = serial_store
+    store = tmp_path / "s"
+    if force:
+        shutil.copytree(serial, store)
+    before = parts_bytes(store) if force else None
+    write_atomic = store_module.write_atomic
+
+    def ctrl_c_before_experiment_json(path, write):
+        if path.name == "experiment.json":
+            raise KeyboardInterrupt
+        return write_atomic(path, write)
+
+    monkeypatch.setattr(store_module, "write_atomic", ctrl_c_before_experiment_json)
+    command = ["sweep", str(tmp / "exp.toml"), "--out", str(store), "--workers", "1", "--quiet"]
+    assert main([*command, *(["--force"] if force else [])]) == 130
+    assert "nothing was written" in capsys.readouterr().err
+    if force:
+        assert parts_bytes(store) == before and (store / "experiment.json").exists()
+        assert not [p.name for p in tmp_path.iterdir() if p.name != "s"]
+    else:
+        assert not store.exists(), sorted(p.name for p in store.iterdir())
+    monkeypatch.undo()
+    assert main([*command, "--force"] if force else command) == 0
+    assert parts_bytes(store) == parts_bytes(serial)
+
+
 def test_an_interrupted_sweep_writes_its_manifest_without_reading_the_plan_back(serial_store, tmp_path, monkeypatch):
     """Ctrl-C: the manifest is written from the plan the sweep holds (reading a million-run plan.parquet
     back made Ctrl-C on sobol_all.toml's sweep take 16.6 s); it says which runs are saved, and --resume
