@@ -519,15 +519,27 @@ def _resume_command(args: argparse.Namespace, store: Path, forced: bool = False,
 
 @contextlib.contextmanager
 def _runs_kept(args: argparse.Namespace, store: Path) -> Iterator[None]:
-    """Around what a command writes from a finished sweep's runs (its analysis, into the store):
-    when that cannot be written (a full disk), the one line says the runs are kept and how to
-    analyse them again without computing them (:class:`UsageError`)."""
+    """Around what a command makes from a finished sweep's runs (its analysis, written into the
+    store): when that cannot be written (a full disk: :class:`UsageError`) or is interrupted
+    (Ctrl-C, SIGTERM, also one a library turned into another exception: :class:`Interrupted`),
+    the one line says the runs are kept and gives the command that analyses them again without
+    computing them."""
+    from improvesim.experiments.lifeline import interrupt_received
+
+    kept = f"the runs are kept in {store}/"
+    again = _resume_command(args, store)
+    stopped = f"interrupted during the analysis; {kept}; analyse them with: {again}"
     try:
         yield
     except OutputNotWritableError as exc:
-        raise UsageError(
-            f"{exc}; the runs are kept in {store}/: make room, then analyse them with: {_resume_command(args, store)}"
-        ) from None
+        raise UsageError(f"{exc}; {kept}: make room, then analyse them with: {again}") from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted(stopped, exc) from None
+    except Exception:
+        kind = interrupt_received()
+        if kind is None:
+            raise
+        raise Interrupted(stopped, kind()) from None
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
