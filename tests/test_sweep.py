@@ -757,8 +757,12 @@ def test_duckdb_reads_the_store(serial_store):
 
 
 def test_the_documented_slurm_cluster_renders_a_job_script():
+    """The documented SLURM cluster's job script; making the cluster leaves this process's Ctrl-C handler
+    as it was (dask-jobqueue's import set one calling ``sys.exit()``, left for every later test: see the
+    test below)."""
     from improvesim.experiments.cluster import slurm_cluster
 
+    ctrl_c = signal.getsignal(signal.SIGINT)
     cluster = slurm_cluster(
         jobs=2,
         cores=8,
@@ -773,6 +777,7 @@ def test_the_documented_slurm_cluster_renders_a_job_script():
         script = cluster.job_script()
     finally:
         cluster.close()
+    assert signal.getsignal(signal.SIGINT) is ctrl_c
     for line in [
         "#SBATCH -p normal",
         "#SBATCH --cpus-per-task=8",
@@ -783,6 +788,46 @@ def test_the_documented_slurm_cluster_renders_a_job_script():
         "--nthreads 1",
     ]:
         assert line in script, line
+
+
+#: A sweep, in a process that made the documented SLURM cluster first, stopped by Ctrl-C after its first chunk.
+SLURM_THEN_CTRL_C = """
+import signal, sys
+from improvesim.experiments import sweep
+from improvesim.experiments.cluster import slurm_cluster
+from improvesim.experiments.spec import load_experiment
+
+slurm_cluster(jobs=1, cores=1, memory="1GB", walltime="00:10:00", start=False).close()
+check_interrupted = sweep.check_interrupted
+
+def ctrl_c_then_check():
+    signal.raise_signal(signal.SIGINT)
+    check_interrupted()
+
+sweep.check_interrupted = ctrl_c_then_check
+try:
+    sweep.run_sweep(load_experiment(sys.argv[1]), sys.argv[2], workers=1, progress=False)
+except sweep.SweepInterrupted as stopped:
+    print("SweepInterrupted", stopped.saved, type(stopped.cause).__name__)
+"""
+
+
+def test_ctrl_c_stops_a_sweep_as_interrupted_after_the_documented_slurm_cluster_was_made(serial_store, tmp_path):
+    """Importing dask-jobqueue sets a Ctrl-C handler that calls ``sys.exit()``: in the documented session
+    (``slurm_cluster``, then ``run_sweep`` in the same process) Ctrl-C raised ``SystemExit``, and the
+    script ended there with status 0, the sweep not stopped as interrupted (no manifest, nothing said)."""
+    tmp, _ = serial_store
+    store = tmp_path / "s"
+    done = subprocess.run(
+        [sys.executable, "-c", SLURM_THEN_CTRL_C, str(tmp / "exp.toml"), str(store)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    said = done.stdout.split()
+    assert done.returncode == 0 and said[::2] == ["SweepInterrupted", "KeyboardInterrupt"], done.stdout + done.stderr
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert int(said[1]) == (manifest["status"] == "ok").sum() == runs_in_parts(store) > 0
 
 
 # --- one schema per part kind -----------------------------------------------------------
