@@ -509,6 +509,25 @@ def test_a_pool_worker_may_fork_in_turn_despite_its_watchdog_thread():
     assert sweep_module.run_calls([(sweep_module.start_method, ())] * 2, 2) == ["fork", "fork"]
 
 
+def test_a_pool_stopped_by_a_calls_exception_leaves_no_thread_running(monkeypatch):
+    """A call's exception stops the pool (its workers ended at once); its manager thread was left to end
+    on its own and could still run afterwards: :func:`start_method` then spawned the next pool's workers
+    (the full suite skipped the test above, "this process may not fork", after the previous test)."""
+    from concurrent.futures import process
+
+    run = process._ExecutorManagerThread.run
+
+    def run_then_linger(thread):
+        run(thread)
+        time.sleep(0.5)  # a manager thread slow to end, as on a loaded machine
+
+    monkeypatch.setattr(process._ExecutorManagerThread, "run", run_then_linger)
+    before = set(threading.enumerate())
+    with pytest.raises(ZeroDivisionError):
+        sweep_module.run_calls([(divmod, (1, 1)), (divmod, (1, 0))], 2)
+    assert [thread.name for thread in set(threading.enumerate()) - before] == []
+
+
 def test_workers_are_spawned_while_another_python_thread_runs():
     """Forking a process that runs another Python thread can leave a lock held in the child."""
     release = threading.Event()
