@@ -816,6 +816,7 @@ from improvesim.experiments import sweep
 from improvesim.experiments.cluster import slurm_cluster
 from improvesim.experiments.spec import load_experiment
 
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a script's own, even if started with Ctrl-C ignored
 slurm_cluster(jobs=1, cores=1, memory="1GB", walltime="00:10:00", start=False).close()
 check_interrupted = sweep.check_interrupted
 
