@@ -372,19 +372,8 @@ def test_a_second_ctrl_c_while_the_sweep_stops_does_not_cut_the_stop_short(
     assert parts_bytes(store) == parts_bytes(serial)
 
 
-@pytest.fixture
-def pythons_own_ctrl_c():
-    """Ctrl-C handled as a plain Python script handles it (``signal.default_int_handler`` raises
-    ``KeyboardInterrupt``), whatever handler earlier tests' libraries left in this process."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 @pytest.mark.parametrize("moment", ["stop", "end"])
-def test_a_library_callers_second_ctrl_c_still_gives_what_was_saved(
-    serial_store, tmp_path, monkeypatch, moment, pythons_own_ctrl_c
-):
+def test_a_library_callers_second_ctrl_c_still_gives_what_was_saved(serial_store, tmp_path, monkeypatch, moment):
     """Outside the command line, a Ctrl-C held back while the sweep stops (or writes its manifest
     once every chunk is saved) was sent again as that block ended and came out of ``run_sweep`` as a
     plain ``KeyboardInterrupt``: a caller's ``except SweepInterrupted`` missed it, with what was saved."""
@@ -419,9 +408,7 @@ def test_a_library_callers_second_ctrl_c_still_gives_what_was_saved(
     assert parts_bytes(store) == parts_bytes(serial)
 
 
-def test_a_second_ctrl_c_while_the_pool_stops_still_ends_its_workers(
-    serial_store, tmp_path, monkeypatch, pythons_own_ctrl_c
-):
+def test_a_second_ctrl_c_while_the_pool_stops_still_ends_its_workers(serial_store, tmp_path, monkeypatch):
     """A Ctrl-C that lands in the pool's workers (the first) makes the pool stop itself; a second one
     landing there, before the workers were ended, cut that short: outside the command line (the
     process lives on) the workers went on computing and saving chunks after ``run_sweep`` had raised,
