@@ -23,7 +23,9 @@ with ``resume=True`` (or ``improvesim sweep ... --resume --scheduler ADDRESS
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 
 def slurm_cluster(
@@ -41,8 +43,7 @@ def slurm_cluster(
     With ``start=False`` no jobs are submitted (``cluster.job_script()``
     shows what would be).
     """
-    from dask_jobqueue import SLURMCluster
-
+    SLURMCluster = _slurm_cluster_class()
     extra = [f"--account={account}"] if account else []
     cluster = SLURMCluster(
         cores=cores,
@@ -57,3 +58,24 @@ def slurm_cluster(
     if start:
         cluster.scale(jobs=jobs)
     return cluster
+
+
+def _slurm_cluster_class():
+    """``dask_jobqueue.SLURMCluster``, imported without the Ctrl-C handler that importing dask-jobqueue sets.
+
+    dask-jobqueue's ``runner`` module (imported with the package) sets, for its own command-line
+    runners, a SIGINT handler that calls ``sys.exit()``, in whatever process imports it: in the
+    documented ``slurm_cluster`` then ``run_sweep`` session, Ctrl-C then raised ``SystemExit``,
+    not ``KeyboardInterrupt``, so ``run_sweep`` did not stop as interrupted (no manifest, no
+    ``SweepInterrupted`` saying what was saved).  The handler that was there before comes back.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        from dask_jobqueue import SLURMCluster
+    finally:
+        # (None: a handler not set from Python, which cannot be put back; outside the main thread
+        # no handler can be set, and dask-jobqueue's import itself fails there)
+        if in_main_thread and previous is not None and signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
+    return SLURMCluster

@@ -347,9 +347,14 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     A Ctrl-C that comes meanwhile waits for the workers' end (:func:`interrupts_deferred`): the
     pool is stopped here, not only from the sweep's ``_engine``, when the first Ctrl-C lands in
     it, and a second one cut the stop short, leaving workers that went on saving chunks.
+
+    The pool's manager thread is waited for (at most 5 s) once the workers are ended: left to
+    end on its own, it still ran when the next pool started (a restarted pool, a sweep resumed in
+    the same process, a library caller's next call), which :func:`start_method` then spawned.
     """
     with interrupts_deferred():
         processes = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)  # (None once shut down)
         call_queue = getattr(pool, "_call_queue", None)
         if call_queue is not None:
             call_queue.cancel_join_thread()
@@ -359,6 +364,8 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+        if manager is not None and manager.is_alive():
+            manager.join(timeout=5)
 
 
 def run_dask(

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -16,6 +17,12 @@ import pytest  # noqa: E402
 from improvesim.sim.params import defaults  # noqa: E402
 from improvesim.sim.rng import DRAWS, MonthDraws  # noqa: E402
 from improvesim.sim.state import ParamVectors, blank_state, exit_budget  # noqa: E402
+
+# A suite started as a background job (``make test &``, nohup) inherits Ctrl-C ignored, and so do the
+# commands it starts; the Ctrl-C tests send SIGINT to this process and to those commands as a terminal
+# does, so the session takes Python's own handler, as in a foreground run.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Every file `improvesim run` writes (the marker lets a later --force replace the folder).
