@@ -668,7 +668,7 @@ def test_a_resumed_sweep_on_a_dask_clusters_shared_store_equals_an_uninterrupted
 
 
 def test_an_interrupted_sweep_on_a_dask_clusters_shared_store_waits_for_the_chunks_in_flight(
-    serial_store, tmp_path, monkeypatch, dask_scheduler, pythons_own_ctrl_c, capsys
+    serial_store, tmp_path, monkeypatch, dask_scheduler, capsys
 ):
     """Ctrl-C while a cluster's workers compute chunks: Dask cannot stop a running task, which goes on
     after the client has closed and saves its parts; the sweep waits for every chunk in flight before
