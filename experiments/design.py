@@ -350,14 +350,28 @@ def _largest(exp: Experiment, name: str, listed: pd.DataFrame | None) -> int:
     return int(max(values))
 
 
-def check_size(exp: Experiment, workers: int = 1, available: int | None = None) -> SizeEstimate:
+def check_size(
+    exp: Experiment, workers: int = 1, available: int | None = None, workers_option: str = "--workers"
+) -> SizeEstimate:
     """Refuse, before anything is computed, an experiment whose estimated peak memory exceeds half of
     ``available`` bytes (default: the memory available now, :func:`available_memory`).
 
     Returns the :class:`SizeEstimate`; raises :class:`ParameterError` naming the experiment file, the
-    key that sets the size, the estimate and the limit.
+    key that sets the size, the estimate and the limit; or, when the study would fit with fewer local
+    ``workers``, naming ``workers_option`` (the command's option that set them) and the most that fit.
     """
+    available = available_memory() if available is None else available
     size = estimate_size(exp, workers)
+    fitting = _most_workers_that_fit(exp, workers, available // 2)
+    if 1 <= fitting < workers:  # the study fits with fewer workers: they, not the design, are too many
+        check_memory(
+            size.peak_bytes,
+            f"{workers} workers (each holding a batch of {exp.path}'s runs) and {size.runs:,} runs",
+            f"use at most {fitting} workers",
+            workers_option,
+            None,
+            available,
+        )
     check_memory(
         size.peak_bytes,
         f"{size.sets:,} parameter sets x {exp.replicates:,} replicates = {size.runs:,} runs",
@@ -367,6 +381,16 @@ def check_size(exp: Experiment, workers: int = 1, available: int | None = None) 
         available,
     )
     return size
+
+
+def _most_workers_that_fit(exp: Experiment, workers: int, limit: int) -> int:
+    """The most local workers, up to ``workers``, with which ``exp``'s estimated peak memory is at most
+    ``limit`` bytes (0 if not even one; the estimate grows by the same amount with each worker)."""
+    one = estimate_size(exp, 1).peak_bytes
+    if one > limit:
+        return 0
+    each = estimate_size(exp, 2).peak_bytes - one
+    return workers if each <= 0 else min(workers, 1 + (limit - one) // each)
 
 
 def check_memory(

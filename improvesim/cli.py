@@ -449,7 +449,7 @@ def _sweep(args: argparse.Namespace, exp) -> tuple[Path, int]:
     # local processes that hold a batch each: the pool's, Dask's local workers, or this one (a remote
     # scheduler's workers are on other machines)
     local = 0 if args.scheduler else (args.dask_local or (workers if workers > 1 else 1))
-    check_size(exp, local)
+    check_size(exp, local, workers_option="--dask-local" if args.dask_local else "--workers")
     _compile_if_needed()
     try:
         summary = run_sweep(

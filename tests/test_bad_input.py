@@ -556,6 +556,21 @@ def test_a_study_too_big_for_memory_is_refused_with_the_estimate_and_the_limit(
     nothing_but(here, "tiny.toml", "exp.toml")
 
 
+@pytest.mark.parametrize("option", ["--workers", "--dask-local"])
+def test_a_study_that_fits_with_fewer_workers_names_the_option_and_the_most_that_fit(here, capsys, monkeypatch, option):
+    """Too many workers for the memory: the line named the design's ``samples`` (found by a
+    break-test with --workers 64); it names the option and the most workers that fit, and that
+    many fit (one more does not)."""
+    monkeypatch.setattr("improvesim.experiments.design.available_memory", lambda: 24 * 2**30)
+    path = experiment(here, 'design = "grid"\n[parameters]\n"turnover.teacher" = [0.1]\n')
+    line = refused(capsys, "sweep", path, "--out", "s", option, "4096", says=(f"error: {option}: 4096 workers",))
+    most = int(line.rsplit("use at most ", 1)[1].split()[0])
+    check_size(load_experiment(path), most, available=24 * 2**30)
+    with pytest.raises(ParameterError, match=f"use at most {most} workers"):
+        check_size(load_experiment(path), most + 1, available=24 * 2**30)
+    nothing_but(here, "tiny.toml", "exp.toml")
+
+
 def test_a_million_run_study_that_fits_is_accepted(tmp_path):
     path = tmp_path / "million.toml"
     path.write_text(
