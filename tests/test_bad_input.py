@@ -746,14 +746,6 @@ def test_files_named_in_an_experiment_that_the_system_cannot_look_up_are_refused
     refused(capsys, "sweep", "exp.toml", says=("exp.toml: csv:", "File name too long"))
 
 
-def test_more_workers_than_memory_allows_are_refused(here, capsys, monkeypatch):
-    monkeypatch.setattr("improvesim.experiments.design.available_memory", lambda: 24 * 2**30)
-    path = experiment(here, 'design = "grid"\n[parameters]\n"turnover.teacher" = [0.1]\n')
-    line = refused(capsys, "sweep", path, "--out", "s", "--workers", "100000", says=("exp.toml: [parameters]:",))
-    assert "1 runs need about" in line and "fewer levels, samples, replicates, schools or workers" in line
-    nothing_but(here, "tiny.toml", "exp.toml")
-
-
 def test_a_comparison_too_big_for_memory_is_refused_before_simulating(here, capsys, monkeypatch):
     from improvesim.analysis.compare import load_plan
     from improvesim.compare import memory_needed
