@@ -362,7 +362,8 @@ def check_size(
     """
     available = available_memory() if available is None else available
     size = estimate_size(exp, workers)
-    fitting = _most_workers_that_fit(exp, workers, available // 2)
+    too_big = size.peak_bytes > available // 2
+    fitting = _most_workers_that_fit(exp, workers, available // 2) if too_big else workers
     if 1 <= fitting < workers:  # the study fits with fewer workers: they, not the design, are too many
         check_memory(
             size.peak_bytes,

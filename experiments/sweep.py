@@ -583,9 +583,7 @@ def run_sweep(
                 raise
             except KeyboardInterrupt:
                 if folder is None:  # Ctrl-C while the store was made: undo it, under the lock
-                    for made in (staging_folder(store), store):
-                        with contextlib.suppress(OSError):
-                            discard_unfinished_creation(made)  # only a store without experiment.json yet
+                    _undo_creation(store)
                 raise
     except StoreError:
         if created:  # refused before writing anything: leave no empty folder behind
@@ -594,9 +592,7 @@ def run_sweep(
         raise
     except KeyboardInterrupt:
         if folder is None:  # interrupted before computing: the folders it made, now empty, go
-            for made in (staging_folder(store), *([store] if created else [])):
-                with contextlib.suppress(OSError):
-                    made.rmdir()  # only if empty
+            _remove_emptied(store, created)
         raise
     except OSError as exc:
         reason = out_of_room(exc)
@@ -618,9 +614,7 @@ def _stopped_taking_files(
     if kept is None:
         kept = _kept_or_undone(store, None, resume=resume, force=force, undo=False)
     if not kept:  # the folders it created, emptied under the lock, now without their lock file
-        for made in (staging_folder(store), *([store] if created else [])):
-            with contextlib.suppress(OSError):
-                made.rmdir()  # only if empty
+        _remove_emptied(store, created)
     advice = (
         "the runs saved so far are kept: make room, then run the same command with --resume"
         if kept
@@ -639,10 +633,25 @@ def _kept_or_undone(store: Path, folder: Path | None, *, resume: bool, force: bo
         folder = staging_folder(store) if force else store
     if folder is not None and done_chunks(folder):  # (a --force sweep's old results are not its runs)
         return True
-    for made in (staging_folder(store), store) if undo else ():
-        with contextlib.suppress(OSError):  # a file system gone read-only keeps them
-            discard_unfinished_creation(made)  # only a store without experiment.json yet
+    if undo:
+        _undo_creation(store)
     return False
+
+
+def _undo_creation(store: Path) -> None:
+    """Remove the files of the store a sweep was creating (or of a --force sweep's staging folder):
+    only a store without experiment.json yet; a file system gone read-only keeps them.  Call it
+    only under the store's lock."""
+    for made in (staging_folder(store), store):
+        with contextlib.suppress(OSError):
+            discard_unfinished_creation(made)
+
+
+def _remove_emptied(store: Path, created: bool) -> None:
+    """Remove the staging folder and, if the sweep ``created`` it, the store, where they are empty."""
+    for made in (staging_folder(store), *([store] if created else [])):
+        with contextlib.suppress(OSError):
+            made.rmdir()  # only if empty
 
 
 def _compute(exp, plan, folder, done, engine: _engine, progress, store) -> SweepSummary:
